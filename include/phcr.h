@@ -1,0 +1,36 @@
+/*
+  chrony-ptpkvm: phc_reader
+  Copyright (C) 2026 The chrony-ptpkvm authors
+
+  This program is free software; you can redistribute it and/or modify
+  it under the terms of version 2 of the GNU General Public License as
+  published by the Free Software Foundation.
+
+  This program is distributed in the hope that it will be useful, but
+  WITHOUT ANY WARRANTY; without even the implied warranty of
+  MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the GNU
+  General Public License for more details.
+
+  SPDX-License-Identifier: GPL-2.0-only
+
+  =======================================================================
+
+  Umbrella header of phc_reader, the library that reads a PTP hardware
+  clock (ptp_kvm in particular) reliably: discovery, reading modes with
+  fallback and re-probe, error classes, validation, filtering and jump
+  detection.  Include this one header to use the whole API.
+  */
+
+#ifndef PHCR_H
+#define PHCR_H
+
+#define PHCR_API_VERSION 1
+
+#include "phcr_error.h"
+#include "phcr_ops.h"
+#include "phcr_sample.h"
+#include "phcr_device.h"
+#include "phcr_reader.h"
+#include "phcr_jump.h"
+
+#endif

@@ -1,0 +1,96 @@
+/*
+  chrony-ptpkvm: phc_reader
+  Copyright (C) 2026 The chrony-ptpkvm authors
+
+  This program is free software; you can redistribute it and/or modify
+  it under the terms of version 2 of the GNU General Public License as
+  published by the Free Software Foundation.
+
+  This program is distributed in the hope that it will be useful, but
+  WITHOUT ANY WARRANTY; without even the implied warranty of
+  MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the GNU
+  General Public License for more details.
+
+  SPDX-License-Identifier: GPL-2.0-only
+
+  =======================================================================
+
+  PHC discovery of phc_reader: list the PHCs of /sys/class/ptp with their
+  clock_name, choose a device from a spec (a path, or "auto" = the first
+  PHC whose clock_name matches, then /dev/ptp_kvm), verify the descriptor
+  with PTP_CLOCK_GETCAPS, and explain the choice ("why") or the failure
+  (listing every PHC found with its clock_name).
+  */
+
+#ifndef PHCR_DEVICE_H
+#define PHCR_DEVICE_H
+
+#include "phcr_error.h"
+#include "phcr_ops.h"
+
+#define PHCR_DEFAULT_CLOCK_NAME "KVM virtual PTP"
+#define PHCR_SPEC_AUTO "auto"
+#define PHCR_KVM_SYMLINK "/dev/ptp_kvm"
+
+#define PHCR_PATH_MAX 256
+#define PHCR_NAME_MAX 64
+#define PHCR_WHY_MAX 320
+#define PHCR_ERRTEXT_MAX 1024
+#define PHCR_MAX_DEVICES 32
+
+/* Subset of struct ptp_clock_caps. */
+typedef struct {
+  int max_adj;
+  int n_alarm;
+  int n_ext_ts;
+  int n_per_out;
+  int pps;
+  int n_pins;
+  int cross_timestamping;
+  int adjust_phase;
+} PHCR_Caps;
+
+/* One PHC listed in /sys/class/ptp. */
+typedef struct {
+  int index;                      /* N of ptpN */
+  char dev_path[PHCR_PATH_MAX];   /* "/dev/ptpN" (without root prefix) */
+  char clock_name[PHCR_NAME_MAX]; /* "" if unreadable */
+} PHCR_DeviceInfo;
+
+/* Result of discovery. */
+typedef struct {
+  char path[PHCR_PATH_MAX];        /* chosen device, without root prefix */
+  char clock_name[PHCR_NAME_MAX];  /* its clock_name if known, else "" */
+  int index;                       /* N of /dev/ptpN if known, else -1 */
+  PHCR_Caps caps;                  /* from PTP_CLOCK_GETCAPS */
+  char why[PHCR_WHY_MAX];          /* e.g. "/dev/ptp2: clock_name 'KVM
+                                      virtual PTP'" */
+  char error[PHCR_ERRTEXT_MAX];    /* on failure: what was tried and the
+                                      PHCs found with their clock_names */
+  int sys_errno;                   /* errno of the decisive failure, or 0 */
+} PHCR_Discovery;
+
+/* List the PHCs of <root>/sys/class/ptp sorted by index.  Fills at most
+   max entries and returns the number found (which may exceed max), or -1
+   with *error set (PHCR_ERR_NODEVICE if the directory cannot be read). */
+extern int PHCR_ListDevices(const PHCR_Env *env, PHCR_DeviceInfo *devices,
+                            int max, PHCR_Error *error);
+
+/* Choose a device.  spec is a path or "auto" (NULL means "auto");
+   clock_name is the name matched by "auto" (NULL or "" means
+   PHCR_DEFAULT_CLOCK_NAME; matched exactly after stripping a trailing
+   newline).  The chosen device is opened and verified with
+   PTP_CLOCK_GETCAPS, then closed.  Returns PHCR_OK and fills out, or an
+   error code with out->error explaining it:
+   PHCR_ERR_NODEVICE (nothing matches / path missing), PHCR_ERR_NOTPHC
+   (GETCAPS failed), PHCR_ERR_ACCESS (EACCES/EPERM), PHCR_ERR_ARGS. */
+extern PHCR_Error PHCR_FindDevice(const PHCR_Env *env, const char *spec,
+                                  const char *clock_name,
+                                  PHCR_Discovery *out);
+
+/* Same, but on success the verified descriptor is left open in *fd. */
+extern PHCR_Error PHCR_FindAndOpenDevice(const PHCR_Env *env, const char *spec,
+                                         const char *clock_name,
+                                         PHCR_Discovery *out, int *fd);
+
+#endif

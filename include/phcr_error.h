@@ -1,0 +1,99 @@
+/*
+  chrony-ptpkvm: phc_reader
+  Copyright (C) 2026 The chrony-ptpkvm authors
+
+  This program is free software; you can redistribute it and/or modify
+  it under the terms of version 2 of the GNU General Public License as
+  published by the Free Software Foundation.
+
+  This program is distributed in the hope that it will be useful, but
+  WITHOUT ANY WARRANTY; without even the implied warranty of
+  MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the GNU
+  General Public License for more details.
+
+  SPDX-License-Identifier: GPL-2.0-only
+
+  =======================================================================
+
+  Error classes of phc_reader.  Every failure of discovery or of a
+  reading is mapped to one stable PHCR_Error code (the numeric values
+  never change; new codes are only appended), with a human message, a
+  validation-reject class enum, and a small log rate-limit helper that
+  callers use so that a persistent failure is logged, but not flooded.
+  */
+
+#ifndef PHCR_ERROR_H
+#define PHCR_ERROR_H
+
+/* Stable error codes.  Values are part of the API and never renumbered. */
+typedef enum {
+  PHCR_OK = 0,
+  PHCR_ERR_HOST_NOTSUPP = 1, /* EOPNOTSUPP: the host cannot answer (host
+                                clocksource not TSC, no TSC scaling, e.g.
+                                after live migration), or the driver lacks
+                                the ioctl */
+  PHCR_ERR_CLOCKSOURCE = 2,  /* ENODEV on PRECISE: the guest's current
+                                clocksource is not kvm-clock/arch counter */
+  PHCR_ERR_RETRY = 3,        /* EINTR/EAGAIN/EBUSY persisted after the
+                                bounded internal retries */
+  PHCR_ERR_GONE = 4,         /* ENODEV/ENXIO/EBADF on basic or on the fd:
+                                the device went away, caller reopens */
+  PHCR_ERR_INVALID = 5,      /* the device returned garbage readings */
+  PHCR_ERR_NODEVICE = 6,     /* discovery found no matching device */
+  PHCR_ERR_NOTPHC = 7,       /* the file is not a PHC (GETCAPS failed) */
+  PHCR_ERR_NOMODE = 8,       /* every reading mode is excluded/unsupported */
+  PHCR_ERR_ACCESS = 9,       /* EACCES/EPERM opening or using the device */
+  PHCR_ERR_ARGS = 10,        /* invalid argument passed to phc_reader */
+  PHCR_ERR_OTHER = 11,       /* any other errno (see the attempt record) */
+  PHCR_ERR_COUNT             /* number of codes, not a code */
+} PHCR_Error;
+
+/* Short, stable, human message of an error code (never NULL). */
+extern const char *PHCR_ErrorString(PHCR_Error code);
+
+/* Stable identifier of an error code, e.g. "HOST_NOTSUPP" (never NULL). */
+extern const char *PHCR_ErrorName(PHCR_Error code);
+
+/* Validation reject classes (counted per class, see PHCR_Counters). */
+typedef enum {
+  PHCR_REJ_NSEC = 0,         /* tv_nsec outside [0, 1e9) */
+  PHCR_REJ_ORDER = 1,        /* sys_after < sys_before */
+  PHCR_REJ_NONMONOTONIC = 2, /* timestamps go backwards within one ioctl */
+  PHCR_REJ_DELAY = 3,        /* delay (sys_after - sys_before) above the
+                                configured maximum (default 1 s) */
+  PHCR_REJ_ABSURD = 4,       /* absurd value: negative seconds, zero time,
+                                PHC and system time out of int64 ns range */
+  PHCR_REJ_OUTLIER = 5,      /* dropped by the filter's outlier rejection */
+  PHCR_REJ_COUNT             /* number of classes, not a class */
+} PHCR_Reject;
+
+/* Stable identifier of a reject class, e.g. "NSEC" (never NULL). */
+extern const char *PHCR_RejectName(PHCR_Reject cls);
+
+/* ================================================== */
+/* Log rate limiting: at most one line per interval per class.  Classes are
+   small integers chosen by the caller (PHCR_Error codes fit). */
+
+#define PHCR_RATELIMIT_CLASSES 32
+
+typedef struct {
+  double interval;                                /* seconds */
+  double last[PHCR_RATELIMIT_CLASSES];            /* time of last allowed */
+  unsigned char seen[PHCR_RATELIMIT_CLASSES];     /* 1 if last is valid */
+  unsigned long suppressed[PHCR_RATELIMIT_CLASSES]; /* since last allowed */
+  unsigned long total_suppressed[PHCR_RATELIMIT_CLASSES];
+} PHCR_RateLimit;
+
+/* Initialise with the minimum interval between two lines of one class. */
+extern void PHCR_RateLimitInit(PHCR_RateLimit *rl, double interval);
+
+/* Return 1 if a line of class cls may be logged at time now (any
+   monotonic seconds of the caller), 0 if it must be suppressed (it is then
+   counted).  When 1 is returned and suppressed is not NULL, *suppressed
+   receives the number of lines of that class suppressed since the previous
+   allowed one (the counter is then cleared).  Out-of-range classes share
+   the last slot.  A time going backwards allows the line. */
+extern int PHCR_RateLimitCheck(PHCR_RateLimit *rl, int cls, double now,
+                               unsigned long *suppressed);
+
+#endif
