@@ -1,0 +1,145 @@
+/*
+  chrony-ptpkvm: phc_reader tests
+  Copyright (C) 2026 The chrony-ptpkvm authors
+
+  This program is free software; you can redistribute it and/or modify
+  it under the terms of version 2 of the GNU General Public License as
+  published by the Free Software Foundation.
+
+  This program is distributed in the hope that it will be useful, but
+  WITHOUT ANY WARRANTY; without even the implied warranty of
+  MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the GNU
+  General Public License for more details.
+
+  SPDX-License-Identifier: GPL-2.0-only
+
+  =======================================================================
+
+  Fake PHC backend for tests: a PHCR_Ops implementation with scripted
+  devices.  Each device has per-mode behaviour (works, persistent errno,
+  queued errno schedules, garbage injection), a true offset (which can be
+  stepped), a seeded noise model for the delays (base delay, jitter,
+  asymmetry, rare 50-500 us spikes), and a virtual system clock that
+  advances with every reading.  Sysfs is a real fixture tree created in a
+  temporary directory (pass FAKE_Root() as PHCR_Env.root); list_dir and
+  read_file read it for real, while open/ioctl/close/fstat on the device
+  paths are served by the script.  Used by the phc_reader, doctor and
+  driver tests.
+  */
+
+#ifndef FAKE_PHC_H
+#define FAKE_PHC_H
+
+#include <stdint.h>
+
+#include "phcr.h"
+
+typedef struct FAKE_Phc_Record FAKE_Phc;
+
+#define FAKE_MAX_DEVICES 8
+#define FAKE_LOG_MAX 256
+
+/* Delay/noise model of one device (nanoseconds, probabilities 0..1). */
+typedef struct {
+  double base_delay_ns;   /* sys_after - sys_before without noise; 1500 */
+  double jitter_ns;       /* uniform extra delay 0..jitter; 200 */
+  double asymmetry;       /* where in [before, after] the PHC is read:
+                             0..1, or < 0 for uniformly random; 0.5 */
+  double spike_prob;      /* probability of a delay spike per triplet; 0 */
+  double spike_min_ns;    /* spike size range; 50000 */
+  double spike_max_ns;    /* 500000 */
+  double spike_asymmetry; /* PHC read position during a spike: 0..1 or < 0
+                             for random; -1 */
+  double precise_noise_ns;/* uniform +-noise of PRECISE offsets; 20 */
+  double freq_ppm;        /* PHC rate vs system clock (ppm); 0 */
+} FAKE_Noise;
+
+/* Kinds of garbage a device can return. */
+typedef enum {
+  FAKE_GARBAGE_NONE = 0,
+  FAKE_GARBAGE_NSEC,        /* one tv_nsec = 1e9 */
+  FAKE_GARBAGE_NEG_NSEC,    /* one tv_nsec < 0 */
+  FAKE_GARBAGE_ORDER,       /* one triplet with sys_after < sys_before */
+  FAKE_GARBAGE_NONMONO,     /* sys times go backwards between triplets */
+  FAKE_GARBAGE_DELAY,       /* one triplet with a 2 s delay */
+  FAKE_GARBAGE_ALL_NSEC,    /* every triplet has a bad tv_nsec */
+  FAKE_GARBAGE_ZERO         /* all-zero timestamps */
+} FAKE_Garbage;
+
+/* Device numbers returned by FAKE_AddDevice are 0..FAKE_MAX_DEVICES-1. */
+
+/* Create a fake system with its own temporary fixture root (created
+   immediately, removed by FAKE_Destroy).  seed fixes every random draw. */
+extern FAKE_Phc *FAKE_Create(uint64_t seed);
+extern void FAKE_Destroy(FAKE_Phc *f);
+
+/* Ops table with ctx = f, and the fixture root for PHCR_Env.root. */
+extern const PHCR_Ops *FAKE_Ops(FAKE_Phc *f);
+extern const char *FAKE_Root(FAKE_Phc *f);
+/* Convenience: fill env with FAKE_Ops() and FAKE_Root(). */
+extern void FAKE_Env(FAKE_Phc *f, PHCR_Env *env);
+
+/* Fixture tree helpers (paths relative to the root, created with parents).
+   FAKE_AddSysfsPtp writes <root>/sys/class/ptp/ptpN/clock_name (with a
+   trailing newline as the kernel does; clock_name NULL = no file). */
+extern int FAKE_AddSysfsPtp(FAKE_Phc *f, int index, const char *clock_name);
+extern int FAKE_WriteFile(FAKE_Phc *f, const char *rel_path,
+                          const char *content);
+extern int FAKE_MkDir(FAKE_Phc *f, const char *rel_path);
+
+/* Add a scripted device at path (absolute, without the root prefix, e.g.
+   "/dev/ptp0").  By default it is a PHC with cross_timestamping = 1 whose
+   PRECISE, EXTENDED and basic modes all work, true offset 0, default
+   noise.  Returns the device number or -1. */
+extern int FAKE_AddDevice(FAKE_Phc *f, const char *path);
+/* Another path (e.g. "/dev/ptp_kvm") opening the same device. */
+extern int FAKE_AddAlias(FAKE_Phc *f, const char *path, int dev);
+
+/* Behaviour. */
+extern void FAKE_SetPhc(FAKE_Phc *f, int dev, int is_phc); /* GETCAPS ok */
+extern void FAKE_SetCrossTimestamping(FAKE_Phc *f, int dev, int cap);
+extern void FAKE_SetOpenErrno(FAKE_Phc *f, int dev, int err);
+/* Persistent errno of every ioctl of a mode (0 = works). */
+extern void FAKE_SetModeErrno(FAKE_Phc *f, int dev, PHCR_Mode mode, int err);
+/* The next count ioctls of mode fail with err (before the persistent
+   behaviour applies).  Entries queue up in order. */
+extern void FAKE_QueueErrno(FAKE_Phc *f, int dev, PHCR_Mode mode, int err,
+                            int count);
+/* The next count successful ioctls of mode return garbage of kind. */
+extern void FAKE_QueueGarbage(FAKE_Phc *f, int dev, PHCR_Mode mode,
+                              FAKE_Garbage kind, int count);
+/* Device removal: open fails ENOENT, ioctls on open fds fail ENODEV. */
+extern void FAKE_RemoveDevice(FAKE_Phc *f, int dev);
+
+/* Time and offset. */
+extern void FAKE_SetNoise(FAKE_Phc *f, int dev, const FAKE_Noise *noise);
+extern void FAKE_NoiseDefaults(FAKE_Noise *noise);
+extern void FAKE_SetOffset(FAKE_Phc *f, int dev, int64_t offset_ns);
+extern int64_t FAKE_GetOffset(FAKE_Phc *f, int dev);
+/* Virtual system time (CLOCK_REALTIME of the fake), ns; advances by the
+   delay of every reading. */
+extern void FAKE_SetSysTime(FAKE_Phc *f, int64_t ns);
+extern int64_t FAKE_GetSysTime(FAKE_Phc *f);
+extern void FAKE_AdvanceSysTime(FAKE_Phc *f, int64_t ns);
+
+/* Observation. */
+typedef struct {
+  unsigned long opens, closes, open_fds;
+  unsigned long getcaps;            /* PTP_CLOCK_GETCAPS ioctls */
+  unsigned long ioctl_mode[PHCR_MODE_COUNT]; /* reading ioctls per mode */
+  unsigned long other_ioctls;       /* any other request (e.g. *2) */
+  unsigned long device_samples;     /* device readings (hypercalls) */
+  unsigned long read_files, list_dirs, fstats;
+} FAKE_Counters;
+extern void FAKE_GetCounters(FAKE_Phc *f, FAKE_Counters *c);
+/* Requests of the last ioctls, oldest first; returns the number stored. */
+extern int FAKE_GetIoctlLog(FAKE_Phc *f, unsigned long *requests, int max);
+
+/* Seeded PRNG helpers, also used by tests directly. */
+typedef struct { uint64_t s; } FAKE_Rng;
+extern void FAKE_RngSeed(FAKE_Rng *r, uint64_t seed);
+extern uint64_t FAKE_RngNext(FAKE_Rng *r);
+extern double FAKE_RngUniform(FAKE_Rng *r);            /* [0, 1) */
+extern double FAKE_RngNormal(FAKE_Rng *r);             /* N(0, 1) */
+
+#endif
