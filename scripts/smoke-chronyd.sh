@@ -1,0 +1,41 @@
+#!/bin/sh
+# smoke-chronyd.sh CHRONYD: check that a freshly built patched chronyd runs,
+# knows the PTPKVM driver and still rejects unknown drivers.
+#
+# chronyd never gets the chance to touch the clock here: it runs with -x
+# (no clock control), -Q (print offset only, never set), and with
+# CAP_SYS_TIME removed from its bounding set.
+set -eu
+
+chronyd=$1
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+fail() { echo "smoke-chronyd: FAIL: $*" >&2; exit 1; }
+nocap() { setpriv --bounding-set=-sys_time --inh-caps=-sys_time -- "$@"; }
+
+"$chronyd" -v | grep -q '^chronyd (chrony) version' || fail "chronyd -v"
+
+conf() {
+  cat > "$tmp/chrony.conf" <<CONF
+refclock $1 auto
+pidfile $tmp/chronyd.pid
+driftfile $tmp/drift
+cmdport 0
+port 0
+CONF
+}
+
+conf PTPKVM
+nocap "$chronyd" -p -f "$tmp/chrony.conf" > "$tmp/out" 2>&1 ||
+  fail "chronyd -p rejected 'refclock PTPKVM auto': $(cat "$tmp/out")"
+grep -q '^refclock PTPKVM auto' "$tmp/out" || fail "chronyd -p did not print the refclock line"
+
+conf PTPKVMX
+if nocap timeout 20 "$chronyd" -x -Q -u root -d -f "$tmp/chrony.conf" > "$tmp/out" 2>&1; then
+  fail "chronyd accepted 'refclock PTPKVMX'"
+fi
+grep -q 'unknown refclock driver PTPKVMX' "$tmp/out" ||
+  fail "no 'unknown refclock driver' error for PTPKVMX: $(cat "$tmp/out")"
+
+echo "smoke-chronyd: $("$chronyd" -v | head -n 1): PTPKVM accepted, PTPKVMX rejected"
