@@ -23,6 +23,9 @@ CHRONYC := $(CHRONY_DIR)/chronyc
 PATCH_DIR := $(TOP)/patches/$(CHRONY_VERSION)
 PATCHES := $(addprefix $(PATCH_DIR)/,$(shell cat $(PATCH_DIR)/series 2>/dev/null))
 ENSURE := $(TOP)/scripts/ensure-packages.sh
+# The driver's files, linked into the patched tree (objects listed by the
+# configure patch).
+DRIVER_FILES := $(wildcard $(TOP)/refclock_ptpkvm*.c $(TOP)/refclock_ptpkvm*.h)
 
 # Installation directories (Debian layout for the configuration).
 DESTDIR ?=
@@ -89,7 +92,8 @@ $(CHRONY_SRC): $(TOP)/scripts/fetch-chrony.sh $(TOP)/patches/chrony-versions \
 
 # Fresh tree, then the series; patch refuses fuzz (-F0), so any hunk that
 # does not apply exactly fails the build.
-$(CHRONY_DIR)/.ptpkvm-patched: $(CHRONY_SRC) $(PATCH_DIR)/series $(PATCHES)
+$(CHRONY_DIR)/.ptpkvm-patched: $(CHRONY_SRC) $(PATCH_DIR)/series $(PATCHES) \
+    $(TOP)/Makefile
 	rm -rf $(CHRONY_DIR)
 	tar -xzf $(CHRONY_SRC) -C $(BUILD)
 	@for p in $$(cat $(PATCH_DIR)/series); do \
@@ -99,7 +103,7 @@ $(CHRONY_DIR)/.ptpkvm-patched: $(CHRONY_SRC) $(PATCH_DIR)/series $(PATCHES)
 	done
 	@if find $(CHRONY_DIR) -name '*.rej' -o -name '*.orig' | grep .; then \
 	  echo "error: rejected or fuzzy hunks above" >&2; exit 1; fi
-	ln -sf $(TOP)/refclock_ptpkvm.c $(CHRONY_DIR)/refclock_ptpkvm.c
+	ln -sf $(DRIVER_FILES) $(CHRONY_DIR)/
 	touch $@
 
 $(CHRONY_DIR)/Makefile: $(CHRONY_DIR)/.ptpkvm-patched $(TOP)/Makefile | deps
