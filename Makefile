@@ -63,7 +63,7 @@ VERSION_CHECK_TARGETS :=
 
 export TOP BUILD CHRONY_VERSION CHRONY_DIR CHRONYD CHRONYC PHCR_LIB ENSURE
 
-.PHONY: print-version-checks all deps chrony chrony-unit-check chrony-smoke check demo bench \
+.PHONY: print-version-checks build-check all deps chrony chrony-unit-check chrony-smoke check demo bench \
   install install-chrony clean FORCE
 
 all: chrony
@@ -134,7 +134,11 @@ chrony: $(BUILD)/config.mk $(CHRONY_DIR)/Makefile $(PHCR_LIB)
 chrony-unit-check: chrony
 	$(MAKE) -C $(CHRONY_DIR)/test/unit check
 
-check: all $(CHECK_TARGETS) chrony-unit-check
+# The build machinery's own checks (fetch errors, checksum, versions).
+build-check: chrony
+	CHRONY_VERSION=$(CHRONY_VERSION) $(TOP)/tests/build/test-fetch.sh
+
+check: all build-check $(CHECK_TARGETS) chrony-unit-check
 
 demo: all
 	$(MAKE) sim-demo

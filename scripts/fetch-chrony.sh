@@ -7,10 +7,13 @@
 # in /etc/apt are copied into a private deb-src list under OUTDIR/apt, with
 # private lists and cache directories, so the system's apt state is untouched.
 # Any Debian revision that carries the pinned upstream tarball will do.
+# APT_ETC (default /etc/apt) is where the existing entries are read from.
 # With CHRONY_TARBALL=/path/to/chrony-VERSION.tar.gz the given file is used
 # instead.  Either way the file must match the sha256 pinned in
 # patches/chrony-versions.
 set -eu
+
+apt_etc=${APT_ETC:-/etc/apt}
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 pins="$top/patches/chrony-versions"
@@ -53,7 +56,7 @@ fi
 # Collect "URI keyring" pairs of the Debian archive (not security, not
 # third-party repositories) from deb822 .sources files and one-line lists.
 apt_entries() {
-  for f in /etc/apt/sources.list.d/*.sources; do
+  for f in "$apt_etc"/sources.list.d/*.sources; do
     [ -f "$f" ] || continue
     awk 'BEGIN { RS = ""; FS = "\n" }
       {
@@ -69,7 +72,7 @@ apt_entries() {
         for (j = 1; j <= n; j++) if (u[j] != "") print u[j], (keys == "" ? "-" : keys)
       }' "$f"
   done
-  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+  for f in "$apt_etc"/sources.list "$apt_etc"/sources.list.d/*.list; do
     [ -f "$f" ] || continue
     sed -n 's/^[ \t]*deb\(-src\)\?[ \t]\+\(\[[^]]*\][ \t]\+\)\?\([^ \t]\+\)[ \t]\+\(bookworm\|trixie\|forky\|sid\|unstable\|testing\|stable\)\([ \t].*\)\?$/\3 -/p' "$f"
   done
@@ -77,7 +80,7 @@ apt_entries() {
 
 entries=$(apt_entries | grep -v -e '-security' | sort -u)
 [ -n "$entries" ] ||
-  die "no Debian archive entry configured in /etc/apt (sources.list or sources.list.d); add one, or set CHRONY_TARBALL=/path/to/chrony-$version.tar.gz"
+  die "no Debian archive entry configured in $apt_etc (sources.list or sources.list.d); add one, or set CHRONY_TARBALL=/path/to/chrony-$version.tar.gz"
 
 aptdir="$outdir/apt"
 rm -rf "$aptdir"
