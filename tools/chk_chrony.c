@@ -1,0 +1,333 @@
+/*
+  chrony-ptpkvm - ptpkvm-doctor
+
+  SPDX-License-Identifier: GPL-2.0-only
+  Copyright (C) 2026 The chrony-ptpkvm authors
+
+  This program is free software; you can redistribute it and/or modify
+  it under the terms of version 2 of the GNU General Public License as
+  published by the Free Software Foundation.
+
+  =======================================================================
+
+  Checks "chrony.config", "chrony.refclock" and "chrony.makestep": find
+  chrony.conf (Debian /etc/chrony/chrony.conf, RHEL /etc/chrony.conf),
+  follow its include and confdir directives like chronyd does, and judge
+  the refclock lines (is the KVM PHC used, and is the device path really
+  the KVM PHC rather than some NIC's /dev/ptp0?) and makestep (can a
+  large offset, e.g. after a VM pause, be stepped away?).
+  */
+
+#include <ctype.h>
+#include <glob.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "doctor.h"
+#include "phcr.h"
+
+#define MAX_REFCLOCKS 8
+#define MAX_FILES 32
+#define MAX_DEPTH 8
+
+typedef struct {
+  char driver[16];
+  char param[128];
+  char where[160];              /* file:line */
+} Refclock;
+
+typedef struct {
+  DOC_Context *ctx;
+  int n_files;
+  char files[MAX_FILES][160];
+  int n_refclocks;
+  Refclock refclocks[MAX_REFCLOCKS];
+  int makestep;
+  double makestep_threshold;
+  int makestep_limit;
+  char makestep_where[160];
+} ChronyConf;
+
+static void parse_file(ChronyConf *conf, const char *path, int depth);
+
+/* ================================================== */
+
+static void
+parse_include(ChronyConf *conf, const char *pattern, int depth)
+{
+  char full[4096];
+  size_t rl = strlen(conf->ctx->root);
+  glob_t g;
+  size_t i;
+
+  DOC_Path(conf->ctx, pattern, full, sizeof (full));
+  if (glob(full, 0, NULL, &g) != 0)
+    return;
+  for (i = 0; i < g.gl_pathc; i++)
+    parse_file(conf, g.gl_pathv[i] + rl, depth + 1);
+  globfree(&g);
+}
+
+/* confdir: *.conf of all directories, a name in an earlier directory hides later ones,
+   files are read in alphabetical order of names */
+typedef struct {
+  char name[128];
+  char path[256];
+} ConfFile;
+
+static int
+compare_conf(const void *a, const void *b)
+{
+  return strcmp(((const ConfFile *)a)->name, ((const ConfFile *)b)->name);
+}
+
+static void
+parse_confdir(ChronyConf *conf, char *dirs, int depth)
+{
+  static ConfFile files[MAX_DEPTH + 2][64];
+  ConfFile *f = files[depth < MAX_DEPTH ? depth : MAX_DEPTH];
+  char full[4096], *dir, *save = NULL, pattern[256];
+  size_t rl = strlen(conf->ctx->root);
+  int n = 0, i, dup;
+  glob_t g;
+  size_t k;
+
+  for (dir = strtok_r(dirs, " \t", &save); dir; dir = strtok_r(NULL, " \t", &save)) {
+    snprintf(pattern, sizeof (pattern), "%s/*.conf", dir);
+    DOC_Path(conf->ctx, pattern, full, sizeof (full));
+    if (glob(full, 0, NULL, &g) != 0)
+      continue;
+    for (k = 0; k < g.gl_pathc && n < 64; k++) {
+      const char *base = strrchr(g.gl_pathv[k], '/') + 1;
+
+      for (dup = 0, i = 0; i < n; i++)
+        dup |= !strcmp(f[i].name, base);
+      if (dup)
+        continue;
+      snprintf(f[n].name, sizeof (f[n].name), "%s", base);
+      snprintf(f[n].path, sizeof (f[n].path), "%s", g.gl_pathv[k] + rl);
+      n++;
+    }
+    globfree(&g);
+  }
+  qsort(f, n, sizeof (f[0]), compare_conf);
+  for (i = 0; i < n; i++)
+    parse_file(conf, f[i].path, depth + 1);
+}
+
+/* ================================================== */
+
+static void
+parse_line(ChronyConf *conf, char *line, const char *where, int depth)
+{
+  char *cmd, *args, *p;
+  Refclock *rc;
+
+  DOC_Trim(line);
+  if (!line[0] || strchr("!;#%", line[0]))
+    return;
+  cmd = line;
+  args = cmd + strcspn(cmd, " \t");
+  if (*args)
+    *args++ = '\0';
+  DOC_Trim(args);
+
+  if (!strcasecmp(cmd, "refclock") && conf->n_refclocks < MAX_REFCLOCKS) {
+    rc = &conf->refclocks[conf->n_refclocks++];
+    p = args + strcspn(args, " \t");
+    snprintf(rc->driver, sizeof (rc->driver), "%.*s", (int)(p - args), args);
+    p += strspn(p, " \t");
+    snprintf(rc->param, sizeof (rc->param), "%.*s", (int)strcspn(p, " \t"), p);
+    /* driver options follow the device after ':' */
+    if (strchr(rc->param, ':'))
+      *strchr(rc->param, ':') = '\0';
+    snprintf(rc->where, sizeof (rc->where), "%s", where);
+  } else if (!strcasecmp(cmd, "makestep")) {
+    conf->makestep = 1;
+    conf->makestep_threshold = 0.0;
+    conf->makestep_limit = 0;
+    if (sscanf(args, "%lf %d", &conf->makestep_threshold, &conf->makestep_limit) != 2)
+      conf->makestep = -1;
+    snprintf(conf->makestep_where, sizeof (conf->makestep_where), "%s", where);
+  } else if (!strcasecmp(cmd, "user")) {
+    snprintf(DOC_shared.chrony_user, sizeof (DOC_shared.chrony_user), "%s", args);
+  } else if (!strcasecmp(cmd, "include")) {
+    parse_include(conf, args, depth);
+  } else if (!strcasecmp(cmd, "confdir")) {
+    parse_confdir(conf, args, depth);
+  }
+}
+
+/* ================================================== */
+
+static void
+parse_file(ChronyConf *conf, const char *path, int depth)
+{
+  static char bufs[MAX_DEPTH + 2][65536];
+  char *buf, *line, *save = NULL, where[160];
+  int lineno = 0;
+
+  if (depth > MAX_DEPTH || conf->n_files >= MAX_FILES)
+    return;
+  buf = bufs[depth];
+  if (DOC_ReadFile(conf->ctx, path, buf, sizeof (bufs[0])) < 0)
+    return;
+  snprintf(conf->files[conf->n_files++], sizeof (conf->files[0]), "%s", path);
+
+  /* strtok_r would skip empty lines and miscount: split by hand */
+  for (line = buf; line; line = save) {
+    save = strchr(line, '\n');
+    if (save)
+      *save++ = '\0';
+    lineno++;
+    snprintf(where, sizeof (where), "%s:%d", path, lineno);
+    parse_line(conf, line, where, depth);
+  }
+}
+
+/* ================================================== */
+/* Which PHC does a device path of a 'refclock PHC' line lead to? */
+
+static int
+resolve_phc(DOC_Context *ctx, const char *param, char *dev, size_t dlen, char *name,
+            size_t nlen)
+{
+  char cur[256], next[256], path[256];
+  int i;
+
+  snprintf(cur, sizeof (cur), "%s", param);
+  for (i = 0; i < 8 && DOC_ResolveLink(ctx, cur, next, sizeof (next)) == 0; i++)
+    snprintf(cur, sizeof (cur), "%s", next);
+  if (!DOC_Exists(ctx, cur))
+    return -1;
+  snprintf(dev, dlen, "%s", cur);
+  name[0] = '\0';
+  if (!strncmp(cur, "/dev/ptp", 8)) {
+    snprintf(path, sizeof (path), "/sys/class/ptp/%s/clock_name", cur + 5);
+    DOC_ReadLine(ctx, path, name, nlen);
+  }
+  return 0;
+}
+
+/* ================================================== */
+
+static void
+check_refclocks(DOC_Context *ctx, ChronyConf *conf)
+{
+  char dev[256], name[64], found[DOC_TEXT_LEN] = "";
+  int i, ptpkvm = -1, good_phc = -1;
+  Refclock *rc;
+
+  for (i = 0; i < conf->n_refclocks; i++) {
+    rc = &conf->refclocks[i];
+    if (!strcasecmp(rc->driver, "PTPKVM")) {
+      ptpkvm = i;
+      continue;
+    }
+    if (strcasecmp(rc->driver, "PHC"))
+      continue;
+    if (resolve_phc(ctx, rc->param, dev, sizeof (dev), name, sizeof (name)) < 0) {
+      DOC_AddResult(ctx->report, "chrony.refclock", DOC_FAIL,
+                    "use 'refclock PTPKVM auto' (finds the device itself) or /dev/ptp_kvm",
+                    "%s: refclock PHC %s: device does not exist (stock chronyd exits at start)",
+                    rc->where, rc->param);
+      return;
+    }
+    if (strcmp(name, PHCR_DEFAULT_CLOCK_NAME)) {
+      DOC_AddResult(ctx->report, "chrony.refclock", DOC_FAIL,
+                    "point it at /dev/ptp_kvm, or use 'refclock PTPKVM auto'",
+                    "%s: refclock PHC %s is %s with clock_name '%s', not the KVM PHC",
+                    rc->where, rc->param, dev, name[0] ? name : "?");
+      return;
+    }
+    if (good_phc < 0) {
+      good_phc = i;
+      snprintf(found, sizeof (found), "%s: refclock PHC %s -> %s '%s'", rc->where, rc->param,
+               dev, name);
+    }
+  }
+
+  if (ptpkvm >= 0) {
+    rc = &conf->refclocks[ptpkvm];
+    DOC_shared.chrony_refclock = 2;
+    DOC_AddResult(ctx->report, "chrony.refclock", DOC_OK, NULL, "%s: refclock PTPKVM %s",
+                  rc->where, rc->param);
+  } else if (good_phc >= 0) {
+    DOC_shared.chrony_refclock = 1;
+    if (strcmp(conf->refclocks[good_phc].param, PHCR_KVM_SYMLINK) &&
+        !strncmp(conf->refclocks[good_phc].param, "/dev/ptp", 8) &&
+        isdigit((unsigned char)conf->refclocks[good_phc].param[8])) {
+      DOC_AddResult(ctx->report, "chrony.refclock", DOC_WARN,
+                    "use /dev/ptp_kvm or 'refclock PTPKVM auto': ptpN numbers can change at "
+                    "boot when other PHCs appear", "%s (numbered device path)", found);
+    } else {
+      DOC_AddResult(ctx->report, "chrony.refclock", DOC_OK, NULL, "%s", found);
+    }
+  } else {
+    DOC_AddResult(ctx->report, "chrony.refclock", DOC_FAIL,
+                  "add 'refclock PTPKVM auto' (see guest/chrony/ptpkvm.conf)",
+                  "no refclock uses the KVM PHC (%d refclock line(s) in %d file(s))",
+                  conf->n_refclocks, conf->n_files);
+  }
+}
+
+/* ================================================== */
+
+static void
+check_makestep(DOC_Context *ctx, ChronyConf *conf)
+{
+  if (conf->makestep < 0) {
+    DOC_AddResult(ctx->report, "chrony.makestep", DOC_WARN,
+                  "write it as 'makestep THRESHOLD LIMIT', e.g. 'makestep 1 3'",
+                  "%s: makestep line not understood", conf->makestep_where);
+  } else if (!conf->makestep) {
+    if (DOC_shared.chrony_refclock == 2)
+      DOC_AddResult(ctx->report, "chrony.makestep", DOC_OK, NULL,
+                    "no makestep; the PTPKVM driver steps by itself after confirmed jumps");
+    else
+      DOC_AddResult(ctx->report, "chrony.makestep", DOC_WARN,
+                    "add 'makestep 1 3' (or use refclock PTPKVM, which steps after pauses)",
+                    "no makestep: a clock minutes off at boot is slewed for hours "
+                    "(at most 83 ms per second)");
+  } else if (conf->makestep_limit > 0 && DOC_shared.chrony_refclock != 2) {
+    DOC_AddResult(ctx->report, "chrony.makestep", DOC_WARN,
+                  "use refclock PTPKVM (steps after pauses), or 'makestep 1 -1' with care",
+                  "%s: makestep %g %d steps only in the first %d updates: offsets after VM "
+                  "pauses or crash dumps are slewed, which takes hours",
+                  conf->makestep_where, conf->makestep_threshold, conf->makestep_limit,
+                  conf->makestep_limit);
+  } else {
+    DOC_AddResult(ctx->report, "chrony.makestep", DOC_OK, NULL, "%s: makestep %g %d",
+                  conf->makestep_where, conf->makestep_threshold, conf->makestep_limit);
+  }
+}
+
+/* ================================================== */
+
+void
+DOC_CheckChronyConfig(DOC_Context *ctx)
+{
+  static const char *candidates[] = { "/etc/chrony/chrony.conf", "/etc/chrony.conf" };
+  static ChronyConf conf;
+  unsigned int i;
+
+  memset(&conf, 0, sizeof (conf));
+  conf.ctx = ctx;
+  for (i = 0; i < sizeof (candidates) / sizeof (candidates[0]) && !conf.n_files; i++)
+    parse_file(&conf, candidates[i], 0);
+
+  if (!conf.n_files) {
+    DOC_AddResult(ctx->report, "chrony.config", DOC_WARN,
+                  "install chrony (apt-get install chrony / dnf install chrony)",
+                  "no chrony.conf in /etc/chrony/ or /etc/");
+    DOC_AddResult(ctx->report, "chrony.refclock", DOC_SKIP, NULL, "no chrony.conf");
+    DOC_AddResult(ctx->report, "chrony.makestep", DOC_SKIP, NULL, "no chrony.conf");
+    return;
+  }
+  DOC_AddResult(ctx->report, "chrony.config", DOC_OK, NULL, "%s (%d file(s) with includes)",
+                conf.files[0], conf.n_files);
+  check_refclocks(ctx, &conf);
+  check_makestep(ctx, &conf);
+}

@@ -1,0 +1,543 @@
+/*
+  chrony-ptpkvm - ptpkvm-doctor
+
+  SPDX-License-Identifier: GPL-2.0-only
+  Copyright (C) 2026 The chrony-ptpkvm authors
+
+  This program is free software; you can redistribute it and/or modify
+  it under the terms of version 2 of the GNU General Public License as
+  published by the Free Software Foundation.
+
+  =======================================================================
+
+  PHC checks, on phc_reader: "phc.devices" (the KVM PHC among all PHCs,
+  the /dev/ptp_kvm symlink), "phc.access" (can chronyd, after dropping
+  root, reopen the device?), "phc.ioctls" (which PTP ioctls answer right
+  now and what each failure means) and "phc.stats" (delay and offset
+  PHC - CLOCK_REALTIME over N readings).  Device access goes through a
+  PHCR_Ops table, so tests run these checks on the fake device backend.
+  */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/ptp_clock.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "doctor.h"
+#include "phcr.h"
+
+DOC_Shared DOC_shared;
+
+static PHCR_DeviceInfo devices[PHCR_MAX_DEVICES];
+static int n_devices;
+
+/* ================================================== */
+
+static void
+make_env(const DOC_Context *ctx, PHCR_Env *env)
+{
+  env->ops = ctx->ops;
+  env->root = ctx->root;
+}
+
+/* ================================================== */
+
+void
+DOC_ScanPhcs(DOC_Context *ctx)
+{
+  PHCR_Error error;
+  PHCR_Env env;
+  int i, n;
+
+  memset(&DOC_shared, 0, sizeof (DOC_shared));
+  make_env(ctx, &env);
+  n = PHCR_ListDevices(&env, devices, PHCR_MAX_DEVICES, &error);
+  n_devices = n < 0 ? 0 : (n > PHCR_MAX_DEVICES ? PHCR_MAX_DEVICES : n);
+  DOC_shared.n_phcs = n_devices;
+  for (i = 0; i < n_devices; i++) {
+    if (strcmp(devices[i].clock_name, PHCR_DEFAULT_CLOCK_NAME))
+      continue;
+    snprintf(DOC_shared.kvm_phc, sizeof (DOC_shared.kvm_phc), "%s", devices[i].dev_path);
+    snprintf(DOC_shared.kvm_clock_name, sizeof (DOC_shared.kvm_clock_name), "%s",
+             devices[i].clock_name);
+    break;
+  }
+}
+
+/* ================================================== */
+
+static void
+list_devices(char *buf, size_t len)
+{
+  int i;
+
+  buf[0] = '\0';
+  for (i = 0; i < n_devices; i++)
+    snprintf(buf + strlen(buf), len - strlen(buf), "%s%s '%s'", i ? ", " : "",
+             devices[i].dev_path, devices[i].clock_name[0] ? devices[i].clock_name : "?");
+}
+
+/* ================================================== */
+
+void
+DOC_CheckPhcDevices(DOC_Context *ctx)
+{
+  char list[1024], link[256], note[512] = "";
+  const char *kvm = DOC_shared.kvm_phc;
+  DOC_Result *r;
+  int i, err;
+
+  list_devices(list, sizeof (list));
+
+  if (!kvm[0]) {
+    r = DOC_AddResult(ctx->report, "phc.devices", DOC_FAIL,
+                      "load ptp_kvm (see kernel.ptp_kvm); other PHCs are not the host clock",
+                      "no PHC with clock_name '%s' (PHCs found: %s)", PHCR_DEFAULT_CLOCK_NAME,
+                      n_devices ? list : "none");
+    DOC_AddMetric(r, "phc_count", n_devices);
+    DOC_AddMetric(r, "phc_kvm_present", 0);
+    return;
+  }
+
+  for (i = 0; i < n_devices; i++) {
+    if (!strcmp(devices[i].dev_path, "/dev/ptp0") &&
+        strcmp(devices[i].clock_name, PHCR_DEFAULT_CLOCK_NAME))
+      snprintf(note, sizeof (note), "; note: /dev/ptp0 is '%s', not the KVM clock",
+               devices[i].clock_name);
+  }
+
+  err = DOC_ResolveLink(ctx, PHCR_KVM_SYMLINK, link, sizeof (link));
+  if (err == -ENOENT || err == -EINVAL) {
+    r = DOC_AddResult(ctx->report, "phc.devices", DOC_WARN,
+                      "install the udev rule (make install-guest) or use 'refclock PTPKVM auto'",
+                      "KVM PHC is %s, but " PHCR_KVM_SYMLINK " is missing%s (PHCs: %s)%s",
+                      kvm, err == -EINVAL ? " (not a symlink)" : "", list, note);
+  } else if (err < 0) {
+    r = DOC_AddResult(ctx->report, "phc.devices", DOC_WARN,
+                      "run as root to check " PHCR_KVM_SYMLINK,
+                      "KVM PHC is %s; cannot read " PHCR_KVM_SYMLINK ": %s (PHCs: %s)", kvm,
+                      strerror(-err), list);
+  } else if (strcmp(link, kvm)) {
+    r = DOC_AddResult(ctx->report, "phc.devices", DOC_FAIL,
+                      "fix the udev rule that creates " PHCR_KVM_SYMLINK " (match ATTR{clock_name}"
+                      "==\"KVM virtual PTP\"), then udevadm trigger -s ptp",
+                      PHCR_KVM_SYMLINK " points to %s, but the KVM PHC is %s (PHCs: %s)",
+                      link, kvm, list);
+  } else {
+    r = DOC_AddResult(ctx->report, "phc.devices", DOC_OK, NULL,
+                      "KVM PHC %s, " PHCR_KVM_SYMLINK " -> %s (PHCs: %s)%s", kvm, link, list,
+                      note);
+  }
+  DOC_AddMetric(r, "phc_count", n_devices);
+  DOC_AddMetric(r, "phc_kvm_present", 1);
+}
+
+/* ================================================== */
+/* Groups and user chronyd runs as, from the inspected tree's /etc */
+
+static int
+lookup_field(DOC_Context *ctx, const char *file, const char *name, int field, char *out,
+             size_t len)
+{
+  char buf[65536], *line, *save = NULL, *f[8], *p;
+  size_t nl = strlen(name);
+  int i;
+
+  if (DOC_ReadFile(ctx, file, buf, sizeof (buf)) < 0)
+    return -1;
+  for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+    if (strncmp(line, name, nl) || line[nl] != ':')
+      continue;
+    for (i = 0, p = line; i < 8; i++) {
+      f[i] = p;
+      p = p ? strchr(p, ':') : NULL;
+      if (p)
+        *p++ = '\0';
+    }
+    if (!f[field])
+      return -1;
+    snprintf(out, len, "%s", f[field]);
+    return 0;
+  }
+  return -1;
+}
+
+/* Does the user (name, primary gid) belong to group gid? */
+static int
+in_group(DOC_Context *ctx, const char *user, long user_gid, long gid)
+{
+  char buf[65536], *line, *save = NULL, *members, *p;
+
+  if (user_gid == gid)
+    return 1;
+  if (DOC_ReadFile(ctx, "/etc/group", buf, sizeof (buf)) < 0)
+    return 0;
+  for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+    p = strchr(line, ':');
+    if (!p || !(p = strchr(p + 1, ':')) || atol(p + 1) != gid)
+      continue;
+    members = strchr(p + 1, ':');
+    if (!members)
+      return 0;
+    members++;
+    for (p = strtok(members, ","); p; p = strtok(NULL, ","))
+      if (!strcmp(DOC_Trim(p), user))
+        return 1;
+    return 0;
+  }
+  return 0;
+}
+
+static void
+group_name(DOC_Context *ctx, long gid, char *out, size_t len)
+{
+  char buf[65536], *line, *save = NULL, *p;
+
+  snprintf(out, len, "%ld", gid);
+  if (DOC_ReadFile(ctx, "/etc/group", buf, sizeof (buf)) < 0)
+    return;
+  for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+    p = strchr(line, ':');
+    if (!p || !(p = strchr(p + 1, ':')) || atol(p + 1) != gid)
+      continue;
+    *strchr(line, ':') = '\0';
+    snprintf(out, len, "%s", line);
+    return;
+  }
+}
+
+/* ================================================== */
+
+void
+DOC_CheckPhcAccess(DOC_Context *ctx)
+{
+  static const char *users[] = { "_chrony", "chrony" };
+  char path[4096], user[64] = "", field[64], gname[64];
+  long uid = -1, gid = -1;
+  struct stat st;
+  unsigned int i;
+  int readable;
+
+  if (!DOC_shared.kvm_phc[0]) {
+    DOC_AddResult(ctx->report, "phc.access", DOC_SKIP, NULL, "no KVM PHC");
+    return;
+  }
+  DOC_Path(ctx, DOC_shared.kvm_phc, path, sizeof (path));
+  if (stat(path, &st) < 0) {
+    DOC_AddResult(ctx->report, "phc.access", DOC_SKIP, NULL, "cannot stat %s: %s",
+                  DOC_shared.kvm_phc, strerror(errno));
+    return;
+  }
+  group_name(ctx, st.st_gid, gname, sizeof (gname));
+
+  if (DOC_shared.chrony_user[0])
+    snprintf(user, sizeof (user), "%s", DOC_shared.chrony_user);
+  for (i = 0; !user[0] && i < sizeof (users) / sizeof (users[0]); i++) {
+    if (lookup_field(ctx, "/etc/passwd", users[i], 2, field, sizeof (field)) == 0)
+      snprintf(user, sizeof (user), "%s", users[i]);
+  }
+  if (user[0] && lookup_field(ctx, "/etc/passwd", user, 2, field, sizeof (field)) == 0) {
+    uid = atol(field);
+    if (lookup_field(ctx, "/etc/passwd", user, 3, field, sizeof (field)) == 0)
+      gid = atol(field);
+  }
+  if (uid < 0 || gid < 0) {
+    DOC_AddResult(ctx->report, "phc.access", DOC_SKIP, NULL,
+                  "%s mode %04o group %s; no chrony user (_chrony/chrony) in /etc/passwd",
+                  DOC_shared.kvm_phc, (unsigned int)(st.st_mode & 07777), gname);
+    return;
+  }
+
+  if (uid == 0 || (st.st_mode & S_IROTH))
+    readable = 1;
+  else if ((long)st.st_uid == uid)
+    readable = !!(st.st_mode & S_IRUSR);
+  else if (in_group(ctx, user, gid, st.st_gid))
+    readable = !!(st.st_mode & S_IRGRP);
+  else
+    readable = 0;
+
+  if (readable) {
+    DOC_AddResult(ctx->report, "phc.access", DOC_OK, NULL,
+                  "chronyd's user %s can reopen %s (mode %04o, group %s)", user,
+                  DOC_shared.kvm_phc, (unsigned int)(st.st_mode & 07777), gname);
+  } else {
+    DOC_AddResult(ctx->report, "phc.access", DOC_WARN,
+                  "install the udev rule (make install-guest) giving the chrony group read "
+                  "access, then udevadm trigger -s ptp",
+                  "chronyd's user %s cannot open %s (mode %04o, group %s): after dropping "
+                  "root it cannot reopen the device", user, DOC_shared.kvm_phc,
+                  (unsigned int)(st.st_mode & 07777), gname);
+  }
+}
+
+/* ================================================== */
+/* Raw ioctl probe: which reading ioctls answer right now */
+
+typedef struct {
+  const char *name;
+  PHCR_Mode mode;
+  int sys_errno;                /* 0 = works */
+} Probe;
+
+static const char *
+errno_meaning(int e, PHCR_Mode mode)
+{
+  switch (e) {
+    case 0:
+      return "works";
+    case EOPNOTSUPP:
+      if (mode == PHCR_MODE_EXTENDED)
+        return "EOPNOTSUPP: not implemented by ptp_kvm (normal)";
+      return "EOPNOTSUPP: the host cannot answer (host clocksource not TSC, or after "
+             "migration to such a host)";
+    case ENODEV:
+      if (mode == PHCR_MODE_PRECISE)
+        return "ENODEV: the guest clocksource is not kvm-clock";
+      return "ENODEV: the device went away";
+    case EACCES:
+    case EPERM:
+      return "EACCES: no permission";
+    case ENOTTY:
+    case EINVAL:
+      return "ENOTTY/EINVAL: not supported by this kernel";
+    default:
+      return strerror(e);
+  }
+}
+
+static int
+probe_ioctl(const PHCR_Ops *ops, int fd, PHCR_Mode mode, PHCR_Caps *caps)
+{
+  struct ptp_clock_caps c;
+  struct ptp_sys_offset basic;
+  struct ptp_sys_offset_extended ext;
+  struct ptp_sys_offset_precise pre;
+  int ret;
+
+  switch (mode) {
+    case PHCR_MODE_BASIC:
+      memset(&basic, 0, sizeof (basic));
+      basic.n_samples = 1;
+      ret = ops->ioctl(ops->ctx, fd, PTP_SYS_OFFSET, &basic);
+      break;
+    case PHCR_MODE_EXTENDED:
+      memset(&ext, 0, sizeof (ext));
+      ext.n_samples = 1;
+      ret = ops->ioctl(ops->ctx, fd, PTP_SYS_OFFSET_EXTENDED, &ext);
+      break;
+    case PHCR_MODE_PRECISE:
+      memset(&pre, 0, sizeof (pre));
+      ret = ops->ioctl(ops->ctx, fd, PTP_SYS_OFFSET_PRECISE, &pre);
+      break;
+    default:
+      memset(&c, 0, sizeof (c));
+      ret = ops->ioctl(ops->ctx, fd, PTP_CLOCK_GETCAPS, &c);
+      if (ret >= 0 && caps)
+        caps->cross_timestamping = c.cross_timestamping;
+      break;
+  }
+  return ret < 0 ? (errno ? errno : EIO) : 0;
+}
+
+static double
+mono_now(void)
+{
+  struct timespec ts;
+
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int
+compare_double(const void *a, const void *b)
+{
+  double x = *(const double *)a, y = *(const double *)b;
+
+  return x < y ? -1 : x > y;
+}
+
+/* ================================================== */
+
+static void
+check_stats(DOC_Context *ctx)
+{
+  static double delays[PHCR_MAX_SAMPLES * 1000], offsets[1000];
+  int i, j, n_delays = 0, n_offsets = 0, failed = 0, samples = ctx->samples;
+  int mode_count[PHCR_MODE_COUNT] = { 0 };
+  PHCR_Discovery disc;
+  PHCR_Config config;
+  PHCR_Reader reader;
+  PHCR_Result res;
+  PHCR_Error err;
+  PHCR_Env env;
+  DOC_Result *r;
+  DOC_Status status;
+  double med_off, med_delay;
+  const char *fix;
+
+  if (samples > 1000)
+    samples = 1000;
+  make_env(ctx, &env);
+  PHCR_ConfigDefaults(&config);
+  config.reprobe_reads = 0;
+  config.reprobe_interval = 0.0;
+  err = PHCR_Open(&env, DOC_shared.kvm_phc, NULL, &config, &reader, &disc);
+  if (err != PHCR_OK) {
+    DOC_AddResult(ctx->report, "phc.stats", DOC_SKIP, NULL, "phc_reader cannot open %s: %s",
+                  DOC_shared.kvm_phc, disc.error[0] ? disc.error : PHCR_ErrorString(err));
+    return;
+  }
+
+  for (i = 0; i < samples; i++) {
+    if (PHCR_Read(reader, 5, mono_now(), &res) != PHCR_OK) {
+      failed++;
+      continue;
+    }
+    mode_count[res.mode]++;
+    offsets[n_offsets++] = res.sample.offset;
+    for (j = 0; res.mode != PHCR_MODE_PRECISE && j < res.reading.n; j++) {
+      const PHCR_Triplet *t = &res.reading.t[j];
+      delays[n_delays++] = (t->sys_after.tv_sec - t->sys_before.tv_sec) +
+                           (t->sys_after.tv_nsec - t->sys_before.tv_nsec) * 1e-9;
+    }
+  }
+  PHCR_Close(reader);
+
+  if (!n_offsets) {
+    r = DOC_AddResult(ctx->report, "phc.stats", DOC_FAIL,
+                      "see phc.ioctls for what the failures mean",
+                      "all %d readings of %s failed (last: %s)", samples, DOC_shared.kvm_phc,
+                      PHCR_ErrorString(res.error));
+    DOC_AddMetric(r, "phc_reads_failed", failed);
+    return;
+  }
+
+  qsort(offsets, n_offsets, sizeof (double), compare_double);
+  qsort(delays, n_delays, sizeof (double), compare_double);
+  med_off = offsets[n_offsets / 2];
+  med_delay = n_delays ? delays[n_delays / 2] : 0.0;
+
+  status = DOC_OK;
+  fix = NULL;
+  if (fabs(med_off) > 1.0) {
+    status = DOC_FAIL;
+    fix = "the guest clock is far from the host's: check chronyd (makestep, refclock) and "
+          "docs/troubleshooting.md \"offset after pause\"";
+  } else if (fabs(med_off) > 1e-3) {
+    status = DOC_WARN;
+    fix = "the guest clock is not synchronised to the KVM PHC: check chronyd's refclock";
+  } else if (med_delay > 100e-6) {
+    status = DOC_WARN;
+    fix = "slow PHC reads: the host is overloaded or the vCPU is preempted often";
+  } else if (failed) {
+    status = DOC_WARN;
+    fix = "intermittent read failures: see phc.ioctls";
+  }
+
+  r = DOC_AddResult(ctx->report, "phc.stats", status, fix,
+                    "%d/%d reads (PRECISE %d, EXTENDED %d, basic %d); delay min/median/max "
+                    "%.3f/%.3f/%.3f us over %d readings; offset PHC-REALTIME "
+                    "min/median/max %+.9f/%+.9f/%+.9f s", n_offsets, samples,
+                    mode_count[PHCR_MODE_PRECISE], mode_count[PHCR_MODE_EXTENDED],
+                    mode_count[PHCR_MODE_BASIC],
+                    n_delays ? delays[0] * 1e6 : 0.0, med_delay * 1e6,
+                    n_delays ? delays[n_delays - 1] * 1e6 : 0.0, n_delays,
+                    offsets[0], med_off, offsets[n_offsets - 1]);
+  if (n_delays) {
+    DOC_AddMetric(r, "phc_delay_min_seconds", delays[0]);
+    DOC_AddMetric(r, "phc_delay_median_seconds", med_delay);
+    DOC_AddMetric(r, "phc_delay_max_seconds", delays[n_delays - 1]);
+  }
+  DOC_AddMetric(r, "phc_offset_min_seconds", offsets[0]);
+  DOC_AddMetric(r, "phc_offset_median_seconds", med_off);
+  DOC_AddMetric(r, "phc_offset_max_seconds", offsets[n_offsets - 1]);
+  DOC_AddMetric(r, "phc_reads_ok", n_offsets);
+  DOC_AddMetric(r, "phc_reads_failed", failed);
+}
+
+/* ================================================== */
+
+void
+DOC_CheckPhcClock(DOC_Context *ctx)
+{
+  Probe probes[] = {
+    { "GETCAPS", PHCR_MODE_NONE, 0 },
+    { "PRECISE", PHCR_MODE_PRECISE, 0 },
+    { "EXTENDED", PHCR_MODE_EXTENDED, 0 },
+    { "SYS_OFFSET", PHCR_MODE_BASIC, 0 },
+  };
+  const PHCR_Ops *ops = ctx->ops ? ctx->ops : &PHCR_DefaultOps;
+  char path[4096], text[DOC_TEXT_LEN] = "";
+  PHCR_Caps caps;
+  DOC_Result *r;
+  unsigned int i;
+  int fd, precise_ok, basic_ok;
+
+  if (!DOC_shared.kvm_phc[0]) {
+    DOC_AddResult(ctx->report, "phc.ioctls", DOC_SKIP, NULL, "no KVM PHC");
+    DOC_AddResult(ctx->report, "phc.stats", DOC_SKIP, NULL, "no KVM PHC");
+    return;
+  }
+  DOC_Path(ctx, DOC_shared.kvm_phc, path, sizeof (path));
+  fd = ops->open(ops->ctx, path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    int e = errno;
+
+    DOC_AddResult(ctx->report, "phc.ioctls", DOC_SKIP, NULL,
+                  "cannot open %s as uid %ld: %s (run as root or a member of its group)",
+                  DOC_shared.kvm_phc, (long)ctx->uid, strerror(e));
+    DOC_AddResult(ctx->report, "phc.stats", DOC_SKIP, NULL, "device not readable");
+    DOC_NoteUnreadable(ctx->report, DOC_shared.kvm_phc, e);
+    return;
+  }
+
+  memset(&caps, 0, sizeof (caps));
+  for (i = 0; i < sizeof (probes) / sizeof (probes[0]); i++) {
+    probes[i].sys_errno = probe_ioctl(ops, fd, probes[i].mode, &caps);
+    snprintf(text + strlen(text), sizeof (text) - strlen(text), "%s%s %s", i ? "; " : "",
+             probes[i].name,
+             probes[i].mode == PHCR_MODE_NONE && !probes[i].sys_errno
+               ? (caps.cross_timestamping ? "works (cross_timestamping=1)"
+                                          : "works (cross_timestamping=0)")
+               : errno_meaning(probes[i].sys_errno, probes[i].mode));
+  }
+  ops->close(ops->ctx, fd);
+
+  precise_ok = !probes[1].sys_errno;
+  basic_ok = !probes[3].sys_errno;
+
+  if (probes[0].sys_errno) {
+    r = DOC_AddResult(ctx->report, "phc.ioctls", DOC_FAIL,
+                      "the device is not a working PHC: check dmesg for ptp_kvm errors", "%s",
+                      text);
+  } else if (probes[3].sys_errno == EOPNOTSUPP && !precise_ok) {
+    r = DOC_AddResult(ctx->report, "phc.ioctls", DOC_FAIL,
+                      "host side: use a TSC clocksource on the host (and TSC scaling across "
+                      "migrations); meanwhile use NTP", "%s", text);
+  } else if (!basic_ok && !precise_ok) {
+    r = DOC_AddResult(ctx->report, "phc.ioctls", DOC_FAIL,
+                      "reload ptp_kvm (modprobe -r ptp_kvm; modprobe ptp_kvm) and rerun",
+                      "%s", text);
+  } else if (!basic_ok) {
+    r = DOC_AddResult(ctx->report, "phc.ioctls", DOC_WARN,
+                      "PRECISE works but stops if the clocksource changes: check the host",
+                      "%s", text);
+  } else {
+    r = DOC_AddResult(ctx->report, "phc.ioctls", DOC_OK, NULL, "%s", text);
+  }
+  DOC_AddMetric(r, "phc_precise_works", precise_ok);
+  DOC_AddMetric(r, "phc_sys_offset_works", basic_ok);
+
+  if (ctx->samples > 0 && (basic_ok || precise_ok))
+    check_stats(ctx);
+  else if (ctx->samples > 0)
+    DOC_AddResult(ctx->report, "phc.stats", DOC_SKIP, NULL, "no reading ioctl works");
+}

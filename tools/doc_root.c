@@ -1,0 +1,200 @@
+/*
+  chrony-ptpkvm - ptpkvm-doctor
+
+  SPDX-License-Identifier: GPL-2.0-only
+  Copyright (C) 2026 The chrony-ptpkvm authors
+
+  This program is free software; you can redistribute it and/or modify
+  it under the terms of version 2 of the GNU General Public License as
+  published by the Free Software Foundation.
+
+  =======================================================================
+
+  Read-only access to the inspected system under a root directory:
+  "/" for the running guest, or a fixture tree (fake /sys, /proc, /dev,
+  /etc, /run) in tests.  Every path a check reads goes through here, so
+  permission problems are collected in one place and reported as "could
+  not read" instead of being mistaken for absent files.
+  */
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "doctor.h"
+
+/* ================================================== */
+
+void
+DOC_Path(const DOC_Context *ctx, const char *path, char *buf, size_t len)
+{
+  snprintf(buf, len, "%s%s", ctx->root, path);
+}
+
+/* ================================================== */
+
+static void
+note_error(const DOC_Context *ctx, const char *path, int err)
+{
+  if ((err == EACCES || err == EPERM) && ctx->report)
+    DOC_NoteUnreadable(ctx->report, path, err);
+}
+
+/* ================================================== */
+
+ssize_t
+DOC_ReadFile(const DOC_Context *ctx, const char *path, char *buf, size_t len)
+{
+  char full[4096];
+  size_t used = 0;
+  ssize_t n;
+  int fd, err;
+
+  if (len == 0)
+    return -EINVAL;
+  buf[0] = '\0';
+  DOC_Path(ctx, path, full, sizeof (full));
+  fd = open(full, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
+    err = errno;
+    note_error(ctx, path, err);
+    return -err;
+  }
+  while (used < len - 1) {
+    n = read(fd, buf + used, len - 1 - used);
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      err = errno;
+      close(fd);
+      note_error(ctx, path, err);
+      buf[used] = '\0';
+      return used > 0 ? (ssize_t)used : -err;
+    }
+    if (n == 0)
+      break;
+    used += n;
+  }
+  close(fd);
+  buf[used] = '\0';
+  return used;
+}
+
+/* ================================================== */
+
+int
+DOC_ReadLine(const DOC_Context *ctx, const char *path, char *buf, size_t len)
+{
+  ssize_t n = DOC_ReadFile(ctx, path, buf, len);
+  char *nl;
+
+  if (n < 0)
+    return (int)n;
+  nl = strchr(buf, '\n');
+  if (nl)
+    *nl = '\0';
+  DOC_Trim(buf);
+  return 0;
+}
+
+/* ================================================== */
+
+int
+DOC_Exists(const DOC_Context *ctx, const char *path)
+{
+  char full[4096];
+  struct stat st;
+
+  DOC_Path(ctx, path, full, sizeof (full));
+  return lstat(full, &st) == 0;
+}
+
+/* ================================================== */
+
+int
+DOC_ResolveLink(const DOC_Context *ctx, const char *path, char *buf, size_t len)
+{
+  char full[4096], target[1024], dir[1024], *slash;
+  ssize_t n;
+
+  DOC_Path(ctx, path, full, sizeof (full));
+  n = readlink(full, target, sizeof (target) - 1);
+  if (n < 0)
+    return -errno;
+  target[n] = '\0';
+  if (target[0] == '/') {
+    snprintf(buf, len, "%s", target);
+  } else {
+    snprintf(dir, sizeof (dir), "%s", path);
+    slash = strrchr(dir, '/');
+    if (slash)
+      *slash = '\0';
+    snprintf(buf, len, "%s/%s", dir, target);
+  }
+  return 0;
+}
+
+/* ================================================== */
+
+int
+DOC_ListDir(const DOC_Context *ctx, const char *path, DOC_DirCallback cb, void *arg)
+{
+  char full[4096];
+  struct dirent *de;
+  DIR *d;
+  int err;
+
+  DOC_Path(ctx, path, full, sizeof (full));
+  d = opendir(full);
+  if (!d) {
+    err = errno;
+    note_error(ctx, path, err);
+    return -err;
+  }
+  while ((de = readdir(d)) != NULL) {
+    if (de->d_name[0] == '.')
+      continue;
+    cb(de->d_name, arg);
+  }
+  closedir(d);
+  return 0;
+}
+
+/* ================================================== */
+
+int
+DOC_HasWord(const char *text, const char *word)
+{
+  size_t wl = strlen(word);
+  const char *p = text;
+
+  while ((p = strstr(p, word)) != NULL) {
+    if ((p == text || p[-1] == ' ' || p[-1] == '\t' || p[-1] == '\n') &&
+        (p[wl] == '\0' || p[wl] == ' ' || p[wl] == '\t' || p[wl] == '\n'))
+      return 1;
+    p += wl;
+  }
+  return 0;
+}
+
+/* ================================================== */
+
+char *
+DOC_Trim(char *s)
+{
+  size_t n = strlen(s);
+  char *p = s;
+
+  while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n' ||
+                   s[n - 1] == '\r'))
+    s[--n] = '\0';
+  while (*p == ' ' || *p == '\t')
+    p++;
+  if (p != s)
+    memmove(s, p, strlen(p) + 1);
+  return s;
+}

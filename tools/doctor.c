@@ -1,0 +1,197 @@
+/*
+  chrony-ptpkvm - ptpkvm-doctor
+
+  SPDX-License-Identifier: GPL-2.0-only
+  Copyright (C) 2026 The chrony-ptpkvm authors
+
+  This program is free software; you can redistribute it and/or modify
+  it under the terms of version 2 of the GNU General Public License as
+  published by the Free Software Foundation.
+
+  =======================================================================
+
+  The doctor's command line and check sequence: parse options, run every
+  check in a fixed order against the chosen root, print the report (text
+  or JSON), optionally write the Prometheus file, and return the exit
+  code for monitoring (0 all OK, 1 WARN, 2 FAIL, 3 the doctor itself
+  could not run, e.g. a bad option).  Kept apart from main() so tests can
+  run the whole doctor with a fake device backend.
+  */
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "doctor.h"
+#include "phcr.h"
+
+#define EXIT_DOCTOR_ERROR 3
+#define DEFAULT_SAMPLES 20
+
+/* ================================================== */
+
+void
+DOC_RunChecks(DOC_Context *ctx)
+{
+  DOC_ScanPhcs(ctx);
+  DOC_CheckKvm(ctx);
+  DOC_CheckModule(ctx);
+  DOC_CheckPhcDevices(ctx);
+  DOC_CheckChronyConfig(ctx);
+  DOC_CheckPhcAccess(ctx);
+  DOC_CheckPhcClock(ctx);
+  DOC_CheckClocksource(ctx);
+  DOC_CheckServices(ctx);
+  DOC_CheckSync(ctx);
+}
+
+/* ================================================== */
+
+static void
+usage(FILE *f)
+{
+  fprintf(f,
+          "Usage: ptpkvm-doctor [OPTION]...\n"
+          "Diagnose the timekeeping of a KVM guest (ptp_kvm, clocksource, chrony).\n"
+          "Read-only; runs unprivileged (says what it could not read).\n\n"
+          "  -j, --json              print the report as JSON\n"
+          "  -p, --prometheus FILE   also write a textfile-collector file (atomic rename)\n"
+          "  -r, --root DIR          inspect a tree (fake /sys, /proc, /dev, /etc) instead of /\n"
+          "  -n, --samples N         PHC readings for statistics (default %d, 0 = none)\n"
+          "  -c, --chronyc PATH      chronyc to ask (default: chronyc, or DIR/usr/bin/chronyc\n"
+          "                          with --root)\n"
+          "  -C, --no-chronyc        do not run chronyc\n"
+          "  -q, --quiet             print nothing (exit code and --prometheus only)\n"
+          "  -v, --verbose           print metrics in the text report\n"
+          "  -V, --version           print the version\n"
+          "  -h, --help              this help\n\n"
+          "Exit status: 0 all OK, 1 warnings, 2 failures, 3 the doctor could not run.\n",
+          DEFAULT_SAMPLES);
+}
+
+/* ================================================== */
+
+int
+DOC_Main(int argc, char **argv, const struct PHCR_Ops *ops)
+{
+  static const struct option longopts[] = {
+    { "json", no_argument, NULL, 'j' },
+    { "prometheus", required_argument, NULL, 'p' },
+    { "root", required_argument, NULL, 'r' },
+    { "samples", required_argument, NULL, 'n' },
+    { "chronyc", required_argument, NULL, 'c' },
+    { "no-chronyc", no_argument, NULL, 'C' },
+    { "quiet", no_argument, NULL, 'q' },
+    { "verbose", no_argument, NULL, 'v' },
+    { "version", no_argument, NULL, 'V' },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 }
+  };
+  static DOC_Report report;
+  static char root[4096], chronyc[4096];
+  const char *prom = NULL;
+  int opt, json = 0, quiet = 0, verbose = 0, no_chronyc = 0, err;
+  DOC_Context ctx;
+  struct stat st;
+  char *end;
+  size_t rl;
+
+  memset(&ctx, 0, sizeof (ctx));
+  memset(&report, 0, sizeof (report));
+  root[0] = chronyc[0] = '\0';
+  ctx.samples = DEFAULT_SAMPLES;
+  optind = 1;
+
+  while ((opt = getopt_long(argc, argv, "jp:r:n:c:CqvVh", longopts, NULL)) != -1) {
+    switch (opt) {
+      case 'j':
+        json = 1;
+        break;
+      case 'p':
+        prom = optarg;
+        break;
+      case 'r':
+        snprintf(root, sizeof (root), "%s", optarg);
+        break;
+      case 'n':
+        ctx.samples = strtol(optarg, &end, 10);
+        if (*end || ctx.samples < 0 || ctx.samples > 1000) {
+          fprintf(stderr, "ptpkvm-doctor: --samples wants 0..1000\n");
+          return EXIT_DOCTOR_ERROR;
+        }
+        break;
+      case 'c':
+        snprintf(chronyc, sizeof (chronyc), "%s", optarg);
+        break;
+      case 'C':
+        no_chronyc = 1;
+        break;
+      case 'q':
+        quiet = 1;
+        break;
+      case 'v':
+        verbose = 1;
+        break;
+      case 'V':
+        printf("ptpkvm-doctor %s\n", DOC_VERSION);
+        return 0;
+      case 'h':
+        usage(stdout);
+        return 0;
+      default:
+        usage(stderr);
+        return EXIT_DOCTOR_ERROR;
+    }
+  }
+  if (optind < argc) {
+    fprintf(stderr, "ptpkvm-doctor: unexpected argument '%s'\n", argv[optind]);
+    return EXIT_DOCTOR_ERROR;
+  }
+
+  /* "/" and "" mean the running system; strip trailing slashes otherwise */
+  rl = strlen(root);
+  while (rl > 0 && root[rl - 1] == '/')
+    root[--rl] = '\0';
+  if (rl && (stat(root, &st) < 0 || !S_ISDIR(st.st_mode))) {
+    fprintf(stderr, "ptpkvm-doctor: --root %s: not a directory\n", root);
+    return EXIT_DOCTOR_ERROR;
+  }
+  ctx.root = root;
+  ctx.fixture = rl > 0;
+  ctx.uid = getuid();
+  ctx.ops = ops;
+  ctx.report = &report;
+
+  if (no_chronyc) {
+    ctx.chronyc = NULL;
+  } else if (chronyc[0]) {
+    ctx.chronyc = chronyc;
+  } else if (ctx.fixture) {
+    snprintf(chronyc, sizeof (chronyc), "%s/usr/bin/chronyc", root);
+    ctx.chronyc = chronyc;
+  } else {
+    ctx.chronyc = "chronyc";
+  }
+
+  DOC_RunChecks(&ctx);
+
+  if (!quiet) {
+    fflush(stdout);
+    if (json)
+      DOC_PrintJson(&report, &ctx, STDOUT_FILENO);
+    else
+      DOC_PrintText(&report, STDOUT_FILENO, verbose);
+  }
+  if (prom) {
+    err = DOC_WritePrometheus(&report, prom);
+    if (err < 0) {
+      fprintf(stderr, "ptpkvm-doctor: cannot write %s: %s\n", prom, strerror(-err));
+      return EXIT_DOCTOR_ERROR;
+    }
+  }
+  return DOC_ExitCode(&report);
+}

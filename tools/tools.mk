@@ -1,0 +1,91 @@
+# chrony-ptpkvm -- make fragment for ptpkvm-doctor, its tests and the guest assets
+# Copyright (C) 2026 The chrony-ptpkvm authors.  GPL-2.0-only.
+#
+# Included by the top-level Makefile (which defines TOP, BUILD, PHCR_LIB,
+# ENSURE, DESTDIR, prefix, sysconfdir).  Targets:
+#   doctor         build/tools/ptpkvm-doctor                (ALL_TARGETS)
+#   doctor-check   fixture-tree and fake-device tests       (CHECK_TARGETS)
+#   install-guest  modules-load.d, udev rule, chrony snippet, systemd
+#                  drop-ins, the doctor binary               (INSTALL_TARGETS)
+
+DOCTOR_DIR := $(BUILD)/tools
+DOCTOR := $(DOCTOR_DIR)/ptpkvm-doctor
+DOCTOR_CORE_SRCS := $(filter-out $(TOP)/tools/main.c,$(wildcard $(TOP)/tools/*.c))
+DOCTOR_CORE_OBJS := $(patsubst $(TOP)/tools/%.c,$(DOCTOR_DIR)/%.o,$(DOCTOR_CORE_SRCS))
+DOCTOR_CFLAGS := -O2 -g -fPIE -D_FORTIFY_SOURCE=2 -Wall -Wextra -Wno-format-truncation -std=gnu11 \
+  -I$(TOP)/include -I$(TOP)/tools
+DOCTOR_LDFLAGS := -pie
+
+# Tests: the real binary against generated fixture trees (Python runner), and
+# the doctor's checks linked with phc_reader's fake device backend (C runner).
+DOCTOR_TEST_DIR := $(BUILD)/doctor-tests
+DOCTOR_FAKE_TEST := $(DOCTOR_TEST_DIR)/test_doctor_phc
+FAKE_PHC_SRC := $(TOP)/tests/unit/fake_phc.c
+
+# Guest asset locations (Debian defaults; RHEL: CHRONY_GROUP=chrony
+# CHRONY_UNIT=chronyd.service).
+udevrulesdir ?= $(prefix)/lib/udev/rules.d
+systemdunitdir ?= $(prefix)/lib/systemd/system
+modulesloaddir ?= $(prefix)/lib/modules-load.d
+docdir ?= $(prefix)/share/doc/chrony-ptpkvm
+CHRONY_GROUP ?= _chrony
+CHRONY_UNIT ?= chrony.service
+CHRONY_CONFDIR ?= $(sysconfdir)/chrony/conf.d
+
+PACKAGES += python3
+
+ALL_TARGETS += doctor
+CHECK_TARGETS += doctor-check
+INSTALL_TARGETS += install-guest
+
+.PHONY: doctor doctor-check doctor-check-fixtures doctor-check-phc install-guest
+
+doctor: $(DOCTOR)
+
+$(DOCTOR_DIR)/%.o: $(TOP)/tools/%.c $(wildcard $(TOP)/tools/*.h) $(wildcard $(TOP)/include/*.h) | deps
+	@mkdir -p $(DOCTOR_DIR)
+	$(CC) $(DOCTOR_CFLAGS) -c -o $@ $<
+
+$(DOCTOR): $(DOCTOR_DIR)/main.o $(DOCTOR_CORE_OBJS) $(PHCR_LIB)
+	$(CC) $(DOCTOR_LDFLAGS) -o $@ $(DOCTOR_DIR)/main.o $(DOCTOR_CORE_OBJS) $(PHCR_LIB) -lm
+
+$(DOCTOR_TEST_DIR)/fake_phc.o: $(FAKE_PHC_SRC) $(TOP)/tests/unit/fake_phc.h | deps
+	@mkdir -p $(DOCTOR_TEST_DIR)
+	$(CC) $(DOCTOR_CFLAGS) -I$(TOP)/tests/unit -c -o $@ $<
+
+$(DOCTOR_FAKE_TEST): $(TOP)/tests/doctor/test_doctor_phc.c $(DOCTOR_CORE_OBJS) \
+    $(DOCTOR_TEST_DIR)/fake_phc.o $(PHCR_LIB)
+	@mkdir -p $(DOCTOR_TEST_DIR)
+	$(CC) $(DOCTOR_CFLAGS) $(DOCTOR_LDFLAGS) -I$(TOP)/tests/unit -o $@ $< \
+	  $(DOCTOR_CORE_OBJS) $(DOCTOR_TEST_DIR)/fake_phc.o $(PHCR_LIB) -lm
+
+doctor-check-fixtures: $(DOCTOR)
+	@$(ENSURE) python3
+	python3 $(TOP)/tests/doctor/test_fixtures.py --doctor $(DOCTOR) \
+	  --workdir $(DOCTOR_TEST_DIR)/fixtures --guest $(TOP)/guest
+
+doctor-check-phc: $(DOCTOR_FAKE_TEST)
+	$(DOCTOR_FAKE_TEST)
+
+doctor-check: doctor-check-fixtures doctor-check-phc
+
+install-guest: $(DOCTOR)
+	install -d $(DESTDIR)$(bindir) $(DESTDIR)$(modulesloaddir) $(DESTDIR)$(udevrulesdir) \
+	  $(DESTDIR)$(systemdunitdir)/$(CHRONY_UNIT).d \
+	  $(DESTDIR)$(systemdunitdir)/chrony-wait.service.d \
+	  $(DESTDIR)$(systemdunitdir)/dev-ptp_kvm.device.d \
+	  $(DESTDIR)$(CHRONY_CONFDIR) $(DESTDIR)$(docdir)
+	install -m 0755 $(DOCTOR) $(DESTDIR)$(bindir)/ptpkvm-doctor
+	install -m 0644 $(TOP)/guest/modules-load.d/ptp_kvm.conf $(DESTDIR)$(modulesloaddir)/ptp_kvm.conf
+	sed 's/@CHRONY_GROUP@/$(CHRONY_GROUP)/g' $(TOP)/guest/udev/61-ptpkvm.rules.in \
+	  > $(DESTDIR)$(udevrulesdir)/61-ptpkvm.rules
+	chmod 0644 $(DESTDIR)$(udevrulesdir)/61-ptpkvm.rules
+	install -m 0644 $(TOP)/guest/systemd/chrony.service.d/50-ptpkvm.conf \
+	  $(DESTDIR)$(systemdunitdir)/$(CHRONY_UNIT).d/50-ptpkvm.conf
+	install -m 0644 $(TOP)/guest/systemd/chrony-wait.service.d/50-ptpkvm.conf \
+	  $(DESTDIR)$(systemdunitdir)/chrony-wait.service.d/50-ptpkvm.conf
+	install -m 0644 $(TOP)/guest/systemd/dev-ptp_kvm.device.d/50-ptpkvm.conf \
+	  $(DESTDIR)$(systemdunitdir)/dev-ptp_kvm.device.d/50-ptpkvm.conf
+	install -m 0644 $(TOP)/guest/chrony/ptpkvm.conf $(DESTDIR)$(CHRONY_CONFDIR)/ptpkvm.conf.sample
+	install -m 0644 $(TOP)/guest/systemd/app-after-time-sync.conf \
+	  $(TOP)/docs/setup.md $(TOP)/docs/troubleshooting.md $(DESTDIR)$(docdir)/
