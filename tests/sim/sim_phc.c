@@ -1,0 +1,570 @@
+/*
+  chrony-ptpkvm guest simulator
+
+  Copyright (C) 2026 The chrony-ptpkvm authors
+
+  This program is free software; you can redistribute it and/or modify
+  it under the terms of version 2 of the GNU General Public License as
+  published by the Free Software Foundation.
+
+  This program is distributed in the hope that it will be useful, but
+  WITHOUT ANY WARRANTY; without even the implied warranty of
+  MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the GNU
+  General Public License for more details.
+
+  SPDX-License-Identifier: GPL-2.0-only
+
+  =======================================================================
+
+  Emulated PTP hardware clocks.  /dev/ptpN and /dev/ptp_kvm open to a real
+  descriptor (of /dev/null) registered as a fake PHC; the ptp ioctls behave
+  as Linux's ptp_kvm driver does (GETCAPS with cross-timestamping, basic
+  SYS_OFFSET with one hypercall per sample, PRECISE only in kvm-clock mode,
+  EXTENDED unsupported); other PHC kinds (e.g. a NIC) can be added for
+  discovery tests.  A sysfs fixture tree (/sys/class/ptp/ptpN/clock_name,
+  dev, ...) is written to the simulator's directory and path lookups are
+  redirected there.  Error schedules (host cannot answer, device gone,
+  EINTR, garbage) and chronyd's seccomp ioctl allow-list are enforced here.
+  Unknown ioctls abort the process loudly.
+  */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/ptp_clock.h>
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "sim.h"
+
+#define MAX_FDS 4096
+#define SYSFS_PREFIX "/sys/class/ptp"
+#define PTP_MAJOR 246
+
+/* libseccomp actions (seccomp.h) */
+#define ACT_KILL_THREAD 0x00000000U
+#define ACT_KILL_PROCESS 0x80000000U
+#define ACT_TRAP 0x00030000U
+#define ACT_ALLOW 0x7fff0000U
+
+static char fixture_dir[256];
+static signed char fd_phc[MAX_FDS];     /* PHC slot + 1, 0 = not fake */
+static int seccomp_loaded;
+static unsigned int seccomp_init_action = ACT_ALLOW, seccomp_action = ACT_ALLOW;
+static unsigned long long ioctl_count, ioctl_errors;
+
+/* ================================================== */
+
+static int
+present(int slot)
+{
+  return !(SIM_sc.phcs[slot].kvm && SIM_WindowActive(SIM_EV_GONE, NULL));
+}
+
+/* ================================================== */
+
+static void
+write_file(const char *dir, const char *name, const char *text)
+{
+  char path[512];
+  int fd;
+
+  snprintf(path, sizeof (path), "%s/%s", dir, name);
+  fd = SIM_real_open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+    SIM_Fatal("cannot write fixture %s", path);
+  SIM_real_close(fd);
+}
+
+static void
+mkdirs(const char *path)
+{
+  char buf[512], *p;
+
+  snprintf(buf, sizeof (buf), "%s", path);
+  for (p = buf + 1; *p; p++) {
+    if (*p == '/') {
+      *p = '\0';
+      mkdir(buf, 0755);
+      *p = '/';
+    }
+  }
+  mkdir(buf, 0755);
+}
+
+static void
+create_phc_dir(int slot)
+{
+  SIM_PhcDef *p = &SIM_sc.phcs[slot];
+  char dir[400], text[96];
+
+  snprintf(dir, sizeof (dir), "%s" SYSFS_PREFIX "/ptp%d", fixture_dir, p->index);
+  mkdirs(dir);
+  snprintf(text, sizeof (text), "%s\n", p->clock_name);
+  write_file(dir, "clock_name", text);
+  snprintf(text, sizeof (text), "%d:%d\n", PTP_MAJOR, p->index);
+  write_file(dir, "dev", text);
+  write_file(dir, "max_adjustment", p->kvm ? "0\n" : "1000000000\n");
+  write_file(dir, "n_external_timestamps", p->kvm ? "0\n" : "3\n");
+  write_file(dir, "n_periodic_outputs", p->kvm ? "0\n" : "3\n");
+  write_file(dir, "n_programmable_pins", p->kvm ? "0\n" : "4\n");
+  write_file(dir, "pps_available", p->kvm ? "0\n" : "1\n");
+}
+
+static void
+remove_phc_dir(int slot)
+{
+  const char *names[] = {"clock_name", "dev", "max_adjustment", "n_external_timestamps",
+                         "n_periodic_outputs", "n_programmable_pins", "pps_available", NULL};
+  char dir[400], path[512];
+  int i;
+
+  snprintf(dir, sizeof (dir), "%s" SYSFS_PREFIX "/ptp%d", fixture_dir, SIM_sc.phcs[slot].index);
+  for (i = 0; names[i]; i++) {
+    snprintf(path, sizeof (path), "%s/%s", dir, names[i]);
+    unlink(path);
+  }
+  rmdir(dir);
+}
+
+void
+SIM_PhcUpdatePresence(void)
+{
+  int i;
+
+  for (i = 0; i < SIM_sc.n_phcs; i++) {
+    if (present(i))
+      create_phc_dir(i);
+    else
+      remove_phc_dir(i);
+  }
+}
+
+/* ================================================== */
+
+void
+SIM_PhcInit(const char *dir)
+{
+  char path[400];
+
+  snprintf(fixture_dir, sizeof (fixture_dir), "%s", dir);
+  snprintf(path, sizeof (path), "%s" SYSFS_PREFIX, fixture_dir);
+  mkdirs(path);
+  SIM_PhcUpdatePresence();
+}
+
+/* ================================================== */
+
+const char *
+SIM_PhcMapPath(const char *path, char *buf, size_t len)
+{
+  size_t n = strlen(SYSFS_PREFIX);
+
+  if (!path || strncmp(path, SYSFS_PREFIX, n) || (path[n] != '\0' && path[n] != '/'))
+    return path;
+  snprintf(buf, len, "%s%s", fixture_dir, path);
+  return buf;
+}
+
+/* ================================================== */
+/* Slot of the PHC named by a /dev path, or -1 if it is not a PHC path */
+
+int
+SIM_PhcPathIndex(const char *path)
+{
+  char *end;
+  long n;
+  int i;
+
+  if (!path)
+    return -1;
+  if (!strcmp(path, "/dev/ptp_kvm")) {
+    for (i = 0; i < SIM_sc.n_phcs; i++) {
+      if (SIM_sc.phcs[i].kvm)
+        return i;
+    }
+    return SIM_MAX_PHCS;         /* a PHC path without a device */
+  }
+  if (strncmp(path, "/dev/ptp", 8) || !path[8])
+    return -1;
+  n = strtol(path + 8, &end, 10);
+  if (*end)
+    return -1;
+  for (i = 0; i < SIM_sc.n_phcs; i++) {
+    if (SIM_sc.phcs[i].index == n)
+      return i;
+  }
+  return SIM_MAX_PHCS;
+}
+
+/* ================================================== */
+
+int
+SIM_PhcOpen(const char *path, int *fd)
+{
+  int slot = SIM_PhcPathIndex(path);
+
+  if (slot < 0)
+    return 0;
+  if (slot >= SIM_MAX_PHCS || !present(slot)) {
+    SIM_LogEvent("phc_open path=%s result=ENOENT", path);
+    errno = ENOENT;
+    *fd = -1;
+    return 1;
+  }
+  *fd = SIM_real_open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (*fd < 0 || *fd >= MAX_FDS)
+    SIM_Fatal("cannot create descriptor for fake PHC");
+  fd_phc[*fd] = slot + 1;
+  SIM_LogEvent("phc_open path=%s fd=%d", path, *fd);
+  return 1;
+}
+
+int
+SIM_PhcIsFake(int fd)
+{
+  return fd >= 0 && fd < MAX_FDS && fd_phc[fd];
+}
+
+void
+SIM_PhcClose(int fd)
+{
+  if (SIM_PhcIsFake(fd)) {
+    fd_phc[fd] = 0;
+    SIM_LogEvent("phc_close fd=%d", fd);
+  }
+}
+
+void
+SIM_PhcFakeStat(int slot, void *buf, int is64)
+{
+  dev_t rdev = makedev(PTP_MAJOR, slot < SIM_MAX_PHCS ? SIM_sc.phcs[slot].index : 0);
+
+  if (is64) {
+    struct stat64 *st = buf;
+
+    memset(st, 0, sizeof (*st));
+    st->st_mode = S_IFCHR | 0600;
+    st->st_rdev = rdev;
+    st->st_nlink = 1;
+    st->st_blksize = 4096;
+  } else {
+    struct stat *st = buf;
+
+    memset(st, 0, sizeof (*st));
+    st->st_mode = S_IFCHR | 0600;
+    st->st_rdev = rdev;
+    st->st_nlink = 1;
+    st->st_blksize = 4096;
+  }
+}
+
+/* ================================================== */
+/* Seccomp: chronyd's filter is not loaded for real, but emulated ioctls
+   outside its allow-list kill the process as the kernel filter would */
+
+void
+SIM_SeccompInitAction(unsigned int action)
+{
+  seccomp_init_action = action;
+}
+
+unsigned int
+SIM_SeccompInitActionValue(void)
+{
+  return seccomp_init_action;
+}
+
+void
+SIM_SeccompLoaded(unsigned int default_action)
+{
+  seccomp_loaded = 1;
+  seccomp_action = default_action;
+  SIM_LogEvent("seccomp_load default_action=0x%x", default_action);
+}
+
+static void
+check_seccomp(unsigned long req)
+{
+  sigset_t set;
+
+  if (!seccomp_loaded || seccomp_action == ACT_ALLOW)
+    return;
+  if (req == PTP_EXTTS_REQUEST || req == PTP_SYS_OFFSET || req == PTP_PIN_SETFUNC ||
+      req == PTP_SYS_OFFSET_EXTENDED || req == PTP_SYS_OFFSET_PRECISE)
+    return;
+
+  SIM_LogEvent("seccomp_violation ioctl=0x%lx action=%s", req,
+               seccomp_action == ACT_TRAP ? "trap" : "kill");
+  SIM_Flush();
+  fprintf(stderr, "SIM: seccomp: ioctl 0x%lx is not in chronyd's allow-list\n", req);
+  if (seccomp_action != ACT_TRAP)
+    signal(SIGSYS, SIG_DFL);
+  sigemptyset(&set);
+  sigaddset(&set, SIGSYS);
+  sigprocmask(SIG_UNBLOCK, &set, NULL);
+  raise(SIGSYS);
+  if (seccomp_action != ACT_TRAP)
+    _exit(128 + SIGSYS);
+}
+
+/* ================================================== */
+/* One hypercall-like access of the device: returns 0 and the PHC time at
+   the moment of the host's read, or a negative errno.  The guest is
+   charged the outbound and return latencies, with jitter and rare
+   spikes on either side. */
+
+static double
+latency(double base)
+{
+  return base - SIM_sc.hc_jitter * log(1.0 - SIM_RandUniform(SIM_RNG_PHC));
+}
+
+static double
+garbage(void)
+{
+  double p;
+
+  if (SIM_WindowActive(SIM_EV_GARBAGE, &p) && SIM_RandUniform(SIM_RNG_FAULT) < p)
+    return (SIM_RandUniform(SIM_RNG_FAULT) - 0.5) * 2000.0;
+  return 0.0;
+}
+
+static int
+device_read(int slot, SIM_Time *phc, SIM_Time *mid_rt, SIM_Time *mid_raw)
+{
+  SIM_PhcDef *p = &SIM_sc.phcs[slot];
+  double out = latency(SIM_sc.hc_out), back = latency(SIM_sc.hc_back);
+
+  if (SIM_RandUniform(SIM_RNG_PHC) < SIM_sc.spike_prob) {
+    double spike = SIM_sc.spike_min +
+                   (SIM_sc.spike_max - SIM_sc.spike_min) * SIM_RandUniform(SIM_RNG_PHC);
+    if (SIM_RandUniform(SIM_RNG_PHC) < 0.5)
+      out += spike;
+    else
+      back += spike;
+  }
+
+  if (p->kvm) {
+    SIM_CountHypercall();
+    if (SIM_WindowActive(SIM_EV_HOSTFAIL, NULL)) {
+      SIM_AdvanceTrue(out + back);
+      return -EOPNOTSUPP;
+    }
+  }
+
+  SIM_AdvanceTrue(out);
+  *phc = SIM_Host() + p->offset + garbage();
+  if (mid_rt)
+    *mid_rt = SIM_GuestRealtime();
+  if (mid_raw)
+    *mid_raw = SIM_GuestMonoRaw();
+  SIM_AdvanceTrue(back);
+  return 0;
+}
+
+static void
+to_ptp_time(SIM_Time v, int add_epoch, struct ptp_clock_time *pt)
+{
+  struct timespec ts;
+
+  SIM_ToTimespec(v, &ts);
+  pt->sec = ts.tv_sec + (add_epoch ? SIM_sc.epoch : 0);
+  pt->nsec = ts.tv_nsec;
+  pt->reserved = 0;
+}
+
+static void
+sys_time(struct ptp_clock_time *pt)
+{
+  struct timespec ts;
+
+  SIM_ReadClock(CLOCK_REALTIME, &ts);
+  pt->sec = ts.tv_sec;
+  pt->nsec = ts.tv_nsec;
+  pt->reserved = 0;
+}
+
+/* ================================================== */
+
+static int
+get_caps(int slot, struct ptp_clock_caps *caps)
+{
+  SIM_PhcDef *p = &SIM_sc.phcs[slot];
+
+  memset(caps, 0, sizeof (*caps));
+  if (p->kvm) {
+    caps->cross_timestamping = 1;
+  } else {
+    caps->max_adj = 1000000000;
+    caps->n_ext_ts = 3;
+    caps->n_per_out = 3;
+    caps->n_pins = 4;
+    caps->pps = 1;
+  }
+  return 0;
+}
+
+static int
+sys_offset(int slot, struct ptp_sys_offset *so)
+{
+  SIM_Time phc;
+  unsigned int i;
+  int r;
+
+  if (so->n_samples > PTP_MAX_SAMPLES)
+    return -EINVAL;
+  for (i = 0; i < so->n_samples; i++) {
+    sys_time(&so->ts[2 * i]);
+    if ((r = device_read(slot, &phc, NULL, NULL)) < 0)
+      return r;
+    to_ptp_time(phc, 1, &so->ts[2 * i + 1]);
+  }
+  sys_time(&so->ts[2 * i]);
+  return 0;
+}
+
+static int
+sys_offset_extended(int slot, struct ptp_sys_offset_extended *so)
+{
+  SIM_Time phc;
+  unsigned int i;
+  int r;
+
+  if (SIM_sc.phcs[slot].kvm)
+    return -EOPNOTSUPP;
+  if (so->n_samples > PTP_MAX_SAMPLES)
+    return -EINVAL;
+  for (i = 0; i < so->n_samples; i++) {
+    sys_time(&so->ts[i][0]);
+    if ((r = device_read(slot, &phc, NULL, NULL)) < 0)
+      return r;
+    to_ptp_time(phc, 1, &so->ts[i][1]);
+    sys_time(&so->ts[i][2]);
+  }
+  return 0;
+}
+
+static int
+sys_offset_precise(int slot, struct ptp_sys_offset_precise *sp)
+{
+  SIM_Time phc, rt, raw;
+  int r;
+
+  if (!SIM_sc.phcs[slot].kvm)
+    return -EOPNOTSUPP;
+  if (SIM_TscMode())
+    return -ENODEV;
+  if ((r = device_read(slot, &phc, &rt, &raw)) < 0)
+    return r;
+  phc += SIM_sc.precise_noise * SIM_RandGauss(SIM_RNG_PHC);
+  memset(sp, 0, sizeof (*sp));
+  to_ptp_time(phc, 1, &sp->device);
+  to_ptp_time(rt, 1, &sp->sys_realtime);
+  to_ptp_time(raw, 0, &sp->sys_monoraw);
+  return 0;
+}
+
+/* ================================================== */
+
+static const char *
+ioctl_name(unsigned long req)
+{
+  switch (req) {
+    case PTP_CLOCK_GETCAPS: return "GETCAPS";
+    case PTP_CLOCK_GETCAPS2: return "GETCAPS2";
+    case PTP_SYS_OFFSET: return "SYS_OFFSET";
+    case PTP_SYS_OFFSET2: return "SYS_OFFSET2";
+    case PTP_SYS_OFFSET_PRECISE: return "PRECISE";
+    case PTP_SYS_OFFSET_PRECISE2: return "PRECISE2";
+    case PTP_SYS_OFFSET_EXTENDED: return "EXTENDED";
+    case PTP_SYS_OFFSET_EXTENDED2: return "EXTENDED2";
+    default: return "unknown";
+  }
+}
+
+int
+SIM_PhcIoctl(int fd, unsigned long req, void *arg)
+{
+  int slot = fd_phc[fd] - 1, r;
+  double p;
+
+  check_seccomp(req);
+  ioctl_count++;
+
+  switch (req) {
+    case PTP_CLOCK_GETCAPS:
+    case PTP_CLOCK_GETCAPS2:
+    case PTP_SYS_OFFSET:
+    case PTP_SYS_OFFSET2:
+    case PTP_SYS_OFFSET_PRECISE:
+    case PTP_SYS_OFFSET_PRECISE2:
+    case PTP_SYS_OFFSET_EXTENDED:
+    case PTP_SYS_OFFSET_EXTENDED2:
+      break;
+    default:
+      SIM_Fatal("ioctl 0x%lx on fake PHC fd %d not modelled", req, fd);
+  }
+
+  if (!arg) {
+    r = -EFAULT;
+  } else if (!present(slot)) {
+    r = -ENODEV;
+  } else if (SIM_WindowActive(SIM_EV_EINTR, &p) && SIM_RandUniform(SIM_RNG_FAULT) < p) {
+    r = -EINTR;
+  } else {
+    switch (req) {
+      case PTP_CLOCK_GETCAPS:
+      case PTP_CLOCK_GETCAPS2:
+        r = get_caps(slot, arg);
+        break;
+      case PTP_SYS_OFFSET:
+      case PTP_SYS_OFFSET2:
+        r = sys_offset(slot, arg);
+        break;
+      case PTP_SYS_OFFSET_PRECISE:
+      case PTP_SYS_OFFSET_PRECISE2:
+        r = sys_offset_precise(slot, arg);
+        break;
+      default:
+        r = sys_offset_extended(slot, arg);
+        break;
+    }
+  }
+
+  if (r < 0) {
+    ioctl_errors++;
+    /* Log only the first failures of each kind to keep the log small */
+    if (ioctl_errors <= 20 || ioctl_errors % 1000 == 0)
+      SIM_LogEvent("phc_ioctl_error ioctl=%s errno=%d count=%llu", ioctl_name(req), -r,
+                   ioctl_errors);
+    errno = -r;
+    return -1;
+  }
+  return 0;
+}
+
+/* ================================================== */
+
+int
+SIM_PhcGettime(int fd, struct timespec *ts)
+{
+  int slot = fd_phc[fd] - 1, r;
+  SIM_Time phc;
+
+  if (!present(slot)) {
+    errno = ENODEV;
+    return -1;
+  }
+  if ((r = device_read(slot, &phc, NULL, NULL)) < 0) {
+    errno = -r;
+    return -1;
+  }
+  SIM_ToTimespec(phc, ts);
+  ts->tv_sec += SIM_sc.epoch;
+  return 0;
+}
