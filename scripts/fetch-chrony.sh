@@ -30,8 +30,9 @@ line=$(awk -v v="$version" '!/^#/ && $1 == v' "$pins")
 suite=$(echo "$line" | awk '{ print $2 }')
 want=$(echo "$line" | awk '{ print $3 }')
 
-tarball="$outdir/chrony-$version.tar.gz"
 mkdir -p "$outdir"
+outdir=$(cd "$outdir" && pwd)   # apt resolves relative Dir:: paths under /etc/apt
+tarball="$outdir/chrony-$version.tar.gz"
 
 verify() {
   have=$(sha256sum "$1" | awk '{ print $1 }')
@@ -85,6 +86,7 @@ entries=$(apt_entries | grep -v -e '-security' | sort -u)
 aptdir="$outdir/apt"
 rm -rf "$aptdir"
 mkdir -p "$aptdir/sources.list.d" "$aptdir/lists/partial" "$aptdir/cache/archives/partial" "$aptdir/download"
+: > "$aptdir/sources.list"
 echo "$entries" | while read -r uri key; do
   {
     echo "Types: deb-src"
@@ -98,7 +100,7 @@ echo "$entries" | while read -r uri key; do
   } >> "$aptdir/sources.list.d/chrony-src.sources"
 done
 
-set -- -o Dir::Etc::SourceList=/dev/null \
+set -- -o Dir::Etc::SourceList="$aptdir/sources.list" \
   -o Dir::Etc::SourceParts="$aptdir/sources.list.d" \
   -o Dir::State::Lists="$aptdir/lists" \
   -o Dir::Cache="$aptdir/cache" \
@@ -108,11 +110,13 @@ echo "fetch-chrony: updating a private deb-src index for '$suite' under $aptdir"
 apt-get "$@" -q update > "$aptdir/update.log" 2>&1 ||
   die "download failed: apt-get update for deb-src '$suite' (see $aptdir/update.log)"
 
-debver=$(apt-cache "$@" showsrc chrony 2>/dev/null |
-  awk -v v="$version" '/^Version:/ && index($2, v "-") == 1 { print $2; exit }
-                       /^Version:/ && index($2, "1:" v "-") == 1 { print $2; exit }')
+offered=$(apt-cache "$@" showsrc chrony 2>/dev/null | awk '/^Version:/ { print $2 }')
+[ -n "$offered" ] ||
+  die "download failed: the private index for '$suite' lists no chrony source at all (see $aptdir/update.log)"
+debver=$(echo "$offered" |
+  awk -v v="$version" 'index($1, v "-") == 1 || index($1, "1:" v "-") == 1 { print $1; exit }')
 [ -n "$debver" ] ||
-  EXIT_CODE=3 die "chrony $version is not offered by the archive's '$suite' suite (offered: $(apt-cache "$@" showsrc chrony 2>/dev/null | awk '/^Version:/ { printf "%s ", $2 }'))"
+  EXIT_CODE=3 die "chrony $version is not offered by the archive's '$suite' suite (offered: $(echo $offered))"
 
 echo "fetch-chrony: downloading chrony $debver (upstream tarball only)"
 (cd "$aptdir/download" && apt-get "$@" -q source --download-only --tar-only "chrony=$debver") \
