@@ -1,0 +1,152 @@
+/*
+  chrony-ptpkvm: phc_reader
+  Copyright (C) 2026 The chrony-ptpkvm authors
+
+  This program is free software; you can redistribute it and/or modify
+  it under the terms of version 2 of the GNU General Public License as
+  published by the Free Software Foundation.
+
+  This program is distributed in the hope that it will be useful, but
+  WITHOUT ANY WARRANTY; without even the implied warranty of
+  MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the GNU
+  General Public License for more details.
+
+  SPDX-License-Identifier: GPL-2.0-only
+
+  =======================================================================
+
+  Error codes, reject classes and the log rate-limit helper of phc_reader:
+  stable names and human messages of every class, the errno -> class
+  mapping of the reading ioctls, and PHCR_RateLimit.
+  */
+
+#include <errno.h>
+#include <string.h>
+
+#include "phcr.h"
+
+/* ================================================== */
+
+static const char *const error_names[PHCR_ERR_COUNT] = {
+  "OK", "HOST_NOTSUPP", "CLOCKSOURCE", "RETRY", "GONE", "INVALID",
+  "NODEVICE", "NOTPHC", "NOMODE", "ACCESS", "ARGS", "OTHER"
+};
+
+static const char *const error_strings[PHCR_ERR_COUNT] = {
+  "success",
+  "host cannot answer (EOPNOTSUPP: host clocksource not TSC or no TSC "
+    "scaling, e.g. after migration; or the driver lacks this mode)",
+  "cross-timestamp unavailable (ENODEV on PRECISE: guest clocksource is "
+    "not kvm-clock/arch counter)",
+  "device busy or interrupted (EINTR/EAGAIN/EBUSY), retries exhausted",
+  "device gone (ENODEV/ENXIO/EBADF), reopen needed",
+  "device returned invalid readings",
+  "no matching PHC device found",
+  "not a PTP hardware clock (PTP_CLOCK_GETCAPS failed)",
+  "no usable reading mode (all excluded or unsupported)",
+  "permission denied (EACCES/EPERM)",
+  "invalid argument",
+  "unexpected error"
+};
+
+static const char *const reject_names[PHCR_REJ_COUNT] = {
+  "NSEC", "ORDER", "NONMONOTONIC", "DELAY", "ABSURD", "OUTLIER"
+};
+
+/* ================================================== */
+
+const char *
+PHCR_ErrorString(PHCR_Error code)
+{
+  if ((unsigned int)code >= PHCR_ERR_COUNT)
+    return "unknown error";
+  return error_strings[code];
+}
+
+/* ================================================== */
+
+const char *
+PHCR_ErrorName(PHCR_Error code)
+{
+  if ((unsigned int)code >= PHCR_ERR_COUNT)
+    return "UNKNOWN";
+  return error_names[code];
+}
+
+/* ================================================== */
+
+const char *
+PHCR_RejectName(PHCR_Reject cls)
+{
+  if ((unsigned int)cls >= PHCR_REJ_COUNT)
+    return "UNKNOWN";
+  return reject_names[cls];
+}
+
+/* ================================================== */
+
+PHCR_Error
+PHCR_ErrorFromErrno(int sys_errno, PHCR_Mode mode)
+{
+  switch (sys_errno) {
+    case 0:
+      return PHCR_OK;
+    case EOPNOTSUPP:
+#if defined(ENOTSUP) && ENOTSUP != EOPNOTSUPP
+    case ENOTSUP:
+#endif
+      return PHCR_ERR_HOST_NOTSUPP;
+    case ENODEV:
+      /* The kernel's get_device_system_crosststamp() fails with ENODEV
+         when the current clocksource does not match the device's */
+      return mode == PHCR_MODE_PRECISE ? PHCR_ERR_CLOCKSOURCE : PHCR_ERR_GONE;
+    case ENXIO:
+    case EBADF:
+      return PHCR_ERR_GONE;
+    case EINTR:
+    case EAGAIN:
+#if EWOULDBLOCK != EAGAIN
+    case EWOULDBLOCK:
+#endif
+    case EBUSY:
+      return PHCR_ERR_RETRY;
+    case EACCES:
+    case EPERM:
+      return PHCR_ERR_ACCESS;
+    default:
+      return PHCR_ERR_OTHER;
+  }
+}
+
+/* ================================================== */
+
+void
+PHCR_RateLimitInit(PHCR_RateLimit *rl, double interval)
+{
+  memset(rl, 0, sizeof (*rl));
+  rl->interval = interval > 0.0 ? interval : 0.0;
+}
+
+/* ================================================== */
+
+int
+PHCR_RateLimitCheck(PHCR_RateLimit *rl, int cls, double now,
+                    unsigned long *suppressed)
+{
+  if (cls < 0 || cls >= PHCR_RATELIMIT_CLASSES)
+    cls = PHCR_RATELIMIT_CLASSES - 1;
+
+  if (rl->seen[cls] && now >= rl->last[cls] &&
+      now - rl->last[cls] < rl->interval) {
+    rl->suppressed[cls]++;
+    rl->total_suppressed[cls]++;
+    return 0;
+  }
+
+  if (suppressed)
+    *suppressed = rl->suppressed[cls];
+  rl->suppressed[cls] = 0;
+  rl->last[cls] = now;
+  rl->seen[cls] = 1;
+  return 1;
+}

@@ -1,0 +1,242 @@
+/*
+  chrony-ptpkvm: phc_reader
+  Copyright (C) 2026 The chrony-ptpkvm authors
+
+  This program is free software; you can redistribute it and/or modify
+  it under the terms of version 2 of the GNU General Public License as
+  published by the Free Software Foundation.
+
+  This program is distributed in the hope that it will be useful, but
+  WITHOUT ANY WARRANTY; without even the implied warranty of
+  MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the GNU
+  General Public License for more details.
+
+  SPDX-License-Identifier: GPL-2.0-only
+
+  =======================================================================
+
+  The filter of phc_reader: turns one validated reading (1..25 triplets or
+  one PRECISE cross-timestamp) into one sample.  It keeps the lowest-delay
+  quantile of the triplets, drops those whose offset is inconsistent with
+  the median given their delays, averages the rest in exact integer
+  nanoseconds, and derives an error bound that contains the true offset
+  whenever each PHC read happened between its two system reads.
+  */
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "phcr_internal.h"
+
+/* Largest rate difference between the PHC and the system clock assumed
+   within one ioctl when moving a triplet's offset to the sample time */
+#define MAX_RATE 500e-6
+
+typedef struct {
+  int64_t delay;   /* ns */
+  int64_t mid;     /* ns, system time in the middle */
+  int64_t offset;  /* ns, phc - mid */
+} Point;
+
+/* ================================================== */
+
+void
+PHCR_FilterConfigDefaults(PHCR_FilterConfig *config)
+{
+  config->quantile = 0.4;
+  config->outlier_k = 2.0;
+  config->precise_error = 100e-9;
+  config->resolution = 1e-9;
+}
+
+/* ================================================== */
+
+static void
+sort_points_by_delay(Point *p, int n)
+{
+  Point tmp;
+  int i, j;
+
+  for (i = 1; i < n; i++) {
+    tmp = p[i];
+    for (j = i; j > 0 && p[j - 1].delay > tmp.delay; j--)
+      p[j] = p[j - 1];
+    p[j] = tmp;
+  }
+}
+
+/* ================================================== */
+
+static int64_t
+median_offset(const Point *p, int n)
+{
+  int64_t v[PHCR_MAX_SAMPLES], tmp;
+  int i, j;
+
+  for (i = 0; i < n; i++) {
+    tmp = p[i].offset;
+    for (j = i; j > 0 && v[j - 1] > tmp; j--)
+      v[j] = v[j - 1];
+    v[j] = tmp;
+  }
+  /* Lower middle for even n: no overflow, no rounding */
+  return v[(n - 1) / 2];
+}
+
+/* ================================================== */
+
+static double
+abs_diff(int64_t a, int64_t b)
+{
+  int64_t d;
+
+  if (__builtin_sub_overflow(a, b, &d))
+    return HUGE_VAL;
+  return fabs((double)d);
+}
+
+/* ================================================== */
+
+static void
+make_points(const PHCR_Reading *r, Point *p)
+{
+  int64_t before, after;
+  int i;
+
+  for (i = 0; i < r->n; i++) {
+    before = PHCR_TimespecToNs(&r->t[i].sys_before);
+    after = PHCR_TimespecToNs(&r->t[i].sys_after);
+    p[i].delay = after - before;
+    p[i].mid = before + p[i].delay / 2;
+    p[i].offset = PHCR_TimespecToNs(&r->t[i].phc) - p[i].mid;
+  }
+}
+
+/* ================================================== */
+/* Drop selected points whose offset is inconsistent with the median; keep
+   at least the best one.  Returns the number kept (at the front). */
+
+static int
+drop_outliers(Point *p, int k, double outlier_k)
+{
+  double limit, max_half = 0.5 * (double)p[k - 1].delay;
+  int64_t med = median_offset(p, k);
+  int i, kept;
+
+  for (i = kept = 0; i < k; i++) {
+    limit = outlier_k * (0.5 * (double)p[i].delay + max_half) + 1.0;
+    if (abs_diff(p[i].offset, med) > limit)
+      continue;
+    p[kept++] = p[i];
+  }
+
+  return kept > 0 ? kept : 1;
+}
+
+/* ================================================== */
+/* Mean of offsets and mids relative to the first kept point (exact) */
+
+static void
+combine(const Point *p, int n, int64_t *offset, int64_t *mid)
+{
+  int64_t so = 0, sm = 0, d, e;
+  int i;
+
+  for (i = 0; i < n; i++) {
+    if (__builtin_sub_overflow(p[i].offset, p[0].offset, &d) ||
+        __builtin_sub_overflow(p[i].mid, p[0].mid, &e) ||
+        __builtin_add_overflow(so, d, &so) || __builtin_add_overflow(sm, e, &sm)) {
+      /* Absurdly spread reading: use the best triplet alone */
+      so = sm = 0;
+      n = 1;
+      break;
+    }
+  }
+  *offset = p[0].offset + so / n;
+  *mid = p[0].mid + sm / n;
+}
+
+/* ================================================== */
+
+static double
+error_bound(const Point *p, int n, int64_t offset, int64_t mid)
+{
+  double e, best = HUGE_VAL;
+  int i;
+
+  for (i = 0; i < n; i++) {
+    e = abs_diff(offset, p[i].offset) + 0.5 * (double)p[i].delay + 1.0 +
+        MAX_RATE * abs_diff(mid, p[i].mid);
+    if (e < best)
+      best = e;
+  }
+  return best * 1e-9;
+}
+
+/* ================================================== */
+
+static void
+fill_sample(PHCR_Sample *s, PHCR_Mode mode, int64_t offset, int64_t mid)
+{
+  int64_t phc;
+
+  s->mode = mode;
+  s->offset_ns = offset;
+  s->offset = (double)offset * 1e-9;
+  PHCR_NsToTimespec(mid, &s->sys);
+  if (__builtin_add_overflow(mid, offset, &phc))
+    phc = offset > 0 ? INT64_MAX : INT64_MIN;
+  PHCR_NsToTimespec(phc, &s->phc);
+}
+
+/* ================================================== */
+
+PHCR_Error
+PHCR_FilterReading(const PHCR_Reading *r, const PHCR_FilterConfig *config,
+                   PHCR_Sample *sample, unsigned long rejects[PHCR_REJ_COUNT])
+{
+  PHCR_FilterConfig def;
+  Point p[PHCR_MAX_SAMPLES];
+  int64_t offset, mid;
+  double q;
+  int k, kept;
+
+  if (!r || !sample)
+    return PHCR_ERR_ARGS;
+  memset(sample, 0, sizeof (*sample));
+  if (r->n < 1 || r->n > PHCR_MAX_SAMPLES)
+    return PHCR_ERR_INVALID;
+  if (!config) {
+    PHCR_FilterConfigDefaults(&def);
+    config = &def;
+  }
+
+  make_points(r, p);
+  sample->n_total = r->n;
+
+  if (r->mode == PHCR_MODE_PRECISE) {
+    fill_sample(sample, r->mode, p[0].offset, p[0].mid);
+    sample->delay = 0.0;
+    sample->error = config->precise_error + config->resolution;
+    sample->n_used = 1;
+    return PHCR_OK;
+  }
+
+  sort_points_by_delay(p, r->n);
+  q = config->quantile > 0.0 && config->quantile <= 1.0 ? config->quantile : 0.4;
+  k = (int)ceil(q * r->n);
+  k = k < 1 ? 1 : k > r->n ? r->n : k;
+
+  kept = drop_outliers(p, k, config->outlier_k > 0.0 ? config->outlier_k : 2.0);
+  if (rejects)
+    rejects[PHCR_REJ_OUTLIER] += (unsigned long)(k - kept);
+
+  combine(p, kept, &offset, &mid);
+  fill_sample(sample, r->mode, offset, mid);
+  sample->delay = (double)p[0].delay * 1e-9;
+  sample->error = error_bound(p, kept, offset, mid) + config->resolution;
+  sample->n_used = kept;
+  sample->n_outliers = k - kept;
+  return PHCR_OK;
+}

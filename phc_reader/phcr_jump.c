@@ -1,0 +1,505 @@
+/*
+  chrony-ptpkvm: phc_reader
+  Copyright (C) 2026 The chrony-ptpkvm authors
+
+  This program is free software; you can redistribute it and/or modify
+  it under the terms of version 2 of the GNU General Public License as
+  published by the Free Software Foundation.
+
+  This program is distributed in the hope that it will be useful, but
+  WITHOUT ANY WARRANTY; without even the implied warranty of
+  MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the GNU
+  General Public License for more details.
+
+  SPDX-License-Identifier: GPL-2.0-only
+
+  =======================================================================
+
+  The jump detector of phc_reader.  It keeps the last normal samples,
+  estimates offset and drift robustly (medians of the older and newer
+  halves, MAD of the residuals), and flags a sample as SUSPECT when its
+  deviation from the prediction is clearly beyond the noise margin and
+  reaches the threshold.  The next samples must agree on the same jump
+  (exact integer nanoseconds) to CONFIRM it; a sample that agrees with the
+  old estimate dismisses the suspect.  Pure logic: times come from the
+  caller, nothing is allocated after creation.
+  */
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "phcr_internal.h"
+
+#define MAX_CONFIRMATIONS 15
+/* Shortest span between the halves of the history for a drift estimate */
+#define MIN_DRIFT_SPAN 2.0
+#define MAX_DRIFT 0.1
+
+typedef struct {
+  double time;
+  int64_t offset_ns;
+  double error;
+} Point;
+
+typedef struct {
+  int valid;
+  int warmup;
+  double t_ref;          /* time of the reference point */
+  int64_t off_ref_ns;    /* offset at t_ref */
+  double drift;
+  double drift_err;      /* uncertainty of drift (s/s) */
+  double noise;          /* robust std-dev of residuals (s) */
+  double hist_err;       /* median error bound of the history (s) */
+} Model;
+
+struct PHCR_JumpDetector_Record {
+  PHCR_JumpConfig cfg;
+
+  Point hist[PHCR_JUMP_HISTORY];   /* ring, chronological from first */
+  int n, first;
+  int first_armed;
+
+  /* Pending suspect: cand[0] is the suspect sample */
+  Point cand[MAX_CONFIRMATIONS + 1];
+  int64_t cand_dev[MAX_CONFIRMATIONS + 1];
+  int n_cand;
+  int cand_cold;
+  Model cand_model;
+
+  unsigned long normal, suspects, confirmed, dismissed;
+};
+
+/* ================================================== */
+
+void
+PHCR_JumpConfigDefaults(PHCR_JumpConfig *c)
+{
+  c->threshold = 1e-3;
+  c->confirmations = 2;
+  c->tolerance = 50e-6;
+  c->noise_k = 8.0;
+  c->drift_tolerance = 10e-6;
+  c->min_margin = 1e-6;
+  c->first_sample_rule = 1;
+}
+
+/* ================================================== */
+
+static void
+sanitise(PHCR_JumpConfig *c)
+{
+  PHCR_JumpConfig d;
+
+  PHCR_JumpConfigDefaults(&d);
+  if (!(c->threshold > 0.0) || !isfinite(c->threshold))
+    c->threshold = d.threshold;
+  if (c->confirmations < 1)
+    c->confirmations = 1;
+  if (c->confirmations > MAX_CONFIRMATIONS)
+    c->confirmations = MAX_CONFIRMATIONS;
+  if (!(c->tolerance >= 0.0) || !isfinite(c->tolerance))
+    c->tolerance = d.tolerance;
+  if (!(c->noise_k >= 0.0) || !isfinite(c->noise_k))
+    c->noise_k = d.noise_k;
+  if (!(c->drift_tolerance >= 0.0) || !isfinite(c->drift_tolerance))
+    c->drift_tolerance = d.drift_tolerance;
+  if (!(c->min_margin >= 0.0) || !isfinite(c->min_margin))
+    c->min_margin = d.min_margin;
+}
+
+/* ================================================== */
+
+PHCR_JumpDetector
+PHCR_JumpCreate(const PHCR_JumpConfig *config)
+{
+  PHCR_JumpDetector d = calloc(1, sizeof (*d));
+
+  if (!d)
+    return NULL;
+  if (config)
+    d->cfg = *config;
+  else
+    PHCR_JumpConfigDefaults(&d->cfg);
+  sanitise(&d->cfg);
+  d->first_armed = d->cfg.first_sample_rule != 0;
+  return d;
+}
+
+/* ================================================== */
+
+void
+PHCR_JumpDestroy(PHCR_JumpDetector d)
+{
+  free(d);
+}
+
+/* ================================================== */
+
+void
+PHCR_JumpReset(PHCR_JumpDetector d)
+{
+  d->n = d->first = 0;
+  d->n_cand = 0;
+  d->cand_cold = 0;
+}
+
+/* ================================================== */
+
+void
+PHCR_JumpResetCold(PHCR_JumpDetector d)
+{
+  PHCR_JumpReset(d);
+  d->first_armed = d->cfg.first_sample_rule != 0;
+}
+
+/* ================================================== */
+
+const char *
+PHCR_JumpStateName(PHCR_JumpState state)
+{
+  switch (state) {
+    case PHCR_JUMP_NORMAL:
+      return "normal";
+    case PHCR_JUMP_SUSPECT:
+      return "suspect";
+    case PHCR_JUMP_CONFIRMED:
+      return "confirmed";
+    default:
+      return "unknown";
+  }
+}
+
+/* ================================================== */
+
+static int64_t
+sat_sub(int64_t a, int64_t b)
+{
+  int64_t r;
+
+  if (__builtin_sub_overflow(a, b, &r))
+    return b < 0 ? INT64_MAX : INT64_MIN;
+  return r;
+}
+
+/* ================================================== */
+
+static int64_t
+sat_add_double(int64_t a, double x_ns)
+{
+  int64_t r;
+
+  if (!(fabs(x_ns) < 9.0e18))
+    return x_ns > 0 ? INT64_MAX : INT64_MIN;
+  if (__builtin_add_overflow(a, (int64_t)llround(x_ns), &r))
+    return x_ns > 0 ? INT64_MAX : INT64_MIN;
+  return r;
+}
+
+/* ================================================== */
+
+static double
+median(double *v, int n)
+{
+  double tmp;
+  int i, j;
+
+  for (i = 1; i < n; i++) {
+    tmp = v[i];
+    for (j = i; j > 0 && v[j - 1] > tmp; j--)
+      v[j] = v[j - 1];
+    v[j] = tmp;
+  }
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* ================================================== */
+
+static const Point *
+hist_at(PHCR_JumpDetector d, int i)
+{
+  return &d->hist[(d->first + i) % PHCR_JUMP_HISTORY];
+}
+
+/* ================================================== */
+/* Robust line through the history: offsets relative to the newest
+   sample (exact), times relative to the newest time. */
+
+static void
+fit_model(PHCR_JumpDetector d, Model *m)
+{
+  double t[PHCR_JUMP_HISTORY], o[PHCR_JUMP_HISTORY], v[PHCR_JUMP_HISTORY];
+  double ta = 0.0, tb = 0.0, oa, ob, off;
+  const Point *last;
+  int i, n = d->n, h;
+
+  memset(m, 0, sizeof (*m));
+  if (n == 0)
+    return;
+
+  last = hist_at(d, n - 1);
+  for (i = 0; i < n; i++) {
+    t[i] = hist_at(d, i)->time - last->time;
+    o[i] = (double)sat_sub(hist_at(d, i)->offset_ns, last->offset_ns) * 1e-9;
+    v[i] = hist_at(d, i)->error;
+  }
+  m->valid = 1;
+  m->t_ref = last->time;
+  m->hist_err = median(v, n);
+
+  h = n / 2;
+  m->warmup = 1;
+  if (n >= 3) {
+    memcpy(v, t, sizeof (double) * h);
+    ta = median(v, h);
+    memcpy(v, t + h, sizeof (double) * (n - h));
+    tb = median(v, n - h);
+    if (tb - ta >= MIN_DRIFT_SPAN) {
+      memcpy(v, o, sizeof (double) * h);
+      oa = median(v, h);
+      memcpy(v, o + h, sizeof (double) * (n - h));
+      ob = median(v, n - h);
+      m->drift = (ob - oa) / (tb - ta);
+      if (m->drift > MAX_DRIFT)
+        m->drift = MAX_DRIFT;
+      else if (m->drift < -MAX_DRIFT)
+        m->drift = -MAX_DRIFT;
+      m->warmup = 0;
+    }
+  }
+
+  /* Offset at t_ref: median of the drift-corrected offsets */
+  for (i = 0; i < n; i++)
+    v[i] = o[i] - m->drift * t[i];
+  off = median(v, n);
+  m->off_ref_ns = sat_add_double(last->offset_ns, off * 1e9);
+
+  /* Noise: MAD of the residuals */
+  for (i = 0; i < n; i++)
+    v[i] = fabs(o[i] - m->drift * t[i] - off);
+  m->noise = n >= 3 ? 1.4826 * median(v, n) : 0.0;
+
+  if (!m->warmup)
+    m->drift_err = 2.0 * (m->noise + m->hist_err) / (tb - ta);
+}
+
+/* ================================================== */
+
+static int64_t
+predict(const Model *m, double time)
+{
+  if (!m->valid)
+    return 0;
+  return sat_add_double(m->off_ref_ns, m->drift * (time - m->t_ref) * 1e9);
+}
+
+/* ================================================== */
+/* Noise margin of a sample against a model */
+
+static double
+margin(PHCR_JumpDetector d, const Model *m, const PHCR_JumpInput *in)
+{
+  double dt = m->valid ? fabs(in->time - m->t_ref) : 0.0;
+  const PHCR_JumpConfig *c = &d->cfg;
+
+  return c->noise_k * (m->noise + m->drift_err * dt) + m->hist_err +
+         in->error + c->min_margin + c->drift_tolerance * dt;
+}
+
+/* ================================================== */
+
+static int
+is_jump(PHCR_JumpDetector d, double dev, double u)
+{
+  dev = fabs(dev);
+  return dev > u && dev + u >= d->cfg.threshold;
+}
+
+/* ================================================== */
+
+static void
+hist_add(PHCR_JumpDetector d, const Point *p)
+{
+  if (d->n < PHCR_JUMP_HISTORY) {
+    d->hist[(d->first + d->n) % PHCR_JUMP_HISTORY] = *p;
+    d->n++;
+  } else {
+    d->hist[d->first] = *p;
+    d->first = (d->first + 1) % PHCR_JUMP_HISTORY;
+  }
+}
+
+/* ================================================== */
+
+static int64_t
+median_i64(const int64_t *x, int n)
+{
+  int64_t v[MAX_CONFIRMATIONS + 1], tmp;
+  int i, j;
+
+  for (i = 0; i < n; i++) {
+    tmp = x[i];
+    for (j = i; j > 0 && v[j - 1] > tmp; j--)
+      v[j] = v[j - 1];
+    v[j] = tmp;
+  }
+  return v[(n - 1) / 2];
+}
+
+/* ================================================== */
+
+static void
+start_suspect(PHCR_JumpDetector d, const Model *m, const Point *p,
+              int64_t dev, int cold)
+{
+  d->cand_model = *m;
+  d->cand[0] = *p;
+  d->cand_dev[0] = dev;
+  d->n_cand = 1;
+  d->cand_cold = cold;
+  d->suspects++;
+}
+
+/* ================================================== */
+
+static void
+fill_result(PHCR_JumpResult *res, PHCR_JumpState state, int64_t pred,
+            int64_t dev, double u, int have, int need)
+{
+  res->state = state;
+  res->predicted_ns = pred;
+  res->deviation = (double)dev * 1e-9;
+  res->margin = u;
+  res->confirmations_have = have;
+  res->confirmations_needed = need;
+  if (state != PHCR_JUMP_NORMAL) {
+    res->jump_ns = dev;
+    res->jump = (double)dev * 1e-9;
+  }
+}
+
+/* ================================================== */
+
+static PHCR_JumpState
+feed_pending(PHCR_JumpDetector d, const Point *p, const PHCR_JumpInput *in,
+             PHCR_JumpResult *res)
+{
+  const Model *m = &d->cand_model;
+  int64_t pred = predict(m, p->time), dev = sat_sub(p->offset_ns, pred), j;
+  double u = margin(d, m, in), tol, dt = fabs(p->time - d->cand[0].time);
+  int i, need = d->cfg.confirmations;
+
+  tol = d->cfg.tolerance + p->error + d->cand[0].error +
+        d->cfg.drift_tolerance * dt + d->cfg.noise_k * m->noise;
+
+  if (fabs((double)sat_sub(dev, d->cand_dev[0]) * 1e-9) <= tol) {
+    d->cand[d->n_cand] = *p;
+    d->cand_dev[d->n_cand] = dev;
+    d->n_cand++;
+    if (d->n_cand - 1 < need) {
+      fill_result(res, PHCR_JUMP_SUSPECT, pred, d->cand_dev[0], u,
+                  d->n_cand - 1, need);
+      res->flags |= d->cand_cold ? PHCR_JUMPF_COLD : 0;
+      return PHCR_JUMP_SUSPECT;
+    }
+
+    /* Confirmed: the history restarts on the new level */
+    j = median_i64(d->cand_dev, d->n_cand);
+    fill_result(res, PHCR_JUMP_CONFIRMED, pred, j, u, d->n_cand - 1, need);
+    res->flags |= d->cand_cold ? PHCR_JUMPF_COLD : 0;
+    d->confirmed++;
+    d->n = d->first = 0;
+    for (i = 0; i < d->n_cand; i++)
+      hist_add(d, &d->cand[i]);
+    d->n_cand = 0;
+    d->cand_cold = 0;
+    return PHCR_JUMP_CONFIRMED;
+  }
+
+  if (!is_jump(d, (double)dev * 1e-9, u)) {
+    /* Agrees with the old estimate: the suspect was a wild reading */
+    d->n_cand = 0;
+    d->cand_cold = 0;
+    d->dismissed++;
+    d->normal++;
+    hist_add(d, p);
+    fill_result(res, PHCR_JUMP_NORMAL, pred, dev, u, 0, need);
+    res->flags |= PHCR_JUMPF_DISMISSED;
+    return PHCR_JUMP_NORMAL;
+  }
+
+  /* Another, different jump: it becomes the suspect */
+  start_suspect(d, m, p, dev, d->cand_cold);
+  fill_result(res, PHCR_JUMP_SUSPECT, pred, dev, u, 0, need);
+  res->flags |= PHCR_JUMPF_RESTARTED | (d->cand_cold ? PHCR_JUMPF_COLD : 0);
+  return PHCR_JUMP_SUSPECT;
+}
+
+/* ================================================== */
+
+PHCR_JumpState
+PHCR_JumpFeed(PHCR_JumpDetector d, const PHCR_JumpInput *in,
+              PHCR_JumpResult *res)
+{
+  PHCR_JumpResult local;
+  Point p;
+  Model m;
+  int64_t pred, dev;
+  double u;
+  int cold;
+
+  if (!res)
+    res = &local;
+  memset(res, 0, sizeof (*res));
+  res->confirmations_needed = d->cfg.confirmations;
+
+  p.time = isfinite(in->time) ? in->time : 0.0;
+  p.offset_ns = in->offset_ns;
+  p.error = in->error >= 0.0 && isfinite(in->error) ? in->error : 1.0;
+
+  if (d->n_cand > 0)
+    return feed_pending(d, &p, in, res);
+
+  fit_model(d, &m);
+  if (m.warmup)
+    res->flags |= PHCR_JUMPF_WARMUP;
+
+  /* Without history, the model is "offset 0" for the first-sample rule */
+  cold = d->n == 0 && d->first_armed;
+  d->first_armed = 0;
+  pred = predict(&m, p.time);
+  dev = sat_sub(p.offset_ns, pred);
+  u = margin(d, &m, in);
+
+  if ((m.valid || cold) && is_jump(d, (double)dev * 1e-9, u)) {
+    start_suspect(d, &m, &p, dev, cold);
+    fill_result(res, PHCR_JUMP_SUSPECT, pred, dev, u, 0, d->cfg.confirmations);
+    res->flags |= cold ? PHCR_JUMPF_COLD : 0;
+    return PHCR_JUMP_SUSPECT;
+  }
+
+  d->normal++;
+  hist_add(d, &p);
+  fill_result(res, PHCR_JUMP_NORMAL, pred, dev, u, 0, d->cfg.confirmations);
+  return PHCR_JUMP_NORMAL;
+}
+
+/* ================================================== */
+
+void
+PHCR_JumpGetEstimate(PHCR_JumpDetector d, double time, PHCR_JumpEstimate *est)
+{
+  Model m;
+
+  fit_model(d, &m);
+  memset(est, 0, sizeof (*est));
+  est->n = d->n;
+  est->offset_ns = predict(&m, time);
+  est->drift = m.drift;
+  est->noise = m.noise;
+  est->normal = d->normal;
+  est->suspects = d->suspects;
+  est->confirmed = d->confirmed;
+  est->dismissed = d->dismissed;
+}

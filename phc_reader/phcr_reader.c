@@ -1,0 +1,452 @@
+/*
+  chrony-ptpkvm: phc_reader
+  Copyright (C) 2026 The chrony-ptpkvm authors
+
+  This program is free software; you can redistribute it and/or modify
+  it under the terms of version 2 of the GNU General Public License as
+  published by the Free Software Foundation.
+
+  This program is distributed in the hope that it will be useful, but
+  WITHOUT ANY WARRANTY; without even the implied warranty of
+  MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the GNU
+  General Public License for more details.
+
+  SPDX-License-Identifier: GPL-2.0-only
+
+  =======================================================================
+
+  The reader of phc_reader: an open PHC and its reading-mode state machine.
+  Reads start in the current mode and fall back PRECISE -> EXTENDED ->
+  basic within the same call; better modes are re-probed after a number of
+  reads or seconds in a worse mode; transient errors are retried a bounded
+  number of times; every mode change, fallback and failure is reported in
+  the result and counted.  Only the original reading ioctl numbers are
+  used, and GETCAPS only at open (chronyd's seccomp allow-list).
+  */
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/ptp_clock.h>
+
+#include "phcr_reader_priv.h"
+
+
+#define MODE_BIT(m) (1U << (m))
+
+/* ================================================== */
+
+const char *
+PHCR_ModeName(PHCR_Mode mode)
+{
+  switch (mode) {
+    case PHCR_MODE_BASIC:
+      return "basic";
+    case PHCR_MODE_EXTENDED:
+      return "extended";
+    case PHCR_MODE_PRECISE:
+      return "precise";
+    default:
+      return "none";
+  }
+}
+
+/* ================================================== */
+
+void
+PHCR_ConfigDefaults(PHCR_Config *config)
+{
+  memset(config, 0, sizeof (*config));
+  config->flags = 0;
+  config->n_samples = 10;
+  config->reprobe_reads = 16;
+  config->reprobe_interval = 60.0;
+  config->max_retries = 3;
+  config->validate.max_delay = 1.0;
+  PHCR_FilterConfigDefaults(&config->filter);
+}
+
+/* ================================================== */
+
+static int
+clamp_samples(int n)
+{
+  return n < 1 ? 1 : n > PHCR_MAX_SAMPLES ? PHCR_MAX_SAMPLES : n;
+}
+
+/* ================================================== */
+
+static void
+sanitise_config(PHCR_Config *c)
+{
+  c->n_samples = clamp_samples(c->n_samples);
+  if (c->reprobe_reads < 0)
+    c->reprobe_reads = 0;
+  if (!(c->reprobe_interval > 0.0))
+    c->reprobe_interval = 0.0;
+  if (c->max_retries < 0)
+    c->max_retries = 0;
+  if (c->max_retries > 100)
+    c->max_retries = 100;
+}
+
+/* ================================================== */
+
+static int
+usable(PHCR_Reader r, PHCR_Mode m)
+{
+  return m > PHCR_MODE_NONE && m < PHCR_MODE_COUNT &&
+         (r->allowed & ~r->disabled & MODE_BIT(m));
+}
+
+/* ================================================== */
+
+static PHCR_Mode
+lower_usable(PHCR_Reader r, PHCR_Mode m)
+{
+  for (m--; m > PHCR_MODE_NONE; m--)
+    if (usable(r, m))
+      return m;
+  return PHCR_MODE_NONE;
+}
+
+/* ================================================== */
+
+PHCR_Mode
+PHCR_GetBestMode(PHCR_Reader r)
+{
+  return lower_usable(r, PHCR_MODE_COUNT);
+}
+
+/* ================================================== */
+
+static void
+set_allowed(PHCR_Reader r)
+{
+  r->allowed = MODE_BIT(PHCR_MODE_BASIC);
+  if (!(r->config.flags & PHCR_FLAG_NOEXTENDED))
+    r->allowed |= MODE_BIT(PHCR_MODE_EXTENDED);
+  if (!(r->config.flags & PHCR_FLAG_NOCROSSTS) && r->caps.cross_timestamping)
+    r->allowed |= MODE_BIT(PHCR_MODE_PRECISE);
+  r->disabled = 0;
+  r->mode = PHCR_GetBestMode(r);
+  r->reads_below_best = 0;
+  r->below_since_valid = 0;
+}
+
+/* ================================================== */
+
+static void
+adopt_device(PHCR_Reader r, const PHCR_Discovery *d, int fd)
+{
+  r->fd = fd;
+  PHCR_CopyString(r->path, sizeof (r->path), d->path);
+  r->caps = d->caps;
+  set_allowed(r);
+}
+
+/* ================================================== */
+
+PHCR_Error
+PHCR_Open(const PHCR_Env *env, const char *spec, const char *clock_name,
+          const PHCR_Config *config, PHCR_Reader *reader, PHCR_Discovery *disc)
+{
+  PHCR_Discovery local;
+  PHCR_Env e;
+  PHCR_Reader r;
+  PHCR_Error res;
+  int fd;
+
+  if (!reader)
+    return PHCR_ERR_ARGS;
+  *reader = NULL;
+  if (!disc)
+    disc = &local;
+
+  r = calloc(1, sizeof (*r));
+  if (!r)
+    return PHCR_ERR_OTHER;
+
+  r->ops = PHCR_EnvOps(env);
+  PHCR_CopyString(r->root, sizeof (r->root), env ? env->root : NULL);
+  PHCR_CopyString(r->spec, sizeof (r->spec), spec && *spec ? spec : PHCR_SPEC_AUTO);
+  PHCR_CopyString(r->clock_name, sizeof (r->clock_name),
+                  clock_name && *clock_name ? clock_name : PHCR_DEFAULT_CLOCK_NAME);
+  if (config)
+    r->config = *config;
+  else
+    PHCR_ConfigDefaults(&r->config);
+  sanitise_config(&r->config);
+  PHCR_StatsInit(&r->stats);
+  r->fd = -1;
+
+  e.ops = r->ops;
+  e.root = r->root;
+  res = PHCR_FindAndOpenDevice(&e, r->spec, r->clock_name, disc, &fd);
+  if (res != PHCR_OK) {
+    free(r);
+    return res;
+  }
+
+  adopt_device(r, disc, fd);
+  *reader = r;
+  return PHCR_OK;
+}
+
+/* ================================================== */
+
+void
+PHCR_Close(PHCR_Reader r)
+{
+  if (!r)
+    return;
+  if (r->fd >= 0)
+    r->ops->close(r->ops->ctx, r->fd);
+  free(r);
+}
+
+/* ================================================== */
+
+PHCR_Error
+PHCR_Reopen(PHCR_Reader r, PHCR_Discovery *disc)
+{
+  PHCR_Discovery local;
+  PHCR_Env e;
+  PHCR_Error res;
+  int fd;
+
+  if (!r)
+    return PHCR_ERR_ARGS;
+  if (!disc)
+    disc = &local;
+
+  if (r->fd >= 0)
+    r->ops->close(r->ops->ctx, r->fd);
+  r->fd = -1;
+  r->counters.reopens++;
+
+  e.ops = r->ops;
+  e.root = r->root;
+  res = PHCR_FindAndOpenDevice(&e, r->spec, r->clock_name, disc, &fd);
+  if (res != PHCR_OK)
+    return res;
+
+  adopt_device(r, disc, fd);
+  return PHCR_OK;
+}
+
+/* ================================================== */
+
+static int
+reprobe_due(PHCR_Reader r, double now)
+{
+  const PHCR_Config *c = &r->config;
+
+  if (r->reprobe_requested)
+    return 1;
+  if (c->reprobe_reads > 0 && r->reads_below_best >= c->reprobe_reads)
+    return 1;
+  if (c->reprobe_interval > 0.0 && r->below_since_valid &&
+      (now < r->below_since || now - r->below_since >= c->reprobe_interval))
+    return 1;
+  return 0;
+}
+
+/* ================================================== */
+
+static void
+note_below_best(PHCR_Reader r, double now)
+{
+  r->reads_below_best = 0;
+  r->below_since = now;
+  r->below_since_valid = 1;
+}
+
+/* ================================================== */
+
+static PHCR_Mode
+start_mode(PHCR_Reader r, int sentinel, double now, PHCR_Result *res)
+{
+  PHCR_Mode best = PHCR_GetBestMode(r), m = r->mode;
+
+  if (!usable(r, m))
+    m = lower_usable(r, m);
+  if (m == PHCR_MODE_NONE)
+    m = best;
+
+  if (!sentinel && m < best && reprobe_due(r, now)) {
+    res->events |= PHCR_EVENT_REPROBE;
+    r->counters.reprobes++;
+    r->reprobe_requested = 0;
+    note_below_best(r, now);
+    return best;
+  }
+  return m;
+}
+
+/* ================================================== */
+
+static void
+finish_ok(PHCR_Reader r, PHCR_Mode m, int disable_ext, double now,
+          PHCR_Result *res)
+{
+  PHCR_Mode best;
+
+  if (disable_ext && m < PHCR_MODE_EXTENDED) {
+    /* EXTENDED failed with EOPNOTSUPP while a worse mode works: the
+       driver does not implement it (e.g. ptp_kvm has no gettimex64) */
+    r->disabled |= MODE_BIT(PHCR_MODE_EXTENDED);
+    res->events |= PHCR_EVENT_DISABLED;
+  }
+  if (m > r->mode)
+    res->events |= PHCR_EVENT_UPGRADE;
+
+  best = PHCR_GetBestMode(r);
+  if (m < best && (r->mode >= best || !r->below_since_valid))
+    note_below_best(r, now);
+  else if (m >= best)
+    r->below_since_valid = 0;
+  r->mode = m;
+
+  res->prev_mode = r->last_ok_mode;
+  if (r->last_ok_mode != PHCR_MODE_NONE && m != r->last_ok_mode) {
+    res->events |= PHCR_EVENT_MODE_CHANGED;
+    r->counters.mode_changes++;
+  }
+  r->last_ok_mode = m;
+  res->mode = m;
+
+  r->counters.ok_reads++;
+  r->counters.mode_reads[m]++;
+  PHCR_FilterReading(&res->reading, &r->config.filter, &res->sample,
+                     r->counters.rejects);
+  PHCR_StatsAdd(&r->stats, &res->sample);
+}
+
+/* ================================================== */
+
+static PHCR_Error
+do_read(PHCR_Reader r, int n, int sentinel, double now, PHCR_Result *res)
+{
+  PHCR_Error err = PHCR_ERR_NOMODE;
+  PHCR_Mode m, current;
+  int disable_ext = 0;
+
+  memset(res, 0, sizeof (*res));
+  res->prev_mode = r->last_ok_mode;
+  r->counters.reads++;
+  if (sentinel)
+    r->counters.sentinel_reads++;
+
+  if (r->fd < 0) {
+    err = PHCR_ERR_GONE;
+    goto failed;
+  }
+
+  current = r->mode;
+  if (!sentinel && current < PHCR_GetBestMode(r))
+    r->reads_below_best++;
+
+  for (m = start_mode(r, sentinel, now, res); m != PHCR_MODE_NONE;
+       m = lower_usable(r, m)) {
+    err = PHCR_ReadMode(r, m, n, res);
+    if (err == PHCR_OK) {
+      finish_ok(r, m, disable_ext, now, res);
+      res->error = PHCR_OK;
+      return PHCR_OK;
+    }
+    if (err == PHCR_ERR_GONE)
+      break;
+    if (m == PHCR_MODE_EXTENDED && err == PHCR_ERR_HOST_NOTSUPP)
+      disable_ext = 1;
+    if (m <= current)
+      res->events |= PHCR_EVENT_FALLBACK;
+  }
+
+failed:
+  res->error = err;
+  res->events |= PHCR_EVENT_FAILED;
+  r->counters.failed_reads++;
+  return err;
+}
+
+/* ================================================== */
+
+PHCR_Error
+PHCR_Read(PHCR_Reader r, int n_samples, double now, PHCR_Result *res)
+{
+  if (!r || !res)
+    return PHCR_ERR_ARGS;
+  return do_read(r, n_samples > 0 ? clamp_samples(n_samples) :
+                 r->config.n_samples, 0, now, res);
+}
+
+/* ================================================== */
+
+PHCR_Error
+PHCR_ReadSentinel(PHCR_Reader r, double now, PHCR_Result *res)
+{
+  if (!r || !res)
+    return PHCR_ERR_ARGS;
+  return do_read(r, 1, 1, now, res);
+}
+
+/* ================================================== */
+
+void
+PHCR_RequestReprobe(PHCR_Reader r)
+{
+  if (r)
+    r->reprobe_requested = 1;
+}
+
+/* ================================================== */
+
+PHCR_Mode
+PHCR_GetMode(PHCR_Reader r)
+{
+  return r ? r->mode : PHCR_MODE_NONE;
+}
+
+/* ================================================== */
+
+int
+PHCR_GetFd(PHCR_Reader r)
+{
+  return r ? r->fd : -1;
+}
+
+/* ================================================== */
+
+const char *
+PHCR_GetPath(PHCR_Reader r)
+{
+  return r ? r->path : "";
+}
+
+/* ================================================== */
+
+void
+PHCR_GetCaps(PHCR_Reader r, PHCR_Caps *caps)
+{
+  if (r && caps)
+    *caps = r->caps;
+}
+
+/* ================================================== */
+
+void
+PHCR_GetCounters(PHCR_Reader r, PHCR_Counters *counters)
+{
+  if (r && counters)
+    *counters = r->counters;
+}
+
+/* ================================================== */
+
+void
+PHCR_GetStats(PHCR_Reader r, PHCR_StatsSummary *stats)
+{
+  if (r && stats)
+    PHCR_StatsGet(&r->stats, stats);
+}

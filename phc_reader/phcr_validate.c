@@ -1,0 +1,152 @@
+/*
+  chrony-ptpkvm: phc_reader
+  Copyright (C) 2026 The chrony-ptpkvm authors
+
+  This program is free software; you can redistribute it and/or modify
+  it under the terms of version 2 of the GNU General Public License as
+  published by the Free Software Foundation.
+
+  This program is distributed in the hope that it will be useful, but
+  WITHOUT ANY WARRANTY; without even the implied warranty of
+  MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the GNU
+  General Public License for more details.
+
+  SPDX-License-Identifier: GPL-2.0-only
+
+  =======================================================================
+
+  Validation of raw readings in phc_reader: rejects triplets with tv_nsec
+  outside [0, 1e9), absurd values, sys_after < sys_before, delays above the
+  limit, and whole readings whose timestamps go backwards within one ioctl;
+  counts every reject per class.  Also the exact timespec <-> int64 ns
+  helpers used everywhere.
+  */
+
+#include <stdint.h>
+#include <string.h>
+
+#include "phcr_internal.h"
+
+#define NS_PER_S 1000000000LL
+/* Largest seconds value whose ns still fits in int64 (year 2262) */
+#define MAX_SEC (INT64_MAX / NS_PER_S - 1)
+
+/* ================================================== */
+
+int64_t
+PHCR_TimespecToNs(const struct timespec *ts)
+{
+  int64_t sec = ts->tv_sec;
+
+  if (sec > MAX_SEC)
+    return INT64_MAX;
+  if (sec < -MAX_SEC)
+    return INT64_MIN;
+  return sec * NS_PER_S + ts->tv_nsec;
+}
+
+/* ================================================== */
+
+void
+PHCR_NsToTimespec(int64_t ns, struct timespec *ts)
+{
+  int64_t sec = ns / NS_PER_S, nsec = ns % NS_PER_S;
+
+  if (nsec < 0) {
+    nsec += NS_PER_S;
+    sec--;
+  }
+  ts->tv_sec = (time_t)sec;
+  ts->tv_nsec = (long)nsec;
+}
+
+/* ================================================== */
+
+static int
+nsec_ok(const struct timespec *ts)
+{
+  return ts->tv_nsec >= 0 && ts->tv_nsec < NS_PER_S;
+}
+
+/* ================================================== */
+
+static int
+value_ok(const struct timespec *ts)
+{
+  return ts->tv_sec >= 0 && (int64_t)ts->tv_sec <= MAX_SEC &&
+         (ts->tv_sec != 0 || ts->tv_nsec != 0);
+}
+
+/* ================================================== */
+
+static int
+classify_triplet(const PHCR_Triplet *t, double max_delay)
+{
+  int64_t delay;
+
+  if (!nsec_ok(&t->sys_before) || !nsec_ok(&t->phc) || !nsec_ok(&t->sys_after))
+    return PHCR_REJ_NSEC;
+  if (!value_ok(&t->sys_before) || !value_ok(&t->phc) || !value_ok(&t->sys_after))
+    return PHCR_REJ_ABSURD;
+
+  delay = PHCR_TimespecToNs(&t->sys_after) - PHCR_TimespecToNs(&t->sys_before);
+  if (delay < 0)
+    return PHCR_REJ_ORDER;
+  if ((double)delay > max_delay * 1e9)
+    return PHCR_REJ_DELAY;
+  return -1;
+}
+
+/* ================================================== */
+
+static int
+is_monotonic(const PHCR_Reading *r)
+{
+  int i;
+
+  for (i = 1; i < r->n; i++) {
+    if (PHCR_TimespecToNs(&r->t[i].sys_before) <
+          PHCR_TimespecToNs(&r->t[i - 1].sys_after) ||
+        PHCR_TimespecToNs(&r->t[i].phc) < PHCR_TimespecToNs(&r->t[i - 1].phc))
+      return 0;
+  }
+  return 1;
+}
+
+/* ================================================== */
+
+PHCR_Error
+PHCR_ValidateReading(PHCR_Reading *r, const PHCR_ValidateConfig *config,
+                     unsigned long rejects[PHCR_REJ_COUNT])
+{
+  double max_delay = config && config->max_delay > 0.0 ? config->max_delay : 1.0;
+  int i, j, cls;
+
+  if (!r)
+    return PHCR_ERR_ARGS;
+  if (r->n < 0 || r->n > PHCR_MAX_SAMPLES) {
+    r->n = 0;
+    return PHCR_ERR_INVALID;
+  }
+
+  for (i = j = 0; i < r->n; i++) {
+    cls = classify_triplet(&r->t[i], max_delay);
+    if (cls >= 0) {
+      if (rejects)
+        rejects[cls]++;
+      continue;
+    }
+    if (i != j)
+      r->t[j] = r->t[i];
+    j++;
+  }
+  r->n = j;
+
+  if (r->n > 1 && !is_monotonic(r)) {
+    if (rejects)
+      rejects[PHCR_REJ_NONMONOTONIC] += (unsigned long)r->n;
+    r->n = 0;
+  }
+
+  return r->n > 0 ? PHCR_OK : PHCR_ERR_INVALID;
+}
