@@ -32,7 +32,7 @@ $(SIM_LIB): $(SIM_LIB_SRCS) $(SIM_SRC)/sim.h | sim-deps
 
 $(SIM_SELFTEST): $(SIM_SRC)/sim_selftest.c
 	@mkdir -p $(SIM_OUT)
-	$(CC) $(SIM_CFLAGS) -o $@ $< -lm
+	$(CC) $(SIM_CFLAGS) -o $@ $< -lm -ldl
 
 sim-lib: $(SIM_LIB)
 

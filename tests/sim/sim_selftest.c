@@ -1,0 +1,736 @@
+/*
+  chrony-ptpkvm guest simulator
+
+  Copyright (C) 2026 The chrony-ptpkvm authors
+
+  This program is free software; you can redistribute it and/or modify
+  it under the terms of version 2 of the GNU General Public License as
+  published by the Free Software Foundation.
+
+  This program is distributed in the hope that it will be useful, but
+  WITHOUT ANY WARRANTY; without even the implied warranty of
+  MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the GNU
+  General Public License for more details.
+
+  SPDX-License-Identifier: GPL-2.0-only
+
+  =======================================================================
+
+  Self-test program of the simulator.  It is an ordinary program run
+  under the interposer (selftest.sh gives each mode its scenario) and
+  checks the model through the same libc calls chronyd uses: a free
+  guest drifts at exactly the configured frequency, ADJ_SETOFFSET moves
+  the clock by exactly the request, ADJ_FREQUENCY/ADJ_TICK change the
+  rate as Linux does, a pause freezes the guest clocks while the PHC runs
+  on, PRECISE fails with ENODEV after a switch to tsc, the sysfs fixture
+  and /dev/ptp_kvm discovery, fault windows, seccomp, unmodelled calls
+  abort, and (mode "safety") a clock-control syscall that bypasses the
+  interposer fails with EPERM.  Each mode prints "N passed, N failed".
+  */
+
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/ptp_clock.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/timex.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define FD_TO_CLOCKID(fd) ((clockid_t)((((unsigned int)~(fd)) << 3) | 3))
+
+static int passed, failed;
+
+static void
+check(int ok, const char *name, const char *fmt, ...)
+{
+  va_list ap;
+
+  if (ok) {
+    passed++;
+    printf("PASS %s\n", name);
+    return;
+  }
+  failed++;
+  printf("FAIL %s: ", name);
+  va_start(ap, fmt);
+  vprintf(fmt, ap);
+  va_end(ap);
+  printf("\n");
+}
+
+/* ================================================== */
+
+static long double
+ts_ld(const struct timespec *ts)
+{
+  return ts->tv_sec + ts->tv_nsec * 1e-9L;
+}
+
+static long double
+now(clockid_t clk)
+{
+  struct timespec ts;
+
+  if (clock_gettime(clk, &ts) < 0) {
+    printf("clock_gettime(%d): %s\n", (int)clk, strerror(errno));
+    exit(2);
+  }
+  return ts_ld(&ts);
+}
+
+static void
+vsleep(double s)
+{
+  struct timespec ts = {(time_t)s, (long)((s - (time_t)s) * 1e9)};
+
+  nanosleep(&ts, NULL);
+}
+
+static int
+open_phc(const char *path)
+{
+  int fd = open(path, O_RDONLY);
+
+  if (fd < 0) {
+    printf("open(%s): %s\n", path, strerror(errno));
+    exit(2);
+  }
+  return fd;
+}
+
+static int
+get_precise(int fd, struct ptp_sys_offset_precise *sp)
+{
+  memset(sp, 0, sizeof (*sp));
+  return ioctl(fd, PTP_SYS_OFFSET_PRECISE, sp);
+}
+
+static long double
+pt(const struct ptp_clock_time *t)
+{
+  return t->sec + t->nsec * 1e-9L;
+}
+
+/* Offset of the guest REALTIME from the PHC using PRECISE */
+static long double
+precise_offset(int fd)
+{
+  struct ptp_sys_offset_precise sp;
+
+  if (get_precise(fd, &sp) < 0) {
+    printf("PRECISE: %s\n", strerror(errno));
+    exit(2);
+  }
+  return pt(&sp.sys_realtime) - pt(&sp.device);
+}
+
+/* ================================================== */
+
+/* Scenario: guest_freq_ppm 37, no wander, no PHC noise */
+static void
+test_drift(void)
+{
+  long double rt0, raw0, off0, rt1, raw1, off1, phc0, phc1, drift;
+  struct ptp_sys_offset_precise sp;
+  int fd = open_phc("/dev/ptp_kvm");
+
+  get_precise(fd, &sp);
+  phc0 = pt(&sp.device);
+  raw0 = pt(&sp.sys_monoraw);
+  rt0 = pt(&sp.sys_realtime);
+  off0 = rt0 - phc0;
+  vsleep(10000.0);
+  get_precise(fd, &sp);
+  phc1 = pt(&sp.device);
+  raw1 = pt(&sp.sys_monoraw);
+  rt1 = pt(&sp.sys_realtime);
+  off1 = rt1 - phc1;
+
+  drift = (off1 - off0) / (phc1 - phc0);
+  check(fabsl(drift - 37e-6L) < 1e-10L, "free guest drifts at +37 ppm",
+        "measured %.6Lf ppm", drift * 1e6L);
+  drift = (raw1 - raw0) / (phc1 - phc0) - 1.0L;
+  check(fabsl(drift - 37e-6L) < 1e-10L, "MONOTONIC_RAW runs at +37 ppm",
+        "measured %.6Lf ppm", drift * 1e6L);
+  check(fabsl((rt1 - rt0) - (raw1 - raw0)) < 2e-9L, "REALTIME runs with the counter at nominal tick/freq",
+        "rt %.9Lf raw %.9Lf", rt1 - rt0, raw1 - raw0);
+  check(fabsl(now(CLOCK_MONOTONIC) - now(CLOCK_MONOTONIC_RAW)) < 1e-6L,
+        "MONOTONIC equals MONOTONIC_RAW before any adjustment", "");
+  close(fd);
+}
+
+/* ================================================== */
+
+static int
+setoffset(long double off)
+{
+  struct timex t;
+  long double s = floorl(off);
+
+  memset(&t, 0, sizeof (t));
+  t.modes = ADJ_SETOFFSET | ADJ_NANO;
+  t.time.tv_sec = (time_t)s;
+  t.time.tv_usec = (long)llroundl((off - s) * 1e9L);
+  return adjtimex(&t);
+}
+
+/* Scenario: read_cost 0, no noise */
+static void
+test_setoffset(void)
+{
+  long double a, b, o0, o1;
+  struct timex t;
+  int fd = open_phc("/dev/ptp_kvm");
+  int r;
+
+  o0 = precise_offset(fd);
+  a = now(CLOCK_REALTIME);
+  r = setoffset(1.234567891L);
+  b = now(CLOCK_REALTIME);
+  o1 = precise_offset(fd);
+  check(r >= 0 && fabsl((b - a) - 1.234567891L) < 1e-9L, "ADJ_SETOFFSET +1.234567891 s",
+        "r=%d clock moved %.9Lf", r, b - a);
+  check(fabsl((o1 - o0) - 1.234567891L) < 1e-9L, "offset to PHC moved by +1.234567891 s",
+        "moved %.9Lf", o1 - o0);
+
+  a = now(CLOCK_REALTIME);
+  r = setoffset(-0.5L);
+  b = now(CLOCK_REALTIME);
+  check(r >= 0 && fabsl((b - a) + 0.5L) < 1e-9L, "ADJ_SETOFFSET -0.5 s",
+        "r=%d clock moved %.9Lf", r, b - a);
+
+  a = now(CLOCK_MONOTONIC);
+  setoffset(100.0L);
+  b = now(CLOCK_MONOTONIC);
+  check(fabsl(b - a) < 1e-9L, "ADJ_SETOFFSET does not move MONOTONIC", "moved %.9Lf", b - a);
+
+  memset(&t, 0, sizeof (t));
+  t.modes = ADJ_MAXERROR;
+  t.maxerror = 0;
+  adjtimex(&t);
+  check(t.maxerror == 0, "maxerror reads back 0", "%ld", t.maxerror);
+  setoffset(0.0L);
+  memset(&t, 0, sizeof (t));
+  r = adjtimex(&t);
+  check(t.maxerror >= 100000 && (t.status & STA_UNSYNC) && r == TIME_ERROR,
+        "ADJ_SETOFFSET resets maxerror and sets STA_UNSYNC (chronyd's probe)",
+        "maxerror %ld status 0x%x r %d", t.maxerror, t.status, r);
+
+  memset(&t, 0, sizeof (t));
+  t.modes = ADJ_SETOFFSET | ADJ_NANO;
+  t.time.tv_usec = 1000000000;
+  errno = 0;
+  r = adjtimex(&t);
+  check(r < 0 && errno == EINVAL, "ADJ_SETOFFSET with tv_nsec >= 1e9 is EINVAL", "r=%d", r);
+
+  /* clock_settime is a step too */
+  {
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += 10;
+    a = ts_ld(&ts);
+    r = clock_settime(CLOCK_REALTIME, &ts);
+    b = now(CLOCK_REALTIME);
+    check(r == 0 && fabsl(b - a) < 1e-9L, "clock_settime sets REALTIME", "diff %.9Lf", b - a);
+  }
+  close(fd);
+}
+
+/* ================================================== */
+
+static long double
+rate_over(double secs)
+{
+  long double rt0 = now(CLOCK_REALTIME), raw0 = now(CLOCK_MONOTONIC_RAW), rt1, raw1;
+
+  vsleep(secs);
+  rt1 = now(CLOCK_REALTIME);
+  raw1 = now(CLOCK_MONOTONIC_RAW);
+  return (rt1 - rt0) / (raw1 - raw0);
+}
+
+/* Scenario: read_cost 0 */
+static void
+test_freq(void)
+{
+  struct timex t;
+  long double rate;
+  int r;
+
+  memset(&t, 0, sizeof (t));
+  t.modes = ADJ_FREQUENCY;
+  t.freq = 100L << 16;
+  adjtimex(&t);
+  rate = rate_over(1000.0);
+  check(fabsl(rate - (1.0L + 100e-6L)) < 1e-11L, "ADJ_FREQUENCY +100 ppm",
+        "rate-1 = %.6Lf ppm", (rate - 1.0L) * 1e6L);
+
+  memset(&t, 0, sizeof (t));
+  t.modes = ADJ_FREQUENCY | ADJ_TICK;
+  t.freq = 0;
+  t.tick = 10100;
+  adjtimex(&t);
+  rate = rate_over(1000.0);
+  check(fabsl(rate - 1.01L) < 1e-11L, "ADJ_TICK 10100 = +1 %", "rate-1 = %.6Lf ppm",
+        (rate - 1.0L) * 1e6L);
+
+  memset(&t, 0, sizeof (t));
+  t.modes = ADJ_FREQUENCY | ADJ_TICK;
+  t.freq = -(37L << 16);
+  t.tick = 9999;
+  adjtimex(&t);
+  rate = rate_over(1000.0);
+  check(fabsl(rate - (1.0L - 137e-6L)) < 1e-11L, "tick 9999 and freq -37 ppm = -137 ppm",
+        "rate-1 = %.6Lf ppm", (rate - 1.0L) * 1e6L);
+
+  memset(&t, 0, sizeof (t));
+  t.modes = ADJ_FREQUENCY;
+  t.freq = 600L << 16;
+  adjtimex(&t);
+  check(t.freq == (500L << 16), "frequency clamped to 500 ppm", "freq %ld", t.freq);
+
+  memset(&t, 0, sizeof (t));
+  t.modes = ADJ_TICK;
+  t.tick = 12000;
+  errno = 0;
+  r = adjtimex(&t);
+  check(r < 0 && errno == EINVAL, "tick outside +-10 % is EINVAL", "r=%d", r);
+
+  memset(&t, 0, sizeof (t));
+  r = adjtimex(&t);
+  check(t.tick == 9999 && t.freq == (500L << 16), "read-only adjtimex returns the state",
+        "tick %ld freq %ld", t.tick, t.freq);
+}
+
+/* ================================================== */
+
+/* Scenario: pause of 5 s at t=100 (kvm-clock), no wander, no noise */
+static void
+test_pause(void)
+{
+  long double m0, r0, raw0, p0, m1, r1, raw1, p1;
+  int fd = open_phc("/dev/ptp_kvm");
+
+  vsleep(50.0);
+  m0 = now(CLOCK_MONOTONIC);
+  r0 = now(CLOCK_REALTIME);
+  raw0 = now(CLOCK_MONOTONIC_RAW);
+  p0 = now(FD_TO_CLOCKID(fd));
+  vsleep(100.0);                 /* crosses the pause */
+  m1 = now(CLOCK_MONOTONIC);
+  r1 = now(CLOCK_REALTIME);
+  raw1 = now(CLOCK_MONOTONIC_RAW);
+  p1 = now(FD_TO_CLOCKID(fd));
+
+  /* 1e-5: the reads themselves cost ~1.4 us of virtual time */
+  check(fabsl((m1 - m0) - 100.0L) < 1e-5L, "MONOTONIC advanced by the sleep only",
+        "%.9Lf", m1 - m0);
+  check(fabsl((r1 - r0) - 100.0L) < 1e-5L, "REALTIME advanced by the sleep only",
+        "%.9Lf", r1 - r0);
+  check(fabsl((raw1 - raw0) - 100.0L) < 1e-5L, "MONOTONIC_RAW frozen during the pause",
+        "%.9Lf", raw1 - raw0);
+  check(fabsl((p1 - p0) - (100.0L / (1.0L + 37e-6L) + 5.0L)) < 1e-5L,
+        "PHC jumped ahead by the 5 s pause", "PHC advanced %.9Lf", p1 - p0);
+  close(fd);
+}
+
+/* Scenario: same pause in tsc mode: the guest clocks run on */
+static void
+test_pause_tsc(void)
+{
+  long double r0, p0, r1, p1;
+  int fd = open_phc("/dev/ptp_kvm");
+
+  vsleep(50.0);
+  r0 = now(CLOCK_REALTIME);
+  p0 = now(FD_TO_CLOCKID(fd));
+  vsleep(100.0);
+  r1 = now(CLOCK_REALTIME);
+  p1 = now(FD_TO_CLOCKID(fd));
+  check(fabsl((p1 - p0) - (r1 - r0) / (1.0L + 37e-6L)) < 1e-6L,
+        "tsc mode: guest keeps running through a pause", "PHC %.9Lf guest %.9Lf", p1 - p0,
+        r1 - r0);
+  close(fd);
+}
+
+/* ================================================== */
+
+/* Scenario: clocksource tsc at t=100 */
+static void
+test_precise(void)
+{
+  struct ptp_sys_offset_precise sp;
+  struct ptp_sys_offset_extended se;
+  struct ptp_sys_offset so;
+  struct ptp_clock_caps caps;
+  int fd = open_phc("/dev/ptp_kvm"), r, i, ok;
+  long double mid;
+
+  memset(&caps, 0, sizeof (caps));
+  r = ioctl(fd, PTP_CLOCK_GETCAPS, &caps);
+  check(r == 0 && caps.cross_timestamping == 1, "GETCAPS reports cross_timestamping=1",
+        "r=%d", r);
+  r = get_precise(fd, &sp);
+  check(r == 0 && fabsl(pt(&sp.sys_realtime) - pt(&sp.device) - 0.01L) < 1e-6L,
+        "PRECISE works in kvm-clock mode", "r=%d", r);
+  memset(&se, 0, sizeof (se));
+  se.n_samples = 5;
+  errno = 0;
+  r = ioctl(fd, PTP_SYS_OFFSET_EXTENDED, &se);
+  check(r < 0 && errno == EOPNOTSUPP, "EXTENDED fails with EOPNOTSUPP", "r=%d", r);
+
+  memset(&so, 0, sizeof (so));
+  so.n_samples = 25;
+  r = ioctl(fd, PTP_SYS_OFFSET, &so);
+  for (i = 0, ok = r == 0; ok && i < 25; i++) {
+    mid = (pt(&so.ts[2 * i]) + pt(&so.ts[2 * i + 2])) / 2.0L;
+    ok = pt(&so.ts[2 * i]) < pt(&so.ts[2 * i + 2]) && fabsl(mid - pt(&so.ts[2 * i + 1]) - 0.01L) < 1e-3L;
+  }
+  check(ok, "basic SYS_OFFSET returns 25 ordered samples", "r=%d i=%d", r, i);
+  so.n_samples = 26;
+  errno = 0;
+  r = ioctl(fd, PTP_SYS_OFFSET, &so);
+  check(r < 0 && errno == EINVAL, "SYS_OFFSET with 26 samples is EINVAL", "r=%d", r);
+
+  vsleep(200.0);
+  errno = 0;
+  r = get_precise(fd, &sp);
+  check(r < 0 && errno == ENODEV, "PRECISE fails with ENODEV in tsc mode", "r=%d errno=%d",
+        r, errno);
+  memset(&caps, 0, sizeof (caps));
+  r = ioctl(fd, PTP_CLOCK_GETCAPS, &caps);
+  check(r == 0 && caps.cross_timestamping == 1, "GETCAPS still says cross_timestamping=1",
+        "r=%d", r);
+  so.n_samples = 3;
+  r = ioctl(fd, PTP_SYS_OFFSET2, &so);
+  check(r == 0, "basic SYS_OFFSET2 still works in tsc mode", "r=%d", r);
+  close(fd);
+}
+
+/* ================================================== */
+
+static int
+read_name(const char *path, char *buf, size_t len)
+{
+  FILE *f = fopen(path, "r");
+
+  if (!f)
+    return -1;
+  if (!fgets(buf, len, f))
+    buf[0] = '\0';
+  buf[strcspn(buf, "\n")] = '\0';
+  fclose(f);
+  return 0;
+}
+
+/* Scenario: ptp0 = NIC (ice, offset 37 s), ptp1 = KVM */
+static void
+test_sysfs(void)
+{
+  char name[128], link[64];
+  struct ptp_clock_caps caps;
+  struct ptp_sys_offset_extended se;
+  struct dirent *de;
+  struct stat st;
+  int n = 0, fd, r;
+  ssize_t l;
+  DIR *d;
+
+  d = opendir("/sys/class/ptp");
+  while (d && (de = readdir(d))) {
+    if (!strncmp(de->d_name, "ptp", 3))
+      n++;
+  }
+  if (d)
+    closedir(d);
+  check(n == 2, "opendir(/sys/class/ptp) lists 2 PHCs", "%d", n);
+  r = read_name("/sys/class/ptp/ptp0/clock_name", name, sizeof (name));
+  check(r == 0 && !strcmp(name, "ice-0000:3b:00.0"), "ptp0 clock_name is the NIC", "'%s'", name);
+  r = read_name("/sys/class/ptp/ptp1/clock_name", name, sizeof (name));
+  check(r == 0 && !strcmp(name, "KVM virtual PTP"), "ptp1 clock_name is KVM", "'%s'", name);
+  fd = open("/sys/class/ptp/ptp1/dev", O_RDONLY);
+  l = fd >= 0 ? read(fd, name, sizeof (name) - 1) : -1;
+  if (fd >= 0)
+    close(fd);
+  check(l > 0 && !strncmp(name, "246:1", 5), "open()/read() of ptp1/dev", "l=%zd", l);
+  l = readlink("/dev/ptp_kvm", link, sizeof (link) - 1);
+  if (l >= 0)
+    link[l] = '\0';
+  check(l > 0 && !strcmp(link, "ptp1"), "/dev/ptp_kvm -> ptp1", "l=%zd", l);
+  r = stat("/dev/ptp1", &st);
+  check(r == 0 && S_ISCHR(st.st_mode), "stat(/dev/ptp1) is a character device", "r=%d", r);
+  r = access("/dev/ptp7", F_OK);
+  check(r < 0 && errno == ENOENT, "access(/dev/ptp7) is ENOENT", "r=%d", r);
+
+  fd = open_phc("/dev/ptp0");
+  memset(&caps, 0, sizeof (caps));
+  ioctl(fd, PTP_CLOCK_GETCAPS, &caps);
+  check(caps.cross_timestamping == 0 && caps.n_ext_ts == 3, "NIC caps differ from KVM", "");
+  r = fstat(fd, &st);
+  check(r == 0 && S_ISCHR(st.st_mode), "fstat of a PHC fd is a character device", "r=%d", r);
+  memset(&se, 0, sizeof (se));
+  se.n_samples = 3;
+  r = ioctl(fd, PTP_SYS_OFFSET_EXTENDED, &se);
+  check(r == 0 && fabsl(pt(&se.ts[0][1]) - pt(&se.ts[0][0]) - 37.0L) < 0.1L,
+        "NIC supports EXTENDED and runs 37 s ahead", "r=%d", r);
+  close(fd);
+}
+
+/* ================================================== */
+
+/* Scenario: device appears at 30 s; hostfail 100-200; eintr p=1 300-310;
+   garbage p=1 400-410 */
+static void
+test_faults(void)
+{
+  struct ptp_sys_offset so;
+  char name[128];
+  int fd, r;
+
+  errno = 0;
+  fd = open("/dev/ptp_kvm", O_RDONLY);
+  check(fd < 0 && errno == ENOENT, "device absent before it appears", "fd=%d", fd);
+  check(read_name("/sys/class/ptp/ptp0/clock_name", name, sizeof (name)) < 0,
+        "sysfs entry absent before the device appears", "");
+  vsleep(40.0);
+  fd = open("/dev/ptp_kvm", O_RDONLY);
+  check(fd >= 0, "device present after 30 s", "fd=%d", fd);
+  check(read_name("/sys/class/ptp/ptp0/clock_name", name, sizeof (name)) == 0,
+        "sysfs entry present after 30 s", "");
+
+  vsleep(100.0);
+  memset(&so, 0, sizeof (so));
+  so.n_samples = 5;
+  errno = 0;
+  r = ioctl(fd, PTP_SYS_OFFSET, &so);
+  check(r < 0 && errno == EOPNOTSUPP, "host cannot answer: EOPNOTSUPP", "r=%d", r);
+  vsleep(100.0);
+  r = ioctl(fd, PTP_SYS_OFFSET, &so);
+  check(r == 0, "host answers again after the window", "r=%d", r);
+  vsleep(100.0);
+  errno = 0;
+  r = ioctl(fd, PTP_SYS_OFFSET, &so);
+  check(r < 0 && errno == EINTR, "EINTR window", "r=%d", r);
+  vsleep(100.0);
+  r = ioctl(fd, PTP_SYS_OFFSET, &so);
+  /* the guest starts 10 ms ahead and drifts < 40 ms by now */
+  check(r == 0 && fabsl(pt(&so.ts[1]) - pt(&so.ts[0]) + 0.01L) > 0.1L, "garbage readings",
+        "r=%d", r);
+  vsleep(20.0);
+  r = ioctl(fd, PTP_SYS_OFFSET, &so);
+  check(r == 0 && fabsl(pt(&so.ts[1]) - pt(&so.ts[0]) + 0.01L) < 0.1L, "sane readings after garbage",
+        "r=%d", r);
+  vsleep(100.0);
+  errno = 0;
+  r = ioctl(fd, PTP_SYS_OFFSET, &so);
+  check(r < 0 && errno == ENODEV, "device gone: ENODEV on the open fd", "r=%d", r);
+  close(fd);
+}
+
+/* ================================================== */
+
+/* Run a child mode in a fresh process (exec, so that the interposer
+   simulates it from the start; its truth log is discarded) */
+static int
+child_status(const char *mode)
+{
+  pid_t pid;
+  int st;
+
+  fflush(stdout);
+  pid = fork();
+  if (pid == 0) {
+    int null = open("/dev/null", O_WRONLY);
+
+    dup2(null, 1);
+    dup2(null, 2);
+    unsetenv("SIM_TRUTH");
+    execl("/proc/self/exe", "sim_selftest", mode, (char *)NULL);
+    _exit(127);
+  }
+  waitpid(pid, &st, 0);
+  return st;
+}
+
+static void
+unmodelled_pll(void)
+{
+  struct timex t;
+
+  memset(&t, 0, sizeof (t));
+  t.modes = ADJ_OFFSET;
+  t.offset = 1000;
+  adjtimex(&t);
+}
+
+static void
+unmodelled_ioctl(void)
+{
+  int fd = open("/dev/ptp_kvm", O_RDONLY), x = 0;
+
+  if (fd < 0)
+    _exit(10);
+  ioctl(fd, PTP_ENABLE_PPS, &x);
+}
+
+static void
+seccomp_getcaps(void)
+{
+  struct ptp_clock_caps caps;
+  struct ptp_sys_offset so;
+  void *(*init_fn)(unsigned int);
+  int (*load_fn)(void *);
+  void *ctx;
+  int fd = open("/dev/ptp_kvm", O_RDONLY);
+
+  if (!dlopen("libseccomp.so.2", RTLD_NOW | RTLD_GLOBAL))
+    _exit(10);
+  init_fn = dlsym(RTLD_DEFAULT, "seccomp_init");
+  load_fn = dlsym(RTLD_DEFAULT, "seccomp_load");
+  if (!init_fn || !load_fn)
+    _exit(11);
+  ctx = init_fn(0x00000000U);    /* SCMP_ACT_KILL, like chronyd -F 1 */
+  if (load_fn(ctx) != 0)
+    _exit(12);
+  memset(&so, 0, sizeof (so));
+  so.n_samples = 1;
+  if (ioctl(fd, PTP_SYS_OFFSET, &so) != 0)
+    _exit(13);                   /* allowed by chronyd's list */
+  ioctl(fd, PTP_CLOCK_GETCAPS, &caps);
+  _exit(0);
+}
+
+static void
+test_loud(void)
+{
+  int st;
+
+  st = child_status("child-pll");
+  check(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT, "unmodelled PLL offset aborts", "st=%d", st);
+  st = child_status("child-ioctl");
+  check(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT, "unmodelled ioctl aborts", "st=%d", st);
+  st = child_status("child-seccomp");
+  check(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS,
+        "GETCAPS after chronyd's seccomp_load is killed with SIGSYS", "st=0x%x", st);
+}
+
+/* ================================================== */
+
+/* Noisy reads for the determinism check: prints values that depend on
+   every random stream */
+static void
+test_noise(void)
+{
+  struct ptp_sys_offset so;
+  int fd = open_phc("/dev/ptp_kvm"), i, j;
+
+  for (i = 0; i < 200; i++) {
+    memset(&so, 0, sizeof (so));
+    so.n_samples = 10;
+    if (ioctl(fd, PTP_SYS_OFFSET, &so) < 0)
+      continue;
+    for (j = 0; j < 10; j++)
+      printf("%lld.%09u %lld.%09u\n", (long long)so.ts[2 * j].sec, so.ts[2 * j].nsec,
+             (long long)so.ts[2 * j + 1].sec, so.ts[2 * j + 1].nsec);
+    vsleep(1.0);
+  }
+  printf("1 passed, 0 failed\n");
+  exit(0);
+}
+
+/* ================================================== */
+
+static int
+bounding_has_sys_time(void)
+{
+  char line[256];
+  unsigned long long bnd = ~0ULL;
+  FILE *f = fopen("/proc/self/status", "r");
+
+  while (f && fgets(line, sizeof (line), f)) {
+    if (!strncmp(line, "CapBnd:", 7))
+      bnd = strtoull(line + 7, NULL, 16);
+  }
+  if (f)
+    fclose(f);
+  return (bnd >> 25) & 1;        /* CAP_SYS_TIME = 25 */
+}
+
+/* Run WITHOUT the interposer's help: raw syscalls, no-op requests only */
+static void
+test_safety(void)
+{
+  struct timex t;
+  long r;
+
+  check(!bounding_has_sys_time(), "CAP_SYS_TIME is not in the bounding set", "");
+
+  /* Read the current kernel frequency (allowed without privileges) ... */
+  memset(&t, 0, sizeof (t));
+  r = syscall(SYS_adjtimex, &t);
+  check(r >= 0, "raw adjtimex read works", "r=%ld errno=%d", r, errno);
+  /* ... and set it to exactly that value: a no-op even if the drop failed */
+  t.modes = ADJ_FREQUENCY;
+  errno = 0;
+  r = syscall(SYS_adjtimex, &t);
+  check(r < 0 && errno == EPERM, "raw adjtimex(ADJ_FREQUENCY, same value) fails with EPERM",
+        "r=%ld errno=%d", r, errno);
+
+  /* ADJ_SETOFFSET of zero through clock_adjtime */
+  memset(&t, 0, sizeof (t));
+  t.modes = ADJ_SETOFFSET | ADJ_NANO;
+  errno = 0;
+  r = syscall(SYS_clock_adjtime, CLOCK_REALTIME, &t);
+  check(r < 0 && errno == EPERM, "raw clock_adjtime(ADJ_SETOFFSET 0) fails with EPERM",
+        "r=%ld errno=%d", r, errno);
+
+  /* The interposed call is emulated and succeeds */
+  memset(&t, 0, sizeof (t));
+  t.modes = ADJ_SETOFFSET | ADJ_NANO;
+  r = clock_adjtime(CLOCK_REALTIME, &t);
+  check(r >= 0, "interposed clock_adjtime(ADJ_SETOFFSET 0) is emulated", "r=%ld", r);
+}
+
+/* ================================================== */
+
+int
+main(int argc, char **argv)
+{
+  const struct {
+    const char *name;
+    void (*fn)(void);
+  } modes[] = {
+    {"drift", test_drift}, {"setoffset", test_setoffset}, {"freq", test_freq},
+    {"pause", test_pause}, {"pause-tsc", test_pause_tsc}, {"precise", test_precise},
+    {"sysfs", test_sysfs}, {"faults", test_faults}, {"loud", test_loud},
+    {"noise", test_noise}, {"safety", test_safety}, {"child-pll", unmodelled_pll},
+    {"child-ioctl", unmodelled_ioctl}, {"child-seccomp", seccomp_getcaps}, {NULL, NULL}
+  };
+  int i;
+
+  setvbuf(stdout, NULL, _IOLBF, 0);
+  for (i = 0; argc == 2 && modes[i].name; i++) {
+    if (!strcmp(argv[1], modes[i].name))
+      break;
+  }
+  if (argc != 2 || !modes[i].name) {
+    fprintf(stderr, "usage: %s MODE\n", argv[0]);
+    return 2;
+  }
+  modes[i].fn();
+  printf("%d passed, %d failed\n", passed, failed);
+  return failed ? 1 : 0;
+}
