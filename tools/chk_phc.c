@@ -491,11 +491,17 @@ DOC_CheckPhcClock(DOC_Context *ctx)
   if (fd < 0) {
     int e = errno;
 
-    DOC_AddResult(ctx->report, "phc.ioctls", DOC_SKIP, NULL,
-                  "cannot open %s as uid %ld: %s (run as root or a member of its group)",
-                  DOC_shared.kvm_phc, (long)ctx->uid, strerror(e));
+    if (e == EACCES || e == EPERM) {
+      DOC_AddResult(ctx->report, "phc.ioctls", DOC_SKIP, NULL,
+                    "cannot open %s as uid %ld: %s (run as root or a member of its group)",
+                    DOC_shared.kvm_phc, (long)ctx->uid, strerror(e));
+      DOC_NoteUnreadable(ctx->report, DOC_shared.kvm_phc, e);
+    } else {
+      DOC_AddResult(ctx->report, "phc.ioctls", DOC_FAIL,
+                    "check that udev created the device node (ls -l /dev/ptp*; udevadm "
+                    "trigger -s ptp)", "cannot open %s: %s", DOC_shared.kvm_phc, strerror(e));
+    }
     DOC_AddResult(ctx->report, "phc.stats", DOC_SKIP, NULL, "device not readable");
-    DOC_NoteUnreadable(ctx->report, DOC_shared.kvm_phc, e);
     return;
   }
 

@@ -1,0 +1,672 @@
+#!/usr/bin/env python3
+# chrony-ptpkvm - tests of ptpkvm-doctor against generated fixture trees
+#
+# SPDX-License-Identifier: GPL-2.0-only
+# Copyright (C) 2026 The chrony-ptpkvm authors
+#
+# This program is free software; you can redistribute it and/or modify
+# it under the terms of version 2 of the GNU General Public License as
+# published by the Free Software Foundation.
+#
+# Runs the real ptpkvm-doctor binary with --root on fixture trees that this
+# script generates (fake /sys, /proc, /dev, /etc, /lib/modules, a CPUID
+# description, a fake chronyc), one tree per scenario, and checks the status
+# of each check, every WARN and FAIL path, the JSON schema, exit codes, the
+# Prometheus file, the unprivileged run and the installed guest assets.
+# Prints "N passed, N failed" last; exit status 1 if anything failed.
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+
+KVM_NAME = "KVM virtual PTP"
+RELEASE = "6.1.0-test-amd64"
+STATUSES = ("OK", "WARN", "FAIL", "SKIP")
+EXPECTED_IDS = [
+    "kvm.guest", "kernel.ptp_kvm", "kernel.ptp_kvm_boot", "phc.devices",
+    "chrony.config", "chrony.refclock", "chrony.makestep", "phc.access",
+    "phc.ioctls", "phc.stats", "clocksource.current", "cpu.tsc_flags",
+    "kernel.clock_log", "services.time", "chrony.sync",
+]
+GOOD_CSV = ("50484330,PHC0,1,1763770000.123456789,0.000000012,-0.000000020,"
+            "0.000000030,-12.345,0.000,0.010,0.000000001,0.000010000,2.0,Normal")
+
+passed = 0
+failed = 0
+ARGS = None
+
+
+def report(ok, name, detail=""):
+    global passed, failed
+    if ok:
+        passed += 1
+        print("PASS %s" % name)
+    else:
+        failed += 1
+        print("FAIL %s %s" % (name, detail))
+
+
+# ---------------------------------------------------------------- fixtures
+
+class Tree:
+    """A fake root filesystem describing one guest."""
+
+    def __init__(self, name):
+        self.root = os.path.join(ARGS.workdir, name)
+        if os.path.lexists(self.root):
+            shutil.rmtree(self.root)
+        os.makedirs(self.root)
+        os.chmod(self.root, 0o755)
+
+    def path(self, rel):
+        return os.path.join(self.root, rel.lstrip("/"))
+
+    def write(self, rel, text, mode=0o644):
+        p = self.path(rel)
+        os.makedirs(os.path.dirname(p), exist_ok=True)
+        if os.path.lexists(p):
+            os.unlink(p)
+        with open(p, "w") as f:
+            f.write(text)
+        os.chmod(p, mode)
+
+    def remove(self, rel):
+        p = self.path(rel)
+        if os.path.isdir(p) and not os.path.islink(p):
+            shutil.rmtree(p)
+        elif os.path.lexists(p):
+            os.unlink(p)
+
+    def symlink(self, rel, target):
+        p = self.path(rel)
+        os.makedirs(os.path.dirname(p), exist_ok=True)
+        if os.path.lexists(p):
+            os.unlink(p)
+        os.symlink(target, p)
+
+    # --- pieces of a guest
+    def cpuid(self, hypervisor=1, sigs=((0x40000000, "KVMKVMKVM"),)):
+        text = "hypervisor %d\n" % hypervisor
+        for leaf, sig in sigs:
+            text += "signature 0x%08x %s\n" % (leaf, sig)
+        self.write("/ptpkvm-doctor.cpuid", text)
+
+    def phc(self, index, name, mode=0o640, gid=None):
+        self.write("/sys/class/ptp/ptp%d/clock_name" % index, name + "\n")
+        self.write("/dev/ptp%d" % index, "", mode)
+        os.chown(self.path("/dev/ptp%d" % index), -1, os.getgid() if gid is None else gid)
+
+    def process(self, pid, comm, ppid=1):
+        self.write("/proc/%d/comm" % pid, comm + "\n")
+        self.write("/proc/%d/stat" % pid,
+                   "%d (%s) S %d %d %d 0 -1 4194560 0 0 0 0\n" % (pid, comm, ppid, pid, pid))
+
+    def chronyc(self, output, status=0):
+        # checks that the doctor asks exactly for CSV tracking without DNS
+        self.write("/usr/bin/chronyc",
+                   "#!/bin/sh\n"
+                   "[ \"$*\" = \"-n -c tracking\" ] || { echo \"bad args: $*\" >&2; exit 9; }\n"
+                   "cat <<'EOF'\n%s\nEOF\nexit %d\n" % (output, status), 0o755)
+
+    def chrony_conf(self, text, path="/etc/chrony/chrony.conf"):
+        self.write(path, text)
+
+
+def healthy(name):
+    """A KVM guest set up right: every check OK (PHC ioctls need a real device)."""
+    t = Tree(name)
+    t.cpuid()
+    t.write("/proc/sys/kernel/osrelease", RELEASE + "\n")
+    t.write("/proc/modules", "ptp_kvm 20480 0 - Live 0x0000000000000000\n"
+            "ptp 36864 1 ptp_kvm, Live 0x0000000000000000\n")
+    t.write("/proc/cpuinfo", "processor\t: 0\nvendor_id\t: GenuineIntel\n"
+            "flags\t\t: fpu tsc msr constant_tsc nonstop_tsc hypervisor\n\n")
+    t.write("/lib/modules/%s/modules.dep" % RELEASE,
+            "kernel/drivers/ptp/ptp.ko.xz:\n"
+            "kernel/drivers/ptp/ptp_kvm.ko.xz: kernel/drivers/ptp/ptp.ko.xz\n")
+    t.write("/lib/modules/%s/modules.builtin" % RELEASE, "kernel/drivers/char/mem.ko\n")
+    t.write("/etc/modules-load.d/ptp_kvm.conf", "# comment\nptp_kvm\n")
+    t.phc(0, KVM_NAME)
+    t.symlink("/dev/ptp_kvm", "ptp0")
+    t.write("/sys/devices/system/clocksource/clocksource0/current_clocksource", "kvm-clock\n")
+    t.write("/sys/devices/system/clocksource/clocksource0/available_clocksource",
+            "kvm-clock tsc acpi_pm \n")
+    t.write("/dev/kmsg", "kvm-clock: Using msrs 4b564d01 and 4b564d00\n"
+            "clocksource: Switched to clocksource kvm-clock\n")
+    gid = os.getgid()
+    t.write("/etc/passwd", "root:x:0:0:root:/root:/bin/bash\n"
+            "_chrony:x:4243:%d:Chrony daemon,,,:/var/lib/chrony:/usr/sbin/nologin\n" % gid)
+    t.write("/etc/group", "root:x:0:\nptpgrp:x:%d:\n" % gid if gid != 0 else
+            "root:x:0:\n")
+    t.chrony_conf("# Debian-like\npool 2.debian.pool.ntp.org iburst\n"
+                  "makestep 1 3\nconfdir /etc/chrony/conf.d\n")
+    t.write("/etc/chrony/conf.d/ptpkvm.conf", "refclock PTPKVM auto\n")
+    t.process(1, "systemd", 0)
+    t.process(412, "chronyd")
+    t.chronyc(GOOD_CSV)
+    return t
+
+
+# ---------------------------------------------------------------- running
+
+def run_doctor(tree, *extra, as_nobody=False):
+    cmd = [ARGS.doctor, "--root", tree.root] + list(extra)
+    if as_nobody:
+        cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] + cmd
+    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True, timeout=60)
+
+
+def check_schema(doc):
+    """Validate the JSON report; returns a list of problems."""
+    problems = []
+    want = {"tool": str, "version": str, "schema": int, "root": str, "uid": int,
+            "status": str, "exit_code": int, "checks": list, "unreadable": list}
+    for key, typ in want.items():
+        if key not in doc:
+            problems.append("missing key %s" % key)
+        elif not isinstance(doc[key], typ) or (typ is int and isinstance(doc[key], bool)):
+            problems.append("key %s is not %s" % (key, typ.__name__))
+    if problems:
+        return problems
+    if set(doc) - set(want):
+        problems.append("unexpected keys %s" % sorted(set(doc) - set(want)))
+    if doc["tool"] != "ptpkvm-doctor" or doc["schema"] != 1:
+        problems.append("tool/schema")
+    ids = set()
+    worst = 0
+    for c in doc["checks"]:
+        if set(c) != {"id", "status", "message", "fix", "metrics"}:
+            problems.append("check keys %s" % sorted(c))
+            continue
+        if not re.match(r"^[a-z_]+\.[a-z_]+$", c["id"]) or c["id"] in ids:
+            problems.append("bad or duplicate id %r" % c["id"])
+        ids.add(c["id"])
+        if c["status"] not in STATUSES:
+            problems.append("bad status %r" % c["status"])
+            continue
+        if not isinstance(c["message"], str) or not c["message"]:
+            problems.append("%s: empty message" % c["id"])
+        if c["status"] in ("WARN", "FAIL") and not c["fix"]:
+            problems.append("%s: %s without a fix" % (c["id"], c["status"]))
+        if c["status"] in ("OK", "SKIP") and c["fix"]:
+            problems.append("%s: fix on %s" % (c["id"], c["status"]))
+        if "\n" in c["fix"]:
+            problems.append("%s: fix is not one line" % c["id"])
+        if not isinstance(c["metrics"], dict):
+            problems.append("%s: metrics not an object" % c["id"])
+        else:
+            for k, v in c["metrics"].items():
+                if not re.match(r"^[a-z_]+$", k) or not (v is None or isinstance(v, (int, float))):
+                    problems.append("%s: bad metric %r=%r" % (c["id"], k, v))
+        if c["status"] != "SKIP":
+            worst = max(worst, STATUSES.index(c["status"]))
+    if doc["exit_code"] != worst or doc["status"] != STATUSES[worst]:
+        problems.append("status %s/exit %d but worst check is %s" %
+                        (doc["status"], doc["exit_code"], STATUSES[worst]))
+    for u in doc["unreadable"]:
+        if not isinstance(u, str):
+            problems.append("unreadable entry not a string")
+    return problems
+
+
+def statuses(tree, *extra, as_nobody=False):
+    """Run with --json; validate; return ({id: status}, {id: check}, doc, proc)."""
+    proc = run_doctor(tree, "--json", *extra, as_nobody=as_nobody)
+    try:
+        doc = json.loads(proc.stdout)
+    except ValueError as e:
+        report(False, "json parse", "%s: %s / %s" % (e, proc.stdout[:300], proc.stderr[:300]))
+        return {}, {}, None, proc
+    problems = check_schema(doc)
+    if problems:
+        report(False, "schema %s" % os.path.basename(tree.root), "; ".join(problems))
+    if proc.returncode != doc["exit_code"]:
+        report(False, "exit code %s" % os.path.basename(tree.root),
+               "process %d, json %d" % (proc.returncode, doc["exit_code"]))
+    return ({c["id"]: c["status"] for c in doc["checks"]},
+            {c["id"]: c for c in doc["checks"]}, doc, proc)
+
+
+def expect(name, tree, expected, *extra, as_nobody=False, contains=None):
+    """expected: {check id: status}; contains: {check id: substring of message/fix}."""
+    st, checks, doc, proc = statuses(tree, *extra, as_nobody=as_nobody)
+    bad = ["%s=%s (want %s)" % (k, st.get(k), v) for k, v in expected.items() if st.get(k) != v]
+    for k, sub in (contains or {}).items():
+        c = checks.get(k)
+        if not c or sub not in c["message"] + " " + c["fix"]:
+            bad.append("%s lacks %r (%s)" % (k, sub, c and c["message"]))
+    report(not bad, name, "; ".join(bad))
+    return st, checks, doc
+
+
+# ---------------------------------------------------------------- scenarios
+
+def test_healthy():
+    t = healthy("healthy")
+    want = {i: "OK" for i in EXPECTED_IDS}
+    # a regular file is not a PHC: the ioctl probe must say so
+    want.update({"phc.ioctls": "FAIL", "phc.stats": "SKIP"})
+    st, checks, doc = expect("healthy tree: every non-device check OK", t, want,
+                             contains={"phc.ioctls": "GETCAPS",
+                                       "kernel.ptp_kvm_boot": "/etc/modules-load.d/ptp_kvm.conf",
+                                       "chrony.refclock": "conf.d/ptpkvm.conf:1"})
+    report(doc is not None and [c["id"] for c in doc["checks"]] == EXPECTED_IDS,
+           "every check reported once, in order",
+           doc and str([c["id"] for c in doc["checks"]]))
+
+
+def test_kvm():
+    t = healthy("kvm-nohv")
+    t.cpuid(hypervisor=0, sigs=())
+    expect("kvm: bare metal -> FAIL", t, {"kvm.guest": "FAIL"}, contains={"kvm.guest": "not a virtual"})
+    t.cpuid(sigs=((0x40000000, "Microsoft Hv"),))
+    expect("kvm: Hyper-V only -> FAIL", t, {"kvm.guest": "FAIL"}, contains={"kvm.guest": "Microsoft Hv"})
+    t.cpuid(sigs=((0x40000000, "Microsoft Hv"), (0x40000100, "KVMKVMKVM")))
+    expect("kvm: KVM behind Hyper-V enlightenments -> OK", t, {"kvm.guest": "OK"},
+           contains={"kvm.guest": "0x40000100"})
+    t.remove("/ptpkvm-doctor.cpuid")
+    expect("kvm: no CPUID data -> SKIP", t, {"kvm.guest": "SKIP"})
+
+
+def test_module():
+    t = healthy("mod-builtin")
+    t.write("/proc/modules", "ptp 36864 0 - Live 0x0\n")
+    t.write("/lib/modules/%s/modules.builtin" % RELEASE, "kernel/drivers/ptp/ptp_kvm.ko\n")
+    t.remove("/etc/modules-load.d/ptp_kvm.conf")
+    expect("module: built in -> OK, boot OK", t,
+           {"kernel.ptp_kvm": "OK", "kernel.ptp_kvm_boot": "OK"}, contains={"kernel.ptp_kvm": "built"})
+
+    t = healthy("mod-noboot")
+    t.remove("/etc/modules-load.d/ptp_kvm.conf")
+    expect("module: loaded, no modules-load.d -> boot WARN", t,
+           {"kernel.ptp_kvm": "OK", "kernel.ptp_kvm_boot": "WARN"})
+    t.write("/etc/modules", "# /etc/modules\nloop\nptp_kvm\n")
+    expect("module: /etc/modules counts -> boot OK", t, {"kernel.ptp_kvm_boot": "OK"},
+           contains={"kernel.ptp_kvm_boot": "/etc/modules"})
+    t.remove("/etc/modules")
+    t.write("/usr/lib/modules-load.d/ptp-kvm.conf", "ptp-kvm\n")
+    expect("module: /usr/lib/modules-load.d, dash spelling -> boot OK", t,
+           {"kernel.ptp_kvm_boot": "OK"})
+
+    t = healthy("mod-notloaded")
+    t.write("/proc/modules", "ptp 36864 0 - Live 0x0\n")
+    t.remove("/sys/class/ptp")
+    t.remove("/dev/ptp0")
+    t.remove("/dev/ptp_kvm")
+    expect("module: available, not loaded, no PHC -> FAIL", t,
+           {"kernel.ptp_kvm": "FAIL", "phc.devices": "FAIL"}, contains={"kernel.ptp_kvm": "modprobe"})
+    t.phc(0, KVM_NAME)
+    expect("module: available, not in /proc/modules, PHC present -> WARN", t,
+           {"kernel.ptp_kvm": "WARN"})
+
+    t = healthy("mod-missing")
+    t.write("/proc/modules", "ptp 36864 0 - Live 0x0\n")
+    t.write("/lib/modules/%s/modules.dep" % RELEASE, "kernel/drivers/ptp/ptp.ko.xz:\n")
+    t.remove("/etc/modules-load.d/ptp_kvm.conf")
+    t.remove("/sys/class/ptp")
+    expect("module: not in the kernel at all -> FAIL, boot SKIP", t,
+           {"kernel.ptp_kvm": "FAIL", "kernel.ptp_kvm_boot": "SKIP"},
+           contains={"kernel.ptp_kvm": "CONFIG_PTP_1588_CLOCK_KVM"})
+    t.remove("/proc/modules")
+    t.remove("/lib/modules")
+    expect("module: kernel without module support -> FAIL", t, {"kernel.ptp_kvm": "FAIL"},
+           contains={"kernel.ptp_kvm": "no module support"})
+
+
+def test_devices():
+    t = healthy("dev-nolink")
+    t.remove("/dev/ptp_kvm")
+    expect("devices: no /dev/ptp_kvm -> WARN", t, {"phc.devices": "WARN"},
+           contains={"phc.devices": "udev"})
+
+    t = healthy("dev-wronglink")
+    t.remove("/sys/class/ptp")
+    t.phc(0, "mlx5_ptp")
+    t.phc(1, KVM_NAME)
+    t.symlink("/dev/ptp_kvm", "/dev/ptp0")
+    st, checks, _ = expect("devices: /dev/ptp_kvm -> NIC PHC -> FAIL", t, {"phc.devices": "FAIL"},
+                           contains={"phc.devices": "/dev/ptp1"})
+    t.symlink("/dev/ptp_kvm", "ptp1")
+    expect("devices: KVM PHC is ptp1, ptp0 is a NIC -> OK with note", t, {"phc.devices": "OK"},
+           contains={"phc.devices": "/dev/ptp0 is 'mlx5_ptp'"})
+
+    t = healthy("dev-none")
+    t.remove("/sys/class/ptp")
+    t.phc(0, "hyperv")
+    expect("devices: only another PHC -> FAIL, listing it", t, {"phc.devices": "FAIL",
+           "phc.access": "SKIP", "phc.ioctls": "SKIP"}, contains={"phc.devices": "'hyperv'"})
+
+
+def test_access():
+    t = healthy("access")
+    os.chmod(t.path("/dev/ptp0"), 0o600)
+    expect("access: mode 0600 -> WARN (chronyd cannot reopen)", t, {"phc.access": "WARN"},
+           contains={"phc.access": "_chrony"})
+    os.chmod(t.path("/dev/ptp0"), 0o604)
+    expect("access: world-readable -> OK", t, {"phc.access": "OK"})
+    # membership through /etc/group instead of the primary group
+    gid = os.getgid()
+    t.write("/etc/passwd", "root:x:0:0::/root:/bin/sh\n_chrony:x:4243:4244::/:/bin/false\n")
+    t.write("/etc/group", "chronygrp:x:4244:\ndevgrp:x:%d:someone,_chrony\n" % gid)
+    os.chmod(t.path("/dev/ptp0"), 0o640)
+    expect("access: supplementary group -> OK", t, {"phc.access": "OK"})
+    t.write("/etc/group", "chronygrp:x:4244:\ndevgrp:x:%d:someone\n" % gid)
+    expect("access: not a member -> WARN", t, {"phc.access": "WARN"})
+    t.write("/etc/passwd", "root:x:0:0::/root:/bin/sh\nchrony:x:4243:%d::/:/bin/false\n" % gid)
+    expect("access: RHEL user 'chrony' -> OK", t, {"phc.access": "OK"},
+           contains={"phc.access": "user chrony "})
+    t.write("/etc/passwd", "root:x:0:0::/root:/bin/sh\n")
+    expect("access: no chrony user -> SKIP", t, {"phc.access": "SKIP"})
+    t.write("/etc/passwd", "root:x:0:0::/root:/bin/sh\nntpuser:x:4243:%d::/:/bin/false\n" % gid)
+    t.write("/etc/chrony/conf.d/user.conf", "user ntpuser\n")
+    expect("access: 'user' directive of chrony.conf is honoured", t, {"phc.access": "OK"},
+           contains={"phc.access": "ntpuser"})
+
+
+def test_chrony_config():
+    t = healthy("conf")
+    t.remove("/etc/chrony")
+    expect("config: none -> WARN, refclock/makestep SKIP", t,
+           {"chrony.config": "WARN", "chrony.refclock": "SKIP", "chrony.makestep": "SKIP"})
+    t.chrony_conf("server 192.0.2.1 iburst\nrefclock PHC /dev/ptp_kvm poll 2\nmakestep 1 -1\n",
+                  "/etc/chrony.conf")
+    expect("config: RHEL path, stock PHC on /dev/ptp_kvm -> OK", t,
+           {"chrony.config": "OK", "chrony.refclock": "OK", "chrony.makestep": "OK"},
+           contains={"chrony.refclock": "/dev/ptp0 'KVM virtual PTP'"})
+    t.chrony_conf("refclock PHC /dev/ptp0:nocrossts poll 2\nmakestep 1 -1\n", "/etc/chrony.conf")
+    expect("config: numbered KVM device path -> WARN", t, {"chrony.refclock": "WARN"})
+    t.remove("/sys/class/ptp")
+    t.phc(0, "mlx5_ptp")
+    t.phc(1, KVM_NAME)
+    t.symlink("/dev/ptp_kvm", "ptp1")
+    expect("config: refclock PHC /dev/ptp0 is a NIC -> FAIL", t, {"chrony.refclock": "FAIL"},
+           contains={"chrony.refclock": "mlx5_ptp"})
+    t.chrony_conf("refclock PHC /dev/ptp7\nmakestep 1 -1\n", "/etc/chrony.conf")
+    expect("config: refclock device missing -> FAIL", t, {"chrony.refclock": "FAIL"},
+           contains={"chrony.refclock": "does not exist"})
+    t.chrony_conf("pool pool.ntp.org\nrefclock SHM 0\n", "/etc/chrony.conf")
+    expect("config: no PHC refclock -> FAIL; no makestep -> WARN", t,
+           {"chrony.refclock": "FAIL", "chrony.makestep": "WARN"},
+           contains={"chrony.refclock": "PTPKVM auto"})
+    t.chrony_conf("refclock PHC /dev/ptp_kvm\nmakestep 1 3\n", "/etc/chrony.conf")
+    expect("config: makestep with a limit and stock PHC -> WARN", t, {"chrony.makestep": "WARN"},
+           contains={"chrony.makestep": "first 3 updates"})
+    t.chrony_conf("refclock PHC /dev/ptp_kvm\nmakestep 1\n", "/etc/chrony.conf")
+    expect("config: malformed makestep -> WARN", t, {"chrony.makestep": "WARN"})
+    # include globbing and PTPKVM without makestep
+    t.chrony_conf("include /etc/chrony/extra/*.conf\n", "/etc/chrony.conf")
+    t.write("/etc/chrony/extra/10-kvm.conf", "\n\n! comment\nREFCLOCK PTPKVM auto\n")
+    expect("config: include glob, PTPKVM without makestep -> OK", t,
+           {"chrony.refclock": "OK", "chrony.makestep": "OK"},
+           contains={"chrony.refclock": "/etc/chrony/extra/10-kvm.conf:4"})
+    # confdir: a file in an earlier directory hides one of the same name later
+    t.chrony_conf("confdir /etc/chrony/a /etc/chrony/b\nmakestep 1 -1\n", "/etc/chrony.conf")
+    t.write("/etc/chrony/a/kvm.conf", "# disabled\n")
+    t.write("/etc/chrony/b/kvm.conf", "refclock PTPKVM auto\n")
+    expect("config: confdir precedence (earlier dir wins) -> FAIL", t, {"chrony.refclock": "FAIL"})
+
+
+def test_clocksource():
+    t = healthy("cs")
+    cs = "/sys/devices/system/clocksource/clocksource0/"
+    t.write(cs + "current_clocksource", "tsc\n")
+    expect("clocksource: tsc -> OK, explains PRECISE ENODEV", t, {"clocksource.current": "OK"},
+           contains={"clocksource.current": "ENODEV"})
+    t.write("/proc/cpuinfo", "flags\t\t: fpu tsc constant_tsc hypervisor\n")
+    expect("tsc flags: tsc without nonstop_tsc -> WARN", t, {"cpu.tsc_flags": "WARN"},
+           contains={"cpu.tsc_flags": "nonstop_tsc"})
+    t.write(cs + "current_clocksource", "kvm-clock\n")
+    expect("tsc flags: missing but kvm-clock in use -> OK", t, {"cpu.tsc_flags": "OK"})
+    t.write("/proc/cpuinfo", "processor : 0\nFeatures : fp asimd\n")
+    expect("tsc flags: no x86 flags -> SKIP", t, {"cpu.tsc_flags": "SKIP"})
+    t.write(cs + "current_clocksource", "hpet\n")
+    expect("clocksource: hpet -> WARN", t, {"clocksource.current": "WARN"},
+           contains={"clocksource.current": "echo kvm-clock"})
+    t.write(cs + "current_clocksource", "refined-jiffies\n")
+    expect("clocksource: jiffies -> FAIL", t, {"clocksource.current": "FAIL"})
+    t.remove("/sys/devices")
+    expect("clocksource: unreadable -> SKIP", t, {"clocksource.current": "SKIP"})
+
+    t = healthy("kmsg")
+    t.write("/dev/kmsg", "clocksource: Switched to clocksource tsc\n"
+            "clocksource: timekeeping watchdog on CPU1: Marking clocksource 'tsc' as unstable"
+            " because the skew is too large:\n"
+            "clocksource: Switched to clocksource kvm-clock\n")
+    _, checks, _ = expect("kernel log: tsc marked unstable -> WARN", t, {"kernel.clock_log": "WARN"},
+                          contains={"kernel.clock_log": "unstable"})
+    report(checks.get("kernel.clock_log", {}).get("metrics", {}).get(
+        "kernel_unstable_clock_messages") == 1, "kernel log: counts the matching lines")
+    t.remove("/dev/kmsg")
+    expect("kernel log: unreadable -> SKIP (never required)", t, {"kernel.clock_log": "SKIP"})
+
+
+def test_services():
+    t = healthy("svc")
+    t.process(500, "systemd-timesyn")
+    expect("services: chronyd + timesyncd -> FAIL", t, {"services.time": "FAIL"},
+           contains={"services.time": "systemd-timesyn[500]"})
+    t.remove("/proc/500")
+    t.process(600, "chronyd", ppid=412)
+    _, checks, _ = expect("services: chronyd's own helper is not a second instance -> OK", t,
+                          {"services.time": "OK"})
+    report(checks.get("services.time", {}).get("metrics", {}).get("chronyd_instances") == 1,
+           "services: chronyd_instances metric is 1")
+    t.process(601, "chronyd", ppid=1)
+    expect("services: two chronyd -> FAIL", t, {"services.time": "FAIL"})
+    t.remove("/proc/600")
+    t.remove("/proc/601")
+    t.process(700, "phc2sys")
+    expect("services: chronyd + phc2sys -> FAIL", t, {"services.time": "FAIL"})
+    t.remove("/proc/700")
+    t.remove("/proc/412")
+    t.process(800, "ntpd")
+    expect("services: ntpd alone -> WARN", t, {"services.time": "WARN"},
+           contains={"services.time": "chrony"})
+    t.remove("/proc/800")
+    expect("services: nothing -> WARN", t, {"services.time": "WARN"})
+    t.remove("/proc/1")
+    t.process(900, "bash")
+    expect("services: hidepid-like /proc is reported", t, {"services.time": "WARN"},
+           contains={"services.time": "hidepid"})
+
+
+def test_sync():
+    t = healthy("sync")
+    _, checks, _ = expect("sync: synchronised to PHC0 -> OK", t, {"chrony.sync": "OK"},
+                          contains={"chrony.sync": "PHC0"})
+    m = checks.get("chrony.sync", {}).get("metrics", {})
+    report(m.get("chrony_synchronised") == 1 and abs(m.get("chrony_frequency_ppm", 0) + 12.345) < 1e-9,
+           "sync: metrics parsed from the CSV", str(m))
+    t.chronyc("00000000,,0,0.000000000,0.000000000,0.000000000,0.000000000,0.000,0.000,"
+              "0.000,1.000000000,1.000000000,0.0,Not synchronised")
+    expect("sync: not synchronised -> FAIL", t, {"chrony.sync": "FAIL"})
+    t.chronyc(GOOD_CSV.replace("50484330,PHC0,1", "7F7F0101,,10"))
+    expect("sync: local reference -> WARN", t, {"chrony.sync": "WARN"})
+    t.chronyc(GOOD_CSV.replace("50484330,PHC0,1", "C0000201,192.0.2.1,2"))
+    expect("sync: NTP server selected although a refclock is set -> WARN", t,
+           {"chrony.sync": "WARN"}, contains={"chrony.sync": "192.0.2.1"})
+    t.chronyc(GOOD_CSV.replace(",0.000000012,", ",-0.250000000,"))
+    expect("sync: large remaining correction -> WARN", t, {"chrony.sync": "WARN"},
+           contains={"chrony.sync": "-0.250000"})
+    t.chronyc("506 Cannot talk to daemon", status=1)
+    expect("sync: chronyd not answering -> WARN (not FAIL)", t, {"chrony.sync": "WARN"})
+    t.chronyc("garbage,1,2")
+    expect("sync: unexpected output -> WARN", t, {"chrony.sync": "WARN"})
+    t.remove("/usr/bin/chronyc")
+    expect("sync: no chronyc -> WARN", t, {"chrony.sync": "WARN"}, contains={"chrony.sync": "not found"})
+    expect("sync: --no-chronyc -> SKIP", t, {"chrony.sync": "SKIP"}, "--no-chronyc")
+    t.chronyc(GOOD_CSV)
+    os.rename(t.path("/usr/bin/chronyc"), t.path("/usr/bin/mychronyc"))
+    expect("sync: --chronyc PATH is used", t, {"chrony.sync": "OK"}, "--chronyc",
+           t.path("/usr/bin/mychronyc"))
+
+
+def test_cli():
+    t = healthy("cli")
+    t.write("/sys/devices/system/clocksource/clocksource0/current_clocksource", "hpet\n")
+    proc = run_doctor(t)
+    report(proc.returncode == 2 and "[WARN] clocksource.current" in proc.stdout
+           and "fix: echo kvm-clock" in proc.stdout and "summary: FAIL" in proc.stdout,
+           "text: statuses, one-line fixes, summary", proc.stdout[-400:])
+    proc = run_doctor(t, "--quiet")
+    report(proc.returncode == 2 and proc.stdout == "", "--quiet prints nothing, keeps exit code")
+
+    prom = os.path.join(t.root, "textfile", "ptpkvm.prom")
+    os.makedirs(os.path.dirname(prom), exist_ok=True)
+    with open(prom, "w") as f:
+        f.write("stale\n")
+    old_ino = os.stat(prom).st_ino
+    proc = run_doctor(t, "--quiet", "--prometheus", prom)
+    text = open(prom).read()
+    lines = [l for l in text.splitlines() if l and not l.startswith("#")]
+    good_lines = all(re.match(r'^ptpkvm_doctor_[a-z_]+(\{check="[a-z_.]+"\})? -?[0-9.e+-]+$', l)
+                     for l in lines)
+    report(proc.returncode == 2 and good_lines and "ptpkvm_doctor_status 2" in lines
+           and 'ptpkvm_doctor_check_status{check="clocksource.current"} 1' in lines
+           and "stale" not in text, "prometheus: format and values", text[:300])
+    report(os.stat(prom).st_ino != old_ino and
+           os.listdir(os.path.dirname(prom)) == ["ptpkvm.prom"],
+           "prometheus: replaced by rename, no temporary file left",
+           str(os.listdir(os.path.dirname(prom))))
+    names = [l.split()[2] for l in text.splitlines() if l.startswith("# TYPE")]
+    report(len(names) == len(set(names)), "prometheus: each metric declared once", str(names))
+
+    proc = run_doctor(t, "--prometheus", os.path.join(t.root, "no", "such", "dir", "x.prom"))
+    report(proc.returncode == 3 and "cannot write" in proc.stderr,
+           "prometheus: unwritable path -> exit 3")
+    proc = run_doctor(t, "--bogus")
+    report(proc.returncode == 3, "bad option -> exit 3")
+    proc = run_doctor(t, "--samples", "-1")
+    report(proc.returncode == 3, "bad --samples -> exit 3")
+    proc = subprocess.run([ARGS.doctor, "--root", os.path.join(t.root, "missing")],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    report(proc.returncode == 3, "--root that is no directory -> exit 3")
+    proc = subprocess.run([ARGS.doctor, "--help"], stdout=subprocess.PIPE)
+    report(proc.returncode == 0 and b"--prometheus" in proc.stdout, "--help")
+
+
+
+def test_unprivileged():
+    """Run as a non-root user: it must work and say what it could not read."""
+    saved = ARGS.workdir
+    ARGS.workdir = tempfile.mkdtemp(prefix="ptpkvm-doctor-nobody-")
+    os.chmod(ARGS.workdir, 0o755)
+    try:
+        t = healthy("nobody")
+        t.remove("/dev/ptp_kvm")
+        # root-only device and kernel log; as a non-root runner mode 0 does the same
+        mode = 0o600 if os.getuid() == 0 else 0
+        os.chmod(t.path("/dev/ptp0"), mode)
+        os.chmod(t.path("/dev/kmsg"), mode)
+        doctor = os.path.join(ARGS.workdir, "ptpkvm-doctor")
+        shutil.copy(ARGS.doctor, doctor)
+        os.chmod(doctor, 0o755)
+        saved_doctor, ARGS.doctor = ARGS.doctor, doctor
+        try:
+            st, checks, doc, proc = statuses(t, as_nobody=(os.getuid() == 0))
+        finally:
+            ARGS.doctor = saved_doctor
+    finally:
+        shutil.rmtree(ARGS.workdir, ignore_errors=True)
+        ARGS.workdir = saved
+    if doc is None:
+        report(False, "unprivileged: no report", proc.stderr)
+        return
+    report(doc["uid"] != 0, "unprivileged: runs as non-root", str(doc["uid"]))
+    ioctls = checks.get("phc.ioctls", {})
+    report(st.get("phc.ioctls") == "SKIP" and "Permission denied" in ioctls.get("message", ""),
+           "unprivileged: device not readable -> SKIP with the reason", str(ioctls))
+    report(st.get("kernel.clock_log") == "SKIP", "unprivileged: kernel log -> SKIP")
+    unread = " ".join(doc["unreadable"])
+    report("/dev/ptp0" in unread and "/dev/kmsg" in unread,
+           "unprivileged: unreadable paths listed", unread)
+    want = {i: "OK" for i in EXPECTED_IDS}
+    want.update({"phc.ioctls": "SKIP", "phc.stats": "SKIP", "kernel.clock_log": "SKIP",
+                 "phc.devices": "WARN", "phc.access": "WARN"})
+    bad = ["%s=%s" % (k, st.get(k)) for k in want if st.get(k) != want[k]]
+    report(not bad and proc.returncode == 1,
+           "unprivileged: everything else checked; only WARNs -> exit 1",
+           "rc=%d %s" % (proc.returncode, bad))
+
+
+def test_installed_assets():
+    """The files make install-guest put under DESTDIR, and the doctor's view of them."""
+    d = ARGS.destdir
+    if not d:
+        return
+    files = {
+        "usr/lib/modules-load.d/ptp_kvm.conf": None,
+        "usr/lib/udev/rules.d/61-ptpkvm.rules": None,
+        "usr/lib/systemd/system/chrony.service.d/50-ptpkvm.conf": None,
+        "usr/lib/systemd/system/chrony-wait.service.d/50-ptpkvm.conf": None,
+        "usr/lib/systemd/system/dev-ptp_kvm.device.d/50-ptpkvm.conf": None,
+        "etc/chrony/conf.d/ptpkvm.conf.sample": None,
+        "usr/bin/ptpkvm-doctor": None,
+    }
+    for rel in files:
+        report(os.path.isfile(os.path.join(d, rel)), "installed: %s" % rel)
+    rules = open(os.path.join(d, "usr/lib/udev/rules.d/61-ptpkvm.rules")).read()
+    rule_lines = [l for l in rules.splitlines() if l.strip() and not l.startswith("#")]
+    ok = "@" not in rules and 'GROUP="_chrony"' in rules and 'SYMLINK+="ptp_kvm"' in rules
+    for l in rule_lines:
+        for part in [p.strip() for p in l.split(",")]:
+            ok &= bool(re.match(r'^(ACTION|SUBSYSTEM|ATTR\{clock_name\}|SYMLINK|TAG|GROUP|MODE|'
+                                r'GOTO|LABEL)(==|!=|\+=|=)"[^"]*"$', part))
+    report(ok, "installed udev rule: substituted group, well-formed keys", rules)
+    for unit in ("chrony.service.d", "chrony-wait.service.d", "dev-ptp_kvm.device.d"):
+        text = open(os.path.join(d, "usr/lib/systemd/system", unit, "50-ptpkvm.conf")).read()
+        body = [l for l in text.splitlines() if l and not l.startswith("#")]
+        good = bool(body) and body[0] in ("[Unit]", "[Service]") and \
+            all(re.match(r"^(\[[A-Za-z]+\]|[A-Za-z]+=.*)$", l) for l in body)
+        report(good, "installed drop-in %s is a unit file" % unit)
+    wait = open(os.path.join(d, "usr/lib/systemd/system/chrony-wait.service.d/50-ptpkvm.conf")).read()
+    report("ExecStart=\n" in wait and "waitsync" in wait, "chrony-wait drop-in resets ExecStart")
+
+    # a guest with only the installed assets (module loaded, snippet activated)
+    t = healthy("installed")
+    t.remove("/etc/modules-load.d")
+    t.write("/usr/lib/modules-load.d/ptp_kvm.conf",
+            open(os.path.join(d, "usr/lib/modules-load.d/ptp_kvm.conf")).read())
+    t.remove("/etc/chrony/conf.d/ptpkvm.conf")
+    t.write("/etc/chrony/conf.d/ptpkvm.conf",
+            open(os.path.join(d, "etc/chrony/conf.d/ptpkvm.conf.sample")).read())
+    expect("installed assets satisfy the doctor's boot and refclock checks", t,
+           {"kernel.ptp_kvm_boot": "OK", "chrony.refclock": "OK", "chrony.makestep": "OK"})
+
+
+def main():
+    global ARGS
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--doctor", required=True)
+    ap.add_argument("--workdir", required=True)
+    ap.add_argument("--guest", default=None)
+    ap.add_argument("--destdir", default=None)
+    ARGS = ap.parse_args()
+    ARGS.doctor = os.path.abspath(ARGS.doctor)
+    if os.path.isdir(ARGS.workdir):
+        shutil.rmtree(ARGS.workdir)
+    os.makedirs(ARGS.workdir)
+
+    for test in (test_healthy, test_kvm, test_module, test_devices, test_access,
+                 test_chrony_config, test_clocksource, test_services, test_sync, test_cli,
+                 test_unprivileged, test_installed_assets):
+        try:
+            test()
+        except Exception as e:  # a crash in one test is a failure, not an abort
+            import traceback
+            traceback.print_exc()
+            report(False, test.__name__, "exception %r" % e)
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
