@@ -1,0 +1,163 @@
+/*
+  chrony-ptpkvm -- policy of the PTPKVM reference clock driver
+
+  Copyright (C) 2026 The chrony-ptpkvm authors
+
+  This program is free software; you can redistribute it and/or modify
+  it under the terms of version 2 of the GNU General Public License as
+  published by the Free Software Foundation.
+
+  This program is distributed in the hope that it will be useful, but
+  WITHOUT ANY WARRANTY; without even the implied warranty of
+  MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the GNU
+  General Public License for more details.
+
+  SPDX-License-Identifier: GPL-2.0-only
+
+  =======================================================================
+
+  The pure decisions of the PTPKVM driver, kept apart from chrony so that
+  they build and are unit-tested without it: the driver options (names,
+  defaults, parsing and validation with messages naming the valid form),
+  what to do with a confirmed jump (step, flush only, or nothing), the
+  quality of a sample, the retry backoff, when a sentinel read is due,
+  the failure/recovery log state, and the text of the jump log line.
+  Nothing here reads a clock or touches a device.
+  */
+
+#ifndef REFCLOCK_PTPKVM_POLICY_H
+#define REFCLOCK_PTPKVM_POLICY_H
+
+#include <stddef.h>
+
+/* Defaults of the driver options (see docs/configuration.md) */
+#define PKP_DEFAULT_SAMPLES 10
+#define PKP_DEFAULT_STEP 1.0e-3
+#define PKP_DEFAULT_JUMP 1.0e-3
+#define PKP_DEFAULT_CONFIRM 2
+#define PKP_DEFAULT_MAXSTEPS (-1)
+#define PKP_DEFAULT_SENTINEL 0.2
+#define PKP_DEFAULT_REPROBE 60.0
+
+/* Limits of the option values */
+#define PKP_MAX_SAMPLES 25
+#define PKP_MIN_JUMP 10.0e-6
+#define PKP_MAX_CONFIRM 10
+#define PKP_MIN_SENTINEL 0.01
+#define PKP_MAX_SENTINEL 60.0
+#define PKP_MAX_STEP 1.0e9
+
+#define PKP_CLOCKNAME_MAX 64
+
+typedef struct {
+  int nocrossts;          /* never use PTP_SYS_OFFSET_PRECISE */
+  int noextended;         /* never use PTP_SYS_OFFSET_EXTENDED */
+  int samples;            /* device readings per full read (1..25) */
+  double step;            /* step when |jump| >= step (s); 0 = never step */
+  double jump;            /* smallest offset jump acted upon (s) */
+  int confirm;            /* agreeing reads needed after a suspect one */
+  int maxsteps;           /* steps allowed; -1 = unlimited */
+  double sentinel;        /* interval of 1-reading checks (s); 0 = off */
+  double reprobe;         /* re-try better reading modes after (s); 0 = no */
+  char clockname[PKP_CLOCKNAME_MAX]; /* clock_name matched by "auto" */
+} PKP_Options;
+
+/* Option names, NULL-terminated (for RCL_CheckDriverOptions) */
+extern const char *PKP_option_names[];
+
+/* Valid form of an option, e.g. "samples=<1-25>", or NULL if unknown */
+extern const char *PKP_OptionForm(const char *name);
+
+/* Write all valid forms, comma-separated, into buf */
+extern void PKP_FormatOptionForms(char *buf, size_t len);
+
+extern void PKP_DefaultOptions(PKP_Options *opts);
+
+/* Return the value of an option: "" for a bare flag, NULL if absent */
+typedef const char *(*PKP_OptionGetter)(void *arg, const char *name);
+
+/* Parse and validate all options.  Returns 1, or 0 with a message naming
+   the option and its valid form in err. */
+extern int PKP_ParseOptions(PKP_Options *opts, PKP_OptionGetter get, void *arg,
+                            char *err, size_t err_len);
+
+/* ================================================== */
+/* What to do with a confirmed jump */
+
+typedef enum {
+  PKP_ACT_IGNORE = 0,     /* only restart the detector (chronyd not in its
+                             normal mode, e.g. -q/-Q: it handles offsets) */
+  PKP_ACT_FLUSH = 1,      /* drop all samples as after an unknown step */
+  PKP_ACT_STEP = 2        /* flush, then step the clock */
+} PKP_Action;
+
+typedef enum {
+  PKP_WHY_STEP = 0,       /* |jump| >= step threshold, limit not reached */
+  PKP_WHY_NOT_NORMAL,     /* chronyd not in normal mode */
+  PKP_WHY_DISABLED,       /* step=0 */
+  PKP_WHY_BELOW,          /* |jump| < step threshold */
+  PKP_WHY_LIMIT           /* maxsteps steps done already */
+} PKP_Reason;
+
+extern PKP_Action PKP_DecideJump(const PKP_Options *opts, double jump,
+                                 int steps_done, int normal_mode,
+                                 PKP_Reason *why);
+
+/* Log line of an acted-upon jump: action, size, cause and detection
+   latency (an upper bound on the running time since the jump: the guest's
+   clock does not run while the VM is paused).  cold = first reading after
+   start.  step is the offset actually stepped (0 if none). */
+extern void PKP_FormatJump(char *buf, size_t len, PKP_Action act,
+                           PKP_Reason why, const PKP_Options *opts,
+                           double jump, double step, int cold,
+                           double latency);
+
+/* ================================================== */
+/* Sample quality: 2 good, 1 usable but worse than usual, 0 drop it */
+
+#define PKP_QUALITY_WINDOW 16
+
+typedef struct {
+  double error[PKP_QUALITY_WINDOW];
+  int n, pos;
+  int mode;
+} PKP_QualityTracker;
+
+extern void PKP_QualityInit(PKP_QualityTracker *q);
+
+/* Assess a sample's error bound against the recent ones of the same
+   reading mode (a mode change restarts the window), then record it. */
+extern int PKP_QualityAssess(PKP_QualityTracker *q, double error, int mode);
+
+/* ================================================== */
+/* Device/read failures: log one line when they start, one at recovery */
+
+typedef enum {
+  PKP_HEALTH_SAME = 0,
+  PKP_HEALTH_FAILING,     /* first failure after working (or at start) */
+  PKP_HEALTH_RECOVERED    /* first success after failing */
+} PKP_HealthEvent;
+
+typedef struct {
+  int failing;
+  int error;              /* error class of the first failure */
+  unsigned long failures; /* consecutive failed reads */
+  double since;           /* time of the first failure */
+} PKP_Health;
+
+extern void PKP_HealthInit(PKP_Health *h);
+extern PKP_HealthEvent PKP_HealthUpdate(PKP_Health *h, int ok, int error,
+                                        double now);
+
+/* Delay before the next open/reopen attempt after n consecutive failed
+   attempts (n >= 1): 1, 2, 4, 8, then 16 s. */
+extern double PKP_Backoff(int n);
+
+/* Is a sentinel read due?  interval = the driver's poll interval, since =
+   time since the last full read.  Skipped when off, when the device is not
+   usable, and when the last or the next full read is less than half a
+   sentinel interval away (it looks anyway). */
+extern int PKP_SentinelDue(const PKP_Options *opts, double interval,
+                           double since, int usable);
+
+#endif

@@ -1,0 +1,389 @@
+/*
+  chrony-ptpkvm -- unit tests of the PTPKVM driver's policy
+
+  Copyright (C) 2026 The chrony-ptpkvm authors
+
+  This program is free software; you can redistribute it and/or modify
+  it under the terms of version 2 of the GNU General Public License as
+  published by the Free Software Foundation.
+
+  This program is distributed in the hope that it will be useful, but
+  WITHOUT ANY WARRANTY; without even the implied warranty of
+  MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the GNU
+  General Public License for more details.
+
+  SPDX-License-Identifier: GPL-2.0-only
+
+  =======================================================================
+
+  cmocka tests of refclock_ptpkvm_policy.c, the chrony-independent logic
+  of the PTPKVM driver: option parsing and validation (including the
+  messages naming the valid form), the step/flush/ignore decision with
+  thresholds and the step limit, the jump log text, sample quality,
+  failure/recovery logging state, backoff and sentinel timing.  The option
+  getter mimics chrony's RCL_GetDriverOption on a list of "name[=value]"
+  strings.
+  */
+
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "refclock_ptpkvm_policy.h"
+
+/* ================================================== */
+/* Option getter with the semantics of chrony's RCL_GetDriverOption */
+
+static const char *
+get_option(void *arg, const char *name)
+{
+  const char **list = arg;
+  size_t len = strlen(name);
+  int i;
+
+  for (i = 0; list && list[i]; i++) {
+    if (strncmp(list[i], name, len))
+      continue;
+    if (list[i][len] == '=')
+      return list[i] + len + 1;
+    if (list[i][len] == '\0')
+      return list[i] + len;
+  }
+  return NULL;
+}
+
+static int
+parse(PKP_Options *o, const char **list, char *err, size_t len)
+{
+  return PKP_ParseOptions(o, get_option, (void *)list, err, len);
+}
+
+/* ================================================== */
+
+static void
+test_defaults(void **state)
+{
+  PKP_Options o;
+  char err[256];
+  const char *none[] = { NULL };
+
+  assert_int_equal(parse(&o, none, err, sizeof (err)), 1);
+  assert_int_equal(o.nocrossts, 0);
+  assert_int_equal(o.noextended, 0);
+  assert_int_equal(o.samples, 10);
+  assert_true(o.step == 1.0e-3);
+  assert_true(o.jump == 1.0e-3);
+  assert_int_equal(o.confirm, 2);
+  assert_int_equal(o.maxsteps, -1);
+  assert_true(o.sentinel == 0.2);
+  assert_true(o.reprobe == 60.0);
+  assert_string_equal(o.clockname, "");
+  assert_string_equal(err, "");
+}
+
+static void
+test_valid_options(void **state)
+{
+  PKP_Options o;
+  char err[256];
+  const char *list[] = { "nocrossts", "noextended", "samples=25", "step=0", "jump=0.0005",
+                         "confirm=3", "maxsteps=0", "sentinel=0", "reprobe=5",
+                         "clockname=My_PHC_clock", NULL };
+
+  assert_int_equal(parse(&o, list, err, sizeof (err)), 1);
+  assert_int_equal(o.nocrossts, 1);
+  assert_int_equal(o.noextended, 1);
+  assert_int_equal(o.samples, 25);
+  assert_true(o.step == 0.0);
+  assert_true(o.jump == 0.0005);
+  assert_int_equal(o.confirm, 3);
+  assert_int_equal(o.maxsteps, 0);
+  assert_true(o.sentinel == 0.0);
+  assert_true(o.reprobe == 5.0);
+  assert_string_equal(o.clockname, "My PHC clock");
+}
+
+static void
+test_limits_accepted(void **state)
+{
+  PKP_Options o;
+  char err[256];
+  const char *a[] = { "samples=1", "confirm=10", "maxsteps=-1", "sentinel=0.01", "step=1e-6",
+                      "jump=1e-5", NULL };
+  const char *b[] = { "sentinel=60", "step=86400", "maxsteps=1000000", NULL };
+
+  assert_int_equal(parse(&o, a, err, sizeof (err)), 1);
+  assert_int_equal(o.samples, 1);
+  assert_int_equal(o.confirm, 10);
+  assert_int_equal(o.maxsteps, -1);
+  assert_true(o.sentinel == 0.01);
+  assert_int_equal(parse(&o, b, err, sizeof (err)), 1);
+  assert_true(o.step == 86400.0);
+  assert_int_equal(o.maxsteps, 1000000);
+}
+
+/* Each malformed option is rejected, and the message names the option,
+   the value and its valid form */
+static void
+test_malformed_options(void **state)
+{
+  static const char *bad[] = {
+    "samples=0", "samples=26", "samples=abc", "samples", "samples=10x", "samples=",
+    "step=-1", "step=nan", "step=inf", "step=", "step=1e10",
+    "jump=0", "jump=1e-6", "jump=x",
+    "confirm=0", "confirm=11", "confirm=1.5",
+    "maxsteps=-2", "maxsteps=three",
+    "sentinel=0.001", "sentinel=61", "sentinel=-0.2",
+    "reprobe=-1",
+    "nocrossts=1", "noextended=yes",
+    "clockname=", "clockname=0123456789012345678901234567890123456789012345678901234567890123456789",
+    NULL
+  };
+  const char *list[2] = { NULL, NULL };
+  char err[256], name[32];
+  PKP_Options o;
+  int i;
+
+  for (i = 0; bad[i]; i++) {
+    list[0] = bad[i];
+    err[0] = '\0';
+    if (parse(&o, list, err, sizeof (err)) != 0)
+      fail_msg("accepted %s", bad[i]);
+    snprintf(name, sizeof (name), "%.*s", (int)strcspn(bad[i], "="), bad[i]);
+    if (!strstr(err, name) || !strstr(err, PKP_OptionForm(name)) ||
+        !strstr(err, "valid form"))
+      fail_msg("message for %s: '%s'", bad[i], err);
+    if (strchr(bad[i], '=') && bad[i][strlen(bad[i]) - 1] != '=' && strlen(bad[i]) < 40 &&
+        !strstr(err, bad[i]))
+      fail_msg("message for %s does not quote it: '%s'", bad[i], err);
+  }
+}
+
+static void
+test_option_forms(void **state)
+{
+  char buf[1024];
+  int i;
+
+  for (i = 0; PKP_option_names[i]; i++)
+    assert_non_null(PKP_OptionForm(PKP_option_names[i]));
+  assert_true(i >= 9);
+  assert_null(PKP_OptionForm("bogus"));
+  assert_null(PKP_OptionForm(NULL));
+
+  PKP_FormatOptionForms(buf, sizeof (buf));
+  for (i = 0; PKP_option_names[i]; i++)
+    assert_non_null(strstr(buf, PKP_OptionForm(PKP_option_names[i])));
+
+  /* Truncation keeps a terminated string */
+  PKP_FormatOptionForms(buf, 20);
+  assert_true(strlen(buf) < 20);
+}
+
+/* ================================================== */
+
+static void
+test_decide_jump(void **state)
+{
+  PKP_Options o;
+  PKP_Reason why;
+
+  PKP_DefaultOptions(&o);
+
+  assert_int_equal(PKP_DecideJump(&o, 360.0, 0, 1, &why), PKP_ACT_STEP);
+  assert_int_equal(why, PKP_WHY_STEP);
+  assert_int_equal(PKP_DecideJump(&o, -0.2, 5, 1, &why), PKP_ACT_STEP);
+  assert_int_equal(PKP_DecideJump(&o, 1.0e-3, 0, 1, &why), PKP_ACT_STEP);
+
+  /* Below the threshold: flush only */
+  assert_int_equal(PKP_DecideJump(&o, 0.9e-3, 0, 1, &why), PKP_ACT_FLUSH);
+  assert_int_equal(why, PKP_WHY_BELOW);
+  assert_int_equal(PKP_DecideJump(&o, -0.9e-3, 0, 1, &why), PKP_ACT_FLUSH);
+
+  /* Not in normal mode (-q, -Q, initstepslew): nothing, whatever the size */
+  assert_int_equal(PKP_DecideJump(&o, 360.0, 0, 0, &why), PKP_ACT_IGNORE);
+  assert_int_equal(why, PKP_WHY_NOT_NORMAL);
+
+  /* step=0: never step */
+  o.step = 0.0;
+  assert_int_equal(PKP_DecideJump(&o, 86400.0, 0, 1, &why), PKP_ACT_FLUSH);
+  assert_int_equal(why, PKP_WHY_DISABLED);
+
+  /* maxsteps */
+  o.step = 0.1;
+  o.maxsteps = 2;
+  assert_int_equal(PKP_DecideJump(&o, 1.0, 0, 1, &why), PKP_ACT_STEP);
+  assert_int_equal(PKP_DecideJump(&o, 1.0, 1, 1, &why), PKP_ACT_STEP);
+  assert_int_equal(PKP_DecideJump(&o, 1.0, 2, 1, &why), PKP_ACT_FLUSH);
+  assert_int_equal(why, PKP_WHY_LIMIT);
+  o.maxsteps = 0;
+  assert_int_equal(PKP_DecideJump(&o, 1.0, 0, 1, &why), PKP_ACT_FLUSH);
+  o.maxsteps = -1;
+  assert_int_equal(PKP_DecideJump(&o, 1.0, 1000000, 1, &why), PKP_ACT_STEP);
+
+  /* NULL reason is allowed */
+  assert_int_equal(PKP_DecideJump(&o, 1.0, 0, 1, NULL), PKP_ACT_STEP);
+}
+
+static void
+test_format_jump(void **state)
+{
+  PKP_Options o;
+  char buf[256];
+
+  PKP_DefaultOptions(&o);
+
+  PKP_FormatJump(buf, sizeof (buf), PKP_ACT_STEP, PKP_WHY_STEP, &o, 360.000012,
+                 360.000012, 0, 0.18);
+  assert_string_equal(buf, "System clock stepped by +360.000012 s: host clock jumped ahead "
+                      "(VM paused?), detected at most 0.18 s after resume");
+
+  PKP_FormatJump(buf, sizeof (buf), PKP_ACT_STEP, PKP_WHY_STEP, &o, -2.5, -2.5, 0, 0.04);
+  assert_non_null(strstr(buf, "stepped by -2.500000 s"));
+  assert_non_null(strstr(buf, "jumped back"));
+
+  PKP_FormatJump(buf, sizeof (buf), PKP_ACT_STEP, PKP_WHY_STEP, &o, 360.0, 360.0, 1, 0.0);
+  assert_non_null(strstr(buf, "initial offset"));
+  assert_non_null(strstr(buf, "first reading"));
+
+  PKP_FormatJump(buf, sizeof (buf), PKP_ACT_FLUSH, PKP_WHY_BELOW, &o, 0.0005, 0.0, 0, 0.2);
+  assert_non_null(strstr(buf, "+0.000500"));
+  assert_non_null(strstr(buf, "below the step threshold of 0.001 s"));
+  assert_null(strstr(buf, "stepped"));
+
+  o.maxsteps = 3;
+  PKP_FormatJump(buf, sizeof (buf), PKP_ACT_FLUSH, PKP_WHY_LIMIT, &o, 5.0, 0.0, 0, 0.2);
+  assert_non_null(strstr(buf, "step limit of 3 reached"));
+
+  PKP_FormatJump(buf, sizeof (buf), PKP_ACT_IGNORE, PKP_WHY_NOT_NORMAL, &o, 5.0, 0.0, 0, 0.2);
+  assert_non_null(strstr(buf, "normal mode"));
+
+  /* Truncation is safe */
+  PKP_FormatJump(buf, 16, PKP_ACT_STEP, PKP_WHY_STEP, &o, 1.0, 1.0, 0, 0.1);
+  assert_int_equal(strlen(buf), 15);
+}
+
+/* ================================================== */
+
+static void
+test_quality(void **state)
+{
+  PKP_QualityTracker q;
+  int i;
+
+  PKP_QualityInit(&q);
+
+  /* Warm-up: everything is good */
+  for (i = 0; i < 4; i++)
+    assert_int_equal(PKP_QualityAssess(&q, 0.6e-6 + i * 1e-8, 1), 2);
+
+  assert_int_equal(PKP_QualityAssess(&q, 0.7e-6, 1), 2);
+  /* A reading where every triplet hit a delay spike */
+  assert_int_equal(PKP_QualityAssess(&q, 100e-6, 1), 0);
+  /* Somewhat worse than usual */
+  assert_int_equal(PKP_QualityAssess(&q, 5e-6, 1), 1);
+
+  /* A mode change restarts the window */
+  assert_int_equal(PKP_QualityAssess(&q, 100e-9, 3), 2);
+  for (i = 0; i < 5; i++)
+    PKP_QualityAssess(&q, 100e-9, 3);
+  assert_int_equal(PKP_QualityAssess(&q, 50e-6, 3), 0);
+
+  /* A lasting change of the delay is accepted after one window */
+  for (i = 0; i < PKP_QUALITY_WINDOW; i++)
+    PKP_QualityAssess(&q, 50e-6, 3);
+  assert_int_equal(PKP_QualityAssess(&q, 50e-6, 3), 2);
+}
+
+/* ================================================== */
+
+static void
+test_health(void **state)
+{
+  PKP_Health h;
+
+  PKP_HealthInit(&h);
+  assert_int_equal(PKP_HealthUpdate(&h, 1, 0, 1.0), PKP_HEALTH_SAME);
+  assert_int_equal(PKP_HealthUpdate(&h, 0, 1, 2.0), PKP_HEALTH_FAILING);
+  assert_int_equal(h.error, 1);
+  assert_true(h.since == 2.0);
+  /* A storm of failures logs nothing more */
+  assert_int_equal(PKP_HealthUpdate(&h, 0, 1, 3.0), PKP_HEALTH_SAME);
+  assert_int_equal(PKP_HealthUpdate(&h, 0, 4, 4.0), PKP_HEALTH_SAME);
+  assert_int_equal(h.failures, 3);
+  assert_int_equal(h.error, 1);
+  assert_int_equal(PKP_HealthUpdate(&h, 1, 0, 5.0), PKP_HEALTH_RECOVERED);
+  assert_int_equal(h.failures, 3);
+  assert_int_equal(PKP_HealthUpdate(&h, 1, 0, 6.0), PKP_HEALTH_SAME);
+  assert_int_equal(PKP_HealthUpdate(&h, 0, 2, 7.0), PKP_HEALTH_FAILING);
+  assert_int_equal(h.failures, 1);
+}
+
+static void
+test_backoff(void **state)
+{
+  assert_true(PKP_Backoff(0) == 1.0);
+  assert_true(PKP_Backoff(1) == 1.0);
+  assert_true(PKP_Backoff(2) == 2.0);
+  assert_true(PKP_Backoff(3) == 4.0);
+  assert_true(PKP_Backoff(4) == 8.0);
+  assert_true(PKP_Backoff(5) == 16.0);
+  assert_true(PKP_Backoff(1000) == 16.0);
+}
+
+/* With the defaults (poll 1 s, sentinel 0.2 s), 4 sentinels per poll:
+   the reads are never more than 0.2 s apart */
+static void
+test_sentinel(void **state)
+{
+  PKP_Options o;
+  int i, due;
+
+  PKP_DefaultOptions(&o);
+
+  assert_int_equal(PKP_SentinelDue(&o, 1.0, 0.2, 1), 1);
+  assert_int_equal(PKP_SentinelDue(&o, 1.0, 0.8, 1), 1);
+  /* Just before or just after the poll's full read */
+  assert_int_equal(PKP_SentinelDue(&o, 1.0, 0.99999, 1), 0);
+  assert_int_equal(PKP_SentinelDue(&o, 1.0, 0.00001, 1), 0);
+  /* Poll overdue (e.g. after failures): check anyway */
+  assert_int_equal(PKP_SentinelDue(&o, 1.0, 1.5, 1), 1);
+  assert_int_equal(PKP_SentinelDue(&o, 1.0, 1.00001, 1), 0);
+  /* Not usable, or off */
+  assert_int_equal(PKP_SentinelDue(&o, 1.0, 0.4, 0), 0);
+  o.sentinel = 0.0;
+  assert_int_equal(PKP_SentinelDue(&o, 1.0, 0.4, 1), 0);
+
+  /* Count over one poll interval in 0.2 s steps, with rounding jitter */
+  o.sentinel = 0.2;
+  for (i = 1, due = 0; i <= 5; i++)
+    due += PKP_SentinelDue(&o, 1.0, 0.2 * i + (i % 2 ? 1e-9 : -1e-9), 1);
+  assert_int_equal(due, 4);
+}
+
+/* ================================================== */
+
+int
+main(void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_defaults),
+    cmocka_unit_test(test_valid_options),
+    cmocka_unit_test(test_limits_accepted),
+    cmocka_unit_test(test_malformed_options),
+    cmocka_unit_test(test_option_forms),
+    cmocka_unit_test(test_decide_jump),
+    cmocka_unit_test(test_format_jump),
+    cmocka_unit_test(test_quality),
+    cmocka_unit_test(test_health),
+    cmocka_unit_test(test_backoff),
+    cmocka_unit_test(test_sentinel),
+  };
+
+  return cmocka_run_group_tests_name("ptpkvm_policy", tests, NULL, NULL);
+}

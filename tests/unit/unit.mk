@@ -1,0 +1,31 @@
+# chrony-ptpkvm -- make fragment for the PTPKVM driver's unit tests
+# Copyright (C) 2026 The chrony-ptpkvm authors.  GPL-2.0-only.
+#
+# Included by the top-level Makefile.  Builds the cmocka tests of the
+# driver's chrony-independent logic (refclock_ptpkvm_policy.c) from
+# tests/unit/ptpkvm_*_test.c, under ASan+UBSan, into $(BUILD)/ptpkvm-unit/
+# and runs them.  Target:
+#   ptpkvm-check   the adapter's unit tests                  (CHECK_TARGETS)
+
+PTPKVM_U_DIR := $(BUILD)/ptpkvm-unit
+PTPKVM_U_NAMES := $(patsubst $(TOP)/tests/unit/%.c,%,$(wildcard $(TOP)/tests/unit/ptpkvm_*_test.c))
+PTPKVM_U_BINS := $(addprefix $(PTPKVM_U_DIR)/,$(PTPKVM_U_NAMES))
+PTPKVM_U_SRCS := $(TOP)/refclock_ptpkvm_policy.c
+PTPKVM_U_HDRS := $(TOP)/refclock_ptpkvm_policy.h
+PTPKVM_U_CFLAGS := -std=gnu11 -g -O1 -Wall -Wextra -Werror -Wno-unused-parameter -I$(TOP) \
+  -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+
+CHECK_TARGETS += ptpkvm-check
+
+.PHONY: ptpkvm-unit-deps ptpkvm-check
+
+ptpkvm-unit-deps:
+	@$(ENSURE) build-essential pkg-config libcmocka-dev
+
+$(PTPKVM_U_DIR)/%: $(TOP)/tests/unit/%.c $(PTPKVM_U_SRCS) $(PTPKVM_U_HDRS) | ptpkvm-unit-deps
+	@mkdir -p $(PTPKVM_U_DIR)
+	$(CC) $(PTPKVM_U_CFLAGS) -o $@ $< $(PTPKVM_U_SRCS) \
+	  $$(pkg-config --cflags --libs cmocka) -lm
+
+ptpkvm-check: $(PTPKVM_U_BINS)
+	@set -e; for t in $(PTPKVM_U_BINS); do echo "== $$t"; $$t; done
