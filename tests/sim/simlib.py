@@ -1,0 +1,343 @@
+# chrony-ptpkvm guest simulator: runner and report library
+#
+# Copyright (C) 2026 The chrony-ptpkvm authors
+#
+# This program is free software; you can redistribute it and/or modify
+# it under the terms of version 2 of the GNU General Public License as
+# published by the Free Software Foundation.
+#
+# This program is distributed in the hope that it will be useful, but
+# WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the GNU
+# General Public License for more details.
+#
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# Shared code of the simulator's tools: the chronyd configurations under
+# test, reading scenario files (including the runner/report directives the
+# interposer ignores: sweep, window, recovery, description), running one
+# real chronyd under the interposer with CAP_SYS_TIME dropped from the
+# bounding set, and computing every metric from the ground-truth log only
+# (recovery after each disturbance, RMS/max error in windows, steps,
+# hypercalls per second).  Python 3 standard library only.
+
+import json
+import math
+import os
+import shutil
+import subprocess
+
+SIM_DIR = os.path.dirname(os.path.abspath(__file__))
+SCENARIO_DIR = os.path.join(SIM_DIR, "scenarios")
+
+# The refclock line (and other configuration lines) per configuration.
+# {dev} is the device path.  A new configuration needs one entry here.
+CONFIGS = {
+    "ptpkvm": ["refclock PTPKVM auto"],
+    "stock-fast": ["refclock PHC {dev} poll 1", "makestep 0.1 -1"],
+    "stock-default": ["refclock PHC {dev}", "makestep 1 3"],
+}
+CONFIG_ORDER = ["ptpkvm", "stock-fast", "stock-default"]
+
+# Low-discrepancy phase offsets: k * golden ratio (mod 1) of the span, so
+# that the phases are spread over the poll cycle of every configuration
+# (2 s with poll 1, 16 s with chrony's default poll 4).
+GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
+
+# Events after which the clock is disturbed and recovery is measured
+DISTURB_START = ("pause", "host_step", "clocksource", "window_start")
+
+
+def phases(n, span):
+    return [round(((k * GOLDEN) % 1.0) * span, 6) for k in range(n)]
+
+
+class Scenario:
+    """A scenario file: model lines for the interposer plus directives."""
+
+    def __init__(self, path):
+        self.path = os.path.abspath(path)
+        self.name = os.path.splitext(os.path.basename(path))[0]
+        self.description = ""
+        self.sweep = (1, 0.0)
+        self.windows = []           # (name, start, end)
+        self.recovery = "resume"    # event kind whose recovery is tabulated
+        self.duration = 600.0
+        self.seed = 1
+        with open(path) as f:
+            for line in f:
+                line = line.split("#", 1)[0].strip()
+                if not line:
+                    continue
+                tok = line.split()
+                if tok[0] == "description":
+                    self.description = line.split(None, 1)[1]
+                elif tok[0] == "sweep":
+                    self.sweep = (int(tok[1]), float(tok[2]))
+                elif tok[0] == "window":
+                    self.windows.append((tok[1], float(tok[2]), float(tok[3])))
+                elif tok[0] == "recovery":
+                    self.recovery = tok[1]
+                elif tok[0] == "duration":
+                    self.duration = float(tok[1])
+                elif tok[0] == "seed":
+                    self.seed = int(tok[1], 0)
+
+    def phases(self):
+        return phases(*self.sweep)
+
+
+def load_scenarios(names=None):
+    out = []
+    for fn in sorted(os.listdir(SCENARIO_DIR)):
+        if fn.endswith(".scn"):
+            sc = Scenario(os.path.join(SCENARIO_DIR, fn))
+            if names is None or sc.name in names:
+                out.append(sc)
+    if names is not None:
+        missing = set(names) - set(s.name for s in out)
+        if missing:
+            raise SystemExit("unknown scenarios: %s" % " ".join(sorted(missing)))
+    return out
+
+
+def write_conf(path, config, rundir, dev="/dev/ptp_kvm", extra=()):
+    lines = [l.format(dev=dev) for l in (CONFIGS[config] if config in CONFIGS else config)]
+    lines += list(extra)
+    lines += [
+        "pidfile %s/chronyd.pid" % rundir,
+        "bindcmdaddress %s/sock/chronyd.sock" % rundir,
+        "cmdport 0",
+        "port 0",
+    ]
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def chronyd_command(chronyd, conf, scfilter=1):
+    """chronyd under a bounding set without CAP_SYS_TIME: anything that
+    escapes the interposer fails with EPERM instead of moving the clock."""
+    cmd = ["setpriv", "--bounding-set=-sys_time", "--inh-caps=-sys_time", "--",
+           chronyd, "-d", "-f", conf, "-u", "root"]
+    if scfilter:
+        cmd += ["-F", str(scfilter)]
+    return cmd
+
+
+def sim_env(lib, scenario, truth, simdir, seed=None, phase=0.0, pace=None, duration=None):
+    env = dict(os.environ)
+    env.update({
+        "LD_PRELOAD": lib,
+        "SIM_SCENARIO": scenario,
+        "SIM_TRUTH": truth,
+        "SIM_DIR": simdir,
+        "SIM_PHASE": "%.6f" % phase,
+    })
+    if seed is not None:
+        env["SIM_SEED"] = str(seed)
+    if pace is not None:
+        env["SIM_PACE"] = str(pace)
+    if duration is not None:
+        env["SIM_DURATION"] = str(duration)
+    return env
+
+
+def prepare_rundir(rundir):
+    if os.path.exists(rundir):
+        shutil.rmtree(rundir)
+    os.makedirs(os.path.join(rundir, "sim"))
+    os.makedirs(os.path.join(rundir, "sock"), mode=0o700)
+    os.chmod(os.path.join(rundir, "sock"), 0o700)
+
+
+def run_one(lib, chronyd, scenario, config, rundir, seed=None, phase=0.0,
+            timeout=900, keep_truth=True):
+    """Run chronyd for one scenario/config/phase; return the report dict."""
+    prepare_rundir(rundir)
+    conf = os.path.join(rundir, "chronyd.conf")
+    truth = os.path.join(rundir, "truth.log")
+    log = os.path.join(rundir, "chronyd.log")
+    write_conf(conf, config, rundir)
+    env = sim_env(lib, scenario.path, truth, os.path.join(rundir, "sim"), seed, phase)
+    with open(log, "w") as logf:
+        try:
+            p = subprocess.run(chronyd_command(chronyd, conf), env=env, stdout=logf,
+                               stderr=subprocess.STDOUT, timeout=timeout)
+            rc = p.returncode
+        except subprocess.TimeoutExpired:
+            rc = "timeout"
+    rep = analyse(truth, scenario)
+    rep.update({"config": config, "phase": phase, "exit_code": rc,
+                "seed": seed if seed is not None else scenario.seed})
+    with open(log, errors="replace") as f:
+        tail = f.read().splitlines()[-6:]
+    rep["log_tail"] = tail
+    rep["status"] = classify(rep, rc, tail)
+    with open(os.path.join(rundir, "report.json"), "w") as f:
+        json.dump(rep, f, indent=1)
+    if not keep_truth and os.path.exists(truth):
+        os.unlink(truth)
+    return rep
+
+
+def classify(rep, rc, tail):
+    if rc == "timeout":
+        return "timeout"
+    if rep.get("seccomp_violation"):
+        return "killed-by-seccomp"
+    if rep.get("fatal"):
+        return "simulator-fatal"
+    if isinstance(rc, int) and rc < 0:
+        return "killed-by-signal-%d" % -rc
+    if not rep.get("ended"):
+        if rep.get("last_t", 0.0) < 1.0:
+            return "exited-at-start"
+        return "exited-early"
+    if rc != 0:
+        return "exit-code-%s" % rc
+    return "ok"
+
+
+# ---------------------------------------------------------------------------
+# Truth-log analysis
+
+
+def parse_kv(tokens):
+    d = {}
+    for t in tokens:
+        if "=" in t:
+            k, v = t.split("=", 1)
+            d[k] = v.strip('"')
+    return d
+
+
+def read_truth(path):
+    """Return (header dict, grid samples [(t, err, hc, paused)], events)."""
+    header, grid, events = {}, [], []
+    if not os.path.exists(path):
+        return header, grid, events
+    with open(path) as f:
+        for line in f:
+            c = line[0]
+            if c == "G":
+                p = line.split()
+                grid.append((float(p[1]), float(p[2]), int(p[3]), len(p) > 4))
+            elif c == "E":
+                p = line.split()
+                ev = parse_kv(p[3:])
+                if "kind" in ev:
+                    ev["what"] = ev.pop("kind")
+                ev["t"] = float(p[1])
+                ev["kind"] = p[2]
+                if p[2] != "adjtimex":
+                    events.append(ev)
+            elif c == "H":
+                header = parse_kv(line.split()[1:])
+    return header, grid, events
+
+
+def recovery(grid, i0, t0, t_end, threshold):
+    """Time from t0 until |err| < threshold for good (up to t_end), or None
+    if the error is still above the threshold at t_end."""
+    last_bad = None
+    first_good_after = None
+    i = i0
+    n = len(grid)
+    while i < n and grid[i][0] <= t_end:
+        t, e = grid[i][0], grid[i][1]
+        if abs(e) >= threshold or grid[i][3]:
+            last_bad = i
+            first_good_after = None
+        elif first_good_after is None:
+            first_good_after = t
+        i += 1
+    if first_good_after is None:
+        return None
+    return max(0.0, first_good_after - t0)
+
+
+def index_at(grid, t):
+    lo, hi = 0, len(grid)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if grid[mid][0] < t:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+def window_stats(grid, t0, t1):
+    i, n = index_at(grid, t0), len(grid)
+    s2, mx, cnt, hc0, hc1 = 0.0, 0.0, 0, None, None
+    while i < n and grid[i][0] <= t1:
+        t, e, hc, paused = grid[i]
+        if hc0 is None:
+            hc0 = (t, hc)
+        hc1 = (t, hc)
+        if not paused:
+            s2 += e * e
+            mx = max(mx, abs(e))
+            cnt += 1
+        i += 1
+    if not cnt:
+        return None
+    hcps = None
+    if hc0 and hc1 and hc1[0] > hc0[0]:
+        hcps = (hc1[1] - hc0[1]) / (hc1[0] - hc0[0])
+    return {"rms": math.sqrt(s2 / cnt), "max": mx, "samples": cnt, "hypercalls_per_s": hcps}
+
+
+def analyse(truth, scenario):
+    header, grid, events = read_truth(truth)
+    rep = {"scenario": scenario.name, "truth": truth, "header": header}
+    ended = [e for e in events if e["kind"] == "end"]
+    rep["ended"] = bool(ended)
+    rep["last_t"] = grid[-1][0] if grid else 0.0
+    rep["fatal"] = next((e.get("msg") for e in events if e["kind"] == "fatal"), None)
+    rep["seccomp_violation"] = next((e.get("ioctl") for e in events
+                                     if e["kind"] == "seccomp_violation"), None)
+    t_end = ended[0]["t"] if ended else rep["last_t"]
+    rep["duration"] = t_end
+    hc = grid[-1][2] if grid else 0
+    rep["hypercalls"] = hc
+    rep["hypercalls_per_s"] = hc / t_end if t_end > 0 else None
+    steps = [{"t": e["t"], "size": float(e["size"])} for e in events if e["kind"] == "step"
+             and abs(float(e["size"])) > 0.0]
+    rep["steps"] = steps
+
+    # Disturbances and their recoveries
+    starts = sorted(e["t"] for e in events if e["kind"] in DISTURB_START)
+    points = [{"kind": "start", "t": 0.0}]
+    for e in events:
+        if e["kind"] in ("resume", "host_step", "clocksource"):
+            points.append({"kind": e["kind"], "t": e["t"]})
+        elif e["kind"] == "window_end":
+            points.append({"kind": "window_end:" + e.get("what", ""), "t": e["t"]})
+    recs = []
+    for p in points:
+        t0 = p["t"]
+        horizon = min([s for s in starts if s > t0 + 1e-9] + [t_end])
+        i0 = index_at(grid, t0)
+        seg = [abs(g[1]) for g in grid[i0:index_at(grid, horizon)] if not g[3]]
+        recs.append({
+            "kind": p["kind"], "t": t0, "horizon": horizon,
+            "rec_1ms": recovery(grid, i0, t0, horizon, 1e-3),
+            "rec_10us": recovery(grid, i0, t0, horizon, 1e-5),
+            "max_abs_err": max(seg) if seg else None,
+            "steps": [s for s in steps if t0 <= s["t"] < horizon],
+        })
+    rep["recoveries"] = recs
+    rep["windows"] = {}
+    for name, w0, w1 in scenario.windows:
+        st = window_stats(grid, w0, min(w1, t_end))
+        if st is not None:
+            st["steps"] = len([s for s in steps if w0 <= s["t"] <= w1])
+        rep["windows"][name] = st
+    return rep
+
+
+def tabulated_recoveries(rep, kind):
+    """The recoveries of the scenario's tabulated event kind."""
+    return [r for r in rep.get("recoveries", []) if r["kind"] == kind or
+            r["kind"].startswith(kind + ":")]
