@@ -381,6 +381,7 @@ check_stats(DOC_Context *ctx)
   DOC_Result *r;
   DOC_Status status;
   double med_off, med_delay;
+  char delay_text[160];
   const char *fix;
 
   if (samples > 1000)
@@ -442,14 +443,16 @@ check_stats(DOC_Context *ctx)
     fix = "intermittent read failures: see phc.ioctls";
   }
 
+  if (n_delays)
+    snprintf(delay_text, sizeof (delay_text), "delay min/median/max %.3f/%.3f/%.3f us over %d "
+             "readings", delays[0] * 1e6, med_delay * 1e6, delays[n_delays - 1] * 1e6, n_delays);
+  else
+    snprintf(delay_text, sizeof (delay_text), "no delay (PRECISE cross-timestamps)");
   r = DOC_AddResult(ctx->report, "phc.stats", status, fix,
-                    "%d/%d reads (PRECISE %d, EXTENDED %d, basic %d); delay min/median/max "
-                    "%.3f/%.3f/%.3f us over %d readings; offset PHC-REALTIME "
+                    "%d/%d reads (PRECISE %d, EXTENDED %d, basic %d); %s; offset PHC-REALTIME "
                     "min/median/max %+.9f/%+.9f/%+.9f s", n_offsets, samples,
                     mode_count[PHCR_MODE_PRECISE], mode_count[PHCR_MODE_EXTENDED],
-                    mode_count[PHCR_MODE_BASIC],
-                    n_delays ? delays[0] * 1e6 : 0.0, med_delay * 1e6,
-                    n_delays ? delays[n_delays - 1] * 1e6 : 0.0, n_delays,
+                    mode_count[PHCR_MODE_BASIC], delay_text,
                     offsets[0], med_off, offsets[n_offsets - 1]);
   if (n_delays) {
     DOC_AddMetric(r, "phc_delay_min_seconds", delays[0]);
@@ -542,8 +545,10 @@ DOC_CheckPhcClock(DOC_Context *ctx)
   DOC_AddMetric(r, "phc_precise_works", precise_ok);
   DOC_AddMetric(r, "phc_sys_offset_works", basic_ok);
 
-  if (ctx->samples > 0 && (basic_ok || precise_ok))
+  if (ctx->samples <= 0)
+    DOC_AddResult(ctx->report, "phc.stats", DOC_SKIP, NULL, "not requested (--samples 0)");
+  else if (basic_ok || precise_ok)
     check_stats(ctx);
-  else if (ctx->samples > 0)
+  else
     DOC_AddResult(ctx->report, "phc.stats", DOC_SKIP, NULL, "no reading ioctl works");
 }

@@ -32,6 +32,16 @@
 #define EXIT_DOCTOR_ERROR 3
 #define DEFAULT_SAMPLES 20
 
+static DOC_Report report;
+
+/* ================================================== */
+
+const DOC_Report *
+DOC_LastReport(void)
+{
+  return &report;
+}
+
 /* ================================================== */
 
 void
@@ -91,7 +101,6 @@ DOC_Main(int argc, char **argv, const struct PHCR_Ops *ops)
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 }
   };
-  static DOC_Report report;
   static char root[4096], chronyc[4096];
   const char *prom = NULL;
   int opt, json = 0, quiet = 0, verbose = 0, no_chronyc = 0, err;

@@ -131,5 +131,7 @@ extern DOC_Shared DOC_shared;
 extern void DOC_RunChecks(DOC_Context *ctx);
 /* Full command line; ops NULL = real devices. Returns the exit code. */
 extern int DOC_Main(int argc, char **argv, const struct PHCR_Ops *ops);
+/* Report of the last DOC_Main() run (for tests) */
+extern const DOC_Report *DOC_LastReport(void);
 
 #endif

@@ -38,7 +38,8 @@ ALL_TARGETS += doctor
 CHECK_TARGETS += doctor-check
 INSTALL_TARGETS += install-guest
 
-.PHONY: doctor doctor-check doctor-check-fixtures doctor-check-phc install-guest
+.PHONY: doctor doctor-check doctor-check-fixtures doctor-check-phc doctor-check-install \
+  install-guest
 
 doctor: $(DOCTOR)
 
@@ -62,12 +63,25 @@ $(DOCTOR_FAKE_TEST): $(TOP)/tests/doctor/test_doctor_phc.c $(DOCTOR_CORE_OBJS) \
 doctor-check-fixtures: $(DOCTOR)
 	@$(ENSURE) python3
 	python3 $(TOP)/tests/doctor/test_fixtures.py --doctor $(DOCTOR) \
-	  --workdir $(DOCTOR_TEST_DIR)/fixtures --guest $(TOP)/guest
+	  --workdir $(DOCTOR_TEST_DIR)/fixtures
 
 doctor-check-phc: $(DOCTOR_FAKE_TEST)
-	$(DOCTOR_FAKE_TEST)
+	@$(ENSURE) python3
+	$(DOCTOR_FAKE_TEST) $(DOCTOR_TEST_DIR)/healthy-fake.json
+	python3 $(TOP)/tests/doctor/test_fixtures.py --check-json $(DOCTOR_TEST_DIR)/healthy-fake.json
 
-doctor-check: doctor-check-fixtures doctor-check-phc
+# install-guest into a scratch DESTDIR (Debian layout), then check the files and
+# that a guest with only these assets satisfies the doctor
+doctor-check-install: $(DOCTOR)
+	@$(ENSURE) python3
+	rm -rf $(DOCTOR_TEST_DIR)/destdir
+	$(MAKE) --no-print-directory install-guest DESTDIR=$(DOCTOR_TEST_DIR)/destdir prefix=/usr \
+	  sysconfdir=/etc
+	python3 $(TOP)/tests/doctor/test_fixtures.py --doctor $(DOCTOR) \
+	  --workdir $(DOCTOR_TEST_DIR)/fixtures-install --destdir $(DOCTOR_TEST_DIR)/destdir \
+	  --only-install
+
+doctor-check: doctor-check-fixtures doctor-check-phc doctor-check-install
 
 install-guest: $(DOCTOR)
 	install -d $(DESTDIR)$(bindir) $(DESTDIR)$(modulesloaddir) $(DESTDIR)$(udevrulesdir) \

@@ -1,0 +1,547 @@
+/*
+  chrony-ptpkvm - tests of ptpkvm-doctor's PHC checks on the fake device
+
+  SPDX-License-Identifier: GPL-2.0-only
+  Copyright (C) 2026 The chrony-ptpkvm authors
+
+  This program is free software; you can redistribute it and/or modify
+  it under the terms of version 2 of the GNU General Public License as
+  published by the Free Software Foundation.
+
+  =======================================================================
+
+  Runs the whole doctor (DOC_Main) with phc_reader's fake device backend
+  (tests/unit/fake_phc.[ch]) on a healthy guest fixture, then changes one
+  thing per test: the clocksource-dependent PRECISE failure, a host that
+  cannot answer, a device that is not a PHC, that vanished or cannot be
+  opened, offsets and delays that call for WARN or FAIL, spikes that must
+  not, several PHCs.  Checks statuses, messages and metrics against the
+  values the fake was scripted with.  With an argument, writes the
+  healthy run's JSON report to that file for the schema checker.
+  Prints "N passed, N failed" last.
+  */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "doctor.h"
+#include "fake_phc.h"
+
+static int passed, failed;
+
+#define CHECK(cond, ...) check_report((cond), #cond, __VA_ARGS__)
+
+static void
+check_report(int ok, const char *expr, const char *fmt, ...)
+  __attribute__((format(printf, 3, 4)));
+
+static void
+check_report(int ok, const char *expr, const char *fmt, ...)
+{
+  va_list ap;
+
+  printf("%s ", ok ? "PASS" : "FAIL");
+  va_start(ap, fmt);
+  vprintf(fmt, ap);
+  va_end(ap);
+  if (!ok)
+    printf("  [%s]", expr);
+  printf("\n");
+  if (ok)
+    passed++;
+  else
+    failed++;
+}
+
+/* ================================================== */
+/* Fixture */
+
+static void
+must(int ret, const char *what)
+{
+  if (ret < 0) {
+    fprintf(stderr, "fixture: %s failed: %s\n", what, strerror(errno));
+    exit(2);
+  }
+}
+
+static void
+write_file(FAKE_Phc *f, const char *rel, const char *text, mode_t mode)
+{
+  char path[4096];
+
+  must(FAKE_WriteFile(f, rel, text), rel);
+  snprintf(path, sizeof (path), "%s%s", FAKE_Root(f), rel);
+  must(chmod(path, mode), "chmod");
+}
+
+static void
+make_symlink(FAKE_Phc *f, const char *rel, const char *target)
+{
+  char path[4096];
+
+  snprintf(path, sizeof (path), "%s%s", FAKE_Root(f), rel);
+  unlink(path);
+  must(symlink(target, path), "symlink");
+}
+
+/* A PHC in sysfs, a device node for stat() and the scripted device */
+static int
+add_phc(FAKE_Phc *f, int index, const char *name)
+{
+  char dev[64];
+  int d;
+
+  must(FAKE_AddSysfsPtp(f, index, name), "sysfs ptp");
+  snprintf(dev, sizeof (dev), "/dev/ptp%d", index);
+  write_file(f, dev, "", 0640);
+  d = FAKE_AddDevice(f, dev);
+  must(d, "FAKE_AddDevice");
+  return d;
+}
+
+/* Healthy KVM guest on kvm-clock: every check OK */
+static FAKE_Phc *
+healthy(int *kvm_dev)
+{
+  char text[512];
+  FAKE_Phc *f = FAKE_Create(42);
+  int d;
+
+  if (!f) {
+    fprintf(stderr, "FAKE_Create failed\n");
+    exit(2);
+  }
+  write_file(f, "/ptpkvm-doctor.cpuid", "hypervisor 1\nsignature 0x40000000 KVMKVMKVM\n", 0644);
+  write_file(f, "/proc/sys/kernel/osrelease", "6.1.0-test\n", 0644);
+  write_file(f, "/proc/modules", "ptp_kvm 20480 0 - Live 0x0\nptp 36864 1 ptp_kvm, Live 0x0\n",
+             0644);
+  write_file(f, "/proc/cpuinfo", "flags\t\t: fpu tsc constant_tsc nonstop_tsc hypervisor\n",
+             0644);
+  write_file(f, "/etc/modules-load.d/ptp_kvm.conf", "ptp_kvm\n", 0644);
+  write_file(f, "/sys/devices/system/clocksource/clocksource0/current_clocksource",
+             "kvm-clock\n", 0644);
+  write_file(f, "/sys/devices/system/clocksource/clocksource0/available_clocksource",
+             "kvm-clock tsc acpi_pm\n", 0644);
+  write_file(f, "/dev/kmsg", "clocksource: Switched to clocksource kvm-clock\n", 0644);
+  snprintf(text, sizeof (text), "root:x:0:0::/root:/bin/sh\n_chrony:x:4243:%ld::/:/bin/false\n",
+           (long)getgid());
+  write_file(f, "/etc/passwd", text, 0644);
+  write_file(f, "/etc/group", "root:x:0:\n", 0644);
+  write_file(f, "/etc/chrony/chrony.conf", "refclock PTPKVM auto\nmakestep 1 3\n", 0644);
+  write_file(f, "/proc/1/comm", "systemd\n", 0644);
+  write_file(f, "/proc/1/stat", "1 (systemd) S 0 1 1\n", 0644);
+  write_file(f, "/proc/400/comm", "chronyd\n", 0644);
+  write_file(f, "/proc/400/stat", "400 (chronyd) S 1 400 400\n", 0644);
+  write_file(f, "/usr/bin/chronyc",
+             "#!/bin/sh\necho '50484330,PTP0,1,1763770000.1,0.000000010,0.000000010,"
+             "0.000000020,1.5,0.0,0.01,0.000000001,0.00001,2.0,Normal'\n", 0755);
+
+  d = add_phc(f, 0, PHCR_DEFAULT_CLOCK_NAME);
+  make_symlink(f, "/dev/ptp_kvm", "ptp0");
+  must(FAKE_AddAlias(f, "/dev/ptp_kvm", d), "alias");
+  *kvm_dev = d;
+  return f;
+}
+
+/* ================================================== */
+/* Running the doctor */
+
+static int
+run(FAKE_Phc *f, const char *samples, const char *extra)
+{
+  char *argv[10];
+  int argc = 0;
+
+  argv[argc++] = "ptpkvm-doctor";
+  argv[argc++] = "--root";
+  argv[argc++] = (char *)FAKE_Root(f);
+  argv[argc++] = "--quiet";
+  argv[argc++] = "--samples";
+  argv[argc++] = (char *)samples;
+  if (extra)
+    argv[argc++] = (char *)extra;
+  argv[argc] = NULL;
+  return DOC_Main(argc, argv, FAKE_Ops(f));
+}
+
+static const DOC_Result *
+result(const char *id)
+{
+  static DOC_Result none;
+  const DOC_Result *r = DOC_FindResult(DOC_LastReport(), id);
+
+  if (!r) {
+    snprintf(none.id, sizeof (none.id), "%s", id);
+    none.status = -1;
+    snprintf(none.message, sizeof (none.message), "(no result)");
+    return &none;
+  }
+  return r;
+}
+
+static double
+metric(const char *id, const char *name)
+{
+  const DOC_Result *r = result(id);
+  int i;
+
+  for (i = 0; i < r->n_metrics; i++)
+    if (!strcmp(r->metrics[i].name, name))
+      return r->metrics[i].value;
+  return NAN;
+}
+
+static int
+status_is(const char *id, DOC_Status s)
+{
+  return (int)result(id)->status == (int)s;
+}
+
+static int
+message_has(const char *id, const char *text)
+{
+  const DOC_Result *r = result(id);
+
+  return strstr(r->message, text) || strstr(r->fix, text);
+}
+
+/* ================================================== */
+/* Tests */
+
+static void
+test_healthy(const char *json_out)
+{
+  int d, rc, i, all_ok = 1;
+  const DOC_Report *rep;
+  FAKE_Phc *f = healthy(&d);
+
+  rc = run(f, "20", NULL);
+  rep = DOC_LastReport();
+  for (i = 0; i < rep->n_results; i++) {
+    if (rep->results[i].status != DOC_OK) {
+      all_ok = 0;
+      printf("  not OK: %s %s\n", rep->results[i].id, rep->results[i].message);
+    }
+  }
+  CHECK(rc == 0 && all_ok && rep->n_results == 15, "healthy guest: 15 checks OK, exit 0 (rc %d)",
+        rc);
+  CHECK(message_has("phc.ioctls", "PRECISE works") && message_has("phc.ioctls", "GETCAPS works"),
+        "healthy: ioctl report names the working ioctls: %s", result("phc.ioctls")->message);
+  CHECK(metric("phc.stats", "phc_reads_ok") == 20 && metric("phc.stats", "phc_reads_failed") == 0,
+        "healthy: 20 of 20 reads");
+  CHECK(message_has("phc.stats", "PRECISE 20"), "healthy: kvm-clock -> all reads PRECISE: %s",
+        result("phc.stats")->message);
+  CHECK(fabs(metric("phc.stats", "phc_offset_median_seconds")) < 1e-6,
+        "healthy: offset median near 0 (%.3g)", metric("phc.stats", "phc_offset_median_seconds"));
+
+  if (json_out) {
+    int fd = open(json_out, O_WRONLY | O_CREAT | O_TRUNC, 0644), saved = dup(1);
+    char *argv[] = { "ptpkvm-doctor", "--root", (char *)FAKE_Root(f), "--json", NULL };
+
+    fflush(stdout);
+    dup2(fd, 1);
+    rc = DOC_Main(4, argv, FAKE_Ops(f));
+    fflush(stdout);
+    dup2(saved, 1);
+    close(fd);
+    close(saved);
+    CHECK(rc == 0, "healthy: --json run exits 0 (report in %s)", json_out);
+  }
+  (void)d;
+  FAKE_Destroy(f);
+}
+
+static void
+test_tsc_clocksource(void)
+{
+  FAKE_Noise noise;
+  int d, rc;
+  FAKE_Phc *f = healthy(&d);
+  double mn, med, mx;
+
+  /* what a ptp_kvm guest on tsc looks like */
+  write_file(f, "/sys/devices/system/clocksource/clocksource0/current_clocksource", "tsc\n",
+             0644);
+  FAKE_SetModeErrno(f, d, PHCR_MODE_PRECISE, ENODEV);
+  FAKE_SetModeErrno(f, d, PHCR_MODE_EXTENDED, EOPNOTSUPP);
+  FAKE_NoiseDefaults(&noise);
+  noise.base_delay_ns = 1500;
+  noise.jitter_ns = 200;
+  FAKE_SetNoise(f, d, &noise);
+  FAKE_SetOffset(f, d, 250000);       /* 250 us: chronyd still converging */
+
+  rc = run(f, "20", NULL);
+  CHECK(rc == 0 && status_is("phc.ioctls", DOC_OK) &&
+        message_has("phc.ioctls", "ENODEV: the guest clocksource is not kvm-clock") &&
+        message_has("phc.ioctls", "EOPNOTSUPP: not implemented by ptp_kvm"),
+        "tsc: PRECISE ENODEV and EXTENDED EOPNOTSUPP explained, still OK: %s",
+        result("phc.ioctls")->message);
+  CHECK(metric("phc.ioctls", "phc_precise_works") == 0 &&
+        metric("phc.ioctls", "phc_sys_offset_works") == 1, "tsc: ioctl metrics");
+  CHECK(status_is("phc.stats", DOC_OK) && message_has("phc.stats", "basic 20"),
+        "tsc: 20 basic reads: %s", result("phc.stats")->message);
+  mn = metric("phc.stats", "phc_delay_min_seconds");
+  med = metric("phc.stats", "phc_delay_median_seconds");
+  mx = metric("phc.stats", "phc_delay_max_seconds");
+  CHECK(mn >= 1.5e-6 - 1e-12 && mx <= 1.7e-6 + 1e-12 && mn <= med && med <= mx,
+        "tsc: delays within the scripted 1.5..1.7 us (min %.4g median %.4g max %.4g)", mn, med,
+        mx);
+  CHECK(fabs(metric("phc.stats", "phc_offset_median_seconds") - 250e-6) < 1e-6,
+        "tsc: offset median = scripted 250 us (%.9f)",
+        metric("phc.stats", "phc_offset_median_seconds"));
+  FAKE_Destroy(f);
+}
+
+static void
+test_host_cannot_answer(void)
+{
+  int d, rc;
+  FAKE_Phc *f = healthy(&d);
+
+  FAKE_SetModeErrno(f, d, PHCR_MODE_PRECISE, EOPNOTSUPP);
+  FAKE_SetModeErrno(f, d, PHCR_MODE_EXTENDED, EOPNOTSUPP);
+  FAKE_SetModeErrno(f, d, PHCR_MODE_BASIC, EOPNOTSUPP);
+  rc = run(f, "20", NULL);
+  CHECK(rc == 2 && status_is("phc.ioctls", DOC_FAIL) &&
+        message_has("phc.ioctls", "host cannot answer") && message_has("phc.ioctls", "host side"),
+        "EOPNOTSUPP everywhere (after migration) -> FAIL, host-side fix: %s",
+        result("phc.ioctls")->message);
+  CHECK(status_is("phc.stats", DOC_SKIP), "EOPNOTSUPP: no statistics");
+  FAKE_Destroy(f);
+}
+
+static void
+test_not_a_phc(void)
+{
+  int d, rc;
+  FAKE_Phc *f = healthy(&d);
+
+  FAKE_SetPhc(f, d, 0);
+  rc = run(f, "5", NULL);
+  CHECK(rc == 2 && status_is("phc.ioctls", DOC_FAIL) &&
+        message_has("phc.ioctls", "not a working PHC"), "GETCAPS fails -> FAIL: %s",
+        result("phc.ioctls")->message);
+  FAKE_Destroy(f);
+}
+
+static void
+test_device_gone(void)
+{
+  int d, rc;
+  FAKE_Phc *f = healthy(&d);
+
+  FAKE_SetModeErrno(f, d, PHCR_MODE_PRECISE, ENODEV);
+  FAKE_SetModeErrno(f, d, PHCR_MODE_EXTENDED, ENODEV);
+  FAKE_SetModeErrno(f, d, PHCR_MODE_BASIC, ENODEV);
+  rc = run(f, "5", NULL);
+  CHECK(rc == 2 && status_is("phc.ioctls", DOC_FAIL) && message_has("phc.ioctls", "went away") &&
+        message_has("phc.ioctls", "modprobe"), "ENODEV on every ioctl -> FAIL, reload: %s",
+        result("phc.ioctls")->message);
+  FAKE_Destroy(f);
+
+  f = healthy(&d);
+  FAKE_RemoveDevice(f, d);
+  rc = run(f, "5", NULL);
+  CHECK(rc == 2 && status_is("phc.ioctls", DOC_FAIL) && message_has("phc.ioctls", "cannot open"),
+        "device node that cannot be opened (ENOENT) -> FAIL: %s", result("phc.ioctls")->message);
+  FAKE_Destroy(f);
+}
+
+static void
+test_precise_only(void)
+{
+  int d, rc;
+  FAKE_Phc *f = healthy(&d);
+
+  FAKE_SetModeErrno(f, d, PHCR_MODE_BASIC, EOPNOTSUPP);
+  FAKE_SetModeErrno(f, d, PHCR_MODE_EXTENDED, EOPNOTSUPP);
+  rc = run(f, "5", NULL);
+  CHECK(rc == 1 && status_is("phc.ioctls", DOC_WARN), "only PRECISE works -> WARN (rc %d)", rc);
+  CHECK(status_is("phc.stats", DOC_OK) && message_has("phc.stats", "PRECISE 5"),
+        "only PRECISE: statistics from PRECISE: %s", result("phc.stats")->message);
+  FAKE_Destroy(f);
+}
+
+static void
+test_open_denied(void)
+{
+  int d, rc, i, listed = 0;
+  FAKE_Phc *f = healthy(&d);
+  const DOC_Report *rep;
+
+  FAKE_SetOpenErrno(f, d, EACCES);
+  rc = run(f, "5", NULL);
+  rep = DOC_LastReport();
+  for (i = 0; i < rep->n_unreadable; i++)
+    listed |= !!strstr(rep->unreadable[i], "/dev/ptp0");
+  CHECK(rc == 0 && status_is("phc.ioctls", DOC_SKIP) && status_is("phc.stats", DOC_SKIP) &&
+        message_has("phc.ioctls", "Permission denied") && listed,
+        "EACCES (unprivileged) -> SKIP, says what it could not read (rc %d): %s", rc,
+        result("phc.ioctls")->message);
+  FAKE_Destroy(f);
+}
+
+static void
+test_offsets(void)
+{
+  static const struct {
+    int64_t offset_ns;
+    DOC_Status status;
+    const char *what;
+  } cases[] = {
+    { 2000000000LL, DOC_FAIL, "+2 s" },
+    { -3600000000000LL, DOC_FAIL, "-1 h" },
+    { 5000000LL, DOC_WARN, "+5 ms" },
+    { -5000000LL, DOC_WARN, "-5 ms" },
+    { 500000LL, DOC_OK, "+0.5 ms" },
+    { -900000LL, DOC_OK, "-0.9 ms" },
+  };
+  unsigned int i;
+  int d;
+
+  for (i = 0; i < sizeof (cases) / sizeof (cases[0]); i++) {
+    FAKE_Phc *f = healthy(&d);
+
+    FAKE_SetOffset(f, d, cases[i].offset_ns);
+    run(f, "10", NULL);
+    CHECK(status_is("phc.stats", cases[i].status) &&
+          fabs(metric("phc.stats", "phc_offset_median_seconds") -
+               cases[i].offset_ns * 1e-9) < 1e-6,
+          "offset %s -> %s (median %.9f)", cases[i].what, DOC_StatusName(cases[i].status),
+          metric("phc.stats", "phc_offset_median_seconds"));
+    FAKE_Destroy(f);
+  }
+}
+
+static void
+test_delays(void)
+{
+  FAKE_Noise noise;
+  FAKE_Phc *f;
+  int d;
+
+  /* slow hypercalls: 200 us each */
+  f = healthy(&d);
+  FAKE_SetModeErrno(f, d, PHCR_MODE_PRECISE, ENODEV);
+  FAKE_SetModeErrno(f, d, PHCR_MODE_EXTENDED, EOPNOTSUPP);
+  FAKE_NoiseDefaults(&noise);
+  noise.base_delay_ns = 200000;
+  noise.jitter_ns = 1000;
+  FAKE_SetNoise(f, d, &noise);
+  run(f, "10", NULL);
+  CHECK(status_is("phc.stats", DOC_WARN) && message_has("phc.stats", "slow PHC reads"),
+        "median delay 200 us -> WARN: %s", result("phc.stats")->message);
+  FAKE_Destroy(f);
+
+  /* rare 50-500 us spikes move the max, not the median: OK */
+  f = healthy(&d);
+  FAKE_SetModeErrno(f, d, PHCR_MODE_PRECISE, ENODEV);
+  FAKE_SetModeErrno(f, d, PHCR_MODE_EXTENDED, EOPNOTSUPP);
+  FAKE_NoiseDefaults(&noise);
+  noise.spike_prob = 0.1;
+  FAKE_SetNoise(f, d, &noise);
+  run(f, "40", NULL);
+  CHECK(status_is("phc.stats", DOC_OK) &&
+        metric("phc.stats", "phc_delay_max_seconds") >= 50e-6 &&
+        metric("phc.stats", "phc_delay_median_seconds") < 10e-6,
+        "10%% spikes: max %.3g s >= 50 us, median %.3g s small -> OK",
+        metric("phc.stats", "phc_delay_max_seconds"),
+        metric("phc.stats", "phc_delay_median_seconds"));
+  FAKE_Destroy(f);
+}
+
+static void
+test_intermittent(void)
+{
+  int d;
+  FAKE_Phc *f = healthy(&d);
+
+  FAKE_SetModeErrno(f, d, PHCR_MODE_PRECISE, ENODEV);
+  FAKE_SetModeErrno(f, d, PHCR_MODE_EXTENDED, EOPNOTSUPP);
+  /* the probe's basic ioctl works, then three reads hit an I/O error */
+  FAKE_QueueErrno(f, d, PHCR_MODE_BASIC, 0, 1);
+  FAKE_QueueErrno(f, d, PHCR_MODE_BASIC, EIO, 3);
+  run(f, "10", NULL);
+  CHECK(status_is("phc.stats", DOC_WARN) && message_has("phc.stats", "intermittent") &&
+        metric("phc.stats", "phc_reads_failed") >= 1 && metric("phc.stats", "phc_reads_ok") >= 1,
+        "some reads fail -> WARN (%g ok, %g failed): %s", metric("phc.stats", "phc_reads_ok"),
+        metric("phc.stats", "phc_reads_failed"), result("phc.stats")->message);
+  FAKE_Destroy(f);
+
+  f = healthy(&d);
+  run(f, "0", NULL);
+  CHECK(status_is("phc.stats", DOC_SKIP) && message_has("phc.stats", "--samples 0"),
+        "--samples 0 -> statistics SKIP: %s", result("phc.stats")->message);
+  FAKE_Destroy(f);
+}
+
+static void
+test_ioctl_numbers(void)
+{
+  FAKE_Counters c;
+  int d;
+  FAKE_Phc *f = healthy(&d);
+
+  FAKE_SetModeErrno(f, d, PHCR_MODE_PRECISE, ENODEV);
+  FAKE_SetModeErrno(f, d, PHCR_MODE_EXTENDED, EOPNOTSUPP);
+  run(f, "10", NULL);
+  FAKE_GetCounters(f, &c);
+  CHECK(c.ioctl_mode[PHCR_MODE_BASIC] >= 11 && c.other_ioctls == 0,
+        "reads use the original ioctl numbers only (basic %lu, other %lu)",
+        c.ioctl_mode[PHCR_MODE_BASIC], c.other_ioctls);
+  FAKE_Destroy(f);
+}
+
+static void
+test_several_phcs(void)
+{
+  int nic, kvm, rc;
+  FAKE_Phc *f;
+
+  f = healthy(&kvm);
+  FAKE_SetOffset(f, kvm, 100000000000LL);   /* this one is now the "NIC" at ptp0 */
+  must(FAKE_WriteFile(f, "/sys/class/ptp/ptp0/clock_name", "mlx5_ptp\n"), "rename");
+  nic = kvm;
+  kvm = add_phc(f, 1, PHCR_DEFAULT_CLOCK_NAME);
+  make_symlink(f, "/dev/ptp_kvm", "ptp1");
+  FAKE_AddAlias(f, "/dev/ptp_kvm", kvm);
+  FAKE_SetOffset(f, kvm, 1000);
+  rc = run(f, "10", NULL);
+  CHECK(status_is("phc.devices", DOC_OK) && message_has("phc.devices", "/dev/ptp0 is 'mlx5_ptp'"),
+        "two PHCs: KVM at ptp1 found, ptp0 flagged: %s", result("phc.devices")->message);
+  CHECK(fabs(metric("phc.stats", "phc_offset_median_seconds") - 1e-6) < 1e-7 && rc == 0,
+        "two PHCs: statistics read the KVM PHC, not ptp0 (median %.9f, rc %d)",
+        metric("phc.stats", "phc_offset_median_seconds"), rc);
+  (void)nic;
+  FAKE_Destroy(f);
+}
+
+/* ================================================== */
+
+int
+main(int argc, char **argv)
+{
+  setvbuf(stdout, NULL, _IOLBF, 0);
+  test_healthy(argc > 1 ? argv[1] : NULL);
+  test_tsc_clocksource();
+  test_host_cannot_answer();
+  test_not_a_phc();
+  test_device_gone();
+  test_precise_only();
+  test_open_denied();
+  test_offsets();
+  test_delays();
+  test_intermittent();
+  test_ioctl_numbers();
+  test_several_phcs();
+  printf("%d passed, %d failed\n", passed, failed);
+  return failed ? 1 : 0;
+}
