@@ -53,12 +53,16 @@ typedef enum {
                                      drift is assumed 0 */
 
 typedef struct {
-  double threshold;      /* smallest jump reported (s); default 1e-3 */
+  double threshold;      /* smallest jump reported (s); default 1e-3.  A
+                            sample is a suspect when its deviation exceeds
+                            the noise margin u and reaches threshold -
+                            min(u, threshold / 4) */
   int confirmations;     /* agreeing samples needed after the suspect one;
                             default 2, minimum 1 */
-  double tolerance;      /* confirming samples must agree with the suspect's
-                            J within max(tolerance, noise margin) (s);
-                            default 50e-6 */
+  double tolerance;      /* confirming samples must be jumps themselves and
+                            agree with the suspect's J within tolerance +
+                            both error bounds + 3 x noise + drift allowance
+                            (s); default 50e-6 */
   double noise_k;        /* noise margin = noise_k * robust std-dev of the
                             residuals + sample error bound; default 8 */
   double drift_tolerance;/* unmodelled drift allowed per second since the

@@ -36,6 +36,12 @@
 /* Shortest span between the halves of the history for a drift estimate */
 #define MIN_DRIFT_SPAN 2.0
 #define MAX_DRIFT 0.1
+/* Weight of a new deviation in the slow noise estimate, after the first
+   PRED_NOISE_START samples (plain mean until then) */
+#define PRED_NOISE_ALPHA (1.0 / 32.0)
+#define PRED_NOISE_START 8
+/* mean |x| of a gaussian is sqrt(2 / pi) sigma */
+#define MEAN_ABS_TO_SIGMA 1.2533
 
 typedef struct {
   double time;
@@ -67,6 +73,11 @@ struct PHCR_JumpDetector_Record {
   int n_cand;
   int cand_cold;
   Model cand_model;
+
+  /* Slow robust estimate of the one-step prediction error (s): clipped
+     running mean of |deviation| of normal samples, scaled to a std-dev */
+  double pred_noise;
+  unsigned long pred_noise_n;
 
   unsigned long normal, suspects, confirmed, dismissed;
 };
@@ -295,6 +306,24 @@ predict(const Model *m, double time)
 }
 
 /* ================================================== */
+
+static void
+update_pred_noise(PHCR_JumpDetector d, double dev)
+{
+  double x = MEAN_ABS_TO_SIGMA * fabs(dev), alpha;
+
+  if (d->pred_noise_n < PRED_NOISE_START) {
+    alpha = 1.0 / (double)(d->pred_noise_n + 1);
+  } else {
+    alpha = PRED_NOISE_ALPHA;
+    if (x > 4.0 * d->pred_noise)
+      x = 4.0 * d->pred_noise;
+  }
+  d->pred_noise += alpha * (x - d->pred_noise);
+  d->pred_noise_n++;
+}
+
+/* ================================================== */
 /* Noise margin of a sample against a model */
 
 static double
@@ -303,17 +332,28 @@ margin(PHCR_JumpDetector d, const Model *m, const PHCR_JumpInput *in)
   double dt = m->valid ? fabs(in->time - m->t_ref) : 0.0;
   const PHCR_JumpConfig *c = &d->cfg;
 
-  return c->noise_k * (m->noise + m->drift_err * dt) + m->hist_err +
-         in->error + c->min_margin + c->drift_tolerance * dt;
+  /* Without a drift estimate, allow 4 times the drift tolerance */
+  double noise = m->noise > d->pred_noise ? m->noise : d->pred_noise;
+
+  return c->noise_k * (noise + m->drift_err * dt) + m->hist_err +
+         in->error + c->min_margin +
+         (m->warmup ? 4.0 : 1.0) * c->drift_tolerance * dt;
 }
 
 /* ================================================== */
 
+/* A jump must be clearly beyond the noise margin u, and reach the
+   threshold up to a slack of min(u, threshold / 4), so that a jump of
+   exactly the threshold is found despite noise, while deviations below
+   3/4 of the threshold never count whatever the noise */
+
 static int
 is_jump(PHCR_JumpDetector d, double dev, double u)
 {
+  double thr = d->cfg.threshold, slack = u < thr / 4.0 ? u : thr / 4.0;
+
   dev = fabs(dev);
-  return dev > u && dev + u >= d->cfg.threshold;
+  return dev > u && dev >= thr - slack;
 }
 
 /* ================================================== */
@@ -391,9 +431,12 @@ feed_pending(PHCR_JumpDetector d, const Point *p, const PHCR_JumpInput *in,
   int i, need = d->cfg.confirmations;
 
   tol = d->cfg.tolerance + p->error + d->cand[0].error +
-        d->cfg.drift_tolerance * dt + d->cfg.noise_k * m->noise;
+        d->cfg.drift_tolerance * dt + 3.0 * m->noise;
 
-  if (fabs((double)sat_sub(dev, d->cand_dev[0]) * 1e-9) <= tol) {
+  /* A confirming sample is itself a jump from the old estimate, and agrees
+     with the suspect's J */
+  if (is_jump(d, (double)dev * 1e-9, u) &&
+      fabs((double)sat_sub(dev, d->cand_dev[0]) * 1e-9) <= tol) {
     d->cand[d->n_cand] = *p;
     d->cand_dev[d->n_cand] = dev;
     d->n_cand++;
@@ -480,6 +523,8 @@ PHCR_JumpFeed(PHCR_JumpDetector d, const PHCR_JumpInput *in,
   }
 
   d->normal++;
+  if (m.valid && !m.warmup)
+    update_pred_noise(d, (double)dev * 1e-9);
   hist_add(d, &p);
   fill_result(res, PHCR_JUMP_NORMAL, pred, dev, u, 0, d->cfg.confirmations);
   return PHCR_JUMP_NORMAL;
@@ -497,7 +542,7 @@ PHCR_JumpGetEstimate(PHCR_JumpDetector d, double time, PHCR_JumpEstimate *est)
   est->n = d->n;
   est->offset_ns = predict(&m, time);
   est->drift = m.drift;
-  est->noise = m.noise;
+  est->noise = m.noise > d->pred_noise ? m.noise : d->pred_noise;
   est->normal = d->normal;
   est->suspects = d->suspects;
   est->confirmed = d->confirmed;

@@ -1,0 +1,573 @@
+/*
+  chrony-ptpkvm: phc_reader tests
+  Copyright (C) 2026 The chrony-ptpkvm authors
+
+  This program is free software; you can redistribute it and/or modify
+  it under the terms of version 2 of the GNU General Public License as
+  published by the Free Software Foundation.
+
+  This program is distributed in the hope that it will be useful, but
+  WITHOUT ANY WARRANTY; without even the implied warranty of
+  MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the GNU
+  General Public License for more details.
+
+  SPDX-License-Identifier: GPL-2.0-only
+
+  =======================================================================
+
+  cmocka tests of the phc_reader jump detector: zero false confirmations
+  (and zero suspects) over 10^6 noisy samples with 0.1-1 % spikes of
+  50-500 us, detection of 1 ms ... 10 year jumps of both signs with the
+  configured number of confirmations, exact J, dismissal of wild readings,
+  reset semantics and the cold-start first-sample rule.
+  */
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <math.h>
+#include <cmocka.h>
+
+#include "fake_phc.h"
+
+#define NS 1000000000LL
+#define DAY_NS (86400LL * NS)
+#define YEAR10_NS (3652LL * DAY_NS)
+
+/* A simple noisy offset source: drift with random walk, gaussian noise */
+typedef struct {
+  FAKE_Rng rng;
+  double t;
+  double offset;      /* true offset (s) relative to base */
+  int64_t base_ns;
+  double drift;       /* s/s */
+  double noise;       /* std-dev of measurement noise (s) */
+  double error;       /* error bound reported (s) */
+} Source;
+
+static void
+source_init(Source *s, uint64_t seed, double noise)
+{
+  FAKE_RngSeed(&s->rng, seed);
+  s->t = 1000.0;
+  s->offset = 0.0;
+  s->base_ns = 0;
+  s->drift = 5e-6;
+  s->noise = noise;
+  s->error = 2.0 * noise + 1e-6;
+}
+
+/* Advance by dt and produce a measurement with noise */
+static PHCR_JumpInput
+source_next(Source *s, double dt)
+{
+  PHCR_JumpInput in;
+
+  s->t += dt;
+  s->offset += s->drift * dt;
+  in.time = s->t;
+  in.offset_ns = s->base_ns +
+                 (int64_t)llround((s->offset + s->noise * FAKE_RngNormal(&s->rng)) * 1e9);
+  in.error = s->error;
+  return in;
+}
+
+static PHCR_JumpDetector
+warm_detector(const PHCR_JumpConfig *cfg, Source *s, int n)
+{
+  PHCR_JumpDetector d = PHCR_JumpCreate(cfg);
+  PHCR_JumpInput in;
+  int i;
+
+  assert_non_null(d);
+  for (i = 0; i < n; i++) {
+    in = source_next(s, 1.0);
+    assert_int_equal(PHCR_JumpFeed(d, &in, NULL), PHCR_JUMP_NORMAL);
+  }
+  return d;
+}
+
+/* ================================================== */
+
+static long
+soak_samples(void)
+{
+  const char *e = getenv("PHCR_SOAK_SAMPLES");
+  long n = e ? atol(e) : 0;
+
+  return n > 0 ? n : 1000000;
+}
+
+/* 10^6 samples: drift random walk (< 1 ppm/s changes), 1 us gaussian noise,
+   poll gaps 1..16 s, spikes of 50..500 us at 0.1 % (first half) and 1 %
+   (second half), reported with a small (dishonest) error bound: the worst
+   case.  No sample may even become a suspect. */
+static void
+test_soak_no_false_confirmations(void **state)
+{
+  static const double gaps[] = { 1.0, 1.0, 1.0, 2.0, 4.0, 8.0, 16.0 };
+  long i, n = soak_samples(), spikes = 0, suspects = 0, confirmed = 0;
+  PHCR_JumpDetector d;
+  PHCR_JumpResult res;
+  PHCR_JumpInput in;
+  PHCR_JumpEstimate est;
+  Source s;
+  double p, dt, spike;
+
+  (void)state;
+  source_init(&s, 12345, 1e-6);
+  d = PHCR_JumpCreate(NULL);
+  assert_non_null(d);
+
+  for (i = 0; i < n; i++) {
+    s.drift += 0.2e-6 * FAKE_RngNormal(&s.rng);
+    if (fabs(s.drift) > 50e-6)
+      s.drift *= 0.9;
+    dt = gaps[FAKE_RngNext(&s.rng) % 7];
+    in = source_next(&s, dt);
+
+    p = i < n / 2 ? 0.001 : 0.01;
+    if (FAKE_RngUniform(&s.rng) < p) {
+      spike = 50e-6 + FAKE_RngUniform(&s.rng) * 450e-6;
+      if (FAKE_RngNext(&s.rng) & 1)
+        spike = -spike;
+      in.offset_ns += (int64_t)llround(spike * 1e9);
+      spikes++;
+    }
+
+    switch (PHCR_JumpFeed(d, &in, &res)) {
+      case PHCR_JUMP_SUSPECT:
+        suspects++;
+        break;
+      case PHCR_JUMP_CONFIRMED:
+        confirmed++;
+        break;
+      default:
+        break;
+    }
+  }
+
+  PHCR_JumpGetEstimate(d, s.t, &est);
+  print_message("soak: %ld samples, %ld spikes, %ld suspects, %ld confirmed\n",
+                n, spikes, suspects, confirmed);
+  assert_true(spikes > n / 400);
+  assert_int_equal(confirmed, 0);
+  assert_int_equal(suspects, 0);
+  assert_int_equal(est.confirmed, 0);
+  PHCR_JumpDestroy(d);
+}
+
+/* Spikes with honest error bounds (offset error <= delay / 2 = error) and a
+   threshold of 200 us: the noise margin must keep them out. */
+static void
+test_spikes_honest_low_threshold(void **state)
+{
+  PHCR_JumpConfig cfg;
+  PHCR_JumpDetector d;
+  PHCR_JumpInput in;
+  Source s;
+  double delay, asym;
+  long i, suspects = 0;
+
+  (void)state;
+  PHCR_JumpConfigDefaults(&cfg);
+  cfg.threshold = 200e-6;
+  source_init(&s, 777, 0.5e-6);
+  d = warm_detector(&cfg, &s, 20);
+
+  for (i = 0; i < 200000; i++) {
+    in = source_next(&s, 1.0);
+    if (FAKE_RngUniform(&s.rng) < 0.01) {
+      delay = 50e-6 + FAKE_RngUniform(&s.rng) * 450e-6;
+      asym = FAKE_RngUniform(&s.rng) - 0.5;   /* read position */
+      in.offset_ns += (int64_t)llround(asym * delay * 1e9);
+      in.error = delay / 2.0 + 1e-6;
+    }
+    if (PHCR_JumpFeed(d, &in, NULL) != PHCR_JUMP_NORMAL)
+      suspects++;
+  }
+  assert_int_equal(suspects, 0);
+  PHCR_JumpDestroy(d);
+}
+
+/* ================================================== */
+
+static void
+check_jump(int64_t jump_ns, int confirmations, double noise, int exact)
+{
+  PHCR_JumpConfig cfg;
+  PHCR_JumpDetector d;
+  PHCR_JumpResult res;
+  PHCR_JumpInput in;
+  PHCR_JumpState st;
+  Source s;
+  int k;
+
+  PHCR_JumpConfigDefaults(&cfg);
+  cfg.confirmations = confirmations;
+  source_init(&s, (uint64_t)(jump_ns ^ confirmations), noise);
+  if (exact)
+    s.drift = 0.0;
+  d = warm_detector(&cfg, &s, 24);
+
+  s.base_ns += jump_ns;
+  for (k = 0; k <= confirmations; k++) {
+    in = source_next(&s, k == 0 ? 1.0 : 0.002);
+    st = PHCR_JumpFeed(d, &in, &res);
+    if (k < confirmations) {
+      assert_int_equal(st, PHCR_JUMP_SUSPECT);
+      assert_int_equal(res.confirmations_have, k);
+    } else {
+      assert_int_equal(st, PHCR_JUMP_CONFIRMED);
+      assert_int_equal(res.confirmations_have, confirmations);
+    }
+  }
+
+  if (exact)
+    assert_true(res.jump_ns == jump_ns);
+  else
+    assert_true(llabs(res.jump_ns - jump_ns) <= 20000);
+  assert_true((res.jump > 0) == (jump_ns > 0));
+
+  /* The caller steps by J and resets: the detector starts clean */
+  PHCR_JumpReset(d);
+  s.base_ns -= res.jump_ns;
+  for (k = 0; k < 30; k++) {
+    in = source_next(&s, 1.0);
+    assert_int_equal(PHCR_JumpFeed(d, &in, NULL), PHCR_JUMP_NORMAL);
+  }
+  PHCR_JumpDestroy(d);
+}
+
+static const int64_t jump_sizes[] = {
+  NS / 1000, NS, 360 * NS, DAY_NS, YEAR10_NS
+};
+
+static void
+test_jumps_detected_both_signs(void **state)
+{
+  size_t i;
+
+  (void)state;
+  for (i = 0; i < sizeof (jump_sizes) / sizeof (jump_sizes[0]); i++) {
+    check_jump(jump_sizes[i], 2, 1e-6, 0);
+    check_jump(-jump_sizes[i], 2, 1e-6, 0);
+  }
+}
+
+static void
+test_jumps_exact_ns(void **state)
+{
+  size_t i;
+
+  (void)state;
+  for (i = 0; i < sizeof (jump_sizes) / sizeof (jump_sizes[0]); i++) {
+    check_jump(jump_sizes[i] + 123, 2, 0.0, 1);
+    check_jump(-jump_sizes[i] - 7, 2, 0.0, 1);
+  }
+}
+
+static void
+test_confirmation_count_respected(void **state)
+{
+  int c;
+
+  (void)state;
+  for (c = 1; c <= 6; c++) {
+    check_jump(360 * NS, c, 1e-6, 0);
+    check_jump(-NS / 1000 - NS / 2000, c, 1e-6, 0);
+  }
+}
+
+/* ================================================== */
+
+/* One wild reading of any size never confirms */
+static void
+test_single_wild_reading_dismissed(void **state)
+{
+  PHCR_JumpDetector d;
+  PHCR_JumpResult res;
+  PHCR_JumpInput in;
+  Source s;
+  size_t i;
+
+  (void)state;
+  source_init(&s, 99, 1e-6);
+  d = warm_detector(NULL, &s, 20);
+
+  for (i = 0; i < sizeof (jump_sizes) / sizeof (jump_sizes[0]); i++) {
+    in = source_next(&s, 1.0);
+    in.offset_ns += (i % 2 ? -1 : 1) * jump_sizes[i];
+    assert_int_equal(PHCR_JumpFeed(d, &in, &res), PHCR_JUMP_SUSPECT);
+
+    in = source_next(&s, 0.002);
+    assert_int_equal(PHCR_JumpFeed(d, &in, &res), PHCR_JUMP_NORMAL);
+    assert_true(res.flags & PHCR_JUMPF_DISMISSED);
+  }
+  PHCR_JumpDestroy(d);
+}
+
+/* Wild readings of different sizes in a row replace each other and never
+   confirm; two equal wild readings do not reach 2 confirmations */
+static void
+test_inconsistent_wild_readings(void **state)
+{
+  PHCR_JumpEstimate est;
+  PHCR_JumpDetector d;
+  PHCR_JumpResult res;
+  PHCR_JumpInput in;
+  Source s;
+  int i;
+
+  (void)state;
+  source_init(&s, 4242, 1e-6);
+  d = warm_detector(NULL, &s, 20);
+
+  for (i = 0; i < 50; i++) {
+    in = source_next(&s, 0.002);
+    in.offset_ns += (i + 1) * 3 * NS / 1000 * (i % 2 ? -1 : 1);
+    assert_int_equal(PHCR_JumpFeed(d, &in, &res), PHCR_JUMP_SUSPECT);
+    if (i > 0)
+      assert_true(res.flags & PHCR_JUMPF_RESTARTED);
+  }
+
+  /* back to normal */
+  in = source_next(&s, 0.002);
+  assert_int_equal(PHCR_JumpFeed(d, &in, &res), PHCR_JUMP_NORMAL);
+
+  /* Twice the same wild value, then normal: not confirmed */
+  for (i = 0; i < 2; i++) {
+    in = source_next(&s, 0.002);
+    in.offset_ns += 5 * NS;
+    assert_int_equal(PHCR_JumpFeed(d, &in, &res), PHCR_JUMP_SUSPECT);
+  }
+  in = source_next(&s, 0.002);
+  assert_int_equal(PHCR_JumpFeed(d, &in, &res), PHCR_JUMP_NORMAL);
+
+  PHCR_JumpGetEstimate(d, s.t, &est);
+  assert_int_equal(est.confirmed, 0);
+  PHCR_JumpDestroy(d);
+}
+
+/* ================================================== */
+
+/* Without the caller's reset, the detector follows the new level after a
+   confirmed jump; a caller step by -J then needs the reset, otherwise it
+   is (rightly) seen as another jump */
+static void
+test_reset_semantics(void **state)
+{
+  PHCR_JumpDetector d;
+  PHCR_JumpResult res;
+  PHCR_JumpInput in;
+  Source s;
+  int k;
+
+  (void)state;
+  source_init(&s, 5, 1e-6);
+  d = warm_detector(NULL, &s, 20);
+
+  s.base_ns += 360 * NS;
+  for (k = 0; k < 3; k++) {
+    in = source_next(&s, k ? 0.002 : 1.0);
+    PHCR_JumpFeed(d, &in, &res);
+  }
+  assert_int_equal(res.state, PHCR_JUMP_CONFIRMED);
+
+  /* no action by the caller: the new level is normal */
+  for (k = 0; k < 40; k++) {
+    in = source_next(&s, 1.0);
+    assert_int_equal(PHCR_JumpFeed(d, &in, &res), PHCR_JUMP_NORMAL);
+  }
+
+  /* the caller steps without reset: a jump of -J */
+  s.base_ns -= 360 * NS;
+  in = source_next(&s, 1.0);
+  assert_int_equal(PHCR_JumpFeed(d, &in, &res), PHCR_JUMP_SUSPECT);
+  assert_true(llabs(res.jump_ns + 360 * NS) < 100000);
+
+  /* with the reset, it is normal at once */
+  PHCR_JumpReset(d);
+  for (k = 0; k < 20; k++) {
+    in = source_next(&s, 1.0);
+    assert_int_equal(PHCR_JumpFeed(d, &in, &res), PHCR_JUMP_NORMAL);
+    assert_false(res.flags & PHCR_JUMPF_COLD);
+  }
+  PHCR_JumpDestroy(d);
+}
+
+/* Cold start: no history and |offset| > threshold is a suspect (J = the
+   offset), confirmed like any jump; small offsets are normal; Reset does
+   not re-arm the rule, ResetCold does; the rule can be disabled */
+static void
+test_first_sample_rule(void **state)
+{
+  PHCR_JumpConfig cfg;
+  PHCR_JumpDetector d;
+  PHCR_JumpResult res;
+  PHCR_JumpInput in = { 10.0, 360 * NS + 5, 2e-6 };
+  int k;
+
+  (void)state;
+  d = PHCR_JumpCreate(NULL);
+  for (k = 0; k < 3; k++) {
+    in.time += 0.002;
+    PHCR_JumpFeed(d, &in, &res);
+    assert_true(res.flags & PHCR_JUMPF_COLD);
+    assert_int_equal(res.state, k < 2 ? PHCR_JUMP_SUSPECT : PHCR_JUMP_CONFIRMED);
+  }
+  assert_true(res.jump_ns == 360 * NS + 5);
+
+  /* after Reset, a far first sample only seeds the history */
+  PHCR_JumpReset(d);
+  assert_int_equal(PHCR_JumpFeed(d, &in, &res), PHCR_JUMP_NORMAL);
+
+  /* ResetCold re-arms it; a wild first reading is dismissed */
+  PHCR_JumpResetCold(d);
+  assert_int_equal(PHCR_JumpFeed(d, &in, &res), PHCR_JUMP_SUSPECT);
+  in.offset_ns = 20000;
+  assert_int_equal(PHCR_JumpFeed(d, &in, &res), PHCR_JUMP_NORMAL);
+  assert_true(res.flags & PHCR_JUMPF_DISMISSED);
+
+  /* small first offset: normal */
+  PHCR_JumpResetCold(d);
+  in.offset_ns = 500000;
+  assert_int_equal(PHCR_JumpFeed(d, &in, &res), PHCR_JUMP_NORMAL);
+  PHCR_JumpDestroy(d);
+
+  PHCR_JumpConfigDefaults(&cfg);
+  cfg.first_sample_rule = 0;
+  d = PHCR_JumpCreate(&cfg);
+  in.offset_ns = -DAY_NS;
+  assert_int_equal(PHCR_JumpFeed(d, &in, &res), PHCR_JUMP_NORMAL);
+  PHCR_JumpDestroy(d);
+}
+
+/* A step below the threshold is absorbed without suspects */
+static void
+test_subthreshold_step_absorbed(void **state)
+{
+  PHCR_JumpEstimate est;
+  PHCR_JumpDetector d;
+  PHCR_JumpInput in;
+  Source s;
+  int k;
+
+  (void)state;
+  source_init(&s, 31, 1e-6);
+  s.drift = 0.0;
+  d = warm_detector(NULL, &s, 20);
+  s.base_ns += 600000;
+  for (k = 0; k < 40; k++) {
+    in = source_next(&s, 1.0);
+    assert_int_equal(PHCR_JumpFeed(d, &in, NULL), PHCR_JUMP_NORMAL);
+  }
+  PHCR_JumpGetEstimate(d, s.t, &est);
+  assert_true(llabs(est.offset_ns - s.base_ns) < 20000);
+  PHCR_JumpDestroy(d);
+}
+
+/* Noisy source (50 us) and a 100 us threshold: the noise margin keeps
+   noise out, a 5 ms jump is still confirmed */
+static void
+test_noise_margin(void **state)
+{
+  PHCR_JumpConfig cfg;
+  PHCR_JumpDetector d;
+  PHCR_JumpResult res;
+  PHCR_JumpInput in;
+  Source s;
+  long i, suspects = 0;
+  int k;
+
+  (void)state;
+  PHCR_JumpConfigDefaults(&cfg);
+  cfg.threshold = 100e-6;
+  cfg.tolerance = 500e-6;
+  source_init(&s, 8, 50e-6);
+  s.error = 1e-6;
+  d = PHCR_JumpCreate(&cfg);
+  for (i = 0; i < 100000; i++) {
+    in = source_next(&s, 1.0);
+    /* the noise is unknown during the first samples */
+    if (PHCR_JumpFeed(d, &in, NULL) != PHCR_JUMP_NORMAL && i >= 10)
+      suspects++;
+  }
+  assert_int_equal(suspects, 0);
+
+  s.base_ns -= 5 * NS / 1000;
+  for (k = 0; k < 3; k++) {
+    in = source_next(&s, k ? 0.002 : 1.0);
+    PHCR_JumpFeed(d, &in, &res);
+  }
+  assert_int_equal(res.state, PHCR_JUMP_CONFIRMED);
+  assert_true(llabs(res.jump_ns + 5 * NS / 1000) < 500000);
+  PHCR_JumpDestroy(d);
+}
+
+/* chronyd steering: frequency changes of 1 ppm/s for minutes */
+static void
+test_frequency_ramps(void **state)
+{
+  PHCR_JumpDetector d;
+  PHCR_JumpInput in;
+  Source s;
+  long i, suspects = 0;
+
+  (void)state;
+  source_init(&s, 21, 1e-6);
+  d = warm_detector(NULL, &s, 20);
+  for (i = 0; i < 20000; i++) {
+    /* triangle wave between -100 and +100 ppm at 1 ppm/s */
+    s.drift += ((i / 200) % 2 ? -1e-6 : 1e-6);
+    in = source_next(&s, 1.0);
+    if (PHCR_JumpFeed(d, &in, NULL) != PHCR_JUMP_NORMAL)
+      suspects++;
+  }
+  assert_int_equal(suspects, 0);
+  PHCR_JumpDestroy(d);
+}
+
+/* Garbage inputs do not crash and cannot confirm alone */
+static void
+test_garbage_inputs(void **state)
+{
+  PHCR_JumpDetector d = PHCR_JumpCreate(NULL);
+  PHCR_JumpInput in = { NAN, INT64_MAX, -1.0 };
+  PHCR_JumpResult res;
+
+  (void)state;
+  PHCR_JumpFeed(d, &in, &res);
+  in.offset_ns = INT64_MIN;
+  in.time = INFINITY;
+  PHCR_JumpFeed(d, &in, &res);
+  in.offset_ns = 0;
+  in.error = NAN;
+  PHCR_JumpFeed(d, &in, &res);
+  assert_int_not_equal(res.state, PHCR_JUMP_CONFIRMED);
+  PHCR_JumpDestroy(d);
+}
+
+int
+main(void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_soak_no_false_confirmations),
+    cmocka_unit_test(test_spikes_honest_low_threshold),
+    cmocka_unit_test(test_jumps_detected_both_signs),
+    cmocka_unit_test(test_jumps_exact_ns),
+    cmocka_unit_test(test_confirmation_count_respected),
+    cmocka_unit_test(test_single_wild_reading_dismissed),
+    cmocka_unit_test(test_inconsistent_wild_readings),
+    cmocka_unit_test(test_reset_semantics),
+    cmocka_unit_test(test_first_sample_rule),
+    cmocka_unit_test(test_subthreshold_step_absorbed),
+    cmocka_unit_test(test_noise_margin),
+    cmocka_unit_test(test_frequency_ramps),
+    cmocka_unit_test(test_garbage_inputs),
+  };
+
+  return cmocka_run_group_tests_name("phcr_jump", tests, NULL, NULL);
+}
