@@ -91,7 +91,7 @@ median_doubles(double *v, int n)
 void
 PHCR_StatsGet(const PHCR_Stats *s, PHCR_StatsSummary *out)
 {
-  double v[PHCR_STATS_WINDOW], med;
+  double v[PHCR_STATS_WINDOW];
   int i, first, cur, prev;
 
   memset(out, 0, sizeof (*out));
@@ -110,14 +110,15 @@ PHCR_StatsGet(const PHCR_Stats *s, PHCR_StatsSummary *out)
   if (s->n < 3)
     return;
 
-  /* Robust std-dev of consecutive differences, scaled to one sample */
+  /* Robust std-dev of consecutive differences (median of their absolute
+     values, not centred: the drift over one sample is negligible), scaled
+     to one sample */
   for (i = 1; i < s->n; i++) {
     cur = (first + i) % PHCR_STATS_WINDOW;
     prev = (first + i - 1) % PHCR_STATS_WINDOW;
     v[i - 1] = s->offset[cur] - s->offset[prev];
   }
-  med = median_doubles(v, s->n - 1);
   for (i = 0; i < s->n - 1; i++)
-    v[i] = fabs(v[i] - med);
+    v[i] = fabs(v[i]);
   out->jitter = 1.4826 * median_doubles(v, s->n - 1) / sqrt(2.0);
 }

@@ -1,0 +1,392 @@
+/*
+  chrony-ptpkvm: phc_reader tests
+  Copyright (C) 2026 The chrony-ptpkvm authors
+
+  This program is free software; you can redistribute it and/or modify
+  it under the terms of version 2 of the GNU General Public License as
+  published by the Free Software Foundation.
+
+  This program is distributed in the hope that it will be useful, but
+  WITHOUT ANY WARRANTY; without even the implied warranty of
+  MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the GNU
+  General Public License for more details.
+
+  SPDX-License-Identifier: GPL-2.0-only
+
+  =======================================================================
+
+  cmocka tests of phc_reader's validation, filter and running statistics:
+  every reject class, whole-reading rejection of non-monotonic sequences,
+  the filter on synthetic delay distributions with a known true offset
+  (the error bound must contain it), min-delay selection, outlier
+  rejection, PRECISE samples, exact nanoseconds at 10 years, statistics.
+  */
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <math.h>
+#include <cmocka.h>
+
+#include "fake_phc.h"
+
+#define NS 1000000000LL
+#define BASE_NS (1700000000LL * NS)
+
+static void
+set_ts(struct timespec *ts, int64_t ns)
+{
+  PHCR_NsToTimespec(ns, ts);
+}
+
+/* A reading of n triplets: delays d[i] ns, PHC read at fraction a[i] of the
+   interval, true offset off_ns, PHC rate error freq */
+static void
+make_reading(PHCR_Reading *r, PHCR_Mode mode, int n, const double *d,
+             const double *a, int64_t off_ns, double freq, int64_t *t)
+{
+  int64_t b, ph;
+  int i;
+
+  memset(r, 0, sizeof (*r));
+  r->mode = mode;
+  r->n = n;
+  for (i = 0; i < n; i++) {
+    b = *t;
+    ph = b + (int64_t)llround(a[i] * d[i]);
+    set_ts(&r->t[i].sys_before, b);
+    set_ts(&r->t[i].phc, ph + off_ns + (int64_t)llround(freq * (double)(ph - BASE_NS)));
+    set_ts(&r->t[i].sys_after, b + (int64_t)llround(d[i]));
+    *t = b + (int64_t)llround(d[i]) + 50;
+  }
+}
+
+/* ================================================== */
+
+static void
+test_time_helpers(void **state)
+{
+  struct timespec ts;
+
+  (void)state;
+  PHCR_NsToTimespec(-1, &ts);
+  assert_int_equal(ts.tv_sec, -1);
+  assert_int_equal(ts.tv_nsec, 999999999);
+  PHCR_NsToTimespec(BASE_NS + 5, &ts);
+  assert_true(PHCR_TimespecToNs(&ts) == BASE_NS + 5);
+  ts.tv_sec = (time_t)1 << 62;
+  assert_true(PHCR_TimespecToNs(&ts) == INT64_MAX);
+}
+
+/* ================================================== */
+
+static void
+good_reading(PHCR_Reading *r, int n)
+{
+  double d[PHCR_MAX_SAMPLES], a[PHCR_MAX_SAMPLES];
+  int64_t t = BASE_NS;
+  int i;
+
+  for (i = 0; i < n; i++) {
+    d[i] = 1500 + 10 * i;
+    a[i] = 0.5;
+  }
+  make_reading(r, PHCR_MODE_EXTENDED, n, d, a, 1000, 0.0, &t);
+}
+
+static void
+test_validate_classes(void **state)
+{
+  unsigned long rej[PHCR_REJ_COUNT];
+  PHCR_ValidateConfig vc = { 1.0 };
+  PHCR_Reading r;
+
+  (void)state;
+
+  memset(rej, 0, sizeof (rej));
+  good_reading(&r, 10);
+  assert_int_equal(PHCR_ValidateReading(&r, &vc, rej), PHCR_OK);
+  assert_int_equal(r.n, 10);
+
+  /* each class once, in different triplets */
+  good_reading(&r, 10);
+  r.t[1].phc.tv_nsec = 1000000000;        /* NSEC */
+  r.t[2].sys_before.tv_nsec = -1;         /* NSEC */
+  r.t[3].phc.tv_sec = -5;                 /* ABSURD */
+  set_ts(&r.t[4].sys_after, PHCR_TimespecToNs(&r.t[4].sys_before) - 1); /* ORDER */
+  r.t[5].sys_before.tv_sec -= 2;          /* DELAY 2 s */
+  memset(&r.t[6], 0, sizeof (r.t[6]));    /* ABSURD zero times */
+  memset(rej, 0, sizeof (rej));
+  assert_int_equal(PHCR_ValidateReading(&r, &vc, rej), PHCR_OK);
+  assert_int_equal(r.n, 4);
+  assert_int_equal(rej[PHCR_REJ_NSEC], 2);
+  assert_int_equal(rej[PHCR_REJ_ABSURD], 2);
+  assert_int_equal(rej[PHCR_REJ_ORDER], 1);
+  assert_int_equal(rej[PHCR_REJ_DELAY], 1);
+  assert_int_equal(rej[PHCR_REJ_NONMONOTONIC], 0);
+
+  /* the delay limit is configurable */
+  good_reading(&r, 3);
+  vc.max_delay = 1.2e-6;
+  memset(rej, 0, sizeof (rej));
+  assert_int_equal(PHCR_ValidateReading(&r, &vc, rej), PHCR_ERR_INVALID);
+  assert_int_equal(rej[PHCR_REJ_DELAY], 3);
+  assert_int_equal(r.n, 0);
+}
+
+static void
+test_validate_nonmonotonic(void **state)
+{
+  unsigned long rej[PHCR_REJ_COUNT];
+  PHCR_Reading r;
+
+  (void)state;
+
+  /* system time going backwards between triplets: whole reading */
+  good_reading(&r, 5);
+  r.t[3].sys_before.tv_sec -= 1;
+  r.t[3].phc.tv_sec -= 1;
+  r.t[3].sys_after.tv_sec -= 1;
+  memset(rej, 0, sizeof (rej));
+  assert_int_equal(PHCR_ValidateReading(&r, NULL, rej), PHCR_ERR_INVALID);
+  assert_int_equal(rej[PHCR_REJ_NONMONOTONIC], 5);
+
+  /* PHC going backwards */
+  good_reading(&r, 5);
+  r.t[2].phc.tv_sec -= 1;
+  memset(rej, 0, sizeof (rej));
+  assert_int_equal(PHCR_ValidateReading(&r, NULL, rej), PHCR_ERR_INVALID);
+  assert_int_equal(rej[PHCR_REJ_NONMONOTONIC], 5);
+
+  /* out of range n */
+  good_reading(&r, 5);
+  r.n = 26;
+  assert_int_equal(PHCR_ValidateReading(&r, NULL, NULL), PHCR_ERR_INVALID);
+  r.n = -1;
+  assert_int_equal(PHCR_ValidateReading(&r, NULL, NULL), PHCR_ERR_INVALID);
+}
+
+/* ================================================== */
+
+/* Synthetic delay distributions with a known true offset: the error bound
+   contains the truth for every reading */
+static void
+test_filter_bound_contains_truth(void **state)
+{
+  double d[PHCR_MAX_SAMPLES], a[PHCR_MAX_SAMPLES], err_ns, sum_err = 0.0;
+  int64_t t = BASE_NS, off, truth;
+  PHCR_Reading r;
+  PHCR_Sample s;
+  FAKE_Rng rng;
+  int i, k, n, dist, misses = 0;
+
+  (void)state;
+  FAKE_RngSeed(&rng, 2026);
+
+  for (k = 0; k < 20000; k++) {
+    dist = k % 4;
+    n = 1 + (int)(FAKE_RngNext(&rng) % PHCR_MAX_SAMPLES);
+    for (i = 0; i < n; i++) {
+      switch (dist) {
+        case 0:   /* uniform 1-2 us, centred */
+          d[i] = 1000 + 1000 * FAKE_RngUniform(&rng);
+          a[i] = 0.5;
+          break;
+        case 1:   /* exponential tail, random read position */
+          d[i] = 1200 - 800 * log(1.0 - FAKE_RngUniform(&rng));
+          a[i] = FAKE_RngUniform(&rng);
+          break;
+        case 2:   /* 5 % spikes 50-500 us, asymmetric */
+          d[i] = 1500 + 100 * FAKE_RngUniform(&rng);
+          if (FAKE_RngUniform(&rng) < 0.05)
+            d[i] += 50000 + 450000 * FAKE_RngUniform(&rng);
+          a[i] = 0.9;
+          break;
+        default:  /* fully asymmetric: PHC read at the start */
+          d[i] = 1000 + 5000 * FAKE_RngUniform(&rng);
+          a[i] = 0.0;
+          break;
+      }
+    }
+    off = (int64_t)(FAKE_RngNext(&rng) % (2 * NS)) - NS;
+    make_reading(&r, PHCR_MODE_BASIC, n, d, a, off, 100e-6, &t);
+    assert_int_equal(PHCR_ValidateReading(&r, NULL, NULL), PHCR_OK);
+    assert_int_equal(PHCR_FilterReading(&r, NULL, &s, NULL), PHCR_OK);
+
+    truth = off + (int64_t)llround(100e-6 * (double)(PHCR_TimespecToNs(&s.sys) - BASE_NS));
+    err_ns = fabs((double)(s.offset_ns - truth));
+    if (err_ns > s.error * 1e9)
+      misses++;
+    sum_err += s.error;
+    assert_true(s.n_used >= 1 && s.n_used <= n);
+    assert_int_equal(s.n_total, n);
+    assert_true(s.error > 0.0);
+    assert_true(PHCR_TimespecToNs(&s.phc) - PHCR_TimespecToNs(&s.sys) == s.offset_ns);
+    assert_true(fabs(s.offset - (double)s.offset_ns * 1e-9) < 1e-15 + 1e-9 * fabs(s.offset));
+  }
+  print_message("filter: 20000 readings, mean error bound %.0f ns, %d misses\n",
+                sum_err / 20000 * 1e9, misses);
+  assert_int_equal(misses, 0);
+}
+
+/* Min-delay selection: one short, exact triplet among long ones */
+static void
+test_filter_min_delay(void **state)
+{
+  double d[10], a[10];
+  int64_t t = BASE_NS;
+  PHCR_FilterConfig fc;
+  PHCR_Reading r;
+  PHCR_Sample s;
+  int i;
+
+  (void)state;
+  for (i = 0; i < 10; i++) {
+    d[i] = 200000;        /* 200 us, PHC read at the start: 100 us off */
+    a[i] = 0.0;
+  }
+  d[7] = 1000;
+  a[7] = 0.5;
+  make_reading(&r, PHCR_MODE_BASIC, 10, d, a, 5000, 0.0, &t);
+  PHCR_FilterConfigDefaults(&fc);
+  fc.quantile = 0.1;
+  assert_int_equal(PHCR_FilterReading(&r, &fc, &s, NULL), PHCR_OK);
+  assert_int_equal(s.n_used, 1);
+  assert_true(llabs(s.offset_ns - 5000) <= 1);
+  assert_true(fabs(s.delay - 1e-6) < 1e-12);
+  assert_true(s.error < 600e-9);
+}
+
+/* Outlier rejection: a short triplet with an impossible offset */
+static void
+test_filter_outlier(void **state)
+{
+  double d[10], a[10];
+  int64_t t = BASE_NS;
+  unsigned long rej[PHCR_REJ_COUNT];
+  PHCR_FilterConfig fc;
+  PHCR_Reading r;
+  PHCR_Sample s;
+  int i;
+
+  (void)state;
+  for (i = 0; i < 10; i++) {
+    d[i] = 1500 + i;
+    a[i] = 0.5;
+  }
+  make_reading(&r, PHCR_MODE_EXTENDED, 10, d, a, -777, 0.0, &t);
+  r.t[0].phc.tv_nsec = (r.t[0].phc.tv_nsec + 300000) % 1000000000;  /* +300 us */
+  PHCR_FilterConfigDefaults(&fc);
+  fc.quantile = 1.0;
+  memset(rej, 0, sizeof (rej));
+  assert_int_equal(PHCR_FilterReading(&r, &fc, &s, rej), PHCR_OK);
+  assert_int_equal(s.n_outliers, 1);
+  assert_int_equal(rej[PHCR_REJ_OUTLIER], 1);
+  assert_int_equal(s.n_used, 9);
+  assert_true(llabs(s.offset_ns + 777) <= 2);
+}
+
+/* PRECISE: one cross-timestamp, fixed error bound */
+static void
+test_filter_precise(void **state)
+{
+  PHCR_Reading r;
+  PHCR_Sample s;
+
+  (void)state;
+  memset(&r, 0, sizeof (r));
+  r.mode = PHCR_MODE_PRECISE;
+  r.n = 1;
+  set_ts(&r.t[0].sys_before, BASE_NS);
+  set_ts(&r.t[0].sys_after, BASE_NS);
+  set_ts(&r.t[0].phc, BASE_NS - 42);
+  assert_int_equal(PHCR_FilterReading(&r, NULL, &s, NULL), PHCR_OK);
+  assert_true(s.offset_ns == -42);
+  assert_true(s.delay == 0.0);
+  assert_true(fabs(s.error - 101e-9) < 1e-15);
+  assert_int_equal(s.mode, PHCR_MODE_PRECISE);
+}
+
+/* 10 years + 1 ns is exact in integer ns */
+static void
+test_filter_exact_10y(void **state)
+{
+  double d[5] = { 1500, 1500, 1500, 1500, 1500 }, a[5] = { .5, .5, .5, .5, .5 };
+  int64_t t = BASE_NS, j = 3652LL * 86400 * NS + 1;
+  PHCR_Reading r;
+  PHCR_Sample s;
+
+  (void)state;
+  make_reading(&r, PHCR_MODE_BASIC, 5, d, a, j, 0.0, &t);
+  assert_int_equal(PHCR_FilterReading(&r, NULL, &s, NULL), PHCR_OK);
+  assert_true(s.offset_ns == j);
+  make_reading(&r, PHCR_MODE_BASIC, 5, d, a, -j, 0.0, &t);
+  assert_int_equal(PHCR_FilterReading(&r, NULL, &s, NULL), PHCR_OK);
+  assert_true(s.offset_ns == -j);
+}
+
+static void
+test_filter_args(void **state)
+{
+  PHCR_Reading r;
+  PHCR_Sample s;
+
+  (void)state;
+  memset(&r, 0, sizeof (r));
+  assert_int_equal(PHCR_FilterReading(&r, NULL, &s, NULL), PHCR_ERR_INVALID);
+  assert_int_equal(PHCR_FilterReading(NULL, NULL, &s, NULL), PHCR_ERR_ARGS);
+  assert_int_equal(PHCR_FilterReading(&r, NULL, NULL, NULL), PHCR_ERR_ARGS);
+}
+
+/* ================================================== */
+
+static void
+test_stats(void **state)
+{
+  PHCR_StatsSummary sum;
+  PHCR_Stats st;
+  PHCR_Sample s;
+  int i;
+
+  (void)state;
+  PHCR_StatsInit(&st);
+  PHCR_StatsGet(&st, &sum);
+  assert_int_equal(sum.n, 0);
+
+  memset(&s, 0, sizeof (s));
+  for (i = 0; i < 100; i++) {
+    s.delay = (1000 + i) * 1e-9;            /* window: 1036..1099 ns */
+    s.offset_ns = 5000 + (i % 2 ? 100 : -100);  /* +-100 ns alternating */
+    PHCR_StatsAdd(&st, &s);
+  }
+  PHCR_StatsGet(&st, &sum);
+  assert_int_equal(sum.total, 100);
+  assert_int_equal(sum.n, PHCR_STATS_WINDOW);
+  assert_true(fabs(sum.min_delay - 1036e-9) < 1e-15);
+  assert_true(fabs(sum.min_delay_ever - 1000e-9) < 1e-15);
+  assert_true(fabs(sum.median_delay - 1067.5e-9) < 1e-15);
+  /* consecutive changes are all +-200 ns: MAD 200 ns */
+  assert_true(fabs(sum.jitter - 1.4826 * 200e-9 / sqrt(2.0)) < 1e-12);
+}
+
+int
+main(void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_time_helpers),
+    cmocka_unit_test(test_validate_classes),
+    cmocka_unit_test(test_validate_nonmonotonic),
+    cmocka_unit_test(test_filter_bound_contains_truth),
+    cmocka_unit_test(test_filter_min_delay),
+    cmocka_unit_test(test_filter_outlier),
+    cmocka_unit_test(test_filter_precise),
+    cmocka_unit_test(test_filter_exact_10y),
+    cmocka_unit_test(test_filter_args),
+    cmocka_unit_test(test_stats),
+  };
+
+  return cmocka_run_group_tests_name("phcr_filter", tests, NULL, NULL);
+}
