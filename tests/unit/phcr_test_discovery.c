@@ -1,0 +1,367 @@
+/*
+  chrony-ptpkvm: phc_reader tests
+  Copyright (C) 2026 The chrony-ptpkvm authors
+
+  This program is free software; you can redistribute it and/or modify
+  it under the terms of version 2 of the GNU General Public License as
+  published by the Free Software Foundation.
+
+  This program is distributed in the hope that it will be useful, but
+  WITHOUT ANY WARRANTY; without even the implied warranty of
+  MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the GNU
+  General Public License for more details.
+
+  SPDX-License-Identifier: GPL-2.0-only
+
+  =======================================================================
+
+  cmocka tests of phc_reader's error classes and discovery: stable names
+  and messages, the errno -> class mapping per mode, the log rate limiter,
+  and device discovery on fixture sysfs trees (auto by clock_name, custom
+  names, /dev/ptp_kvm fallback, explicit paths, GETCAPS verification,
+  error texts listing the PHCs found).
+  */
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "fake_phc.h"
+
+/* ================================================== */
+
+static void
+test_error_strings(void **state)
+{
+  int i, j;
+
+  (void)state;
+  for (i = 0; i < PHCR_ERR_COUNT; i++) {
+    assert_non_null(PHCR_ErrorString(i));
+    assert_true(strlen(PHCR_ErrorName(i)) > 1);
+    for (j = 0; j < i; j++) {
+      assert_string_not_equal(PHCR_ErrorString(i), PHCR_ErrorString(j));
+      assert_string_not_equal(PHCR_ErrorName(i), PHCR_ErrorName(j));
+    }
+  }
+  assert_string_equal(PHCR_ErrorString(PHCR_ERR_COUNT), "unknown error");
+  assert_string_equal(PHCR_ErrorName(-1), "UNKNOWN");
+  assert_string_equal(PHCR_ErrorName(PHCR_ERR_HOST_NOTSUPP), "HOST_NOTSUPP");
+  /* stable numbers */
+  assert_int_equal(PHCR_ERR_HOST_NOTSUPP, 1);
+  assert_int_equal(PHCR_ERR_CLOCKSOURCE, 2);
+  assert_int_equal(PHCR_ERR_RETRY, 3);
+  assert_int_equal(PHCR_ERR_GONE, 4);
+  assert_int_equal(PHCR_ERR_INVALID, 5);
+  assert_int_equal(PHCR_ERR_NODEVICE, 6);
+  assert_string_equal(PHCR_RejectName(PHCR_REJ_NONMONOTONIC), "NONMONOTONIC");
+  assert_string_equal(PHCR_RejectName(PHCR_REJ_COUNT), "UNKNOWN");
+  assert_string_equal(PHCR_ModeName(PHCR_MODE_PRECISE), "precise");
+  assert_string_equal(PHCR_ModeName(PHCR_MODE_EXTENDED), "extended");
+  assert_string_equal(PHCR_ModeName(PHCR_MODE_BASIC), "basic");
+  assert_string_equal(PHCR_ModeName(PHCR_MODE_NONE), "none");
+}
+
+static void
+test_errno_mapping(void **state)
+{
+  (void)state;
+  assert_int_equal(PHCR_ErrorFromErrno(0, PHCR_MODE_BASIC), PHCR_OK);
+  assert_int_equal(PHCR_ErrorFromErrno(EOPNOTSUPP, PHCR_MODE_BASIC), PHCR_ERR_HOST_NOTSUPP);
+  assert_int_equal(PHCR_ErrorFromErrno(EOPNOTSUPP, PHCR_MODE_PRECISE), PHCR_ERR_HOST_NOTSUPP);
+  assert_int_equal(PHCR_ErrorFromErrno(ENODEV, PHCR_MODE_PRECISE), PHCR_ERR_CLOCKSOURCE);
+  assert_int_equal(PHCR_ErrorFromErrno(ENODEV, PHCR_MODE_BASIC), PHCR_ERR_GONE);
+  assert_int_equal(PHCR_ErrorFromErrno(ENODEV, PHCR_MODE_EXTENDED), PHCR_ERR_GONE);
+  assert_int_equal(PHCR_ErrorFromErrno(ENXIO, PHCR_MODE_PRECISE), PHCR_ERR_GONE);
+  assert_int_equal(PHCR_ErrorFromErrno(EBADF, PHCR_MODE_BASIC), PHCR_ERR_GONE);
+  assert_int_equal(PHCR_ErrorFromErrno(EINTR, PHCR_MODE_BASIC), PHCR_ERR_RETRY);
+  assert_int_equal(PHCR_ErrorFromErrno(EAGAIN, PHCR_MODE_BASIC), PHCR_ERR_RETRY);
+  assert_int_equal(PHCR_ErrorFromErrno(EBUSY, PHCR_MODE_PRECISE), PHCR_ERR_RETRY);
+  assert_int_equal(PHCR_ErrorFromErrno(EACCES, PHCR_MODE_BASIC), PHCR_ERR_ACCESS);
+  assert_int_equal(PHCR_ErrorFromErrno(EPERM, PHCR_MODE_BASIC), PHCR_ERR_ACCESS);
+  assert_int_equal(PHCR_ErrorFromErrno(EINVAL, PHCR_MODE_BASIC), PHCR_ERR_OTHER);
+}
+
+static void
+test_rate_limit(void **state)
+{
+  PHCR_RateLimit rl;
+  unsigned long sup = 12345;
+  int i;
+
+  (void)state;
+  PHCR_RateLimitInit(&rl, 10.0);
+  assert_int_equal(PHCR_RateLimitCheck(&rl, PHCR_ERR_GONE, 100.0, &sup), 1);
+  assert_int_equal(sup, 0);
+  for (i = 0; i < 5; i++)
+    assert_int_equal(PHCR_RateLimitCheck(&rl, PHCR_ERR_GONE, 101.0 + i, &sup), 0);
+  /* another class is independent */
+  assert_int_equal(PHCR_RateLimitCheck(&rl, PHCR_ERR_RETRY, 102.0, &sup), 1);
+  /* interval elapsed: allowed, reports the 5 suppressed */
+  assert_int_equal(PHCR_RateLimitCheck(&rl, PHCR_ERR_GONE, 110.0, &sup), 1);
+  assert_int_equal(sup, 5);
+  assert_int_equal(PHCR_RateLimitCheck(&rl, PHCR_ERR_GONE, 111.0, &sup), 0);
+  assert_int_equal(rl.total_suppressed[PHCR_ERR_GONE], 6);
+  /* time going backwards allows the line */
+  assert_int_equal(PHCR_RateLimitCheck(&rl, PHCR_ERR_GONE, 50.0, &sup), 1);
+  assert_int_equal(sup, 1);
+  /* out of range classes share the last slot */
+  assert_int_equal(PHCR_RateLimitCheck(&rl, 1000, 0.0, NULL), 1);
+  assert_int_equal(PHCR_RateLimitCheck(&rl, -3, 1.0, NULL), 0);
+}
+
+/* ================================================== */
+/* Discovery on fixture trees */
+
+typedef struct {
+  FAKE_Phc *f;
+  PHCR_Env env;
+} Fix;
+
+static int
+setup(void **state)
+{
+  Fix *x = test_malloc(sizeof (*x));
+
+  x->f = FAKE_Create(1);
+  assert_non_null(x->f);
+  FAKE_Env(x->f, &x->env);
+  *state = x;
+  return 0;
+}
+
+static int
+teardown(void **state)
+{
+  Fix *x = *state;
+
+  FAKE_Destroy(x->f);
+  test_free(x);
+  return 0;
+}
+
+/* ptp0 = NIC, ptp1 = hyperv, ptp2 = KVM */
+static void
+three_phcs(Fix *x)
+{
+  assert_int_equal(FAKE_AddSysfsPtp(x->f, 0, "mlx5_ptp"), 0);
+  assert_int_equal(FAKE_AddSysfsPtp(x->f, 1, "hyperv"), 0);
+  assert_int_equal(FAKE_AddSysfsPtp(x->f, 2, "KVM virtual PTP"), 0);
+  assert_true(FAKE_AddDevice(x->f, "/dev/ptp0") >= 0);
+  assert_true(FAKE_AddDevice(x->f, "/dev/ptp1") >= 0);
+  assert_true(FAKE_AddDevice(x->f, "/dev/ptp2") >= 0);
+}
+
+static void
+test_list_devices_sorted(void **state)
+{
+  PHCR_DeviceInfo devs[4];
+  PHCR_Error err;
+  Fix *x = *state;
+
+  FAKE_AddSysfsPtp(x->f, 10, "ten");
+  FAKE_AddSysfsPtp(x->f, 2, "two");
+  FAKE_AddSysfsPtp(x->f, 0, NULL);
+  FAKE_WriteFile(x->f, "/sys/class/ptp/notaptp/clock_name", "x\n");
+  FAKE_AddSysfsPtp(x->f, 7, "seven");
+  FAKE_AddSysfsPtp(x->f, 5, "five");
+
+  assert_int_equal(PHCR_ListDevices(&x->env, devs, 4, &err), 5);
+  assert_int_equal(err, PHCR_OK);
+  assert_int_equal(devs[0].index, 0);
+  assert_string_equal(devs[0].clock_name, "");
+  assert_int_equal(devs[1].index, 2);
+  assert_string_equal(devs[1].clock_name, "two");
+  assert_string_equal(devs[1].dev_path, "/dev/ptp2");
+  assert_int_equal(devs[2].index, 5);
+  assert_int_equal(devs[3].index, 7);
+  assert_string_equal(devs[3].clock_name, "seven");
+}
+
+/* The default (real syscall) ops read a fixture tree through the root */
+static void
+test_list_devices_default_ops(void **state)
+{
+  PHCR_Env env = { NULL, NULL };
+  PHCR_DeviceInfo devs[2];
+  PHCR_Error err;
+  Fix *x = *state;
+
+  FAKE_AddSysfsPtp(x->f, 3, "KVM virtual PTP");
+  env.root = FAKE_Root(x->f);
+  assert_int_equal(PHCR_ListDevices(&env, devs, 2, &err), 1);
+  assert_string_equal(devs[0].clock_name, "KVM virtual PTP");
+
+  env.root = "/nonexistent-phcr-root";
+  assert_int_equal(PHCR_ListDevices(&env, devs, 2, &err), -1);
+  assert_int_equal(err, PHCR_ERR_NODEVICE);
+}
+
+static void
+test_auto_by_clock_name(void **state)
+{
+  PHCR_Discovery d;
+  Fix *x = *state;
+
+  three_phcs(x);
+  assert_int_equal(PHCR_FindDevice(&x->env, "auto", NULL, &d), PHCR_OK);
+  assert_string_equal(d.path, "/dev/ptp2");
+  assert_int_equal(d.index, 2);
+  assert_string_equal(d.why, "/dev/ptp2: clock_name 'KVM virtual PTP'");
+  assert_int_equal(d.caps.cross_timestamping, 1);
+
+  /* configurable name */
+  assert_int_equal(PHCR_FindDevice(&x->env, NULL, "hyperv", &d), PHCR_OK);
+  assert_string_equal(d.path, "/dev/ptp1");
+}
+
+static void
+test_auto_none_matches(void **state)
+{
+  FAKE_Counters c;
+  PHCR_Discovery d;
+  Fix *x = *state;
+
+  three_phcs(x);
+  assert_int_equal(PHCR_FindDevice(&x->env, "auto", "vmclock", &d),
+                   PHCR_ERR_NODEVICE);
+  assert_string_equal(d.path, "");
+  assert_non_null(strstr(d.error, "no usable PHC with clock_name 'vmclock'"));
+  assert_non_null(strstr(d.error, "/dev/ptp0 'mlx5_ptp'"));
+  assert_non_null(strstr(d.error, "/dev/ptp1 'hyperv'"));
+  assert_non_null(strstr(d.error, "/dev/ptp2 'KVM virtual PTP'"));
+  FAKE_GetCounters(x->f, &c);
+  assert_int_equal(c.open_fds, 0);
+}
+
+static void
+test_auto_empty_sysfs(void **state)
+{
+  PHCR_Discovery d;
+  Fix *x = *state;
+
+  assert_int_equal(PHCR_FindDevice(&x->env, "auto", NULL, &d), PHCR_ERR_NODEVICE);
+  assert_non_null(strstr(d.error, "PHCs found: none"));
+}
+
+/* No clock_name match, but the udev symlink exists */
+static void
+test_auto_ptp_kvm_symlink(void **state)
+{
+  PHCR_Discovery d;
+  Fix *x = *state;
+  int dev;
+
+  FAKE_AddSysfsPtp(x->f, 0, "mlx5_ptp");
+  FAKE_AddSysfsPtp(x->f, 3, "ptp_kvm_renamed");
+  FAKE_AddDevice(x->f, "/dev/ptp0");
+  dev = FAKE_AddDevice(x->f, "/dev/ptp3");
+  assert_int_equal(FAKE_AddAlias(x->f, "/dev/ptp_kvm", dev), 0);
+
+  assert_int_equal(PHCR_FindDevice(&x->env, "auto", NULL, &d), PHCR_OK);
+  assert_string_equal(d.path, "/dev/ptp_kvm");
+  assert_int_equal(d.index, 3);
+  assert_non_null(strstr(d.why, "/dev/ptp_kvm: udev symlink"));
+  assert_non_null(strstr(d.why, "-> /dev/ptp3"));
+}
+
+/* The first matching device is not a PHC: the next one is taken */
+static void
+test_auto_skips_non_phc(void **state)
+{
+  PHCR_Discovery d;
+  Fix *x = *state;
+  int dev;
+
+  FAKE_AddSysfsPtp(x->f, 1, "KVM virtual PTP");
+  FAKE_AddSysfsPtp(x->f, 4, "KVM virtual PTP");
+  dev = FAKE_AddDevice(x->f, "/dev/ptp1");
+  FAKE_SetPhc(x->f, dev, 0);
+  FAKE_AddDevice(x->f, "/dev/ptp4");
+  assert_int_equal(PHCR_FindDevice(&x->env, "auto", NULL, &d), PHCR_OK);
+  assert_string_equal(d.path, "/dev/ptp4");
+
+  /* both broken: NOTPHC with the reason */
+  FAKE_SetOpenErrno(x->f, 1, EACCES);
+  assert_int_equal(PHCR_FindDevice(&x->env, "auto", NULL, &d), PHCR_ERR_ACCESS);
+  assert_non_null(strstr(d.error, "/dev/ptp1: PTP_CLOCK_GETCAPS failed"));
+  assert_non_null(strstr(d.error, "/dev/ptp4: cannot open"));
+}
+
+static void
+test_explicit_path(void **state)
+{
+  PHCR_Discovery d;
+  Fix *x = *state;
+
+  three_phcs(x);
+  assert_int_equal(PHCR_FindDevice(&x->env, "/dev/ptp2", NULL, &d), PHCR_OK);
+  assert_string_equal(d.why, "/dev/ptp2: given path, /dev/ptp2 clock_name "
+                      "'KVM virtual PTP'");
+
+  /* explicit path to another PHC: taken, with a note */
+  assert_int_equal(PHCR_FindDevice(&x->env, "/dev/ptp0", NULL, &d), PHCR_OK);
+  assert_string_equal(d.clock_name, "mlx5_ptp");
+  assert_non_null(strstr(d.why, "(not the expected clock name)"));
+
+  /* missing path: NODEVICE, PHCs listed */
+  assert_int_equal(PHCR_FindDevice(&x->env, "/dev/ptp9", NULL, &d), PHCR_ERR_NODEVICE);
+  assert_int_equal(d.sys_errno, ENOENT);
+  assert_non_null(strstr(d.error, "/dev/ptp9: cannot open"));
+  assert_non_null(strstr(d.error, "/dev/ptp1 'hyperv'"));
+
+  /* not a PHC */
+  FAKE_SetPhc(x->f, 1, 0);
+  assert_int_equal(PHCR_FindDevice(&x->env, "/dev/ptp1", NULL, &d), PHCR_ERR_NOTPHC);
+
+  /* relative path */
+  assert_int_equal(PHCR_FindDevice(&x->env, "ptp2", NULL, &d), PHCR_ERR_ARGS);
+  assert_int_equal(PHCR_FindDevice(&x->env, "auto", NULL, NULL), PHCR_ERR_ARGS);
+}
+
+/* FindAndOpen keeps the fd; FindDevice closes it */
+static void
+test_find_and_open(void **state)
+{
+  PHCR_Discovery d;
+  FAKE_Counters c;
+  Fix *x = *state;
+  int fd;
+
+  three_phcs(x);
+  assert_int_equal(PHCR_FindAndOpenDevice(&x->env, "auto", NULL, &d, &fd), PHCR_OK);
+  assert_true(fd >= 0);
+  FAKE_GetCounters(x->f, &c);
+  assert_int_equal(c.open_fds, 1);
+  assert_int_equal(c.getcaps, 1);
+  x->env.ops->close(x->env.ops->ctx, fd);
+  assert_int_equal(PHCR_FindDevice(&x->env, "auto", NULL, &d), PHCR_OK);
+  FAKE_GetCounters(x->f, &c);
+  assert_int_equal(c.open_fds, 0);
+}
+
+int
+main(void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_error_strings),
+    cmocka_unit_test(test_errno_mapping),
+    cmocka_unit_test(test_rate_limit),
+    cmocka_unit_test_setup_teardown(test_list_devices_sorted, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_list_devices_default_ops, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_auto_by_clock_name, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_auto_none_matches, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_auto_empty_sysfs, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_auto_ptp_kvm_symlink, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_auto_skips_non_phc, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_explicit_path, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_find_and_open, setup, teardown),
+  };
+
+  return cmocka_run_group_tests_name("phcr_discovery", tests, NULL, NULL);
+}
