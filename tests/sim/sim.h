@@ -110,6 +110,7 @@ extern int SIM_TscMode(void);
 extern int SIM_WindowActive(SIM_EventType type, double *arg2);
 extern double SIM_RandUniform(int stream);
 extern double SIM_RandGauss(int stream);
+extern void SIM_RandBytes(int stream, void *buf, size_t len);
 extern void SIM_CountHypercall(void);
 extern unsigned long long SIM_Hypercalls(void);
 extern void SIM_LogEvent(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -123,7 +124,8 @@ extern SIM_Time SIM_FromTimespec(const struct timespec *ts);
 #define SIM_RNG_HOST 1
 #define SIM_RNG_PHC 2
 #define SIM_RNG_FAULT 3
-#define SIM_RNG_STREAMS 4
+#define SIM_RNG_PROCESS 4       /* getrandom() of the simulated process */
+#define SIM_RNG_STREAMS 5
 
 /* sim_phc.c */
 extern void SIM_PhcInit(const char *dir);

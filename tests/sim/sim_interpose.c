@@ -42,6 +42,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/select.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -911,6 +912,29 @@ ioctl(int fd, unsigned long req, ...)
   if (sim() && SIM_PhcIsFake(fd))
     return SIM_PhcIoctl(fd, req, arg);
   return real_ioctl(fd, req, arg);
+}
+
+/* ================================================== */
+/* Randomness: deterministic from the seed, so that a whole run of chronyd
+   (which randomises e.g. timestamp low bits) is bit-identical */
+
+ssize_t
+getrandom(void *buf, size_t len, unsigned int flags)
+{
+  if (!sim())
+    return ((ssize_t (*)(void *, size_t, unsigned int))must_sym("getrandom"))(buf, len, flags);
+  SIM_RandBytes(SIM_RNG_PROCESS, buf, len);
+  return len;
+}
+
+int
+getentropy(void *buf, size_t len)
+{
+  if (len > 256) {
+    errno = EIO;
+    return -1;
+  }
+  return getrandom(buf, len, 0) < 0 ? -1 : 0;
 }
 
 /* ================================================== */

@@ -143,6 +143,20 @@ SIM_RandUniform(int stream)
   return (next_u64(stream) >> 11) * 0x1.0p-53;
 }
 
+void
+SIM_RandBytes(int stream, void *buf, size_t len)
+{
+  unsigned char *b = buf;
+  uint64_t r = 0;
+  size_t i;
+
+  for (i = 0; i < len; i++) {
+    if (i % 8 == 0)
+      r = next_u64(stream);
+    b[i] = r >> (8 * (i % 8));
+  }
+}
+
 double
 SIM_RandGauss(int stream)
 {

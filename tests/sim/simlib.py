@@ -270,7 +270,7 @@ def index_at(grid, t):
 def window_stats(grid, t0, t1):
     i, n = index_at(grid, t0), len(grid)
     s2, mx, cnt, hc0, hc1 = 0.0, 0.0, 0, None, None
-    while i < n and grid[i][0] <= t1:
+    while i < n and grid[i][0] < t1:
         t, e, hc, paused = grid[i]
         if hc0 is None:
             hc0 = (t, hc)
@@ -301,7 +301,9 @@ def analyse(truth, scenario):
     rep["duration"] = t_end
     hc = grid[-1][2] if grid else 0
     rep["hypercalls"] = hc
-    rep["hypercalls_per_s"] = hc / t_end if t_end > 0 else None
+    # per second of running (not paused) guest time
+    paused = sum(float(e.get("duration", 0)) for e in events if e["kind"] == "pause")
+    rep["hypercalls_per_s"] = hc / (t_end - paused) if t_end > paused else None
     steps = [{"t": e["t"], "size": float(e["size"])} for e in events if e["kind"] == "step"
              and abs(float(e["size"])) > 0.0]
     rep["steps"] = steps
@@ -341,3 +343,59 @@ def tabulated_recoveries(rep, kind):
     """The recoveries of the scenario's tabulated event kind."""
     return [r for r in rep.get("recoveries", []) if r["kind"] == kind or
             r["kind"].startswith(kind + ":")]
+
+
+# ---------------------------------------------------------------------------
+# Metrics over a set of runs (for expectations and tables)
+
+INF = float("inf")
+
+
+def _agg(values, how):
+    vals = [INF if v is None else v for v in values]
+    if not vals:
+        return None
+    vals.sort()
+    if how == "max":
+        return vals[-1]
+    if how == "min":
+        return vals[0]
+    if how == "median":
+        return vals[(len(vals) - 1) // 2]
+    if how == "mean":
+        return sum(vals) / len(vals)
+    raise KeyError(how)
+
+
+def metric(scenario, reps, name):
+    """Named metric over runs of one scenario/config:
+    status (common status or 'mixed:...'), rec_1ms.{max,min,median},
+    rec_10us.{...}, frac_1s, frac_60s (fraction recovered below 1 ms within
+    1 s / 60 s), steps (steps after the tabulated events),
+    window.NAME.{rms,max,steps} (worst over runs), hypercalls_per_s (mean)."""
+    if name == "status":
+        st = sorted(set(r["status"] for r in reps))
+        return st[0] if len(st) == 1 else "mixed:" + ",".join(st)
+    ok = [r for r in reps if r["status"] == "ok"]
+    recs = [x for r in ok for x in tabulated_recoveries(r, scenario.recovery)]
+    parts = name.split(".")
+    if parts[0] in ("rec_1ms", "rec_10us"):
+        if not recs or len(ok) < len(reps):
+            return INF
+        return _agg([x[parts[0]] for x in recs], parts[1])
+    if parts[0] in ("frac_1s", "frac_60s"):
+        lim = 1.0 if parts[0] == "frac_1s" else 60.0
+        if not recs or len(ok) < len(reps):
+            return 0.0
+        return sum(1 for x in recs if x["rec_1ms"] is not None and x["rec_1ms"] <= lim) / len(recs)
+    if parts[0] == "steps":
+        return sum(len(x["steps"]) for x in recs)
+    if parts[0] == "window":
+        vals = [r["windows"].get(parts[1]) for r in ok]
+        if not vals or None in vals or len(ok) < len(reps):
+            return INF
+        return max(v[parts[2]] for v in vals)
+    if parts[0] == "hypercalls_per_s":
+        vals = [r["hypercalls_per_s"] for r in ok if r["hypercalls_per_s"] is not None]
+        return sum(vals) / len(vals) if vals else None
+    raise KeyError(name)

@@ -1,0 +1,239 @@
+#!/usr/bin/env python3
+# chrony-ptpkvm guest simulator: benchmark driver (make bench)
+#
+# Copyright (C) 2026 The chrony-ptpkvm authors
+# SPDX-License-Identifier: GPL-2.0-only
+# This program is free software; you can redistribute it and/or modify it
+# under the terms of version 2 of the GNU General Public License.
+#
+# Runs every scenario (every sweep phase) for every configuration with the
+# same seeds, in parallel, prints one Markdown table of recovery times,
+# recovered fractions, steady-state error, steps and hypercalls/s, writes
+# it with date, chrony version and seeds to docs/benchmarks.md, and plots
+# the error around a 360 s pause for the three configurations (gnuplot).
+
+import argparse
+import concurrent.futures
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import simlib  # noqa: E402
+
+PLOT_SCENARIO = "pause-360"
+
+
+def fmt_s(v):
+    if v is None:
+        return "never"
+    if v == 0:
+        return "0"
+    if v < 1e-3:
+        return "%.0f us" % (v * 1e6)
+    if v < 1:
+        return "%.0f ms" % (v * 1e3)
+    return "%.1f s" % v
+
+
+def fmt_err(v):
+    if v is None:
+        return "-"
+    if v < 1e-6:
+        return "%.0f ns" % (v * 1e9)
+    if v < 1e-3:
+        return "%.1f us" % (v * 1e6)
+    if v < 1:
+        return "%.1f ms" % (v * 1e3)
+    return "%.3g s" % v
+
+
+def stats(values):
+    """median/min/max with None (never recovered) ordered as infinity"""
+    key = [v if v is not None else float("inf") for v in values]
+    if not key:
+        return None
+    med = statistics.median_low(key)
+    conv = lambda x: None if x == float("inf") else x  # noqa: E731
+    return conv(med), conv(min(key)), conv(max(key))
+
+
+def row(sc, config, reps):
+    status = {}
+    for r in reps:
+        status[r["status"]] = status.get(r["status"], 0) + 1
+    st = ", ".join("%s%s" % ("%d " % n if len(reps) > 1 else "", s)
+                   for s, n in sorted(status.items()))
+    ok = [r for r in reps if r["status"] == "ok"]
+    cells = [sc.name, config, st, str(len(reps))]
+    recs = [x for r in ok for x in simlib.tabulated_recoveries(r, sc.recovery)]
+    if not ok or not recs:
+        return cells + ["-"] * 8
+    r1 = [x["rec_1ms"] for x in recs]
+    r10 = [x["rec_10us"] for x in recs]
+    s1, s10 = stats(r1), stats(r10)
+    w1 = sum(1 for v in r1 if v is not None and v <= 1.0) / len(r1)
+    w60 = sum(1 for v in r1 if v is not None and v <= 60.0) / len(r1)
+    wname = sc.windows[0][0] if sc.windows else None
+    rms = [r["windows"][wname]["rms"] for r in ok if wname and r["windows"].get(wname)]
+    mx = [r["windows"][wname]["max"] for r in ok if wname and r["windows"].get(wname)]
+    steps = [len(x["steps"]) for x in recs]
+    hcps = [r["hypercalls_per_s"] for r in ok if r["hypercalls_per_s"] is not None]
+    cells += [
+        "%s / %s / %s" % tuple(fmt_s(v) for v in s1),
+        "%s" % fmt_s(s10[0]),
+        "%.0f %%" % (100 * w1),
+        "%.0f %%" % (100 * w60),
+        "%s (%s)" % (fmt_err(statistics.mean(rms)), wname) if rms else "-",
+        fmt_err(max(mx)) if mx else "-",
+        "%d" % sum(steps),
+        "%.2f" % statistics.mean(hcps) if hcps else "-",
+    ]
+    return cells
+
+
+HEADER = ["scenario", "config", "status", "runs",
+          "recovery <1 ms median / min / max", "<10 us median", "<=1 s", "<=60 s",
+          "RMS error (window)", "max error (window)", "steps", "hypercalls/s"]
+
+
+def table(rows):
+    out = ["| " + " | ".join(HEADER) + " |", "|" + "|".join("---" for _ in HEADER) + "|"]
+    for r in rows:
+        out.append("| " + " | ".join(r) + " |")
+    return "\n".join(out)
+
+
+def plot(runs, png, workdir):
+    """|error| vs time since resume around the 360 s pause, phase 0."""
+    os.makedirs(workdir, exist_ok=True)
+    series = []
+    for config, truth in runs:
+        if not truth or not os.path.exists(truth):
+            continue
+        _, grid, events = simlib.read_truth(truth)
+        resume = next((e["t"] for e in events if e["kind"] == "resume"), None)
+        if resume is None:
+            continue
+        dat = os.path.join(workdir, "%s.dat" % config)
+        with open(dat, "w") as f:
+            for t, e, _, paused in grid:
+                if resume - 120 <= t <= resume + 600 and not paused:
+                    f.write("%.6f %.12g\n" % (t - resume, max(abs(e), 1e-10)))
+        series.append((config, dat))
+    if not series:
+        return False
+    gp = os.path.join(workdir, "plot.gp")
+    with open(gp, "w") as f:
+        f.write('set terminal png size 1100,600\nset output "%s"\n' % png)
+        f.write('set logscale y\nset format y "10^{%T}"\nset grid\n')
+        f.write('set xlabel "time since resume (s)"\n')
+        f.write('set ylabel "|guest REALTIME - host| (s)"\n')
+        f.write('set title "Error around a 360 s VM pause (truth log, phase 0)"\n')
+        f.write('set xrange [-120:600]\nset yrange [1e-10:1e3]\n')
+        f.write("plot " + ", ".join('"%s" using 1:2 with lines lw 2 title "%s"' % (d, c)
+                                    for c, d in series) + "\n")
+    subprocess.run(["gnuplot", gp], check=True)
+    return True
+
+
+def chrony_version(chronyd):
+    try:
+        out = subprocess.run([chronyd, "-v"], capture_output=True, text=True).stdout
+        return out.strip().splitlines()[0]
+    except (OSError, IndexError):
+        return "unknown"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--lib", required=True)
+    ap.add_argument("--chronyd", required=True)
+    ap.add_argument("--out", default="build/sim/bench")
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--doc")
+    ap.add_argument("--png")
+    ap.add_argument("--chrony-version", default="")
+    ap.add_argument("--scenario", action="append")
+    ap.add_argument("--config", action="append")
+    a = ap.parse_args()
+
+    lib, chronyd, out = (os.path.abspath(x) for x in (a.lib, a.chronyd, a.out))
+    scenarios = simlib.load_scenarios(a.scenario)
+    configs = a.config or simlib.CONFIG_ORDER
+    t0 = time.time()
+    futures = {}
+    with concurrent.futures.ProcessPoolExecutor(a.jobs) as ex:
+        # Longest runs first for a better schedule on few cores
+        order = sorted(scenarios, key=lambda s: -s.duration * s.sweep[0])
+        for sc in order:
+            for c in configs:
+                for i, ph in enumerate(sc.phases()):
+                    rundir = os.path.join(out, sc.name, c, "p%02d" % i)
+                    keep = sc.name == PLOT_SCENARIO and i == 0
+                    futures[(sc.name, c, i)] = ex.submit(
+                        simlib.run_one, lib, chronyd, sc, c, rundir, None, ph, 900, keep)
+        results = {k: f.result() for k, f in futures.items()}
+    wall = time.time() - t0
+
+    rows = []
+    for sc in scenarios:
+        for c in configs:
+            reps = [results[(sc.name, c, i)] for i in range(len(sc.phases()))]
+            rows.append(row(sc, c, reps))
+    tab = table(rows)
+    print(tab)
+    nruns = len(results)
+    print("\n%d runs in %.0f s wall time with %d jobs" % (nruns, wall, a.jobs))
+
+    with open(os.path.join(out, "results.json"), "w") as f:
+        json.dump({"%s/%s/%d" % k: v for k, v in results.items()}, f)
+
+    png_ok = False
+    if a.png:
+        runs = [(c, results.get((PLOT_SCENARIO, c, 0), {}).get("truth")) for c in configs]
+        png_ok = plot(runs, a.png, os.path.join(out, "plot"))
+        print("plot: %s" % (a.png if png_ok else "not written (no data)"))
+
+    if a.doc:
+        seeds = sorted(set("%s=%d" % (sc.name, sc.seed) for sc in scenarios))
+        version = chrony_version(chronyd)
+        with open(a.doc, "w") as f:
+            f.write("# Benchmarks: simulated KVM guest\n\n")
+            f.write("Generated by `make bench` (tests/sim/simbench.py); do not edit by hand.\n\n")
+            f.write("- date: %s\n" % datetime.datetime.now(datetime.timezone.utc)
+                    .strftime("%Y-%m-%d %H:%M UTC"))
+            f.write("- chronyd: %s (CHRONY_VERSION=%s)\n" % (version, a.chrony_version))
+            f.write("- machine: %s, %d cores, %d jobs; %d runs in %.0f s\n" % (
+                platform.platform(), os.cpu_count() or 0, a.jobs, nruns, wall))
+            f.write("- seeds (scenario file `seed`, default 1): %s\n" % ", ".join(seeds))
+            f.write("- phases: sweep N SPAN runs phase k at frac(k x 0.618034) x SPAN s\n")
+            f.write("- configurations: %s\n\n" % "; ".join(
+                "`%s` = `%s`" % (c, " + ".join(simlib.CONFIGS[c]).format(dev="/dev/ptp_kvm"))
+                for c in configs))
+            f.write(tab + "\n\n")
+            f.write(
+                "Definitions (all from the simulator's truth log, never from chronyd):\n"
+                "recovery = time from the scenario's event (`resume` after a pause, "
+                "`host_step`, `clocksource`, `window_end` of a fault window, or `start`) "
+                "until |guest REALTIME - host| stays below the threshold up to the next "
+                "disturbance or the end of the run; `never` = still above at that point. "
+                "The median is the lower median over all runs and events; `<=1 s` / "
+                "`<=60 s` are the fractions recovered below 1 ms within that time. "
+                "RMS/max are over the scenario's first window (named in brackets). "
+                "steps = clock steps (ADJ_SETOFFSET/settime) after the event. "
+                "A status other than `ok` means chronyd did not run to the end "
+                "(e.g. `exited-at-start`: the configuration is refused at start).\n\n")
+            if png_ok:
+                f.write("Plot: `build/sim/pause360.png` (|error| around a 360 s pause, "
+                        "phase 0; regenerate with `make bench`).\n")
+        print("wrote %s" % a.doc)
+
+
+if __name__ == "__main__":
+    main()
