@@ -176,8 +176,8 @@ DOC_CheckModule(DOC_Context *ctx)
       break;
     case MOD_MISSING:
       DOC_AddResult(ctx->report, "kernel.ptp_kvm", have_phc ? DOC_WARN : DOC_FAIL,
-                    "use a kernel with CONFIG_PTP_1588_CLOCK_KVM (Debian: linux-image-amd64, "
-                    "not -cloud on old releases; RHEL: kernel-modules)",
+                    "install a kernel with CONFIG_PTP_1588_CLOCK_KVM (modinfo ptp_kvm must "
+                    "find it; some distributions ship it in an extra-modules package)",
                     "kernel %s has no ptp_kvm (not loaded, not built in, %s)",
                     release[0] ? release : "(unknown)",
                     DOC_Exists(ctx, "/proc/modules") ? "not in modules.dep"

@@ -56,6 +56,7 @@ DOC_RunChecks(DOC_Context *ctx)
   DOC_CheckPhcClock(ctx);
   DOC_CheckClocksource(ctx);
   DOC_CheckServices(ctx);
+  DOC_CheckSystemd(ctx);
   DOC_CheckSync(ctx);
 }
 

@@ -113,6 +113,7 @@ extern void DOC_CheckPhcClock(DOC_Context *ctx);
 extern void DOC_CheckClocksource(DOC_Context *ctx);
 extern void DOC_CheckChronyConfig(DOC_Context *ctx);
 extern void DOC_CheckServices(DOC_Context *ctx);
+extern void DOC_CheckSystemd(DOC_Context *ctx);
 extern void DOC_CheckSync(DOC_Context *ctx);
 
 /* Information passed between checks (filled by DOC_ScanPhcs and

@@ -144,6 +144,12 @@ healthy(int *kvm_dev)
              "#!/bin/sh\necho '50484330,PTP0,1,1763770000.1,0.000000010,0.000000010,"
              "0.000000020,1.5,0.0,0.01,0.000000001,0.00001,2.0,Normal'\n", 0755);
 
+  must(FAKE_MkDir(f, "/run/systemd/system"), "mkdir");
+  write_file(f, "/usr/lib/systemd/system/chrony-wait.service", "[Unit]\n", 0644);
+  must(FAKE_MkDir(f, "/etc/systemd/system/multi-user.target.wants"), "mkdir");
+  make_symlink(f, "/etc/systemd/system/multi-user.target.wants/chrony-wait.service",
+               "/usr/lib/systemd/system/chrony-wait.service");
+
   d = add_phc(f, 0, PHCR_DEFAULT_CLOCK_NAME);
   make_symlink(f, "/dev/ptp_kvm", "ptp0");
   must(FAKE_AddAlias(f, "/dev/ptp_kvm", d), "alias");
@@ -231,7 +237,7 @@ test_healthy(const char *json_out)
       printf("  not OK: %s %s\n", rep->results[i].id, rep->results[i].message);
     }
   }
-  CHECK(rc == 0 && all_ok && rep->n_results == 15, "healthy guest: 15 checks OK, exit 0 (rc %d)",
+  CHECK(rc == 0 && all_ok && rep->n_results == 16, "healthy guest: 16 checks OK, exit 0 (rc %d)",
         rc);
   CHECK(message_has("phc.ioctls", "PRECISE works") && message_has("phc.ioctls", "GETCAPS works"),
         "healthy: ioctl report names the working ioctls: %s", result("phc.ioctls")->message);

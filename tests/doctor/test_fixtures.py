@@ -33,7 +33,7 @@ EXPECTED_IDS = [
     "kvm.guest", "kernel.ptp_kvm", "kernel.ptp_kvm_boot", "phc.devices",
     "chrony.config", "chrony.refclock", "chrony.makestep", "phc.access",
     "phc.ioctls", "phc.stats", "clocksource.current", "cpu.tsc_flags",
-    "kernel.clock_log", "services.time", "chrony.sync",
+    "kernel.clock_log", "services.time", "systemd.wait_sync", "chrony.sync",
 ]
 GOOD_CSV = ("50484330,PHC0,1,1763770000.123456789,0.000000012,-0.000000020,"
             "0.000000030,-12.345,0.000,0.010,0.000000001,0.000010000,2.0,Normal")
@@ -151,6 +151,10 @@ def healthy(name):
     t.process(1, "systemd", 0)
     t.process(412, "chronyd")
     t.chronyc(GOOD_CSV)
+    os.makedirs(t.path("/run/systemd/system"))
+    t.write("/lib/systemd/system/chrony-wait.service", "[Unit]\n")
+    t.symlink("/etc/systemd/system/multi-user.target.wants/chrony-wait.service",
+              "/lib/systemd/system/chrony-wait.service")
     return t
 
 
@@ -509,6 +513,27 @@ def test_sync():
            t.path("/usr/bin/mychronyc"))
 
 
+def test_systemd():
+    t = healthy("systemd")
+    expect("wait_sync: chrony-wait enabled -> OK", t, {"systemd.wait_sync": "OK"},
+           contains={"systemd.wait_sync": "multi-user"})
+    t.write("/usr/lib/systemd/system/chrony-wait.service.d/50-ptpkvm.conf", "[Service]\n")
+    expect("wait_sync: our drop-in is named", t, {"systemd.wait_sync": "OK"},
+           contains={"systemd.wait_sync": "50-ptpkvm.conf"})
+    t.remove("/etc/systemd/system/multi-user.target.wants")
+    expect("wait_sync: installed, not enabled -> WARN", t, {"systemd.wait_sync": "WARN"},
+           contains={"systemd.wait_sync": "systemctl enable"})
+    t.symlink("/etc/systemd/system/chrony-wait.service", "/dev/null")
+    expect("wait_sync: masked -> WARN", t, {"systemd.wait_sync": "WARN"},
+           contains={"systemd.wait_sync": "masked"})
+    t.remove("/etc/systemd/system/chrony-wait.service")
+    t.remove("/lib/systemd/system/chrony-wait.service")
+    expect("wait_sync: not installed -> WARN", t, {"systemd.wait_sync": "WARN"},
+           contains={"systemd.wait_sync": "no chrony-wait.service"})
+    t.remove("/run/systemd")
+    expect("wait_sync: not a systemd system -> SKIP", t, {"systemd.wait_sync": "SKIP"})
+
+
 def test_cli():
     t = healthy("cli")
     t.write("/sys/devices/system/clocksource/clocksource0/current_clocksource", "hpet\n")
@@ -672,7 +697,8 @@ def main():
     if not ARGS.doctor or not ARGS.workdir:
         ap.error("--doctor and --workdir are required")
     tests = (test_healthy, test_kvm, test_module, test_devices, test_access,
-             test_chrony_config, test_clocksource, test_services, test_sync, test_cli,
+             test_chrony_config, test_clocksource, test_services, test_systemd, test_sync,
+             test_cli,
              test_unprivileged)
     if ARGS.only_install:
         if not ARGS.destdir:
