@@ -157,7 +157,8 @@ find_dev_by_path(FAKE_Phc *f, const char *path)
   int i, j;
 
   for (i = 0; i < FAKE_MAX_DEVICES; i++) {
-    if (!f->dev[i].used)
+    /* a removed device's path may be taken by a new one */
+    if (!f->dev[i].used || f->dev[i].removed)
       continue;
     for (j = 0; j < f->dev[i].n_paths; j++)
       if (strcmp(f->dev[i].paths[j], rel) == 0)
@@ -188,7 +189,7 @@ op_open(void *ctx, const char *path, int flags)
   (void)flags;
   f->c.opens++;
   d = find_dev_by_path(f, path);
-  if (d < 0 || f->dev[d].removed) {
+  if (d < 0) {
     errno = ENOENT;
     return -1;
   }

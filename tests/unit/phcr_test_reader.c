@@ -1,0 +1,568 @@
+/*
+  chrony-ptpkvm: phc_reader tests
+  Copyright (C) 2026 The chrony-ptpkvm authors
+
+  This program is free software; you can redistribute it and/or modify
+  it under the terms of version 2 of the GNU General Public License as
+  published by the Free Software Foundation.
+
+  This program is distributed in the hope that it will be useful, but
+  WITHOUT ANY WARRANTY; without even the implied warranty of
+  MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the GNU
+  General Public License for more details.
+
+  SPDX-License-Identifier: GPL-2.0-only
+
+  =======================================================================
+
+  cmocka tests of the phc_reader reader on the fake device: mode selection
+  and fallback within one read, re-probe by reads and by time, exclusion
+  flags and capabilities, every errno class (EOPNOTSUPP, ENODEV on
+  PRECISE, EINTR/EAGAIN/EBUSY retries, device gone and reopen), garbage
+  readings, the sentinel read, counters, and the ioctl numbers used (the
+  original ones only, GETCAPS only at open).
+  */
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <math.h>
+#include <cmocka.h>
+#include <linux/ptp_clock.h>
+
+#include "fake_phc.h"
+
+typedef struct {
+  FAKE_Phc *f;
+  PHCR_Env env;
+  PHCR_Config cfg;
+  PHCR_Reader r;
+  int dev;
+} Fix;
+
+static int
+setup(void **state)
+{
+  Fix *x = test_calloc(1, sizeof (*x));
+
+  x->f = FAKE_Create(7);
+  assert_non_null(x->f);
+  FAKE_Env(x->f, &x->env);
+  FAKE_AddSysfsPtp(x->f, 0, "KVM virtual PTP");
+  x->dev = FAKE_AddDevice(x->f, "/dev/ptp0");
+  FAKE_SetOffset(x->f, x->dev, 37000000123LL);
+  PHCR_ConfigDefaults(&x->cfg);
+  *state = x;
+  return 0;
+}
+
+static int
+teardown(void **state)
+{
+  Fix *x = *state;
+
+  PHCR_Close(x->r);
+  FAKE_Destroy(x->f);
+  test_free(x);
+  return 0;
+}
+
+static void
+open_reader(Fix *x)
+{
+  PHCR_Discovery d;
+
+  assert_int_equal(PHCR_Open(&x->env, "auto", NULL, &x->cfg, &x->r, &d), PHCR_OK);
+  assert_string_equal(PHCR_GetPath(x->r), "/dev/ptp0");
+}
+
+static void
+check_sample(Fix *x, const PHCR_Result *res)
+{
+  int64_t truth = FAKE_GetOffset(x->f, x->dev);
+
+  assert_int_equal(res->error, PHCR_OK);
+  assert_true(fabs((double)(res->sample.offset_ns - truth)) <= res->sample.error * 1e9);
+}
+
+/* ================================================== */
+
+static void
+test_precise_first(void **state)
+{
+  Fix *x = *state;
+  PHCR_Result res;
+  FAKE_Counters c;
+
+  open_reader(x);
+  assert_int_equal(PHCR_GetMode(x->r), PHCR_MODE_PRECISE);
+  assert_int_equal(PHCR_Read(x->r, 0, 0.0, &res), PHCR_OK);
+  assert_int_equal(res.mode, PHCR_MODE_PRECISE);
+  assert_int_equal(res.prev_mode, PHCR_MODE_NONE);
+  assert_int_equal(res.events & PHCR_EVENT_MODE_CHANGED, 0);
+  check_sample(x, &res);
+  FAKE_GetCounters(x->f, &c);
+  assert_int_equal(c.ioctl_mode[PHCR_MODE_PRECISE], 1);
+  assert_int_equal(c.ioctl_mode[PHCR_MODE_BASIC], 0);
+}
+
+/* ptp_kvm on a tsc guest: PRECISE ENODEV, EXTENDED EOPNOTSUPP, basic ok;
+   all in the first read; EXTENDED is then disabled for good */
+static void
+test_fallback_same_call(void **state)
+{
+  Fix *x = *state;
+  PHCR_Result res;
+  FAKE_Counters c;
+  int i;
+
+  FAKE_SetModeErrno(x->f, x->dev, PHCR_MODE_PRECISE, ENODEV);
+  FAKE_SetModeErrno(x->f, x->dev, PHCR_MODE_EXTENDED, EOPNOTSUPP);
+  open_reader(x);
+  assert_int_equal(PHCR_Read(x->r, 10, 0.0, &res), PHCR_OK);
+  assert_int_equal(res.mode, PHCR_MODE_BASIC);
+  assert_true(res.events & PHCR_EVENT_FALLBACK);
+  assert_true(res.events & PHCR_EVENT_DISABLED);
+  assert_int_equal(res.attempt[PHCR_MODE_PRECISE].error, PHCR_ERR_CLOCKSOURCE);
+  assert_int_equal(res.attempt[PHCR_MODE_PRECISE].sys_errno, ENODEV);
+  assert_int_equal(res.attempt[PHCR_MODE_EXTENDED].error, PHCR_ERR_HOST_NOTSUPP);
+  assert_int_equal(res.attempt[PHCR_MODE_BASIC].error, PHCR_OK);
+  assert_int_equal(res.sample.n_total, 10);
+  check_sample(x, &res);
+  assert_int_equal(PHCR_GetBestMode(x->r), PHCR_MODE_PRECISE);
+
+  /* later reads stay in basic and do not touch EXTENDED, even re-probing */
+  for (i = 0; i < 40; i++) {
+    assert_int_equal(PHCR_Read(x->r, 10, i, &res), PHCR_OK);
+    assert_int_equal(res.mode, PHCR_MODE_BASIC);
+  }
+  FAKE_GetCounters(x->f, &c);
+  assert_int_equal(c.ioctl_mode[PHCR_MODE_EXTENDED], 1);
+  assert_true(c.ioctl_mode[PHCR_MODE_PRECISE] >= 2);
+}
+
+/* Re-probe by number of reads: PRECISE comes back after exactly
+   reprobe_reads reads in a worse mode */
+static void
+test_reprobe_by_reads(void **state)
+{
+  Fix *x = *state;
+  PHCR_Result res;
+  FAKE_Counters c;
+  int i;
+
+  x->cfg.reprobe_reads = 5;
+  x->cfg.reprobe_interval = 0.0;
+  open_reader(x);
+  FAKE_QueueErrno(x->f, x->dev, PHCR_MODE_PRECISE, ENODEV, 1);
+  assert_int_equal(PHCR_Read(x->r, 4, 0.0, &res), PHCR_OK);
+  assert_int_equal(res.mode, PHCR_MODE_EXTENDED);
+  assert_true(res.events & PHCR_EVENT_FALLBACK);
+
+  for (i = 0; i < 4; i++) {
+    assert_int_equal(PHCR_Read(x->r, 4, 0.0, &res), PHCR_OK);
+    assert_int_equal(res.mode, PHCR_MODE_EXTENDED);
+    assert_int_equal(res.events & PHCR_EVENT_REPROBE, 0);
+  }
+  FAKE_GetCounters(x->f, &c);
+  assert_int_equal(c.ioctl_mode[PHCR_MODE_PRECISE], 1);
+
+  assert_int_equal(PHCR_Read(x->r, 4, 0.0, &res), PHCR_OK);
+  assert_true(res.events & PHCR_EVENT_REPROBE);
+  assert_true(res.events & PHCR_EVENT_UPGRADE);
+  assert_true(res.events & PHCR_EVENT_MODE_CHANGED);
+  assert_int_equal(res.prev_mode, PHCR_MODE_EXTENDED);
+  assert_int_equal(res.mode, PHCR_MODE_PRECISE);
+
+  PHCR_Counters rc;
+  PHCR_GetCounters(x->r, &rc);
+  /* the first read had no previous mode: one change */
+  assert_int_equal(rc.mode_changes, 1);
+  assert_int_equal(rc.reprobes, 1);
+  assert_int_equal(rc.errors[PHCR_ERR_CLOCKSOURCE], 1);
+}
+
+/* Re-probe by time: failed re-probes restart the interval */
+static void
+test_reprobe_by_time(void **state)
+{
+  Fix *x = *state;
+  PHCR_Result res;
+  FAKE_Counters c;
+
+  x->cfg.reprobe_reads = 0;
+  x->cfg.reprobe_interval = 10.0;
+  FAKE_SetModeErrno(x->f, x->dev, PHCR_MODE_PRECISE, ENODEV);
+  open_reader(x);
+  assert_int_equal(PHCR_Read(x->r, 4, 100.0, &res), PHCR_OK);
+  assert_int_equal(res.mode, PHCR_MODE_EXTENDED);
+  assert_int_equal(PHCR_Read(x->r, 4, 109.9, &res), PHCR_OK);
+  assert_int_equal(res.events & PHCR_EVENT_REPROBE, 0);
+  assert_int_equal(PHCR_Read(x->r, 4, 110.0, &res), PHCR_OK);
+  assert_true(res.events & PHCR_EVENT_REPROBE);
+  assert_int_equal(res.mode, PHCR_MODE_EXTENDED);
+  assert_int_equal(res.events & PHCR_EVENT_MODE_CHANGED, 0);
+  FAKE_GetCounters(x->f, &c);
+  assert_int_equal(c.ioctl_mode[PHCR_MODE_PRECISE], 2);
+
+  /* the guest clocksource is kvm-clock again */
+  FAKE_SetModeErrno(x->f, x->dev, PHCR_MODE_PRECISE, 0);
+  assert_int_equal(PHCR_Read(x->r, 4, 119.0, &res), PHCR_OK);
+  assert_int_equal(res.mode, PHCR_MODE_EXTENDED);
+  assert_int_equal(PHCR_Read(x->r, 4, 120.5, &res), PHCR_OK);
+  assert_int_equal(res.mode, PHCR_MODE_PRECISE);
+  assert_true(res.events & PHCR_EVENT_MODE_CHANGED);
+
+  /* explicit request */
+  FAKE_QueueErrno(x->f, x->dev, PHCR_MODE_PRECISE, ENODEV, 1);
+  assert_int_equal(PHCR_Read(x->r, 4, 121.0, &res), PHCR_OK);
+  assert_int_equal(res.mode, PHCR_MODE_EXTENDED);
+  PHCR_RequestReprobe(x->r);
+  assert_int_equal(PHCR_Read(x->r, 4, 121.1, &res), PHCR_OK);
+  assert_int_equal(res.mode, PHCR_MODE_PRECISE);
+}
+
+/* nocrossts / noextended flags and caps without cross-timestamping */
+static void
+test_exclusions(void **state)
+{
+  Fix *x = *state;
+  PHCR_Result res;
+  FAKE_Counters c;
+  int i;
+
+  x->cfg.flags = PHCR_FLAG_NOCROSSTS;
+  x->cfg.reprobe_reads = 1;
+  open_reader(x);
+  assert_int_equal(PHCR_GetBestMode(x->r), PHCR_MODE_EXTENDED);
+  for (i = 0; i < 5; i++) {
+    assert_int_equal(PHCR_Read(x->r, 3, i, &res), PHCR_OK);
+    assert_int_equal(res.mode, PHCR_MODE_EXTENDED);
+  }
+  PHCR_Close(x->r);
+
+  x->cfg.flags = PHCR_FLAG_NOCROSSTS | PHCR_FLAG_NOEXTENDED;
+  open_reader(x);
+  for (i = 0; i < 5; i++) {
+    assert_int_equal(PHCR_Read(x->r, 3, i, &res), PHCR_OK);
+    assert_int_equal(res.mode, PHCR_MODE_BASIC);
+  }
+  PHCR_Close(x->r);
+
+  x->cfg.flags = 0;
+  FAKE_SetCrossTimestamping(x->f, x->dev, 0);
+  open_reader(x);
+  assert_int_equal(PHCR_Read(x->r, 3, 0, &res), PHCR_OK);
+  assert_int_equal(res.mode, PHCR_MODE_EXTENDED);
+
+  FAKE_GetCounters(x->f, &c);
+  assert_int_equal(c.ioctl_mode[PHCR_MODE_PRECISE], 0);
+  assert_int_equal(c.ioctl_mode[PHCR_MODE_EXTENDED], 6);
+  assert_int_equal(c.ioctl_mode[PHCR_MODE_BASIC], 5);
+}
+
+/* EINTR/EAGAIN/EBUSY: retried in the same mode within bounds */
+static void
+test_retry_classes(void **state)
+{
+  Fix *x = *state;
+  PHCR_Result res;
+  PHCR_Counters rc;
+
+  x->cfg.max_retries = 3;
+  open_reader(x);
+  FAKE_QueueErrno(x->f, x->dev, PHCR_MODE_PRECISE, EINTR, 1);
+  FAKE_QueueErrno(x->f, x->dev, PHCR_MODE_PRECISE, EAGAIN, 1);
+  FAKE_QueueErrno(x->f, x->dev, PHCR_MODE_PRECISE, EBUSY, 1);
+  assert_int_equal(PHCR_Read(x->r, 0, 0.0, &res), PHCR_OK);
+  assert_int_equal(res.mode, PHCR_MODE_PRECISE);
+  assert_int_equal(res.retries, 3);
+  assert_true(res.events & PHCR_EVENT_RETRIED);
+  assert_int_equal(res.attempt[PHCR_MODE_PRECISE].attempts, 4);
+
+  /* more than max_retries: RETRY class, fall back */
+  FAKE_QueueErrno(x->f, x->dev, PHCR_MODE_PRECISE, EBUSY, 4);
+  assert_int_equal(PHCR_Read(x->r, 0, 0.0, &res), PHCR_OK);
+  assert_int_equal(res.attempt[PHCR_MODE_PRECISE].error, PHCR_ERR_RETRY);
+  assert_int_equal(res.mode, PHCR_MODE_EXTENDED);
+  PHCR_GetCounters(x->r, &rc);
+  assert_int_equal(rc.retries, 6);
+  assert_int_equal(rc.errors[PHCR_ERR_RETRY], 7);
+
+  /* basic retries exhausted with nothing below: RETRY returned */
+  PHCR_Close(x->r);
+  x->cfg.flags = PHCR_FLAG_NOCROSSTS | PHCR_FLAG_NOEXTENDED;
+  open_reader(x);
+  FAKE_QueueErrno(x->f, x->dev, PHCR_MODE_BASIC, EINTR, 10);
+  assert_int_equal(PHCR_Read(x->r, 0, 0.0, &res), PHCR_ERR_RETRY);
+  assert_true(res.events & PHCR_EVENT_FAILED);
+  assert_int_equal(res.attempt[PHCR_MODE_BASIC].attempts, 4);
+}
+
+/* The host cannot answer (migration): every mode EOPNOTSUPP; reported,
+   never silent; when the host can answer again it recovers */
+static void
+test_host_notsupp(void **state)
+{
+  Fix *x = *state;
+  PHCR_Result res;
+  PHCR_Counters rc;
+  int i;
+
+  open_reader(x);
+  assert_int_equal(PHCR_Read(x->r, 0, 0.0, &res), PHCR_OK);
+  for (i = PHCR_MODE_BASIC; i <= PHCR_MODE_PRECISE; i++)
+    FAKE_SetModeErrno(x->f, x->dev, i, EOPNOTSUPP);
+  for (i = 0; i < 3; i++) {
+    assert_int_equal(PHCR_Read(x->r, 0, 1.0 + i, &res), PHCR_ERR_HOST_NOTSUPP);
+    assert_true(res.events & PHCR_EVENT_FAILED);
+    assert_int_equal(res.mode, PHCR_MODE_NONE);
+  }
+  PHCR_GetCounters(x->r, &rc);
+  assert_int_equal(rc.failed_reads, 3);
+  assert_true(rc.errors[PHCR_ERR_HOST_NOTSUPP] >= 3);
+
+  for (i = PHCR_MODE_BASIC; i <= PHCR_MODE_PRECISE; i++)
+    FAKE_SetModeErrno(x->f, x->dev, i, 0);
+  assert_int_equal(PHCR_Read(x->r, 0, 10.0, &res), PHCR_OK);
+  check_sample(x, &res);
+}
+
+/* Device gone: GONE at once (no fallback), reopen after it comes back */
+static void
+test_gone_and_reopen(void **state)
+{
+  Fix *x = *state;
+  PHCR_Discovery d;
+  PHCR_Result res;
+  FAKE_Counters c;
+  int dev2;
+
+  x->cfg.flags = PHCR_FLAG_NOCROSSTS;
+  open_reader(x);
+  FAKE_RemoveDevice(x->f, x->dev);
+  assert_int_equal(PHCR_Read(x->r, 5, 0.0, &res), PHCR_ERR_GONE);
+  assert_int_equal(res.attempt[PHCR_MODE_EXTENDED].error, PHCR_ERR_GONE);
+  assert_int_equal(res.attempt[PHCR_MODE_BASIC].attempts, 0);
+
+  assert_int_equal(PHCR_Reopen(x->r, &d), PHCR_ERR_NODEVICE);
+  assert_int_equal(PHCR_GetFd(x->r), -1);
+  assert_int_equal(PHCR_Read(x->r, 5, 0.0, &res), PHCR_ERR_GONE);
+
+  /* hot-plugged again (new device at the same path) */
+  dev2 = FAKE_AddDevice(x->f, "/dev/ptp0");
+  FAKE_SetOffset(x->f, dev2, -5000);
+  assert_int_equal(PHCR_Reopen(x->r, &d), PHCR_OK);
+  assert_int_equal(PHCR_Read(x->r, 5, 0.0, &res), PHCR_OK);
+  assert_true(llabs(res.sample.offset_ns + 5000) < 2000);
+  FAKE_GetCounters(x->f, &c);
+  assert_int_equal(c.open_fds, 1);
+
+  /* ENXIO / EBADF are GONE too */
+  FAKE_QueueErrno(x->f, dev2, PHCR_MODE_EXTENDED, ENXIO, 1);
+  assert_int_equal(PHCR_Read(x->r, 5, 0.0, &res), PHCR_ERR_GONE);
+  FAKE_QueueErrno(x->f, dev2, PHCR_MODE_EXTENDED, EBADF, 1);
+  assert_int_equal(PHCR_Read(x->r, 5, 0.0, &res), PHCR_ERR_GONE);
+}
+
+/* Garbage: partial rejects keep the sample, full garbage is retried, then
+   falls back */
+static void
+test_garbage(void **state)
+{
+  static const struct { FAKE_Garbage kind; PHCR_Reject cls; unsigned long n; } partial[] = {
+    { FAKE_GARBAGE_NSEC, PHCR_REJ_NSEC, 1 },
+    { FAKE_GARBAGE_NEG_NSEC, PHCR_REJ_NSEC, 1 },
+    { FAKE_GARBAGE_ORDER, PHCR_REJ_ORDER, 1 },
+    { FAKE_GARBAGE_DELAY, PHCR_REJ_DELAY, 1 },
+  };
+  Fix *x = *state;
+  PHCR_Result res;
+  PHCR_Counters rc;
+  size_t i;
+
+  x->cfg.flags = PHCR_FLAG_NOCROSSTS;
+  open_reader(x);
+  for (i = 0; i < sizeof (partial) / sizeof (partial[0]); i++) {
+    PHCR_GetCounters(x->r, &rc);
+    unsigned long before = rc.rejects[partial[i].cls];
+    FAKE_QueueGarbage(x->f, x->dev, PHCR_MODE_EXTENDED, partial[i].kind, 1);
+    assert_int_equal(PHCR_Read(x->r, 8, 0.0, &res), PHCR_OK);
+    assert_int_equal(res.mode, PHCR_MODE_EXTENDED);
+    assert_true(res.events & PHCR_EVENT_REJECTS);
+    assert_int_equal(res.sample.n_total, 7);
+    PHCR_GetCounters(x->r, &rc);
+    assert_int_equal(rc.rejects[partial[i].cls] - before, partial[i].n);
+    check_sample(x, &res);
+  }
+
+  /* whole reading invalid once: retried in the same mode */
+  FAKE_QueueGarbage(x->f, x->dev, PHCR_MODE_EXTENDED, FAKE_GARBAGE_NONMONO, 1);
+  assert_int_equal(PHCR_Read(x->r, 8, 0.0, &res), PHCR_OK);
+  assert_int_equal(res.mode, PHCR_MODE_EXTENDED);
+  assert_int_equal(res.retries, 1);
+  PHCR_GetCounters(x->r, &rc);
+  assert_int_equal(rc.rejects[PHCR_REJ_NONMONOTONIC], 8);
+
+  /* persistently invalid: falls back to basic */
+  FAKE_QueueGarbage(x->f, x->dev, PHCR_MODE_EXTENDED, FAKE_GARBAGE_ALL_NSEC, 100);
+  assert_int_equal(PHCR_Read(x->r, 8, 0.0, &res), PHCR_OK);
+  assert_int_equal(res.attempt[PHCR_MODE_EXTENDED].error, PHCR_ERR_INVALID);
+  assert_int_equal(res.mode, PHCR_MODE_BASIC);
+  check_sample(x, &res);
+
+  /* basic zero garbage and nothing below: INVALID */
+  FAKE_QueueGarbage(x->f, x->dev, PHCR_MODE_BASIC, FAKE_GARBAGE_ZERO, 100);
+  PHCR_RequestReprobe(x->r);
+  assert_int_equal(PHCR_Read(x->r, 8, 0.0, &res), PHCR_ERR_INVALID);
+  PHCR_GetCounters(x->r, &rc);
+  assert_true(rc.rejects[PHCR_REJ_ABSURD] >= 8);
+}
+
+/* Sentinel: one device sample, no re-probe */
+static void
+test_sentinel(void **state)
+{
+  Fix *x = *state;
+  PHCR_Result res;
+  FAKE_Counters c0, c1;
+
+  x->cfg.reprobe_reads = 1;
+  FAKE_SetModeErrno(x->f, x->dev, PHCR_MODE_PRECISE, ENODEV);
+  open_reader(x);
+  assert_int_equal(PHCR_Read(x->r, 10, 0.0, &res), PHCR_OK);
+  assert_int_equal(res.mode, PHCR_MODE_EXTENDED);
+  FAKE_GetCounters(x->f, &c0);
+  assert_int_equal(PHCR_ReadSentinel(x->r, 1.0, &res), PHCR_OK);
+  assert_int_equal(PHCR_ReadSentinel(x->r, 2.0, &res), PHCR_OK);
+  FAKE_GetCounters(x->f, &c1);
+  assert_int_equal(c1.device_samples - c0.device_samples, 2);
+  assert_int_equal(c1.ioctl_mode[PHCR_MODE_PRECISE], c0.ioctl_mode[PHCR_MODE_PRECISE]);
+  assert_int_equal(res.device_samples, 1);
+  assert_int_equal(res.sample.n_total, 1);
+  check_sample(x, &res);
+}
+
+/* Only GETCAPS at open, then only the original reading ioctls */
+static void
+test_ioctl_numbers(void **state)
+{
+  unsigned long log[FAKE_LOG_MAX];
+  Fix *x = *state;
+  PHCR_Result res;
+  FAKE_Counters c;
+  int i, n;
+
+  x->cfg.reprobe_reads = 2;
+  open_reader(x);
+  for (i = 0; i < 60; i++) {
+    if (i % 7 == 0)
+      FAKE_QueueErrno(x->f, x->dev, PHCR_MODE_PRECISE, ENODEV, 1);
+    if (i % 11 == 0)
+      FAKE_QueueErrno(x->f, x->dev, PHCR_MODE_EXTENDED, EOPNOTSUPP, 1);
+    PHCR_Read(x->r, i % 26, i, &res);
+    PHCR_ReadSentinel(x->r, i, &res);
+  }
+  FAKE_GetCounters(x->f, &c);
+  assert_int_equal(c.getcaps, 1);
+  assert_int_equal(c.other_ioctls, 0);
+  n = FAKE_GetIoctlLog(x->f, log, FAKE_LOG_MAX);
+  assert_true(n > 100);
+  for (i = 0; i < n; i++)
+    assert_true(log[i] == PTP_SYS_OFFSET || log[i] == PTP_SYS_OFFSET_PRECISE ||
+                log[i] == PTP_SYS_OFFSET_EXTENDED ||
+                (i == 0 && n < FAKE_LOG_MAX && log[i] == PTP_CLOCK_GETCAPS));
+  assert_true(c.ioctl_mode[PHCR_MODE_BASIC] > 0);
+}
+
+/* n_samples: 0 = default, clamped to 25 */
+static void
+test_n_samples(void **state)
+{
+  Fix *x = *state;
+  PHCR_Result res;
+
+  x->cfg.flags = PHCR_FLAG_NOCROSSTS;
+  x->cfg.n_samples = 7;
+  open_reader(x);
+  assert_int_equal(PHCR_Read(x->r, 0, 0.0, &res), PHCR_OK);
+  assert_int_equal(res.device_samples, 7);
+  assert_int_equal(PHCR_Read(x->r, 40, 0.0, &res), PHCR_OK);
+  assert_int_equal(res.device_samples, 25);
+  assert_int_equal(res.sample.n_total, 25);
+  assert_int_equal(PHCR_Read(x->r, -3, 0.0, &res), PHCR_OK);
+  assert_int_equal(res.device_samples, 7);
+  assert_int_equal(PHCR_Read(NULL, 1, 0.0, &res), PHCR_ERR_ARGS);
+}
+
+/* Open failure leaves no reader and no fd */
+static void
+test_open_failure(void **state)
+{
+  Fix *x = *state;
+  PHCR_Discovery d;
+  FAKE_Counters c;
+
+  assert_int_equal(PHCR_Open(&x->env, "auto", "nothing", &x->cfg, &x->r, &d),
+                   PHCR_ERR_NODEVICE);
+  assert_null(x->r);
+  assert_non_null(strstr(d.error, "/dev/ptp0 'KVM virtual PTP'"));
+  FAKE_GetCounters(x->f, &c);
+  assert_int_equal(c.open_fds, 0);
+}
+
+/* Stats and counters follow the reads */
+static void
+test_stats_counters(void **state)
+{
+  Fix *x = *state;
+  PHCR_StatsSummary s;
+  PHCR_Counters rc;
+  PHCR_Result res;
+  PHCR_Caps caps;
+  int i;
+
+  x->cfg.flags = PHCR_FLAG_NOCROSSTS;
+  open_reader(x);
+  for (i = 0; i < 20; i++)
+    assert_int_equal(PHCR_Read(x->r, 10, i, &res), PHCR_OK);
+  PHCR_GetStats(x->r, &s);
+  assert_int_equal(s.n, 20);
+  assert_true(s.min_delay >= 1500e-9 && s.min_delay <= 1700e-9);
+  assert_true(s.median_delay >= s.min_delay);
+  PHCR_GetCounters(x->r, &rc);
+  assert_int_equal(rc.reads, 20);
+  assert_int_equal(rc.ok_reads, 20);
+  assert_int_equal(rc.mode_reads[PHCR_MODE_EXTENDED], 20);
+  assert_int_equal(rc.device_samples, 200);
+  PHCR_GetCaps(x->r, &caps);
+  assert_int_equal(caps.cross_timestamping, 1);
+}
+
+int
+main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+  const struct CMUnitTest tests[] = {
+    T(test_precise_first),
+    T(test_fallback_same_call),
+    T(test_reprobe_by_reads),
+    T(test_reprobe_by_time),
+    T(test_exclusions),
+    T(test_retry_classes),
+    T(test_host_notsupp),
+    T(test_gone_and_reopen),
+    T(test_garbage),
+    T(test_sentinel),
+    T(test_ioctl_numbers),
+    T(test_n_samples),
+    T(test_open_failure),
+    T(test_stats_counters),
+  };
+
+  return cmocka_run_group_tests_name("phcr_reader", tests, NULL, NULL);
+}
