@@ -239,6 +239,22 @@ ensure_device(struct ptpkvm_instance *pk, double now)
 }
 
 /* ================================================== */
+/* errno of the last mode tried in a failed read (the reader falls back to
+   worse modes, so it is the worst mode tried) */
+
+static int
+last_errno(const PHCR_Result *res)
+{
+  int m;
+
+  for (m = PHCR_MODE_NONE + 1; m < PHCR_MODE_COUNT; m++) {
+    if (res->attempt[m].attempts > 0)
+      return res->attempt[m].sys_errno;
+  }
+  return 0;
+}
+
+/* ================================================== */
 /* Log mode changes and failures of a read (full or sentinel) */
 
 static void
@@ -246,9 +262,22 @@ account_read(struct ptpkvm_instance *pk, PHCR_Error err, const PHCR_Result *res,
              double now)
 {
   PKP_HealthEvent ev;
-  PHCR_Mode better;
+  PHCR_Mode better, m;
 
-  if (err == PHCR_OK && (res->events & PHCR_EVENT_MODE_CHANGED)) {
+  if (err == PHCR_OK && res->prev_mode == PHCR_MODE_NONE) {
+    /* First successful read: say which mode works (and why not a better) */
+    better = PHCR_MODE_NONE;
+    for (m = res->mode + 1; m < PHCR_MODE_COUNT; m++) {
+      if (res->attempt[m].attempts > 0 && res->attempt[m].error != PHCR_OK)
+        better = m;
+    }
+    if (better == PHCR_MODE_NONE)
+      LOG(LOGS_INFO, "%s: reading in mode %s", pk->name, PHCR_ModeName(res->mode));
+    else
+      LOG(LOGS_INFO, "%s: reading in mode %s (%s: %s; tried again every %.0f s)",
+          pk->name, PHCR_ModeName(res->mode), PHCR_ModeName(better),
+          PHCR_ErrorString(res->attempt[better].error), pk->opts.reprobe);
+  } else if (err == PHCR_OK && (res->events & PHCR_EVENT_MODE_CHANGED)) {
     better = res->prev_mode > res->mode ? res->prev_mode : res->mode;
     LOG(LOGS_INFO, "%s: reading mode %s -> %s%s%s", pk->name,
         PHCR_ModeName(res->prev_mode), PHCR_ModeName(res->mode),
@@ -259,8 +288,7 @@ account_read(struct ptpkvm_instance *pk, PHCR_Error err, const PHCR_Result *res,
   ev = PKP_HealthUpdate(&pk->health, err == PHCR_OK, err, now);
   if (ev == PKP_HEALTH_FAILING) {
     LOG(LOGS_WARN, "%s: reading failed: %s (errno %d); source unreachable until it works",
-        pk->name, PHCR_ErrorString(err),
-        res->attempt[res->mode != PHCR_MODE_NONE ? res->mode : PHCR_MODE_BASIC].sys_errno);
+        pk->name, PHCR_ErrorString(err), last_errno(res));
   } else if (ev == PKP_HEALTH_RECOVERED) {
     LOG(LOGS_INFO, "%s: reading works again in mode %s after %lu failed reads in %.1f s",
         pk->name, PHCR_ModeName(res->mode), pk->health.failures, now - pk->health.since);
