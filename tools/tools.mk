@@ -39,7 +39,7 @@ CHECK_TARGETS += doctor-check
 INSTALL_TARGETS += install-guest
 
 .PHONY: doctor doctor-check doctor-check-fixtures doctor-check-phc doctor-check-install \
-  install-guest
+  doctor-check-asan install-guest
 
 doctor: $(DOCTOR)
 
@@ -81,7 +81,32 @@ doctor-check-install: $(DOCTOR)
 	  --workdir $(DOCTOR_TEST_DIR)/fixtures-install --destdir $(DOCTOR_TEST_DIR)/destdir \
 	  --only-install
 
-doctor-check: doctor-check-fixtures doctor-check-phc doctor-check-install
+# The same two suites again with AddressSanitizer and UBSan (every source compiled
+# in, phc_reader included; any report aborts the run)
+DOCTOR_ASAN_DIR := $(DOCTOR_TEST_DIR)/asan
+DOCTOR_ASAN_FLAGS := -O1 -g -fwrapv -fsanitize=address,undefined -fno-sanitize-recover=all \
+  -fno-omit-frame-pointer -Wall -Wextra -Wno-format-truncation -std=gnu11 \
+  -I$(TOP)/include -I$(TOP)/tools -I$(TOP)/tests/unit
+DOCTOR_ASAN_DEPS := $(wildcard $(TOP)/tools/*.c $(TOP)/tools/*.h $(TOP)/phc_reader/*.c \
+  $(TOP)/phc_reader/*.h $(TOP)/include/*.h)
+
+$(DOCTOR_ASAN_DIR)/ptpkvm-doctor: $(DOCTOR_ASAN_DEPS) | deps
+	@mkdir -p $(DOCTOR_ASAN_DIR)
+	$(CC) $(DOCTOR_ASAN_FLAGS) -o $@ $(TOP)/tools/*.c $(TOP)/phc_reader/*.c -lm
+
+$(DOCTOR_ASAN_DIR)/test_doctor_phc: $(DOCTOR_ASAN_DEPS) $(TOP)/tests/doctor/test_doctor_phc.c \
+    $(FAKE_PHC_SRC) | deps
+	@mkdir -p $(DOCTOR_ASAN_DIR)
+	$(CC) $(DOCTOR_ASAN_FLAGS) -o $@ $(TOP)/tests/doctor/test_doctor_phc.c $(DOCTOR_CORE_SRCS) \
+	  $(TOP)/phc_reader/*.c $(FAKE_PHC_SRC) -lm
+
+doctor-check-asan: $(DOCTOR_ASAN_DIR)/ptpkvm-doctor $(DOCTOR_ASAN_DIR)/test_doctor_phc
+	@$(ENSURE) python3
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 $(DOCTOR_ASAN_DIR)/test_doctor_phc
+	ASAN_OPTIONS=detect_leaks=1 python3 $(TOP)/tests/doctor/test_fixtures.py \
+	  --doctor $(DOCTOR_ASAN_DIR)/ptpkvm-doctor --workdir $(DOCTOR_TEST_DIR)/fixtures-asan
+
+doctor-check: doctor-check-fixtures doctor-check-phc doctor-check-install doctor-check-asan
 
 install-guest: $(DOCTOR)
 	install -d $(DESTDIR)$(bindir) $(DESTDIR)$(modulesloaddir) $(DESTDIR)$(udevrulesdir) \

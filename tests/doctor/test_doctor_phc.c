@@ -503,6 +503,10 @@ test_ioctl_numbers(void)
   CHECK(c.ioctl_mode[PHCR_MODE_BASIC] >= 11 && c.other_ioctls == 0,
         "reads use the original ioctl numbers only (basic %lu, other %lu)",
         c.ioctl_mode[PHCR_MODE_BASIC], c.other_ioctls);
+  /* cost on the host: 5 device readings per statistics read plus one for the probe */
+  CHECK(c.device_samples >= 50 && c.device_samples <= 51 && c.open_fds == 0,
+        "--samples 10 costs %lu hypercalls, leaves %lu descriptors open", c.device_samples,
+        c.open_fds);
   FAKE_Destroy(f);
 }
 
