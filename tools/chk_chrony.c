@@ -216,33 +216,39 @@ resolve_phc(DOC_Context *ctx, const char *param, char *dev, size_t dlen, char *n
 static void
 check_refclocks(DOC_Context *ctx, ChronyConf *conf)
 {
-  char dev[256], name[64], found[DOC_TEXT_LEN] = "";
+  char dev[256], name[64], found[DOC_TEXT_LEN] = "", now[96] = "";
   int i, ptpkvm = -1, good_phc = -1;
   Refclock *rc;
 
   for (i = 0; i < conf->n_refclocks; i++) {
     rc = &conf->refclocks[i];
-    if (!strcasecmp(rc->driver, "PTPKVM")) {
-      ptpkvm = i;
+    if (strcasecmp(rc->driver, "PTPKVM") && strcasecmp(rc->driver, "PHC"))
+      continue;
+    /* PTPKVM finds the device itself with "auto"; any other spec is a path */
+    if (!strcasecmp(rc->driver, "PTPKVM") && (!rc->param[0] || !strcmp(rc->param, "auto"))) {
+      if (ptpkvm < 0)
+        ptpkvm = i;
       continue;
     }
-    if (strcasecmp(rc->driver, "PHC"))
-      continue;
     if (resolve_phc(ctx, rc->param, dev, sizeof (dev), name, sizeof (name)) < 0) {
       DOC_AddResult(ctx->report, "chrony.refclock", DOC_FAIL,
                     "use 'refclock PTPKVM auto' (finds the device itself) or /dev/ptp_kvm",
-                    "%s: refclock PHC %s: device does not exist (stock chronyd exits at start)",
-                    rc->where, rc->param);
+                    "%s: refclock %s %s: device does not exist%s", rc->where, rc->driver,
+                    rc->param, strcasecmp(rc->driver, "PHC") ? ""
+                                                             : " (stock chronyd exits at start)");
       return;
     }
     if (strcmp(name, PHCR_DEFAULT_CLOCK_NAME)) {
       DOC_AddResult(ctx->report, "chrony.refclock", DOC_FAIL,
                     "point it at /dev/ptp_kvm, or use 'refclock PTPKVM auto'",
-                    "%s: refclock PHC %s is %s with clock_name '%s', not the KVM PHC",
-                    rc->where, rc->param, dev, name[0] ? name : "?");
+                    "%s: refclock %s %s is %s with clock_name '%s', not the KVM PHC",
+                    rc->where, rc->driver, rc->param, dev, name[0] ? name : "?");
       return;
     }
-    if (good_phc < 0) {
+    if (!strcasecmp(rc->driver, "PTPKVM")) {
+      if (ptpkvm < 0)
+        ptpkvm = i;
+    } else if (good_phc < 0) {
       good_phc = i;
       snprintf(found, sizeof (found), "%s: refclock PHC %s -> %s '%s'", rc->where, rc->param,
                dev, name);
@@ -252,8 +258,10 @@ check_refclocks(DOC_Context *ctx, ChronyConf *conf)
   if (ptpkvm >= 0) {
     rc = &conf->refclocks[ptpkvm];
     DOC_shared.chrony_refclock = 2;
-    DOC_AddResult(ctx->report, "chrony.refclock", DOC_OK, NULL, "%s: refclock PTPKVM %s",
-                  rc->where, rc->param);
+    if (DOC_shared.kvm_phc[0])
+      snprintf(now, sizeof (now), " (the KVM PHC is now %s)", DOC_shared.kvm_phc);
+    DOC_AddResult(ctx->report, "chrony.refclock", DOC_OK, NULL, "%s: refclock PTPKVM %s%s",
+                  rc->where, rc->param[0] ? rc->param : "auto", now);
   } else if (good_phc >= 0) {
     DOC_shared.chrony_refclock = 1;
     if (strcmp(conf->refclocks[good_phc].param, PHCR_KVM_SYMLINK) &&

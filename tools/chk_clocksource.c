@@ -187,12 +187,12 @@ read_kmsg(DOC_Context *ctx, char *buf, size_t len)
 }
 
 static int
-read_journal(char *buf, size_t len)
+read_journal(DOC_Context *ctx, char *buf, size_t len)
 {
   char *argv[] = { "journalctl", "-k", "-b", "-q", "-o", "cat", "--no-pager", NULL };
   int status = 0, n;
 
-  n = DOC_RunCommand(argv, buf, len, 10.0, &status);
+  n = DOC_RunCommand(argv, buf, len, ctx->timeout, &status);
   if (n < 0)
     return n;
   return status == 0 && n > 0 ? 0 : -EACCES;
@@ -224,7 +224,7 @@ check_log(DOC_Context *ctx)
     DOC_NoteUnreadable(ctx->report, "/dev/kmsg", -err);
   if (err < 0 && !ctx->fixture) {
     src = "journalctl -k";
-    err = read_journal(log, sizeof (log));
+    err = read_journal(ctx, log, sizeof (log));
   }
   if (err < 0) {
     DOC_AddResult(ctx->report, "kernel.clock_log", DOC_SKIP, NULL,

@@ -64,7 +64,7 @@ DOC_CheckSync(DOC_Context *ctx)
     DOC_AddResult(ctx->report, "chrony.sync", DOC_SKIP, NULL, "not asked (--no-chronyc)");
     return;
   }
-  n = DOC_RunCommand(argv, out, sizeof (out), 8.0, &status);
+  n = DOC_RunCommand(argv, out, sizeof (out), ctx->timeout, &status);
   if (n == -ENOENT) {
     DOC_AddResult(ctx->report, "chrony.sync", DOC_WARN, "install chrony (provides chronyc)",
                   "%s not found: synchronisation not checked", ctx->chronyc);

@@ -31,6 +31,7 @@
 
 #define EXIT_DOCTOR_ERROR 3
 #define DEFAULT_SAMPLES 20
+#define DEFAULT_TIMEOUT 8.0
 
 static DOC_Report report;
 
@@ -76,12 +77,13 @@ usage(FILE *f)
           "  -c, --chronyc PATH      chronyc to ask (default: chronyc, or DIR/usr/bin/chronyc\n"
           "                          with --root)\n"
           "  -C, --no-chronyc        do not run chronyc\n"
+          "  -t, --timeout SEC       time limit for chronyc and journalctl (default %g)\n"
           "  -q, --quiet             print nothing (exit code and --prometheus only)\n"
           "  -v, --verbose           print metrics in the text report\n"
           "  -V, --version           print the version\n"
           "  -h, --help              this help\n\n"
           "Exit status: 0 all OK, 1 warnings, 2 failures, 3 the doctor could not run.\n",
-          DEFAULT_SAMPLES);
+          DEFAULT_SAMPLES, DEFAULT_TIMEOUT);
 }
 
 /* ================================================== */
@@ -96,6 +98,7 @@ DOC_Main(int argc, char **argv, const struct PHCR_Ops *ops)
     { "samples", required_argument, NULL, 'n' },
     { "chronyc", required_argument, NULL, 'c' },
     { "no-chronyc", no_argument, NULL, 'C' },
+    { "timeout", required_argument, NULL, 't' },
     { "quiet", no_argument, NULL, 'q' },
     { "verbose", no_argument, NULL, 'v' },
     { "version", no_argument, NULL, 'V' },
@@ -114,9 +117,10 @@ DOC_Main(int argc, char **argv, const struct PHCR_Ops *ops)
   memset(&report, 0, sizeof (report));
   root[0] = chronyc[0] = '\0';
   ctx.samples = DEFAULT_SAMPLES;
+  ctx.timeout = DEFAULT_TIMEOUT;
   optind = 1;
 
-  while ((opt = getopt_long(argc, argv, "jp:r:n:c:CqvVh", longopts, NULL)) != -1) {
+  while ((opt = getopt_long(argc, argv, "jp:r:n:c:Ct:qvVh", longopts, NULL)) != -1) {
     switch (opt) {
       case 'j':
         json = 1;
@@ -139,6 +143,13 @@ DOC_Main(int argc, char **argv, const struct PHCR_Ops *ops)
         break;
       case 'C':
         no_chronyc = 1;
+        break;
+      case 't':
+        ctx.timeout = strtod(optarg, &end);
+        if (*end || !(ctx.timeout > 0.0 && ctx.timeout <= 600.0)) {
+          fprintf(stderr, "ptpkvm-doctor: --timeout wants seconds in (0, 600]\n");
+          return EXIT_DOCTOR_ERROR;
+        }
         break;
       case 'q':
         quiet = 1;

@@ -66,6 +66,7 @@ typedef struct {
   int fixture;                  /* root is not "/" */
   const char *chronyc;          /* command used for tracking, NULL = none */
   int samples;                  /* PHC readings for statistics */
+  double timeout;               /* limit for helper programs (chronyc, journalctl), s */
   int clock_check;              /* run PHC ioctl and statistics checks */
   const struct PHCR_Ops *ops;   /* device access, NULL = phc_reader default */
   uid_t uid;

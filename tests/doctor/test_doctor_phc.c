@@ -482,6 +482,17 @@ test_intermittent(void)
         metric("phc.stats", "phc_reads_failed"), result("phc.stats")->message);
   FAKE_Destroy(f);
 
+  /* the ioctls answer (the probe passes), but every reading is garbage */
+  f = healthy(&d);
+  FAKE_SetModeErrno(f, d, PHCR_MODE_PRECISE, ENODEV);
+  FAKE_SetModeErrno(f, d, PHCR_MODE_EXTENDED, EOPNOTSUPP);
+  FAKE_QueueGarbage(f, d, PHCR_MODE_BASIC, FAKE_GARBAGE_ALL_NSEC, 1000);
+  run(f, "10", NULL);
+  CHECK(status_is("phc.stats", DOC_FAIL) && metric("phc.stats", "phc_reads_failed") == 10 &&
+        message_has("phc.stats", "all 10 readings"), "every reading is garbage -> FAIL: %s",
+        result("phc.stats")->message);
+  FAKE_Destroy(f);
+
   f = healthy(&d);
   run(f, "0", NULL);
   CHECK(status_is("phc.stats", DOC_SKIP) && message_has("phc.stats", "--samples 0"),

@@ -323,6 +323,9 @@ def test_module():
     t.remove("/lib/modules")
     expect("module: kernel without module support -> FAIL", t, {"kernel.ptp_kvm": "FAIL"},
            contains={"kernel.ptp_kvm": "no module support"})
+    t.phc(0, KVM_NAME)
+    expect("module: not in any list, but a KVM PHC exists -> WARN", t, {"kernel.ptp_kvm": "WARN",
+           "phc.devices": "OK"})
 
 
 def test_devices():
@@ -330,6 +333,10 @@ def test_devices():
     t.remove("/dev/ptp_kvm")
     expect("devices: no /dev/ptp_kvm -> WARN", t, {"phc.devices": "WARN"},
            contains={"phc.devices": "udev"})
+
+    t.write("/dev/ptp_kvm", "")
+    expect("devices: /dev/ptp_kvm is not a symlink -> WARN", t, {"phc.devices": "WARN"},
+           contains={"phc.devices": "not a symlink"})
 
     t = healthy("dev-wronglink")
     t.remove("/sys/class/ptp")
@@ -411,6 +418,17 @@ def test_chrony_config():
     expect("config: include glob, PTPKVM without makestep -> OK", t,
            {"chrony.refclock": "OK", "chrony.makestep": "OK"},
            contains={"chrony.refclock": "/etc/chrony/extra/10-kvm.conf:4"})
+    # PTPKVM with an explicit device instead of auto
+    t.chrony_conf("refclock PTPKVM /dev/ptp0 poll 2\n", "/etc/chrony.conf")
+    expect("config: refclock PTPKVM /dev/ptp0 is a NIC -> FAIL", t, {"chrony.refclock": "FAIL"},
+           contains={"chrony.refclock": "refclock PTPKVM /dev/ptp0 is /dev/ptp0 with clock_name "
+                                       "'mlx5_ptp'"})
+    t.chrony_conf("refclock PTPKVM /dev/ptp_kvm\n", "/etc/chrony.conf")
+    expect("config: refclock PTPKVM /dev/ptp_kvm -> OK", t, {"chrony.refclock": "OK",
+           "chrony.makestep": "OK"})
+    t.chrony_conf("refclock PTPKVM /dev/ptp9\n", "/etc/chrony.conf")
+    expect("config: refclock PTPKVM on a missing device -> FAIL", t, {"chrony.refclock": "FAIL"},
+           contains={"chrony.refclock": "does not exist"})
     # confdir: a file in an earlier directory hides one of the same name later
     t.chrony_conf("confdir /etc/chrony/a /etc/chrony/b\nmakestep 1 -1\n", "/etc/chrony.conf")
     t.write("/etc/chrony/a/kvm.conf", "# disabled\n")
@@ -504,6 +522,9 @@ def test_sync():
     expect("sync: chronyd not answering -> WARN (not FAIL)", t, {"chrony.sync": "WARN"})
     t.chronyc("garbage,1,2")
     expect("sync: unexpected output -> WARN", t, {"chrony.sync": "WARN"})
+    t.write("/usr/bin/chronyc", "#!/bin/sh\nexec sleep 30\n", 0o755)
+    expect("sync: chronyc hangs -> killed after --timeout, WARN", t, {"chrony.sync": "WARN"},
+           "--timeout", "1", contains={"chrony.sync": "timed out"})
     t.remove("/usr/bin/chronyc")
     expect("sync: no chronyc -> WARN", t, {"chrony.sync": "WARN"}, contains={"chrony.sync": "not found"})
     expect("sync: --no-chronyc -> SKIP", t, {"chrony.sync": "SKIP"}, "--no-chronyc")
@@ -571,6 +592,10 @@ def test_cli():
     report(proc.returncode == 3, "bad option -> exit 3")
     proc = run_doctor(t, "--samples", "-1")
     report(proc.returncode == 3, "bad --samples -> exit 3")
+    proc = run_doctor(t, "--timeout", "0")
+    report(proc.returncode == 3, "bad --timeout -> exit 3")
+    proc = run_doctor(t, "extra-argument")
+    report(proc.returncode == 3, "stray argument -> exit 3")
     proc = subprocess.run([ARGS.doctor, "--root", os.path.join(t.root, "missing")],
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     report(proc.returncode == 3, "--root that is no directory -> exit 3")
