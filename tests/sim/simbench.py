@@ -110,7 +110,8 @@ def table(rows):
 
 
 def plot(runs, png, workdir):
-    """|error| vs time since resume around the 360 s pause, phase 0."""
+    """|error| vs time around the 360 s pause (phase 0): the whole pause and
+    600 s after it, and a zoom on the first 30 s after the resume."""
     os.makedirs(workdir, exist_ok=True)
     series = []
     for config, truth in runs:
@@ -123,21 +124,25 @@ def plot(runs, png, workdir):
         dat = os.path.join(workdir, "%s.dat" % config)
         with open(dat, "w") as f:
             for t, e, _, paused in grid:
-                if resume - 120 <= t <= resume + 600 and not paused:
+                if resume - 480 <= t <= resume + 600:
                     f.write("%.6f %.12g\n" % (t - resume, max(abs(e), 1e-10)))
         series.append((config, dat))
     if not series:
         return False
     gp = os.path.join(workdir, "plot.gp")
+    plots = ", ".join('"%s" using 1:2 with lines lw 2 title "%s"' % (d, c) for c, d in series)
     with open(gp, "w") as f:
-        f.write('set terminal png size 1100,600\nset output "%s"\n' % png)
-        f.write('set logscale y\nset format y "10^{%T}"\nset grid\n')
-        f.write('set xlabel "time since resume (s)"\n')
-        f.write('set ylabel "|guest REALTIME - host| (s)"\n')
-        f.write('set title "Error around a 360 s VM pause (truth log, phase 0)"\n')
-        f.write('set xrange [-120:600]\nset yrange [1e-10:1e3]\n')
-        f.write("plot " + ", ".join('"%s" using 1:2 with lines lw 2 title "%s"' % (d, c)
-                                    for c, d in series) + "\n")
+        f.write('set terminal png size 1100,900\nset output "%s"\n' % png)
+        f.write('set multiplot layout 2,1\n')
+        f.write('set logscale y\nset format y "10^{%T}"\nset grid\nset key top right\n')
+        f.write('set ylabel "|guest REALTIME - host| (s)"\nset yrange [1e-10:1e3]\n')
+        f.write('set title "Error around a 360 s VM pause (truth log, phase 0, 1 ms grid '
+                'for 5 s after resume, else 10 ms; paused at 1 s)"\n')
+        f.write('set xlabel "time since resume (s); the pause is -360..0"\n')
+        f.write('set xrange [-420:600]\nplot %s\n' % plots)
+        f.write('set title "first 30 s after the resume"\nset xlabel "time since resume (s)"\n')
+        f.write('set xrange [-1:30]\nplot %s\n' % plots)
+        f.write('unset multiplot\n')
     subprocess.run(["gnuplot", gp], check=True)
     return True
 

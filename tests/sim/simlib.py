@@ -183,6 +183,8 @@ def run_one(lib, chronyd, scenario, config, rundir, seed=None, phase=0.0,
 def classify(rep, rc, tail):
     if rc == "timeout":
         return "timeout"
+    if rc in (126, 127) and not rep.get("header"):
+        return "exec-failed"
     if rep.get("seccomp_violation"):
         return "killed-by-seccomp"
     if rep.get("fatal"):
@@ -243,7 +245,7 @@ def recovery(grid, i0, t0, t_end, threshold):
     first_good_after = None
     i = i0
     n = len(grid)
-    while i < n and grid[i][0] <= t_end:
+    while i < n and grid[i][0] < t_end:
         t, e = grid[i][0], grid[i][1]
         if abs(e) >= threshold or grid[i][3]:
             last_bad = i
