@@ -20,8 +20,6 @@ import json
 import os
 import re
 import shutil
-import socket
-import stat
 import subprocess
 import sys
 import tempfile
@@ -599,6 +597,14 @@ def test_cli():
     proc = subprocess.run([ARGS.doctor, "--root", os.path.join(t.root, "missing")],
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     report(proc.returncode == 3, "--root that is no directory -> exit 3")
+    # read-only by construction: nothing in the binary can set or steer a clock
+    proc = subprocess.run(["nm", "-D", "--undefined-only", ARGS.doctor], stdout=subprocess.PIPE,
+                          universal_newlines=True)
+    imports = {l.split()[-1].split("@")[0] for l in proc.stdout.splitlines() if l.strip()}
+    forbidden = imports & {"adjtimex", "ntp_adjtime", "clock_adjtime", "clock_settime",
+                           "settimeofday", "stime", "adjtime", "syscall"}
+    report(proc.returncode == 0 and "ioctl" in imports and not forbidden,
+           "binary imports no clock-setting call (needs no CAP_SYS_TIME)", str(forbidden))
     proc = subprocess.run([ARGS.doctor, "--help"], stdout=subprocess.PIPE)
     report(proc.returncode == 0 and b"--prometheus" in proc.stdout, "--help")
 
