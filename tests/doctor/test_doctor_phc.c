@@ -247,6 +247,16 @@ test_healthy(const char *json_out)
         result("phc.stats")->message);
   CHECK(fabs(metric("phc.stats", "phc_offset_median_seconds")) < 1e-6,
         "healthy: offset median near 0 (%.3g)", metric("phc.stats", "phc_offset_median_seconds"));
+  {
+    FAKE_Counters c;
+
+    /* probes: PRECISE, EXTENDED and basic take one device reading each (the fake
+       implements EXTENDED; ptp_kvm rejects it without a hypercall), then one per
+       PRECISE read */
+    FAKE_GetCounters(f, &c);
+    CHECK(c.device_samples == 23, "kvm-clock: --samples 20 costs %lu device readings",
+          c.device_samples);
+  }
 
   if (json_out) {
     int fd = open(json_out, O_WRONLY | O_CREAT | O_TRUNC, 0644), saved = dup(1);
