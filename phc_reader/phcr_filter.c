@@ -52,17 +52,87 @@ PHCR_FilterConfigDefaults(PHCR_FilterConfig *config)
 
 /* ================================================== */
 
-static void
-sort_points_by_delay(Point *p, int n)
-{
-  Point tmp;
-  int i, j;
+/* k-th smallest of v[0..n-1] (reorders v): Hoare's selection */
 
-  for (i = 1; i < n; i++) {
-    tmp = p[i];
-    for (j = i; j > 0 && p[j - 1].delay > tmp.delay; j--)
-      p[j] = p[j - 1];
-    p[j] = tmp;
+static int64_t
+select_kth_i64(int64_t *v, int n, int k)
+{
+  int lo = 0, hi = n - 1, i, j;
+  int64_t pivot, tmp;
+
+  while (lo < hi) {
+    pivot = v[lo + (hi - lo) / 2];
+    i = lo;
+    j = hi;
+    while (i <= j) {
+      while (v[i] < pivot)
+        i++;
+      while (v[j] > pivot)
+        j--;
+      if (i <= j) {
+        tmp = v[i];
+        v[i] = v[j];
+        v[j] = tmp;
+        i++;
+        j--;
+      }
+    }
+    if (k <= j)
+      hi = j;
+    else if (k >= i)
+      lo = i;
+    else
+      break;
+  }
+  return v[k];
+}
+
+/* ================================================== */
+/* Move the k lowest-delay points to the front, the lowest first and the
+   highest of them last (the rest of their order is unspecified) */
+
+static void
+select_lowest_delays(Point *p, int n, int k)
+{
+  int64_t d[PHCR_MAX_SAMPLES], kth;
+  int i, m, lo, hi;
+  Point tmp;
+
+  for (i = 0; i < n; i++)
+    d[i] = p[i].delay;
+  kth = select_kth_i64(d, n, k - 1);
+
+  /* points below kth, then as many equal to kth as needed */
+  for (i = m = 0; i < n; i++) {
+    if (p[i].delay < kth) {
+      tmp = p[m];
+      p[m++] = p[i];
+      p[i] = tmp;
+    }
+  }
+  for (i = m; i < n && m < k; i++) {
+    if (p[i].delay == kth) {
+      tmp = p[m];
+      p[m++] = p[i];
+      p[i] = tmp;
+    }
+  }
+
+  for (i = 1, lo = hi = 0; i < k; i++) {
+    if (p[i].delay < p[lo].delay)
+      lo = i;
+    if (p[i].delay > p[hi].delay)
+      hi = i;
+  }
+  tmp = p[0];
+  p[0] = p[lo];
+  p[lo] = tmp;
+  if (hi == 0)
+    hi = lo;
+  if (k > 1) {
+    tmp = p[k - 1];
+    p[k - 1] = p[hi];
+    p[hi] = tmp;
   }
 }
 
@@ -71,17 +141,13 @@ sort_points_by_delay(Point *p, int n)
 static int64_t
 median_offset(const Point *p, int n)
 {
-  int64_t v[PHCR_MAX_SAMPLES], tmp;
-  int i, j;
+  int64_t v[PHCR_MAX_SAMPLES];
+  int i;
 
-  for (i = 0; i < n; i++) {
-    tmp = p[i].offset;
-    for (j = i; j > 0 && v[j - 1] > tmp; j--)
-      v[j] = v[j - 1];
-    v[j] = tmp;
-  }
+  for (i = 0; i < n; i++)
+    v[i] = p[i].offset;
   /* Lower middle for even n: no overflow, no rounding */
-  return v[(n - 1) / 2];
+  return select_kth_i64(v, n, (n - 1) / 2);
 }
 
 /* ================================================== */
@@ -198,9 +264,9 @@ PHCR_FilterReading(const PHCR_Reading *r, const PHCR_FilterConfig *config,
 {
   PHCR_FilterConfig def;
   Point p[PHCR_MAX_SAMPLES];
-  int64_t offset, mid;
+  int64_t offset, mid, best;
   double q;
-  int k, kept;
+  int i, k, kept;
 
   if (!r || !sample)
     return PHCR_ERR_ARGS;
@@ -223,18 +289,22 @@ PHCR_FilterReading(const PHCR_Reading *r, const PHCR_FilterConfig *config,
     return PHCR_OK;
   }
 
-  sort_points_by_delay(p, r->n);
   q = config->quantile > 0.0 && config->quantile <= 1.0 ? config->quantile : 0.4;
   k = (int)ceil(q * r->n);
   k = k < 1 ? 1 : k > r->n ? r->n : k;
+  select_lowest_delays(p, r->n, k);
 
   kept = drop_outliers(p, k, config->outlier_k > 0.0 ? config->outlier_k : 2.0);
   if (rejects)
     rejects[PHCR_REJ_OUTLIER] += (unsigned long)(k - kept);
 
+  /* drop_outliers keeps the order: p[0] is still the best if kept */
   combine(p, kept, &offset, &mid);
   fill_sample(sample, r->mode, offset, mid);
-  sample->delay = (double)p[0].delay * 1e-9;
+  for (i = 1, best = p[0].delay; i < kept; i++)
+    if (p[i].delay < best)
+      best = p[i].delay;
+  sample->delay = (double)best * 1e-9;
   sample->error = error_bound(p, kept, offset, mid) + config->resolution;
   sample->n_used = kept;
   sample->n_outliers = k - kept;

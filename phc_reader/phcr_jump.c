@@ -210,19 +210,58 @@ sat_add_double(int64_t a, double x_ns)
 
 /* ================================================== */
 
+/* k-th smallest of v[0..n-1] (partially reorders v): Hoare's selection,
+   O(n) on average, no allocation */
+
+static double
+select_kth(double *v, int n, int k)
+{
+  int lo = 0, hi = n - 1, i, j;
+  double pivot, tmp;
+
+  while (lo < hi) {
+    pivot = v[lo + (hi - lo) / 2];
+    i = lo;
+    j = hi;
+    while (i <= j) {
+      while (v[i] < pivot)
+        i++;
+      while (v[j] > pivot)
+        j--;
+      if (i <= j) {
+        tmp = v[i];
+        v[i] = v[j];
+        v[j] = tmp;
+        i++;
+        j--;
+      }
+    }
+    if (k <= j)
+      hi = j;
+    else if (k >= i)
+      lo = i;
+    else
+      break;
+  }
+  return v[k];
+}
+
+/* ================================================== */
+
 static double
 median(double *v, int n)
 {
-  double tmp;
-  int i, j;
+  double hi, lo;
+  int i;
 
-  for (i = 1; i < n; i++) {
-    tmp = v[i];
-    for (j = i; j > 0 && v[j - 1] > tmp; j--)
-      v[j] = v[j - 1];
-    v[j] = tmp;
-  }
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+  hi = select_kth(v, n, n / 2);
+  if (n % 2)
+    return hi;
+  /* the lower middle is the largest element left of n / 2 */
+  for (i = 1, lo = v[0]; i < n / 2; i++)
+    if (v[i] > lo)
+      lo = v[i];
+  return 0.5 * (lo + hi);
 }
 
 /* ================================================== */
@@ -241,7 +280,7 @@ static void
 fit_model(PHCR_JumpDetector d, Model *m)
 {
   double t[PHCR_JUMP_HISTORY], o[PHCR_JUMP_HISTORY], v[PHCR_JUMP_HISTORY];
-  double ta = 0.0, tb = 0.0, oa, ob, off;
+  double ta = 0.0, tb = 0.0, oa, ob, off, err_sum;
   const Point *last;
   int i, n = d->n, h;
 
@@ -250,22 +289,28 @@ fit_model(PHCR_JumpDetector d, Model *m)
     return;
 
   last = hist_at(d, n - 1);
-  for (i = 0; i < n; i++) {
+  for (i = 0, err_sum = 0.0; i < n; i++) {
     t[i] = hist_at(d, i)->time - last->time;
     o[i] = (double)sat_sub(hist_at(d, i)->offset_ns, last->offset_ns) * 1e-9;
-    v[i] = hist_at(d, i)->error;
+    err_sum += hist_at(d, i)->error;
   }
   m->valid = 1;
   m->t_ref = last->time;
-  m->hist_err = median(v, n);
+  m->hist_err = err_sum / n;
 
+  /* Drift: between the medians of the older and newer halves (times are
+     not outliers: their means are used) */
   h = n / 2;
   m->warmup = 1;
   if (n >= 3) {
-    memcpy(v, t, sizeof (double) * h);
-    ta = median(v, h);
-    memcpy(v, t + h, sizeof (double) * (n - h));
-    tb = median(v, n - h);
+    for (i = 0, ta = tb = 0.0; i < n; i++) {
+      if (i < h)
+        ta += t[i];
+      else
+        tb += t[i];
+    }
+    ta /= h;
+    tb /= n - h;
     if (tb - ta >= MIN_DRIFT_SPAN) {
       memcpy(v, o, sizeof (double) * h);
       oa = median(v, h);

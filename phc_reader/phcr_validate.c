@@ -80,37 +80,23 @@ value_ok(const struct timespec *ts)
 /* ================================================== */
 
 static int
-classify_triplet(const PHCR_Triplet *t, double max_delay)
+classify_triplet(const PHCR_Triplet *t, double max_delay, int64_t *before,
+                 int64_t *phc, int64_t *after)
 {
-  int64_t delay;
-
   if (!nsec_ok(&t->sys_before) || !nsec_ok(&t->phc) || !nsec_ok(&t->sys_after))
     return PHCR_REJ_NSEC;
   if (!value_ok(&t->sys_before) || !value_ok(&t->phc) || !value_ok(&t->sys_after))
     return PHCR_REJ_ABSURD;
 
-  delay = PHCR_TimespecToNs(&t->sys_after) - PHCR_TimespecToNs(&t->sys_before);
-  if (delay < 0)
+  /* in range: no saturation, no overflow */
+  *before = (int64_t)t->sys_before.tv_sec * NS_PER_S + t->sys_before.tv_nsec;
+  *phc = (int64_t)t->phc.tv_sec * NS_PER_S + t->phc.tv_nsec;
+  *after = (int64_t)t->sys_after.tv_sec * NS_PER_S + t->sys_after.tv_nsec;
+  if (*after < *before)
     return PHCR_REJ_ORDER;
-  if ((double)delay > max_delay * 1e9)
+  if ((double)(*after - *before) > max_delay * 1e9)
     return PHCR_REJ_DELAY;
   return -1;
-}
-
-/* ================================================== */
-
-static int
-is_monotonic(const PHCR_Reading *r)
-{
-  int i;
-
-  for (i = 1; i < r->n; i++) {
-    if (PHCR_TimespecToNs(&r->t[i].sys_before) <
-          PHCR_TimespecToNs(&r->t[i - 1].sys_after) ||
-        PHCR_TimespecToNs(&r->t[i].phc) < PHCR_TimespecToNs(&r->t[i - 1].phc))
-      return 0;
-  }
-  return 1;
 }
 
 /* ================================================== */
@@ -120,7 +106,8 @@ PHCR_ValidateReading(PHCR_Reading *r, const PHCR_ValidateConfig *config,
                      unsigned long rejects[PHCR_REJ_COUNT])
 {
   double max_delay = config && config->max_delay > 0.0 ? config->max_delay : 1.0;
-  int i, j, cls;
+  int64_t before = 0, phc = 0, after = 0, prev_after = 0, prev_phc = 0;
+  int i, j, cls, monotonic = 1;
 
   if (!r)
     return PHCR_ERR_ARGS;
@@ -130,19 +117,26 @@ PHCR_ValidateReading(PHCR_Reading *r, const PHCR_ValidateConfig *config,
   }
 
   for (i = j = 0; i < r->n; i++) {
-    cls = classify_triplet(&r->t[i], max_delay);
+    cls = classify_triplet(&r->t[i], max_delay, &before, &phc, &after);
     if (cls >= 0) {
       if (rejects)
         rejects[cls]++;
       continue;
     }
+    /* timestamps going backwards between consecutive valid triplets */
+    if (j > 0 && (before < prev_after || phc < prev_phc))
+      monotonic = 0;
+    prev_after = after;
+    prev_phc = phc;
     if (i != j)
       r->t[j] = r->t[i];
     j++;
   }
   r->n = j;
 
-  if (r->n > 1 && !is_monotonic(r)) {
+  /* a non-monotonic sequence invalidates the whole reading: it cannot be
+     told which timestamp is wrong */
+  if (!monotonic) {
     if (rejects)
       rejects[PHCR_REJ_NONMONOTONIC] += (unsigned long)r->n;
     r->n = 0;
