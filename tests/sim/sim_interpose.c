@@ -367,6 +367,10 @@ wait_common(SIM_Time timeout, Probe probe, void *ctx)
   double pace = SIM_sc.pace;
   int r;
 
+  /* Paced runs are watched live (demo): keep the truth log current */
+  if (pace > 0.0)
+    SIM_Flush();
+
   if (SIM_Ended()) {
     if ((r = probe(ctx, &zero)) != 0)
       return r;

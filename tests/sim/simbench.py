@@ -34,9 +34,9 @@ def fmt_s(v):
         return "never"
     if v == 0:
         return "0"
-    if v < 1e-3:
+    if v < 0.9995e-3:
         return "%.0f us" % (v * 1e6)
-    if v < 1:
+    if v < 0.9995:
         return "%.0f ms" % (v * 1e3)
     return "%.1f s" % v
 

@@ -1,0 +1,258 @@
+#!/usr/bin/env python3
+# chrony-ptpkvm guest simulator: the demo (make demo)
+#
+# Copyright (C) 2026 The chrony-ptpkvm authors
+# SPDX-License-Identifier: GPL-2.0-only
+# This program is free software; you can redistribute it and/or modify it
+# under the terms of version 2 of the GNU General Public License.
+#
+# Without a KVM PHC: runs `refclock PTPKVM auto` and stock `refclock PHC
+# /dev/ptp_kvm poll 1` + `makestep 0.1 -1` side by side, two real chronyd
+# processes in a paced simulation (SIM_PACE=3, ~80 s wall time) of a 360 s
+# VM pause, shows real `chronyc sources` / `chronyc tracking` before the
+# pause, right after the resume and after recovery, then the recovery
+# table from the truth logs and the plot's path.
+# With a real KVM PHC (/dev/ptp_kvm or a "KVM virtual PTP" clock): runs the
+# patched chronyd with -x (never controls the clock) against it and shows
+# `chronyc sources` plus delay/offset statistics of the device.
+
+import argparse
+import fcntl
+import os
+import struct
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import simlib  # noqa: E402
+import simbench  # noqa: E402
+
+PACE = 3
+DEMO_CONFIGS = ["ptpkvm", "stock-fast"]
+
+
+def banner(text):
+    print("\n" + "=" * 78 + "\n" + text + "\n" + "=" * 78, flush=True)
+
+
+def chronyc(chronyc_bin, sock, *cmd):
+    try:
+        p = subprocess.run([chronyc_bin, "-h", sock, "-n", "-m"] + list(cmd),
+                           capture_output=True, text=True, timeout=10)
+        return (p.stdout + p.stderr).rstrip()
+    except subprocess.TimeoutExpired:
+        return "(chronyc timed out)"
+
+
+def last_time(truth):
+    """Latest true time in a (live) truth log and the resume time if any."""
+    t, resume = None, None
+    try:
+        with open(truth, "rb") as f:
+            f.seek(0, 2)
+            size = f.tell()
+            f.seek(max(0, size - 65536))
+            lines = f.read().decode(errors="replace").splitlines()[1:]
+        with open(truth) as f:
+            for line in f:
+                if line.startswith("E ") and " resume " in line:
+                    resume = float(line.split()[1])
+                    break
+    except OSError:
+        return None, None
+    for line in reversed(lines):
+        p = line.split()
+        if len(p) >= 2 and p[0] in ("G", "E"):
+            try:
+                t = float(p[1])
+                break
+            except ValueError:
+                continue
+    return t, resume
+
+
+def wait_until(runs, pred, timeout=300):
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        if all(r["proc"].poll() is not None or pred(*last_time(r["truth"])) for r in runs):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def show(runs, chronyc_bin, title):
+    banner(title)
+    for r in runs:
+        if r["proc"].poll() is not None:
+            print("--- %s: chronyd is not running (exit %s)" % (r["config"], r["proc"].returncode))
+            continue
+        t, _ = last_time(r["truth"])
+        print("--- %s  [%s]  simulated time %.1f s" % (
+            r["config"], " + ".join(simlib.CONFIGS[r["config"]]).format(dev="/dev/ptp_kvm"), t or 0))
+        print(chronyc(chronyc_bin, r["sock"], "sources"))
+        print(chronyc(chronyc_bin, r["sock"], "tracking"))
+        print(flush=True)
+
+
+def simulated(a):
+    sc = simlib.Scenario(os.path.join(simlib.SIM_DIR, "demo.scn"))
+    out = os.path.abspath(a.out)
+    runs = []
+    banner("Simulated KVM guest: a 360 s VM pause, paced at %dx real time "
+           "(no KVM PHC on this machine)" % PACE)
+    for c in DEMO_CONFIGS:
+        rundir = os.path.join(out, c)
+        simlib.prepare_rundir(rundir)
+        conf = os.path.join(rundir, "chronyd.conf")
+        simlib.write_conf(conf, c, rundir)
+        truth = os.path.join(rundir, "truth.log")
+        env = simlib.sim_env(os.path.abspath(a.lib), sc.path, truth,
+                             os.path.join(rundir, "sim"), pace=PACE)
+        log = open(os.path.join(rundir, "chronyd.log"), "w")
+        proc = subprocess.Popen(simlib.chronyd_command(os.path.abspath(a.chronyd), conf),
+                                env=env, stdout=log, stderr=subprocess.STDOUT)
+        runs.append({"config": c, "proc": proc, "truth": truth, "rundir": rundir,
+                     "sock": os.path.join(rundir, "sock", "chronyd.sock"), "log": log})
+    time.sleep(2)
+    for r in runs:
+        if r["proc"].poll() is not None:
+            with open(os.path.join(r["rundir"], "chronyd.log")) as f:
+                print("%s: chronyd exited at start (exit %s):\n  %s" % (
+                    r["config"], r["proc"].returncode, "\n  ".join(f.read().splitlines()[-5:])))
+
+    wait_until(runs, lambda t, res: t is not None and t >= 140)
+    show(runs, a.chronyc, "Before the pause (simulated t = 140 s; the pause starts at 150 s)")
+    wait_until(runs, lambda t, res: res is not None and t >= res + 1.0)
+    show(runs, a.chronyc, "Right after the resume (1 s after; the host clock is 360 s ahead)")
+    wait_until(runs, lambda t, res: res is not None and t >= res + 60.0)
+    show(runs, a.chronyc, "After recovery (60 s after the resume)")
+
+    for r in runs:
+        try:
+            r["proc"].wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            r["proc"].terminate()
+            r["proc"].wait()
+        r["log"].close()
+
+    banner("Recovery after the 360 s pause (from the simulator's truth log)")
+    print("| config | status | recovery to <1 ms | to <10 us | steps | RMS before pause |")
+    print("|---|---|---|---|---|---|")
+    for r in runs:
+        rep = simlib.analyse(r["truth"], sc)
+        rc = r["proc"].returncode
+        status = simlib.classify(rep, rc, [])
+        rec = simlib.tabulated_recoveries(rep, "resume")
+        w = rep["windows"].get("steady-before")
+        if rec:
+            x = rec[0]
+            print("| %s | %s | %s | %s | %d | %s |" % (
+                r["config"], status, simbench.fmt_s(x["rec_1ms"]),
+                simbench.fmt_s(x["rec_10us"]), len(x["steps"]),
+                simbench.fmt_err(w["rms"]) if w else "-"))
+        else:
+            print("| %s | %s | - | - | - | - |" % (r["config"], status))
+    png = os.path.join(out, "demo.png")
+    if simbench.plot([(r["config"], r["truth"]) for r in runs], png, os.path.join(out, "plot")):
+        print("\nPlot of this run: %s" % png)
+    bench_png = os.path.join(os.path.dirname(out), "pause360.png")
+    print("Benchmark plot (make bench, 3 configurations): %s%s" % (
+        bench_png, "" if os.path.exists(bench_png) else " (not generated yet)"))
+    print("Truth logs: %s" % ", ".join(r["truth"] for r in runs))
+
+
+# ---------------------------------------------------------------------------
+# Real KVM PHC
+
+
+def find_kvm_phc():
+    if os.path.exists("/dev/ptp_kvm"):
+        return "/dev/ptp_kvm"
+    try:
+        for d in sorted(os.listdir("/sys/class/ptp")):
+            with open("/sys/class/ptp/%s/clock_name" % d) as f:
+                if f.read().strip() == "KVM virtual PTP":
+                    return "/dev/" + d
+    except OSError:
+        pass
+    return None
+
+
+def phc_stats(dev, rounds=20):
+    """Offset and delay of basic PTP_SYS_OFFSET readings (25 samples each)."""
+    size = 16 + 51 * 16
+    req = (1 << 30) | (size << 16) | (ord("=") << 8) | 5      # _IOW('=', 5, ...)
+    delays, offsets = [], []
+    fd = os.open(dev, os.O_RDONLY)
+    try:
+        for _ in range(rounds):
+            buf = bytearray(struct.pack("I3I", 25, 0, 0, 0) + bytes(51 * 16))
+            fcntl.ioctl(fd, req, buf)
+            ts = [struct.unpack_from("qI", buf, 16 + 16 * i) for i in range(51)]
+            ts = [s + n * 1e-9 for s, n in ts]
+            for i in range(25):
+                pre, phc, post = ts[2 * i], ts[2 * i + 1], ts[2 * i + 2]
+                delays.append(post - pre)
+                offsets.append((pre + post) / 2 - phc)
+            time.sleep(0.05)
+    finally:
+        os.close(fd)
+    return delays, offsets
+
+
+def real(a, dev):
+    banner("Real KVM PHC found: %s -- running the patched chronyd with -x "
+           "(no clock control)" % dev)
+    rundir = os.path.abspath(os.path.join(a.out, "real"))
+    simlib.prepare_rundir(rundir)
+    conf = os.path.join(rundir, "chronyd.conf")
+    simlib.write_conf(conf, ["refclock PTPKVM auto", "refclock PHC %s poll 1" % dev], rundir)
+    sock = os.path.join(rundir, "sock", "chronyd.sock")
+    cmd = simlib.chronyd_command(os.path.abspath(a.chronyd), conf)
+    cmd.insert(cmd.index("-d"), "-x")
+    with open(os.path.join(rundir, "chronyd.log"), "w") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            for t in (20, 40):
+                time.sleep(20)
+                if proc.poll() is not None:
+                    break
+                banner("chronyc sources after %d s" % t)
+                print(chronyc(a.chronyc, sock, "sources", "-v"))
+                print(chronyc(a.chronyc, sock, "sourcestats"))
+        finally:
+            if proc.poll() is None:
+                proc.terminate()
+            proc.wait()
+    with open(os.path.join(rundir, "chronyd.log")) as f:
+        print("chronyd log (tail):\n  " + "\n  ".join(f.read().splitlines()[-8:]))
+    delays, offsets = phc_stats(dev)
+    delays.sort()
+    offsets.sort()
+    med = lambda v: v[len(v) // 2]  # noqa: E731
+    banner("PTP_SYS_OFFSET statistics of %s (%d samples)" % (dev, len(delays)))
+    print("delay  (post - pre): min %.0f ns  median %.0f ns  max %.0f ns" % (
+        delays[0] * 1e9, med(delays) * 1e9, delays[-1] * 1e9))
+    print("offset (sys - phc): min %+.0f ns  median %+.0f ns  max %+.0f ns" % (
+        offsets[0] * 1e9, med(offsets) * 1e9, offsets[-1] * 1e9))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--lib", required=True)
+    ap.add_argument("--chronyd", required=True)
+    ap.add_argument("--chronyc", required=True)
+    ap.add_argument("--out", default="build/sim/demo")
+    ap.add_argument("--simulate", action="store_true",
+                    help="simulate even if a real KVM PHC exists")
+    a = ap.parse_args()
+    dev = None if a.simulate else find_kvm_phc()
+    if dev:
+        real(a, dev)
+    else:
+        simulated(a)
+
+
+if __name__ == "__main__":
+    main()
