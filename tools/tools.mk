@@ -39,7 +39,7 @@ CHECK_TARGETS += doctor-check
 INSTALL_TARGETS += install-guest
 
 .PHONY: doctor doctor-check doctor-check-fixtures doctor-check-phc doctor-check-install \
-  doctor-check-asan install-guest
+  doctor-check-asan doctor-check-sim install-guest
 
 doctor: $(DOCTOR)
 
@@ -106,7 +106,20 @@ doctor-check-asan: $(DOCTOR_ASAN_DIR)/ptpkvm-doctor $(DOCTOR_ASAN_DIR)/test_doct
 	ASAN_OPTIONS=detect_leaks=1 python3 $(TOP)/tests/doctor/test_fixtures.py \
 	  --doctor $(DOCTOR_ASAN_DIR)/ptpkvm-doctor --workdir $(DOCTOR_TEST_DIR)/fixtures-asan
 
-doctor-check: doctor-check-fixtures doctor-check-phc doctor-check-install doctor-check-asan
+DOCTOR_CHECKS := doctor-check-fixtures doctor-check-phc doctor-check-install doctor-check-asan
+
+# The real binary (real device backend) under the guest simulator's emulated
+# ptp_kvm, when the simulator's fragment is present
+ifneq ($(SIM_LIB),)
+doctor-check-sim: $(DOCTOR) $(SIM_LIB)
+	@$(ENSURE) python3 util-linux
+	python3 $(TOP)/tests/doctor/test_sim.py --doctor $(DOCTOR) --lib $(SIM_LIB) \
+	  --out $(DOCTOR_TEST_DIR)/sim
+
+DOCTOR_CHECKS += doctor-check-sim
+endif
+
+doctor-check: $(DOCTOR_CHECKS)
 
 install-guest: $(DOCTOR)
 	install -d $(DESTDIR)$(bindir) $(DESTDIR)$(modulesloaddir) $(DESTDIR)$(udevrulesdir) \

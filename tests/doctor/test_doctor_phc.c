@@ -492,6 +492,18 @@ test_intermittent(void)
         metric("phc.stats", "phc_reads_failed"), result("phc.stats")->message);
   FAKE_Destroy(f);
 
+  /* more than half of the reads fail: the survivors are not judged */
+  f = healthy(&d);
+  FAKE_SetModeErrno(f, d, PHCR_MODE_PRECISE, ENODEV);
+  FAKE_SetModeErrno(f, d, PHCR_MODE_EXTENDED, EOPNOTSUPP);
+  FAKE_QueueErrno(f, d, PHCR_MODE_BASIC, 0, 1);
+  FAKE_QueueErrno(f, d, PHCR_MODE_BASIC, EIO, 6);
+  run(f, "10", NULL);
+  CHECK(status_is("phc.stats", DOC_FAIL) && message_has("phc.stats", "most of 10 readings") &&
+        metric("phc.stats", "phc_reads_failed") == 6, "6 of 10 reads fail -> FAIL: %s",
+        result("phc.stats")->message);
+  FAKE_Destroy(f);
+
   /* the ioctls answer (the probe passes), but every reading is garbage */
   f = healthy(&d);
   FAKE_SetModeErrno(f, d, PHCR_MODE_PRECISE, ENODEV);
@@ -499,7 +511,8 @@ test_intermittent(void)
   FAKE_QueueGarbage(f, d, PHCR_MODE_BASIC, FAKE_GARBAGE_ALL_NSEC, 1000);
   run(f, "10", NULL);
   CHECK(status_is("phc.stats", DOC_FAIL) && metric("phc.stats", "phc_reads_failed") == 10 &&
-        message_has("phc.stats", "all 10 readings"), "every reading is garbage -> FAIL: %s",
+        message_has("phc.stats", "all 10 readings") &&
+        message_has("phc.stats", "invalid"), "every reading is garbage -> FAIL: %s",
         result("phc.stats")->message);
   FAKE_Destroy(f);
 

@@ -1,0 +1,153 @@
+#!/usr/bin/env python3
+# chrony-ptpkvm - ptpkvm-doctor against the guest simulator's emulated ptp_kvm
+#
+# SPDX-License-Identifier: GPL-2.0-only
+# Copyright (C) 2026 The chrony-ptpkvm authors
+#
+# This program is free software; you can redistribute it and/or modify
+# it under the terms of version 2 of the GNU General Public License as
+# published by the Free Software Foundation.
+#
+# Runs the real ptpkvm-doctor binary (real device backend: open, ioctl,
+# sysfs) under the simulator's LD_PRELOAD library, which emulates ptp_kvm
+# with its own clock model, one scenario per run (tests/doctor/sim/*.scn),
+# and checks the PHC checks against what each scenario scripted: the offset
+# the doctor measures must be the scenario's host - guest offset, the
+# hypercall delay at least the model's minimum, and each failure must get
+# its meaning (PRECISE ENODEV on tsc, EOPNOTSUPP when the host cannot
+# answer, garbage, a NIC PHC at ptp0).  The doctor runs with CAP_SYS_TIME
+# dropped from its bounding set, like everything under the simulator.
+# Prints "N passed, N failed" last.
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+passed = 0
+failed = 0
+
+
+def report(ok, name, detail=""):
+    global passed, failed
+    if ok:
+        passed += 1
+        print("PASS %s" % name)
+    else:
+        failed += 1
+        print("FAIL %s %s" % (name, detail))
+
+
+def run(args, scenario, samples=20):
+    rundir = os.path.join(args.out, scenario)
+    if os.path.exists(rundir):
+        shutil.rmtree(rundir)
+    os.makedirs(os.path.join(rundir, "sim"))
+    env = dict(os.environ)
+    env.update({
+        "LD_PRELOAD": args.lib,
+        "SIM_SCENARIO": os.path.join(HERE, "sim", scenario + ".scn"),
+        "SIM_TRUTH": os.path.join(rundir, "truth.log"),
+        "SIM_DIR": os.path.join(rundir, "sim"),
+        "SIM_PHASE": "0",
+    })
+    cmd = ["setpriv", "--bounding-set=-sys_time", "--inh-caps=-sys_time", "--",
+           args.doctor, "--json", "--no-chronyc", "--samples", str(samples)]
+    p = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       universal_newlines=True, timeout=120)
+    try:
+        doc = json.loads(p.stdout)
+    except ValueError:
+        report(False, "%s: JSON report" % scenario, (p.stdout + p.stderr)[-500:])
+        return {}
+    checks = {c["id"]: c for c in doc["checks"]}
+    for c in checks.values():
+        print("  %-12s %-4s %s" % (c["id"], c["status"], c["message"][:150]))
+    return checks
+
+
+def st(checks, cid):
+    return checks.get(cid, {}).get("status")
+
+
+def msg(checks, cid):
+    c = checks.get(cid, {})
+    return c.get("message", "") + " " + c.get("fix", "")
+
+
+def metric(checks, cid, name):
+    v = checks.get(cid, {}).get("metrics", {}).get(name)
+    return float("nan") if v is None else v
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--doctor", required=True)
+    ap.add_argument("--lib", required=True)
+    ap.add_argument("--out", required=True)
+    args = ap.parse_args()
+
+    c = run(args, "precise-synced")
+    report(st(c, "phc.devices") == "OK" and st(c, "phc.ioctls") == "OK" and
+           "PRECISE works" in msg(c, "phc.ioctls"), "kvm-clock: device found, PRECISE works")
+    report(st(c, "phc.stats") == "OK" and "PRECISE 20" in msg(c, "phc.stats") and
+           abs(metric(c, "phc.stats", "phc_offset_median_seconds")) < 1e-6,
+           "kvm-clock, guest on host time: OK, |median offset| < 1 us",
+           str(metric(c, "phc.stats", "phc_offset_median_seconds")))
+
+    c = run(args, "precise-10ms")
+    report(st(c, "phc.stats") == "WARN" and
+           abs(metric(c, "phc.stats", "phc_offset_median_seconds") + 0.010) < 1e-6,
+           "guest 10 ms ahead: WARN, measured PHC - REALTIME = -10 ms within 1 us",
+           str(metric(c, "phc.stats", "phc_offset_median_seconds")))
+
+    c = run(args, "behind-5s")
+    report(st(c, "phc.stats") == "FAIL" and
+           abs(metric(c, "phc.stats", "phc_offset_median_seconds") - 5.0) < 1e-6,
+           "guest 5 s behind: FAIL, measured +5 s within 1 us",
+           str(metric(c, "phc.stats", "phc_offset_median_seconds")))
+
+    c = run(args, "tsc")
+    report(st(c, "phc.ioctls") == "OK" and
+           "PRECISE ENODEV: the guest clocksource is not kvm-clock" in msg(c, "phc.ioctls"),
+           "tsc: PRECISE ENODEV explained", msg(c, "phc.ioctls"))
+    dmin = metric(c, "phc.stats", "phc_delay_min_seconds")
+    dmed = metric(c, "phc.stats", "phc_delay_median_seconds")
+    report(st(c, "phc.stats") == "OK" and "basic 20" in msg(c, "phc.stats") and
+           1.3e-6 <= dmin <= dmed < 20e-6 and
+           abs(metric(c, "phc.stats", "phc_offset_median_seconds")) < 5e-6,
+           "tsc: basic reads, delay >= the model's 1.3 us hypercall, offset ~0",
+           "min %g median %g" % (dmin, dmed))
+
+    c = run(args, "hostfail")
+    report(st(c, "phc.ioctls") == "FAIL" and "host cannot answer" in msg(c, "phc.ioctls") and
+           st(c, "phc.stats") == "SKIP", "host cannot answer: FAIL with the host-side fix",
+           msg(c, "phc.ioctls"))
+
+    c = run(args, "gone")
+    report(st(c, "phc.devices") == "FAIL" and st(c, "phc.ioctls") == "SKIP",
+           "device absent: phc.devices FAIL", msg(c, "phc.devices"))
+
+    c = run(args, "nic-and-kvm")
+    report(st(c, "phc.devices") == "OK" and "/dev/ptp0 is 'ice-0000:3b:00.0'" in
+           msg(c, "phc.devices") and "KVM PHC /dev/ptp1" in msg(c, "phc.devices"),
+           "NIC at ptp0: KVM PHC ptp1 chosen, ptp0 flagged", msg(c, "phc.devices"))
+    report(abs(metric(c, "phc.stats", "phc_offset_median_seconds")) < 1e-6,
+           "NIC at ptp0: statistics from the KVM PHC, not the NIC 37 s ahead",
+           str(metric(c, "phc.stats", "phc_offset_median_seconds")))
+
+    c = run(args, "garbage")
+    report(st(c, "phc.stats") == "FAIL" and "readings of /dev/ptp0 failed" in msg(c, "phc.stats")
+           and "invalid" in msg(c, "phc.stats"),
+           "garbage readings: FAIL on the failures, no offset judged from the few survivors",
+           msg(c, "phc.stats"))
+
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
