@@ -109,12 +109,14 @@ doctor-check-asan: $(DOCTOR_ASAN_DIR)/ptpkvm-doctor $(DOCTOR_ASAN_DIR)/test_doct
 DOCTOR_CHECKS := doctor-check-fixtures doctor-check-phc doctor-check-install doctor-check-asan
 
 # The real binary (real device backend) under the guest simulator's emulated
-# ptp_kvm, when the simulator's fragment is present
+# ptp_kvm, and chrony.sync against a real patched chronyd (refclock PTPKVM)
+# running under the simulator, asked by the real chronyc; when the
+# simulator's fragment is present
 ifneq ($(SIM_LIB),)
-doctor-check-sim: $(DOCTOR) $(SIM_LIB)
+doctor-check-sim: $(DOCTOR) $(SIM_LIB) chrony
 	@$(ENSURE) python3 util-linux
 	python3 $(TOP)/tests/doctor/test_sim.py --doctor $(DOCTOR) --lib $(SIM_LIB) \
-	  --out $(DOCTOR_TEST_DIR)/sim
+	  --out $(DOCTOR_TEST_DIR)/sim --chronyd $(CHRONYD) --chronyc $(CHRONYC)
 
 DOCTOR_CHECKS += doctor-check-sim
 endif

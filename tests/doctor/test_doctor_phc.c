@@ -141,7 +141,7 @@ healthy(int *kvm_dev)
   write_file(f, "/proc/400/comm", "chronyd\n", 0644);
   write_file(f, "/proc/400/stat", "400 (chronyd) S 1 400 400\n", 0644);
   write_file(f, "/usr/bin/chronyc",
-             "#!/bin/sh\necho '50484330,PTP0,1,1763770000.1,0.000000010,0.000000010,"
+             "#!/bin/sh\necho '4B564D30,KVM0,1,1763770000.1,0.000000010,0.000000010,"
              "0.000000020,1.5,0.0,0.01,0.000000001,0.00001,2.0,Normal'\n", 0755);
 
   must(FAKE_MkDir(f, "/run/systemd/system"), "mkdir");

@@ -25,6 +25,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 passed = 0
@@ -83,12 +84,102 @@ def metric(checks, cid, name):
     return float("nan") if v is None else v
 
 
+def start_chronyd(args, name, conf_lines, pace):
+    """A real chronyd under the simulator, command socket in its run directory."""
+    rundir = os.path.join(args.out, name)
+    if os.path.exists(rundir):
+        shutil.rmtree(rundir)
+    os.makedirs(os.path.join(rundir, "sim"))
+    os.makedirs(os.path.join(rundir, "sock"), mode=0o700)
+    sock = os.path.join(rundir, "sock", "chronyd.sock")
+    conf = os.path.join(rundir, "chronyd.conf")
+    with open(conf, "w") as f:
+        f.write("\n".join(conf_lines + ["pidfile %s/chronyd.pid" % rundir,
+                                        "bindcmdaddress %s" % sock, "cmdport 0", "port 0"]) + "\n")
+    env = dict(os.environ)
+    env.update({
+        "LD_PRELOAD": args.lib,
+        "SIM_SCENARIO": os.path.join(HERE, "sim", "chronyd-sync.scn"),
+        "SIM_TRUTH": os.path.join(rundir, "truth.log"),
+        "SIM_DIR": os.path.join(rundir, "sim"),
+        "SIM_PHASE": "0",
+        "SIM_PACE": str(pace),
+    })
+    log = open(os.path.join(rundir, "chronyd.log"), "w")
+    proc = subprocess.Popen(["setpriv", "--bounding-set=-sys_time", "--inh-caps=-sys_time", "--",
+                             args.chronyd, "-d", "-f", conf, "-u", "root", "-F", "1"],
+                            env=env, stdout=log, stderr=subprocess.STDOUT)
+    # chronyc wrapper: the doctor runs "<chronyc> -n -c tracking"
+    wrapper = os.path.join(rundir, "chronyc")
+    with open(wrapper, "w") as f:
+        f.write("#!/bin/sh\nexec %s -h %s \"$@\"\n" % (args.chronyc, sock))
+    os.chmod(wrapper, 0o755)
+    deadline = time.time() + 20
+    while not os.path.exists(sock) and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.1)
+    return proc, log, wrapper, sock
+
+
+def stop_chronyd(proc, log):
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    log.close()
+
+
+def doctor_sync(args, wrapper):
+    p = subprocess.run([args.doctor, "--json", "--samples", "0", "--chronyc", wrapper],
+                       stdout=subprocess.PIPE, universal_newlines=True, timeout=60)
+    try:
+        return {c["id"]: c for c in json.loads(p.stdout)["checks"]}.get("chrony.sync", {})
+    except ValueError:
+        return {}
+
+
+def test_real_chronyd(args):
+    # no sources at all: a real chronyd that can never be synchronised
+    proc, log, wrapper, _ = start_chronyd(args, "chronyd-nosource", ["makestep 1 3"], 20)
+    try:
+        c = doctor_sync(args, wrapper)
+        report(c.get("status") == "FAIL" and "not synchronised" in c.get("message", ""),
+               "real chronyd without sources: chrony.sync FAIL", str(c))
+    finally:
+        stop_chronyd(proc, log)
+
+    # refclock PTPKVM: wait (with chronyc itself, not the doctor) until synchronised
+    proc, log, wrapper, sock = start_chronyd(args, "chronyd-ptpkvm",
+                                             ["refclock PTPKVM auto", "makestep 1 3"], 20)
+    try:
+        w = subprocess.run([args.chronyc, "-h", sock, "waitsync", "120", "0.001", "0", "0.5"],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           universal_newlines=True, timeout=120)
+        report(w.returncode == 0, "real chronyd with refclock PTPKVM synchronises (chronyc waitsync)",
+               w.stdout[-300:])
+        c = doctor_sync(args, wrapper)
+        m = c.get("metrics", {})
+        report(c.get("status") == "OK" and "synchronised to KVM0 " in c.get("message", "") and
+               m.get("chrony_synchronised") == 1 and m.get("chrony_stratum") == 1 and
+               abs(m.get("chrony_system_offset_seconds", 1.0)) < 1e-3,
+               "real chronyc CSV parsed: synchronised to KVM0 (the PTPKVM refid), stratum 1, "
+               "offset < 1 ms", str(c))
+    finally:
+        stop_chronyd(proc, log)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--doctor", required=True)
     ap.add_argument("--lib", required=True)
     ap.add_argument("--out", required=True)
+    ap.add_argument("--chronyd", help="patched chronyd: also test chrony.sync against it")
+    ap.add_argument("--chronyc")
     args = ap.parse_args()
+    args.doctor = os.path.abspath(args.doctor)
+    args.lib = os.path.abspath(args.lib)
+    args.out = os.path.abspath(args.out)
 
     c = run(args, "precise-synced")
     report(st(c, "phc.devices") == "OK" and st(c, "phc.ioctls") == "OK" and
@@ -144,6 +235,11 @@ def main():
            and "invalid" in msg(c, "phc.stats"),
            "garbage readings: FAIL on the failures, no offset judged from the few survivors",
            msg(c, "phc.stats"))
+
+    if args.chronyd:
+        if not args.chronyc:
+            ap.error("--chronyd needs --chronyc")
+        test_real_chronyd(args)
 
     print("%d passed, %d failed" % (passed, failed))
     return 1 if failed else 0
