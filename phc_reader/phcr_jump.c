@@ -79,6 +79,11 @@ struct PHCR_JumpDetector_Record {
   double pred_noise;
   unsigned long pred_noise_n;
 
+  /* Drift known before the last reset/jump: a step changes the offset, not
+     the rates, so it is the drift of the warm-up after it */
+  double prior_drift;
+  int have_prior;
+
   unsigned long normal, suspects, confirmed, dismissed;
 };
 
@@ -148,9 +153,26 @@ PHCR_JumpDestroy(PHCR_JumpDetector d)
 
 /* ================================================== */
 
+static void fit_model(PHCR_JumpDetector d, Model *m);
+
+static void
+save_prior(PHCR_JumpDetector d)
+{
+  Model m;
+
+  fit_model(d, &m);
+  if (m.valid && !m.warmup) {
+    d->prior_drift = m.drift;
+    d->have_prior = 1;
+  }
+}
+
+/* ================================================== */
+
 void
 PHCR_JumpReset(PHCR_JumpDetector d)
 {
+  save_prior(d);
   d->n = d->first = 0;
   d->n_cand = 0;
   d->cand_cold = 0;
@@ -162,6 +184,8 @@ void
 PHCR_JumpResetCold(PHCR_JumpDetector d)
 {
   PHCR_JumpReset(d);
+  d->have_prior = 0;
+  d->prior_drift = 0.0;
   d->first_armed = d->cfg.first_sample_rule != 0;
 }
 
@@ -298,19 +322,16 @@ fit_model(PHCR_JumpDetector d, Model *m)
   m->t_ref = last->time;
   m->hist_err = err_sum / n;
 
-  /* Drift: between the medians of the older and newer halves (times are
-     not outliers: their means are used) */
+  /* Drift: between the medians of the older and newer halves (for a line,
+     the median offset of a half belongs to its median time, whatever the
+     spacing of the samples) */
   h = n / 2;
   m->warmup = 1;
   if (n >= 3) {
-    for (i = 0, ta = tb = 0.0; i < n; i++) {
-      if (i < h)
-        ta += t[i];
-      else
-        tb += t[i];
-    }
-    ta /= h;
-    tb /= n - h;
+    memcpy(v, t, sizeof (double) * h);
+    ta = median(v, h);
+    memcpy(v, t + h, sizeof (double) * (n - h));
+    tb = median(v, n - h);
     if (tb - ta >= MIN_DRIFT_SPAN) {
       memcpy(v, o, sizeof (double) * h);
       oa = median(v, h);
@@ -324,6 +345,9 @@ fit_model(PHCR_JumpDetector d, Model *m)
       m->warmup = 0;
     }
   }
+
+  if (m->warmup && d->have_prior)
+    m->drift = d->prior_drift;
 
   /* Offset at t_ref: median of the drift-corrected offsets */
   for (i = 0; i < n; i++)
@@ -374,15 +398,16 @@ update_pred_noise(PHCR_JumpDetector d, double dev)
 static double
 margin(PHCR_JumpDetector d, const Model *m, const PHCR_JumpInput *in)
 {
-  double dt = m->valid ? fabs(in->time - m->t_ref) : 0.0;
+  double dt = m->valid ? fabs(in->time - m->t_ref) : 0.0, drift_allow;
+  double noise = m->noise > d->pred_noise ? m->noise : d->pred_noise;
   const PHCR_JumpConfig *c = &d->cfg;
 
-  /* Without a drift estimate, allow 4 times the drift tolerance */
-  double noise = m->noise > d->pred_noise ? m->noise : d->pred_noise;
+  /* Without a drift estimate, allow 4 times the drift tolerance (2 times
+     with the drift known from before a reset) */
+  drift_allow = m->warmup ? (d->have_prior ? 2.0 : 4.0) : 1.0;
 
   return c->noise_k * (noise + m->drift_err * dt) + m->hist_err +
-         in->error + c->min_margin +
-         (m->warmup ? 4.0 : 1.0) * c->drift_tolerance * dt;
+         in->error + c->min_margin + drift_allow * c->drift_tolerance * dt;
 }
 
 /* ================================================== */
@@ -497,6 +522,7 @@ feed_pending(PHCR_JumpDetector d, const Point *p, const PHCR_JumpInput *in,
     fill_result(res, PHCR_JUMP_CONFIRMED, pred, j, u, d->n_cand - 1, need);
     res->flags |= d->cand_cold ? PHCR_JUMPF_COLD : 0;
     d->confirmed++;
+    save_prior(d);
     d->n = d->first = 0;
     for (i = 0; i < d->n_cand; i++)
       hist_add(d, &d->cand[i]);
