@@ -18,7 +18,7 @@ nocap() { setpriv --bounding-set=-sys_time --inh-caps=-sys_time -- "$@"; }
 
 conf() {
   cat > "$tmp/chrony.conf" <<CONF
-refclock $1 auto
+refclock $1 ${2:-auto}
 pidfile $tmp/chronyd.pid
 driftfile $tmp/drift
 cmdport 0
@@ -38,4 +38,17 @@ fi
 grep -q 'unknown refclock driver PTPKVMX' "$tmp/out" ||
   fail "no 'unknown refclock driver' error for PTPKVMX: $(cat "$tmp/out")"
 
-echo "smoke-chronyd: $("$chronyd" -v | head -n 1): PTPKVM accepted, PTPKVMX rejected"
+# PTPKVM option errors stop chronyd at start (before any device access),
+# naming the option and its valid form, or the valid options
+ptpkvm_rejects() {
+  conf PTPKVM "$1"
+  if nocap timeout 20 "$chronyd" -x -Q -u root -d -f "$tmp/chrony.conf" > "$tmp/out" 2>&1; then
+    fail "chronyd accepted 'refclock PTPKVM $1'"
+  fi
+  grep -qF "$2" "$tmp/out" || fail "no '$2' for 'refclock PTPKVM $1': $(cat "$tmp/out")"
+}
+ptpkvm_rejects auto:samples=0 "invalid refclock PTPKVM option samples=0: valid form is samples=<1-25>"
+ptpkvm_rejects auto:step=-1 "option step=-1: valid form is step=<seconds, 0 = never step>"
+ptpkvm_rejects auto:sampels=5 "Invalid refclock driver option sampels=5 (valid options: nocrossts,"
+
+echo "smoke-chronyd: $("$chronyd" -v | head -n 1): PTPKVM accepted, PTPKVMX rejected, bad PTPKVM options rejected"
