@@ -29,3 +29,14 @@ $(PTPKVM_U_DIR)/%: $(TOP)/tests/unit/%.c $(PTPKVM_U_SRCS) $(PTPKVM_U_HDRS) | ptp
 
 ptpkvm-check: $(PTPKVM_U_BINS)
 	@set -e; for t in $(PTPKVM_U_BINS); do echo "== $$t"; $$t; done
+
+# The driver against the chrony version being built (CHRONY_VERSION), in
+# the guest simulator: a subset of the acceptance bounds (see the file).
+VERSION_CHECK_TARGETS += ptpkvm-check ptpkvm-version-check
+
+.PHONY: ptpkvm-version-check
+
+ptpkvm-version-check: chrony sim-lib
+	@python3 $(TOP)/tests/sim/simcheck.py --lib $(BUILD)/sim/libsimguest.so \
+	  --chronyd $(CHRONYD) --out $(BUILD)/ptpkvm-unit/sim-$(CHRONY_VERSION) \
+	  --expect $(TOP)/tests/unit/ptpkvm_versions.expect
