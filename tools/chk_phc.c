@@ -377,6 +377,7 @@ check_stats(DOC_Context *ctx)
   PHCR_Reader reader;
   PHCR_Result res;
   PHCR_Error err, last_error = PHCR_OK;
+  int last_errno = 0;
   PHCR_Env env;
   DOC_Result *r;
   DOC_Status status;
@@ -400,6 +401,10 @@ check_stats(DOC_Context *ctx)
   for (i = 0; i < samples; i++) {
     if (PHCR_Read(reader, 5, mono_now(), &res) != PHCR_OK) {
       last_error = res.error;
+      /* the errno behind the returned error (the last mode tried) */
+      for (j = PHCR_MODE_BASIC, last_errno = 0; j < PHCR_MODE_COUNT && !last_errno; j++)
+        if (res.attempt[j].sys_errno && res.attempt[j].error == res.error)
+          last_errno = res.attempt[j].sys_errno;
       failed++;
       continue;
     }
@@ -418,8 +423,10 @@ check_stats(DOC_Context *ctx)
   if (!n_offsets || failed * 2 > samples) {
     r = DOC_AddResult(ctx->report, "phc.stats", DOC_FAIL,
                       "see phc.ioctls for what the failures mean; rerun to see if it persists",
-                      "%s %d readings of %s failed (last: %s)", n_offsets ? "most of" : "all",
-                      samples, DOC_shared.kvm_phc, PHCR_ErrorString(last_error));
+                      "%s %d readings of %s failed (last: %s%s%s)",
+                      n_offsets ? "most of" : "all", samples, DOC_shared.kvm_phc,
+                      PHCR_ErrorString(last_error), last_errno ? ", " : "",
+                      last_errno ? strerror(last_errno) : "");
     DOC_AddMetric(r, "phc_reads_ok", n_offsets);
     DOC_AddMetric(r, "phc_reads_failed", failed);
     return;

@@ -500,6 +500,7 @@ test_intermittent(void)
   FAKE_QueueErrno(f, d, PHCR_MODE_BASIC, EIO, 6);
   run(f, "10", NULL);
   CHECK(status_is("phc.stats", DOC_FAIL) && message_has("phc.stats", "most of 10 readings") &&
+        message_has("phc.stats", "Input/output error") &&
         metric("phc.stats", "phc_reads_failed") == 6, "6 of 10 reads fail -> FAIL: %s",
         result("phc.stats")->message);
   FAKE_Destroy(f);
