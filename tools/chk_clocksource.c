@@ -246,7 +246,7 @@ check_log(DOC_Context *ctx)
   if (hits) {
     DOC_Result *r = DOC_AddResult(ctx->report, "kernel.clock_log", DOC_WARN,
                   "find what disturbed the TSC (VF driver reload, host overcommit, CPU "
-                  "hotplug); see docs/troubleshooting.md \"unstable tsc\"",
+                  "hotplug); see docs/troubleshooting.md, \"clocksource tsc unstable\"",
                   "%d kernel message(s) about an unstable clocksource (%s); last: %s",
                   hits, src, last);
     DOC_AddMetric(r, "kernel_unstable_clock_messages", hits);

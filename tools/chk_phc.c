@@ -388,6 +388,7 @@ check_stats(DOC_Context *ctx)
   if (samples > 1000)
     samples = 1000;
   make_env(ctx, &env);
+  memset(&disc, 0, sizeof (disc));
   PHCR_ConfigDefaults(&config);
   config.reprobe_reads = 0;
   config.reprobe_interval = 0.0;
@@ -442,7 +443,7 @@ check_stats(DOC_Context *ctx)
   if (fabs(med_off) > 1.0) {
     status = DOC_FAIL;
     fix = "the guest clock is far from the host's: check chronyd (makestep, refclock) and "
-          "docs/troubleshooting.md \"offset after pause\"";
+          "docs/troubleshooting.md, \"Offsets after pauses\"";
   } else if (fabs(med_off) > 1e-3) {
     status = DOC_WARN;
     fix = "the guest clock is not synchronised to the KVM PHC: check chronyd's refclock";
