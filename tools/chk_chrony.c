@@ -35,6 +35,7 @@
 typedef struct {
   char driver[16];
   char param[128];
+  char options[128];            /* driver options after the device, "" if none */
   char where[160];              /* file:line */
 } Refclock;
 
@@ -48,6 +49,7 @@ typedef struct {
   double makestep_threshold;
   int makestep_limit;
   char makestep_where[160];
+  int ptpkvm;                   /* index of the PTPKVM refclock used, -1 if none */
 } ChronyConf;
 
 static void parse_file(ChronyConf *conf, const char *path, int depth);
@@ -141,8 +143,10 @@ parse_line(ChronyConf *conf, char *line, const char *where, int depth)
     p += strspn(p, " \t");
     snprintf(rc->param, sizeof (rc->param), "%.*s", (int)strcspn(p, " \t"), p);
     /* driver options follow the device after ':' */
-    if (strchr(rc->param, ':'))
-      *strchr(rc->param, ':') = '\0';
+    if ((p = strchr(rc->param, ':')) != NULL) {
+      snprintf(rc->options, sizeof (rc->options), ":%s:", p + 1);
+      *p = '\0';
+    }
     snprintf(rc->where, sizeof (rc->where), "%s", where);
   } else if (!strcasecmp(cmd, "makestep")) {
     conf->makestep = 1;
@@ -255,6 +259,7 @@ check_refclocks(DOC_Context *ctx, ChronyConf *conf)
     }
   }
 
+  conf->ptpkvm = ptpkvm;
   if (ptpkvm >= 0) {
     rc = &conf->refclocks[ptpkvm];
     DOC_shared.chrony_refclock = 2;
@@ -283,9 +288,56 @@ check_refclocks(DOC_Context *ctx, ChronyConf *conf)
 
 /* ================================================== */
 
+/* Value of a PTPKVM driver option (":name=value:"), NULL if absent */
+static const char *
+driver_option(const Refclock *rc, const char *name, char *buf, size_t len)
+{
+  char key[40];
+  const char *p;
+
+  snprintf(key, sizeof (key), ":%s=", name);
+  p = strstr(rc->options, key);
+  if (!p)
+    return NULL;
+  p += strlen(key);
+  snprintf(buf, len, "%.*s", (int)strcspn(p, ":"), p);
+  return buf;
+}
+
+/* The PTPKVM driver steps after confirmed jumps unless step=0 or a maxsteps
+   limit is set; returns 1 and describes the restriction if stepping is off or
+   limited */
+static int
+ptpkvm_steps_limited(ChronyConf *conf, char *why, size_t len)
+{
+  const Refclock *rc = &conf->refclocks[conf->ptpkvm];
+  char val[32];
+
+  if (driver_option(rc, "step", val, sizeof (val)) && atof(val) == 0.0) {
+    snprintf(why, len, "%s: refclock PTPKVM step=0 never steps", rc->where);
+    return 1;
+  }
+  if (driver_option(rc, "maxsteps", val, sizeof (val)) && atoi(val) >= 0) {
+    snprintf(why, len, "%s: refclock PTPKVM maxsteps=%d stops stepping after %d step(s)",
+             rc->where, atoi(val), atoi(val));
+    return 1;
+  }
+  return 0;
+}
+
 static void
 check_makestep(DOC_Context *ctx, ChronyConf *conf)
 {
+  char why[DOC_TEXT_LEN];
+
+  if (conf->ptpkvm >= 0 && ptpkvm_steps_limited(conf, why, sizeof (why)) &&
+      !(conf->makestep > 0 && conf->makestep_limit < 0)) {
+    DOC_AddResult(ctx->report, "chrony.makestep", DOC_WARN,
+                  "drop the step=0/maxsteps option unless stepping is forbidden here",
+                  "%s: offsets after later VM pauses are slewed, which takes hours", why);
+    return;
+  }
+
   if (conf->makestep < 0) {
     DOC_AddResult(ctx->report, "chrony.makestep", DOC_WARN,
                   "write it as 'makestep THRESHOLD LIMIT', e.g. 'makestep 1 3'",
@@ -323,6 +375,7 @@ DOC_CheckChronyConfig(DOC_Context *ctx)
 
   memset(&conf, 0, sizeof (conf));
   conf.ctx = ctx;
+  conf.ptpkvm = -1;
   for (i = 0; i < sizeof (candidates) / sizeof (candidates[0]) && !conf.n_files; i++)
     parse_file(&conf, candidates[i], 0);
 

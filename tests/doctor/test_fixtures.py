@@ -427,6 +427,18 @@ def test_chrony_config():
     t.chrony_conf("refclock PTPKVM /dev/ptp9\n", "/etc/chrony.conf")
     expect("config: refclock PTPKVM on a missing device -> FAIL", t, {"chrony.refclock": "FAIL"},
            contains={"chrony.refclock": "does not exist"})
+    # PTPKVM's own step policy
+    t.chrony_conf("refclock PTPKVM auto:step=0 poll 2\nmakestep 1 3\n", "/etc/chrony.conf")
+    expect("config: PTPKVM step=0 with limited makestep -> WARN", t,
+           {"chrony.refclock": "OK", "chrony.makestep": "WARN"},
+           contains={"chrony.makestep": "step=0 never steps"})
+    t.chrony_conf("refclock PTPKVM /dev/ptp_kvm:nocrossts:maxsteps=3\n", "/etc/chrony.conf")
+    expect("config: PTPKVM maxsteps=3 -> WARN", t, {"chrony.refclock": "OK",
+           "chrony.makestep": "WARN"}, contains={"chrony.makestep": "maxsteps=3"})
+    t.chrony_conf("refclock PTPKVM auto:step=0\nmakestep 1 -1\n", "/etc/chrony.conf")
+    expect("config: PTPKVM step=0 with unlimited makestep -> OK", t, {"chrony.makestep": "OK"})
+    t.chrony_conf("refclock PTPKVM auto:step=0.1:maxsteps=-1:samples=5\n", "/etc/chrony.conf")
+    expect("config: PTPKVM step=0.1 maxsteps=-1 -> OK", t, {"chrony.makestep": "OK"})
     # confdir: a file in an earlier directory hides one of the same name later
     t.chrony_conf("confdir /etc/chrony/a /etc/chrony/b\nmakestep 1 -1\n", "/etc/chrony.conf")
     t.write("/etc/chrony/a/kvm.conf", "# disabled\n")
