@@ -74,6 +74,8 @@ struct ptpkvm_instance {
                                    the detector's estimate */
   int64_t adjusted_ns;          /* chrony's own offset changes since the
                                    detector's history started (exact ns) */
+  int fed;                      /* the detector has samples since its
+                                   creation or last restart */
   int own_change;               /* inside our own flush/step */
 
   SCH_TimeoutID sentinel_id;
@@ -149,6 +151,7 @@ restart_detector(struct ptpkvm_instance *pk)
 {
   PHCR_JumpReset(pk->detector);
   pk->adjusted_ns = 0;
+  pk->fed = 0;
 }
 
 /* ================================================== */
@@ -170,6 +173,11 @@ clock_changed(struct timespec *raw, struct timespec *cooked, double dfreq,
     restart_detector(pk);
     return;
   }
+
+  /* Without history, the next reading is taken as it is (and compared
+     with zero by the first-sample rule, if still armed) */
+  if (!pk->fed)
+    return;
 
   if (fabs(doffset) < 9.0e9)
     pk->adjusted_ns += (int64_t)llround(doffset * 1.0e9);
@@ -320,6 +328,7 @@ feed_detector(struct ptpkvm_instance *pk, const PHCR_Sample *s, double now,
   in.time = now;
   in.offset_ns = s->offset_ns - (int64_t)llround(correction * 1.0e9) - pk->adjusted_ns;
   in.error = s->error;
+  pk->fed = 1;
 
   return PHCR_JumpFeed(pk->detector, &in, jr);
 }

@@ -423,8 +423,8 @@ PKP_Backoff(int n)
 {
   if (n < 1)
     n = 1;
-  if (n > 5)
-    n = 5;
+  if (n > 4)
+    n = 4;
   return (double)(1 << (n - 1));
 }
 

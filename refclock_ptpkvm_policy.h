@@ -150,7 +150,8 @@ extern PKP_HealthEvent PKP_HealthUpdate(PKP_Health *h, int ok, int error,
                                         double now);
 
 /* Delay before the next open/reopen attempt after n consecutive failed
-   attempts (n >= 1): 1, 2, 4, 8, then 16 s. */
+   attempts (n >= 1): 1, 2, 4, then 8 s (a failed attempt only lists
+   /sys/class/ptp and tries to open a file). */
 extern double PKP_Backoff(int n);
 
 /* Is a sentinel read due?  interval = the driver's poll interval, since =

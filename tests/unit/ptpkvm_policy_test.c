@@ -332,8 +332,8 @@ test_backoff(void **state)
   assert_true(PKP_Backoff(2) == 2.0);
   assert_true(PKP_Backoff(3) == 4.0);
   assert_true(PKP_Backoff(4) == 8.0);
-  assert_true(PKP_Backoff(5) == 16.0);
-  assert_true(PKP_Backoff(1000) == 16.0);
+  assert_true(PKP_Backoff(5) == 8.0);
+  assert_true(PKP_Backoff(1000) == 8.0);
 }
 
 /* With the defaults (poll 1 s, sentinel 0.2 s), 4 sentinels per poll:
