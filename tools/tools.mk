@@ -73,7 +73,7 @@ doctor-check-phc: $(DOCTOR_FAKE_TEST)
 # install-guest into a scratch DESTDIR (Debian layout), then check the files and
 # that a guest with only these assets satisfies the doctor
 doctor-check-install: $(DOCTOR)
-	@$(ENSURE) python3
+	@$(ENSURE) python3 systemd
 	rm -rf $(DOCTOR_TEST_DIR)/destdir
 	$(MAKE) --no-print-directory install-guest DESTDIR=$(DOCTOR_TEST_DIR)/destdir prefix=/usr \
 	  sysconfdir=/etc
