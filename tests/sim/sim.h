@@ -141,6 +141,7 @@ extern void SIM_PhcFakeStat(int index, void *st, int is64);
 extern void SIM_SeccompLoaded(unsigned int default_action);
 extern void SIM_SeccompInitAction(unsigned int action);
 extern unsigned int SIM_SeccompInitActionValue(void);
+extern void SIM_SeccompIoctlRule(unsigned int action, long long nr);
 
 /* sim_interpose.c: pointers to the real libc functions */
 extern int (*SIM_real_open)(const char *, int, ...);

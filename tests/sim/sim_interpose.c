@@ -44,7 +44,9 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/select.h>
+#include <stdint.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/timex.h>
 #include <time.h>
@@ -76,6 +78,15 @@ static int (*real_nanosleep)(const struct timespec *, struct timespec *);
 static int (*real_clock_getres)(clockid_t, struct timespec *);
 static void *(*real_seccomp_init)(unsigned int);
 static int (*real_seccomp_load)(void *);
+
+/* libseccomp's argument comparison (seccomp.h), defined here so that the
+   simulator builds without libseccomp-dev */
+struct sim_scmp_arg_cmp {
+  unsigned int arg;
+  int op;
+  unsigned long long datum_a, datum_b;
+};
+#define SIM_SCMP_CMP_EQ 4
 
 static int init_state;           /* 0 = not yet, 1 = initialising, 2 = ready */
 static int in_child;
@@ -952,6 +963,34 @@ seccomp_init(unsigned int def_action)
   if (sim())
     SIM_SeccompInitAction(def_action);
   return real_seccomp_init(def_action);
+}
+
+/* Record the ioctl numbers chronyd allows (SCMP_A1(SCMP_CMP_EQ, nr)) and
+   pass the rule on to libseccomp unchanged */
+int
+seccomp_rule_add(void *ctx, uint32_t action, int syscall_nr, unsigned int arg_cnt, ...)
+{
+  static int (*add_array)(void *, uint32_t, int, unsigned int, const struct sim_scmp_arg_cmp *);
+  struct sim_scmp_arg_cmp args[6];
+  unsigned int i;
+  va_list ap;
+
+  if (arg_cnt > 6) {
+    errno = EINVAL;
+    return -EINVAL;
+  }
+  va_start(ap, arg_cnt);
+  for (i = 0; i < arg_cnt; i++)
+    args[i] = va_arg(ap, struct sim_scmp_arg_cmp);
+  va_end(ap);
+
+  if (sim() && syscall_nr == SYS_ioctl)
+    SIM_SeccompIoctlRule(action, arg_cnt == 1 && args[0].arg == 1 &&
+                         args[0].op == SIM_SCMP_CMP_EQ ? (long long)args[0].datum_a :
+                         (arg_cnt == 0 ? -1LL : -2LL));
+  if (!add_array)
+    add_array = must_sym("seccomp_rule_add_array");
+  return add_array(ctx, action, syscall_nr, arg_cnt, args);
 }
 
 int

@@ -24,7 +24,8 @@
   discovery tests.  A sysfs fixture tree (/sys/class/ptp/ptpN/clock_name,
   dev, ...) is written to the simulator's directory and path lookups are
   redirected there.  Error schedules (host cannot answer, device gone,
-  EINTR, garbage) and chronyd's seccomp ioctl allow-list are enforced here.
+  EINTR, garbage) and the process's seccomp ioctl allow-list (recorded
+  from its seccomp_rule_add calls) are enforced here.
   Unknown ioctls abort the process loudly.
   */
 
@@ -54,6 +55,11 @@
 static char fixture_dir[256];
 static signed char fd_phc[MAX_FDS];     /* PHC slot + 1, 0 = not fake */
 static int seccomp_loaded;
+/* ioctl numbers allowed by the process's seccomp rules (as recorded from
+   seccomp_rule_add); allow_all_ioctls if ioctl is allowed unconditionally */
+#define MAX_ALLOWED 32
+static unsigned long allowed_ioctls[MAX_ALLOWED];
+static int n_allowed_ioctls, allow_all_ioctls;
 static unsigned int seccomp_init_action = ACT_ALLOW, seccomp_action = ACT_ALLOW;
 static unsigned long long ioctl_count, ioctl_errors;
 
@@ -273,6 +279,20 @@ SIM_SeccompInitAction(unsigned int action)
   seccomp_init_action = action;
 }
 
+void
+SIM_SeccompIoctlRule(unsigned int action, long long nr)
+{
+  if (action != ACT_ALLOW)
+    return;
+  if (nr == -1) {
+    allow_all_ioctls = 1;
+  } else if (nr < 0) {
+    SIM_Fatal("seccomp ioctl rule with an unmodelled argument filter");
+  } else if (n_allowed_ioctls < MAX_ALLOWED) {
+    allowed_ioctls[n_allowed_ioctls++] = (unsigned long)nr;
+  }
+}
+
 unsigned int
 SIM_SeccompInitActionValue(void)
 {
@@ -284,19 +304,23 @@ SIM_SeccompLoaded(unsigned int default_action)
 {
   seccomp_loaded = 1;
   seccomp_action = default_action;
-  SIM_LogEvent("seccomp_load default_action=0x%x", default_action);
+  SIM_LogEvent("seccomp_load default_action=0x%x allowed_ioctls=%d%s", default_action,
+               n_allowed_ioctls, allow_all_ioctls ? " (all)" : "");
 }
 
 static void
 check_seccomp(unsigned long req)
 {
   sigset_t set;
+  int i;
 
-  if (!seccomp_loaded || seccomp_action == ACT_ALLOW)
+  if (!seccomp_loaded || seccomp_action == ACT_ALLOW || allow_all_ioctls)
     return;
-  if (req == PTP_EXTTS_REQUEST || req == PTP_SYS_OFFSET || req == PTP_PIN_SETFUNC ||
-      req == PTP_SYS_OFFSET_EXTENDED || req == PTP_SYS_OFFSET_PRECISE)
-    return;
+  /* The kernel compares the 32-bit command */
+  for (i = 0; i < n_allowed_ioctls; i++) {
+    if ((unsigned int)allowed_ioctls[i] == (unsigned int)req)
+      return;
+  }
 
   SIM_LogEvent("seccomp_violation ioctl=0x%lx action=%s", req,
                seccomp_action == ACT_TRAP ? "trap" : "kill");

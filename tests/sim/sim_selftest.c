@@ -586,13 +586,22 @@ unmodelled_ioctl(void)
   ioctl(fd, PTP_ENABLE_PPS, &x);
 }
 
+/* libseccomp's struct scmp_arg_cmp and SCMP_A1(SCMP_CMP_EQ, x) */
+struct arg_cmp {
+  unsigned int arg;
+  int op;
+  unsigned long long a, b;
+};
+
 static void
-seccomp_getcaps(void)
+seccomp_filter(int allow_getcaps)
 {
   struct ptp_clock_caps caps;
   struct ptp_sys_offset so;
   void *(*init_fn)(unsigned int);
   int (*load_fn)(void *);
+  int (*add_fn)(void *, unsigned int, int, unsigned int, ...);
+  struct arg_cmp cmp = {1, 4, PTP_SYS_OFFSET, 0};
   void *ctx;
   int fd = open("/dev/ptp_kvm", O_RDONLY);
 
@@ -600,17 +609,37 @@ seccomp_getcaps(void)
     _exit(10);
   init_fn = dlsym(RTLD_DEFAULT, "seccomp_init");
   load_fn = dlsym(RTLD_DEFAULT, "seccomp_load");
-  if (!init_fn || !load_fn)
+  add_fn = dlsym(RTLD_DEFAULT, "seccomp_rule_add");
+  if (!init_fn || !load_fn || !add_fn)
     _exit(11);
   ctx = init_fn(0x00000000U);    /* SCMP_ACT_KILL, like chronyd -F 1 */
+  /* allow ioctl(fd, PTP_SYS_OFFSET) as chronyd does */
+  if (add_fn(ctx, 0x7fff0000U, SYS_ioctl, 1, cmp) < 0)
+    _exit(14);
+  cmp.a = PTP_CLOCK_GETCAPS;
+  if (allow_getcaps && add_fn(ctx, 0x7fff0000U, SYS_ioctl, 1, cmp) < 0)
+    _exit(14);
   if (load_fn(ctx) != 0)
     _exit(12);
   memset(&so, 0, sizeof (so));
   so.n_samples = 1;
   if (ioctl(fd, PTP_SYS_OFFSET, &so) != 0)
     _exit(13);                   /* allowed by chronyd's list */
-  ioctl(fd, PTP_CLOCK_GETCAPS, &caps);
+  if (ioctl(fd, PTP_CLOCK_GETCAPS, &caps) != 0)
+    _exit(15);
   _exit(0);
+}
+
+static void
+seccomp_getcaps(void)
+{
+  seccomp_filter(0);
+}
+
+static void
+seccomp_getcaps_allowed(void)
+{
+  seccomp_filter(1);
 }
 
 static void
@@ -624,7 +653,11 @@ test_loud(void)
   check(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT, "unmodelled ioctl aborts", "st=%d", st);
   st = child_status("child-seccomp");
   check(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS,
-        "GETCAPS after chronyd's seccomp_load is killed with SIGSYS", "st=0x%x", st);
+        "GETCAPS after seccomp_load (not in the allow-list) is killed with SIGSYS",
+        "st=0x%x", st);
+  st = child_status("child-seccomp-allowed");
+  check(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+        "GETCAPS allowed by a seccomp_rule_add works", "st=0x%x", st);
 }
 
 /* ================================================== */
@@ -717,7 +750,8 @@ main(int argc, char **argv)
     {"pause", test_pause}, {"pause-tsc", test_pause_tsc}, {"precise", test_precise},
     {"sysfs", test_sysfs}, {"faults", test_faults}, {"loud", test_loud},
     {"noise", test_noise}, {"safety", test_safety}, {"child-pll", unmodelled_pll},
-    {"child-ioctl", unmodelled_ioctl}, {"child-seccomp", seccomp_getcaps}, {NULL, NULL}
+    {"child-ioctl", unmodelled_ioctl}, {"child-seccomp", seccomp_getcaps},
+    {"child-seccomp-allowed", seccomp_getcaps_allowed}, {NULL, NULL}
   };
   int i;
 
