@@ -119,6 +119,8 @@ doctor-check-sim: $(DOCTOR) $(SIM_LIB) chrony
 	  --out $(DOCTOR_TEST_DIR)/sim --chronyd $(CHRONYD) --chronyc $(CHRONYC)
 
 DOCTOR_CHECKS += doctor-check-sim
+# chronyc's CSV and the refclock's reference ID on chrony 4.3 and 4.9 too
+VERSION_CHECK_TARGETS += doctor-check-sim
 endif
 
 doctor-check: $(DOCTOR_CHECKS)
