@@ -42,8 +42,8 @@ printf 'duration 1000\n' > "$out/noise.scn"
 run() { # mode scenario seed tag
   mkdir -p "$out/$4"
   SIM_SCENARIO="$out/$2.scn" SIM_SEED=$3 SIM_DIR="$out/$4" SIM_TRUTH="$out/$4.truth" \
-    LD_PRELOAD="$lib" setpriv --bounding-set=-sys_time --inh-caps=-sys_time -- \
-    "$prog" "$1" > "$out/$4.out" 2>"$out/$4.err"
+    setpriv --bounding-set=-sys_time --inh-caps=-sys_time -- \
+    env LD_PRELOAD="$lib" "$prog" "$1" > "$out/$4.out" 2>"$out/$4.err"
 }
 
 count() { # file

@@ -169,6 +169,9 @@ def main():
     a = ap.parse_args()
 
     lib, chronyd, out = (os.path.abspath(x) for x in (a.lib, a.chronyd, a.out))
+    for f in (lib, chronyd):
+        if not os.access(f, os.R_OK):
+            raise SystemExit("simbench: %s is missing" % f)
     scenarios = simlib.load_scenarios(a.scenario)
     configs = a.config or simlib.CONFIG_ORDER
     t0 = time.time()

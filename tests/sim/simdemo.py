@@ -110,7 +110,8 @@ def simulated(a):
         env = simlib.sim_env(os.path.abspath(a.lib), sc.path, truth,
                              os.path.join(rundir, "sim"), pace=PACE)
         log = open(os.path.join(rundir, "chronyd.log"), "w")
-        proc = subprocess.Popen(simlib.chronyd_command(os.path.abspath(a.chronyd), conf),
+        proc = subprocess.Popen(simlib.chronyd_command(os.path.abspath(a.chronyd), conf,
+                                                       lib=os.path.abspath(a.lib)),
                                 env=env, stdout=log, stderr=subprocess.STDOUT)
         runs.append({"config": c, "proc": proc, "truth": truth, "rundir": rundir,
                      "sock": os.path.join(rundir, "sock", "chronyd.sock"), "log": log})

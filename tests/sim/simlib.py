@@ -114,11 +114,14 @@ def write_conf(path, config, rundir, dev="/dev/ptp_kvm", extra=()):
         f.write("\n".join(lines) + "\n")
 
 
-def chronyd_command(chronyd, conf, scfilter=1):
+def chronyd_command(chronyd, conf, scfilter=1, lib=None):
     """chronyd under a bounding set without CAP_SYS_TIME: anything that
-    escapes the interposer fails with EPERM instead of moving the clock."""
-    cmd = ["setpriv", "--bounding-set=-sys_time", "--inh-caps=-sys_time", "--",
-           chronyd, "-d", "-f", conf, "-u", "root"]
+    escapes the interposer fails with EPERM instead of moving the clock.
+    The interposer is preloaded into chronyd only (via env), not setpriv."""
+    cmd = ["setpriv", "--bounding-set=-sys_time", "--inh-caps=-sys_time", "--"]
+    if lib:
+        cmd += ["env", "LD_PRELOAD=" + lib]
+    cmd += [chronyd, "-d", "-f", conf, "-u", "root"]
     if scfilter:
         cmd += ["-F", str(scfilter)]
     return cmd
@@ -126,8 +129,8 @@ def chronyd_command(chronyd, conf, scfilter=1):
 
 def sim_env(lib, scenario, truth, simdir, seed=None, phase=0.0, pace=None, duration=None):
     env = dict(os.environ)
+    env.pop("LD_PRELOAD", None)     # given to chronyd only, see chronyd_command
     env.update({
-        "LD_PRELOAD": lib,
         "SIM_SCENARIO": scenario,
         "SIM_TRUTH": truth,
         "SIM_DIR": simdir,
@@ -161,7 +164,7 @@ def run_one(lib, chronyd, scenario, config, rundir, seed=None, phase=0.0,
     env = sim_env(lib, scenario.path, truth, os.path.join(rundir, "sim"), seed, phase)
     with open(log, "w") as logf:
         try:
-            p = subprocess.run(chronyd_command(chronyd, conf), env=env, stdout=logf,
+            p = subprocess.run(chronyd_command(chronyd, conf, lib=lib), env=env, stdout=logf,
                                stderr=subprocess.STDOUT, timeout=timeout)
             rc = p.returncode
         except subprocess.TimeoutExpired:
