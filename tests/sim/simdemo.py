@@ -191,11 +191,11 @@ def phc_stats(dev, rounds=20):
             buf = bytearray(struct.pack("I3I", 25, 0, 0, 0) + bytes(51 * 16))
             fcntl.ioctl(fd, req, buf)
             ts = [struct.unpack_from("qI", buf, 16 + 16 * i) for i in range(51)]
-            ts = [s + n * 1e-9 for s, n in ts]
+            ts = [s * 1000000000 + n for s, n in ts]      # integer ns: exact
             for i in range(25):
                 pre, phc, post = ts[2 * i], ts[2 * i + 1], ts[2 * i + 2]
-                delays.append(post - pre)
-                offsets.append((pre + post) / 2 - phc)
+                delays.append((post - pre) * 1e-9)
+                offsets.append((pre + post - 2 * phc) * 0.5e-9)
             time.sleep(0.05)
     finally:
         os.close(fd)
