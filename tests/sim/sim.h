@@ -134,6 +134,7 @@ extern const char *SIM_PhcMapPath(const char *path, char *buf, size_t len);
 extern int SIM_PhcPathIndex(const char *path);
 extern int SIM_PhcOpen(const char *path, int *fd);
 extern int SIM_PhcIsFake(int fd);
+extern int SIM_PhcFdSlot(int fd);
 extern void SIM_PhcClose(int fd);
 extern int SIM_PhcIoctl(int fd, unsigned long req, void *arg);
 extern int SIM_PhcGettime(int fd, struct timespec *ts);

@@ -803,7 +803,7 @@ int
 fstat(int fd, struct stat *st)
 {
   if (sim() && SIM_PhcIsFake(fd)) {
-    SIM_PhcFakeStat(SIM_MAX_PHCS, st, 0);
+    SIM_PhcFakeStat(SIM_PhcFdSlot(fd), st, 0);
     return 0;
   }
   return real_fstat(fd, st);

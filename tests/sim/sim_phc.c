@@ -231,6 +231,12 @@ SIM_PhcOpen(const char *path, int *fd)
 }
 
 int
+SIM_PhcFdSlot(int fd)
+{
+  return SIM_PhcIsFake(fd) ? fd_phc[fd] - 1 : -1;
+}
+
+int
 SIM_PhcIsFake(int fd)
 {
   return fd >= 0 && fd < MAX_FDS && fd_phc[fd];

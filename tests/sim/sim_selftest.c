@@ -43,6 +43,7 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/timex.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -480,7 +481,15 @@ test_sysfs(void)
   ioctl(fd, PTP_CLOCK_GETCAPS, &caps);
   check(caps.cross_timestamping == 0 && caps.n_ext_ts == 3, "NIC caps differ from KVM", "");
   r = fstat(fd, &st);
-  check(r == 0 && S_ISCHR(st.st_mode), "fstat of a PHC fd is a character device", "r=%d", r);
+  check(r == 0 && S_ISCHR(st.st_mode) && minor(st.st_rdev) == 0,
+        "fstat of the ptp0 fd is character device 246:0", "r=%d", r);
+  close(fd);
+  fd = open_phc("/dev/ptp_kvm");
+  r = fstat(fd, &st);
+  check(r == 0 && S_ISCHR(st.st_mode) && major(st.st_rdev) == 246 && minor(st.st_rdev) == 1,
+        "fstat of the /dev/ptp_kvm fd matches ptp1/dev (246:1)", "r=%d", r);
+  close(fd);
+  fd = open_phc("/dev/ptp0");
   memset(&se, 0, sizeof (se));
   se.n_samples = 3;
   r = ioctl(fd, PTP_SYS_OFFSET_EXTENDED, &se);
