@@ -281,10 +281,14 @@ account_read(struct ptpkvm_instance *pk, PHCR_Error err, const PHCR_Result *res,
     }
     if (better == PHCR_MODE_NONE)
       LOG(LOGS_INFO, "%s: reading in mode %s", pk->name, PHCR_ModeName(res->mode));
-    else
+    else if (PHCR_GetBestMode(pk->reader) > res->mode && pk->opts.reprobe > 0.0)
       LOG(LOGS_INFO, "%s: reading in mode %s (%s: %s; tried again every %.0f s)",
           pk->name, PHCR_ModeName(res->mode), PHCR_ModeName(better),
           PHCR_ErrorString(res->attempt[better].error), pk->opts.reprobe);
+    else
+      LOG(LOGS_INFO, "%s: reading in mode %s (%s: %s)", pk->name,
+          PHCR_ModeName(res->mode), PHCR_ModeName(better),
+          PHCR_ErrorString(res->attempt[better].error));
   } else if (err == PHCR_OK && (res->events & PHCR_EVENT_MODE_CHANGED)) {
     better = res->prev_mode > res->mode ? res->prev_mode : res->mode;
     LOG(LOGS_INFO, "%s: reading mode %s -> %s%s%s", pk->name,
