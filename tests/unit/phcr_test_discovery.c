@@ -163,6 +163,7 @@ test_list_devices_sorted(void **state)
   PHCR_DeviceInfo devs[4];
   PHCR_Error err;
   Fix *x = *state;
+  int i;
 
   FAKE_AddSysfsPtp(x->f, 10, "ten");
   FAKE_AddSysfsPtp(x->f, 2, "two");
@@ -170,8 +171,11 @@ test_list_devices_sorted(void **state)
   FAKE_WriteFile(x->f, "/sys/class/ptp/notaptp/clock_name", "x\n");
   FAKE_AddSysfsPtp(x->f, 7, "seven");
   FAKE_AddSysfsPtp(x->f, 5, "five");
+  /* more than fit, in whatever order the directory lists them */
+  for (i = 11; i < 40; i++)
+    FAKE_AddSysfsPtp(x->f, i, "more");
 
-  assert_int_equal(PHCR_ListDevices(&x->env, devs, 4, &err), 5);
+  assert_int_equal(PHCR_ListDevices(&x->env, devs, 4, &err), 34);
   assert_int_equal(err, PHCR_OK);
   assert_int_equal(devs[0].index, 0);
   assert_string_equal(devs[0].clock_name, "");

@@ -278,7 +278,7 @@ test_filter_outlier(void **state)
     a[i] = 0.5;
   }
   make_reading(&r, PHCR_MODE_EXTENDED, 10, d, a, -777, 0.0, &t);
-  r.t[0].phc.tv_nsec = (r.t[0].phc.tv_nsec + 300000) % 1000000000;  /* +300 us */
+  set_ts(&r.t[0].phc, PHCR_TimespecToNs(&r.t[0].phc) + 20000);   /* +20 us */
   PHCR_FilterConfigDefaults(&fc);
   fc.quantile = 1.0;
   memset(rej, 0, sizeof (rej));

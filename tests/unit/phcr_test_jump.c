@@ -327,6 +327,64 @@ test_single_wild_reading_dismissed(void **state)
   PHCR_JumpDestroy(d);
 }
 
+/* With a tolerance wider than the jump, normal samples after a wild one
+   still do not confirm it: a confirming sample must be a jump itself */
+static void
+test_confirming_samples_must_be_jumps(void **state)
+{
+  PHCR_JumpConfig cfg;
+  PHCR_JumpDetector d;
+  PHCR_JumpResult res;
+  PHCR_JumpInput in;
+  Source s;
+  int k;
+
+  (void)state;
+  PHCR_JumpConfigDefaults(&cfg);
+  cfg.tolerance = 10e-3;
+  source_init(&s, 1234, 1e-6);
+  d = warm_detector(&cfg, &s, 20);
+  in = source_next(&s, 1.0);
+  in.offset_ns += 2 * NS / 1000;
+  assert_int_equal(PHCR_JumpFeed(d, &in, &res), PHCR_JUMP_SUSPECT);
+  for (k = 0; k < 3; k++) {
+    in = source_next(&s, 0.002);
+    assert_int_equal(PHCR_JumpFeed(d, &in, &res), PHCR_JUMP_NORMAL);
+  }
+  PHCR_JumpDestroy(d);
+}
+
+/* Frequent sub-threshold outliers (15 % at 700 us) must not inflate the
+   noise estimate so much that a 1 ms jump goes unseen */
+static void
+test_outliers_do_not_blind(void **state)
+{
+  PHCR_JumpDetector d;
+  PHCR_JumpResult res;
+  PHCR_JumpInput in;
+  Source s;
+  long i;
+  int k;
+
+  (void)state;
+  source_init(&s, 555, 1e-6);
+  s.drift = 0.0;
+  d = warm_detector(NULL, &s, 20);
+  for (i = 0; i < 5000; i++) {
+    in = source_next(&s, 1.0);
+    if (FAKE_RngUniform(&s.rng) < 0.15)
+      in.offset_ns += 700000;
+    assert_int_equal(PHCR_JumpFeed(d, &in, &res), PHCR_JUMP_NORMAL);
+  }
+  s.base_ns += NS / 1000;
+  for (k = 0; k < 3; k++) {
+    in = source_next(&s, k ? 0.002 : 1.0);
+    PHCR_JumpFeed(d, &in, &res);
+  }
+  assert_int_equal(res.state, PHCR_JUMP_CONFIRMED);
+  PHCR_JumpDestroy(d);
+}
+
 /* Wild readings of different sizes in a row replace each other and never
    confirm; two equal wild readings do not reach 2 confirmations */
 static void
@@ -579,6 +637,8 @@ main(void)
     cmocka_unit_test(test_confirmation_count_respected),
     cmocka_unit_test(test_single_wild_reading_dismissed),
     cmocka_unit_test(test_inconsistent_wild_readings),
+    cmocka_unit_test(test_confirming_samples_must_be_jumps),
+    cmocka_unit_test(test_outliers_do_not_blind),
     cmocka_unit_test(test_reset_semantics),
     cmocka_unit_test(test_first_sample_rule),
     cmocka_unit_test(test_subthreshold_step_absorbed),

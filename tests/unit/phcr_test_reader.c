@@ -431,13 +431,16 @@ test_sentinel(void **state)
   PHCR_Result res;
   FAKE_Counters c0, c1;
 
-  x->cfg.reprobe_reads = 1;
+  /* a re-probe is due by time at the sentinel reads: they must not do it */
+  x->cfg.reprobe_reads = 0;
+  x->cfg.reprobe_interval = 0.5;
   FAKE_SetModeErrno(x->f, x->dev, PHCR_MODE_PRECISE, ENODEV);
   open_reader(x);
   assert_int_equal(PHCR_Read(x->r, 10, 0.0, &res), PHCR_OK);
   assert_int_equal(res.mode, PHCR_MODE_EXTENDED);
   FAKE_GetCounters(x->f, &c0);
   assert_int_equal(PHCR_ReadSentinel(x->r, 1.0, &res), PHCR_OK);
+  assert_int_equal(res.events & PHCR_EVENT_REPROBE, 0);
   assert_int_equal(PHCR_ReadSentinel(x->r, 2.0, &res), PHCR_OK);
   FAKE_GetCounters(x->f, &c1);
   assert_int_equal(c1.device_samples - c0.device_samples, 2);
