@@ -151,6 +151,7 @@ static void
 test_reprobe_by_reads(void **state)
 {
   Fix *x = *state;
+  PHCR_Counters rc;
   PHCR_Result res;
   FAKE_Counters c;
   int i;
@@ -178,7 +179,6 @@ test_reprobe_by_reads(void **state)
   assert_int_equal(res.prev_mode, PHCR_MODE_EXTENDED);
   assert_int_equal(res.mode, PHCR_MODE_PRECISE);
 
-  PHCR_Counters rc;
   PHCR_GetCounters(x->r, &rc);
   /* the first read had no previous mode: one change */
   assert_int_equal(rc.mode_changes, 1);
@@ -383,13 +383,14 @@ test_garbage(void **state)
   Fix *x = *state;
   PHCR_Result res;
   PHCR_Counters rc;
+  unsigned long before;
   size_t i;
 
   x->cfg.flags = PHCR_FLAG_NOCROSSTS;
   open_reader(x);
   for (i = 0; i < sizeof (partial) / sizeof (partial[0]); i++) {
     PHCR_GetCounters(x->r, &rc);
-    unsigned long before = rc.rejects[partial[i].cls];
+    before = rc.rejects[partial[i].cls];
     FAKE_QueueGarbage(x->f, x->dev, PHCR_MODE_EXTENDED, partial[i].kind, 1);
     assert_int_equal(PHCR_Read(x->r, 8, 0.0, &res), PHCR_OK);
     assert_int_equal(res.mode, PHCR_MODE_EXTENDED);
