@@ -72,10 +72,8 @@ struct ptpkvm_instance {
   double last_full;             /* monotonic time of the last full read */
   double last_normal;           /* ... of the last sample consistent with
                                    the detector's estimate */
-  int64_t adjusted_ns;          /* chrony's own offset changes since the
-                                   detector's history started (exact ns) */
-  int fed;                      /* the detector has samples since its
-                                   creation or last restart */
+  PKP_OffsetTracker offset;     /* chrony's own corrections since the
+                                   detector's history started */
   int own_change;               /* inside our own flush/step */
 
   SCH_TimeoutID sentinel_id;
@@ -150,8 +148,7 @@ static void
 restart_detector(struct ptpkvm_instance *pk)
 {
   PHCR_JumpReset(pk->detector);
-  pk->adjusted_ns = 0;
-  pk->fed = 0;
+  PKP_OffsetRestart(&pk->offset);
 }
 
 /* ================================================== */
@@ -168,21 +165,8 @@ clock_changed(struct timespec *raw, struct timespec *cooked, double dfreq,
   if (pk->own_change)
     return;
 
-  if (change_type == LCL_ChangeUnknownStep) {
-    /* Somebody else found the clock jumped: the history is invalid */
-    restart_detector(pk);
-    return;
-  }
-
-  /* Without history, the next reading is taken as it is (and compared
-     with zero by the first-sample rule, if still armed) */
-  if (!pk->fed)
-    return;
-
-  if (fabs(doffset) < 9.0e9)
-    pk->adjusted_ns += (int64_t)llround(doffset * 1.0e9);
-  else
-    restart_detector(pk);
+  if (PKP_OffsetClockChanged(&pk->offset, change_type == LCL_ChangeUnknownStep, doffset))
+    PHCR_JumpReset(pk->detector);
 }
 
 /* ================================================== */
@@ -190,9 +174,6 @@ clock_changed(struct timespec *raw, struct timespec *cooked, double dfreq,
 static void
 log_open(struct ptpkvm_instance *pk, const PHCR_Discovery *disc, int reopen)
 {
-  PHCR_Caps caps;
-
-  PHCR_GetCaps(pk->reader, &caps);
   snprintf(pk->name, sizeof (pk->name), "PTPKVM %s", PHCR_GetPath(pk->reader));
   LOG(LOGS_INFO, "%s: %s %s (%s), best reading mode %s", pk->name,
       reopen ? "reopened" : "using", PHCR_GetPath(pk->reader), disc->why,
@@ -330,9 +311,8 @@ feed_detector(struct ptpkvm_instance *pk, const PHCR_Sample *s, double now,
   LCL_GetOffsetCorrection(&sys, &correction, NULL);
 
   in.time = now;
-  in.offset_ns = s->offset_ns - (int64_t)llround(correction * 1.0e9) - pk->adjusted_ns;
+  in.offset_ns = PKP_OffsetInput(&pk->offset, s->offset_ns, correction);
   in.error = s->error;
-  pk->fed = 1;
 
   return PHCR_JumpFeed(pk->detector, &in, jr);
 }

@@ -340,6 +340,47 @@ PKP_FormatJump(char *buf, size_t len, PKP_Action act, PKP_Reason why,
 /* ================================================== */
 
 void
+PKP_OffsetRestart(PKP_OffsetTracker *t)
+{
+  t->adjusted_ns = 0;
+  t->fed = 0;
+}
+
+/* ================================================== */
+
+int
+PKP_OffsetClockChanged(PKP_OffsetTracker *t, int unknown_step, double doffset)
+{
+  if (unknown_step || !isfinite(doffset) || fabs(doffset) >= 9.0e9) {
+    PKP_OffsetRestart(t);
+    return 1;
+  }
+
+  /* Without history, the next reading is taken as it is (and compared
+     with zero by the first-sample rule, if still armed) */
+  if (!t->fed)
+    return 0;
+
+  t->adjusted_ns += llround(doffset * 1.0e9);
+  return 0;
+}
+
+/* ================================================== */
+
+long long
+PKP_OffsetInput(PKP_OffsetTracker *t, long long raw_offset_ns, double correction)
+{
+  long long corr_ns = 0;
+
+  if (isfinite(correction) && fabs(correction) < 9.0e9)
+    corr_ns = llround(correction * 1.0e9);
+  t->fed = 1;
+  return raw_offset_ns - corr_ns - t->adjusted_ns;
+}
+
+/* ================================================== */
+
+void
 PKP_QualityInit(PKP_QualityTracker *q)
 {
   memset(q, 0, sizeof (*q));

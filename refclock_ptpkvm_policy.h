@@ -113,6 +113,32 @@ extern void PKP_FormatJump(char *buf, size_t len, PKP_Action act,
                            double latency);
 
 /* ================================================== */
+/* The offset the jump detector watches: host clock minus chronyd's cooked
+   time, with chronyd's own corrections since the detector's history
+   started taken out (a correction of the clock is not a jump of the host
+   clock).  chrony's convention: a change with doffset d moves the cooked
+   time by -d, so the raw offset moves by +d. */
+
+typedef struct {
+  long long adjusted_ns;  /* sum of chrony's doffsets while fed (ns) */
+  int fed;                /* samples went to the detector since restart */
+} PKP_OffsetTracker;
+
+extern void PKP_OffsetRestart(PKP_OffsetTracker *t);
+
+/* chronyd changed the clock (parameter change handler).  unknown_step: an
+   unknown step was notified (not by us).  Returns 1 if the detector must
+   be restarted (its history is invalid), 0 otherwise. */
+extern int PKP_OffsetClockChanged(PKP_OffsetTracker *t, int unknown_step,
+                                  double doffset);
+
+/* Detector input for a sample: raw offset (phc - sys, exact ns) and
+   chronyd's pending offset correction at the sample's system time (s,
+   cooked = raw + correction).  Marks the tracker fed. */
+extern long long PKP_OffsetInput(PKP_OffsetTracker *t, long long raw_offset_ns,
+                                 double correction);
+
+/* ================================================== */
 /* Sample quality: 2 good, 1 usable but worse than usual, 0 drop it */
 
 #define PKP_QUALITY_WINDOW 16

@@ -269,6 +269,60 @@ test_format_jump(void **state)
 }
 
 /* ================================================== */
+/* A guest 5 ms behind the host: phc - sys = +5 ms.  Whatever chronyd does
+   to correct it (slew, step), the detector input stays at 5 ms, so a
+   correction never looks like a jump of the host clock. */
+
+#define MS 1000000LL
+
+static void
+test_offset_tracker(void **state)
+{
+  PKP_OffsetTracker t;
+
+  PKP_OffsetRestart(&t);
+  assert_int_equal(t.fed, 0);
+  assert_true(PKP_OffsetInput(&t, 5 * MS, 0.0) == 5 * MS);
+  assert_int_equal(t.fed, 1);
+
+  /* chronyd starts slewing: LCL_AccumulateOffset(-5 ms), the cooked time
+     moves ahead by 5 ms (correction +5 ms) */
+  assert_int_equal(PKP_OffsetClockChanged(&t, 0, -5.0e-3), 0);
+  assert_true(PKP_OffsetInput(&t, 5 * MS, 5.0e-3) == 5 * MS);
+  /* half-way through the slew, and at its end */
+  assert_true(PKP_OffsetInput(&t, 2500000LL, 2.5e-3) == 5 * MS);
+  assert_true(PKP_OffsetInput(&t, 0, 0.0) == 5 * MS);
+
+  /* chronyd steps by +1 ms for another source: LCL_ApplyStepOffset(-1 ms)
+     puts the system clock 1 ms ahead, the raw offset becomes -1 ms */
+  assert_int_equal(PKP_OffsetClockChanged(&t, 0, -1.0e-3), 0);
+  assert_true(PKP_OffsetInput(&t, -1 * MS, 0.0) == 5 * MS);
+
+  /* A real host jump of +360 s is seen in full */
+  assert_true(PKP_OffsetInput(&t, 360000 * MS - 1 * MS, 0.0) == 360000 * MS + 5 * MS);
+
+  /* Frequency changes alone (doffset 0) change nothing */
+  assert_int_equal(PKP_OffsetClockChanged(&t, 0, 0.0), 0);
+  assert_true(PKP_OffsetInput(&t, -1 * MS, 0.0) == 5 * MS);
+
+  /* An unknown step notified by somebody else: restart, history invalid */
+  assert_int_equal(PKP_OffsetClockChanged(&t, 1, 0.0), 1);
+  assert_int_equal(t.fed, 0);
+  assert_true(t.adjusted_ns == 0);
+
+  /* Without history, changes are not accumulated: the next reading is
+     taken as it is (a cold first-sample rule compares it with zero) */
+  assert_int_equal(PKP_OffsetClockChanged(&t, 0, 0.010), 0);
+  assert_true(t.adjusted_ns == 0);
+  assert_true(PKP_OffsetInput(&t, 3 * MS, 0.0) == 3 * MS);
+
+  /* Absurd changes restart instead of overflowing */
+  assert_int_equal(PKP_OffsetClockChanged(&t, 0, 1.0e12), 1);
+  assert_int_equal(PKP_OffsetClockChanged(&t, 0, NAN), 1);
+  assert_true(PKP_OffsetInput(&t, 3 * MS, NAN) == 3 * MS);
+}
+
+/* ================================================== */
 
 static void
 test_quality(void **state)
@@ -379,6 +433,7 @@ main(void)
     cmocka_unit_test(test_option_forms),
     cmocka_unit_test(test_decide_jump),
     cmocka_unit_test(test_format_jump),
+    cmocka_unit_test(test_offset_tracker),
     cmocka_unit_test(test_quality),
     cmocka_unit_test(test_health),
     cmocka_unit_test(test_backoff),
