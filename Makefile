@@ -63,7 +63,7 @@ VERSION_CHECK_TARGETS :=
 
 export TOP BUILD CHRONY_VERSION CHRONY_DIR CHRONYD CHRONYC PHCR_LIB ENSURE
 
-.PHONY: print-version-checks build-check all deps chrony chrony-unit-check chrony-smoke check demo bench \
+.PHONY: print-version-checks print-prefix build-check all deps chrony chrony-unit-check chrony-smoke check demo bench \
   install install-chrony clean FORCE
 
 all: chrony
@@ -106,7 +106,13 @@ $(CHRONY_DIR)/.ptpkvm-patched: $(CHRONY_SRC) $(PATCH_DIR)/series $(PATCHES) \
 	ln -sf $(DRIVER_FILES) $(CHRONY_DIR)/
 	touch $@
 
-$(CHRONY_DIR)/Makefile: $(CHRONY_DIR)/.ptpkvm-patched $(TOP)/Makefile | deps
+# chrony is configured again whenever its flags change (prefix=..., etc.).
+CHRONY_FLAGS_STAMP := $(CHRONY_DIR)/.ptpkvm-configure-flags
+$(CHRONY_FLAGS_STAMP): $(CHRONY_DIR)/.ptpkvm-patched FORCE
+	@echo '$(CHRONY_CONFIGURE_FLAGS)' | cmp -s - $@ || \
+	  echo '$(CHRONY_CONFIGURE_FLAGS)' > $@
+
+$(CHRONY_DIR)/Makefile: $(CHRONY_DIR)/.ptpkvm-patched $(CHRONY_FLAGS_STAMP) | deps
 	cd $(CHRONY_DIR) && CPPFLAGS="-I$(TOP)/include" LDFLAGS="-L$(PHCR_DIR)" \
 	  ./configure $(CHRONY_CONFIGURE_FLAGS) > configure.log 2>&1 || \
 	  { cat configure.log; exit 1; }
@@ -137,6 +143,10 @@ chrony-unit-check: chrony
 # The build machinery's own checks (fetch errors, checksum, versions).
 build-check: chrony
 	CHRONY_VERSION=$(CHRONY_VERSION) $(TOP)/tests/build/test-fetch.sh
+	$(TOP)/tests/build/test-install.sh
+
+print-prefix:
+	@echo $(prefix)
 
 check: all build-check $(CHECK_TARGETS) chrony-unit-check
 

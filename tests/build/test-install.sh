@@ -1,0 +1,31 @@
+#!/bin/sh
+# test-install.sh: `make install DESTDIR=...` puts the patched chronyd and
+# chronyc under DESTDIR with the configured prefix, the installed chronyd is
+# the patched one (it knows refclock PTPKVM), and nothing is written outside
+# DESTDIR.  Runs with the build's current prefix, so the build is reused.
+set -u
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+passed=0
+failed=0
+
+check() {
+  name=$1; shift
+  if "$@"; then passed=$((passed + 1)); echo "ok   $name"
+  else failed=$((failed + 1)); echo "FAIL $name"; fi
+}
+
+prefix=$(make -s -C "$top" print-prefix)
+make -s -C "$top" install DESTDIR="$tmp/dest" > "$tmp/log" 2>&1 ||
+  { cat "$tmp/log"; echo "0 passed, 1 failed"; exit 1; }
+
+check "chronyd installed in DESTDIR$prefix/sbin" test -x "$tmp/dest$prefix/sbin/chronyd"
+check "chronyc installed in DESTDIR$prefix/bin" test -x "$tmp/dest$prefix/bin/chronyc"
+check "installed chronyd is the patched one" \
+  sh -c "'$top/scripts/smoke-chronyd.sh' '$tmp/dest$prefix/sbin/chronyd' > '$tmp/smoke' 2>&1"
+check "installed chronyc runs" sh -c "'$tmp/dest$prefix/bin/chronyc' -v | grep -q 'chronyc (chrony) version'"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
