@@ -56,6 +56,7 @@ def main():
     ap.add_argument("--expect", default=os.path.join(simlib.SIM_DIR, "expect.txt"))
     a = ap.parse_args()
     lib, chronyd, out = (os.path.abspath(x) for x in (a.lib, a.chronyd, a.out))
+    chronyd = simlib.snapshot_chronyd(chronyd, out)
 
     exps = parse_expect(a.expect)
     scen = {s.name: s for s in simlib.load_scenarios(sorted(set(e[2] for e in exps)))}

@@ -101,6 +101,16 @@ def load_scenarios(names=None):
     return out
 
 
+def snapshot_chronyd(chronyd, out):
+    """Run a private copy of chronyd, so that a rebuild of the tree during a
+    long bench or check cannot make runs fail half-way."""
+    os.makedirs(out, exist_ok=True)
+    copy = os.path.join(out, "chronyd")
+    shutil.copy2(chronyd, copy + ".tmp")
+    os.replace(copy + ".tmp", copy)
+    return copy
+
+
 def write_conf(path, config, rundir, dev="/dev/ptp_kvm", extra=()):
     lines = [l.format(dev=dev) for l in (CONFIGS[config] if config in CONFIGS else config)]
     lines += list(extra)
