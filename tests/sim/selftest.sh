@@ -62,6 +62,16 @@ for mode in drift setoffset freq pause pause-tsc precise sysfs faults loud safet
   count "$out/$mode.out"
 done
 
+# Hypercall counter: the precise mode makes PRECISE (1) + EXTENDED (0, no
+# gettimex64) + SYS_OFFSET x25 (25) + 26 samples (EINVAL, 0) + PRECISE in
+# tsc mode (1, then ENODEV) + GETCAPS (0) + SYS_OFFSET2 x3 (3) = 30
+hc=$(sed -n 's/^E [0-9.]* exit hypercalls=\([0-9]*\).*/\1/p' "$out/precise.truth")
+if [ "$hc" = 30 ]; then
+  echo "PASS hypercall counter: 30 for the precise mode's ioctls"; total_pass=$((total_pass + 1))
+else
+  echo "FAIL hypercall counter: '$hc' instead of 30"; total_fail=$((total_fail + 1))
+fi
+
 # Determinism: same seed -> identical outputs and truth logs; other seed -> different
 run noise noise 5 noise-a
 run noise noise 5 noise-b

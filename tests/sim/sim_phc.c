@@ -487,10 +487,13 @@ sys_offset_precise(int slot, struct ptp_sys_offset_precise *sp)
 
   if (!SIM_sc.phcs[slot].kvm)
     return -EOPNOTSUPP;
-  if (SIM_TscMode())
-    return -ENODEV;
+  /* The kernel's get_device_system_crosststamp() calls the driver (one
+     hypercall) before it finds that the counter is not the current
+     clocksource: ENODEV costs a hypercall too */
   if ((r = device_read(slot, &phc, &rt, &raw)) < 0)
     return r;
+  if (SIM_TscMode())
+    return -ENODEV;
   phc += SIM_sc.precise_noise * SIM_RandGauss(SIM_RNG_PHC);
   memset(sp, 0, sizeof (*sp));
   to_ptp_time(phc, 1, &sp->device);
