@@ -37,6 +37,7 @@ at 430 garbage 20 1
 at 500 gone 1000'
 scenario loud ''
 scenario safety ''
+printf '%s\nread_cost 0\nduration 1000\n' "$quiet" > "$out/wait.scn"
 printf 'duration 1000\n' > "$out/noise.scn"
 
 run() { # mode scenario seed tag
@@ -57,10 +58,14 @@ count() { # file
   total_fail=$((total_fail + $(echo "$line" | cut -d' ' -f3)))
 }
 
-for mode in drift setoffset freq pause pause-tsc precise sysfs faults loud safety; do
+for mode in drift setoffset freq pause pause-tsc precise sysfs faults loud safety wait; do
   run $mode $mode 1 $mode
   count "$out/$mode.out"
 done
+
+# Paced virtual time (SIM_PACE=50: 100 s of virtual sleep >= 2 s real)
+SIM_PACE=50 run wait wait 1 wait-paced
+count "$out/wait-paced.out"
 
 # Hypercall counter: the precise mode makes PRECISE (1) + EXTENDED (0, no
 # gettimex64) + SYS_OFFSET x25 (25) + 26 samples (EINVAL, 0) + PRECISE in

@@ -34,6 +34,7 @@
 #include <fcntl.h>
 #include <linux/ptp_clock.h>
 #include <math.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -41,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/select.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -671,6 +673,104 @@ test_loud(void)
 
 /* ================================================== */
 
+static volatile sig_atomic_t got_term;
+
+static void
+on_term(int sig)
+{
+  got_term = 1;
+}
+
+static double
+real_elapsed(const struct timespec *t0)
+{
+  struct timespec t1;
+
+  /* CPU time is not simulated: a real measure of elapsed work */
+  syscall(SYS_clock_gettime, CLOCK_MONOTONIC, &t1);
+  return (t1.tv_sec - t0->tv_sec) + (t1.tv_nsec - t0->tv_nsec) * 1e-9;
+}
+
+/* Scenario: read_cost 0, duration 1000 (pace from SIM_PACE) */
+static void
+test_wait(void)
+{
+  struct timeval tv;
+  struct timespec ts, t0;
+  struct pollfd pfd;
+  long double a, b;
+  int p[2], r;
+  fd_set rfds;
+
+  if (pipe(p) < 0)
+    exit(2);
+
+  FD_ZERO(&rfds);
+  FD_SET(p[0], &rfds);
+  tv.tv_sec = 7;
+  tv.tv_usec = 250000;
+  a = now(CLOCK_MONOTONIC);
+  r = select(p[0] + 1, &rfds, NULL, NULL, &tv);
+  b = now(CLOCK_MONOTONIC);
+  check(r == 0 && !FD_ISSET(p[0], &rfds) && fabsl(b - a - 7.25L) < 1e-9L,
+        "select() with no ready fd advances virtual time by the timeout",
+        "r=%d advanced %.9Lf", r, b - a);
+
+  if (write(p[1], "x", 1) != 1)
+    exit(2);
+  FD_ZERO(&rfds);
+  FD_SET(p[0], &rfds);
+  tv.tv_sec = 7;
+  tv.tv_usec = 0;
+  a = now(CLOCK_MONOTONIC);
+  r = select(p[0] + 1, &rfds, NULL, NULL, &tv);
+  b = now(CLOCK_MONOTONIC);
+  check(r == 1 && FD_ISSET(p[0], &rfds) && b - a < 1e-3L,
+        "select() returns a ready real fd at once", "r=%d advanced %.9Lf", r, b - a);
+
+  pfd.fd = p[0];
+  pfd.events = POLLIN;
+  r = poll(&pfd, 1, 5000);
+  check(r == 1 && (pfd.revents & POLLIN), "poll() returns a ready real fd", "r=%d", r);
+  if (read(p[0], &r, 1) != 1)
+    exit(2);
+  a = now(CLOCK_MONOTONIC);
+  r = poll(&pfd, 1, 3000);
+  b = now(CLOCK_MONOTONIC);
+  check(r == 0 && fabsl(b - a - 3.0L) < 1e-9L, "poll() timeout advances 3 s", "r=%d %.9Lf", r,
+        b - a);
+
+  clock_gettime(CLOCK_REALTIME, &ts);
+  ts.tv_sec += 10;
+  a = ts_ld(&ts);
+  r = clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME, &ts, NULL);
+  b = now(CLOCK_REALTIME);
+  check(r == 0 && b >= a && b - a < 1e-6L, "clock_nanosleep(TIMER_ABSTIME) wakes at the time",
+        "r=%d late %.9Lf", r, b - a);
+
+  /* 100 s of virtual sleep: unbounded pace takes (almost) no real time;
+     SIM_PACE=k takes 100/k s */
+  syscall(SYS_clock_gettime, CLOCK_MONOTONIC, &t0);
+  vsleep(100.0);
+  printf("real time for 100 s of virtual sleep: %.3f s\n", real_elapsed(&t0));
+  if (getenv("SIM_PACE") && atof(getenv("SIM_PACE")) > 0) {
+    double expect = 100.0 / atof(getenv("SIM_PACE")), got = real_elapsed(&t0);
+
+    /* lower bound only: the machine may be slow, never faster than paced */
+    check(got >= 0.9 * expect, "paced sleep takes at least 100/SIM_PACE s of real time",
+          "%.3f s < %.3f s", got, expect);
+  }
+
+  /* The scenario end (1000 s) raises SIGTERM and interrupts the wait */
+  signal(SIGTERM, on_term);
+  errno = 0;
+  r = nanosleep(&(struct timespec){5000, 0}, NULL);
+  check(got_term && r < 0 && errno == EINTR, "scenario end raises SIGTERM and interrupts the wait",
+        "term=%d r=%d errno=%d", (int)got_term, r, errno);
+}
+
+/* ================================================== */
+
 /* Noisy reads for the determinism check: prints values that depend on
    every random stream */
 static void
@@ -758,7 +858,7 @@ main(int argc, char **argv)
     {"drift", test_drift}, {"setoffset", test_setoffset}, {"freq", test_freq},
     {"pause", test_pause}, {"pause-tsc", test_pause_tsc}, {"precise", test_precise},
     {"sysfs", test_sysfs}, {"faults", test_faults}, {"loud", test_loud},
-    {"noise", test_noise}, {"safety", test_safety}, {"child-pll", unmodelled_pll},
+    {"noise", test_noise}, {"safety", test_safety}, {"wait", test_wait}, {"child-pll", unmodelled_pll},
     {"child-ioctl", unmodelled_ioctl}, {"child-seccomp", seccomp_getcaps},
     {"child-seccomp-allowed", seccomp_getcaps_allowed}, {NULL, NULL}
   };
