@@ -14,7 +14,7 @@ SIM_SELFTEST := $(SIM_OUT)/sim_selftest
 SIM_LIB_SRCS := $(addprefix $(SIM_SRC)/,sim_interpose.c sim_model.c sim_phc.c sim_scenario.c)
 SIM_CFLAGS := -D_GNU_SOURCE -O2 -g -Wall -Wextra -Wno-unused-parameter \
   -Wno-missing-field-initializers -Wno-nonnull-compare
-SIM_PACKAGES := python3 gnuplot-nox util-linux libseccomp2
+SIM_PACKAGES := python3 gnuplot-nox util-linux libseccomp2 linuxptp
 # Jobs for the scenario runs (2 cores on the reference machine)
 SIM_JOBS ?= 2
 

@@ -175,7 +175,7 @@ def main():
     version = chrony_version(chronyd)
     chronyd = simlib.snapshot_chronyd(chronyd, out)
     scenarios = simlib.load_scenarios(a.scenario)
-    configs = a.config or simlib.CONFIG_ORDER
+    configs = a.config or simlib.available_configs()
     t0 = time.time()
     futures = {}
     with concurrent.futures.ProcessPoolExecutor(a.jobs) as ex:
@@ -223,8 +223,7 @@ def main():
             f.write("- seeds (scenario file `seed`, default 1): %s\n" % ", ".join(seeds))
             f.write("- phases: sweep N SPAN runs phase k at frac(k x 0.618034) x SPAN s\n")
             f.write("- configurations: %s\n\n" % "; ".join(
-                "`%s` = `%s`" % (c, " + ".join(simlib.CONFIGS[c]).format(dev="/dev/ptp_kvm"))
-                for c in configs))
+                "`%s` = `%s`" % (c, simlib.describe(c)) for c in configs))
             f.write(tab + "\n\n")
             f.write(
                 "Definitions (all from the simulator's truth log, never from chronyd):\n"

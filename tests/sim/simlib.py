@@ -39,6 +39,23 @@ CONFIGS = {
 }
 CONFIG_ORDER = ["ptpkvm", "stock-fast", "stock-default"]
 
+# Other programs run as anchors in the same scenarios ({phc} = /dev/ptpN of
+# the scenario's KVM PHC: linuxptp cannot take the /dev/ptp_kvm symlink).
+PROGRAMS = {
+    "phc2sys": ["phc2sys", "-s", "{phc}", "-c", "CLOCK_REALTIME", "-O", "0", "-R", "1",
+                "-m", "-q"],
+}
+
+
+def describe(config):
+    if config in PROGRAMS:
+        return " ".join(PROGRAMS[config]).format(phc="/dev/ptpN")
+    return " + ".join(CONFIGS[config]).format(dev="/dev/ptp_kvm")
+
+
+def available_configs():
+    return CONFIG_ORDER + [p for p in PROGRAMS if shutil.which(PROGRAMS[p][0])]
+
 # Low-discrepancy phase offsets: k * golden ratio (mod 1) of the span, so
 # that the phases are spread over the poll cycle of every configuration
 # (2 s with poll 1, 16 s with chrony's default poll 4).
@@ -64,6 +81,7 @@ class Scenario:
         self.recovery = "resume"    # event kind whose recovery is tabulated
         self.duration = 600.0
         self.seed = 1
+        self.kvm_index = 0
         with open(path) as f:
             for line in f:
                 line = line.split("#", 1)[0].strip()
@@ -82,6 +100,9 @@ class Scenario:
                     self.duration = float(tok[1])
                 elif tok[0] == "seed":
                     self.seed = int(tok[1], 0)
+                elif tok[0] == "phc" and len(tok) > 2 and tok[2] == "kvm":
+                    if not getattr(self, "_kvm_seen", False):
+                        self.kvm_index, self._kvm_seen = int(tok[1]), True
 
     def phases(self):
         return phases(*self.sweep)
@@ -170,11 +191,17 @@ def run_one(lib, chronyd, scenario, config, rundir, seed=None, phase=0.0,
     conf = os.path.join(rundir, "chronyd.conf")
     truth = os.path.join(rundir, "truth.log")
     log = os.path.join(rundir, "chronyd.log")
-    write_conf(conf, config, rundir)
     env = sim_env(lib, scenario.path, truth, os.path.join(rundir, "sim"), seed, phase)
+    if config in PROGRAMS:
+        cmd = ["setpriv", "--bounding-set=-sys_time", "--inh-caps=-sys_time", "--",
+               "env", "LD_PRELOAD=" + lib] + \
+              [a.format(phc="/dev/ptp%d" % scenario.kvm_index) for a in PROGRAMS[config]]
+    else:
+        write_conf(conf, config, rundir)
+        cmd = chronyd_command(chronyd, conf, lib=lib)
     with open(log, "w") as logf:
         try:
-            p = subprocess.run(chronyd_command(chronyd, conf, lib=lib), env=env, stdout=logf,
+            p = subprocess.run(cmd, env=env, stdout=logf,
                                stderr=subprocess.STDOUT, timeout=timeout)
             rc = p.returncode
         except subprocess.TimeoutExpired:
