@@ -2,9 +2,15 @@
 # Copyright (C) 2026 The chrony-ptpkvm authors.  GPL-2.0-only.
 #
 # Included by the top-level Makefile (which defines TOP, BUILD, PHCR_LIB,
-# ENSURE, DESTDIR, prefix, sysconfdir).  Targets:
+# ENSURE, CHRONYD, CHRONYC, DESTDIR, prefix, bindir, sysconfdir).  Targets:
 #   doctor         build/tools/ptpkvm-doctor                (ALL_TARGETS)
-#   doctor-check   fixture-tree and fake-device tests       (CHECK_TARGETS)
+#   doctor-check   all of the following                     (CHECK_TARGETS)
+#     doctor-check-fixtures  real binary on generated fixture trees
+#     doctor-check-phc       checks linked with the fake device backend
+#     doctor-check-install   install-guest into a scratch DESTDIR, verified
+#     doctor-check-asan      the first two again under ASan/UBSan
+#     doctor-check-sim       real binary on the simulator's ptp_kvm, chrony.sync
+#                            against a real chronyd (VERSION_CHECK_TARGETS)
 #   install-guest  modules-load.d, udev rule, chrony snippet, systemd
 #                  drop-ins, the doctor binary               (INSTALL_TARGETS)
 
