@@ -95,5 +95,19 @@ $(PHCR_T_BENCH): $(TOP)/tests/unit/phcr_bench.c $(PHCR_T_LIBSRCS) $(PHCR_T_FAKE)
 	  -I$(TOP)/include -I$(TOP)/tests/unit -o $@ $< $(PHCR_T_LIBSRCS) \
 	  $(PHCR_T_FAKE) -lm
 
+# Wall-clock table, then instructions per pass counted by callgrind (does
+# not depend on the machine's load): difference of 20000 and 0 passes.
 bench-reader: $(PHCR_T_BENCH)
 	$(PHCR_T_BENCH)
+	@echo "instructions per pass (valgrind --tool=callgrind, 20000 passes):"
+	@for s in 0 1 2; do \
+	  for n in 0 20000; do \
+	    valgrind --tool=callgrind --callgrind-out-file=$(PHCR_T_DIR)/cg.$$s.$$n \
+	      $(PHCR_T_BENCH) --only $$s $$n > /dev/null 2>&1 || exit 1; \
+	  done; \
+	  a=$$(sed -n 's/^summary: //p' $(PHCR_T_DIR)/cg.$$s.0); \
+	  b=$$(sed -n 's/^summary: //p' $(PHCR_T_DIR)/cg.$$s.20000); \
+	  case $$s in 0) n="validate";; 1) n="validate + filter";; \
+	    *) n="validate + filter + jump detect";; esac; \
+	  echo "  $$n: $$(( (b - a) / 20000 ))"; \
+	done

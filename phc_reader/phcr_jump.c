@@ -227,7 +227,7 @@ sat_add_double(int64_t a, double x_ns)
 
   if (!(fabs(x_ns) < 9.0e18))
     return x_ns > 0 ? INT64_MAX : INT64_MIN;
-  if (__builtin_add_overflow(a, (int64_t)llround(x_ns), &r))
+  if (__builtin_add_overflow(a, (int64_t)(x_ns + (x_ns >= 0.0 ? 0.5 : -0.5)), &r))
     return x_ns > 0 ? INT64_MAX : INT64_MIN;
   return r;
 }
@@ -289,6 +289,25 @@ median(double *v, int n)
 }
 
 /* ================================================== */
+/* Median of times, which are normally in order already (then no selection
+   is needed); tmp receives a copy otherwise */
+
+static double
+median_of_times(const double *t, int n, double *tmp)
+{
+  int i;
+
+  for (i = 1; i < n; i++)
+    if (t[i] < t[i - 1])
+      break;
+  if (i < n) {
+    memcpy(tmp, t, sizeof (double) * n);
+    return median(tmp, n);
+  }
+  return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
+}
+
+/* ================================================== */
 
 static const Point *
 hist_at(PHCR_JumpDetector d, int i)
@@ -328,10 +347,8 @@ fit_model(PHCR_JumpDetector d, Model *m)
   h = n / 2;
   m->warmup = 1;
   if (n >= 3) {
-    memcpy(v, t, sizeof (double) * h);
-    ta = median(v, h);
-    memcpy(v, t + h, sizeof (double) * (n - h));
-    tb = median(v, n - h);
+    ta = median_of_times(t, h, v);
+    tb = median_of_times(t + h, n - h, v);
     if (tb - ta >= MIN_DRIFT_SPAN) {
       memcpy(v, o, sizeof (double) * h);
       oa = median(v, h);

@@ -17,8 +17,10 @@
 
   Micro-benchmark of phc_reader (make bench-reader): nanoseconds per
   validate + filter + jump-detect pass over one reading of 25 triplets,
-  per stage, and per full PHCR_Read on the fake device.  Prints a table;
-  asserts nothing (timing is never a test).  Reads CLOCK_MONOTONIC only.
+  per stage, and per full PHCR_Read on the fake device; with --only, one
+  stage alone so that callgrind can count instructions per pass.  Prints a
+  table; asserts nothing (timing is never a test).  Reads CLOCK_MONOTONIC
+  only.
   */
 
 #include <stdio.h>
@@ -151,10 +153,21 @@ main(int argc, char **argv)
     "PHCR_Read on the fake device (25 samples, basic)"
   };
   double t[4][RUNS], med, min;
-  long iters = argc > 1 ? atol(argv[1]) : 1000000;
+  long iters = argc > 1 && argv[1][0] != '-' ? atol(argv[1]) : 1000000;
   int s, k;
 
   make_readings();
+
+  /* --only STAGE N: run one stage N times, print nothing (for callgrind:
+     instructions per pass = difference between two N, load-independent) */
+  if (argc > 3 && strcmp(argv[1], "--only") == 0) {
+    s = atoi(argv[2]);
+    iters = atol(argv[3]);
+    if (iters > 0)
+      run(s, iters);
+    return 0;
+  }
+
   for (k = 0; k < RUNS; k++) {
     t[0][k] = run(0, iters);
     t[1][k] = run(1, iters);
