@@ -107,6 +107,15 @@ must_sym(const char *name)
   return p;
 }
 
+/* Flush before fork, so that a child exiting with exit() cannot write a
+   copy of buffered truth-log lines */
+static void
+flush_before_fork(void)
+{
+  if (init_state == 2 && !in_child)
+    SIM_Flush();
+}
+
 static void
 child_after_fork(void)
 {
@@ -156,7 +165,7 @@ init(void)
   }
 
   SIM_Init(dir);
-  pthread_atfork(NULL, NULL, child_after_fork);
+  pthread_atfork(flush_before_fork, NULL, child_after_fork);
   init_state = 2;
 }
 
