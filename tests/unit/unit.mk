@@ -40,3 +40,14 @@ ptpkvm-version-check: chrony sim-lib
 	@python3 $(TOP)/tests/sim/simcheck.py --lib $(BUILD)/sim/libsimguest.so \
 	  --chronyd $(CHRONYD) --out $(BUILD)/ptpkvm-unit/sim-$(CHRONY_VERSION) \
 	  --expect $(TOP)/tests/unit/ptpkvm_versions.expect
+
+# Acceptance figures of the driver (printed table, no assertions): pause
+# sweeps, reselection after a step, the driver's steps/flushes, steady RMS
+# over 5 seeds, PTPKVM vs stock refclock PHC.
+BENCH_TARGETS += ptpkvm-bench
+
+.PHONY: ptpkvm-bench
+
+ptpkvm-bench: chrony sim-lib
+	@python3 $(TOP)/tests/unit/ptpkvm_bench.py --lib $(BUILD)/sim/libsimguest.so \
+	  --chronyd $(CHRONYD) --out $(BUILD)/ptpkvm-unit/bench-$(CHRONY_VERSION)
