@@ -26,7 +26,8 @@ scenario setoffset 'read_cost 0'
 scenario freq 'read_cost 0'
 scenario pause 'at 100 pause 5'
 scenario pause-tsc 'clocksource tsc
-at 100 pause 5'
+at 100 pause 5
+at 200 pause 5'
 scenario precise 'at 100 clocksource tsc'
 scenario sysfs 'phc 0 other 37 ice-0000:3b:00.0
 phc 1 kvm 0 KVM virtual PTP'

@@ -375,15 +375,18 @@ process_boundaries(void)
   }
 }
 
-/* Advance true time to t_target (no end check) */
+/* Advance true time to t_target (no end check).  A paused VM executes
+   nothing: if the target falls into a pause, the process continues at the
+   resume (in kvm-clock mode the guest clocks are frozen meanwhile, in tsc
+   mode they run on). */
 static void
 advance_to(SIM_Time target)
 {
   SIM_Time b;
 
-  while (S.t < target) {
+  while (S.t < target || S.paused) {
     b = next_boundary();
-    if (b > target)
+    if (b > target && !S.paused)
       b = target;
     step(b - S.t);
     S.t = b;

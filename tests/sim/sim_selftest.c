@@ -366,6 +366,16 @@ test_pause_tsc(void)
   check(fabsl((p1 - p0) - (r1 - r0) / (1.0L + 37e-6L)) < 1e-6L,
         "tsc mode: guest keeps running through a pause", "PHC %.9Lf guest %.9Lf", p1 - p0,
         r1 - r0);
+
+  /* A wait that ends inside a pause (t = 150 + 52 = 202 in [200, 205))
+     returns only at the resume: the paused VM executes nothing */
+  r0 = now(CLOCK_MONOTONIC);
+  vsleep(52.0);
+  r1 = now(CLOCK_MONOTONIC);
+  /* the guest booted 10 s before t=0: MONOTONIC = 10 + 1.000037 t */
+  check(r0 < 10.0L + 200.0L && fabsl(r1 - (10.0L + 205.0L * (1.0L + 37e-6L))) < 1e-6L,
+        "tsc mode: a wait ending in a pause returns at the resume",
+        "woke at MONOTONIC %.9Lf", r1);
   close(fd);
 }
 
