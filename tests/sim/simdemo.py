@@ -158,7 +158,7 @@ def simulated(a):
     if simbench.plot([(r["config"], r["truth"]) for r in runs], png, os.path.join(out, "plot")):
         print("\nPlot of this run: %s" % png)
     bench_png = os.path.join(os.path.dirname(out), "pause360.png")
-    print("Benchmark plot (make bench, 3 configurations): %s%s" % (
+    print("Benchmark plot (make bench, all configurations): %s%s" % (
         bench_png, "" if os.path.exists(bench_png) else " (not generated yet)"))
     print("Truth logs: %s" % ", ".join(r["truth"] for r in runs))
 
