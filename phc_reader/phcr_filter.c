@@ -52,42 +52,6 @@ PHCR_FilterConfigDefaults(PHCR_FilterConfig *config)
 
 /* ================================================== */
 
-/* k-th smallest of v[0..n-1] (reorders v): Hoare's selection */
-
-static int64_t
-select_kth_i64(int64_t *v, int n, int k)
-{
-  int lo = 0, hi = n - 1, i, j;
-  int64_t pivot, tmp;
-
-  while (lo < hi) {
-    pivot = v[lo + (hi - lo) / 2];
-    i = lo;
-    j = hi;
-    while (i <= j) {
-      while (v[i] < pivot)
-        i++;
-      while (v[j] > pivot)
-        j--;
-      if (i <= j) {
-        tmp = v[i];
-        v[i] = v[j];
-        v[j] = tmp;
-        i++;
-        j--;
-      }
-    }
-    if (k <= j)
-      hi = j;
-    else if (k >= i)
-      lo = i;
-    else
-      break;
-  }
-  return v[k];
-}
-
-/* ================================================== */
 /* Move the k lowest-delay points to the front, the lowest first and the
    highest of them last (the rest of their order is unspecified) */
 
@@ -100,7 +64,7 @@ select_lowest_delays(Point *p, int n, int k)
 
   for (i = 0; i < n; i++)
     d[i] = p[i].delay;
-  kth = select_kth_i64(d, n, k - 1);
+  kth = PHCR_SelectKthI64(d, n, k - 1);
 
   /* points below kth, then as many equal to kth as needed */
   for (i = m = 0; i < n; i++) {
@@ -147,7 +111,7 @@ median_offset(const Point *p, int n)
   for (i = 0; i < n; i++)
     v[i] = p[i].offset;
   /* Lower middle for even n: no overflow, no rounding */
-  return select_kth_i64(v, n, (n - 1) / 2);
+  return PHCR_SelectKthI64(v, n, (n - 1) / 2);
 }
 
 /* ================================================== */

@@ -16,14 +16,15 @@
   =======================================================================
 
   Internal helpers shared by the phc_reader modules (not installed): path
-  building with the root-dir prefix, bounded string appends, and the
-  ioctl-level operations of the reader.
+  building with the root-dir prefix, bounded string appends, order
+  statistics, and the ioctl-level operations of the reader.
   */
 
 #ifndef PHCR_INTERNAL_H
 #define PHCR_INTERNAL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "phcr.h"
 
@@ -40,5 +41,9 @@ extern void PHCR_Append(char *buf, size_t len, const char *fmt, ...)
 
 /* Copy a string, truncating */
 extern void PHCR_CopyString(char *dst, size_t len, const char *src);
+
+/* k-th smallest (0-based) of v[0..n-1], n >= 1, 0 <= k < n; reorders v */
+extern int64_t PHCR_SelectKthI64(int64_t *v, int n, int k);
+extern double PHCR_SelectKthDouble(double *v, int n, int k);
 
 #endif

@@ -234,51 +234,13 @@ sat_add_double(int64_t a, double x_ns)
 
 /* ================================================== */
 
-/* k-th smallest of v[0..n-1] (partially reorders v): Hoare's selection,
-   O(n) on average, no allocation */
-
-static double
-select_kth(double *v, int n, int k)
-{
-  int lo = 0, hi = n - 1, i, j;
-  double pivot, tmp;
-
-  while (lo < hi) {
-    pivot = v[lo + (hi - lo) / 2];
-    i = lo;
-    j = hi;
-    while (i <= j) {
-      while (v[i] < pivot)
-        i++;
-      while (v[j] > pivot)
-        j--;
-      if (i <= j) {
-        tmp = v[i];
-        v[i] = v[j];
-        v[j] = tmp;
-        i++;
-        j--;
-      }
-    }
-    if (k <= j)
-      hi = j;
-    else if (k >= i)
-      lo = i;
-    else
-      break;
-  }
-  return v[k];
-}
-
-/* ================================================== */
-
 static double
 median(double *v, int n)
 {
   double hi, lo;
   int i;
 
-  hi = select_kth(v, n, n / 2);
+  hi = PHCR_SelectKthDouble(v, n, n / 2);
   if (n % 2)
     return hi;
   /* the lower middle is the largest element left of n / 2 */
