@@ -7,20 +7,11 @@
 # build (build/src/chrony-$CHRONY_VERSION.tar.gz).
 set -u
 
-top=$(cd "$(dirname "$0")/../.." && pwd)
+. "$(dirname "$0")/lib.sh"
+
 fetch="$top/scripts/fetch-chrony.sh"
 version=${CHRONY_VERSION:-4.6.1}
 good="$top/build/src/chrony-$version.tar.gz"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-
-check() {
-  name=$1; shift
-  if "$@"; then passed=$((passed + 1)); echo "ok   $name"
-  else failed=$((failed + 1)); echo "FAIL $name"; fi
-}
 
 # expect RC PATTERN CMD...: CMD exits with RC and its stderr matches PATTERN.
 expect() {
@@ -68,5 +59,4 @@ check "no Debian entry configured" \
 check "no package-mirror host name in the repository" \
   sh -c "! git -C '$top' grep -n -i -E '(deb|ftp|security|snapshot|cdn-[a-z]+|httpredir)\\.debian\\.org|archive\\.ubuntu\\.com|mirrors?\\.[a-z0-9-]+\\.[a-z]' -- ':!tests/build/test-fetch.sh'"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

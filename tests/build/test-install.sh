@@ -5,17 +5,7 @@
 # DESTDIR.  Runs with the build's current prefix, so the build is reused.
 set -u
 
-top=$(cd "$(dirname "$0")/../.." && pwd)
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-
-check() {
-  name=$1; shift
-  if "$@"; then passed=$((passed + 1)); echo "ok   $name"
-  else failed=$((failed + 1)); echo "FAIL $name"; fi
-}
+. "$(dirname "$0")/lib.sh"
 
 prefix=$(make -s -C "$top" print-prefix)
 make -s -C "$top" install DESTDIR="$tmp/dest" > "$tmp/log" 2>&1 ||
@@ -27,5 +17,4 @@ check "installed chronyd is the patched one" \
   sh -c "'$top/scripts/smoke-chronyd.sh' '$tmp/dest$prefix/sbin/chronyd' > '$tmp/smoke' 2>&1"
 check "installed chronyc runs" sh -c "'$tmp/dest$prefix/bin/chronyc' -v | grep -q 'chronyc (chrony) version'"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish
