@@ -110,7 +110,7 @@ parse_options(struct ptpkvm_instance *pk)
 {
   char err[512];
 
-  RCL_CheckDriverOptions(pk->rcl, PKP_option_names);
+  RCL_CheckDriverOptions(pk->rcl, PKP_OptionNames());
   if (!PKP_ParseOptions(&pk->opts, get_option, pk->rcl, err, sizeof (err)))
     LOG_FATAL("%s", err);
 }

@@ -42,19 +42,29 @@ static const OptionInfo options[] = {
   { "noextended", "noextended" },
   { "samples", "samples=<1-25>" },
   { "step", "step=<seconds, 0 = never step>" },
-  { "jump", "jump=<seconds, >= 0.00001>" },
+  { "jump", "jump=<seconds, 0.00001-1e9>" },
   { "confirm", "confirm=<1-10>" },
   { "maxsteps", "maxsteps=<count, -1 = unlimited>" },
   { "sentinel", "sentinel=<seconds, 0 = off, 0.01-60>" },
-  { "reprobe", "reprobe=<seconds, 0 = never>" },
-  { "clockname", "clockname=<clock_name, '_' for space>" },
+  { "reprobe", "reprobe=<seconds, 0 = never, up to 1e6>" },
+  { "clockname", "clockname=<clock_name of 1-63 characters, '_' for space>" },
   { NULL, NULL }
 };
 
-const char *PKP_option_names[] = {
-  "nocrossts", "noextended", "samples", "step", "jump", "confirm",
-  "maxsteps", "sentinel", "reprobe", "clockname", NULL
-};
+/* ================================================== */
+
+const char **
+PKP_OptionNames(void)
+{
+  static const char *names[sizeof (options) / sizeof (options[0])];
+  int i;
+
+  for (i = 0; options[i].name; i++)
+    names[i] = options[i].name;
+  names[i] = NULL;
+
+  return names;
+}
 
 /* ================================================== */
 
@@ -69,26 +79,6 @@ PKP_OptionForm(const char *name)
   }
 
   return NULL;
-}
-
-/* ================================================== */
-
-void
-PKP_FormatOptionForms(char *buf, size_t len)
-{
-  size_t used = 0;
-  int i, r;
-
-  if (len == 0)
-    return;
-  buf[0] = '\0';
-
-  for (i = 0; options[i].name; i++) {
-    r = snprintf(buf + used, len - used, "%s%s", i ? ", " : "", options[i].form);
-    if (r < 0 || (size_t)r >= len - used)
-      return;
-    used += r;
-  }
 }
 
 /* ================================================== */
@@ -238,13 +228,13 @@ PKP_ParseOptions(PKP_Options *opts, PKP_OptionGetter get, void *arg, char *err,
          get_flag("noextended", &opts->noextended, get, arg, err, err_len) &&
          get_int("samples", &opts->samples, 1, PKP_MAX_SAMPLES, get, arg, err, err_len) &&
          get_double("step", &opts->step, 0.0, PKP_MAX_STEP, 1, get, arg, err, err_len) &&
-         get_double("jump", &opts->jump, PKP_MIN_JUMP, PKP_MAX_STEP, 0,
+         get_double("jump", &opts->jump, PKP_MIN_JUMP, PKP_MAX_JUMP, 0,
                     get, arg, err, err_len) &&
          get_int("confirm", &opts->confirm, 1, PKP_MAX_CONFIRM, get, arg, err, err_len) &&
-         get_int("maxsteps", &opts->maxsteps, -1, 1000000000, get, arg, err, err_len) &&
+         get_int("maxsteps", &opts->maxsteps, -1, PKP_MAX_MAXSTEPS, get, arg, err, err_len) &&
          get_double("sentinel", &opts->sentinel, PKP_MIN_SENTINEL, PKP_MAX_SENTINEL, 1,
                     get, arg, err, err_len) &&
-         get_double("reprobe", &opts->reprobe, 0.0, 1.0e6, 1, get, arg, err, err_len) &&
+         get_double("reprobe", &opts->reprobe, 0.0, PKP_MAX_REPROBE, 1, get, arg, err, err_len) &&
          get_clockname(opts, get, arg, err, err_len);
 }
 

@@ -46,6 +46,9 @@
 #define PKP_MIN_SENTINEL 0.01
 #define PKP_MAX_SENTINEL 60.0
 #define PKP_MAX_STEP 1.0e9
+#define PKP_MAX_JUMP 1.0e9
+#define PKP_MAX_MAXSTEPS 1000000000
+#define PKP_MAX_REPROBE 1.0e6
 
 #define PKP_CLOCKNAME_MAX 64
 
@@ -62,14 +65,12 @@ typedef struct {
   char clockname[PKP_CLOCKNAME_MAX]; /* clock_name matched by "auto" */
 } PKP_Options;
 
-/* Option names, NULL-terminated (for RCL_CheckDriverOptions) */
-extern const char *PKP_option_names[];
+/* Option names, NULL-terminated (for RCL_CheckDriverOptions); taken from
+   the same table as the valid forms */
+extern const char **PKP_OptionNames(void);
 
 /* Valid form of an option, e.g. "samples=<1-25>", or NULL if unknown */
 extern const char *PKP_OptionForm(const char *name);
-
-/* Write all valid forms, comma-separated, into buf */
-extern void PKP_FormatOptionForms(char *buf, size_t len);
 
 extern void PKP_DefaultOptions(PKP_Options *opts);
 
