@@ -192,7 +192,8 @@ parse_file(ChronyConf *conf, const char *path, int depth)
 }
 
 /* ================================================== */
-/* Which PHC does a device path of a 'refclock PHC' line lead to? */
+/* Which PHC does a device path lead to (following symlinks)?  name is its
+   clock_name, "" if unknown */
 
 static int
 resolve_phc(DOC_Context *ctx, const char *param, char *dev, size_t dlen, char *name,
@@ -217,10 +218,122 @@ resolve_phc(DOC_Context *ctx, const char *param, char *dev, size_t dlen, char *n
 
 /* ================================================== */
 
+/* Value of a PTPKVM driver option (":name=value:"), NULL if absent */
+static const char *
+driver_option(const Refclock *rc, const char *name, char *buf, size_t len)
+{
+  char key[40];
+  const char *p;
+
+  snprintf(key, sizeof (key), ":%s=", name);
+  p = strstr(rc->options, key);
+  if (!p)
+    return NULL;
+  p += strlen(key);
+  snprintf(buf, len, "%.*s", (int)strcspn(p, ":"), p);
+  return buf;
+}
+
+/* ================================================== */
+/* The clock_name a refclock line needs: PTPKVM's clockname= option ('_'
+   stands for a space, as in the driver), else the KVM PHC's.  Returns 1 if
+   it was configured. */
+
+static int
+wanted_clock_name(const Refclock *rc, char *buf, size_t len)
+{
+  char *p;
+
+  if (strcasecmp(rc->driver, "PTPKVM") || !driver_option(rc, "clockname", buf, len) ||
+      !buf[0]) {
+    snprintf(buf, len, "%s", PHCR_DEFAULT_CLOCK_NAME);
+    return 0;
+  }
+  for (p = buf; *p; p++) {
+    if (*p == '_')
+      *p = ' ';
+  }
+  return 1;
+}
+
+/* ================================================== */
+/* Which PHC does 'refclock PTPKVM auto' take, like the driver: the first
+   PHC with the wanted clock_name, else /dev/ptp_kvm unless it is known to
+   be a PHC with another clock_name */
+
+static int
+resolve_auto(DOC_Context *ctx, const char *want, char *dev, size_t dlen, char *name,
+             size_t nlen)
+{
+  const char *found = DOC_FindPhcByName(want);
+
+  if (found) {
+    snprintf(dev, dlen, "%s", found);
+    snprintf(name, nlen, "%s", want);
+    return 0;
+  }
+  if (resolve_phc(ctx, PHCR_KVM_SYMLINK, dev, dlen, name, nlen) < 0)
+    return -1;
+  return name[0] && strcmp(name, want) ? -1 : 0;
+}
+
+/* ================================================== */
+/* Check the device of one PHC or PTPKVM line; adds a FAIL result and
+   returns -1 if it is missing or not the wanted clock */
+
+static int
+check_device(DOC_Context *ctx, const Refclock *rc, char *dev, size_t dlen, char *name,
+             size_t nlen)
+{
+  char want[64], what[96], list[1024];
+  int custom = wanted_clock_name(rc, want, sizeof (want));
+  int is_auto = !strcasecmp(rc->driver, "PTPKVM") &&
+                (!rc->param[0] || !strcmp(rc->param, PHCR_SPEC_AUTO));
+
+  if (custom)
+    snprintf(what, sizeof (what), "'%s' (clockname=)", want);
+  else
+    snprintf(what, sizeof (what), "the KVM PHC");
+
+  if (is_auto) {
+    if (resolve_auto(ctx, want, dev, dlen, name, nlen) == 0)
+      return 0;
+    DOC_ListPhcs(list, sizeof (list));
+    DOC_AddResult(ctx->report, "chrony.refclock", DOC_FAIL,
+                  custom ? "set clockname= to the clock_name of the wanted PHC ('_' for a space)"
+                         : "load ptp_kvm (see kernel.ptp_kvm and phc.devices)",
+                  "%s: refclock PTPKVM %s finds no PHC with clock_name '%s' (PHCs: %s): "
+                  "the source stays unreachable", rc->where, rc->param[0] ? rc->param : "auto",
+                  want, list[0] ? list : "none");
+    return -1;
+  }
+
+  if (resolve_phc(ctx, rc->param, dev, dlen, name, nlen) < 0) {
+    DOC_AddResult(ctx->report, "chrony.refclock", DOC_FAIL,
+                  "use 'refclock PTPKVM auto' (finds the device itself) or /dev/ptp_kvm",
+                  "%s: refclock %s %s: device does not exist%s", rc->where, rc->driver,
+                  rc->param, strcasecmp(rc->driver, "PHC") ? ""
+                                                           : " (stock chronyd exits at start)");
+    return -1;
+  }
+  if (strcmp(name, want)) {
+    DOC_AddResult(ctx->report, "chrony.refclock", DOC_FAIL,
+                  custom ? "point it at the PHC with that clock_name, or use 'refclock PTPKVM "
+                           "auto' with clockname="
+                         : "point it at /dev/ptp_kvm, or use 'refclock PTPKVM auto'",
+                  "%s: refclock %s %s is %s with clock_name '%s', not %s",
+                  rc->where, rc->driver, rc->param, dev, name[0] ? name : "?", what);
+    return -1;
+  }
+  return 0;
+}
+
+/* ================================================== */
+
 static void
 check_refclocks(DOC_Context *ctx, ChronyConf *conf)
 {
-  char dev[256], name[64], found[DOC_TEXT_LEN] = "", now[96] = "";
+  char dev[256], name[64], found[DOC_TEXT_LEN] = "", kvm[DOC_TEXT_LEN] = "";
   int i, ptpkvm = -1, good_phc = -1;
   Refclock *rc;
 
@@ -228,30 +341,14 @@ check_refclocks(DOC_Context *ctx, ChronyConf *conf)
     rc = &conf->refclocks[i];
     if (strcasecmp(rc->driver, "PTPKVM") && strcasecmp(rc->driver, "PHC"))
       continue;
-    /* PTPKVM finds the device itself with "auto"; any other spec is a path */
-    if (!strcasecmp(rc->driver, "PTPKVM") && (!rc->param[0] || !strcmp(rc->param, "auto"))) {
-      if (ptpkvm < 0)
-        ptpkvm = i;
-      continue;
-    }
-    if (resolve_phc(ctx, rc->param, dev, sizeof (dev), name, sizeof (name)) < 0) {
-      DOC_AddResult(ctx->report, "chrony.refclock", DOC_FAIL,
-                    "use 'refclock PTPKVM auto' (finds the device itself) or /dev/ptp_kvm",
-                    "%s: refclock %s %s: device does not exist%s", rc->where, rc->driver,
-                    rc->param, strcasecmp(rc->driver, "PHC") ? ""
-                                                             : " (stock chronyd exits at start)");
+    if (check_device(ctx, rc, dev, sizeof (dev), name, sizeof (name)) < 0)
       return;
-    }
-    if (strcmp(name, PHCR_DEFAULT_CLOCK_NAME)) {
-      DOC_AddResult(ctx->report, "chrony.refclock", DOC_FAIL,
-                    "point it at /dev/ptp_kvm, or use 'refclock PTPKVM auto'",
-                    "%s: refclock %s %s is %s with clock_name '%s', not the KVM PHC",
-                    rc->where, rc->driver, rc->param, dev, name[0] ? name : "?");
-      return;
-    }
     if (!strcasecmp(rc->driver, "PTPKVM")) {
-      if (ptpkvm < 0)
+      if (ptpkvm < 0) {
         ptpkvm = i;
+        snprintf(kvm, sizeof (kvm), "%s: refclock PTPKVM %s -> %s '%s'", rc->where,
+                 rc->param[0] ? rc->param : "auto", dev, name[0] ? name : "?");
+      }
     } else if (good_phc < 0) {
       good_phc = i;
       snprintf(found, sizeof (found), "%s: refclock PHC %s -> %s '%s'", rc->where, rc->param,
@@ -261,12 +358,8 @@ check_refclocks(DOC_Context *ctx, ChronyConf *conf)
 
   conf->ptpkvm = ptpkvm;
   if (ptpkvm >= 0) {
-    rc = &conf->refclocks[ptpkvm];
     DOC_shared.chrony_refclock = 2;
-    if (DOC_shared.kvm_phc[0])
-      snprintf(now, sizeof (now), " (the KVM PHC is now %s)", DOC_shared.kvm_phc);
-    DOC_AddResult(ctx->report, "chrony.refclock", DOC_OK, NULL, "%s: refclock PTPKVM %s%s",
-                  rc->where, rc->param[0] ? rc->param : "auto", now);
+    DOC_AddResult(ctx->report, "chrony.refclock", DOC_OK, NULL, "%s", kvm);
   } else if (good_phc >= 0) {
     DOC_shared.chrony_refclock = 1;
     if (strcmp(conf->refclocks[good_phc].param, PHCR_KVM_SYMLINK) &&
@@ -287,22 +380,6 @@ check_refclocks(DOC_Context *ctx, ChronyConf *conf)
 }
 
 /* ================================================== */
-
-/* Value of a PTPKVM driver option (":name=value:"), NULL if absent */
-static const char *
-driver_option(const Refclock *rc, const char *name, char *buf, size_t len)
-{
-  char key[40];
-  const char *p;
-
-  snprintf(key, sizeof (key), ":%s=", name);
-  p = strstr(rc->options, key);
-  if (!p)
-    return NULL;
-  p += strlen(key);
-  snprintf(buf, len, "%.*s", (int)strcspn(p, ":"), p);
-  return buf;
-}
 
 /* The PTPKVM driver steps after confirmed jumps unless step=0 or a maxsteps
    limit is set; returns 1 and describes the restriction if stepping is off or

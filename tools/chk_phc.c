@@ -73,8 +73,22 @@ DOC_ScanPhcs(DOC_Context *ctx)
 
 /* ================================================== */
 
-static void
-list_devices(char *buf, size_t len)
+const char *
+DOC_FindPhcByName(const char *clock_name)
+{
+  int i;
+
+  for (i = 0; i < n_devices; i++) {
+    if (!strcmp(devices[i].clock_name, clock_name))
+      return devices[i].dev_path;
+  }
+  return NULL;
+}
+
+/* ================================================== */
+
+void
+DOC_ListPhcs(char *buf, size_t len)
 {
   int i;
 
@@ -94,7 +108,7 @@ DOC_CheckPhcDevices(DOC_Context *ctx)
   DOC_Result *r;
   int i, err;
 
-  list_devices(list, sizeof (list));
+  DOC_ListPhcs(list, sizeof (list));
 
   if (!kvm[0]) {
     r = DOC_AddResult(ctx->report, "phc.devices", DOC_FAIL,

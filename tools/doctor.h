@@ -129,6 +129,12 @@ typedef struct {
 
 extern DOC_Shared DOC_shared;
 
+/* Device path of the first PHC (as listed by DOC_ScanPhcs) with this
+   clock_name, NULL if none */
+extern const char *DOC_FindPhcByName(const char *clock_name);
+/* "/dev/ptp0 'name', ..." of the PHCs listed by DOC_ScanPhcs */
+extern void DOC_ListPhcs(char *buf, size_t len);
+
 /* ---- driver (doctor.c) ---- */
 extern void DOC_RunChecks(DOC_Context *ctx);
 /* Full command line; ops NULL = real devices. Returns the exit code. */

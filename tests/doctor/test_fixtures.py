@@ -439,11 +439,50 @@ def test_chrony_config():
     expect("config: PTPKVM step=0 with unlimited makestep -> OK", t, {"chrony.makestep": "OK"})
     t.chrony_conf("refclock PTPKVM auto:step=0.1:maxsteps=-1:samples=5\n", "/etc/chrony.conf")
     expect("config: PTPKVM step=0.1 maxsteps=-1 -> OK", t, {"chrony.makestep": "OK"})
+    # the device follows the PTPKVM line's clockname= (and its '_' for a space)
+    t.phc(2, "hyperv")
+    t.chrony_conf("refclock PTPKVM auto:clockname=hyperv\n", "/etc/chrony.conf")
+    expect("config: PTPKVM auto:clockname=hyperv finds /dev/ptp2 -> OK", t,
+           {"chrony.refclock": "OK"},
+           contains={"chrony.refclock": "PTPKVM auto -> /dev/ptp2 'hyperv'"})
+    t.chrony_conf("refclock PTPKVM auto\n", "/etc/chrony.conf")
+    expect("config: PTPKVM auto finds the KVM PHC /dev/ptp1 -> OK", t,
+           {"chrony.refclock": "OK"},
+           contains={"chrony.refclock": "PTPKVM auto -> /dev/ptp1 'KVM virtual PTP'"})
+    t.chrony_conf("refclock PTPKVM auto:clockname=My_Clock\n", "/etc/chrony.conf")
+    expect("config: PTPKVM auto:clockname= matching no PHC -> FAIL", t,
+           {"chrony.refclock": "FAIL"},
+           contains={"chrony.refclock": "no PHC with clock_name 'My Clock'"})
+    t.chrony_conf("refclock PTPKVM /dev/ptp2:clockname=hyperv\n", "/etc/chrony.conf")
+    expect("config: PTPKVM /dev/ptp2:clockname=hyperv -> OK", t, {"chrony.refclock": "OK"},
+           contains={"chrony.refclock": "/dev/ptp2 'hyperv'"})
+    t.chrony_conf("refclock PTPKVM /dev/ptp_kvm:clockname=hyperv\n", "/etc/chrony.conf")
+    expect("config: PTPKVM /dev/ptp_kvm:clockname=hyperv is the KVM PHC -> FAIL", t,
+           {"chrony.refclock": "FAIL"},
+           contains={"chrony.refclock": "clock_name 'KVM virtual PTP', not 'hyperv'"})
+    # auto without a KVM PHC: /dev/ptp_kvm only if it is not another PHC
+    t.remove("/sys/class/ptp/ptp1")
+    t.remove("/dev/ptp1")
+    t.symlink("/dev/ptp_kvm", "ptp0")
+    t.chrony_conf("refclock PTPKVM auto\n", "/etc/chrony.conf")
+    expect("config: PTPKVM auto, no KVM PHC, /dev/ptp_kvm is a NIC -> FAIL", t,
+           {"chrony.refclock": "FAIL"},
+           contains={"chrony.refclock": "finds no PHC with clock_name 'KVM virtual PTP'"})
+    t.write("/dev/ptp7", "")
+    t.symlink("/dev/ptp_kvm", "ptp7")
+    expect("config: PTPKVM auto, /dev/ptp_kvm without sysfs entry -> OK", t,
+           {"chrony.refclock": "OK"}, contains={"chrony.refclock": "-> /dev/ptp7 '?'"})
+    t.remove("/dev/ptp_kvm")
+    expect("config: PTPKVM auto, no KVM PHC, no /dev/ptp_kvm -> FAIL", t,
+           {"chrony.refclock": "FAIL"}, contains={"chrony.refclock": "'hyperv'"})
+    t.phc(1, KVM_NAME)
+    t.symlink("/dev/ptp_kvm", "ptp1")
     # confdir: a file in an earlier directory hides one of the same name later
     t.chrony_conf("confdir /etc/chrony/a /etc/chrony/b\nmakestep 1 -1\n", "/etc/chrony.conf")
     t.write("/etc/chrony/a/kvm.conf", "# disabled\n")
     t.write("/etc/chrony/b/kvm.conf", "refclock PTPKVM auto\n")
-    expect("config: confdir precedence (earlier dir wins) -> FAIL", t, {"chrony.refclock": "FAIL"})
+    expect("config: confdir precedence (earlier dir wins) -> FAIL", t, {"chrony.refclock": "FAIL"},
+           contains={"chrony.refclock": "no refclock uses the KVM PHC"})
 
 
 def test_clocksource():
