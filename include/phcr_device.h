@@ -17,7 +17,8 @@
 
   PHC discovery of phc_reader: list the PHCs of /sys/class/ptp with their
   clock_name, choose a device from a spec (a path, or "auto" = the first
-  PHC whose clock_name matches, then /dev/ptp_kvm), verify the descriptor
+  PHC whose clock_name matches, then, for the KVM clock's name, /dev/ptp_kvm
+  unless it leads to a PHC with another clock_name), verify the descriptor
   with PTP_CLOCK_GETCAPS, and explain the choice ("why") or the failure
   (listing every PHC found with its clock_name).
   */

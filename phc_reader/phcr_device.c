@@ -346,6 +346,46 @@ append_found(PHCR_Discovery *out, const PHCR_DeviceInfo *devs, int n,
 
 /* ================================================== */
 
+/* The udev symlink of the KVM clock, when no PHC has the KVM clock_name
+   (or none of them could be opened): taken unless it leads to a PHC known
+   to have another clock_name (a wrong udev rule) */
+
+static PHCR_Error
+try_kvm_symlink(const PHCR_Env *env, const char *name, PHCR_DeviceInfo *devs,
+                int n, PHCR_Discovery *out, int *fd)
+{
+  const PHCR_Ops *ops = PHCR_EnvOps(env);
+  PHCR_Error res;
+  int i;
+
+  res = open_verified(env, PHCR_KVM_SYMLINK, out, fd);
+  if (res != PHCR_OK)
+    return res;
+
+  i = identify_fd(env, *fd, devs, n);
+  if (i >= 0 && devs[i].clock_name[0] && strcmp(devs[i].clock_name, name) != 0) {
+    PHCR_Append(out->error, sizeof (out->error),
+                "%s: leads to %s with clock_name '%s'; ", PHCR_KVM_SYMLINK,
+                devs[i].dev_path, devs[i].clock_name);
+    ops->close(ops->ctx, *fd);
+    *fd = -1;
+    memset(&out->caps, 0, sizeof (out->caps));
+    out->path[0] = '\0';
+    return PHCR_ERR_NODEVICE;
+  }
+
+  if (i >= 0) {
+    out->index = devs[i].index;
+    PHCR_CopyString(out->clock_name, sizeof (out->clock_name), devs[i].clock_name);
+  }
+  set_why(out, "%s: udev symlink of the KVM PTP clock%s%s (no PHC with "
+          "clock_name '%s' in " SYSFS_PTP ")", PHCR_KVM_SYMLINK,
+          i >= 0 ? " -> " : "", i >= 0 ? devs[i].dev_path : "", name);
+  return PHCR_OK;
+}
+
+/* ================================================== */
+
 static PHCR_Error
 find_auto(const PHCR_Env *env, const char *name, PHCR_DeviceInfo *devs,
           int n, int listed, PHCR_Discovery *out, int *fd)
@@ -369,22 +409,14 @@ find_auto(const PHCR_Env *env, const char *name, PHCR_DeviceInfo *devs,
     last = res;
   }
 
-  res = open_verified(env, PHCR_KVM_SYMLINK, out, fd);
-  if (res == PHCR_OK) {
-    i = identify_fd(env, *fd, devs, n);
-    if (i >= 0) {
-      out->index = devs[i].index;
-      PHCR_CopyString(out->clock_name, sizeof (out->clock_name),
-                      devs[i].clock_name);
-    }
-    set_why(out,
-            "%s: udev symlink of the KVM PTP clock%s%s (no PHC with "
-            "clock_name '%s' in " SYSFS_PTP ")", PHCR_KVM_SYMLINK,
-            i >= 0 ? " -> " : "", i >= 0 ? devs[i].dev_path : "", name);
-    return PHCR_OK;
+  /* /dev/ptp_kvm names the KVM clock: no fallback for another clock name */
+  if (strcmp(name, PHCR_DEFAULT_CLOCK_NAME) == 0) {
+    res = try_kvm_symlink(env, name, devs, n, out, fd);
+    if (res == PHCR_OK)
+      return PHCR_OK;
+    if (matched == 0 || res != PHCR_ERR_NODEVICE)
+      last = res;
   }
-  if (matched == 0 || res != PHCR_ERR_NODEVICE)
-    last = res;
 
   PHCR_Append(out->error, sizeof (out->error),
               "no usable PHC with clock_name '%s'%s; ", name,

@@ -253,25 +253,43 @@ test_auto_empty_sysfs(void **state)
   assert_non_null(strstr(d.error, "PHCs found: none"));
 }
 
-/* No clock_name match, but the udev symlink exists */
+/* No clock_name match, but the udev symlink exists and leads to a PHC
+   without a sysfs entry: it is taken */
 static void
 test_auto_ptp_kvm_symlink(void **state)
 {
+  FAKE_Counters c;
   PHCR_Discovery d;
   Fix *x = *state;
-  int dev;
+  int dev, fd;
 
   FAKE_AddSysfsPtp(x->f, 0, "mlx5_ptp");
-  FAKE_AddSysfsPtp(x->f, 3, "ptp_kvm_renamed");
   FAKE_AddDevice(x->f, "/dev/ptp0");
   dev = FAKE_AddDevice(x->f, "/dev/ptp3");
   assert_int_equal(FAKE_AddAlias(x->f, "/dev/ptp_kvm", dev), 0);
 
   assert_int_equal(PHCR_FindDevice(&x->env, "auto", NULL, &d), PHCR_OK);
   assert_string_equal(d.path, "/dev/ptp_kvm");
-  assert_int_equal(d.index, 3);
+  assert_int_equal(d.index, -1);
   assert_non_null(strstr(d.why, "/dev/ptp_kvm: udev symlink"));
-  assert_non_null(strstr(d.why, "-> /dev/ptp3"));
+
+  /* the symlink names the KVM clock: not a fallback for another name */
+  assert_int_equal(PHCR_FindDevice(&x->env, "auto", "hyperv", &d), PHCR_ERR_NODEVICE);
+  assert_string_equal(d.path, "");
+  assert_null(strstr(d.error, "/dev/ptp_kvm"));
+
+  /* a symlink to a PHC with another clock_name (a wrong udev rule) is
+     refused, saying where it leads */
+  FAKE_AddSysfsPtp(x->f, 3, "ptp_kvm_renamed");
+  assert_int_equal(PHCR_FindAndOpenDevice(&x->env, "auto", NULL, &d, &fd),
+                   PHCR_ERR_NODEVICE);
+  assert_int_equal(fd, -1);
+  assert_string_equal(d.path, "");
+  assert_non_null(strstr(d.error, "/dev/ptp_kvm: leads to /dev/ptp3 with clock_name "
+                                  "'ptp_kvm_renamed'"));
+  assert_non_null(strstr(d.error, "no usable PHC with clock_name 'KVM virtual PTP'"));
+  FAKE_GetCounters(x->f, &c);
+  assert_int_equal(c.open_fds, 0);
 }
 
 /* The first matching device is not a PHC: the next one is taken */
