@@ -257,13 +257,13 @@ wanted_clock_name(const Refclock *rc, char *buf, size_t len)
 }
 
 /* ================================================== */
-/* Which PHC does 'refclock PTPKVM auto' take, like the driver: the first
-   PHC with the wanted clock_name, else /dev/ptp_kvm unless it is known to
-   be a PHC with another clock_name */
+/* Which PHC does 'refclock PTPKVM auto' take, like phc_reader: the first
+   PHC with the wanted clock_name, else (for the KVM clock's name only)
+   /dev/ptp_kvm unless it is known to be a PHC with another clock_name */
 
 static int
-resolve_auto(DOC_Context *ctx, const char *want, char *dev, size_t dlen, char *name,
-             size_t nlen)
+resolve_auto(DOC_Context *ctx, const char *want, int custom, char *dev, size_t dlen,
+             char *name, size_t nlen)
 {
   const char *found = DOC_FindPhcByName(want);
 
@@ -272,7 +272,7 @@ resolve_auto(DOC_Context *ctx, const char *want, char *dev, size_t dlen, char *n
     snprintf(name, nlen, "%s", want);
     return 0;
   }
-  if (resolve_phc(ctx, PHCR_KVM_SYMLINK, dev, dlen, name, nlen) < 0)
+  if (custom || resolve_phc(ctx, PHCR_KVM_SYMLINK, dev, dlen, name, nlen) < 0)
     return -1;
   return name[0] && strcmp(name, want) ? -1 : 0;
 }
@@ -296,7 +296,7 @@ check_device(DOC_Context *ctx, const Refclock *rc, char *dev, size_t dlen, char 
     snprintf(what, sizeof (what), "the KVM PHC");
 
   if (is_auto) {
-    if (resolve_auto(ctx, want, dev, dlen, name, nlen) == 0)
+    if (resolve_auto(ctx, want, custom, dev, dlen, name, nlen) == 0)
       return 0;
     DOC_ListPhcs(list, sizeof (list));
     DOC_AddResult(ctx->report, "chrony.refclock", DOC_FAIL,

@@ -472,6 +472,11 @@ def test_chrony_config():
     t.symlink("/dev/ptp_kvm", "ptp7")
     expect("config: PTPKVM auto, /dev/ptp_kvm without sysfs entry -> OK", t,
            {"chrony.refclock": "OK"}, contains={"chrony.refclock": "-> /dev/ptp7 '?'"})
+    t.chrony_conf("refclock PTPKVM auto:clockname=vmclock\n", "/etc/chrony.conf")
+    expect("config: PTPKVM auto:clockname=vmclock does not fall back to /dev/ptp_kvm -> FAIL",
+           t, {"chrony.refclock": "FAIL"},
+           contains={"chrony.refclock": "no PHC with clock_name 'vmclock'"})
+    t.chrony_conf("refclock PTPKVM auto\n", "/etc/chrony.conf")
     t.remove("/dev/ptp_kvm")
     expect("config: PTPKVM auto, no KVM PHC, no /dev/ptp_kvm -> FAIL", t,
            {"chrony.refclock": "FAIL"}, contains={"chrony.refclock": "'hyperv'"})
