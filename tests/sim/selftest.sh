@@ -5,7 +5,7 @@
 # Runs sim_selftest in each mode under the interposer with CAP_SYS_TIME
 # dropped from the bounding set, each with its own small scenario, checks
 # that a fixed seed makes runs bit-identical (and another seed does not),
-# and prints the total as "N passed, N failed".
+# checks the log tap and the truth-log metrics (simlib_test.py), and prints the total as "N passed, N failed".
 # Usage: selftest.sh LIBSIMGUEST SIM_SELFTEST OUTDIR
 set -u
 lib=$1 prog=$2 out=$3
@@ -38,6 +38,8 @@ at 430 garbage 20 1
 at 500 gone 1000'
 scenario loud ''
 scenario safety ''
+scenario logtap 'read_cost 0
+guest_freq_ppm 0'
 printf '%s\nread_cost 0\nduration 1000\n' "$quiet" > "$out/wait.scn"
 printf 'duration 1000\n' > "$out/noise.scn"
 
@@ -59,10 +61,14 @@ count() { # file
   total_fail=$((total_fail + $(echo "$line" | cut -d' ' -f3)))
 }
 
-for mode in drift setoffset freq pause pause-tsc precise sysfs faults loud safety wait; do
+for mode in drift setoffset freq pause pause-tsc precise sysfs faults loud safety wait logtap; do
   run $mode $mode 1 $mode
   count "$out/$mode.out"
 done
+
+# The truth-log metrics on hand-written logs (selection, hypercalls/s)
+python3 "$(dirname "$0")/simlib_test.py" > "$out/simlib.out" 2> "$out/simlib.err"
+count "$out/simlib.out"
 
 # Paced virtual time (SIM_PACE=50: 100 s of virtual sleep >= 2 s real)
 SIM_PACE=50 run wait wait 1 wait-paced
@@ -76,6 +82,23 @@ if [ "$hc" = 30 ]; then
   echo "PASS hypercall counter: 30 for the precise mode's ioctls"; total_pass=$((total_pass + 1))
 else
   echo "FAIL hypercall counter: '$hc' instead of 30"; total_fail=$((total_fail + 1))
+fi
+
+# Log tap: chronyd's selection lines on stderr become selection events at
+# the true time they were written (10 s apart), nothing from other streams
+sel=$(awk '$1 == "E" && $3 == "selection" { printf "%.6f %s %s;", $2, $4, $5 }' "$out/logtap.truth")
+want="0.000000 state=selected source=TAP0;10.000000 state=none ;20.000000 state=reset ;"
+if [ "$sel" = "$want" ]; then
+  echo "PASS log tap: selected/none/reset events at 0/10/20 s, other streams ignored"
+  total_pass=$((total_pass + 1))
+else
+  echo "FAIL log tap: '$sel' instead of '$want'"; total_fail=$((total_fail + 1))
+fi
+if printf 'Selected source TAP0\nCan'"'"'t synchronise: no selectable sources\n2026-01-01T00:00:00Z Reset all sources\n' |
+   cmp -s - "$out/logtap.err"; then
+  echo "PASS log tap: stderr unchanged"; total_pass=$((total_pass + 1))
+else
+  echo "FAIL log tap: stderr changed (see $out/logtap.err)"; total_fail=$((total_fail + 1))
 fi
 
 # Determinism: same seed -> identical outputs and truth logs; other seed -> different

@@ -148,5 +148,8 @@ extern void SIM_SeccompIoctlRule(unsigned int action, long long nr);
 extern int (*SIM_real_open)(const char *, int, ...);
 extern int (*SIM_real_close)(int);
 extern int (*SIM_real_clock_gettime)(clockid_t, struct timespec *);
+/* sim_interpose.c: is this call from the simulated process (initialised,
+   not a forked child)? */
+extern int SIM_Routed(void);
 
 #endif

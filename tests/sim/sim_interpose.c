@@ -185,6 +185,12 @@ destructor(void)
   }
 }
 
+int
+SIM_Routed(void)
+{
+  return init_state == 2 && !in_child;
+}
+
 /* Route this call into the model? */
 static int
 sim(void)

@@ -268,7 +268,8 @@ do_action(Action *a)
         SIM_Fatal("overlapping pauses at t=%.3Lf", S.t);
       S.paused = 1;
       S.pause_end = S.t + ev->arg;
-      SIM_LogEvent("pause duration=%.9f mode=%s", ev->arg, S.tsc_mode ? "tsc" : "kvm-clock");
+      SIM_LogEvent("pause duration=%.9f mode=%s hypercalls=%llu", ev->arg,
+                   S.tsc_mode ? "tsc" : "kvm-clock", S.hypercalls);
       break;
     case SIM_EV_HOST_STEP:
       S.host += ev->arg;
@@ -359,7 +360,7 @@ process_boundaries(void)
     do_action(&S.actions[S.next_action++]);
   if (S.paused && S.t >= S.pause_end) {
     S.paused = 0;
-    SIM_LogEvent("resume err=%.12Lf", S.rt - S.host);
+    SIM_LogEvent("resume err=%.12Lf hypercalls=%llu", S.rt - S.host, S.hypercalls);
     fine_from_now();
   }
   if (S.t >= S.next_grid) {

@@ -24,7 +24,8 @@
   rate as Linux does, a pause freezes the guest clocks while the PHC runs
   on, PRECISE fails with ENODEV after a switch to tsc, the sysfs fixture
   and /dev/ptp_kvm discovery, fault windows, seccomp, unmodelled calls
-  abort, and (mode "safety") a clock-control syscall that bypasses the
+  abort, chronyd's selection log lines reach the truth log (mode
+  "logtap", checked by selftest.sh), and (mode "safety") a clock-control syscall that bypasses the
   interposer fails with EPERM.  Each mode prints "N passed, N failed".
   */
 
@@ -858,6 +859,34 @@ test_safety(void)
 
 /* ================================================== */
 
+extern int __fprintf_chk(FILE *f, int flag, const char *fmt, ...);
+
+/* chronyd's selection log lines, written the ways chronyd writes them
+   (fprintf, or __fprintf_chk with _FORTIFY_SOURCE), 10 s of virtual time
+   apart; selftest.sh checks the selection events in the truth log.  A
+   matching line on another stream must not be copied. */
+static void
+test_logtap(void)
+{
+  struct timespec ts = {10, 0};
+  FILE *other = fopen("/dev/null", "w");
+  int r;
+
+  r = fprintf(stderr, "%s\n", "Selected source TAP0");
+  check(r == 21, "fprintf(stderr) passes the line on", "r=%d", r);
+  nanosleep(&ts, NULL);
+  r = __fprintf_chk(stderr, 1, "%s\n", "Can't synchronise: no selectable sources");
+  check(r == 41, "__fprintf_chk(stderr) passes the line on", "r=%d", r);
+  nanosleep(&ts, NULL);
+  r = fprintf(other, "Selected source NOT0\n");
+  check(r == 21, "fprintf(other stream) passes the line on", "r=%d", r);
+  fclose(other);
+  r = fprintf(stderr, "2026-01-01T00:00:00Z Reset all sources\n");
+  check(r == 39, "fprintf(stderr) with a timestamp passes the line on", "r=%d", r);
+}
+
+/* ================================================== */
+
 int
 main(int argc, char **argv)
 {
@@ -868,7 +897,7 @@ main(int argc, char **argv)
     {"drift", test_drift}, {"setoffset", test_setoffset}, {"freq", test_freq},
     {"pause", test_pause}, {"pause-tsc", test_pause_tsc}, {"precise", test_precise},
     {"sysfs", test_sysfs}, {"faults", test_faults}, {"loud", test_loud},
-    {"noise", test_noise}, {"safety", test_safety}, {"wait", test_wait}, {"child-pll", unmodelled_pll},
+    {"noise", test_noise}, {"safety", test_safety}, {"wait", test_wait}, {"logtap", test_logtap}, {"child-pll", unmodelled_pll},
     {"child-ioctl", unmodelled_ioctl}, {"child-seccomp", seccomp_getcaps},
     {"child-seccomp-allowed", seccomp_getcaps_allowed}, {NULL, NULL}
   };

@@ -36,6 +36,8 @@ CONFIGS = {
     "ptpkvm": ["refclock PTPKVM auto"],
     "stock-fast": ["refclock PHC {dev} poll 1", "makestep 0.1 -1"],
     "stock-default": ["refclock PHC {dev}", "makestep 1 3"],
+    # control for the selection bounds of make check (never selected)
+    "ptpkvm-noselect": ["refclock PTPKVM auto noselect"],
 }
 CONFIG_ORDER = ["ptpkvm", "stock-fast", "stock-default"]
 
@@ -309,7 +311,51 @@ def index_at(grid, t):
     return lo
 
 
-def window_stats(grid, t0, t1):
+def paused_intervals(events, grid, t_end):
+    """[(t_pause, t_resume, hypercalls at pause, at resume)] of every pause,
+    clipped to the end of the run.  The hypercall counts come from the
+    pause/resume events (older truth logs: from the nearest grid samples)."""
+    out, cur = [], None
+    for e in events:
+        if e["kind"] == "pause":
+            hc = e.get("hypercalls")
+            cur = (e["t"], int(hc) if hc is not None else hc_at(grid, e["t"], before=True))
+        elif e["kind"] == "resume" and cur is not None:
+            hc = e.get("hypercalls")
+            out.append((cur[0], e["t"], cur[1], int(hc) if hc is not None else hc_at(grid, e["t"])))
+            cur = None
+    if cur is not None and cur[0] < t_end:
+        out.append((cur[0], t_end, cur[1], grid[-1][2] if grid else cur[1]))
+    return out
+
+
+def hc_at(grid, t, before=False):
+    i = index_at(grid, t)
+    if before and i > 0:
+        i -= 1
+    i = min(i, len(grid) - 1)
+    return grid[i][2] if grid else 0
+
+
+def running_rate(hc0, hc1, t0, t1, pauses):
+    """Hypercalls per second of running VM time in [t0, t1): hypercalls made
+    during pauses and the paused time are both left out, in kvm-clock and
+    in tsc mode alike (a stopped VM runs no code, whatever its clocksource
+    does meanwhile).  Returns (rate, hypercalls during pauses)."""
+    paused_t, paused_hc = 0.0, 0
+    for p0, p1, h0, h1 in pauses:
+        a, b = max(p0, t0), min(p1, t1)
+        if b > a:
+            paused_t += b - a
+            if p0 >= t0 and p1 <= t1:
+                paused_hc += h1 - h0
+    run = (t1 - t0) - paused_t
+    if run <= 0:
+        return None, paused_hc
+    return (hc1 - hc0 - paused_hc) / run, paused_hc
+
+
+def window_stats(grid, t0, t1, pauses=()):
     i, n = index_at(grid, t0), len(grid)
     s2, mx, cnt, hc0, hc1 = 0.0, 0.0, 0, None, None
     while i < n and grid[i][0] < t1:
@@ -326,8 +372,57 @@ def window_stats(grid, t0, t1):
         return None
     hcps = None
     if hc0 and hc1 and hc1[0] > hc0[0]:
-        hcps = (hc1[1] - hc0[1]) / (hc1[0] - hc0[0])
+        hcps = running_rate(hc0[1], hc1[1], hc0[0], hc1[0], pauses)[0]
     return {"rms": math.sqrt(s2 / cnt), "max": mx, "samples": cnt, "hypercalls_per_s": hcps}
+
+
+# chronyd's own selection state, from the `selection` events the simulator
+# copies from chronyd's log lines ("Selected source X" -> selected; "Can't
+# synchronise: ..." and "Reset all sources" -> none).  chronyd logs a
+# selection only when it changes, so every `selected` event ends a gap.
+# This is what `chronyc sources` shows as `#*`; it is chronyd's view, not an
+# error measurement (errors come from the grid only).
+
+def selection_timeline(events):
+    return [(e["t"], e.get("state") == "selected") for e in events
+            if e["kind"] == "selection"]
+
+
+def selected_at(tl, t):
+    st = False
+    for t1, s in tl:
+        if t1 > t:
+            break
+        st = s
+    return st
+
+
+def reselection(tl, t0, horizon):
+    """Time from t0 until chronyd has a source selected and keeps it up to
+    the horizon: 0 if it stayed selected throughout, None if it has none
+    selected at the horizon."""
+    since = t0 if selected_at(tl, t0) else None
+    for t, s in tl:
+        if t0 < t < horizon:
+            since = t if s else None
+    return None if since is None else since - t0
+
+
+def selection_stats(tl, t0, t1):
+    """Fraction of [t0, t1) with a source selected, and the unselections."""
+    if t1 <= t0:
+        return None, 0
+    state, last, sel_t, unsel = selected_at(tl, t0), t0, 0.0, 0
+    for t, s in tl:
+        if t0 < t < t1:
+            if state:
+                sel_t += t - last
+            if state and not s:
+                unsel += 1
+            state, last = s, t
+    if state:
+        sel_t += t1 - last
+    return sel_t / (t1 - t0), unsel
 
 
 def analyse(truth, scenario):
@@ -343,9 +438,11 @@ def analyse(truth, scenario):
     rep["duration"] = t_end
     hc = grid[-1][2] if grid else 0
     rep["hypercalls"] = hc
-    # per second of running (not paused) guest time
-    paused = sum(float(e.get("duration", 0)) for e in events if e["kind"] == "pause")
-    rep["hypercalls_per_s"] = hc / (t_end - paused) if t_end > paused else None
+    # per second of running VM time (see running_rate)
+    pauses = paused_intervals(events, grid, t_end)
+    rep["hypercalls_per_s"], rep["hypercalls_paused"] = running_rate(0, hc, 0.0, t_end, pauses)
+    tl = selection_timeline(events)
+    rep["selections"] = len([x for x in tl if x[1]])
     steps = [{"t": e["t"], "size": float(e["size"])} for e in events if e["kind"] == "step"
              and abs(float(e["size"])) > 0.0]
     rep["steps"] = steps
@@ -370,13 +467,15 @@ def analyse(truth, scenario):
             "rec_10us": recovery(grid, i0, t0, horizon, 1e-5),
             "max_abs_err": max(seg) if seg else None,
             "steps": [s for s in steps if t0 <= s["t"] < horizon],
+            "sel": reselection(tl, t0, horizon),
         })
     rep["recoveries"] = recs
     rep["windows"] = {}
     for name, w0, w1 in scenario.windows:
-        st = window_stats(grid, w0, min(w1, t_end))
+        st = window_stats(grid, w0, min(w1, t_end), pauses)
         if st is not None:
             st["steps"] = len([s for s in steps if w0 <= s["t"] <= w1])
+            st["selected"], st["unselections"] = selection_stats(tl, w0, min(w1, t_end))
         rep["windows"][name] = st
     return rep
 
@@ -412,16 +511,20 @@ def _agg(values, how):
 def metric(scenario, reps, name):
     """Named metric over runs of one scenario/config:
     status (common status or 'mixed:...'), rec_1ms.{max,min,median},
-    rec_10us.{...}, frac_1s, frac_60s (fraction recovered below 1 ms within
-    1 s / 60 s), steps (steps after the tabulated events),
-    window.NAME.{rms,max,steps} (worst over runs), hypercalls_per_s (mean)."""
+    rec_10us.{...}, sel.{...} (time until chronyd has its source selected
+    for good, chronyd's own state), frac_1s, frac_60s (fraction recovered
+    below 1 ms within 1 s / 60 s), steps (steps after the tabulated events),
+    window.NAME.{rms,max,steps,unselections} (worst over runs),
+    window.NAME.selected (fraction of the window with a source selected,
+    lowest over runs), hypercalls_per_s (mean over runs, per second of
+    running VM time), hypercalls_paused (sum: hypercalls while paused)."""
     if name == "status":
         st = sorted(set(r["status"] for r in reps))
         return st[0] if len(st) == 1 else "mixed:" + ",".join(st)
     ok = [r for r in reps if r["status"] == "ok"]
     recs = [x for r in ok for x in tabulated_recoveries(r, scenario.recovery)]
     parts = name.split(".")
-    if parts[0] in ("rec_1ms", "rec_10us"):
+    if parts[0] in ("rec_1ms", "rec_10us", "sel"):
         if not recs or len(ok) < len(reps):
             return INF
         return _agg([x[parts[0]] for x in recs], parts[1])
@@ -436,7 +539,11 @@ def metric(scenario, reps, name):
         vals = [r["windows"].get(parts[1]) for r in ok]
         if not vals or None in vals or len(ok) < len(reps):
             return INF
+        if parts[2] == "selected":
+            return min(v[parts[2]] for v in vals)
         return max(v[parts[2]] for v in vals)
+    if parts[0] == "hypercalls_paused":
+        return sum(r["hypercalls_paused"] for r in ok) if len(ok) == len(reps) else INF
     if parts[0] == "hypercalls_per_s":
         vals = [r["hypercalls_per_s"] for r in ok if r["hypercalls_per_s"] is not None]
         return sum(vals) / len(vals) if vals else None
