@@ -171,13 +171,25 @@ clock_changed(struct timespec *raw, struct timespec *cooked, double dfreq,
 
 /* ================================================== */
 
+/* One line for a (re)opened device: which, why, after how many attempts */
+
 static void
 log_open(struct ptpkvm_instance *pk, const PHCR_Discovery *disc, int reopen)
 {
-  snprintf(pk->name, sizeof (pk->name), "PTPKVM %s", PHCR_GetPath(pk->reader));
-  LOG(LOGS_INFO, "%s: %s %s (%s), best reading mode %s", pk->name,
-      reopen ? "reopened" : "using", PHCR_GetPath(pk->reader), disc->why,
-      PHCR_ModeName(PHCR_GetBestMode(pk->reader)));
+  const char *path = PHCR_GetPath(pk->reader), *why = disc->why;
+  char attempts[48] = "";
+  size_t len = strlen(path);
+
+  /* The reason starts with the path already named */
+  if (!strncmp(why, path, len) && !strncmp(why + len, ": ", 2))
+    why += len + 2;
+  if (pk->open_failures > 0)
+    snprintf(attempts, sizeof (attempts), ", found after %d attempts", pk->open_failures + 1);
+
+  LOG(LOGS_INFO, "%s: %s %s (%s), best reading mode %s%s", pk->name,
+      reopen ? "reopened" : "using", path, why,
+      PHCR_ModeName(PHCR_GetBestMode(pk->reader)), attempts);
+  snprintf(pk->name, sizeof (pk->name), "PTPKVM %s", path);
 }
 
 /* ================================================== */
@@ -202,9 +214,6 @@ ensure_device(struct ptpkvm_instance *pk, double now)
     err = PHCR_Reopen(pk->reader, &disc);
 
   if (err == PHCR_OK) {
-    if (pk->waiting_logged && !pk->gone)
-      LOG(LOGS_INFO, "PTPKVM %s: device found after %d attempts", pk->spec,
-          pk->open_failures + 1);
     log_open(pk, &disc, pk->gone);
     pk->open_failures = 0;
     pk->waiting_logged = 0;
@@ -244,6 +253,20 @@ last_errno(const PHCR_Result *res)
 }
 
 /* ================================================== */
+
+static const char *
+skipped_text(const PKP_Health *h)
+{
+  static char buf[96];
+
+  if (!h->skipped)
+    return "";
+  snprintf(buf, sizeof (buf), " (%lu brief failures since the last report not logged)",
+           h->skipped);
+  return buf;
+}
+
+/* ================================================== */
 /* Log mode changes and failures of a read (full or sentinel) */
 
 static void
@@ -252,21 +275,22 @@ account_read(struct ptpkvm_instance *pk, PHCR_Error err, const PHCR_Result *res,
 {
   PKP_HealthEvent ev;
   PHCR_Mode better, m;
+  char since[64] = "";
 
   if (err == PHCR_OK && res->prev_mode == PHCR_MODE_NONE) {
-    /* First successful read: say which mode works (and why not a better) */
+    /* First successful read: if a better mode failed, say why (the open
+       line named the best mode) */
     better = PHCR_MODE_NONE;
     for (m = res->mode + 1; m < PHCR_MODE_COUNT; m++) {
       if (res->attempt[m].attempts > 0 && res->attempt[m].error != PHCR_OK)
         better = m;
     }
-    if (better == PHCR_MODE_NONE)
-      LOG(LOGS_INFO, "%s: reading in mode %s", pk->name, PHCR_ModeName(res->mode));
-    else if (PHCR_GetBestMode(pk->reader) > res->mode && pk->opts.reprobe > 0.0)
+    if (better != PHCR_MODE_NONE && PHCR_GetBestMode(pk->reader) > res->mode &&
+        pk->opts.reprobe > 0.0)
       LOG(LOGS_INFO, "%s: reading in mode %s (%s: %s; tried again every %.0f s)",
           pk->name, PHCR_ModeName(res->mode), PHCR_ModeName(better),
           PHCR_ErrorString(res->attempt[better].error), pk->opts.reprobe);
-    else
+    else if (better != PHCR_MODE_NONE)
       LOG(LOGS_INFO, "%s: reading in mode %s (%s: %s)", pk->name,
           PHCR_ModeName(res->mode), PHCR_ModeName(better),
           PHCR_ErrorString(res->attempt[better].error));
@@ -280,8 +304,11 @@ account_read(struct ptpkvm_instance *pk, PHCR_Error err, const PHCR_Result *res,
 
   ev = PKP_HealthUpdate(&pk->health, err == PHCR_OK, err, now);
   if (ev == PKP_HEALTH_FAILING) {
-    LOG(LOGS_WARN, "%s: reading failed: %s (errno %d); source unreachable until it works",
-        pk->name, PHCR_ErrorString(err), last_errno(res));
+    if (pk->health.failures > 1)
+      snprintf(since, sizeof (since), " (%lu reads in %.0f s)", pk->health.failures,
+               now - pk->health.since);
+    LOG(LOGS_WARN, "%s: reading failed%s: %s (errno %d); source unreachable until it works%s",
+        pk->name, since, PHCR_ErrorString(err), last_errno(res), skipped_text(&pk->health));
   } else if (ev == PKP_HEALTH_RECOVERED) {
     LOG(LOGS_INFO, "%s: reading works again in mode %s after %lu failed reads in %.1f s",
         pk->name, PHCR_ModeName(res->mode), pk->health.failures, now - pk->health.since);

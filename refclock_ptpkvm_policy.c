@@ -432,18 +432,32 @@ PKP_HealthUpdate(PKP_Health *h, int ok, int error, double now)
     if (!h->failing)
       return PKP_HEALTH_SAME;
     h->failing = 0;
-    return PKP_HEALTH_RECOVERED;
+    if (h->logged)
+      return PKP_HEALTH_RECOVERED;
+    h->unlogged++;
+    return PKP_HEALTH_SAME;
   }
 
   if (h->failing) {
     h->failures++;
-    return PKP_HEALTH_SAME;
+    if (h->logged || now - h->since < PKP_HEALTH_QUIET)
+      return PKP_HEALTH_SAME;
+  } else {
+    h->failing = 1;
+    h->logged = 0;
+    h->error = error;
+    h->failures = 1;
+    h->since = now;
+    if (h->have_logged && now >= h->last_logged &&
+        now - h->last_logged < PKP_HEALTH_QUIET)
+      return PKP_HEALTH_SAME;
   }
 
-  h->failing = 1;
-  h->error = error;
-  h->failures = 1;
-  h->since = now;
+  h->logged = 1;
+  h->have_logged = 1;
+  h->last_logged = now;
+  h->skipped = h->unlogged;
+  h->unlogged = 0;
   return PKP_HEALTH_FAILING;
 }
 

@@ -157,19 +157,31 @@ extern void PKP_QualityInit(PKP_QualityTracker *q);
 extern int PKP_QualityAssess(PKP_QualityTracker *q, double error, int mode);
 
 /* ================================================== */
-/* Device/read failures: log one line when they start, one at recovery */
+/* Device/read failures: log one line when they start, one at recovery.
+   A failure that starts less than PKP_HEALTH_QUIET seconds after the last
+   logged one is not logged (nor its recovery) unless it lasts that long;
+   the next logged failure says how many were left out. */
+
+#define PKP_HEALTH_QUIET 60.0
 
 typedef enum {
   PKP_HEALTH_SAME = 0,
-  PKP_HEALTH_FAILING,     /* first failure after working (or at start) */
-  PKP_HEALTH_RECOVERED    /* first success after failing */
+  PKP_HEALTH_FAILING,     /* failure to log (first after working, or a
+                             quiet one that lasted PKP_HEALTH_QUIET) */
+  PKP_HEALTH_RECOVERED    /* first success after a logged failure */
 } PKP_HealthEvent;
 
 typedef struct {
   int failing;
+  int logged;             /* the current failure was logged */
   int error;              /* error class of the first failure */
   unsigned long failures; /* consecutive failed reads */
   double since;           /* time of the first failure */
+  int have_logged;
+  double last_logged;     /* time of the last logged failure */
+  unsigned long unlogged; /* failures not logged since then */
+  unsigned long skipped;  /* with PKP_HEALTH_FAILING: failures left out
+                             before this one */
 } PKP_Health;
 
 extern void PKP_HealthInit(PKP_Health *h);

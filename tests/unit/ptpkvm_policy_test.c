@@ -406,8 +406,37 @@ test_health(void **state)
   assert_int_equal(PKP_HealthUpdate(&h, 1, 0, 5.0), PKP_HEALTH_RECOVERED);
   assert_int_equal(h.failures, 3);
   assert_int_equal(PKP_HealthUpdate(&h, 1, 0, 6.0), PKP_HEALTH_SAME);
-  assert_int_equal(PKP_HealthUpdate(&h, 0, 2, 7.0), PKP_HEALTH_FAILING);
+  assert_int_equal(h.skipped, 0);
+
+  /* Failures starting within PKP_HEALTH_QUIET of the last logged one are
+     quiet, and so are their recoveries */
+  assert_int_equal(PKP_HealthUpdate(&h, 0, 2, 7.0), PKP_HEALTH_SAME);
   assert_int_equal(h.failures, 1);
+  assert_int_equal(h.error, 2);
+  assert_int_equal(PKP_HealthUpdate(&h, 1, 0, 8.0), PKP_HEALTH_SAME);
+  assert_int_equal(PKP_HealthUpdate(&h, 0, 2, 9.0), PKP_HEALTH_SAME);
+  assert_int_equal(PKP_HealthUpdate(&h, 1, 0, 10.0), PKP_HEALTH_SAME);
+
+  /* After the quiet time the next failure is logged with the count of
+     those left out */
+  assert_int_equal(PKP_HealthUpdate(&h, 0, 3, 2.0 + PKP_HEALTH_QUIET), PKP_HEALTH_FAILING);
+  assert_int_equal(h.skipped, 2);
+  assert_int_equal(PKP_HealthUpdate(&h, 1, 0, 63.0), PKP_HEALTH_RECOVERED);
+
+  /* A quiet failure that lasts is logged late, once */
+  assert_int_equal(PKP_HealthUpdate(&h, 0, 1, 70.0), PKP_HEALTH_SAME);
+  assert_int_equal(PKP_HealthUpdate(&h, 0, 1, 70.0 + PKP_HEALTH_QUIET - 1.0),
+                   PKP_HEALTH_SAME);
+  assert_int_equal(PKP_HealthUpdate(&h, 0, 1, 70.0 + PKP_HEALTH_QUIET), PKP_HEALTH_FAILING);
+  assert_int_equal(h.skipped, 0);
+  assert_true(h.since == 70.0);
+  assert_int_equal(h.failures, 3);
+  assert_int_equal(PKP_HealthUpdate(&h, 0, 1, 200.0), PKP_HEALTH_SAME);
+  assert_int_equal(PKP_HealthUpdate(&h, 1, 0, 201.0), PKP_HEALTH_RECOVERED);
+  assert_int_equal(h.failures, 4);
+
+  /* A clock going back does not silence a failure */
+  assert_int_equal(PKP_HealthUpdate(&h, 0, 1, 100.0), PKP_HEALTH_FAILING);
 }
 
 static void
