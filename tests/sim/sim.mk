@@ -4,7 +4,8 @@
 # Builds the LD_PRELOAD guest simulator (build/sim/libsimguest.so) and its
 # self-test program, and defines sim-check (simulator self-tests and the
 # fast scenario subset against the real chronyd), sim-bench (all scenarios
-# x configurations, docs/benchmarks.md, build/sim/pause360.png) and
+# x configurations, instructions per driver call with callgrind,
+# docs/benchmarks.md, build/sim/pause360.png) and
 # sim-demo (paced side-by-side run with live chronyc output).
 
 SIM_SRC := $(TOP)/tests/sim
@@ -21,7 +22,7 @@ SIM_JOBS ?= 2
 CHECK_TARGETS += sim-check
 BENCH_TARGETS += sim-bench
 
-.PHONY: sim-deps sim-lib sim-selftest-check sim-scenario-check sim-check sim-bench sim-demo
+.PHONY: sim-bench-deps sim-deps sim-lib sim-selftest-check sim-scenario-check sim-check sim-bench sim-demo
 
 sim-deps:
 	@$(ENSURE) $(SIM_PACKAGES)
@@ -36,6 +37,10 @@ $(SIM_SELFTEST): $(SIM_SRC)/sim_selftest.c
 
 sim-lib: $(SIM_LIB)
 
+# valgrind for the instructions-per-poll table of the bench (callgrind)
+sim-bench-deps:
+	@$(ENSURE) valgrind
+
 # The simulator's own tests (model exactness, pause, PRECISE/ENODEV,
 # determinism, CAP_SYS_TIME safety), then the fast scenario subset with
 # the real chronyd.
@@ -48,7 +53,7 @@ sim-scenario-check: $(SIM_LIB) chrony
 
 sim-check: sim-selftest-check sim-scenario-check
 
-sim-bench: $(SIM_LIB) chrony
+sim-bench: $(SIM_LIB) chrony sim-bench-deps
 	@python3 $(SIM_SRC)/simbench.py --lib $(SIM_LIB) --chronyd $(CHRONYD) \
 	  --out $(SIM_OUT)/bench --jobs $(SIM_JOBS) --doc $(TOP)/docs/benchmarks.md \
 	  --png $(SIM_OUT)/pause360.png --chrony-version $(CHRONY_VERSION)

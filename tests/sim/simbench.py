@@ -18,12 +18,14 @@ import datetime
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import simcallgrind  # noqa: E402
 import simlib  # noqa: E402
 
 PLOT_SCENARIO = "pause-360"
@@ -73,7 +75,7 @@ def row(sc, config, reps):
     cells = [sc.name, config, st, str(len(reps))]
     recs = [x for r in ok for x in simlib.tabulated_recoveries(r, sc.recovery)]
     if not ok or not recs:
-        return cells + ["-"] * 8
+        return cells + ["-"] * 9
     r1 = [x["rec_1ms"] for x in recs]
     r10 = [x["rec_10us"] for x in recs]
     s1, s10 = stats(r1), stats(r10)
@@ -93,13 +95,24 @@ def row(sc, config, reps):
         fmt_err(max(mx)) if mx else "-",
         "%d" % sum(steps),
         "%.2f" % statistics.mean(hcps) if hcps else "-",
+        sel_cell(config, recs),
     ]
     return cells
 
 
+def sel_cell(config, recs):
+    """chronyd's own selection state: time until the source is selected
+    again for good after the event (median / max); '-' for programs."""
+    if config in simlib.PROGRAMS:
+        return "-"
+    s = stats([x.get("sel") for x in recs])
+    return "%s / %s" % (fmt_s(s[0]), fmt_s(s[2]))
+
+
 HEADER = ["scenario", "config", "status", "runs",
           "recovery <1 ms median / min / max", "<10 us median", "<=1 s", "<=60 s",
-          "RMS error (window)", "max error (window)", "steps", "hypercalls/s"]
+          "RMS error (window)", "max error (window)", "steps", "hypercalls/s",
+          "selected again (chronyd) median / max"]
 
 
 def table(rows):
@@ -166,6 +179,8 @@ def main():
     ap.add_argument("--chrony-version", default="")
     ap.add_argument("--scenario", action="append")
     ap.add_argument("--config", action="append")
+    ap.add_argument("--no-callgrind", action="store_true",
+                    help="skip the instructions-per-poll table (valgrind)")
     a = ap.parse_args()
 
     lib, chronyd, out = (os.path.abspath(x) for x in (a.lib, a.chronyd, a.out))
@@ -200,6 +215,14 @@ def main():
     print(tab)
     nruns = len(results)
     print("\n%d runs in %.0f s wall time with %d jobs" % (nruns, wall, a.jobs))
+
+    cg = None
+    if not a.no_callgrind and shutil.which("valgrind"):
+        cg = simcallgrind.table(simcallgrind.measure(lib, chronyd, os.path.join(out, "callgrind")))
+        print("\nInstructions per driver call (valgrind --tool=callgrind)\n")
+        print("\n".join(cg))
+    elif not a.no_callgrind:
+        print("\ninstructions per driver call: not measured (valgrind is not installed)")
 
     with open(os.path.join(out, "results.json"), "w") as f:
         json.dump({"%s/%s/%d" % k: v for k, v in results.items()}, f)
@@ -236,8 +259,24 @@ def main():
                 "`<=60 s` are the fractions recovered below 1 ms within that time. "
                 "RMS/max are over the scenario's first window (named in brackets). "
                 "steps = clock steps (ADJ_SETOFFSET/settime) after the event. "
+                "hypercalls/s = hypercalls made while the VM runs per second of running "
+                "VM time: paused time and any hypercall counted during a pause are left "
+                "out, in kvm-clock and tsc mode alike (a stopped VM runs no code; the "
+                "simulator makes none, `make check` asserts it). "
                 "A status other than `ok` means chronyd did not run to the end "
-                "(e.g. `exited-at-start`: the configuration is refused at start).\n\n")
+                "(e.g. `exited-at-start`: the configuration is refused at start).\n\n"
+                "One column is chronyd's own state, not an error measurement: "
+                "`selected again (chronyd)` = time from the event until chronyd has its "
+                "refclock selected (`#*` in `chronyc sources`) and keeps it up to the next "
+                "disturbance or the end (0 = never lost it, `never` = none selected at "
+                "that point), from chronyd's log lines (\"Selected source\", \"Can't "
+                "synchronise\", \"Reset all sources\"), which the simulator copies into "
+                "the truth log at the true time they are written.\n\n")
+            f.write("## Instructions per driver call\n\n")
+            if cg:
+                f.write("\n".join(cg) + "\n\n" + simcallgrind.DEFINITION + "\n\n")
+            else:
+                f.write("Not measured in this run (valgrind missing or --no-callgrind).\n\n")
             if png_ok:
                 f.write("Plot: `build/sim/pause360.png` (|error| around a 360 s pause, "
                         "phase 0; regenerate with `make bench`).\n")
