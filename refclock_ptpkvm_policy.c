@@ -44,7 +44,7 @@ static const OptionInfo options[] = {
   { "step", "step=<seconds, 0 = never step>" },
   { "jump", "jump=<seconds, 0.00001-1e9>" },
   { "confirm", "confirm=<1-10>" },
-  { "maxsteps", "maxsteps=<count, -1 = unlimited>" },
+  { "maxsteps", "maxsteps=<count up to 1000000000, -1 = unlimited>" },
   { "sentinel", "sentinel=<seconds, 0 = off, 0.01-60>" },
   { "reprobe", "reprobe=<seconds, 0 = never, up to 1e6>" },
   { "clockname", "clockname=<clock_name of 1-63 characters, '_' for space>" },
