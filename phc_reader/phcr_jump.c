@@ -234,23 +234,6 @@ sat_add_double(int64_t a, double x_ns)
 
 /* ================================================== */
 
-static double
-median(double *v, int n)
-{
-  double hi, lo;
-  int i;
-
-  hi = PHCR_SelectKthDouble(v, n, n / 2);
-  if (n % 2)
-    return hi;
-  /* the lower middle is the largest element left of n / 2 */
-  for (i = 1, lo = v[0]; i < n / 2; i++)
-    if (v[i] > lo)
-      lo = v[i];
-  return 0.5 * (lo + hi);
-}
-
-/* ================================================== */
 /* Median of times, which are normally in order already (then no selection
    is needed); tmp receives a copy otherwise */
 
@@ -264,7 +247,7 @@ median_of_times(const double *t, int n, double *tmp)
       break;
   if (i < n) {
     memcpy(tmp, t, sizeof (double) * n);
-    return median(tmp, n);
+    return PHCR_MedianDouble(tmp, n);
   }
   return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
 }
@@ -313,9 +296,9 @@ fit_model(PHCR_JumpDetector d, Model *m)
     tb = median_of_times(t + h, n - h, v);
     if (tb - ta >= MIN_DRIFT_SPAN) {
       memcpy(v, o, sizeof (double) * h);
-      oa = median(v, h);
+      oa = PHCR_MedianDouble(v, h);
       memcpy(v, o + h, sizeof (double) * (n - h));
-      ob = median(v, n - h);
+      ob = PHCR_MedianDouble(v, n - h);
       m->drift = (ob - oa) / (tb - ta);
       if (m->drift > MAX_DRIFT)
         m->drift = MAX_DRIFT;
@@ -331,13 +314,13 @@ fit_model(PHCR_JumpDetector d, Model *m)
   /* Offset at t_ref: median of the drift-corrected offsets */
   for (i = 0; i < n; i++)
     v[i] = o[i] - m->drift * t[i];
-  off = median(v, n);
+  off = PHCR_MedianDouble(v, n);
   m->off_ref_ns = sat_add_double(last->offset_ns, off * 1e9);
 
   /* Noise: MAD of the residuals */
   for (i = 0; i < n; i++)
     v[i] = fabs(o[i] - m->drift * t[i] - off);
-  m->noise = n >= 3 ? 1.4826 * median(v, n) : 0.0;
+  m->noise = n >= 3 ? 1.4826 * PHCR_MedianDouble(v, n) : 0.0;
 
   if (!m->warmup)
     m->drift_err = 2.0 * (m->noise + m->hist_err) / (tb - ta);
@@ -421,19 +404,15 @@ hist_add(PHCR_JumpDetector d, const Point *p)
 
 /* ================================================== */
 
+/* Lower median of the candidates' deviations (x is left unchanged) */
+
 static int64_t
 median_i64(const int64_t *x, int n)
 {
-  int64_t v[MAX_CONFIRMATIONS + 1], tmp;
-  int i, j;
+  int64_t v[MAX_CONFIRMATIONS + 1];
 
-  for (i = 0; i < n; i++) {
-    tmp = x[i];
-    for (j = i; j > 0 && v[j - 1] > tmp; j--)
-      v[j] = v[j - 1];
-    v[j] = tmp;
-  }
-  return v[(n - 1) / 2];
+  memcpy(v, x, n * sizeof (v[0]));
+  return PHCR_SelectKthI64(v, n, (n - 1) / 2);
 }
 
 /* ================================================== */

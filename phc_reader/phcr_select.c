@@ -18,7 +18,8 @@
   Order statistics for the filter (exact integer nanoseconds) and the jump
   detector (seconds): the k-th smallest element by Hoare's selection, O(n)
   on average, in place and without allocation.  One definition serves
-  both element types.
+  both element types; the median of doubles (the mean of the two middle
+  values for an even count) is built on it.
   */
 
 #include <stdint.h>
@@ -61,3 +62,20 @@
 
 DEFINE_SELECT_KTH(PHCR_SelectKthI64, int64_t)
 DEFINE_SELECT_KTH(PHCR_SelectKthDouble, double)
+
+/* ================================================== */
+
+double
+PHCR_MedianDouble(double *v, int n)
+{
+  double hi = PHCR_SelectKthDouble(v, n, n / 2), lo;
+  int i;
+
+  if (n % 2)
+    return hi;
+  /* The lower middle is the largest element left of n / 2 */
+  for (i = 1, lo = v[0]; i < n / 2; i++)
+    if (v[i] > lo)
+      lo = v[i];
+  return 0.5 * (lo + hi);
+}

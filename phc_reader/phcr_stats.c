@@ -63,31 +63,6 @@ PHCR_StatsAdd(PHCR_Stats *s, const PHCR_Sample *sample)
 
 /* ================================================== */
 
-static void
-sort_doubles(double *v, int n)
-{
-  double tmp;
-  int i, j;
-
-  for (i = 1; i < n; i++) {
-    tmp = v[i];
-    for (j = i; j > 0 && v[j - 1] > tmp; j--)
-      v[j] = v[j - 1];
-    v[j] = tmp;
-  }
-}
-
-/* ================================================== */
-
-static double
-median_doubles(double *v, int n)
-{
-  sort_doubles(v, n);
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-/* ================================================== */
-
 void
 PHCR_StatsGet(const PHCR_Stats *s, PHCR_StatsSummary *out)
 {
@@ -102,10 +77,12 @@ PHCR_StatsGet(const PHCR_Stats *s, PHCR_StatsSummary *out)
     return;
 
   first = (s->pos - s->n + PHCR_STATS_WINDOW) % PHCR_STATS_WINDOW;
-  for (i = 0; i < s->n; i++)
+  for (i = 0, out->min_delay = HUGE_VAL; i < s->n; i++) {
     v[i] = s->delay[(first + i) % PHCR_STATS_WINDOW];
-  out->median_delay = median_doubles(v, s->n);
-  out->min_delay = v[0];
+    if (v[i] < out->min_delay)
+      out->min_delay = v[i];
+  }
+  out->median_delay = PHCR_MedianDouble(v, s->n);
 
   if (s->n < 3)
     return;
@@ -120,5 +97,5 @@ PHCR_StatsGet(const PHCR_Stats *s, PHCR_StatsSummary *out)
   }
   for (i = 0; i < s->n - 1; i++)
     v[i] = fabs(v[i]);
-  out->jitter = 1.4826 * median_doubles(v, s->n - 1) / sqrt(2.0);
+  out->jitter = 1.4826 * PHCR_MedianDouble(v, s->n - 1) / sqrt(2.0);
 }

@@ -119,11 +119,33 @@ test_select_all_k(void **state)
           check_one(n, k, shape);
 }
 
+/* The median is the middle element, or the mean of the two middle ones */
+static void
+test_median(void **state)
+{
+  int64_t v[MAXN];
+  double d[MAXN], sorted[MAXN], want;
+  int n, shape, i;
+
+  (void)state;
+  for (shape = 0; shape < 5; shape++) {
+    for (n = 1; n <= MAXN; n++) {
+      fill(v, n, shape);
+      for (i = 0; i < n; i++)
+        d[i] = sorted[i] = (double)v[i] * 1e-9;
+      qsort(sorted, n, sizeof (sorted[0]), cmp_double);
+      want = n % 2 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
+      assert_true(PHCR_MedianDouble(d, n) == want);
+    }
+  }
+}
+
 int
 main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_select_all_k),
+    cmocka_unit_test(test_median),
   };
 
   return cmocka_run_group_tests_name("phcr_select", tests, NULL, NULL);
