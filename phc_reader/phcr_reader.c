@@ -136,13 +136,27 @@ set_allowed(PHCR_Reader r)
 
 /* ================================================== */
 
-static void
-adopt_device(PHCR_Reader r, const PHCR_Discovery *d, int fd)
+/* Find and open the reader's device (its spec, clock name and root), and
+   take it with its capabilities */
+
+static PHCR_Error
+open_device(PHCR_Reader r, PHCR_Discovery *disc)
 {
+  PHCR_Env e;
+  PHCR_Error res;
+  int fd;
+
+  e.ops = r->ops;
+  e.root = r->root;
+  res = PHCR_FindAndOpenDevice(&e, r->spec, r->clock_name, disc, &fd);
+  if (res != PHCR_OK)
+    return res;
+
   r->fd = fd;
-  PHCR_CopyString(r->path, sizeof (r->path), d->path);
-  r->caps = d->caps;
+  PHCR_CopyString(r->path, sizeof (r->path), disc->path);
+  r->caps = disc->caps;
   set_allowed(r);
+  return PHCR_OK;
 }
 
 /* ================================================== */
@@ -152,10 +166,8 @@ PHCR_Open(const PHCR_Env *env, const char *spec, const char *clock_name,
           const PHCR_Config *config, PHCR_Reader *reader, PHCR_Discovery *disc)
 {
   PHCR_Discovery local;
-  PHCR_Env e;
   PHCR_Reader r;
   PHCR_Error res;
-  int fd;
 
   if (!reader)
     return PHCR_ERR_ARGS;
@@ -180,15 +192,12 @@ PHCR_Open(const PHCR_Env *env, const char *spec, const char *clock_name,
   PHCR_StatsInit(&r->stats);
   r->fd = -1;
 
-  e.ops = r->ops;
-  e.root = r->root;
-  res = PHCR_FindAndOpenDevice(&e, r->spec, r->clock_name, disc, &fd);
+  res = open_device(r, disc);
   if (res != PHCR_OK) {
     free(r);
     return res;
   }
 
-  adopt_device(r, disc, fd);
   *reader = r;
   return PHCR_OK;
 }
@@ -211,9 +220,6 @@ PHCR_Error
 PHCR_Reopen(PHCR_Reader r, PHCR_Discovery *disc)
 {
   PHCR_Discovery local;
-  PHCR_Env e;
-  PHCR_Error res;
-  int fd;
 
   if (!r)
     return PHCR_ERR_ARGS;
@@ -225,14 +231,7 @@ PHCR_Reopen(PHCR_Reader r, PHCR_Discovery *disc)
   r->fd = -1;
   r->counters.reopens++;
 
-  e.ops = r->ops;
-  e.root = r->root;
-  res = PHCR_FindAndOpenDevice(&e, r->spec, r->clock_name, disc, &fd);
-  if (res != PHCR_OK)
-    return res;
-
-  adopt_device(r, disc, fd);
-  return PHCR_OK;
+  return open_device(r, disc);
 }
 
 /* ================================================== */
