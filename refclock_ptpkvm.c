@@ -80,7 +80,7 @@ struct ptpkvm_instance {
   PKP_QualityTracker quality;
   PKP_Health health;
 
-  unsigned long steps, flushes, ignored, samples, dropped;
+  unsigned long steps, flushes, samples, dropped;
 };
 
 /* ================================================== */
@@ -302,7 +302,7 @@ account_read(struct ptpkvm_instance *pk, PHCR_Error err, const PHCR_Result *res,
         res->mode < res->prev_mode ? PHCR_ErrorString(res->attempt[better].error) : "");
   }
 
-  ev = PKP_HealthUpdate(&pk->health, err == PHCR_OK, err, now);
+  ev = PKP_HealthUpdate(&pk->health, err == PHCR_OK, now);
   if (ev == PKP_HEALTH_FAILING) {
     if (pk->health.failures > 1)
       snprintf(since, sizeof (since), " (%lu reads in %.0f s)", pk->health.failures,
@@ -378,14 +378,12 @@ act_on_jump(struct ptpkvm_instance *pk, const PHCR_JumpResult *jr,
       if (LCL_ApplyStepOffset(-step)) {
         pk->steps++;
       } else {
-        LOG(LOGS_ERR, "%s: could not step the clock by %+.6f s", pk->name, step);
         act = PKP_ACT_FLUSH;
+        why = PKP_WHY_STEP_FAILED;
       }
     }
 
     pk->own_change = 0;
-  } else {
-    pk->ignored++;
   }
 
   PKP_FormatJump(msg, sizeof (msg), act, why, &pk->opts, jr->jump, step, cold, latency);
@@ -525,7 +523,6 @@ ptpkvm_initialise(RCL_Instance instance)
   pk = MallocNew(struct ptpkvm_instance);
   memset(pk, 0, sizeof (*pk));
   pk->rcl = instance;
-  pk->sentinel_id = 0;
 
   parse_options(pk);
 

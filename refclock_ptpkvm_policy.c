@@ -311,6 +311,9 @@ PKP_FormatJump(char *buf, size_t len, PKP_Action act, PKP_Reason why,
     case PKP_WHY_LIMIT:
       snprintf(reason, sizeof (reason), "step limit of %d reached, slewing", opts->maxsteps);
       break;
+    case PKP_WHY_STEP_FAILED:
+      snprintf(reason, sizeof (reason), "could not step the clock, slewing");
+      break;
     default:
       reason[0] = '\0';
       break;
@@ -426,7 +429,7 @@ PKP_HealthInit(PKP_Health *h)
 /* ================================================== */
 
 PKP_HealthEvent
-PKP_HealthUpdate(PKP_Health *h, int ok, int error, double now)
+PKP_HealthUpdate(PKP_Health *h, int ok, double now)
 {
   if (ok) {
     if (!h->failing)
@@ -445,7 +448,6 @@ PKP_HealthUpdate(PKP_Health *h, int ok, int error, double now)
   } else {
     h->failing = 1;
     h->logged = 0;
-    h->error = error;
     h->failures = 1;
     h->since = now;
     if (h->have_logged && now >= h->last_logged &&

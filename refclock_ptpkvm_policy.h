@@ -97,7 +97,9 @@ typedef enum {
   PKP_WHY_NOT_NORMAL,     /* chronyd not in normal mode */
   PKP_WHY_DISABLED,       /* step=0 */
   PKP_WHY_BELOW,          /* |jump| < step threshold */
-  PKP_WHY_LIMIT           /* maxsteps steps done already */
+  PKP_WHY_LIMIT,          /* maxsteps steps done already */
+  PKP_WHY_STEP_FAILED     /* the step was decided, but chronyd could not
+                             step the clock */
 } PKP_Reason;
 
 extern PKP_Action PKP_DecideJump(const PKP_Options *opts, double jump,
@@ -174,7 +176,6 @@ typedef enum {
 typedef struct {
   int failing;
   int logged;             /* the current failure was logged */
-  int error;              /* error class of the first failure */
   unsigned long failures; /* consecutive failed reads */
   double since;           /* time of the first failure */
   int have_logged;
@@ -185,8 +186,7 @@ typedef struct {
 } PKP_Health;
 
 extern void PKP_HealthInit(PKP_Health *h);
-extern PKP_HealthEvent PKP_HealthUpdate(PKP_Health *h, int ok, int error,
-                                        double now);
+extern PKP_HealthEvent PKP_HealthUpdate(PKP_Health *h, int ok, double now);
 
 /* Delay before the next open/reopen attempt after n consecutive failed
    attempts (n >= 1): 1, 2, 4, then 8 s (a failed attempt only lists

@@ -295,6 +295,13 @@ test_format_jump(void **state)
   PKP_FormatJump(buf, sizeof (buf), PKP_ACT_IGNORE, PKP_WHY_NOT_NORMAL, &o, 5.0, 0.0, 0, 0.2);
   assert_non_null(strstr(buf, "normal mode"));
 
+  /* A step that chronyd refused is one line saying so */
+  PKP_FormatJump(buf, sizeof (buf), PKP_ACT_FLUSH, PKP_WHY_STEP_FAILED, &o, 360.0, 0.0, 0,
+                 0.2);
+  assert_string_equal(buf, "Offset to the host clock changed by +360.000000 s: host clock "
+                      "jumped ahead (VM paused?), detected at most 0.20 s after resume; "
+                      "samples dropped, could not step the clock, slewing");
+
   /* Truncation is safe */
   PKP_FormatJump(buf, 16, PKP_ACT_STEP, PKP_WHY_STEP, &o, 1.0, 1.0, 0, 0.1);
   assert_int_equal(strlen(buf), 15);
@@ -394,49 +401,46 @@ test_health(void **state)
   PKP_Health h;
 
   PKP_HealthInit(&h);
-  assert_int_equal(PKP_HealthUpdate(&h, 1, 0, 1.0), PKP_HEALTH_SAME);
-  assert_int_equal(PKP_HealthUpdate(&h, 0, 1, 2.0), PKP_HEALTH_FAILING);
-  assert_int_equal(h.error, 1);
+  assert_int_equal(PKP_HealthUpdate(&h, 1, 1.0), PKP_HEALTH_SAME);
+  assert_int_equal(PKP_HealthUpdate(&h, 0, 2.0), PKP_HEALTH_FAILING);
   assert_true(h.since == 2.0);
   /* A storm of failures logs nothing more */
-  assert_int_equal(PKP_HealthUpdate(&h, 0, 1, 3.0), PKP_HEALTH_SAME);
-  assert_int_equal(PKP_HealthUpdate(&h, 0, 4, 4.0), PKP_HEALTH_SAME);
+  assert_int_equal(PKP_HealthUpdate(&h, 0, 3.0), PKP_HEALTH_SAME);
+  assert_int_equal(PKP_HealthUpdate(&h, 0, 4.0), PKP_HEALTH_SAME);
   assert_int_equal(h.failures, 3);
-  assert_int_equal(h.error, 1);
-  assert_int_equal(PKP_HealthUpdate(&h, 1, 0, 5.0), PKP_HEALTH_RECOVERED);
+  assert_int_equal(PKP_HealthUpdate(&h, 1, 5.0), PKP_HEALTH_RECOVERED);
   assert_int_equal(h.failures, 3);
-  assert_int_equal(PKP_HealthUpdate(&h, 1, 0, 6.0), PKP_HEALTH_SAME);
+  assert_int_equal(PKP_HealthUpdate(&h, 1, 6.0), PKP_HEALTH_SAME);
   assert_int_equal(h.skipped, 0);
 
   /* Failures starting within PKP_HEALTH_QUIET of the last logged one are
      quiet, and so are their recoveries */
-  assert_int_equal(PKP_HealthUpdate(&h, 0, 2, 7.0), PKP_HEALTH_SAME);
+  assert_int_equal(PKP_HealthUpdate(&h, 0, 7.0), PKP_HEALTH_SAME);
   assert_int_equal(h.failures, 1);
-  assert_int_equal(h.error, 2);
-  assert_int_equal(PKP_HealthUpdate(&h, 1, 0, 8.0), PKP_HEALTH_SAME);
-  assert_int_equal(PKP_HealthUpdate(&h, 0, 2, 9.0), PKP_HEALTH_SAME);
-  assert_int_equal(PKP_HealthUpdate(&h, 1, 0, 10.0), PKP_HEALTH_SAME);
+  assert_int_equal(PKP_HealthUpdate(&h, 1, 8.0), PKP_HEALTH_SAME);
+  assert_int_equal(PKP_HealthUpdate(&h, 0, 9.0), PKP_HEALTH_SAME);
+  assert_int_equal(PKP_HealthUpdate(&h, 1, 10.0), PKP_HEALTH_SAME);
 
   /* After the quiet time the next failure is logged with the count of
      those left out */
-  assert_int_equal(PKP_HealthUpdate(&h, 0, 3, 2.0 + PKP_HEALTH_QUIET), PKP_HEALTH_FAILING);
+  assert_int_equal(PKP_HealthUpdate(&h, 0, 2.0 + PKP_HEALTH_QUIET), PKP_HEALTH_FAILING);
   assert_int_equal(h.skipped, 2);
-  assert_int_equal(PKP_HealthUpdate(&h, 1, 0, 63.0), PKP_HEALTH_RECOVERED);
+  assert_int_equal(PKP_HealthUpdate(&h, 1, 63.0), PKP_HEALTH_RECOVERED);
 
   /* A quiet failure that lasts is logged late, once */
-  assert_int_equal(PKP_HealthUpdate(&h, 0, 1, 70.0), PKP_HEALTH_SAME);
-  assert_int_equal(PKP_HealthUpdate(&h, 0, 1, 70.0 + PKP_HEALTH_QUIET - 1.0),
+  assert_int_equal(PKP_HealthUpdate(&h, 0, 70.0), PKP_HEALTH_SAME);
+  assert_int_equal(PKP_HealthUpdate(&h, 0, 70.0 + PKP_HEALTH_QUIET - 1.0),
                    PKP_HEALTH_SAME);
-  assert_int_equal(PKP_HealthUpdate(&h, 0, 1, 70.0 + PKP_HEALTH_QUIET), PKP_HEALTH_FAILING);
+  assert_int_equal(PKP_HealthUpdate(&h, 0, 70.0 + PKP_HEALTH_QUIET), PKP_HEALTH_FAILING);
   assert_int_equal(h.skipped, 0);
   assert_true(h.since == 70.0);
   assert_int_equal(h.failures, 3);
-  assert_int_equal(PKP_HealthUpdate(&h, 0, 1, 200.0), PKP_HEALTH_SAME);
-  assert_int_equal(PKP_HealthUpdate(&h, 1, 0, 201.0), PKP_HEALTH_RECOVERED);
+  assert_int_equal(PKP_HealthUpdate(&h, 0, 200.0), PKP_HEALTH_SAME);
+  assert_int_equal(PKP_HealthUpdate(&h, 1, 201.0), PKP_HEALTH_RECOVERED);
   assert_int_equal(h.failures, 4);
 
   /* A clock going back does not silence a failure */
-  assert_int_equal(PKP_HealthUpdate(&h, 0, 1, 100.0), PKP_HEALTH_FAILING);
+  assert_int_equal(PKP_HealthUpdate(&h, 0, 100.0), PKP_HEALTH_FAILING);
 }
 
 static void
