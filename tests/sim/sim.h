@@ -47,7 +47,8 @@ typedef enum {
   SIM_EV_GONE,          /* PHC devices absent for arg seconds */
   SIM_EV_EINTR,         /* ioctls fail with EINTR (probability arg2) for arg s */
   SIM_EV_GARBAGE,       /* readings are garbage (probability arg2) for arg s */
-  SIM_EV_MARK           /* named mark in the truth log */
+  SIM_EV_MARK,          /* named mark in the truth log */
+  SIM_EV_QUERY          /* run SIM_QUERY with virtual time held (name) */
 } SIM_EventType;
 
 typedef struct {
@@ -116,6 +117,9 @@ extern unsigned long long SIM_Hypercalls(void);
 extern void SIM_LogEvent(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 extern void SIM_Flush(void);
 extern void SIM_ToTimespec(SIM_Time v, struct timespec *ts);
+extern SIM_Time SIM_MonoNow(void);
+extern const char *SIM_QueryDue(void);
+extern void SIM_QueryFinished(void);
 extern SIM_Time SIM_FromTimespec(const struct timespec *ts);
 
 /* Random streams (independent, so that e.g. PHC noise draws never change
@@ -143,6 +147,11 @@ extern void SIM_SeccompLoaded(unsigned int default_action);
 extern void SIM_SeccompInitAction(unsigned int action);
 extern unsigned int SIM_SeccompInitActionValue(void);
 extern void SIM_SeccompIoctlRule(unsigned int action, long long nr);
+
+/* sim_query.c: a wait's check of the real descriptors (returns what
+   select/poll return) and serving a due query while virtual time is held */
+typedef int (*SIM_Probe)(void *ctx, const struct timespec *real_timeout);
+extern int SIM_QueryServe(SIM_Probe probe, void *ctx);
 
 /* sim_interpose.c: pointers to the real libc functions */
 extern int (*SIM_real_open)(const char *, int, ...);

@@ -389,7 +389,7 @@ static int
 wait_common(SIM_Time timeout, Probe probe, void *ctx)
 {
   struct timespec zero = {0, 0}, slice, t0, t1;
-  SIM_Time remaining = timeout < 0 ? 1e12L : timeout, adv, elapsed;
+  SIM_Time remaining = timeout < 0 ? 1e12L : timeout, adv, elapsed, target;
   double pace = SIM_sc.pace;
   int r;
 
@@ -405,16 +405,25 @@ wait_common(SIM_Time timeout, Probe probe, void *ctx)
   }
 
   if (pace <= 0.0) {
-    if ((r = probe(ctx, &zero)) != 0) {
-      SIM_AdvanceTrue(1e-6);
-      return r;
+    for (;;) {
+      if (SIM_QueryDue() && (r = SIM_QueryServe(probe, ctx)) != 0)
+        return r;
+      if ((r = probe(ctx, &zero)) != 0) {
+        SIM_AdvanceTrue(1e-6);
+        return r;
+      }
+      target = SIM_MonoNow() + remaining;
+      if (SIM_AdvanceMono(remaining))
+        return at_end();
+      /* Stopped early for a due query: serve it, then wait for the rest */
+      if (!SIM_QueryDue() || (remaining = target - SIM_MonoNow()) <= 0)
+        return 0;
     }
-    if (SIM_AdvanceMono(remaining))
-      return at_end();
-    return 0;
   }
 
   for (;;) {
+    if (SIM_QueryDue() && (r = SIM_QueryServe(probe, ctx)) != 0)
+      return r;
     adv = remaining / pace < 0.02L ? remaining : 0.02L * pace;
     SIM_ToTimespec(adv / pace, &slice);
     real_now(&t0);
@@ -427,9 +436,10 @@ wait_common(SIM_Time timeout, Probe probe, void *ctx)
         return at_end();
       return r;
     }
+    target = SIM_MonoNow() + adv;
     if (SIM_AdvanceMono(adv))
       return at_end();
-    remaining -= adv;
+    remaining -= adv - (target - SIM_MonoNow());
     if (remaining <= 0)
       return 0;
   }

@@ -67,6 +67,7 @@ static struct {
   double hfreq;                  /* host clock fractional frequency error */
   int paused;
   SIM_Time pause_end;
+  const char *query;            /* due query (name), NULL if none */
   int tsc_mode;
   /* kernel NTP state */
   long tick;
@@ -295,6 +296,11 @@ do_action(Action *a)
     case SIM_EV_MARK:
       SIM_LogEvent("mark name=%s", ev->name);
       break;
+    case SIM_EV_QUERY:
+      if (S.query)
+        SIM_Fatal("query %s while query %s is due at t=%.3Lf", ev->name, S.query, S.t);
+      S.query = ev->name;
+      break;
   }
 }
 
@@ -436,7 +442,30 @@ mark_ended(void)
   SIM_Flush();
 }
 
-/* Advance until guest MONOTONIC has moved by dmono, or the scenario ends.
+/* ================================================== */
+
+SIM_Time
+SIM_MonoNow(void)
+{
+  return S.mono;
+}
+
+const char *
+SIM_QueryDue(void)
+{
+  return S.query;
+}
+
+void
+SIM_QueryFinished(void)
+{
+  S.query = NULL;
+}
+
+/* ================================================== */
+
+/* Advance until guest MONOTONIC has moved by dmono, or the scenario ends,
+   or a query is due (the caller serves it and waits for the rest).
    Returns 1 if the scenario end was reached. */
 int
 SIM_AdvanceMono(SIM_Time dmono)
@@ -466,6 +495,8 @@ SIM_AdvanceMono(SIM_Time dmono)
       return 1;
     }
     advance_to(b);
+    if (S.query)
+      break;
   }
   if (S.t >= SIM_sc.duration) {
     mark_ended();
@@ -598,7 +629,10 @@ SIM_ReadClock(clockid_t clk, struct timespec *ts)
 {
   SIM_Time v;
 
-  advance_to(S.t + SIM_sc.read_cost);
+  /* Virtual time is held from a due query until it is answered, so that
+     the answer reflects exactly the state at that moment */
+  if (!S.query)
+    advance_to(S.t + SIM_sc.read_cost);
 
   switch (clk) {
     case CLOCK_REALTIME:

@@ -131,6 +131,9 @@ parse_event(SIM_Scenario *sc, char **tok, int n, const char *path, int line, dou
   } else if (!strcmp(tok[2], "mark") && n == 4) {
     ev->type = SIM_EV_MARK;
     snprintf(ev->name, sizeof (ev->name), "%s", tok[3]);
+  } else if (!strcmp(tok[2], "query") && n == 4) {
+    ev->type = SIM_EV_QUERY;
+    snprintf(ev->name, sizeof (ev->name), "%s", tok[3]);
   } else {
     SIM_Fatal("%s:%d: unknown event or wrong arguments: %s", path, line, tok[2]);
   }

@@ -8,7 +8,8 @@
 #
 # Runs the fast scenario subset named by tests/sim/expect.txt against the
 # real chronyd under the interposer and checks each bound; also checks that
-# a whole chronyd run is bit-identical for one seed.  Prints one PASS/FAIL
+# a whole chronyd run is bit-identical for one seed (also with real
+# chronyc queries answered at held moments of virtual time).  Prints one PASS/FAIL
 # line per bound and "N passed, N failed".
 
 import argparse
@@ -74,8 +75,14 @@ def main():
                          simlib.load_scenarios(["pause-5"])[0], "stock-fast",
                          os.path.join(out, "determinism", x), None, 3.0, 900, True)
                for x in ("a", "b")]
+        # ... also with chronyc queries answered at held moments
+        qsc = simlib.load_scenarios(["pause-360-chronyc"])[0]
+        detq = [ex.submit(simlib.run_one, lib, chronyd, qsc, "ptpkvm",
+                          os.path.join(out, "determinism", "q" + x), None, 3.0, 900, True)
+                for x in ("a", "b")]
         results = {k: f.result() for k, f in futures.items()}
         det = [d.result() for d in det]
+        detq = [d.result() for d in detq]
 
     passed = failed = 0
     failed_groups = set()
@@ -110,6 +117,20 @@ def main():
     else:
         failed += 1
         print("FAIL chronyd runs with one seed differ: %s %s" % (det[0]["truth"], det[1]["truth"]))
+
+    qa, qb = (os.path.dirname(r["truth"]) for r in detq)
+    qfiles = sorted(f for f in os.listdir(qa) if f.startswith("query-"))
+    same = (detq[0]["status"] == "ok" and len(qfiles) == len(qsc.queries) and
+            filecmp.cmp(detq[0]["truth"], detq[1]["truth"], shallow=False) and
+            all(filecmp.cmp(os.path.join(qa, f), os.path.join(qb, f), shallow=False)
+                for f in qfiles))
+    if same:
+        passed += 1
+        print("PASS chronyd run with chronyc queries is bit-identical (truth logs, %d answers)"
+              % len(qfiles))
+    else:
+        failed += 1
+        print("FAIL chronyd runs with chronyc queries differ: %s %s" % (qa, qb))
 
     print("%d passed, %d failed" % (passed, failed))
     return 1 if failed else 0

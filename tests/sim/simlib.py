@@ -84,6 +84,7 @@ class Scenario:
         self.duration = 600.0
         self.seed = 1
         self.kvm_index = 0
+        self.queries = []           # names of `at T query NAME` checkpoints
         with open(path) as f:
             for line in f:
                 line = line.split("#", 1)[0].strip()
@@ -102,6 +103,8 @@ class Scenario:
                     self.duration = float(tok[1])
                 elif tok[0] == "seed":
                     self.seed = int(tok[1], 0)
+                elif tok[0] == "at" and len(tok) == 4 and tok[2] == "query":
+                    self.queries.append(tok[3])
                 elif tok[0] == "phc" and len(tok) > 2 and tok[2] == "kvm":
                     if not getattr(self, "_kvm_seen", False):
                         self.kvm_index, self._kvm_seen = int(tok[1]), True
@@ -131,7 +134,18 @@ def snapshot_chronyd(chronyd, out):
     copy = os.path.join(out, "chronyd")
     shutil.copy2(chronyd, copy + ".tmp")
     os.replace(copy + ".tmp", copy)
+    chronyc = os.path.join(os.path.dirname(os.path.abspath(chronyd)), "chronyc")
+    if os.path.exists(chronyc):
+        shutil.copy2(chronyc, os.path.join(out, "chronyc.tmp"))
+        os.replace(os.path.join(out, "chronyc.tmp"), os.path.join(out, "chronyc"))
     return copy
+
+
+def query_command(chronyd, rundir):
+    """The command a scenario's `at T query NAME` runs (SIM_QUERY): the real
+    chronyc next to chronyd, asking this run's chronyd for its sources."""
+    chronyc = os.path.join(os.path.dirname(os.path.abspath(chronyd)), "chronyc")
+    return "%s -h %s/sock/chronyd.sock -n -m sources" % (chronyc, rundir)
 
 
 def write_conf(path, config, rundir, dev="/dev/ptp_kvm", extra=()):
@@ -194,6 +208,9 @@ def run_one(lib, chronyd, scenario, config, rundir, seed=None, phase=0.0,
     truth = os.path.join(rundir, "truth.log")
     log = os.path.join(rundir, "chronyd.log")
     env = sim_env(lib, scenario.path, truth, os.path.join(rundir, "sim"), seed, phase)
+    if scenario.queries and config not in PROGRAMS:
+        env["SIM_QUERY"] = query_command(chronyd, rundir)
+        env["SIM_QUERY_OUT"] = rundir
     if config in PROGRAMS:
         cmd = ["setpriv", "--bounding-set=-sys_time", "--inh-caps=-sys_time", "--",
                "env", "LD_PRELOAD=" + lib] + \
@@ -470,6 +487,7 @@ def analyse(truth, scenario):
             "sel": reselection(tl, t0, horizon),
         })
     rep["recoveries"] = recs
+    rep["queries"] = read_queries(os.path.dirname(truth), events)
     rep["windows"] = {}
     for name, w0, w1 in scenario.windows:
         st = window_stats(grid, w0, min(w1, t_end), pauses)
@@ -478,6 +496,24 @@ def analyse(truth, scenario):
             st["selected"], st["unselections"] = selection_stats(tl, w0, min(w1, t_end))
         rep["windows"][name] = st
     return rep
+
+
+def read_queries(rundir, events):
+    """The answers of the `at T query NAME` checkpoints: true time, exit
+    status, the source lines of `chronyc sources`, and whether one of them
+    is the selected source (`#*`)."""
+    out = {}
+    for e in events:
+        if e["kind"] != "query":
+            continue
+        name = e.get("name", "")
+        path = os.path.join(rundir, "query-%s.txt" % name)
+        text = open(path, errors="replace").read() if os.path.exists(path) else ""
+        lines = [l for l in text.splitlines() if l[:1] in "#^=" and not l.startswith("==")]
+        out[name] = {"t": e["t"], "status": e.get("status"), "sources": lines,
+                     "selected": e.get("status") == "0" and
+                     any(l.startswith("#*") for l in lines)}
+    return out
 
 
 def tabulated_recoveries(rep, kind):
@@ -542,6 +578,13 @@ def metric(scenario, reps, name):
         if parts[2] == "selected":
             return min(v[parts[2]] for v in vals)
         return max(v[parts[2]] for v in vals)
+    if parts[0] == "chronyc":
+        # fraction of the runs whose chronyc answer at checkpoint NAME shows
+        # a selected source (`#*`); a missing or failed query counts as not
+        if not reps or len(ok) < len(reps):
+            return 0.0
+        name = name.split(".", 1)[1]
+        return sum(1 for r in ok if r.get("queries", {}).get(name, {}).get("selected")) / len(ok)
     if parts[0] == "hypercalls_paused":
         return sum(r["hypercalls_paused"] for r in ok) if len(ok) == len(reps) else INF
     if parts[0] == "hypercalls_per_s":
