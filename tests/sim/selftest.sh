@@ -40,6 +40,9 @@ scenario loud ''
 scenario safety ''
 scenario logtap 'read_cost 0
 guest_freq_ppm 0'
+scenario query 'read_cost 0
+guest_freq_ppm 0
+at 10 query q1'
 printf '%s\nread_cost 0\nduration 1000\n' "$quiet" > "$out/wait.scn"
 printf 'duration 1000\n' > "$out/noise.scn"
 
@@ -69,6 +72,22 @@ done
 # The truth-log metrics on hand-written logs (selection, hypercalls/s)
 python3 "$(dirname "$0")/simlib_test.py" > "$out/simlib.out" 2> "$out/simlib.err"
 count "$out/simlib.out"
+
+# A query at a held moment: the command runs (without the interposer) at
+# exactly 10 s, virtual time does not move while it runs (it takes >= 0.2 s
+# of real time), and the sleep around it still ends at 20 s
+SIM_QUERY='sleep 0.2; echo "answer ${LD_PRELOAD:-no-preload} ${SIM_SCENARIO:-no-sim}"' \
+  SIM_QUERY_OUT="$out" run query query 1 query
+count "$out/query.out"
+q=$(awk '$1 == "E" && $3 ~ /^query/ { printf "%.9f %s %s %s;", $2, $3, $4, $5 }' "$out/query.truth")
+want="10.000000000 query_start name=q1 ;10.000000000 query name=q1 status=0;"
+if [ "$q" = "$want" ] && [ "$(cat "$out/query-q1.txt")" = "answer no-preload no-sim" ]; then
+  echo "PASS query: run at 10 s with time held, clean environment, output kept"
+  total_pass=$((total_pass + 1))
+else
+  echo "FAIL query: events '$q', output '$(cat "$out/query-q1.txt" 2>&1)'"
+  total_fail=$((total_fail + 1))
+fi
 
 # Paced virtual time (SIM_PACE=50: 100 s of virtual sleep >= 2 s real)
 SIM_PACE=50 run wait wait 1 wait-paced

@@ -25,7 +25,8 @@
   on, PRECISE fails with ENODEV after a switch to tsc, the sysfs fixture
   and /dev/ptp_kvm discovery, fault windows, seccomp, unmodelled calls
   abort, chronyd's selection log lines reach the truth log (mode
-  "logtap", checked by selftest.sh), and (mode "safety") a clock-control syscall that bypasses the
+  "logtap"), a query at a held moment (mode "query"; both checked by
+  selftest.sh), and (mode "safety") a clock-control syscall that bypasses the
   interposer fails with EPERM.  Each mode prints "N passed, N failed".
   */
 
@@ -887,6 +888,24 @@ test_logtap(void)
 
 /* ================================================== */
 
+/* A query is due at 10 s during a 20 s sleep (scenario `at 10 query q1`):
+   the sleep must still last exactly 20 s of guest time; selftest.sh checks
+   the query's events and output */
+static void
+test_query(void)
+{
+  struct timespec t0, t1, req = {20, 0};
+  long double d;
+
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  nanosleep(&req, NULL);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  d = ts_ld(&t1) - ts_ld(&t0);
+  check(fabsl(d - 20.0L) < 1e-9L, "a sleep across a query lasts its full time", "%.12Lf", d);
+}
+
+/* ================================================== */
+
 int
 main(int argc, char **argv)
 {
@@ -897,7 +916,7 @@ main(int argc, char **argv)
     {"drift", test_drift}, {"setoffset", test_setoffset}, {"freq", test_freq},
     {"pause", test_pause}, {"pause-tsc", test_pause_tsc}, {"precise", test_precise},
     {"sysfs", test_sysfs}, {"faults", test_faults}, {"loud", test_loud},
-    {"noise", test_noise}, {"safety", test_safety}, {"wait", test_wait}, {"logtap", test_logtap}, {"child-pll", unmodelled_pll},
+    {"noise", test_noise}, {"safety", test_safety}, {"wait", test_wait}, {"logtap", test_logtap}, {"query", test_query}, {"child-pll", unmodelled_pll},
     {"child-ioctl", unmodelled_ioctl}, {"child-seccomp", seccomp_getcaps},
     {"child-seccomp-allowed", seccomp_getcaps_allowed}, {NULL, NULL}
   };
