@@ -21,6 +21,7 @@
 # (recovery after each disturbance, RMS/max error in windows, steps,
 # hypercalls per second).  Python 3 standard library only.
 
+import hashlib
 import json
 import math
 import os
@@ -143,9 +144,18 @@ def snapshot_chronyd(chronyd, out):
 
 def query_command(chronyd, rundir):
     """The command a scenario's `at T query NAME` runs (SIM_QUERY): the real
-    chronyc next to chronyd, asking this run's chronyd for its sources."""
+    chronyc next to chronyd, asking this run's chronyd for its sources.
+    chronyc makes its own socket under the server socket's directory
+    (chronyc.PID/RANDOM/sock, at most 108 bytes), so it is given a short
+    symlink to the run's socket directory."""
     chronyc = os.path.join(os.path.dirname(os.path.abspath(chronyd)), "chronyc")
-    return "%s -h %s/sock/chronyd.sock -n -m sources" % (chronyc, rundir)
+    top = "/tmp/chrony-sim-q"
+    os.makedirs(top, exist_ok=True)
+    link = os.path.join(top, hashlib.sha1(rundir.encode()).hexdigest()[:12])
+    if os.path.islink(link):
+        os.unlink(link)
+    os.symlink(os.path.join(rundir, "sock"), link)
+    return "%s -h %s/chronyd.sock -n -m sources" % (chronyc, link)
 
 
 def write_conf(path, config, rundir, dev="/dev/ptp_kvm", extra=()):
