@@ -177,8 +177,10 @@ static void
 log_open(struct ptpkvm_instance *pk, const PHCR_Discovery *disc, int reopen)
 {
   const char *path = PHCR_GetPath(pk->reader), *why = disc->why;
+  const char *want = pk->opts.clockname[0] ? pk->opts.clockname : PHCR_DEFAULT_CLOCK_NAME;
   char attempts[48] = "";
   size_t len = strlen(path);
+  int foreign;
 
   /* The reason starts with the path already named */
   if (!strncmp(why, path, len) && !strncmp(why + len, ": ", 2))
@@ -186,7 +188,10 @@ log_open(struct ptpkvm_instance *pk, const PHCR_Discovery *disc, int reopen)
   if (pk->open_failures > 0)
     snprintf(attempts, sizeof (attempts), ", found after %d attempts", pk->open_failures + 1);
 
-  LOG(LOGS_INFO, "%s: %s %s (%s), best reading mode %s%s", pk->name,
+  /* A given path may lead to another PHC (e.g. a NIC's): say it loudly */
+  foreign = disc->clock_name[0] && strcmp(disc->clock_name, want);
+
+  LOG(foreign ? LOGS_WARN : LOGS_INFO, "%s: %s %s (%s), best reading mode %s%s", pk->name,
       reopen ? "reopened" : "using", path, why,
       PHCR_ModeName(PHCR_GetBestMode(pk->reader)), attempts);
   snprintf(pk->name, sizeof (pk->name), "PTPKVM %s", path);
