@@ -237,7 +237,7 @@ driver_option(const Refclock *rc, const char *name, char *buf, size_t len)
 /* ================================================== */
 /* The clock_name a refclock line needs: PTPKVM's clockname= option ('_'
    stands for a space, as in the driver), else the KVM PHC's.  Returns 1 if
-   it was configured. */
+   it is another name than the KVM PHC's. */
 
 static int
 wanted_clock_name(const Refclock *rc, char *buf, size_t len)
@@ -253,7 +253,7 @@ wanted_clock_name(const Refclock *rc, char *buf, size_t len)
     if (*p == '_')
       *p = ' ';
   }
-  return 1;
+  return strcmp(buf, PHCR_DEFAULT_CLOCK_NAME) != 0;
 }
 
 /* ================================================== */

@@ -477,6 +477,10 @@ def test_chrony_config():
            t, {"chrony.refclock": "FAIL"},
            contains={"chrony.refclock": "no PHC with clock_name 'vmclock'"})
     t.chrony_conf("refclock PTPKVM auto\n", "/etc/chrony.conf")
+    t.chrony_conf("refclock PTPKVM auto:clockname=KVM_virtual_PTP\n", "/etc/chrony.conf")
+    expect("config: PTPKVM auto with the default clockname= written out -> OK", t,
+           {"chrony.refclock": "OK"}, contains={"chrony.refclock": "-> /dev/ptp7 '?'"})
+    t.chrony_conf("refclock PTPKVM auto\n", "/etc/chrony.conf")
     t.remove("/dev/ptp_kvm")
     expect("config: PTPKVM auto, no KVM PHC, no /dev/ptp_kvm -> FAIL", t,
            {"chrony.refclock": "FAIL"}, contains={"chrony.refclock": "'hyperv'"})
