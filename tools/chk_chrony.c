@@ -334,6 +334,7 @@ static void
 check_refclocks(DOC_Context *ctx, ChronyConf *conf)
 {
   char dev[256], name[64], found[DOC_TEXT_LEN] = "", kvm[DOC_TEXT_LEN] = "";
+  char kvm_dev[64] = "", phc_dev[64] = "";
   int i, ptpkvm = -1, good_phc = -1;
   Refclock *rc;
 
@@ -348,15 +349,19 @@ check_refclocks(DOC_Context *ctx, ChronyConf *conf)
         ptpkvm = i;
         snprintf(kvm, sizeof (kvm), "%s: refclock PTPKVM %s -> %s '%s'", rc->where,
                  rc->param[0] ? rc->param : "auto", dev, name[0] ? name : "?");
+        snprintf(kvm_dev, sizeof (kvm_dev), "%s", dev);
       }
     } else if (good_phc < 0) {
       good_phc = i;
+      snprintf(phc_dev, sizeof (phc_dev), "%s", dev);
       snprintf(found, sizeof (found), "%s: refclock PHC %s -> %s '%s'", rc->where, rc->param,
                dev, name);
     }
   }
 
   conf->ptpkvm = ptpkvm;
+  snprintf(DOC_shared.refclock_dev, sizeof (DOC_shared.refclock_dev), "%s",
+           ptpkvm >= 0 ? kvm_dev : phc_dev);
   if (ptpkvm >= 0) {
     DOC_shared.chrony_refclock = 2;
     DOC_AddResult(ctx->report, "chrony.refclock", DOC_OK, NULL, "%s", kvm);

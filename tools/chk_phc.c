@@ -238,15 +238,17 @@ DOC_CheckPhcAccess(DOC_Context *ctx)
   struct stat st;
   unsigned int i;
   int readable;
+  /* The device chronyd's refclock (re)opens, else the KVM PHC */
+  const char *dev = DOC_shared.refclock_dev[0] ? DOC_shared.refclock_dev : DOC_shared.kvm_phc;
 
-  if (!DOC_shared.kvm_phc[0]) {
+  if (!dev[0]) {
     DOC_AddResult(ctx->report, "phc.access", DOC_SKIP, NULL, "no KVM PHC");
     return;
   }
-  DOC_Path(ctx, DOC_shared.kvm_phc, path, sizeof (path));
+  DOC_Path(ctx, dev, path, sizeof (path));
   if (stat(path, &st) < 0) {
     DOC_AddResult(ctx->report, "phc.access", DOC_SKIP, NULL, "cannot stat %s: %s",
-                  DOC_shared.kvm_phc, strerror(errno));
+                  dev, strerror(errno));
     return;
   }
   group_name(ctx, st.st_gid, gname, sizeof (gname));
@@ -265,7 +267,7 @@ DOC_CheckPhcAccess(DOC_Context *ctx)
   if (uid < 0 || gid < 0) {
     DOC_AddResult(ctx->report, "phc.access", DOC_SKIP, NULL,
                   "%s mode %04o group %s; no chrony user (_chrony/chrony) in /etc/passwd",
-                  DOC_shared.kvm_phc, (unsigned int)(st.st_mode & 07777), gname);
+                  dev, (unsigned int)(st.st_mode & 07777), gname);
     return;
   }
 
@@ -281,13 +283,13 @@ DOC_CheckPhcAccess(DOC_Context *ctx)
   if (readable) {
     DOC_AddResult(ctx->report, "phc.access", DOC_OK, NULL,
                   "chronyd's user %s can reopen %s (mode %04o, group %s)", user,
-                  DOC_shared.kvm_phc, (unsigned int)(st.st_mode & 07777), gname);
+                  dev, (unsigned int)(st.st_mode & 07777), gname);
   } else {
     DOC_AddResult(ctx->report, "phc.access", DOC_WARN,
                   "install the udev rule (make install-guest) giving the chrony group read "
                   "access, then udevadm trigger -s ptp",
                   "chronyd's user %s cannot open %s (mode %04o, group %s): after dropping "
-                  "root it cannot reopen the device", user, DOC_shared.kvm_phc,
+                  "root it cannot reopen the device", user, dev,
                   (unsigned int)(st.st_mode & 07777), gname);
   }
 }

@@ -124,6 +124,7 @@ typedef struct {
   char kvm_clock_name[64];
   int n_phcs;
   int chrony_refclock;          /* 0 none, 1 stock PHC on KVM PHC, 2 PTPKVM */
+  char refclock_dev[64];        /* device of that refclock, "" if none */
   char chrony_user[32];         /* 'user' directive of chrony.conf, "" if none */
 } DOC_Shared;
 

@@ -379,6 +379,16 @@ def test_access():
     expect("access: 'user' directive of chrony.conf is honoured", t, {"phc.access": "OK"},
            contains={"phc.access": "ntpuser"})
 
+    # the device checked is the one the configured refclock reopens
+    t = healthy("access-clockname")
+    t.phc(2, "hyperv", mode=0o600)
+    expect("access: KVM PHC readable, refclock on it -> OK", t, {"phc.access": "OK"},
+           contains={"phc.access": "/dev/ptp0"})
+    t.write("/etc/chrony/conf.d/ptpkvm.conf", "refclock PTPKVM auto:clockname=hyperv\n")
+    expect("access: refclock's clockname=hyperv device mode 0600 -> WARN naming it", t,
+           {"chrony.refclock": "OK", "phc.access": "WARN"},
+           contains={"phc.access": "cannot open /dev/ptp2"})
+
 
 def test_chrony_config():
     t = healthy("conf")
