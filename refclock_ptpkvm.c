@@ -242,22 +242,6 @@ ensure_device(struct ptpkvm_instance *pk, double now)
 }
 
 /* ================================================== */
-/* errno of the last mode tried in a failed read (the reader falls back to
-   worse modes, so it is the worst mode tried) */
-
-static int
-last_errno(const PHCR_Result *res)
-{
-  int m;
-
-  for (m = PHCR_MODE_NONE + 1; m < PHCR_MODE_COUNT; m++) {
-    if (res->attempt[m].attempts > 0)
-      return res->attempt[m].sys_errno;
-  }
-  return 0;
-}
-
-/* ================================================== */
 
 static const char *
 skipped_text(const PKP_Health *h)
@@ -313,7 +297,7 @@ account_read(struct ptpkvm_instance *pk, PHCR_Error err, const PHCR_Result *res,
       snprintf(since, sizeof (since), " (%lu reads in %.0f s)", pk->health.failures,
                now - pk->health.since);
     LOG(LOGS_WARN, "%s: reading failed%s: %s (errno %d); source unreachable until it works%s",
-        pk->name, since, PHCR_ErrorString(err), last_errno(res), skipped_text(&pk->health));
+        pk->name, since, PHCR_ErrorString(err), res->sys_errno, skipped_text(&pk->health));
   } else if (ev == PKP_HEALTH_RECOVERED) {
     LOG(LOGS_INFO, "%s: reading works again in mode %s after %lu failed reads in %.1f s",
         pk->name, PHCR_ModeName(res->mode), pk->health.failures, now - pk->health.since);

@@ -76,6 +76,8 @@ typedef struct {
 
 typedef struct {
   PHCR_Error error;      /* same as the return value of the read */
+  int sys_errno;         /* on failure: errno of the last mode tried (the
+                            error's cause), 0 if none (e.g. invalid data) */
   unsigned int events;   /* PHCR_EVENT_* */
   PHCR_Mode mode;        /* mode of this sample (NONE if failed) */
   PHCR_Mode prev_mode;   /* mode of the previous successful read */

@@ -328,7 +328,7 @@ static PHCR_Error
 do_read(PHCR_Reader r, int n, int sentinel, double now, PHCR_Result *res)
 {
   PHCR_Error err = PHCR_ERR_NOMODE;
-  PHCR_Mode m, current;
+  PHCR_Mode m, current, last = PHCR_MODE_NONE;
   int disable_ext = 0;
 
   memset(res, 0, sizeof (*res));
@@ -348,6 +348,7 @@ do_read(PHCR_Reader r, int n, int sentinel, double now, PHCR_Result *res)
 
   for (m = start_mode(r, sentinel, now, res); m != PHCR_MODE_NONE;
        m = lower_usable(r, m)) {
+    last = m;
     err = PHCR_ReadMode(r, m, n, res);
     if (err == PHCR_OK) {
       finish_ok(r, m, disable_ext, now, res);
@@ -364,6 +365,7 @@ do_read(PHCR_Reader r, int n, int sentinel, double now, PHCR_Result *res)
 
 failed:
   res->error = err;
+  res->sys_errno = last != PHCR_MODE_NONE ? res->attempt[last].sys_errno : 0;
   res->events |= PHCR_EVENT_FAILED;
   r->counters.failed_reads++;
   return err;

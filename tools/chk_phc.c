@@ -418,10 +418,7 @@ check_stats(DOC_Context *ctx)
   for (i = 0; i < samples; i++) {
     if (PHCR_Read(reader, 5, mono_now(), &res) != PHCR_OK) {
       last_error = res.error;
-      /* the errno behind the returned error (the last mode tried) */
-      for (j = PHCR_MODE_BASIC, last_errno = 0; j < PHCR_MODE_COUNT && !last_errno; j++)
-        if (res.attempt[j].sys_errno && res.attempt[j].error == res.error)
-          last_errno = res.attempt[j].sys_errno;
+      last_errno = res.sys_errno;
       failed++;
       continue;
     }

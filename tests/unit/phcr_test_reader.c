@@ -321,9 +321,16 @@ test_host_notsupp(void **state)
     assert_int_equal(PHCR_Read(x->r, 0, 1.0 + i, &res), PHCR_ERR_HOST_NOTSUPP);
     assert_true(res.events & PHCR_EVENT_FAILED);
     assert_int_equal(res.mode, PHCR_MODE_NONE);
+    assert_int_equal(res.sys_errno, EOPNOTSUPP);
   }
+
+  /* The errno reported is that of the last (worst) mode tried */
+  FAKE_SetModeErrno(x->f, x->dev, PHCR_MODE_BASIC, EIO);
+  assert_int_equal(PHCR_Read(x->r, 0, 4.0, &res), PHCR_ERR_OTHER);
+  assert_int_equal(res.sys_errno, EIO);
+  assert_int_equal(res.attempt[PHCR_MODE_PRECISE].sys_errno, EOPNOTSUPP);
   PHCR_GetCounters(x->r, &rc);
-  assert_int_equal(rc.failed_reads, 3);
+  assert_int_equal(rc.failed_reads, 4);
   assert_true(rc.errors[PHCR_ERR_HOST_NOTSUPP] >= 3);
 
   for (i = PHCR_MODE_BASIC; i <= PHCR_MODE_PRECISE; i++)
