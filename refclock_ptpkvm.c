@@ -304,10 +304,11 @@ account_read(struct ptpkvm_instance *pk, PHCR_Error err, const PHCR_Result *res,
   }
 
   if (err == PHCR_ERR_GONE && !pk->gone) {
-    /* Reopen at the next poll (the failure line above said why) */
+    /* Reopen at the next poll.  If the failure line was left out (a brief
+       failure shortly before), the first failed reopen says it waits. */
     pk->gone = 1;
     pk->open_failures = 0;
-    pk->waiting_logged = 1;
+    pk->waiting_logged = pk->health.logged;
   }
 }
 
