@@ -230,11 +230,11 @@ ensure_device(struct ptpkvm_instance *pk, double now)
   pk->next_open = now + PKP_Backoff(pk->open_failures);
 
   if (!pk->waiting_logged) {
-    LOG(LOGS_WARN, "PTPKVM %s: %s (%s); source unreachable, waiting for the device",
-        pk->spec, PHCR_ErrorString(err), disc.error[0] ? disc.error : PHCR_ErrorName(err));
+    LOG(LOGS_WARN, "%s: %s (%s); source unreachable, waiting for the device",
+        pk->name, PHCR_ErrorString(err), disc.error[0] ? disc.error : PHCR_ErrorName(err));
     pk->waiting_logged = 1;
   } else {
-    DEBUG_LOG("PTPKVM %s: open attempt %d failed: %s", pk->spec, pk->open_failures,
+    DEBUG_LOG("%s: open attempt %d failed: %s", pk->name, pk->open_failures,
               PHCR_ErrorString(err));
   }
 
