@@ -449,7 +449,23 @@ def test_chrony_config():
     expect("config: PTPKVM step=0 with unlimited makestep -> OK", t, {"chrony.makestep": "OK"})
     t.chrony_conf("refclock PTPKVM auto:step=0.1:maxsteps=-1:samples=5\n", "/etc/chrony.conf")
     expect("config: PTPKVM step=0.1 maxsteps=-1 -> OK", t, {"chrony.makestep": "OK"})
-    # the device follows the PTPKVM line's clockname= (and its '_' for a space)
+    # confdir: a file in an earlier directory hides one of the same name later
+    t.chrony_conf("confdir /etc/chrony/a /etc/chrony/b\nmakestep 1 -1\n", "/etc/chrony.conf")
+    t.write("/etc/chrony/a/kvm.conf", "# disabled\n")
+    t.write("/etc/chrony/b/kvm.conf", "refclock PTPKVM auto\n")
+    expect("config: confdir precedence (earlier dir wins) -> FAIL", t, {"chrony.refclock": "FAIL"},
+           contains={"chrony.refclock": "no refclock uses the KVM PHC"})
+
+
+def test_chrony_clockname():
+    """The device of a PTPKVM line follows its clockname= ('_' for a space),
+    like phc_reader: auto, explicit paths and the /dev/ptp_kvm fallback."""
+    t = healthy("conf-clockname")
+    t.remove("/sys/class/ptp")
+    t.phc(0, "mlx5_ptp")
+    t.phc(1, KVM_NAME)
+    t.symlink("/dev/ptp_kvm", "ptp1")
+    t.remove("/etc/chrony")
     t.phc(2, "hyperv")
     t.chrony_conf("refclock PTPKVM auto:clockname=hyperv\n", "/etc/chrony.conf")
     expect("config: PTPKVM auto:clockname=hyperv finds /dev/ptp2 -> OK", t,
@@ -486,7 +502,6 @@ def test_chrony_config():
     expect("config: PTPKVM auto:clockname=vmclock does not fall back to /dev/ptp_kvm -> FAIL",
            t, {"chrony.refclock": "FAIL"},
            contains={"chrony.refclock": "no PHC with clock_name 'vmclock'"})
-    t.chrony_conf("refclock PTPKVM auto\n", "/etc/chrony.conf")
     t.chrony_conf("refclock PTPKVM auto:clockname=KVM_virtual_PTP\n", "/etc/chrony.conf")
     expect("config: PTPKVM auto with the default clockname= written out -> OK", t,
            {"chrony.refclock": "OK"}, contains={"chrony.refclock": "-> /dev/ptp7 '?'"})
@@ -494,14 +509,6 @@ def test_chrony_config():
     t.remove("/dev/ptp_kvm")
     expect("config: PTPKVM auto, no KVM PHC, no /dev/ptp_kvm -> FAIL", t,
            {"chrony.refclock": "FAIL"}, contains={"chrony.refclock": "'hyperv'"})
-    t.phc(1, KVM_NAME)
-    t.symlink("/dev/ptp_kvm", "ptp1")
-    # confdir: a file in an earlier directory hides one of the same name later
-    t.chrony_conf("confdir /etc/chrony/a /etc/chrony/b\nmakestep 1 -1\n", "/etc/chrony.conf")
-    t.write("/etc/chrony/a/kvm.conf", "# disabled\n")
-    t.write("/etc/chrony/b/kvm.conf", "refclock PTPKVM auto\n")
-    expect("config: confdir precedence (earlier dir wins) -> FAIL", t, {"chrony.refclock": "FAIL"},
-           contains={"chrony.refclock": "no refclock uses the KVM PHC"})
 
 
 def test_clocksource():
@@ -815,7 +822,7 @@ def main():
     if not ARGS.doctor or not ARGS.workdir:
         ap.error("--doctor and --workdir are required")
     tests = (test_healthy, test_kvm, test_module, test_devices, test_access,
-             test_chrony_config, test_clocksource, test_services, test_systemd, test_sync,
+             test_chrony_config, test_chrony_clockname, test_clocksource, test_services, test_systemd, test_sync,
              test_cli,
              test_unprivileged)
     if ARGS.only_install:
