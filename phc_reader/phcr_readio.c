@@ -39,6 +39,17 @@ to_timespec(const struct ptp_clock_time *pt, struct timespec *ts)
 
 /* ================================================== */
 
+static void
+set_triplet(PHCR_Reading *out, int i, const struct ptp_clock_time *before,
+            const struct ptp_clock_time *phc, const struct ptp_clock_time *after)
+{
+  to_timespec(before, &out->t[i].sys_before);
+  to_timespec(phc, &out->t[i].phc);
+  to_timespec(after, &out->t[i].sys_after);
+}
+
+/* ================================================== */
+
 static int
 ioctl_precise(const PHCR_Ops *ops, int fd, PHCR_Reading *out)
 {
@@ -49,9 +60,7 @@ ioctl_precise(const PHCR_Ops *ops, int fd, PHCR_Reading *out)
     return -1;
 
   out->n = 1;
-  to_timespec(&p.sys_realtime, &out->t[0].sys_before);
-  to_timespec(&p.device, &out->t[0].phc);
-  to_timespec(&p.sys_realtime, &out->t[0].sys_after);
+  set_triplet(out, 0, &p.sys_realtime, &p.device, &p.sys_realtime);
   to_timespec(&p.sys_monoraw, &out->sys_monoraw);
   return 0;
 }
@@ -70,11 +79,8 @@ ioctl_extended(const PHCR_Ops *ops, int fd, int n, PHCR_Reading *out)
     return -1;
 
   out->n = n;
-  for (i = 0; i < n; i++) {
-    to_timespec(&p.ts[i][0], &out->t[i].sys_before);
-    to_timespec(&p.ts[i][1], &out->t[i].phc);
-    to_timespec(&p.ts[i][2], &out->t[i].sys_after);
-  }
+  for (i = 0; i < n; i++)
+    set_triplet(out, i, &p.ts[i][0], &p.ts[i][1], &p.ts[i][2]);
   return 0;
 }
 
@@ -93,11 +99,8 @@ ioctl_basic(const PHCR_Ops *ops, int fd, int n, PHCR_Reading *out)
 
   /* ts[] = sys, phc, sys, phc, ..., sys */
   out->n = n;
-  for (i = 0; i < n; i++) {
-    to_timespec(&p.ts[2 * i], &out->t[i].sys_before);
-    to_timespec(&p.ts[2 * i + 1], &out->t[i].phc);
-    to_timespec(&p.ts[2 * i + 2], &out->t[i].sys_after);
-  }
+  for (i = 0; i < n; i++)
+    set_triplet(out, i, &p.ts[2 * i], &p.ts[2 * i + 1], &p.ts[2 * i + 2]);
   return 0;
 }
 
