@@ -41,7 +41,7 @@ static const OptionInfo options[] = {
   { "nocrossts", "nocrossts" },
   { "noextended", "noextended" },
   { "samples", "samples=<1-25>" },
-  { "step", "step=<seconds, 0 = never step>" },
+  { "step", "step=<seconds, 0 = never step, up to 1e9>" },
   { "jump", "jump=<seconds, 0.00001-1e9>" },
   { "confirm", "confirm=<1-10>" },
   { "maxsteps", "maxsteps=<count up to 1000000000, -1 = unlimited>" },

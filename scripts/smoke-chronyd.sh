@@ -48,7 +48,8 @@ ptpkvm_rejects() {
   grep -qF "$2" "$tmp/out" || fail "no '$2' for 'refclock PTPKVM $1': $(cat "$tmp/out")"
 }
 ptpkvm_rejects auto:samples=0 "invalid refclock PTPKVM option samples=0: valid form is samples=<1-25>"
-ptpkvm_rejects auto:step=-1 "option step=-1: valid form is step=<seconds, 0 = never step>"
+ptpkvm_rejects auto:step=-1 "option step=-1: valid form is step=<seconds, 0 = never step, up to 1e9>"
+ptpkvm_rejects auto:step=2e9 "option step=2e9: valid form is step=<seconds, 0 = never step, up to 1e9>"
 ptpkvm_rejects auto:sampels=5 "Invalid refclock driver option sampels=5 (valid options: nocrossts,"
 
 echo "smoke-chronyd: $("$chronyd" -v | head -n 1): PTPKVM accepted, PTPKVMX rejected, bad PTPKVM options rejected"
