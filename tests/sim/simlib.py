@@ -142,20 +142,37 @@ def snapshot_chronyd(chronyd, out):
     return copy
 
 
+QUERY_LINK_DIR = "/tmp/chrony-sim-q"
+
+
+def query_link(rundir):
+    return os.path.join(QUERY_LINK_DIR, hashlib.sha1(rundir.encode()).hexdigest()[:12])
+
+
 def query_command(chronyd, rundir):
     """The command a scenario's `at T query NAME` runs (SIM_QUERY): the real
     chronyc next to chronyd, asking this run's chronyd for its sources.
     chronyc makes its own socket under the server socket's directory
     (chronyc.PID/RANDOM/sock, at most 108 bytes), so it is given a short
-    symlink to the run's socket directory."""
+    symlink to the run's socket directory (removed by remove_query_link)."""
     chronyc = os.path.join(os.path.dirname(os.path.abspath(chronyd)), "chronyc")
-    top = "/tmp/chrony-sim-q"
-    os.makedirs(top, exist_ok=True)
-    link = os.path.join(top, hashlib.sha1(rundir.encode()).hexdigest()[:12])
+    os.makedirs(QUERY_LINK_DIR, exist_ok=True)
+    link = query_link(rundir)
     if os.path.islink(link):
         os.unlink(link)
     os.symlink(os.path.join(rundir, "sock"), link)
     return "%s -h %s/chronyd.sock -n -m sources" % (chronyc, link)
+
+
+def remove_query_link(rundir):
+    """Remove a run's chronyc symlink, and the directory once it is empty."""
+    link = query_link(rundir)
+    if os.path.islink(link):
+        os.unlink(link)
+    try:
+        os.rmdir(QUERY_LINK_DIR)
+    except OSError:
+        pass        # other runs still have links there, or it is gone
 
 
 def write_conf(path, config, rundir, dev="/dev/ptp_kvm", extra=()):
@@ -235,6 +252,9 @@ def run_one(lib, chronyd, scenario, config, rundir, seed=None, phase=0.0,
             rc = p.returncode
         except subprocess.TimeoutExpired:
             rc = "timeout"
+        finally:
+            if "SIM_QUERY" in env:
+                remove_query_link(rundir)
     rep = analyse(truth, scenario)
     rep.update({"config": config, "phase": phase, "exit_code": rc,
                 "seed": seed if seed is not None else scenario.seed})
