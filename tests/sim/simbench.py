@@ -31,16 +31,7 @@ import simlib  # noqa: E402
 PLOT_SCENARIO = "pause-360"
 
 
-def fmt_s(v):
-    if v is None:
-        return "never"
-    if v == 0:
-        return "0"
-    if v < 0.9995e-3:
-        return "%.0f us" % (v * 1e6)
-    if v < 0.9995:
-        return "%.0f ms" % (v * 1e3)
-    return "%.1f s" % v
+fmt_s = simlib.fmt_duration
 
 
 def fmt_err(v):

@@ -42,6 +42,21 @@ CONFIGS = {
 }
 CONFIG_ORDER = ["ptpkvm", "stock-fast", "stock-default"]
 
+def fmt_duration(v):
+    """A recovery or selection time for the tables: "never" for None or
+    infinity, "0", then us / ms / s with the unit chosen after rounding
+    (0.9996 ms is "1 ms", not "1000 us")."""
+    if v is None or v == float("inf"):
+        return "never"
+    if v == 0:
+        return "0"
+    if v < 0.9995e-3:
+        return "%.0f us" % (v * 1e6)
+    if v < 0.9995:
+        return "%.0f ms" % (v * 1e3)
+    return "%.1f s" % v
+
+
 # Other programs run as anchors in the same scenarios ({phc} = /dev/ptpN of
 # the scenario's KVM PHC: linuxptp cannot take the /dev/ptp_kvm symlink).
 PROGRAMS = {

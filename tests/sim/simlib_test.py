@@ -149,6 +149,12 @@ def main():
     check(near(rep["windows"]["all"]["hypercalls_per_s"], 14.0, 0.02),
           "window hypercalls/s across a pause", rep["windows"]["all"]["hypercalls_per_s"])
 
+    # durations in the tables
+    got = [simlib.fmt_duration(v) for v in
+           (None, float("inf"), 0, 2e-6, 0.9996e-3, 0.184, 0.99951, 3.12)]
+    check(got == ["never", "never", "0", "2 us", "1 ms", "184 ms", "1.0 s", "3.1 s"],
+          "duration formatting (units chosen after rounding, never)", got)
+
     print("%d passed, %d failed" % (passed, failed))
     return 1 if failed else 0
 

@@ -28,6 +28,8 @@ TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(TOP, "tests", "sim"))
 import simlib  # noqa: E402
 
+fmt = simlib.fmt_duration
+
 PAUSES = ["pause-0.2", "pause-5", "pause-360", "pause-1d", "pause-360x3", "coldboot-360"]
 STEADY = ["steady-precise", "steady-basic"]
 CONFIGS = ["ptpkvm", "stock-fast"]
@@ -51,18 +53,6 @@ def run(args):
     rep = simlib.run_one(lib, chronyd, sc, config, rundir, seed, phase, 1800, False)
     rep["drv_steps"], rep["drv_flushes"] = driver_counts(rundir)
     return rep
-
-
-def fmt(v):
-    if v is None or v == float("inf"):
-        return "never"
-    if v == 0:
-        return "0"
-    if v < 1e-3:
-        return "%.0f us" % (v * 1e6)
-    if v < 1.0:
-        return "%.0f ms" % (v * 1e3)
-    return "%.1f s" % v
 
 
 def main():
