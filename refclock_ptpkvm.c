@@ -508,7 +508,7 @@ static int
 ptpkvm_initialise(RCL_Instance instance)
 {
   struct ptpkvm_instance *pk;
-  char *spec;
+  char *spec, err[PHCR_ERRTEXT_MAX];
 
   pk = MallocNew(struct ptpkvm_instance);
   memset(pk, 0, sizeof (*pk));
@@ -517,7 +517,9 @@ ptpkvm_initialise(RCL_Instance instance)
   parse_options(pk);
 
   spec = RCL_GetDriverParameter(instance);
-  pk->spec = Strdup(spec && *spec ? spec : PHCR_SPEC_AUTO);
+  if (!PHCR_CheckSpec(spec, err, sizeof (err)))
+    LOG_FATAL("refclock PTPKVM: %s", err);
+  pk->spec = Strdup(spec);
   snprintf(pk->name, sizeof (pk->name), "PTPKVM %s", pk->spec);
 
   make_reader_config(pk);

@@ -26,6 +26,8 @@
 #ifndef PHCR_DEVICE_H
 #define PHCR_DEVICE_H
 
+#include <stddef.h>
+
 #include "phcr_error.h"
 #include "phcr_ops.h"
 
@@ -76,6 +78,10 @@ typedef struct {
    with *error set (PHCR_ERR_NODEVICE if the directory cannot be read). */
 extern int PHCR_ListDevices(const PHCR_Env *env, PHCR_DeviceInfo *devices,
                             int max, PHCR_Error *error);
+
+/* Is spec a device that discovery can ever resolve: "auto" or an absolute
+   path?  Returns 1, or 0 with a message naming the valid forms in err. */
+extern int PHCR_CheckSpec(const char *spec, char *err, size_t err_len);
 
 /* Choose a device.  spec is a path or "auto" (NULL means "auto");
    clock_name is the name matched by "auto" (NULL or "" means

@@ -466,6 +466,19 @@ find_path(const PHCR_Env *env, const char *path, const char *name,
 
 /* ================================================== */
 
+int
+PHCR_CheckSpec(const char *spec, char *err, size_t err_len)
+{
+  if (spec && (!strcmp(spec, PHCR_SPEC_AUTO) || (spec[0] == '/' && spec[1] != '\0')))
+    return 1;
+  snprintf(err, err_len, "invalid device '%s': valid forms are '" PHCR_SPEC_AUTO
+           "' (the PHC named by clockname=) or an absolute path such as "
+           PHCR_KVM_SYMLINK " or /dev/ptp0", spec ? spec : "");
+  return 0;
+}
+
+/* ================================================== */
+
 PHCR_Error
 PHCR_FindAndOpenDevice(const PHCR_Env *env, const char *spec,
                        const char *clock_name, PHCR_Discovery *out, int *fd)
@@ -486,12 +499,8 @@ PHCR_FindAndOpenDevice(const PHCR_Env *env, const char *spec,
   if (!clock_name || !*clock_name)
     clock_name = PHCR_DEFAULT_CLOCK_NAME;
 
-  if (strcmp(spec, PHCR_SPEC_AUTO) != 0 && spec[0] != '/') {
-    snprintf(out->error, sizeof (out->error),
-             "'%s': device must be an absolute path or '" PHCR_SPEC_AUTO "'",
-             spec);
+  if (!PHCR_CheckSpec(spec, out->error, sizeof (out->error)))
     return PHCR_ERR_ARGS;
-  }
 
   listed = PHCR_ListDevices(env, devs, PHCR_MAX_DEVICES, NULL);
   n = listed < 0 ? 0 : listed < PHCR_MAX_DEVICES ? listed : PHCR_MAX_DEVICES;

@@ -51,5 +51,9 @@ ptpkvm_rejects auto:samples=0 "invalid refclock PTPKVM option samples=0: valid f
 ptpkvm_rejects auto:step=-1 "option step=-1: valid form is step=<seconds, 0 = never step, up to 1e9>"
 ptpkvm_rejects auto:step=2e9 "option step=2e9: valid form is step=<seconds, 0 = never step, up to 1e9>"
 ptpkvm_rejects auto:sampels=5 "Invalid refclock driver option sampels=5 (valid options: nocrossts,"
+# device specs that can never resolve stop chronyd too, naming the valid forms
+for spec in AUTO ptp0 '""'; do
+  ptpkvm_rejects "$spec" "refclock PTPKVM: invalid device '$spec': valid forms are 'auto'"
+done
 
-echo "smoke-chronyd: $("$chronyd" -v | head -n 1): PTPKVM accepted, PTPKVMX rejected, bad PTPKVM options rejected"
+echo "smoke-chronyd: $("$chronyd" -v | head -n 1): PTPKVM accepted, PTPKVMX rejected, bad PTPKVM options and devices rejected"

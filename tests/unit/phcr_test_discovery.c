@@ -346,6 +346,27 @@ test_explicit_path(void **state)
   assert_int_equal(PHCR_FindDevice(&x->env, "auto", NULL, NULL), PHCR_ERR_ARGS);
 }
 
+/* Specs that can never resolve are refused, naming the valid forms */
+static void
+test_check_spec(void **state)
+{
+  const char *bad[] = { "", "\"\"", "AUTO", "Auto", "ptp0", "dev/ptp0", "/", NULL };
+  char err[PHCR_ERRTEXT_MAX];
+  int i;
+
+  (void)state;
+  assert_true(PHCR_CheckSpec("auto", err, sizeof (err)));
+  assert_true(PHCR_CheckSpec("/dev/ptp0", err, sizeof (err)));
+  assert_true(PHCR_CheckSpec("/dev/ptp_kvm", err, sizeof (err)));
+  for (i = 0; bad[i]; i++) {
+    err[0] = '\0';
+    assert_false(PHCR_CheckSpec(bad[i], err, sizeof (err)));
+    assert_non_null(strstr(err, "valid forms are 'auto'"));
+    assert_non_null(strstr(err, "absolute path"));
+  }
+  assert_false(PHCR_CheckSpec(NULL, err, sizeof (err)));
+}
+
 /* FindAndOpen keeps the fd; FindDevice closes it */
 static void
 test_find_and_open(void **state)
@@ -382,6 +403,7 @@ main(void)
     cmocka_unit_test_setup_teardown(test_auto_ptp_kvm_symlink, setup, teardown),
     cmocka_unit_test_setup_teardown(test_auto_skips_non_phc, setup, teardown),
     cmocka_unit_test_setup_teardown(test_explicit_path, setup, teardown),
+    cmocka_unit_test(test_check_spec),
     cmocka_unit_test_setup_teardown(test_find_and_open, setup, teardown),
   };
 
