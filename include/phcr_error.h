@@ -34,8 +34,9 @@ typedef enum {
                                 the ioctl */
   PHCR_ERR_CLOCKSOURCE = 2,  /* ENODEV on PRECISE: the guest's current
                                 clocksource is not kvm-clock/arch counter */
-  PHCR_ERR_RETRY = 3,        /* EINTR/EAGAIN/EBUSY persisted after the
-                                bounded internal retries */
+  PHCR_ERR_RETRY = 3,        /* EINTR/EAGAIN/EBUSY (or EINVAL on PRECISE)
+                                persisted after the bounded internal
+                                retries */
   PHCR_ERR_GONE = 4,         /* ENODEV/ENXIO/EBADF on basic or on the fd:
                                 the device went away, caller reopens */
   PHCR_ERR_INVALID = 5,      /* the device returned garbage readings */
@@ -58,12 +59,16 @@ extern const char *PHCR_ErrorName(PHCR_Error code);
 typedef enum {
   PHCR_REJ_NSEC = 0,         /* tv_nsec outside [0, 1e9) */
   PHCR_REJ_ORDER = 1,        /* sys_after < sys_before */
-  PHCR_REJ_NONMONOTONIC = 2, /* timestamps go backwards within one ioctl */
+  PHCR_REJ_NONMONOTONIC = 2, /* PHC timestamps go backwards within one
+                                ioctl */
   PHCR_REJ_DELAY = 3,        /* delay (sys_after - sys_before) above the
                                 configured maximum (default 1 s) */
   PHCR_REJ_ABSURD = 4,       /* absurd value: negative seconds, zero time,
                                 PHC and system time out of int64 ns range */
   PHCR_REJ_OUTLIER = 5,      /* dropped by the filter's outlier rejection */
+  PHCR_REJ_SYSCOPY = 6,      /* PHC timestamp equal to the system timestamp
+                                before it: a guest kernel < 5.0 copied it
+                                when the host could not answer */
   PHCR_REJ_COUNT             /* number of classes, not a class */
 } PHCR_Reject;
 

@@ -139,6 +139,12 @@ extern PHCR_Error PHCR_Read(PHCR_Reader reader, int n_samples, double now,
 extern PHCR_Error PHCR_ReadSentinel(PHCR_Reader reader, double now,
                                    PHCR_Result *res);
 
+/* Retry after failures: one device sample in the current mode, falling
+   back like PHCR_ReadSentinel except past a mode whose host cannot answer
+   (one failed hypercall, one guest kernel log line, per probe). */
+extern PHCR_Error PHCR_ReadProbe(PHCR_Reader reader, double now,
+                                 PHCR_Result *res);
+
 /* Make the next PHCR_Read re-probe better modes. */
 extern void PHCR_RequestReprobe(PHCR_Reader reader);
 

@@ -38,7 +38,8 @@ static const char *const error_strings[PHCR_ERR_COUNT] = {
     "scaling, e.g. after migration; or the driver lacks this mode)",
   "cross-timestamp unavailable (ENODEV on PRECISE: guest clocksource is "
     "not kvm-clock/arch counter)",
-  "device busy or interrupted (EINTR/EAGAIN/EBUSY), retries exhausted",
+  "device busy or interrupted (EINTR/EAGAIN/EBUSY, EINVAL on PRECISE), "
+    "retries exhausted",
   "device gone (ENODEV/ENXIO/EBADF), reopen needed",
   "device returned invalid readings",
   "no matching PHC device found",
@@ -50,7 +51,7 @@ static const char *const error_strings[PHCR_ERR_COUNT] = {
 };
 
 static const char *const reject_names[PHCR_REJ_COUNT] = {
-  "NSEC", "ORDER", "NONMONOTONIC", "DELAY", "ABSURD", "OUTLIER"
+  "NSEC", "ORDER", "NONMONOTONIC", "DELAY", "ABSURD", "OUTLIER", "SYSCOPY"
 };
 
 /* ================================================== */
@@ -103,6 +104,11 @@ PHCR_ErrorFromErrno(int sys_errno, PHCR_Mode mode)
     case ENXIO:
     case EBADF:
       return PHCR_ERR_GONE;
+    case EINVAL:
+      /* PRECISE: the device's counter value lies before the current
+         timekeeping interval and ptp_kvm passes no history
+         (get_device_system_crosststamp()): transient.  Elsewhere a bug. */
+      return mode == PHCR_MODE_PRECISE ? PHCR_ERR_RETRY : PHCR_ERR_OTHER;
     case EINTR:
     case EAGAIN:
 #if EWOULDBLOCK != EAGAIN

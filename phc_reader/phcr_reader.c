@@ -324,12 +324,19 @@ finish_ok(PHCR_Reader r, PHCR_Mode m, int disable_ext, double now,
 
 /* ================================================== */
 
+/* Kinds of read */
+#define READ_FULL 0
+#define READ_SENTINEL 1       /* one sample, no re-probe */
+#define READ_PROBE 2          /* one sample, stop where the host cannot
+                                 answer (each failed hypercall is logged by
+                                 the guest kernel) */
+
 static PHCR_Error
-do_read(PHCR_Reader r, int n, int sentinel, double now, PHCR_Result *res)
+do_read(PHCR_Reader r, int n, int kind, double now, PHCR_Result *res)
 {
   PHCR_Error err = PHCR_ERR_NOMODE;
-  PHCR_Mode m, current, last = PHCR_MODE_NONE;
-  int disable_ext = 0;
+  PHCR_Mode m, current, last = PHCR_MODE_NONE, transient = PHCR_MODE_NONE;
+  int disable_ext = 0, sentinel = kind != READ_FULL;
 
   memset(res, 0, sizeof (*res));
   res->prev_mode = r->last_ok_mode;
@@ -352,11 +359,16 @@ do_read(PHCR_Reader r, int n, int sentinel, double now, PHCR_Result *res)
     err = PHCR_ReadMode(r, m, n, res);
     if (err == PHCR_OK) {
       finish_ok(r, m, disable_ext, now, res);
+      /* A transient failure of a better mode: start there next time */
+      if (transient != PHCR_MODE_NONE)
+        r->mode = transient;
       res->error = PHCR_OK;
       return PHCR_OK;
     }
-    if (err == PHCR_ERR_GONE)
+    if (err == PHCR_ERR_GONE || (kind == READ_PROBE && err == PHCR_ERR_HOST_NOTSUPP))
       break;
+    if (err == PHCR_ERR_RETRY && transient == PHCR_MODE_NONE)
+      transient = m;
     if (m == PHCR_MODE_EXTENDED && err == PHCR_ERR_HOST_NOTSUPP)
       disable_ext = 1;
     if (m <= current)
@@ -379,7 +391,7 @@ PHCR_Read(PHCR_Reader r, int n_samples, double now, PHCR_Result *res)
   if (!r || !res)
     return PHCR_ERR_ARGS;
   return do_read(r, n_samples > 0 ? clamp_samples(n_samples) :
-                 r->config.n_samples, 0, now, res);
+                 r->config.n_samples, READ_FULL, now, res);
 }
 
 /* ================================================== */
@@ -389,7 +401,17 @@ PHCR_ReadSentinel(PHCR_Reader r, double now, PHCR_Result *res)
 {
   if (!r || !res)
     return PHCR_ERR_ARGS;
-  return do_read(r, 1, 1, now, res);
+  return do_read(r, 1, READ_SENTINEL, now, res);
+}
+
+/* ================================================== */
+
+PHCR_Error
+PHCR_ReadProbe(PHCR_Reader r, double now, PHCR_Result *res)
+{
+  if (!r || !res)
+    return PHCR_ERR_ARGS;
+  return do_read(r, 1, READ_PROBE, now, res);
 }
 
 /* ================================================== */

@@ -17,8 +17,9 @@
 
   Validation of raw readings in phc_reader: rejects triplets with tv_nsec
   outside [0, 1e9), absurd values, sys_after < sys_before, delays above the
-  limit, and whole readings whose timestamps go backwards within one ioctl;
-  counts every reject per class.  Also the exact timespec <-> int64 ns
+  limit, PHC timestamps copied from the system timestamp (old kernels when
+  the host cannot answer), and whole readings whose PHC timestamps go
+  backwards within one ioctl; counts every reject per class.  Also the exact timespec <-> int64 ns
   helpers used everywhere.
   */
 
@@ -80,8 +81,8 @@ value_ok(const struct timespec *ts)
 /* ================================================== */
 
 static int
-classify_triplet(const PHCR_Triplet *t, double max_delay, int64_t *before,
-                 int64_t *phc, int64_t *after)
+classify_triplet(const PHCR_Triplet *t, double max_delay, int precise,
+                 int64_t *before, int64_t *phc, int64_t *after)
 {
   if (!nsec_ok(&t->sys_before) || !nsec_ok(&t->phc) || !nsec_ok(&t->sys_after))
     return PHCR_REJ_NSEC;
@@ -94,6 +95,10 @@ classify_triplet(const PHCR_Triplet *t, double max_delay, int64_t *before,
   *after = (int64_t)t->sys_after.tv_sec * NS_PER_S + t->sys_after.tv_nsec;
   if (*after < *before)
     return PHCR_REJ_ORDER;
+  /* Guest kernels < 5.0 ignore a failed PHC read in PTP_SYS_OFFSET and
+     copy the system timestamp just read (ptp_chardev.c) */
+  if (!precise && *phc == *before)
+    return PHCR_REJ_SYSCOPY;
   if ((double)(*after - *before) > max_delay * 1e9)
     return PHCR_REJ_DELAY;
   return -1;
@@ -106,8 +111,8 @@ PHCR_ValidateReading(PHCR_Reading *r, const PHCR_ValidateConfig *config,
                      unsigned long rejects[PHCR_REJ_COUNT])
 {
   double max_delay = config && config->max_delay > 0.0 ? config->max_delay : 1.0;
-  int64_t before = 0, phc = 0, after = 0, prev_after = 0, prev_phc = 0;
-  int i, j, cls, monotonic = 1;
+  int64_t before = 0, phc = 0, after = 0, prev_phc = 0;
+  int i, j, cls, monotonic = 1, copied = 0;
 
   if (!r)
     return PHCR_ERR_ARGS;
@@ -117,16 +122,19 @@ PHCR_ValidateReading(PHCR_Reading *r, const PHCR_ValidateConfig *config,
   }
 
   for (i = j = 0; i < r->n; i++) {
-    cls = classify_triplet(&r->t[i], max_delay, &before, &phc, &after);
+    cls = classify_triplet(&r->t[i], max_delay, r->mode == PHCR_MODE_PRECISE,
+                           &before, &phc, &after);
     if (cls >= 0) {
       if (rejects)
         rejects[cls]++;
+      copied += cls == PHCR_REJ_SYSCOPY;
       continue;
     }
-    /* timestamps going backwards between consecutive valid triplets */
-    if (j > 0 && (before < prev_after || phc < prev_phc))
+    /* The system timestamps of consecutive triplets may overlap (noise
+       larger than their spacing): each triplet stands on its own.  The
+       PHC, read in order, never goes backwards. */
+    if (j > 0 && phc < prev_phc)
       monotonic = 0;
-    prev_after = after;
     prev_phc = phc;
     if (i != j)
       r->t[j] = r->t[i];
@@ -134,13 +142,15 @@ PHCR_ValidateReading(PHCR_Reading *r, const PHCR_ValidateConfig *config,
   }
   r->n = j;
 
-  /* a non-monotonic sequence invalidates the whole reading: it cannot be
-     told which timestamp is wrong */
+  /* a PHC going backwards invalidates the whole reading: it cannot be told
+     which timestamp is wrong */
   if (!monotonic) {
     if (rejects)
       rejects[PHCR_REJ_NONMONOTONIC] += (unsigned long)r->n;
     r->n = 0;
   }
 
-  return r->n > 0 ? PHCR_OK : PHCR_ERR_INVALID;
+  if (r->n > 0)
+    return PHCR_OK;
+  return copied > 0 && copied == i ? PHCR_ERR_HOST_NOTSUPP : PHCR_ERR_INVALID;
 }

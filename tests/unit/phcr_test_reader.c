@@ -303,6 +303,70 @@ test_retry_classes(void **state)
   assert_int_equal(res.attempt[PHCR_MODE_BASIC].attempts, 4);
 }
 
+/* PRECISE fails with EINVAL when the device's counter value lies before
+   the current timekeeping interval: retried; if it persists, basic is used
+   for this read only and the next read starts with PRECISE again */
+static void
+test_precise_einval(void **state)
+{
+  Fix *x = *state;
+  PHCR_Result res;
+  FAKE_Counters c;
+
+  x->cfg.flags = PHCR_FLAG_NOEXTENDED;
+  open_reader(x);
+  FAKE_QueueErrno(x->f, x->dev, PHCR_MODE_PRECISE, EINVAL, 2);
+  assert_int_equal(PHCR_Read(x->r, 0, 0.0, &res), PHCR_OK);
+  assert_int_equal(res.mode, PHCR_MODE_PRECISE);
+  assert_int_equal(res.retries, 2);
+
+  FAKE_QueueErrno(x->f, x->dev, PHCR_MODE_PRECISE, EINVAL, 4);
+  assert_int_equal(PHCR_Read(x->r, 0, 1.0, &res), PHCR_OK);
+  assert_int_equal(res.attempt[PHCR_MODE_PRECISE].error, PHCR_ERR_RETRY);
+  assert_int_equal(res.mode, PHCR_MODE_BASIC);
+  assert_int_equal(PHCR_GetMode(x->r), PHCR_MODE_PRECISE);
+
+  FAKE_GetCounters(x->f, &c);
+  assert_int_equal(PHCR_Read(x->r, 0, 2.0, &res), PHCR_OK);
+  assert_int_equal(res.mode, PHCR_MODE_PRECISE);
+  assert_true(res.events & PHCR_EVENT_MODE_CHANGED);
+  check_sample(x, &res);
+}
+
+/* A probe (the retry after failures) issues one ioctl where the host
+   cannot answer, but passes a PRECISE that fails for the clocksource */
+static void
+test_probe(void **state)
+{
+  Fix *x = *state;
+  PHCR_Result res;
+  FAKE_Counters c0, c1;
+  int i;
+
+  x->cfg.flags = PHCR_FLAG_NOEXTENDED;
+  open_reader(x);
+  for (i = PHCR_MODE_BASIC; i <= PHCR_MODE_PRECISE; i++)
+    FAKE_SetModeErrno(x->f, x->dev, i, EOPNOTSUPP);
+  FAKE_GetCounters(x->f, &c0);
+  assert_int_equal(PHCR_ReadProbe(x->r, 0.0, &res), PHCR_ERR_HOST_NOTSUPP);
+  FAKE_GetCounters(x->f, &c1);
+  assert_int_equal(c1.ioctl_mode[PHCR_MODE_PRECISE] - c0.ioctl_mode[PHCR_MODE_PRECISE], 1);
+  assert_int_equal(c1.ioctl_mode[PHCR_MODE_BASIC] - c0.ioctl_mode[PHCR_MODE_BASIC], 0);
+
+  /* A full read tries every mode */
+  assert_int_equal(PHCR_Read(x->r, 0, 1.0, &res), PHCR_ERR_HOST_NOTSUPP);
+  FAKE_GetCounters(x->f, &c0);
+  assert_int_equal(c0.ioctl_mode[PHCR_MODE_BASIC] - c1.ioctl_mode[PHCR_MODE_BASIC], 1);
+
+  /* The host answers again, the guest is on the tsc clocksource */
+  FAKE_SetModeErrno(x->f, x->dev, PHCR_MODE_BASIC, 0);
+  FAKE_SetModeErrno(x->f, x->dev, PHCR_MODE_PRECISE, ENODEV);
+  assert_int_equal(PHCR_ReadProbe(x->r, 2.0, &res), PHCR_OK);
+  assert_int_equal(res.mode, PHCR_MODE_BASIC);
+  assert_int_equal(res.sample.n_total, 1);
+  check_sample(x, &res);
+}
+
 /* The host cannot answer (migration): every mode EOPNOTSUPP; reported,
    never silent; when the host can answer again it recovers */
 static void
@@ -565,6 +629,8 @@ main(void)
     T(test_reprobe_by_time),
     T(test_exclusions),
     T(test_retry_classes),
+    T(test_precise_einval),
+    T(test_probe),
     T(test_host_notsupp),
     T(test_gone_and_reopen),
     T(test_garbage),
