@@ -24,10 +24,13 @@
   with phc_reader, feeds one filtered sample per driver poll to chrony,
   checks between polls with cheap one-reading sentinel reads, and when
   phc_reader's jump detector confirms a jump of the offset (a paused VM
-  resumed, the host clock was stepped), drops all samples as after an
-  unknown step and steps the system clock at once.  It waits for a missing
-  device, reopens a lost one and survives a host that cannot answer.  The
-  pure decisions live in refclock_ptpkvm_policy.c.  This file is linked
+  resumed, the host clock was stepped, another program stepped the guest
+  clock), drops all samples as after an unknown step and steps the system
+  clock at once, to where the source with its generic options says the
+  time is.  It waits for a missing device, reopens a lost one and backs
+  off while the host cannot answer.  What to do with each reading is
+  decided in refclock_ptpkvm_decide.c; options and other pure decisions
+  live in refclock_ptpkvm_policy.c.  This file is linked
   into chrony's source tree by the chrony-ptpkvm build; it is not part of
   chrony itself.
   */
@@ -48,6 +51,7 @@
 #include "util.h"
 
 #include "phcr.h"
+#include "refclock_ptpkvm_decide.h"
 #include "refclock_ptpkvm_policy.h"
 
 #ifndef PTPKVM_CHRONY_VERSION
@@ -61,27 +65,31 @@ struct ptpkvm_instance {
   PKP_Options opts;
   PHCR_Config config;
   PHCR_Reader reader;           /* NULL until the device was found */
-  PHCR_JumpDetector detector;
+  int dev_index;                /* N of /dev/ptpN of the device, or -1 */
+  PKD_State decide;
 
   int open_failures;            /* consecutive failed open/reopen attempts */
   double next_open;             /* monotonic time of the next attempt */
   int gone;                     /* the open device went away */
   int waiting_logged;
 
+  int transient_fallback;       /* the last mode change was a transient
+                                   fallback */
+  int read_failures;            /* consecutive failed reads */
+  double next_read;             /* with read_failures: time of the next try */
+
   double interval;              /* driver poll interval (s) */
   double last_full;             /* monotonic time of the last full read */
-  double last_normal;           /* ... of the last sample consistent with
-                                   the detector's estimate */
-  PKP_OffsetTracker offset;     /* chrony's own corrections since the
-                                   detector's history started */
-  int own_change;               /* inside our own flush/step */
 
   SCH_TimeoutID sentinel_id;
-  PKP_QualityTracker quality;
   PKP_Health health;
 
   unsigned long steps, flushes, samples, dropped;
+  struct ptpkvm_instance *next; /* list of all PTPKVM instances */
 };
+
+/* All PTPKVM instances, to warn about two on one device */
+static struct ptpkvm_instance *instances;
 
 /* ================================================== */
 
@@ -93,6 +101,24 @@ mono_time(void)
   if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
     return 0.0;
   return ts.tv_sec + 1.0e-9 * ts.tv_nsec;
+}
+
+/* ================================================== */
+/* Who moved the clock: REALTIME and BOOTTIME against MONOTONIC (steps move
+   only REALTIME, a suspend moves REALTIME and BOOTTIME) */
+
+static void
+read_clock_offsets(double *rt_mono, double *boot_mono)
+{
+  struct timespec mono, rt, boot;
+
+  if (clock_gettime(CLOCK_MONOTONIC, &mono) < 0 || clock_gettime(CLOCK_REALTIME, &rt) < 0 ||
+      clock_gettime(CLOCK_BOOTTIME, &boot) < 0) {
+    *rt_mono = *boot_mono = 0.0;
+    return;
+  }
+  *rt_mono = UTI_DiffTimespecsToDouble(&rt, &mono);
+  *boot_mono = UTI_DiffTimespecsToDouble(&boot, &mono);
 }
 
 /* ================================================== */
@@ -129,44 +155,45 @@ make_reader_config(struct ptpkvm_instance *pk)
 }
 
 /* ================================================== */
-
-static PHCR_JumpDetector
-create_detector(const PKP_Options *opts)
-{
-  PHCR_JumpConfig jc;
-
-  PHCR_JumpConfigDefaults(&jc);
-  jc.threshold = opts->jump;
-  jc.confirmations = opts->confirm;
-  jc.first_sample_rule = 1;
-  return PHCR_JumpCreate(&jc);
-}
-
-/* ================================================== */
-
-static void
-restart_detector(struct ptpkvm_instance *pk)
-{
-  PHCR_JumpReset(pk->detector);
-  PKP_OffsetRestart(&pk->offset);
-}
-
-/* ================================================== */
-/* Follow chrony's own changes of the clock, so that the detector sees the
-   offset of the host clock to the cooked time as if chrony had not
-   corrected anything (a correction is not a jump of the host clock). */
+/* Follow chrony's own changes of the clock (the decision loop keeps the
+   offset it watches free of them) and steps not made by this driver */
 
 static void
 clock_changed(struct timespec *raw, struct timespec *cooked, double dfreq,
               double doffset, LCL_ChangeType change_type, void *anything)
 {
   struct ptpkvm_instance *pk = anything;
+  PKD_Change change;
 
-  if (pk->own_change)
-    return;
+  switch (change_type) {
+    case LCL_ChangeStep:
+      change = PKD_CHANGE_STEP;
+      break;
+    case LCL_ChangeUnknownStep:
+      change = PKD_CHANGE_UNKNOWN_STEP;
+      break;
+    default:
+      change = PKD_CHANGE_ADJUST;
+      break;
+  }
+  PKD_ClockChanged(&pk->decide, change, doffset);
+}
 
-  if (PKP_OffsetClockChanged(&pk->offset, change_type == LCL_ChangeUnknownStep, doffset))
-    PHCR_JumpReset(pk->detector);
+/* ================================================== */
+
+static void
+warn_duplicate(struct ptpkvm_instance *pk, const char *path)
+{
+  struct ptpkvm_instance *o;
+
+  for (o = instances; o; o = o->next) {
+    if (o == pk || !o->reader)
+      continue;
+    if ((pk->dev_index >= 0 && o->dev_index == pk->dev_index) ||
+        !strcmp(PHCR_GetPath(o->reader), path))
+      LOG(LOGS_WARN, "%s: same device as %s; two sources reading one clock are not "
+          "independent (use one refclock PTPKVM line)", pk->name, o->name);
+  }
 }
 
 /* ================================================== */
@@ -195,6 +222,9 @@ log_open(struct ptpkvm_instance *pk, const PHCR_Discovery *disc, int reopen)
       reopen ? "reopened" : "using", path, why,
       PHCR_ModeName(PHCR_GetBestMode(pk->reader)), attempts);
   snprintf(pk->name, sizeof (pk->name), "PTPKVM %s", path);
+  pk->dev_index = disc->index;
+  if (!reopen)
+    warn_duplicate(pk, path);
 }
 
 /* ================================================== */
@@ -209,6 +239,7 @@ ensure_device(struct ptpkvm_instance *pk, double now)
 
   if (pk->reader && !pk->gone)
     return 1;
+  PKD_ReadFailed(&pk->decide, now);
   if (pk->open_failures > 0 && now < pk->next_open)
     return 0;
 
@@ -223,6 +254,7 @@ ensure_device(struct ptpkvm_instance *pk, double now)
     pk->open_failures = 0;
     pk->waiting_logged = 0;
     pk->gone = 0;
+    pk->read_failures = 0;
     return 1;
   }
 
@@ -256,40 +288,69 @@ skipped_text(const PKP_Health *h)
 }
 
 /* ================================================== */
-/* Log mode changes and failures of a read (full or sentinel) */
+/* The first successful read names a better mode that failed */
+
+static void
+log_first_mode(struct ptpkvm_instance *pk, const PHCR_Result *res)
+{
+  PHCR_Mode better = PHCR_MODE_NONE, m;
+
+  for (m = res->mode + 1; m < PHCR_MODE_COUNT; m++) {
+    if (res->attempt[m].attempts > 0 && res->attempt[m].error != PHCR_OK)
+      better = m;
+  }
+  if (better == PHCR_MODE_NONE)
+    return;
+
+  if (PHCR_GetBestMode(pk->reader) > res->mode && pk->opts.reprobe > 0.0)
+    LOG(LOGS_INFO, "%s: reading in mode %s (%s: %s; tried again every %.0f s)",
+        pk->name, PHCR_ModeName(res->mode), PHCR_ModeName(better),
+        PHCR_ErrorString(res->attempt[better].error), pk->opts.reprobe);
+  else
+    LOG(LOGS_INFO, "%s: reading in mode %s (%s: %s)", pk->name,
+        PHCR_ModeName(res->mode), PHCR_ModeName(better),
+        PHCR_ErrorString(res->attempt[better].error));
+}
+
+/* ================================================== */
+/* A mode change.  A fallback for a transient error of the better mode
+   (retried at the next read) and the return from it are not news. */
+
+static void
+log_mode_change(struct ptpkvm_instance *pk, const PHCR_Result *res)
+{
+  PHCR_Mode better = res->prev_mode > res->mode ? res->prev_mode : res->mode;
+  PHCR_Error why = res->attempt[better].error;
+  int transient = res->mode < res->prev_mode ? why == PHCR_ERR_RETRY : pk->transient_fallback;
+
+  pk->transient_fallback = res->mode < res->prev_mode && why == PHCR_ERR_RETRY;
+  if (transient) {
+    DEBUG_LOG("%s: reading mode %s -> %s%s%s", pk->name, PHCR_ModeName(res->prev_mode),
+              PHCR_ModeName(res->mode), why != PHCR_OK ? ", " : "",
+              why != PHCR_OK ? PHCR_ErrorString(why) : "");
+    return;
+  }
+  LOG(LOGS_INFO, "%s: reading mode %s -> %s%s%s", pk->name,
+      PHCR_ModeName(res->prev_mode), PHCR_ModeName(res->mode),
+      res->mode < res->prev_mode ? ", " : "",
+      res->mode < res->prev_mode ? PHCR_ErrorString(why) : "");
+}
+
+/* ================================================== */
+/* Log mode changes and failures of a read, and count failures for the
+   retry backoff */
 
 static void
 account_read(struct ptpkvm_instance *pk, PHCR_Error err, const PHCR_Result *res,
              double now)
 {
   PKP_HealthEvent ev;
-  PHCR_Mode better, m;
   char since[64] = "";
 
-  if (err == PHCR_OK && res->prev_mode == PHCR_MODE_NONE) {
-    /* First successful read: if a better mode failed, say why (the open
-       line named the best mode) */
-    better = PHCR_MODE_NONE;
-    for (m = res->mode + 1; m < PHCR_MODE_COUNT; m++) {
-      if (res->attempt[m].attempts > 0 && res->attempt[m].error != PHCR_OK)
-        better = m;
-    }
-    if (better != PHCR_MODE_NONE && PHCR_GetBestMode(pk->reader) > res->mode &&
-        pk->opts.reprobe > 0.0)
-      LOG(LOGS_INFO, "%s: reading in mode %s (%s: %s; tried again every %.0f s)",
-          pk->name, PHCR_ModeName(res->mode), PHCR_ModeName(better),
-          PHCR_ErrorString(res->attempt[better].error), pk->opts.reprobe);
-    else if (better != PHCR_MODE_NONE)
-      LOG(LOGS_INFO, "%s: reading in mode %s (%s: %s)", pk->name,
-          PHCR_ModeName(res->mode), PHCR_ModeName(better),
-          PHCR_ErrorString(res->attempt[better].error));
-  } else if (err == PHCR_OK && (res->events & PHCR_EVENT_MODE_CHANGED)) {
-    better = res->prev_mode > res->mode ? res->prev_mode : res->mode;
-    LOG(LOGS_INFO, "%s: reading mode %s -> %s%s%s", pk->name,
-        PHCR_ModeName(res->prev_mode), PHCR_ModeName(res->mode),
-        res->mode < res->prev_mode ? ", " : "",
-        res->mode < res->prev_mode ? PHCR_ErrorString(res->attempt[better].error) : "");
-  }
+  if (err == PHCR_OK && res->prev_mode == PHCR_MODE_NONE)
+    log_first_mode(pk, res);
+  else if (err == PHCR_OK && (res->events & PHCR_EVENT_MODE_CHANGED))
+    log_mode_change(pk, res);
 
   ev = PKP_HealthUpdate(&pk->health, err == PHCR_OK, now);
   if (ev == PKP_HEALTH_FAILING) {
@@ -303,6 +364,15 @@ account_read(struct ptpkvm_instance *pk, PHCR_Error err, const PHCR_Result *res,
         pk->name, PHCR_ModeName(res->mode), pk->health.failures, now - pk->health.since);
   }
 
+  if (err == PHCR_OK) {
+    pk->read_failures = 0;
+    return;
+  }
+
+  PKD_ReadFailed(&pk->decide, now);
+  pk->read_failures++;
+  pk->next_read = now + PKP_RetryDelay(pk->read_failures);
+
   if (err == PHCR_ERR_GONE && !pk->gone) {
     /* Reopen at the next poll.  If the failure line was left out (a brief
        failure shortly before), the first failed reopen says it waits. */
@@ -313,46 +383,68 @@ account_read(struct ptpkvm_instance *pk, PHCR_Error err, const PHCR_Result *res,
 }
 
 /* ================================================== */
+/* The reading as the decision loop needs it */
 
-static PHCR_JumpState
-feed_detector(struct ptpkvm_instance *pk, const PHCR_Sample *s, double now,
-              PHCR_JumpResult *jr)
+static void
+make_input(struct ptpkvm_instance *pk, PHCR_Sample *s, int full, double now,
+           PKD_Input *in)
 {
-  PHCR_JumpInput in;
-  struct timespec sys;
-  double correction;
+  struct timespec sys = s->sys, phc = s->phc;
+  double raw_offset = UTI_DiffTimespecsToDouble(&phc, &sys), offset;
 
-  /* Offset of the host clock to the cooked time, without chrony's own
-     corrections since the history started */
-  sys = s->sys;
-  LCL_GetOffsetCorrection(&sys, &correction, NULL);
+  memset(in, 0, sizeof (*in));
+  in->offset_ns = s->offset_ns;
+  in->error = s->error;
+  in->mode = s->mode;
+  in->full = full;
+  in->now = now;
+  in->normal_mode = REF_GetMode() == REF_ModeNormal;
+  LCL_GetOffsetCorrection(&sys, &in->correction, NULL);
 
-  in.time = now;
-  in.offset_ns = PKP_OffsetInput(&pk->offset, s->offset_ns, correction);
-  in.error = s->error;
+  /* Where the source says the time is, with chronyd's generic options */
+  if (RCL_GetDriverStepOffset(pk->rcl, &sys, &phc, &offset, &in->may_step))
+    in->options_offset = offset - raw_offset;
+  else
+    in->may_step = 0;
 
-  return PHCR_JumpFeed(pk->detector, &in, jr);
+  read_clock_offsets(&in->rt_mono, &in->boot_mono);
 }
 
 /* ================================================== */
 
 static void
-act_on_jump(struct ptpkvm_instance *pk, const PHCR_JumpResult *jr,
-            const PHCR_Sample *s, double now)
+log_jump(struct ptpkvm_instance *pk, const PKD_Verdict *v, PKP_Reason why)
+{
+  char when[64];
+
+  if (v->cause == PKD_CAUSE_START)
+    snprintf(when, sizeof (when), "at the first reading");
+  else if (v->gap > 0.0)
+    snprintf(when, sizeof (when), "first reading after %.1f s without readings", v->gap);
+  else
+    snprintf(when, sizeof (when), "detected within %.2f s of running time", v->latency);
+
+  if (why == PKP_WHY_STEP)
+    LOG(LOGS_WARN, "System clock was stepped by %.6f seconds (%s: %s, %s)", v->step,
+        pk->name, PKD_CauseText(v->cause), when);
+  else
+    LOG(v->action == PKD_NOTE ? LOGS_INFO : LOGS_WARN,
+        "%s: offset to the host clock changed by %+.6f seconds (%s, %s); %s%s", pk->name,
+        v->jump, PKD_CauseText(v->cause), when, v->action == PKD_FLUSH ? "samples dropped, " : "",
+        PKP_ReasonText(why));
+}
+
+/* ================================================== */
+/* Execute a verdict on a confirmed jump */
+
+static void
+act_on_jump(struct ptpkvm_instance *pk, const PKD_Verdict *v, double now)
 {
   struct timespec raw, cooked;
-  double step = 0.0, latency;
-  int cold = (jr->flags & PHCR_JUMPF_COLD) != 0;
-  PKP_Action act;
-  PKP_Reason why;
-  char msg[320];
+  PKP_Reason why = v->why;
+  int stepped = 0;
 
-  latency = now - pk->last_normal;
-  act = PKP_DecideJump(&pk->opts, jr->jump, pk->steps, REF_GetMode() == REF_ModeNormal, &why);
-
-  if (act != PKP_ACT_IGNORE) {
-    pk->own_change = 1;
-
+  if (v->action == PKD_FLUSH || v->action == PKD_STEP) {
     /* Everything measured before the jump is invalid: drop the samples of
        every refclock and source as after an unknown step */
     LCL_ReadRawTime(&raw);
@@ -360,67 +452,23 @@ act_on_jump(struct ptpkvm_instance *pk, const PHCR_JumpResult *jr,
     LCL_NotifyExternalTimeStep(&raw, &cooked, 0.0, 0.0);
     pk->flushes++;
 
-    if (act == PKP_ACT_STEP) {
-      /* The pending correction was cancelled by the notification, so the
-         step is the whole offset of the last confirming reading (J plus
-         the small offset chrony had not corrected yet) */
-      step = (double)s->offset_ns * 1.0e-9;
-      if (LCL_ApplyStepOffset(-step)) {
-        pk->steps++;
-      } else {
-        act = PKP_ACT_FLUSH;
-        why = PKP_WHY_STEP_FAILED;
-      }
+    if (v->action == PKD_STEP) {
+      stepped = LCL_ApplyStepOffset(-v->step);
+      why = stepped ? PKP_WHY_STEP : PKP_WHY_STEP_FAILED;
+      pk->steps += stepped;
     }
-
-    pk->own_change = 0;
+    PKD_Acted(&pk->decide, v, stepped, now);
   }
 
-  PKP_FormatJump(msg, sizeof (msg), act, why, &pk->opts, jr->jump, step, cold, latency);
-  LOG(act == PKP_ACT_STEP ? LOGS_WARN : LOGS_INFO, "%s", msg);
-
-  restart_detector(pk);
-  pk->last_normal = now;
-}
-
-/* ================================================== */
-/* Take the confirming reads of a suspected jump at once.  Returns the
-   final state; res and jr hold the last read. */
-
-static PHCR_JumpState
-confirm_jump(struct ptpkvm_instance *pk, PHCR_Result *res, PHCR_JumpResult *jr,
-             double *now)
-{
-  PHCR_JumpState state = PHCR_JUMP_SUSPECT;
-  PHCR_Error err;
-  int i;
-
-  for (i = 0; i < 2 * pk->opts.confirm + 2 && state == PHCR_JUMP_SUSPECT; i++) {
-    *now = mono_time();
-    err = PHCR_Read(pk->reader, 0, *now, res);
-    account_read(pk, err, res, *now);
-    if (err != PHCR_OK)
-      break;
-    pk->last_full = *now;
-    state = feed_detector(pk, &res->sample, *now, jr);
-  }
-
-  DEBUG_LOG("%s: suspect resolved as %s after %d reads (jump %+.9f)", pk->name,
-            PHCR_JumpStateName(state), i, jr->jump);
-  return state;
+  log_jump(pk, v, why);
 }
 
 /* ================================================== */
 
 static int
-add_sample(struct ptpkvm_instance *pk, PHCR_Sample *s)
+add_sample(struct ptpkvm_instance *pk, PHCR_Sample *s, int quality)
 {
-  struct timespec sys, phc;
-  int quality;
-
-  quality = PKP_QualityAssess(&pk->quality, s->error, s->mode);
-  sys = s->sys;
-  phc = s->phc;
+  struct timespec sys = s->sys, phc = s->phc;
 
   DEBUG_LOG("%s: offset %+.9f err %.9f delay %.9f used %d/%d mode %s quality %d",
             pk->name, s->offset, s->error, s->delay, s->n_used, s->n_total,
@@ -441,40 +489,47 @@ add_sample(struct ptpkvm_instance *pk, PHCR_Sample *s)
 }
 
 /* ================================================== */
-/* Run a successful read through the detector; feed it to chrony if asked
-   and it is consistent.  Returns what RCL_AddSample returned, or 0. */
+/* Judge a successful read, with the confirming reads of a suspected jump
+   taken at once; feed it to chrony if it is a full read and the decision
+   loop says so.  Returns what RCL_AddSample returned, or 0. */
 
 static int
-process_read(struct ptpkvm_instance *pk, PHCR_Result *res, double now, int feed)
+process_read(struct ptpkvm_instance *pk, PHCR_Result *res, double now, int full)
 {
-  PHCR_JumpResult jr;
-  PHCR_JumpState state;
+  PKD_Verdict v;
+  PKD_Input in;
+  PHCR_Error err;
+  int i;
 
-  state = feed_detector(pk, &res->sample, now, &jr);
+  for (i = 0; ; i++) {
+    make_input(pk, &res->sample, full, now, &in);
+    PKD_Process(&pk->decide, &in, &v);
+    if (v.action != PKD_CONFIRM || i >= 2 * pk->opts.confirm + 2)
+      break;
 
-  if (state == PHCR_JUMP_SUSPECT) {
-    DEBUG_LOG("%s: suspect jump %+.9f (deviation beyond %.9f)", pk->name, jr.jump, jr.margin);
-    state = confirm_jump(pk, res, &jr, &now);
-    /* A confirming read may have come from a different mode or failed */
-    if (res->error != PHCR_OK)
+    DEBUG_LOG("%s: suspect jump %+.9f, confirming", pk->name, v.jump);
+    now = mono_time();
+    err = PHCR_Read(pk->reader, 0, now, res);
+    account_read(pk, err, res, now);
+    if (err != PHCR_OK)
       return 0;
+    pk->last_full = now;
   }
 
-  switch (state) {
-    case PHCR_JUMP_NORMAL:
-      pk->last_normal = now;
-      if (!feed)
-        return 0;
-      return add_sample(pk, &res->sample);
-    case PHCR_JUMP_CONFIRMED:
-      act_on_jump(pk, &jr, &res->sample, now);
-      /* Outside normal mode, the reading is the new truth for chronyd */
-      if (feed && REF_GetMode() != REF_ModeNormal)
-        return add_sample(pk, &res->sample);
-      return 0;
-    default:
-      return 0;
-  }
+  if (v.action != PKD_NONE && v.action != PKD_CONFIRM)
+    act_on_jump(pk, &v, now);
+
+  return v.add ? add_sample(pk, &res->sample, v.quality) : 0;
+}
+
+/* ================================================== */
+/* While reads fail, try again after a growing delay with a single-ioctl
+   probe: every failed hypercall makes the guest kernel log a line */
+
+static int
+probe_due(struct ptpkvm_instance *pk, double now)
+{
+  return pk->read_failures == 0 || now >= pk->next_read;
 }
 
 /* ================================================== */
@@ -491,7 +546,7 @@ sentinel_timeout(void *arg)
 
   now = mono_time();
   if (!PKP_SentinelDue(&pk->opts, pk->interval, now - pk->last_full,
-                       pk->reader && !pk->gone && !pk->health.failing))
+                       pk->reader && !pk->gone && pk->read_failures == 0))
     return;
 
   err = PHCR_ReadSentinel(pk->reader, now, &res);
@@ -513,6 +568,7 @@ ptpkvm_initialise(RCL_Instance instance)
   pk = MallocNew(struct ptpkvm_instance);
   memset(pk, 0, sizeof (*pk));
   pk->rcl = instance;
+  pk->dev_index = -1;
 
   parse_options(pk);
 
@@ -523,17 +579,17 @@ ptpkvm_initialise(RCL_Instance instance)
   snprintf(pk->name, sizeof (pk->name), "PTPKVM %s", pk->spec);
 
   make_reader_config(pk);
-  pk->detector = create_detector(&pk->opts);
-  if (!pk->detector)
+  if (!PKD_Init(&pk->decide, &pk->opts, mono_time()))
     LOG_FATAL("PTPKVM: could not create the jump detector");
 
-  PKP_QualityInit(&pk->quality);
   PKP_HealthInit(&pk->health);
   pk->interval = UTI_Log2ToDouble(RCL_GetDriverPoll(instance));
-  pk->last_full = pk->last_normal = mono_time();
+  pk->last_full = mono_time();
 
   RCL_SetDriverData(instance, pk);
   LCL_AddParameterChangeHandler(clock_changed, pk);
+  pk->next = instances;
+  instances = pk;
 
   /* A missing device is not an error: the source stays unreachable and
      the driver keeps looking for it */
@@ -550,12 +606,18 @@ ptpkvm_initialise(RCL_Instance instance)
 static void
 ptpkvm_finalise(RCL_Instance instance)
 {
-  struct ptpkvm_instance *pk = RCL_GetDriverData(instance);
+  struct ptpkvm_instance *pk = RCL_GetDriverData(instance), **p;
   PHCR_Counters c;
 
   if (pk->sentinel_id)
     SCH_RemoveTimeout(pk->sentinel_id);
   LCL_RemoveParameterChangeHandler(clock_changed, pk);
+  for (p = &instances; *p; p = &(*p)->next) {
+    if (*p == pk) {
+      *p = pk->next;
+      break;
+    }
+  }
 
   if (pk->reader) {
     PHCR_GetCounters(pk->reader, &c);
@@ -566,7 +628,7 @@ ptpkvm_finalise(RCL_Instance instance)
     PHCR_Close(pk->reader);
   }
 
-  PHCR_JumpDestroy(pk->detector);
+  PKD_Fini(&pk->decide);
   Free(pk->spec);
   Free(pk);
 }
@@ -580,18 +642,21 @@ ptpkvm_poll(RCL_Instance instance)
   PHCR_Result res;
   PHCR_Error err;
   double now;
+  int full;
 
   now = mono_time();
-  if (!ensure_device(pk, now))
+  if (!ensure_device(pk, now) || !probe_due(pk, now))
     return 0;
 
-  err = PHCR_Read(pk->reader, 0, now, &res);
+  /* After failures, one ioctl until the device answers again */
+  full = pk->read_failures == 0;
+  err = full ? PHCR_Read(pk->reader, 0, now, &res) : PHCR_ReadProbe(pk->reader, now, &res);
   account_read(pk, err, &res, now);
   if (err != PHCR_OK)
     return 0;
 
   pk->last_full = now;
-  return process_read(pk, &res, now, 1);
+  return process_read(pk, &res, now, full);
 }
 
 /* ================================================== */

@@ -18,8 +18,7 @@
 
   Implementation of the PTPKVM driver's pure decisions (see
   refclock_ptpkvm_policy.h): option parsing and validation, jump action,
-  sample quality, failure/recovery state, backoff, sentinel timing and the
-  jump log text.  Plain C, no chrony headers, no I/O.
+  sample quality, failure/recovery state, backoffs and sentinel timing.  Plain C, no chrony headers, no I/O.
   */
 
 #include <errno.h>
@@ -242,13 +241,16 @@ PKP_ParseOptions(PKP_Options *opts, PKP_OptionGetter get, void *arg, char *err,
 
 PKP_Action
 PKP_DecideJump(const PKP_Options *opts, double jump, int steps_done,
-               int normal_mode, PKP_Reason *why)
+               int normal_mode, int may_step, PKP_Reason *why)
 {
   PKP_Reason r;
   PKP_Action a;
 
   if (!normal_mode) {
     r = PKP_WHY_NOT_NORMAL;
+    a = PKP_ACT_IGNORE;
+  } else if (!may_step) {
+    r = PKP_WHY_NOSELECT;
     a = PKP_ACT_IGNORE;
   } else if (opts->step <= 0.0) {
     r = PKP_WHY_DISABLED;
@@ -271,104 +273,25 @@ PKP_DecideJump(const PKP_Options *opts, double jump, int steps_done,
 
 /* ================================================== */
 
-static const char *
-jump_cause(double jump, int cold)
+const char *
+PKP_ReasonText(PKP_Reason why)
 {
-  if (cold)
-    return "initial offset from the host clock";
-  if (jump > 0.0)
-    return "host clock jumped ahead (VM paused?)";
-  return "host clock jumped back (host clock stepped?)";
-}
-
-/* ================================================== */
-
-void
-PKP_FormatJump(char *buf, size_t len, PKP_Action act, PKP_Reason why,
-               const PKP_Options *opts, double jump, double step, int cold,
-               double latency)
-{
-  char detected[64], reason[96];
-
-  if (cold)
-    snprintf(detected, sizeof (detected), "at the first reading");
-  else if (jump > 0.0)
-    snprintf(detected, sizeof (detected), "detected at most %.2f s after resume", latency);
-  else
-    snprintf(detected, sizeof (detected), "detected at most %.2f s after the jump", latency);
-
   switch (why) {
     case PKP_WHY_NOT_NORMAL:
-      snprintf(reason, sizeof (reason), "not acting outside chronyd's normal mode");
-      break;
+      return "not acting outside chronyd's normal mode";
+    case PKP_WHY_NOSELECT:
+      return "not stepping: the source may not move the clock (noselect)";
     case PKP_WHY_DISABLED:
-      snprintf(reason, sizeof (reason), "stepping disabled (step=0), slewing");
-      break;
+      return "stepping disabled (step=0), slewing";
     case PKP_WHY_BELOW:
-      snprintf(reason, sizeof (reason), "below the step threshold of %g s, slewing",
-               opts->step);
-      break;
+      return "below the step threshold, slewing";
     case PKP_WHY_LIMIT:
-      snprintf(reason, sizeof (reason), "step limit of %d reached, slewing", opts->maxsteps);
-      break;
+      return "step limit (maxsteps) reached, slewing";
     case PKP_WHY_STEP_FAILED:
-      snprintf(reason, sizeof (reason), "could not step the clock, slewing");
-      break;
+      return "could not step the clock, slewing";
     default:
-      reason[0] = '\0';
-      break;
+      return "stepping";
   }
-
-  if (act == PKP_ACT_STEP)
-    snprintf(buf, len, "System clock stepped by %+.6f s: %s, %s", step,
-             jump_cause(jump, cold), detected);
-  else if (act == PKP_ACT_FLUSH)
-    snprintf(buf, len, "Offset to the host clock changed by %+.6f s: %s, %s; "
-             "samples dropped, %s", jump, jump_cause(jump, cold), detected, reason);
-  else
-    snprintf(buf, len, "Offset to the host clock changed by %+.6f s: %s, %s; %s",
-             jump, jump_cause(jump, cold), detected, reason);
-}
-
-/* ================================================== */
-
-void
-PKP_OffsetRestart(PKP_OffsetTracker *t)
-{
-  t->adjusted_ns = 0;
-  t->fed = 0;
-}
-
-/* ================================================== */
-
-int
-PKP_OffsetClockChanged(PKP_OffsetTracker *t, int unknown_step, double doffset)
-{
-  if (unknown_step || !isfinite(doffset) || fabs(doffset) >= 9.0e9) {
-    PKP_OffsetRestart(t);
-    return 1;
-  }
-
-  /* Without history, the next reading is taken as it is (and compared
-     with zero by the first-sample rule, if still armed) */
-  if (!t->fed)
-    return 0;
-
-  t->adjusted_ns += llround(doffset * 1.0e9);
-  return 0;
-}
-
-/* ================================================== */
-
-long long
-PKP_OffsetInput(PKP_OffsetTracker *t, long long raw_offset_ns, double correction)
-{
-  long long corr_ns = 0;
-
-  if (isfinite(correction) && fabs(correction) < 9.0e9)
-    corr_ns = llround(correction * 1.0e9);
-  t->fed = 1;
-  return raw_offset_ns - corr_ns - t->adjusted_ns;
 }
 
 /* ================================================== */
@@ -473,6 +396,21 @@ PKP_Backoff(int n)
   if (n > 4)
     n = 4;
   return (double)(1 << (n - 1));
+}
+
+/* ================================================== */
+
+double
+PKP_RetryDelay(int n)
+{
+  double d;
+
+  if (n < 1)
+    n = 1;
+  if (n > 6)
+    return PKP_MAX_RETRY_DELAY;
+  d = (double)(1 << n);
+  return d < PKP_MAX_RETRY_DELAY ? d : PKP_MAX_RETRY_DELAY;
 }
 
 /* ================================================== */

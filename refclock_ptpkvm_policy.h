@@ -20,8 +20,8 @@
   they build and are unit-tested without it: the driver options (names,
   defaults, parsing and validation with messages naming the valid form),
   what to do with a confirmed jump (step, flush only, or nothing), the
-  quality of a sample, the retry backoff, when a sentinel read is due,
-  the failure/recovery log state, and the text of the jump log line.
+  quality of a sample, the open and read retry backoffs, when a sentinel
+  read is due, and the failure/recovery log state.
   Nothing here reads a clock or touches a device.
   */
 
@@ -87,7 +87,8 @@ extern int PKP_ParseOptions(PKP_Options *opts, PKP_OptionGetter get, void *arg,
 
 typedef enum {
   PKP_ACT_IGNORE = 0,     /* only restart the detector (chronyd not in its
-                             normal mode, e.g. -q/-Q: it handles offsets) */
+                             normal mode, e.g. -q/-Q: it handles offsets;
+                             or a source that may not move the clock) */
   PKP_ACT_FLUSH = 1,      /* drop all samples as after an unknown step */
   PKP_ACT_STEP = 2        /* flush, then step the clock */
 } PKP_Action;
@@ -98,48 +99,18 @@ typedef enum {
   PKP_WHY_DISABLED,       /* step=0 */
   PKP_WHY_BELOW,          /* |jump| < step threshold */
   PKP_WHY_LIMIT,          /* maxsteps steps done already */
+  PKP_WHY_NOSELECT,       /* the source may not move the clock (noselect) */
   PKP_WHY_STEP_FAILED     /* the step was decided, but chronyd could not
                              step the clock */
 } PKP_Reason;
 
+/* may_step: the source may move the clock (chronyd's generic options) */
 extern PKP_Action PKP_DecideJump(const PKP_Options *opts, double jump,
                                  int steps_done, int normal_mode,
-                                 PKP_Reason *why);
+                                 int may_step, PKP_Reason *why);
 
-/* Log line of an acted-upon jump: action, size, cause and detection
-   latency (an upper bound on the running time since the jump: the guest's
-   clock does not run while the VM is paused).  cold = first reading after
-   start.  step is the offset actually stepped (0 if none). */
-extern void PKP_FormatJump(char *buf, size_t len, PKP_Action act,
-                           PKP_Reason why, const PKP_Options *opts,
-                           double jump, double step, int cold,
-                           double latency);
-
-/* ================================================== */
-/* The offset the jump detector watches: host clock minus chronyd's cooked
-   time, with chronyd's own corrections since the detector's history
-   started taken out (a correction of the clock is not a jump of the host
-   clock).  chrony's convention: a change with doffset d moves the cooked
-   time by -d, so the raw offset moves by +d. */
-
-typedef struct {
-  long long adjusted_ns;  /* sum of chrony's doffsets while fed (ns) */
-  int fed;                /* samples went to the detector since restart */
-} PKP_OffsetTracker;
-
-extern void PKP_OffsetRestart(PKP_OffsetTracker *t);
-
-/* chronyd changed the clock (parameter change handler).  unknown_step: an
-   unknown step was notified (not by us).  Returns 1 if the detector must
-   be restarted (its history is invalid), 0 otherwise. */
-extern int PKP_OffsetClockChanged(PKP_OffsetTracker *t, int unknown_step,
-                                  double doffset);
-
-/* Detector input for a sample: raw offset (phc - sys, exact ns) and
-   chronyd's pending offset correction at the sample's system time (s,
-   cooked = raw + correction).  Marks the tracker fed. */
-extern long long PKP_OffsetInput(PKP_OffsetTracker *t, long long raw_offset_ns,
-                                 double correction);
+/* What a flush or a note did instead of a step, for the log line */
+extern const char *PKP_ReasonText(PKP_Reason why);
 
 /* ================================================== */
 /* Sample quality: 2 good, 1 usable but worse than usual, 0 drop it */
@@ -192,6 +163,12 @@ extern PKP_HealthEvent PKP_HealthUpdate(PKP_Health *h, int ok, double now);
    attempts (n >= 1): 1, 2, 4, then 8 s (a failed attempt only lists
    /sys/class/ptp and tries to open a file). */
 extern double PKP_Backoff(int n);
+
+/* Delay before the next read after n consecutive failed reads (n >= 1):
+   2, 4, 8, 16, 32, then 60 s.  Every failed hypercall makes the guest
+   kernel log a line; a host that cannot answer may never answer again. */
+#define PKP_MAX_RETRY_DELAY 60.0
+extern double PKP_RetryDelay(int n);
 
 /* Is a sentinel read due?  interval = the driver's poll interval, since =
    time since the last full read.  Skipped when off, when the device is not

@@ -65,13 +65,13 @@ def p0002(v, get, put):
 ''', '''  add_def PTPKVM_CHRONY_VERSION %d
   EXTRA_OBJECTS="$EXTRA_OBJECTS refclock.o refclock_phc.o refclock_pps.o \\
     refclock_rtc.o refclock_sensor.o refclock_shm.o refclock_sock.o \\
-    refclock_ptpkvm.o refclock_ptpkvm_policy.o"
+    refclock_ptpkvm.o refclock_ptpkvm_policy.o refclock_ptpkvm_decide.o"
 ''' % VERSIONS[v], 'configure')
     else:
         t = rep(t, '''  EXTRA_OBJECTS="$EXTRA_OBJECTS refclock.o refclock_phc.o refclock_pps.o refclock_shm.o refclock_sock.o"
 ''', '''  add_def PTPKVM_CHRONY_VERSION %d
   EXTRA_OBJECTS="$EXTRA_OBJECTS refclock.o refclock_phc.o refclock_pps.o refclock_shm.o refclock_sock.o \\
-    refclock_ptpkvm.o refclock_ptpkvm_policy.o"
+    refclock_ptpkvm.o refclock_ptpkvm_policy.o refclock_ptpkvm_decide.o"
 ''' % VERSIONS[v], 'configure')
     t = rep(t, '''    EXTRA_OBJECTS="$EXTRA_OBJECTS hwclock.o"
   add_def FEAT_PHC
@@ -146,6 +146,54 @@ def p0005(v, get, put):
 ''', 'sys_linux.c')
     put('sys_linux.c', t)
 
+def p0007(v, get, put):
+    t = get('refclock.c')
+    t = rep(t, '  int tai;\n', '  int tai;\n  int sel_options;\n', 'refclock.c')
+    t = rep(t, '  inst->tai = params->tai;\n',
+            '  inst->tai = params->tai;\n  inst->sel_options = params->sel_options;\n', 'refclock.c')
+    t = rep(t, '''int
+RCL_GetDriverPoll(RCL_Instance instance)
+{
+  return instance->driver_poll;
+}
+''', '''int
+RCL_GetDriverPoll(RCL_Instance instance)
+{
+  return instance->driver_poll;
+}
+
+int
+RCL_GetDriverStepOffset(RCL_Instance instance, struct timespec *sample_time,
+                        struct timespec *ref_time, double *offset, int *may_step)
+{
+  /* A source that chronyd may not select, or whose samples are not
+     absolute times, must not move the clock */
+  *may_step = !(instance->sel_options & SRC_SELECT_NOSELECT) &&
+              !instance->pps_forced && instance->lock_ref == -1;
+
+  *offset = UTI_DiffTimespecsToDouble(ref_time, sample_time) + instance->offset;
+  if (instance->tai && !convert_tai_offset(sample_time, offset))
+    return 0;
+
+  return 1;
+}
+''', 'refclock.c')
+    put('refclock.c', t)
+    t = get('refclock.h')
+    t = rep(t, '''extern int RCL_GetDriverPoll(RCL_Instance instance);
+''', '''extern int RCL_GetDriverPoll(RCL_Instance instance);
+
+/* For a driver that steps the clock itself: the offset (ref_time -
+   sample_time) of a reading with the generic options applied as
+   RCL_AddSample applies them (offset, tai), and whether the source may
+   move the clock (not noselect, not a pulse or locked source).  Returns 0
+   if the offset is unknown (TAI-UTC offset not known). */
+extern int RCL_GetDriverStepOffset(RCL_Instance instance, struct timespec *sample_time,
+                                   struct timespec *ref_time, double *offset,
+                                   int *may_step);
+''', 'refclock.h')
+    put('refclock.h', t)
+
 def gen_man(adoc_text, tmpdir):
     os.makedirs(tmpdir, exist_ok=True)
     a = os.path.join(tmpdir, 'chrony.conf.adoc')
@@ -195,8 +243,9 @@ The default reference ID of a PTPKVM refclock is "KVM" and the refclock
 number (KVM0) instead of "PTP0", which would suggest a PTP network
 source.'''),
     ('0002-configure-build-PTPKVM-refclock.patch', p0002, 'configure: build the PTPKVM refclock, define the chrony API version', '''\
-Add refclock_ptpkvm.o and refclock_ptpkvm_policy.o (the driver's pure
-decisions) to the refclock object list.  Where the PHC refclock is
+Add refclock_ptpkvm.o, refclock_ptpkvm_policy.o and
+refclock_ptpkvm_decide.o (the driver's chrony-free decisions) to the
+refclock object list.  Where the PHC refclock is
 supported (Linux with <linux/ptp_clock.h>), define FEAT_PTPKVM and link
 libphcr, the PHC reading library of chrony-ptpkvm (its include and
 library directories come in CPPFLAGS and LDFLAGS).
@@ -242,6 +291,16 @@ The release tarball ships the man page generated from the AsciiDoc source
 (doc/chrony.conf.man.in); it gets the same change (generated with
 asciidoctor and applied to the shipped page), so that make install does
 not need asciidoctor to regenerate it.'''),
+    ('0007-refclock-step-offset-for-drivers-that-step.patch', p0007, 'refclock: tell a driver that steps the clock where its source says the time is', '''\
+The PTPKVM driver steps the clock itself when the host clock jumped (a
+paused virtual machine resumed).  The generic refclock options that change
+where a source says the time is (offset, tai) and those that keep a source
+from moving the clock (noselect; pps and lock, whose samples are not
+absolute times) are applied in refclock.c and sources.c, out of the
+driver's reach.  Add RCL_GetDriverStepOffset(), which returns the offset of
+a reading with offset and tai applied exactly as RCL_AddSample() applies
+them, and whether the source may move the clock; keep the selection
+options of the source in its instance for that.'''),
 ]
 
 def main():

@@ -19,8 +19,8 @@
   cmocka tests of refclock_ptpkvm_policy.c, the chrony-independent logic
   of the PTPKVM driver: option parsing and validation (including the
   messages naming the valid form), the step/flush/ignore decision with
-  thresholds and the step limit, the jump log text, sample quality,
-  failure/recovery logging state, backoff and sentinel timing.  The option
+  thresholds, the step limit and noselect, sample quality,
+  failure/recovery logging state, backoffs and sentinel timing.  The option
   getter mimics chrony's RCL_GetDriverOption on a list of "name[=value]"
   strings.
   */
@@ -227,138 +227,49 @@ test_decide_jump(void **state)
 
   PKP_DefaultOptions(&o);
 
-  assert_int_equal(PKP_DecideJump(&o, 360.0, 0, 1, &why), PKP_ACT_STEP);
+  assert_int_equal(PKP_DecideJump(&o, 360.0, 0, 1, 1, &why), PKP_ACT_STEP);
   assert_int_equal(why, PKP_WHY_STEP);
-  assert_int_equal(PKP_DecideJump(&o, -0.2, 5, 1, &why), PKP_ACT_STEP);
-  assert_int_equal(PKP_DecideJump(&o, 1.0e-3, 0, 1, &why), PKP_ACT_STEP);
+  assert_int_equal(PKP_DecideJump(&o, -0.2, 5, 1, 1, &why), PKP_ACT_STEP);
+  assert_int_equal(PKP_DecideJump(&o, 1.0e-3, 0, 1, 1, &why), PKP_ACT_STEP);
 
   /* Below the threshold: flush only */
-  assert_int_equal(PKP_DecideJump(&o, 0.9e-3, 0, 1, &why), PKP_ACT_FLUSH);
+  assert_int_equal(PKP_DecideJump(&o, 0.9e-3, 0, 1, 1, &why), PKP_ACT_FLUSH);
   assert_int_equal(why, PKP_WHY_BELOW);
-  assert_int_equal(PKP_DecideJump(&o, -0.9e-3, 0, 1, &why), PKP_ACT_FLUSH);
+  assert_int_equal(PKP_DecideJump(&o, -0.9e-3, 0, 1, 1, &why), PKP_ACT_FLUSH);
 
   /* Not in normal mode (-q, -Q, initstepslew): nothing, whatever the size */
-  assert_int_equal(PKP_DecideJump(&o, 360.0, 0, 0, &why), PKP_ACT_IGNORE);
+  assert_int_equal(PKP_DecideJump(&o, 360.0, 0, 0, 1, &why), PKP_ACT_IGNORE);
   assert_int_equal(why, PKP_WHY_NOT_NORMAL);
 
   /* step=0: never step */
   o.step = 0.0;
-  assert_int_equal(PKP_DecideJump(&o, 86400.0, 0, 1, &why), PKP_ACT_FLUSH);
+  assert_int_equal(PKP_DecideJump(&o, 86400.0, 0, 1, 1, &why), PKP_ACT_FLUSH);
   assert_int_equal(why, PKP_WHY_DISABLED);
 
   /* maxsteps */
   o.step = 0.1;
   o.maxsteps = 2;
-  assert_int_equal(PKP_DecideJump(&o, 1.0, 0, 1, &why), PKP_ACT_STEP);
-  assert_int_equal(PKP_DecideJump(&o, 1.0, 1, 1, &why), PKP_ACT_STEP);
-  assert_int_equal(PKP_DecideJump(&o, 1.0, 2, 1, &why), PKP_ACT_FLUSH);
+  assert_int_equal(PKP_DecideJump(&o, 1.0, 0, 1, 1, &why), PKP_ACT_STEP);
+  assert_int_equal(PKP_DecideJump(&o, 1.0, 1, 1, 1, &why), PKP_ACT_STEP);
+  assert_int_equal(PKP_DecideJump(&o, 1.0, 2, 1, 1, &why), PKP_ACT_FLUSH);
   assert_int_equal(why, PKP_WHY_LIMIT);
   o.maxsteps = 0;
-  assert_int_equal(PKP_DecideJump(&o, 1.0, 0, 1, &why), PKP_ACT_FLUSH);
+  assert_int_equal(PKP_DecideJump(&o, 1.0, 0, 1, 1, &why), PKP_ACT_FLUSH);
   o.maxsteps = -1;
-  assert_int_equal(PKP_DecideJump(&o, 1.0, 1000000, 1, &why), PKP_ACT_STEP);
+  assert_int_equal(PKP_DecideJump(&o, 1.0, 1000000, 1, 1, &why), PKP_ACT_STEP);
+
+  /* A source that may not move the clock (noselect): nothing, whatever
+     the size and the other options */
+  o.maxsteps = -1;
+  assert_int_equal(PKP_DecideJump(&o, 360.0, 0, 1, 0, &why), PKP_ACT_IGNORE);
+  assert_int_equal(why, PKP_WHY_NOSELECT);
+  assert_int_equal(PKP_DecideJump(&o, 1.0e-4, 0, 1, 0, &why), PKP_ACT_IGNORE);
+  assert_non_null(strstr(PKP_ReasonText(PKP_WHY_NOSELECT), "noselect"));
+  assert_non_null(strstr(PKP_ReasonText(PKP_WHY_STEP_FAILED), "could not step"));
+  assert_non_null(strstr(PKP_ReasonText(PKP_WHY_BELOW), "below the step threshold"));
 
   /* NULL reason is allowed */
-  assert_int_equal(PKP_DecideJump(&o, 1.0, 0, 1, NULL), PKP_ACT_STEP);
-}
-
-static void
-test_format_jump(void **state)
-{
-  PKP_Options o;
-  char buf[256];
-
-  PKP_DefaultOptions(&o);
-
-  PKP_FormatJump(buf, sizeof (buf), PKP_ACT_STEP, PKP_WHY_STEP, &o, 360.000012,
-                 360.000012, 0, 0.18);
-  assert_string_equal(buf, "System clock stepped by +360.000012 s: host clock jumped ahead "
-                      "(VM paused?), detected at most 0.18 s after resume");
-
-  PKP_FormatJump(buf, sizeof (buf), PKP_ACT_STEP, PKP_WHY_STEP, &o, -2.5, -2.5, 0, 0.04);
-  assert_non_null(strstr(buf, "stepped by -2.500000 s"));
-  assert_non_null(strstr(buf, "jumped back"));
-
-  PKP_FormatJump(buf, sizeof (buf), PKP_ACT_STEP, PKP_WHY_STEP, &o, 360.0, 360.0, 1, 0.0);
-  assert_non_null(strstr(buf, "initial offset"));
-  assert_non_null(strstr(buf, "first reading"));
-
-  PKP_FormatJump(buf, sizeof (buf), PKP_ACT_FLUSH, PKP_WHY_BELOW, &o, 0.0005, 0.0, 0, 0.2);
-  assert_non_null(strstr(buf, "+0.000500"));
-  assert_non_null(strstr(buf, "below the step threshold of 0.001 s"));
-  assert_null(strstr(buf, "stepped"));
-
-  o.maxsteps = 3;
-  PKP_FormatJump(buf, sizeof (buf), PKP_ACT_FLUSH, PKP_WHY_LIMIT, &o, 5.0, 0.0, 0, 0.2);
-  assert_non_null(strstr(buf, "step limit of 3 reached"));
-
-  PKP_FormatJump(buf, sizeof (buf), PKP_ACT_IGNORE, PKP_WHY_NOT_NORMAL, &o, 5.0, 0.0, 0, 0.2);
-  assert_non_null(strstr(buf, "normal mode"));
-
-  /* A step that chronyd refused is one line saying so */
-  PKP_FormatJump(buf, sizeof (buf), PKP_ACT_FLUSH, PKP_WHY_STEP_FAILED, &o, 360.0, 0.0, 0,
-                 0.2);
-  assert_string_equal(buf, "Offset to the host clock changed by +360.000000 s: host clock "
-                      "jumped ahead (VM paused?), detected at most 0.20 s after resume; "
-                      "samples dropped, could not step the clock, slewing");
-
-  /* Truncation is safe */
-  PKP_FormatJump(buf, 16, PKP_ACT_STEP, PKP_WHY_STEP, &o, 1.0, 1.0, 0, 0.1);
-  assert_int_equal(strlen(buf), 15);
-}
-
-/* ================================================== */
-/* A guest 5 ms behind the host: phc - sys = +5 ms.  Whatever chronyd does
-   to correct it (slew, step), the detector input stays at 5 ms, so a
-   correction never looks like a jump of the host clock. */
-
-#define MS 1000000LL
-
-static void
-test_offset_tracker(void **state)
-{
-  PKP_OffsetTracker t;
-
-  PKP_OffsetRestart(&t);
-  assert_int_equal(t.fed, 0);
-  assert_true(PKP_OffsetInput(&t, 5 * MS, 0.0) == 5 * MS);
-  assert_int_equal(t.fed, 1);
-
-  /* chronyd starts slewing: LCL_AccumulateOffset(-5 ms), the cooked time
-     moves ahead by 5 ms (correction +5 ms) */
-  assert_int_equal(PKP_OffsetClockChanged(&t, 0, -5.0e-3), 0);
-  assert_true(PKP_OffsetInput(&t, 5 * MS, 5.0e-3) == 5 * MS);
-  /* half-way through the slew, and at its end */
-  assert_true(PKP_OffsetInput(&t, 2500000LL, 2.5e-3) == 5 * MS);
-  assert_true(PKP_OffsetInput(&t, 0, 0.0) == 5 * MS);
-
-  /* chronyd steps by +1 ms for another source: LCL_ApplyStepOffset(-1 ms)
-     puts the system clock 1 ms ahead, the raw offset becomes -1 ms */
-  assert_int_equal(PKP_OffsetClockChanged(&t, 0, -1.0e-3), 0);
-  assert_true(PKP_OffsetInput(&t, -1 * MS, 0.0) == 5 * MS);
-
-  /* A real host jump of +360 s is seen in full */
-  assert_true(PKP_OffsetInput(&t, 360000 * MS - 1 * MS, 0.0) == 360000 * MS + 5 * MS);
-
-  /* Frequency changes alone (doffset 0) change nothing */
-  assert_int_equal(PKP_OffsetClockChanged(&t, 0, 0.0), 0);
-  assert_true(PKP_OffsetInput(&t, -1 * MS, 0.0) == 5 * MS);
-
-  /* An unknown step notified by somebody else: restart, history invalid */
-  assert_int_equal(PKP_OffsetClockChanged(&t, 1, 0.0), 1);
-  assert_int_equal(t.fed, 0);
-  assert_true(t.adjusted_ns == 0);
-
-  /* Without history, changes are not accumulated: the next reading is
-     taken as it is (a cold first-sample rule compares it with zero) */
-  assert_int_equal(PKP_OffsetClockChanged(&t, 0, 0.010), 0);
-  assert_true(t.adjusted_ns == 0);
-  assert_true(PKP_OffsetInput(&t, 3 * MS, 0.0) == 3 * MS);
-
-  /* Absurd changes restart instead of overflowing */
-  assert_int_equal(PKP_OffsetClockChanged(&t, 0, 1.0e12), 1);
-  assert_int_equal(PKP_OffsetClockChanged(&t, 0, NAN), 1);
-  assert_true(PKP_OffsetInput(&t, 3 * MS, NAN) == 3 * MS);
+  assert_int_equal(PKP_DecideJump(&o, 1.0, 0, 1, 1, NULL), PKP_ACT_STEP);
 }
 
 /* ================================================== */
@@ -455,6 +366,27 @@ test_backoff(void **state)
   assert_true(PKP_Backoff(1000) == 8.0);
 }
 
+/* A host that cannot answer for an hour: the retries (one failed ioctl,
+   one guest kernel log line each) stay below 70, and a host that answers
+   again is read within a minute */
+static void
+test_retry_delay(void **state)
+{
+  double t = 0.0, d;
+  int n;
+
+  for (n = 1; t < 3600.0; n++) {
+    d = PKP_RetryDelay(n);
+    assert_true(d > 0.0);
+    assert_true(d <= 60.0);
+    assert_true(n == 1 || d >= PKP_RetryDelay(n - 1));
+    t += d;
+  }
+  assert_true(n - 1 <= 68);
+  assert_true(PKP_RetryDelay(0) == PKP_RetryDelay(1));
+  assert_true(PKP_RetryDelay(1000000) == 60.0);
+}
+
 /* With the defaults (poll 1 s, sentinel 0.2 s), 4 sentinels per poll:
    the reads are never more than 0.2 s apart */
 static void
@@ -497,11 +429,10 @@ main(void)
     cmocka_unit_test(test_malformed_options),
     cmocka_unit_test(test_option_forms),
     cmocka_unit_test(test_decide_jump),
-    cmocka_unit_test(test_format_jump),
-    cmocka_unit_test(test_offset_tracker),
     cmocka_unit_test(test_quality),
     cmocka_unit_test(test_health),
     cmocka_unit_test(test_backoff),
+    cmocka_unit_test(test_retry_delay),
     cmocka_unit_test(test_sentinel),
   };
 
