@@ -458,6 +458,7 @@ act_on_jump(struct ptpkvm_instance *pk, const PKD_Verdict *v, double now)
       pk->steps += stepped;
     }
     PKD_Acted(&pk->decide, v, stepped, now);
+    RCL_RequestBurst(pk->rcl, PKP_BURST_POLLS, PKP_BURST_INTERVAL);
   }
 
   log_jump(pk, v, why);

@@ -52,6 +52,12 @@
 
 #define PKP_CLOCKNAME_MAX 64
 
+/* After a flush, poll this many times at this interval (s): chronyd
+   selects a source with at least 3 samples, so it is synchronised again
+   0.3 s after a step instead of 3 s */
+#define PKP_BURST_POLLS 3
+#define PKP_BURST_INTERVAL 0.1
+
 typedef struct {
   int nocrossts;          /* never use PTP_SYS_OFFSET_PRECISE */
   int noextended;         /* never use PTP_SYS_OFFSET_EXTENDED */

@@ -194,6 +194,68 @@ extern int RCL_GetDriverStepOffset(RCL_Instance instance, struct timespec *sampl
 ''', 'refclock.h')
     put('refclock.h', t)
 
+def p0008(v, get, put):
+    t = get('refclock.c')
+    t = rep(t, '  int sel_options;\n', '  int sel_options;\n  int burst;\n  double burst_interval;\n', 'refclock.c')
+    t = rep(t, '''  RCL_Instance inst = (RCL_Instance)arg;
+
+  poll = inst->poll;
+''', '''  RCL_Instance inst = (RCL_Instance)arg;
+  int in_burst = inst->burst > 0;
+
+  /* No poll is pending while the driver is polled */
+  inst->timeout_id = 0;
+
+  poll = inst->poll;
+''', 'refclock.c')
+    t = rep(t, '''  if (!(inst->driver->poll && inst->driver_polled < (1 << (inst->poll - inst->driver_poll)))) {
+''', '''  /* In a burst every driver poll completes a polling interval (a burst
+     requested in this poll starts with the next one) */
+  if (in_burst && inst->burst > 0 && inst->driver->poll) {
+    inst->burst--;
+    inst->driver_polled = 1 << (inst->poll - inst->driver_poll);
+  }
+
+  if (!(inst->driver->poll && inst->driver_polled < (1 << (inst->poll - inst->driver_poll)))) {
+''', 'refclock.c')
+    t = rep(t, '''  inst->timeout_id = SCH_AddTimeoutByDelay(UTI_Log2ToDouble(poll), poll_timeout, arg);
+}
+''', '''  /* The driver may have requested a burst while it was polled */
+  inst->timeout_id = SCH_AddTimeoutByDelay(inst->burst > 0 ? inst->burst_interval :
+                                           UTI_Log2ToDouble(poll), poll_timeout, arg);
+}
+''', 'refclock.c')
+    t = rep(t, '''int
+RCL_GetDriverStepOffset(''', '''void
+RCL_RequestBurst(RCL_Instance instance, int polls, double interval)
+{
+  if (!instance->driver->poll || polls < 1 || interval <= 0.0)
+    return;
+
+  instance->burst = polls;
+  instance->burst_interval = interval;
+
+  /* Bring a pending poll forward (a poll in progress schedules the next
+     one itself; before the refclocks are started there is none) */
+  if (instance->timeout_id != 0 && instance->timeout_id != (SCH_TimeoutID)-1) {
+    SCH_RemoveTimeout(instance->timeout_id);
+    instance->timeout_id = SCH_AddTimeoutByDelay(interval, poll_timeout, instance);
+  }
+}
+
+int
+RCL_GetDriverStepOffset(''', 'refclock.c')
+    put('refclock.c', t)
+    t = get('refclock.h')
+    t = rep(t, '''/* For a driver that steps the clock itself:''', '''/* Poll the driver the next polls times after interval seconds, each poll
+   completing a polling interval of the source (its filter output goes to
+   source selection), e.g. to have fresh samples soon after the driver
+   dropped all samples */
+extern void RCL_RequestBurst(RCL_Instance instance, int polls, double interval);
+
+/* For a driver that steps the clock itself:''', 'refclock.h')
+    put('refclock.h', t)
+
 def gen_man(adoc_text, tmpdir):
     os.makedirs(tmpdir, exist_ok=True)
     a = os.path.join(tmpdir, 'chrony.conf.adoc')
@@ -301,6 +363,17 @@ driver's reach.  Add RCL_GetDriverStepOffset(), which returns the offset of
 a reading with offset and tai applied exactly as RCL_AddSample() applies
 them, and whether the source may move the clock; keep the selection
 options of the source in its instance for that.'''),
+    ('0008-refclock-driver-burst-after-reset.patch', p0008, 'refclock: let a driver ask for a short burst of polls', '''\
+After the PTPKVM driver stepped the clock (a paused virtual machine
+resumed) it drops the samples of all sources, as after an unknown step.
+chronyd selects a source only with at least three samples in its
+statistics, so at one sample per polling interval the source stays
+unselectable and the clock unsynchronised for three seconds, although its
+readings are good at once.  Add RCL_RequestBurst(): the next N driver polls
+come after a given short interval, and each completes a polling interval,
+so its filter output goes to the source and selection as usual.  The
+source's statistics, the selection and the reference update are chronyd's
+own; only the timing of the next few polls changes.'''),
 ]
 
 def main():
