@@ -130,7 +130,7 @@ DOC_CheckModule(DOC_Context *ctx)
 {
   char release[128], path[512], where[256];
   int readable_mods, readable_builtin, readable_dep, loaded, builtin = 0, available = 0;
-  int have_phc = DOC_shared.kvm_phc[0] != '\0';
+  int have_phc = ctx->kvm_phc[0] != '\0';
   ModState state;
 
   if (DOC_ReadLine(ctx, "/proc/sys/kernel/osrelease", release, sizeof (release)) < 0)

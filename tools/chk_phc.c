@@ -33,69 +33,33 @@
 #include "doctor.h"
 #include "phcr.h"
 
-DOC_Shared DOC_shared;
-
-static PHCR_DeviceInfo devices[PHCR_MAX_DEVICES];
-static int n_devices;
-
-/* ================================================== */
-
-static void
-make_env(const DOC_Context *ctx, PHCR_Env *env)
-{
-  env->ops = ctx->ops;
-  env->root = ctx->root;
-}
-
 /* ================================================== */
 
 void
 DOC_ScanPhcs(DOC_Context *ctx)
 {
-  PHCR_Error error;
-  PHCR_Env env;
+  PHCR_Env env = { ctx->ops, ctx->root };
   int i, n;
 
-  memset(&DOC_shared, 0, sizeof (DOC_shared));
-  make_env(ctx, &env);
-  n = PHCR_ListDevices(&env, devices, PHCR_MAX_DEVICES, &error);
-  n_devices = n < 0 ? 0 : (n > PHCR_MAX_DEVICES ? PHCR_MAX_DEVICES : n);
-  DOC_shared.n_phcs = n_devices;
-  for (i = 0; i < n_devices; i++) {
-    if (strcmp(devices[i].clock_name, PHCR_DEFAULT_CLOCK_NAME))
-      continue;
-    snprintf(DOC_shared.kvm_phc, sizeof (DOC_shared.kvm_phc), "%s", devices[i].dev_path);
-    snprintf(DOC_shared.kvm_clock_name, sizeof (DOC_shared.kvm_clock_name), "%s",
-             devices[i].clock_name);
-    break;
+  n = PHCR_ListDevices(&env, ctx->phcs, PHCR_MAX_DEVICES, NULL);
+  ctx->n_phcs = n < 0 ? 0 : (n > PHCR_MAX_DEVICES ? PHCR_MAX_DEVICES : n);
+  for (i = 0; i < ctx->n_phcs && !ctx->kvm_phc[0]; i++) {
+    if (!strcmp(ctx->phcs[i].clock_name, PHCR_DEFAULT_CLOCK_NAME))
+      snprintf(ctx->kvm_phc, sizeof (ctx->kvm_phc), "%s", ctx->phcs[i].dev_path);
   }
-}
-
-/* ================================================== */
-
-const char *
-DOC_FindPhcByName(const char *clock_name)
-{
-  int i;
-
-  for (i = 0; i < n_devices; i++) {
-    if (!strcmp(devices[i].clock_name, clock_name))
-      return devices[i].dev_path;
-  }
-  return NULL;
 }
 
 /* ================================================== */
 
 void
-DOC_ListPhcs(char *buf, size_t len)
+DOC_ListPhcs(const DOC_Context *ctx, char *buf, size_t len)
 {
   int i;
 
   buf[0] = '\0';
-  for (i = 0; i < n_devices; i++)
+  for (i = 0; i < ctx->n_phcs; i++)
     snprintf(buf + strlen(buf), len - strlen(buf), "%s%s '%s'", i ? ", " : "",
-             devices[i].dev_path, devices[i].clock_name[0] ? devices[i].clock_name : "?");
+             ctx->phcs[i].dev_path, ctx->phcs[i].clock_name[0] ? ctx->phcs[i].clock_name : "?");
 }
 
 /* ================================================== */
@@ -104,27 +68,27 @@ void
 DOC_CheckPhcDevices(DOC_Context *ctx)
 {
   char list[1024], link[256], note[512] = "";
-  const char *kvm = DOC_shared.kvm_phc;
+  const char *kvm = ctx->kvm_phc;
   DOC_Result *r;
   int i, err;
 
-  DOC_ListPhcs(list, sizeof (list));
+  DOC_ListPhcs(ctx, list, sizeof (list));
 
   if (!kvm[0]) {
     r = DOC_AddResult(ctx->report, "phc.devices", DOC_FAIL,
                       "load ptp_kvm (see kernel.ptp_kvm); other PHCs are not the host clock",
                       "no PHC with clock_name '%s' (PHCs found: %s)", PHCR_DEFAULT_CLOCK_NAME,
-                      n_devices ? list : "none");
-    DOC_AddMetric(r, "phc_count", n_devices);
+                      ctx->n_phcs ? list : "none");
+    DOC_AddMetric(r, "phc_count", ctx->n_phcs);
     DOC_AddMetric(r, "phc_kvm_present", 0);
     return;
   }
 
-  for (i = 0; i < n_devices; i++) {
-    if (!strcmp(devices[i].dev_path, "/dev/ptp0") &&
-        strcmp(devices[i].clock_name, PHCR_DEFAULT_CLOCK_NAME))
+  for (i = 0; i < ctx->n_phcs; i++) {
+    if (!strcmp(ctx->phcs[i].dev_path, "/dev/ptp0") &&
+        strcmp(ctx->phcs[i].clock_name, PHCR_DEFAULT_CLOCK_NAME))
       snprintf(note, sizeof (note), "; note: /dev/ptp0 is '%s', not the KVM clock",
-               devices[i].clock_name);
+               ctx->phcs[i].clock_name);
   }
 
   err = DOC_ResolveLink(ctx, PHCR_KVM_SYMLINK, link, sizeof (link));
@@ -149,7 +113,7 @@ DOC_CheckPhcDevices(DOC_Context *ctx)
                       "KVM PHC %s, " PHCR_KVM_SYMLINK " -> %s (PHCs: %s)%s", kvm, link, list,
                       note);
   }
-  DOC_AddMetric(r, "phc_count", n_devices);
+  DOC_AddMetric(r, "phc_count", ctx->n_phcs);
   DOC_AddMetric(r, "phc_kvm_present", 1);
 }
 
@@ -239,7 +203,7 @@ DOC_CheckPhcAccess(DOC_Context *ctx)
   unsigned int i;
   int readable;
   /* The device chronyd's refclock (re)opens, else the KVM PHC */
-  const char *dev = DOC_shared.refclock_dev[0] ? DOC_shared.refclock_dev : DOC_shared.kvm_phc;
+  const char *dev = ctx->refclock_dev[0] ? ctx->refclock_dev : ctx->kvm_phc;
 
   if (!dev[0]) {
     DOC_AddResult(ctx->report, "phc.access", DOC_SKIP, NULL, "no KVM PHC");
@@ -253,8 +217,8 @@ DOC_CheckPhcAccess(DOC_Context *ctx)
   }
   group_name(ctx, st.st_gid, gname, sizeof (gname));
 
-  if (DOC_shared.chrony_user[0])
-    snprintf(user, sizeof (user), "%s", DOC_shared.chrony_user);
+  if (ctx->chrony_user[0])
+    snprintf(user, sizeof (user), "%s", ctx->chrony_user);
   for (i = 0; !user[0] && i < sizeof (users) / sizeof (users[0]); i++) {
     if (lookup_field(ctx, "/etc/passwd", users[i], 2, field, sizeof (field)) == 0)
       snprintf(user, sizeof (user), "%s", users[i]);
@@ -394,7 +358,7 @@ check_stats(DOC_Context *ctx)
   PHCR_Result res;
   PHCR_Error err, last_error = PHCR_OK;
   int last_errno = 0;
-  PHCR_Env env;
+  PHCR_Env env = { ctx->ops, ctx->root };
   DOC_Result *r;
   DOC_Status status;
   double med_off, med_delay;
@@ -403,15 +367,14 @@ check_stats(DOC_Context *ctx)
 
   if (samples > 1000)
     samples = 1000;
-  make_env(ctx, &env);
   memset(&disc, 0, sizeof (disc));
   PHCR_ConfigDefaults(&config);
   config.reprobe_reads = 0;
   config.reprobe_interval = 0.0;
-  err = PHCR_Open(&env, DOC_shared.kvm_phc, NULL, &config, &reader, &disc);
+  err = PHCR_Open(&env, ctx->kvm_phc, NULL, &config, &reader, &disc);
   if (err != PHCR_OK) {
     DOC_AddResult(ctx->report, "phc.stats", DOC_SKIP, NULL, "phc_reader cannot open %s: %s",
-                  DOC_shared.kvm_phc, disc.error[0] ? disc.error : PHCR_ErrorString(err));
+                  ctx->kvm_phc, disc.error[0] ? disc.error : PHCR_ErrorString(err));
     return;
   }
 
@@ -438,7 +401,7 @@ check_stats(DOC_Context *ctx)
     r = DOC_AddResult(ctx->report, "phc.stats", DOC_FAIL,
                       "see phc.ioctls for what the failures mean; rerun to see if it persists",
                       "%s %d readings of %s failed (last: %s%s%s)",
-                      n_offsets ? "most of" : "all", samples, DOC_shared.kvm_phc,
+                      n_offsets ? "most of" : "all", samples, ctx->kvm_phc,
                       PHCR_ErrorString(last_error), last_errno ? ", " : "",
                       last_errno ? strerror(last_errno) : "");
     DOC_AddMetric(r, "phc_reads_ok", n_offsets);
@@ -509,12 +472,12 @@ DOC_CheckPhcClock(DOC_Context *ctx)
   unsigned int i;
   int fd, precise_ok, basic_ok;
 
-  if (!DOC_shared.kvm_phc[0]) {
+  if (!ctx->kvm_phc[0]) {
     DOC_AddResult(ctx->report, "phc.ioctls", DOC_SKIP, NULL, "no KVM PHC");
     DOC_AddResult(ctx->report, "phc.stats", DOC_SKIP, NULL, "no KVM PHC");
     return;
   }
-  DOC_Path(ctx, DOC_shared.kvm_phc, path, sizeof (path));
+  DOC_Path(ctx, ctx->kvm_phc, path, sizeof (path));
   fd = ops->open(ops->ctx, path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     int e = errno;
@@ -522,12 +485,12 @@ DOC_CheckPhcClock(DOC_Context *ctx)
     if (e == EACCES || e == EPERM) {
       DOC_AddResult(ctx->report, "phc.ioctls", DOC_SKIP, NULL,
                     "cannot open %s as uid %ld: %s (run as root or a member of its group)",
-                    DOC_shared.kvm_phc, (long)ctx->uid, strerror(e));
-      DOC_NoteUnreadable(ctx->report, DOC_shared.kvm_phc, e);
+                    ctx->kvm_phc, (long)ctx->uid, strerror(e));
+      DOC_NoteUnreadable(ctx->report, ctx->kvm_phc, e);
     } else {
       DOC_AddResult(ctx->report, "phc.ioctls", DOC_FAIL,
                     "check that udev created the device node (ls -l /dev/ptp*; udevadm "
-                    "trigger -s ptp)", "cannot open %s: %s", DOC_shared.kvm_phc, strerror(e));
+                    "trigger -s ptp)", "cannot open %s: %s", ctx->kvm_phc, strerror(e));
     }
     DOC_AddResult(ctx->report, "phc.stats", DOC_SKIP, NULL, "device not readable");
     return;
