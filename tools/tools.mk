@@ -9,6 +9,8 @@
 #     doctor-check-phc       checks linked with the fake device backend
 #     doctor-check-install   install-guest into a scratch DESTDIR, verified
 #     doctor-check-asan      the first two again under ASan/UBSan
+#     doctor-check-table     one table of refclock lines through the real
+#                            chronyd (refused or started) and the doctor
 #     doctor-check-sim       real binary on the simulator's ptp_kvm, chrony.sync
 #                            against a real chronyd (VERSION_CHECK_TARGETS)
 #   install-guest  modules-load.d, udev rule, chrony snippet, systemd
@@ -48,7 +50,7 @@ CHECK_TARGETS += doctor-check
 INSTALL_TARGETS += install-guest
 
 .PHONY: doctor doctor-check doctor-check-fixtures doctor-check-phc doctor-check-install \
-  doctor-check-asan doctor-check-sim install-guest
+  doctor-check-asan doctor-check-sim doctor-check-table install-guest
 
 doctor: $(DOCTOR)
 
@@ -120,7 +122,14 @@ doctor-check-asan: $(DOCTOR_ASAN_DIR)/ptpkvm-doctor $(DOCTOR_ASAN_DIR)/test_doct
 	ASAN_OPTIONS=detect_leaks=1 python3 $(TOP)/tests/doctor/test_fixtures.py \
 	  --doctor $(DOCTOR_ASAN_DIR)/ptpkvm-doctor --workdir $(DOCTOR_TEST_DIR)/fixtures-asan
 
-DOCTOR_CHECKS := doctor-check-fixtures doctor-check-phc doctor-check-install doctor-check-asan
+# chronyd and the doctor agree on every refclock line of the table
+doctor-check-table: $(DOCTOR) chrony
+	@$(ENSURE) python3 util-linux
+	python3 $(TOP)/tests/doctor/test_refclock_table.py --doctor $(DOCTOR) --chronyd $(CHRONYD) \
+	  --workdir $(DOCTOR_TEST_DIR)/refclock-table
+
+DOCTOR_CHECKS := doctor-check-fixtures doctor-check-phc doctor-check-install doctor-check-asan \
+  doctor-check-table
 
 # The real binary (real device backend) under the guest simulator's emulated
 # ptp_kvm, and chrony.sync against a real patched chronyd (refclock PTPKVM)

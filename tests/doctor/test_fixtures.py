@@ -24,6 +24,9 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from testlib import check as report, finish, run  # noqa: E402
+
 KVM_NAME = "KVM virtual PTP"
 RELEASE = "6.1.0-test-amd64"
 STATUSES = ("OK", "WARN", "FAIL", "SKIP")
@@ -36,19 +39,7 @@ EXPECTED_IDS = [
 GOOD_CSV = ("50484330,PHC0,1,1763770000.123456789,0.000000012,-0.000000020,"
             "0.000000030,-12.345,0.000,0.010,0.000000001,0.000010000,2.0,Normal")
 
-passed = 0
-failed = 0
 ARGS = None
-
-
-def report(ok, name, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print("PASS %s" % name)
-    else:
-        failed += 1
-        print("FAIL %s %s" % (name, detail))
 
 
 # ---------------------------------------------------------------- fixtures
@@ -754,8 +745,7 @@ def main():
         report(ids == EXPECTED_IDS, "every check reported once, in order", str(ids))
         report(doc.get("exit_code") == 0 and all(c["status"] == "OK" for c in doc["checks"]),
                "healthy fake guest: all OK, exit_code 0")
-        print("%d passed, %d failed" % (passed, failed))
-        return 1 if failed else 0
+        return finish()
     ARGS.doctor = os.path.abspath(ARGS.doctor)
     if os.path.isdir(ARGS.workdir):
         shutil.rmtree(ARGS.workdir)
@@ -771,15 +761,8 @@ def main():
         if not ARGS.destdir:
             ap.error("--only-install needs --destdir")
         tests = (test_installed_assets,)
-    for test in tests:
-        try:
-            test()
-        except Exception as e:  # a crash in one test is a failure, not an abort
-            import traceback
-            traceback.print_exc()
-            report(False, test.__name__, "exception %r" % e)
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    run(tests)
+    return finish()
 
 
 if __name__ == "__main__":
