@@ -19,16 +19,11 @@
   */
 
 #include <errno.h>
-#include <fcntl.h>
-#include <grp.h>
-#include <linux/ptp_clock.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "doctor.h"
 #include "phcr.h"
@@ -259,81 +254,78 @@ DOC_CheckPhcAccess(DOC_Context *ctx)
 }
 
 /* ================================================== */
-/* Raw ioctl probe: which reading ioctls answer right now */
+/* Which reading modes answer right now, by phc_reader: readers that may use
+   all modes, then none better than EXTENDED, then basic only, one reading
+   each, until every mode was tried (a failing mode falls back within a read) */
 
 typedef struct {
-  const char *name;
-  PHCR_Mode mode;
-  int sys_errno;                /* 0 = works */
+  int tried;
+  PHCR_Error error;
+  int sys_errno;
 } Probe;
 
-static const char *
-errno_meaning(int e, PHCR_Mode mode)
+static PHCR_Error
+probe_modes(DOC_Context *ctx, Probe *probes, PHCR_Discovery *disc)
 {
-  switch (e) {
-    case 0:
-      return "works";
-    case EOPNOTSUPP:
-      if (mode == PHCR_MODE_EXTENDED)
-        return "EOPNOTSUPP: not implemented by ptp_kvm (normal)";
-      return "EOPNOTSUPP: the host cannot answer (host clocksource not TSC, or after "
-             "migration to such a host)";
-    case ENODEV:
-      if (mode == PHCR_MODE_PRECISE)
-        return "ENODEV: the guest clocksource is not kvm-clock";
-      return "ENODEV: the device went away";
-    case EACCES:
-    case EPERM:
-      return "EACCES: no permission";
-    case ENOTTY:
-    case EINVAL:
-      return "ENOTTY/EINVAL: not supported by this kernel";
-    default:
-      return strerror(e);
+  static const unsigned int flags[] = {
+    0, PHCR_FLAG_NOCROSSTS, PHCR_FLAG_NOCROSSTS | PHCR_FLAG_NOEXTENDED
+  };
+  PHCR_Env env = { ctx->ops, ctx->root };
+  PHCR_Config config;
+  PHCR_Reader reader;
+  PHCR_Result res;
+  PHCR_Error err;
+  unsigned int i;
+  int m;
+
+  PHCR_ConfigDefaults(&config);
+  config.reprobe_reads = 0;
+  config.reprobe_interval = 0.0;
+  for (i = 0; i < sizeof (flags) / sizeof (flags[0]); i++) {
+    if (probes[PHCR_MODE_BASIC].tried)
+      break;
+    config.flags = flags[i];
+    err = PHCR_Open(&env, ctx->kvm_phc, NULL, &config, &reader, disc);
+    if (err != PHCR_OK)
+      return err;
+    PHCR_Read(reader, 1, 0.0, &res);
+    PHCR_Close(reader);
+    for (m = PHCR_MODE_BASIC; m < PHCR_MODE_COUNT; m++) {
+      if (probes[m].tried || !res.attempt[m].attempts)
+        continue;
+      probes[m].tried = 1;
+      probes[m].error = res.attempt[m].error;
+      probes[m].sys_errno = res.attempt[m].sys_errno;
+    }
   }
+  return PHCR_OK;
 }
 
+/* The ioctl answers (invalid readings are judged by phc.stats) */
 static int
-probe_ioctl(const PHCR_Ops *ops, int fd, PHCR_Mode mode, PHCR_Caps *caps)
+answers(const Probe *p)
 {
-  struct ptp_clock_caps c;
-  struct ptp_sys_offset basic;
-  struct ptp_sys_offset_extended ext;
-  struct ptp_sys_offset_precise pre;
-  int ret;
-
-  switch (mode) {
-    case PHCR_MODE_BASIC:
-      memset(&basic, 0, sizeof (basic));
-      basic.n_samples = 1;
-      ret = ops->ioctl(ops->ctx, fd, PTP_SYS_OFFSET, &basic);
-      break;
-    case PHCR_MODE_EXTENDED:
-      memset(&ext, 0, sizeof (ext));
-      ext.n_samples = 1;
-      ret = ops->ioctl(ops->ctx, fd, PTP_SYS_OFFSET_EXTENDED, &ext);
-      break;
-    case PHCR_MODE_PRECISE:
-      memset(&pre, 0, sizeof (pre));
-      ret = ops->ioctl(ops->ctx, fd, PTP_SYS_OFFSET_PRECISE, &pre);
-      break;
-    default:
-      memset(&c, 0, sizeof (c));
-      ret = ops->ioctl(ops->ctx, fd, PTP_CLOCK_GETCAPS, &c);
-      if (ret >= 0 && caps)
-        caps->cross_timestamping = c.cross_timestamping;
-      break;
-  }
-  return ret < 0 ? (errno ? errno : EIO) : 0;
+  return p->tried && (p->error == PHCR_OK || p->error == PHCR_ERR_INVALID);
 }
 
-static double
-mono_now(void)
+static void
+describe_probe(char *buf, size_t len, PHCR_Mode mode, const Probe *p, int crossts)
 {
-  struct timespec ts;
+  static const char *names[PHCR_MODE_COUNT] = { "", "SYS_OFFSET", "EXTENDED", "PRECISE" };
+  const char *name = names[mode];
 
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec * 1e-9;
+  if (!p->tried)
+    snprintf(buf + strlen(buf), len - strlen(buf), "; %s not tried%s", name,
+             mode == PHCR_MODE_PRECISE && !crossts ? " (cross_timestamping=0)" : "");
+  else if (p->error == PHCR_OK)
+    snprintf(buf + strlen(buf), len - strlen(buf), "; %s works", name);
+  else if (mode == PHCR_MODE_EXTENDED && p->sys_errno == EOPNOTSUPP)
+    snprintf(buf + strlen(buf), len - strlen(buf), "; %s: EOPNOTSUPP, not implemented by "
+             "ptp_kvm (normal)", name);
+  else
+    snprintf(buf + strlen(buf), len - strlen(buf), "; %s: %s%s%s", name,
+             PHCR_ErrorString(p->error), p->error == PHCR_ERR_OTHER ? ": " : "",
+             p->error == PHCR_ERR_OTHER ? strerror(p->sys_errno) : "");
 }
 
 static int
@@ -379,7 +371,7 @@ check_stats(DOC_Context *ctx)
   }
 
   for (i = 0; i < samples; i++) {
-    if (PHCR_Read(reader, 5, mono_now(), &res) != PHCR_OK) {
+    if (PHCR_Read(reader, 5, 0.0, &res) != PHCR_OK) {
       last_error = res.error;
       last_errno = res.sys_errno;
       failed++;
@@ -459,63 +451,45 @@ check_stats(DOC_Context *ctx)
 void
 DOC_CheckPhcClock(DOC_Context *ctx)
 {
-  Probe probes[] = {
-    { "GETCAPS", PHCR_MODE_NONE, 0 },
-    { "PRECISE", PHCR_MODE_PRECISE, 0 },
-    { "EXTENDED", PHCR_MODE_EXTENDED, 0 },
-    { "SYS_OFFSET", PHCR_MODE_BASIC, 0 },
-  };
-  const PHCR_Ops *ops = ctx->ops ? ctx->ops : &PHCR_DefaultOps;
-  char path[4096], text[DOC_TEXT_LEN] = "";
-  PHCR_Caps caps;
+  Probe probes[PHCR_MODE_COUNT];
+  char text[DOC_TEXT_LEN];
+  PHCR_Discovery disc;
+  PHCR_Error err;
   DOC_Result *r;
-  unsigned int i;
-  int fd, precise_ok, basic_ok;
+  int m, precise_ok, basic_ok;
 
   if (!ctx->kvm_phc[0]) {
     DOC_AddResult(ctx->report, "phc.ioctls", DOC_SKIP, NULL, "no KVM PHC");
     DOC_AddResult(ctx->report, "phc.stats", DOC_SKIP, NULL, "no KVM PHC");
     return;
   }
-  DOC_Path(ctx, ctx->kvm_phc, path, sizeof (path));
-  fd = ops->open(ops->ctx, path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    int e = errno;
-
-    if (e == EACCES || e == EPERM) {
-      DOC_AddResult(ctx->report, "phc.ioctls", DOC_SKIP, NULL,
-                    "cannot open %s as uid %ld: %s (run as root or a member of its group)",
-                    ctx->kvm_phc, (long)ctx->uid, strerror(e));
-      DOC_NoteUnreadable(ctx->report, ctx->kvm_phc, e);
-    } else {
-      DOC_AddResult(ctx->report, "phc.ioctls", DOC_FAIL,
-                    "check that udev created the device node (ls -l /dev/ptp*; udevadm "
-                    "trigger -s ptp)", "cannot open %s: %s", ctx->kvm_phc, strerror(e));
-    }
+  memset(probes, 0, sizeof (probes));
+  err = probe_modes(ctx, probes, &disc);
+  if (err == PHCR_ERR_ACCESS) {
+    DOC_AddResult(ctx->report, "phc.ioctls", DOC_SKIP, NULL,
+                  "as uid %ld: %s (run as root or a member of its group)", (long)ctx->uid,
+                  disc.error);
+    DOC_NoteUnreadable(ctx->report, ctx->kvm_phc, disc.sys_errno);
+  } else if (err != PHCR_OK) {
+    DOC_AddResult(ctx->report, "phc.ioctls", DOC_FAIL,
+                  err == PHCR_ERR_NOTPHC
+                    ? "the device is not a working PHC: check dmesg for ptp_kvm errors"
+                    : "check that udev created the device node (ls -l /dev/ptp*; udevadm "
+                      "trigger -s ptp)", "GETCAPS: %s", disc.error);
+  }
+  if (err != PHCR_OK) {
     DOC_AddResult(ctx->report, "phc.stats", DOC_SKIP, NULL, "device not readable");
     return;
   }
 
-  memset(&caps, 0, sizeof (caps));
-  for (i = 0; i < sizeof (probes) / sizeof (probes[0]); i++) {
-    probes[i].sys_errno = probe_ioctl(ops, fd, probes[i].mode, &caps);
-    snprintf(text + strlen(text), sizeof (text) - strlen(text), "%s%s %s", i ? "; " : "",
-             probes[i].name,
-             probes[i].mode == PHCR_MODE_NONE && !probes[i].sys_errno
-               ? (caps.cross_timestamping ? "works (cross_timestamping=1)"
-                                          : "works (cross_timestamping=0)")
-               : errno_meaning(probes[i].sys_errno, probes[i].mode));
-  }
-  ops->close(ops->ctx, fd);
+  snprintf(text, sizeof (text), "GETCAPS works (cross_timestamping=%d)",
+           disc.caps.cross_timestamping);
+  for (m = PHCR_MODE_PRECISE; m >= PHCR_MODE_BASIC; m--)
+    describe_probe(text, sizeof (text), m, &probes[m], disc.caps.cross_timestamping);
+  precise_ok = answers(&probes[PHCR_MODE_PRECISE]);
+  basic_ok = answers(&probes[PHCR_MODE_BASIC]);
 
-  precise_ok = !probes[1].sys_errno;
-  basic_ok = !probes[3].sys_errno;
-
-  if (probes[0].sys_errno) {
-    r = DOC_AddResult(ctx->report, "phc.ioctls", DOC_FAIL,
-                      "the device is not a working PHC: check dmesg for ptp_kvm errors", "%s",
-                      text);
-  } else if (probes[3].sys_errno == EOPNOTSUPP && !precise_ok) {
+  if (probes[PHCR_MODE_BASIC].error == PHCR_ERR_HOST_NOTSUPP && !precise_ok) {
     r = DOC_AddResult(ctx->report, "phc.ioctls", DOC_FAIL,
                       "host side: use a TSC clocksource on the host (and TSC scaling across "
                       "migrations); meanwhile use NTP", "%s", text);
