@@ -241,13 +241,13 @@ check_device(DOC_Context *ctx, const DOC_Refclock *rc, PHCR_Discovery *disc,
     return 1;
   }
   if (err != PHCR_OK) {
+    /* PTPKVM only: chronyd refuses a PHC line whose device does not open */
     DOC_AddResult(ctx->report, "chrony.refclock", DOC_FAIL,
                   custom ? "set clockname= to the clock_name of the wanted PHC ('_' for a space)"
                          : "use 'refclock PTPKVM auto' with ptp_kvm loaded (see "
                            "kernel.ptp_kvm and phc.devices)",
-                  "%s: refclock %s %s: %s: %s", rc->where, rc->driver, rc->param,
-                  disc->error[0] ? disc->error : PHCR_ErrorString(err),
-                  rc->is_ptpkvm ? "the source stays unreachable" : "stock chronyd exits at start");
+                  "%s: refclock PTPKVM %s: %s: the source stays unreachable", rc->where,
+                  rc->param, disc->error[0] ? disc->error : PHCR_ErrorString(err));
     return -1;
   }
   if (disc->clock_name[0] && strcmp(disc->clock_name, want)) {
@@ -390,13 +390,13 @@ check_makestep(DOC_Context *ctx, ChronyConf *conf)
    configuration: the first refclock it cannot start */
 
 static void
-check_refclock_starts(ChronyConf *conf)
+check_refclock_starts(DOC_Context *ctx, ChronyConf *conf)
 {
   char err[DOC_TEXT_LEN];
   int i;
 
   for (i = 0; i < conf->n_refclocks && !conf->refused[0]; i++) {
-    if (!DOC_CheckRefclockStart(&conf->refclocks[i], conf->have_leap, err, sizeof (err)))
+    if (!DOC_CheckRefclockStart(ctx, &conf->refclocks[i], conf->have_leap, err, sizeof (err)))
       snprintf(conf->refused, sizeof (conf->refused), "%s: %s", conf->refclocks[i].where, err);
   }
 }
@@ -427,7 +427,7 @@ DOC_CheckChronyConfig(DOC_Context *ctx)
     DOC_AddResult(ctx->report, "chrony.makestep", DOC_SKIP, NULL, "no chrony.conf");
     return;
   }
-  check_refclock_starts(&conf);
+  check_refclock_starts(ctx, &conf);
   if (conf.refused[0]) {
     DOC_AddResult(ctx->report, "chrony.config", DOC_FAIL,
                   "correct that line (chrony.conf(5); the PTPKVM options: docs/configuration.md)",

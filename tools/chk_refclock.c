@@ -17,7 +17,8 @@
   are followed here with chronyd's error texts.  Everything that belongs to
   the PTPKVM driver is the driver's own code, compiled in: its option parser
   (PKP_ParseOptions, refclock_ptpkvm_policy.c), its device spec check
-  (PHCR_CheckSpec) and its discovery (PHCR_FindDevice).
+  (PHCR_CheckSpec) and its discovery (PHCR_FindDevice), which also tells
+  whether the stock PHC driver can open its device.
   */
 
 #include <ctype.h>
@@ -46,7 +47,20 @@ static const struct {
   { "prefer", ARG_NONE }, { "require", ARG_NONE }, { "trust", ARG_NONE },
 };
 
-static const char *drivers[] = { "SHM", "SOCK", "PPS", "PHC", "PTPKVM" };
+/* The drivers of chrony 4.6.1 and the options they accept (refclock_*.c);
+   PTPKVM's come from the driver */
+static const char *shm_options[] = { "perm", NULL };
+static const char *sock_options[] = { NULL };
+static const char *pps_options[] = { "clear", NULL };
+static const char *phc_options[] = { "nocrossts", "extpps", "pin", "channel", "clear", NULL };
+
+static const struct {
+  const char *name;
+  const char **options;
+} drivers[] = {
+  { "SHM", shm_options }, { "SOCK", sock_options }, { "PPS", pps_options },
+  { "PHC", phc_options }, { "PTPKVM", NULL },
+};
 
 /* ================================================== */
 /* chrony's CPS_SplitWord: terminate the word at line, return the next one */
@@ -210,14 +224,17 @@ check_option_names(const DriverOptions *o, const char **names, char *err, size_t
 /* ================================================== */
 
 int
-DOC_CheckRefclockStart(DOC_Refclock *rc, int have_leap, char *err, size_t len)
+DOC_CheckRefclockStart(const DOC_Context *ctx, DOC_Refclock *rc, int have_leap, char *err,
+                       size_t len)
 {
-  char msg[PHCR_ERRTEXT_MAX];
+  char msg[PHCR_ERRTEXT_MAX], want[PHCR_NAME_MAX];
+  PHCR_Discovery disc;
+  PHCR_Error res;
   DriverOptions o;
   unsigned int i;
 
   for (i = 0; i < sizeof (drivers) / sizeof (drivers[0]); i++) {
-    if (!strcmp(rc->driver, drivers[i]))
+    if (!strcmp(rc->driver, drivers[i].name))
       break;
   }
   if (i == sizeof (drivers) / sizeof (drivers[0])) {
@@ -228,13 +245,24 @@ DOC_CheckRefclockStart(DOC_Refclock *rc, int have_leap, char *err, size_t len)
     snprintf(err, len, "refclock tai option requires leapseclist or leapsectz");
     return 0;
   }
-  if (strcmp(rc->driver, "PTPKVM"))
-    return 1;
 
   /* the driver's initialisation, in its order */
   split_options(&o, rc->param);
-  if (!check_option_names(&o, PKP_OptionNames(), err, len) ||
-      !PKP_ParseOptions(&rc->opts, get_option, &o, err, len))
+  if (!check_option_names(&o, drivers[i].options ? drivers[i].options : PKP_OptionNames(),
+                          err, len))
+    return 0;
+  if (!strcmp(rc->driver, "PHC")) {
+    /* chronyd opens the path (as root) and asks PTP_CLOCK_GETCAPS */
+    res = o.buf[0] == '/' ? DOC_FindRefclockDevice(ctx, rc, &disc, want, sizeof (want))
+                          : PHCR_ERR_NODEVICE;
+    if (res == PHCR_OK || res == PHCR_ERR_ACCESS)
+      return 1;
+    snprintf(err, len, "Could not open PHC (%s)", o.buf[0] == '/' ? disc.error : o.buf);
+    return 0;
+  }
+  if (strcmp(rc->driver, "PTPKVM"))
+    return 1;
+  if (!PKP_ParseOptions(&rc->opts, get_option, &o, err, len))
     return 0;
   if (!PHCR_CheckSpec(o.buf, msg, sizeof (msg))) {
     snprintf(err, len, "refclock PTPKVM: %s", msg);

@@ -132,10 +132,12 @@ typedef struct {
    chronyd's error message in err. */
 extern int DOC_ParseRefclock(DOC_Refclock *rc, const char *cmd, char *line, const char *file,
                              int lineno, char *err, size_t len);
-/* The checks chronyd makes when it adds the refclock (refclock.c and, for
-   PTPKVM, the driver's initialisation).  have_leap: leapsectz or leapseclist
-   is set.  Returns 1, or 0 with chronyd's error message in err. */
-extern int DOC_CheckRefclockStart(DOC_Refclock *rc, int have_leap, char *err, size_t len);
+/* The checks chronyd makes when it adds the refclock (refclock.c and the
+   driver's initialisation: its option names, for PTPKVM its options and
+   device spec, for PHC whether the device opens).  have_leap: leapsectz or
+   leapseclist is set.  Returns 1, or 0 with chronyd's error message in err. */
+extern int DOC_CheckRefclockStart(const DOC_Context *ctx, DOC_Refclock *rc, int have_leap,
+                                  char *err, size_t len);
 /* Which device the refclock of a PTPKVM or PHC line opens, by phc_reader's
    discovery; want receives the clock_name it must have */
 extern PHCR_Error DOC_FindRefclockDevice(const DOC_Context *ctx, const DOC_Refclock *rc,

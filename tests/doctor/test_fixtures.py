@@ -384,10 +384,13 @@ def test_chrony_config():
            {"chrony.config": "WARN", "chrony.refclock": "SKIP", "chrony.makestep": "SKIP"})
     t.chrony_conf("server 192.0.2.1 iburst\nrefclock PHC /dev/ptp7 poll 2\nmakestep 1 -1\n",
                   "/etc/chrony.conf")
-    expect("config: RHEL path; stock PHC on a missing device -> FAIL", t,
-           {"chrony.config": "OK", "chrony.refclock": "FAIL", "chrony.makestep": "OK"},
-           contains={"chrony.config": "/etc/chrony.conf",
-                     "chrony.refclock": "/dev/ptp7: cannot open: No such file or directory"})
+    expect("config: RHEL path; stock PHC on a missing device: chronyd refuses -> FAIL", t,
+           {"chrony.config": "FAIL", "chrony.refclock": "SKIP", "chrony.makestep": "SKIP"},
+           contains={"chrony.config": "/etc/chrony.conf:2: Could not open PHC (/dev/ptp7: "
+                                      "cannot open: No such file or directory"})
+    t.chrony_conf("refclock PTPKVM auto\n", "/etc/chrony.conf")
+    expect("config: RHEL path found", t, {"chrony.config": "OK"},
+           contains={"chrony.config": "/etc/chrony.conf"})
     t.chrony_conf("pool pool.ntp.org\nrefclock SHM 0\n", "/etc/chrony.conf")
     expect("config: no PHC refclock -> FAIL; no makestep -> WARN", t,
            {"chrony.refclock": "FAIL", "chrony.makestep": "WARN"},

@@ -112,6 +112,14 @@ TABLE = [
     ("ptpkvm auto", "refuse", ""),
     ("PTPKVMX auto", "refuse", ""),
     ("PTPKVM", "refuse", ""),
+    # the option names of the other drivers (chronyd stops before the device)
+    ("PHC /dev/ptp_kvm:bogus", "refuse", ""),
+    ("PHC /dev/ptp_kvm:nocrossts=1:sampels=2", "refuse", ""),
+    ("SHM 0:bogus", "refuse", ""),
+    ("SOCK /nonexistent/chrony.sock:perm=0600", "refuse", ""),
+    # the stock PHC driver stops when it cannot open its device
+    ("PHC /dev/ptp_nonexistent", "refuse", ""),
+    ("PHC auto", "refuse", ""),
     # chronyd reads the whole file before it starts a refclock
     ("PTPKVM auto:samples=0", "refuse", "makestep 1"),
 ]
