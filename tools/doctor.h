@@ -116,7 +116,6 @@ extern int DOC_HasWord(const char *text, const char *word);
 extern char *DOC_Trim(char *s);
 
 /* ---- one refclock directive as chronyd takes it (chk_refclock.c) ---- */
-#define DOC_MAX_OPTIONS 128
 
 typedef struct {
   char driver[32];
