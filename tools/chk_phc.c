@@ -19,6 +19,8 @@
   */
 
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,77 +115,59 @@ DOC_CheckPhcDevices(DOC_Context *ctx)
 }
 
 /* ================================================== */
-/* Groups and user chronyd runs as, from the inspected tree's /etc */
+/* Users and groups of the inspected tree's /etc, read by glibc's parsers */
 
-static int
-lookup_field(DOC_Context *ctx, const char *file, const char *name, int field, char *out,
-             size_t len)
+static FILE *
+open_db(DOC_Context *ctx, const char *file)
 {
-  char buf[65536], *line, *save = NULL, *f[8], *p;
-  size_t nl = strlen(name);
-  int i;
+  char full[4096];
+  FILE *f;
 
-  if (DOC_ReadFile(ctx, file, buf, sizeof (buf)) < 0)
-    return -1;
-  for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-    if (strncmp(line, name, nl) || line[nl] != ':')
-      continue;
-    for (i = 0, p = line; i < 8; i++) {
-      f[i] = p;
-      p = p ? strchr(p, ':') : NULL;
-      if (p)
-        *p++ = '\0';
-    }
-    if (!f[field])
-      return -1;
-    snprintf(out, len, "%s", f[field]);
-    return 0;
-  }
-  return -1;
+  DOC_Path(ctx, file, full, sizeof (full));
+  f = fopen(full, "re");
+  if (!f)
+    DOC_NoteUnreadable(ctx->report, file, errno);
+  return f;
 }
 
-/* Does the user (name, primary gid) belong to group gid? */
 static int
-in_group(DOC_Context *ctx, const char *user, long user_gid, long gid)
+find_user(DOC_Context *ctx, const char *name, uid_t *uid, gid_t *gid)
 {
-  char buf[65536], *line, *save = NULL, *members, *p;
+  FILE *f = open_db(ctx, "/etc/passwd");
+  struct passwd *pw;
+  int found = 0;
 
-  if (user_gid == gid)
-    return 1;
-  if (DOC_ReadFile(ctx, "/etc/group", buf, sizeof (buf)) < 0)
-    return 0;
-  for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-    p = strchr(line, ':');
-    if (!p || !(p = strchr(p + 1, ':')) || atol(p + 1) != gid)
-      continue;
-    members = strchr(p + 1, ':');
-    if (!members)
-      return 0;
-    members++;
-    for (p = strtok(members, ","); p; p = strtok(NULL, ","))
-      if (!strcmp(DOC_Trim(p), user))
-        return 1;
-    return 0;
+  while (f && !found && (pw = fgetpwent(f)) != NULL) {
+    found = !strcmp(pw->pw_name, name);
+    *uid = pw->pw_uid;
+    *gid = pw->pw_gid;
   }
-  return 0;
+  if (f)
+    fclose(f);
+  return found;
 }
 
-static void
-group_name(DOC_Context *ctx, long gid, char *out, size_t len)
+/* Is the user a member of group gid?  Fills its name (the number if unknown) */
+static int
+in_group(DOC_Context *ctx, const char *user, gid_t gid, char *name, size_t len)
 {
-  char buf[65536], *line, *save = NULL, *p;
+  FILE *f = open_db(ctx, "/etc/group");
+  struct group *gr;
+  int member = 0;
+  char **m;
 
-  snprintf(out, len, "%ld", gid);
-  if (DOC_ReadFile(ctx, "/etc/group", buf, sizeof (buf)) < 0)
-    return;
-  for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-    p = strchr(line, ':');
-    if (!p || !(p = strchr(p + 1, ':')) || atol(p + 1) != gid)
+  snprintf(name, len, "%ld", (long)gid);
+  while (f && (gr = fgetgrent(f)) != NULL) {
+    if (gr->gr_gid != gid)
       continue;
-    *strchr(line, ':') = '\0';
-    snprintf(out, len, "%s", line);
-    return;
+    snprintf(name, len, "%s", gr->gr_name);
+    for (m = gr->gr_mem; user && *m; m++)
+      member |= !strcmp(*m, user);
+    break;
   }
+  if (f)
+    fclose(f);
+  return member;
 }
 
 /* ================================================== */
@@ -192,11 +176,13 @@ void
 DOC_CheckPhcAccess(DOC_Context *ctx)
 {
   static const char *users[] = { "_chrony", "chrony" };
-  char path[4096], user[64] = "", field[64], gname[64];
-  long uid = -1, gid = -1;
+  char path[4096], gname[64];
+  const char *user = ctx->chrony_user;
+  uid_t uid;
+  gid_t gid;
   struct stat st;
   unsigned int i;
-  int readable;
+  int readable, found, member;
   /* The device chronyd's refclock (re)opens, else the KVM PHC */
   const char *dev = ctx->refclock_dev[0] ? ctx->refclock_dev : ctx->kvm_phc;
 
@@ -210,34 +196,27 @@ DOC_CheckPhcAccess(DOC_Context *ctx)
                   dev, strerror(errno));
     return;
   }
-  group_name(ctx, st.st_gid, gname, sizeof (gname));
 
-  if (ctx->chrony_user[0])
-    snprintf(user, sizeof (user), "%s", ctx->chrony_user);
-  for (i = 0; !user[0] && i < sizeof (users) / sizeof (users[0]); i++) {
-    if (lookup_field(ctx, "/etc/passwd", users[i], 2, field, sizeof (field)) == 0)
-      snprintf(user, sizeof (user), "%s", users[i]);
+  found = user[0] && find_user(ctx, user, &uid, &gid);
+  for (i = 0; !ctx->chrony_user[0] && !found && i < sizeof (users) / sizeof (users[0]); i++) {
+    user = users[i];
+    found = find_user(ctx, user, &uid, &gid);
   }
-  if (user[0] && lookup_field(ctx, "/etc/passwd", user, 2, field, sizeof (field)) == 0) {
-    uid = atol(field);
-    if (lookup_field(ctx, "/etc/passwd", user, 3, field, sizeof (field)) == 0)
-      gid = atol(field);
-  }
-  if (uid < 0 || gid < 0) {
+  if (!found) {
+    in_group(ctx, NULL, st.st_gid, gname, sizeof (gname));
     DOC_AddResult(ctx->report, "phc.access", DOC_SKIP, NULL,
                   "%s mode %04o group %s; no chrony user (_chrony/chrony) in /etc/passwd",
                   dev, (unsigned int)(st.st_mode & 07777), gname);
     return;
   }
 
+  member = in_group(ctx, user, st.st_gid, gname, sizeof (gname)) || gid == st.st_gid;
   if (uid == 0 || (st.st_mode & S_IROTH))
     readable = 1;
-  else if ((long)st.st_uid == uid)
+  else if (uid == st.st_uid)
     readable = !!(st.st_mode & S_IRUSR);
-  else if (in_group(ctx, user, gid, st.st_gid))
-    readable = !!(st.st_mode & S_IRGRP);
   else
-    readable = 0;
+    readable = member && (st.st_mode & S_IRGRP);
 
   if (readable) {
     DOC_AddResult(ctx->report, "phc.access", DOC_OK, NULL,
