@@ -11,14 +11,14 @@
   =======================================================================
 
   Read-only access to the inspected system under a root directory (files
-  are read by phc_reader's read_file operation, the fake one in tests):
+  and directories are read by phc_reader's operations, the fake ones in
+  tests):
   "/" for the running guest, or a fixture tree (fake /sys, /proc, /dev,
   /etc, /run) in tests.  Every path a check reads goes through here, so
   permission problems are collected in one place and reported as "could
   not read" instead of being mistaken for absent files.
   */
 
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -123,27 +123,18 @@ DOC_ResolveLink(const DOC_Context *ctx, const char *path, char *buf, size_t len)
 /* ================================================== */
 
 int
-DOC_ListDir(const DOC_Context *ctx, const char *path, DOC_DirCallback cb, void *arg)
+DOC_ListDir(const DOC_Context *ctx, const char *path, PHCR_ListDirCallback cb, void *arg)
 {
+  const PHCR_Ops *ops = ctx->ops ? ctx->ops : &PHCR_DefaultOps;
   char full[4096];
-  struct dirent *de;
-  DIR *d;
   int err;
 
   DOC_Path(ctx, path, full, sizeof (full));
-  d = opendir(full);
-  if (!d) {
-    err = errno;
-    note_error(ctx, path, err);
-    return -err;
-  }
-  while ((de = readdir(d)) != NULL) {
-    if (de->d_name[0] == '.')
-      continue;
-    cb(de->d_name, arg);
-  }
-  closedir(d);
-  return 0;
+  if (ops->list_dir(ops->ctx, full, cb, arg) == 0)
+    return 0;
+  err = errno;
+  note_error(ctx, path, err);
+  return -err;
 }
 
 /* ================================================== */

@@ -109,8 +109,9 @@ extern int DOC_Exists(const DOC_Context *ctx, const char *path);
 /* Resolve a symlink inside the tree (one level, relative or absolute target); returns
    the target as a path of the inspected system, or -errno */
 extern int DOC_ResolveLink(const DOC_Context *ctx, const char *path, char *buf, size_t len);
-typedef void (*DOC_DirCallback)(const char *name, void *arg);
-extern int DOC_ListDir(const DOC_Context *ctx, const char *path, DOC_DirCallback cb, void *arg);
+/* Call cb for each entry but . and .. (it returns non-zero to stop); 0 or -errno */
+extern int DOC_ListDir(const DOC_Context *ctx, const char *path, PHCR_ListDirCallback cb,
+                       void *arg);
 /* Is word (whitespace-delimited) in text? */
 extern int DOC_HasWord(const char *text, const char *word);
 extern char *DOC_Trim(char *s);
