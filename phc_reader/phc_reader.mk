@@ -81,11 +81,8 @@ $(PHCR_T_FUZZ): $(TOP)/tests/fuzz/phcr_fuzz.c $(PHCR_T_LIBSRCS) $(PHCR_T_FAKE) \
 phcr-fuzz-build: $(PHCR_T_FUZZ)
 
 phcr-fuzz: $(PHCR_T_FUZZ)
-	@mkdir -p $(PHCR_T_DIR)/fuzz-corpus
-	$(PHCR_T_FUZZ) -max_total_time=$(PHCR_FUZZ_SECONDS) -print_final_stats=1 \
-	  -timeout=10 -rss_limit_mb=1024 $(PHCR_T_DIR)/fuzz-corpus \
-	  $(TOP)/tests/fuzz/seeds
-	@echo "phcr-fuzz: 1 passed, 0 failed"
+	sh $(TOP)/tests/fuzz/run-fuzz.sh $(PHCR_T_FUZZ) $(PHCR_FUZZ_SECONDS) \
+	  $(PHCR_T_DIR)/fuzz-corpus $(TOP)/tests/fuzz/seeds
 
 # Release flags, like $(PHCR_LIB).
 $(PHCR_T_BENCH): $(TOP)/tests/unit/phcr_bench.c $(PHCR_T_LIBSRCS) $(PHCR_T_FAKE) \

@@ -33,23 +33,18 @@
 #define MAX_DEPTH 8
 
 typedef struct {
-  char driver[16];
-  char param[128];
-  char options[128];            /* driver options after the device, "" if none */
-  char where[160];              /* file:line */
-} Refclock;
-
-typedef struct {
   DOC_Context *ctx;
   int n_files;
   char files[MAX_FILES][160];
   int n_refclocks;
-  Refclock refclocks[MAX_REFCLOCKS];
+  DOC_Refclock refclocks[MAX_REFCLOCKS];
   int makestep;
   double makestep_threshold;
   int makestep_limit;
   char makestep_where[160];
-  int ptpkvm;                   /* index of the PTPKVM refclock used, -1 if none */
+  int have_leap;                /* leapsectz or leapseclist */
+  char refused[DOC_TEXT_LEN];   /* chronyd's first fatal error, "" if none */
+  int ptpkvm;                   /* index of the first PTPKVM refclock, -1 if none */
 } ChronyConf;
 
 static void parse_file(ChronyConf *conf, const char *path, int depth);
@@ -120,48 +115,85 @@ parse_confdir(ChronyConf *conf, char *dirs, int depth)
 }
 
 /* ================================================== */
+/* chrony's CPS_NormalizeLine: one space between words, comment lines empty */
 
 static void
-parse_line(ChronyConf *conf, char *line, const char *where, int depth)
+normalize_line(char *line)
 {
-  char *cmd, *args, *p;
-  Refclock *rc;
+  int space = 1, first = 1;
+  char *p, *q;
 
-  DOC_Trim(line);
-  if (!line[0] || strchr("!;#%", line[0]))
+  for (p = q = line; *p; p++) {
+    if (isspace((unsigned char)*p)) {
+      if (!space)
+        *q++ = ' ';
+      space = 1;
+      continue;
+    }
+    if (first && strchr("!;#%", *p))
+      break;
+    *q++ = *p;
+    space = first = 0;
+  }
+  if (q > line && q[-1] == ' ')
+    q--;
+  *q = '\0';
+}
+
+/* ================================================== */
+/* makestep as conf.c parses it (check_number_of_args, then sscanf) */
+
+static void
+parse_makestep(ChronyConf *conf, const char *cmd, const char *args, const char *file,
+               int lineno, char *err, size_t len)
+{
+  int words = 0;
+  const char *p;
+
+  for (p = args; *p; p++)
+    words += (p == args || p[-1] == ' ') && *p != ' ';
+  snprintf(conf->makestep_where, sizeof (conf->makestep_where), "%s:%d", file, lineno);
+  conf->makestep = 1;
+  if (words != 2)
+    snprintf(err, len, "%s arguments for %s directive at line %d in file %s",
+             words < 2 ? "Missing" : "Too many", cmd, lineno, file);
+  else if (sscanf(args, "%lf %d", &conf->makestep_threshold, &conf->makestep_limit) != 2)
+    snprintf(err, len, "Could not parse %s directive at line %d in file %s", cmd, lineno, file);
+}
+
+/* ================================================== */
+
+static void
+parse_line(ChronyConf *conf, char *line, const char *file, int lineno, int depth)
+{
+  char *cmd, *args, err[DOC_TEXT_LEN] = "";
+  DOC_Refclock rc;
+
+  normalize_line(line);
+  if (!line[0])
     return;
   cmd = line;
-  args = cmd + strcspn(cmd, " \t");
+  args = cmd + strcspn(cmd, " ");
   if (*args)
     *args++ = '\0';
-  DOC_Trim(args);
 
-  if (!strcasecmp(cmd, "refclock") && conf->n_refclocks < MAX_REFCLOCKS) {
-    rc = &conf->refclocks[conf->n_refclocks++];
-    p = args + strcspn(args, " \t");
-    snprintf(rc->driver, sizeof (rc->driver), "%.*s", (int)(p - args), args);
-    p += strspn(p, " \t");
-    snprintf(rc->param, sizeof (rc->param), "%.*s", (int)strcspn(p, " \t"), p);
-    /* driver options follow the device after ':' */
-    if ((p = strchr(rc->param, ':')) != NULL) {
-      snprintf(rc->options, sizeof (rc->options), ":%s:", p + 1);
-      *p = '\0';
-    }
-    snprintf(rc->where, sizeof (rc->where), "%s", where);
+  if (!strcasecmp(cmd, "refclock")) {
+    if (DOC_ParseRefclock(&rc, cmd, args, file, lineno, err, sizeof (err)) &&
+        conf->n_refclocks < MAX_REFCLOCKS)
+      conf->refclocks[conf->n_refclocks++] = rc;
   } else if (!strcasecmp(cmd, "makestep")) {
-    conf->makestep = 1;
-    conf->makestep_threshold = 0.0;
-    conf->makestep_limit = 0;
-    if (sscanf(args, "%lf %d", &conf->makestep_threshold, &conf->makestep_limit) != 2)
-      conf->makestep = -1;
-    snprintf(conf->makestep_where, sizeof (conf->makestep_where), "%s", where);
+    parse_makestep(conf, cmd, args, file, lineno, err, sizeof (err));
+  } else if (!strcasecmp(cmd, "leapsectz") || !strcasecmp(cmd, "leapseclist")) {
+    conf->have_leap = 1;
   } else if (!strcasecmp(cmd, "user")) {
-    snprintf(DOC_shared.chrony_user, sizeof (DOC_shared.chrony_user), "%s", args);
+    snprintf(conf->ctx->chrony_user, sizeof (conf->ctx->chrony_user), "%s", args);
   } else if (!strcasecmp(cmd, "include")) {
     parse_include(conf, args, depth);
   } else if (!strcasecmp(cmd, "confdir")) {
     parse_confdir(conf, args, depth);
   }
+  if (err[0] && !conf->refused[0])
+    snprintf(conf->refused, sizeof (conf->refused), "%s", err);
 }
 
 /* ================================================== */
@@ -170,7 +202,7 @@ static void
 parse_file(ChronyConf *conf, const char *path, int depth)
 {
   static char bufs[MAX_DEPTH + 2][65536];
-  char *buf, *line, *save = NULL, where[160];
+  char *buf, *line, *save = NULL;
   int lineno = 0;
 
   if (depth > MAX_DEPTH || conf->n_files >= MAX_FILES)
@@ -185,144 +217,46 @@ parse_file(ChronyConf *conf, const char *path, int depth)
     save = strchr(line, '\n');
     if (save)
       *save++ = '\0';
-    lineno++;
-    snprintf(where, sizeof (where), "%s:%d", path, lineno);
-    parse_line(conf, line, where, depth);
+    parse_line(conf, line, path, ++lineno, depth);
   }
 }
 
 /* ================================================== */
-/* Which PHC does a device path lead to (following symlinks)?  name is its
-   clock_name, "" if unknown */
+/* Which device one PTPKVM or PHC line opens.  Adds a FAIL result and
+   returns -1 if none or the wrong clock, returns 1 if this user cannot
+   tell (no permission to open the device), 0 if it is the wanted clock */
 
 static int
-resolve_phc(DOC_Context *ctx, const char *param, char *dev, size_t dlen, char *name,
-            size_t nlen)
+check_device(DOC_Context *ctx, const DOC_Refclock *rc, PHCR_Discovery *disc,
+             char *unverified, size_t len)
 {
-  char cur[256], next[256], path[256];
-  int i;
+  char want[PHCR_NAME_MAX];
+  PHCR_Error err = DOC_FindRefclockDevice(ctx, rc, disc, want, sizeof (want));
+  int custom = strcmp(want, PHCR_DEFAULT_CLOCK_NAME) != 0;
 
-  snprintf(cur, sizeof (cur), "%s", param);
-  for (i = 0; i < 8 && DOC_ResolveLink(ctx, cur, next, sizeof (next)) == 0; i++)
-    snprintf(cur, sizeof (cur), "%s", next);
-  if (!DOC_Exists(ctx, cur))
-    return -1;
-  snprintf(dev, dlen, "%s", cur);
-  name[0] = '\0';
-  if (!strncmp(cur, "/dev/ptp", 8)) {
-    snprintf(path, sizeof (path), "/sys/class/ptp/%s/clock_name", cur + 5);
-    DOC_ReadLine(ctx, path, name, nlen);
+  if (err == PHCR_ERR_ACCESS) {
+    if (!unverified[0])
+      snprintf(unverified, len, "%s: refclock %s %s: %s", rc->where, rc->driver, rc->param,
+               disc->error);
+    return 1;
   }
-  return 0;
-}
-
-/* ================================================== */
-
-/* Value of a PTPKVM driver option (":name=value:"), NULL if absent */
-static const char *
-driver_option(const Refclock *rc, const char *name, char *buf, size_t len)
-{
-  char key[40];
-  const char *p;
-
-  snprintf(key, sizeof (key), ":%s=", name);
-  p = strstr(rc->options, key);
-  if (!p)
-    return NULL;
-  p += strlen(key);
-  snprintf(buf, len, "%.*s", (int)strcspn(p, ":"), p);
-  return buf;
-}
-
-/* ================================================== */
-/* The clock_name a refclock line needs: PTPKVM's clockname= option ('_'
-   stands for a space, as in the driver), else the KVM PHC's.  Returns 1 if
-   it is another name than the KVM PHC's. */
-
-static int
-wanted_clock_name(const Refclock *rc, char *buf, size_t len)
-{
-  char *p;
-
-  if (strcasecmp(rc->driver, "PTPKVM") || !driver_option(rc, "clockname", buf, len) ||
-      !buf[0]) {
-    snprintf(buf, len, "%s", PHCR_DEFAULT_CLOCK_NAME);
-    return 0;
-  }
-  for (p = buf; *p; p++) {
-    if (*p == '_')
-      *p = ' ';
-  }
-  return strcmp(buf, PHCR_DEFAULT_CLOCK_NAME) != 0;
-}
-
-/* ================================================== */
-/* Which PHC does 'refclock PTPKVM auto' take, like phc_reader: the first
-   PHC with the wanted clock_name, else (for the KVM clock's name only)
-   /dev/ptp_kvm unless it is known to be a PHC with another clock_name */
-
-static int
-resolve_auto(DOC_Context *ctx, const char *want, int custom, char *dev, size_t dlen,
-             char *name, size_t nlen)
-{
-  const char *found = DOC_FindPhcByName(want);
-
-  if (found) {
-    snprintf(dev, dlen, "%s", found);
-    snprintf(name, nlen, "%s", want);
-    return 0;
-  }
-  if (custom || resolve_phc(ctx, PHCR_KVM_SYMLINK, dev, dlen, name, nlen) < 0)
-    return -1;
-  return name[0] && strcmp(name, want) ? -1 : 0;
-}
-
-/* ================================================== */
-/* Check the device of one PHC or PTPKVM line; adds a FAIL result and
-   returns -1 if it is missing or not the wanted clock */
-
-static int
-check_device(DOC_Context *ctx, const Refclock *rc, char *dev, size_t dlen, char *name,
-             size_t nlen)
-{
-  char want[64], what[96], list[1024];
-  int custom = wanted_clock_name(rc, want, sizeof (want));
-  int is_auto = !strcasecmp(rc->driver, "PTPKVM") &&
-                (!rc->param[0] || !strcmp(rc->param, PHCR_SPEC_AUTO));
-
-  if (custom)
-    snprintf(what, sizeof (what), "'%s' (clockname=)", want);
-  else
-    snprintf(what, sizeof (what), "the KVM PHC");
-
-  if (is_auto) {
-    if (resolve_auto(ctx, want, custom, dev, dlen, name, nlen) == 0)
-      return 0;
-    DOC_ListPhcs(list, sizeof (list));
+  if (err != PHCR_OK) {
+    /* PTPKVM only: chronyd refuses a PHC line whose device does not open */
     DOC_AddResult(ctx->report, "chrony.refclock", DOC_FAIL,
                   custom ? "set clockname= to the clock_name of the wanted PHC ('_' for a space)"
-                         : "load ptp_kvm (see kernel.ptp_kvm and phc.devices)",
-                  "%s: refclock PTPKVM %s finds no PHC with clock_name '%s' (PHCs: %s): "
-                  "the source stays unreachable", rc->where, rc->param[0] ? rc->param : "auto",
-                  want, list[0] ? list : "none");
+                         : "use 'refclock PTPKVM auto' with ptp_kvm loaded (see "
+                           "kernel.ptp_kvm and phc.devices)",
+                  "%s: refclock PTPKVM %s: %s: the source stays unreachable", rc->where,
+                  rc->param, disc->error[0] ? disc->error : PHCR_ErrorString(err));
     return -1;
   }
-
-  if (resolve_phc(ctx, rc->param, dev, dlen, name, nlen) < 0) {
-    DOC_AddResult(ctx->report, "chrony.refclock", DOC_FAIL,
-                  "use 'refclock PTPKVM auto' (finds the device itself) or /dev/ptp_kvm",
-                  "%s: refclock %s %s: device does not exist%s", rc->where, rc->driver,
-                  rc->param, strcasecmp(rc->driver, "PHC") ? ""
-                                                           : " (stock chronyd exits at start)");
-    return -1;
-  }
-  if (strcmp(name, want)) {
+  if (disc->clock_name[0] && strcmp(disc->clock_name, want)) {
     DOC_AddResult(ctx->report, "chrony.refclock", DOC_FAIL,
                   custom ? "point it at the PHC with that clock_name, or use 'refclock PTPKVM "
                            "auto' with clockname="
                          : "point it at /dev/ptp_kvm, or use 'refclock PTPKVM auto'",
-                  "%s: refclock %s %s is %s with clock_name '%s', not %s",
-                  rc->where, rc->driver, rc->param, dev, name[0] ? name : "?", what);
+                  "%s: refclock %s %s is %s with clock_name '%s', not '%s'", rc->where,
+                  rc->driver, rc->param, disc->path, disc->clock_name, want);
     return -1;
   }
   return 0;
@@ -330,52 +264,65 @@ check_device(DOC_Context *ctx, const Refclock *rc, char *dev, size_t dlen, char 
 
 /* ================================================== */
 
+static int
+numbered_path(const char *param)
+{
+  return !strncmp(param, "/dev/ptp", 8) && isdigit((unsigned char)param[8]);
+}
+
 static void
 check_refclocks(DOC_Context *ctx, ChronyConf *conf)
 {
-  char dev[256], name[64], found[DOC_TEXT_LEN] = "", kvm[DOC_TEXT_LEN] = "";
-  char kvm_dev[64] = "", phc_dev[64] = "";
-  int i, ptpkvm = -1, good_phc = -1;
-  Refclock *rc;
+  char unverified[DOC_TEXT_LEN] = "";
+  PHCR_Discovery d, disc, phc_disc;
+  int i, res, kvm = -1, phc = -1;
+  DOC_Refclock *rc;
 
   for (i = 0; i < conf->n_refclocks; i++) {
     rc = &conf->refclocks[i];
-    if (strcasecmp(rc->driver, "PTPKVM") && strcasecmp(rc->driver, "PHC"))
-      continue;
-    if (check_device(ctx, rc, dev, sizeof (dev), name, sizeof (name)) < 0)
-      return;
-    if (!strcasecmp(rc->driver, "PTPKVM")) {
-      if (ptpkvm < 0) {
-        ptpkvm = i;
-        snprintf(kvm, sizeof (kvm), "%s: refclock PTPKVM %s -> %s '%s'", rc->where,
-                 rc->param[0] ? rc->param : "auto", dev, name[0] ? name : "?");
-        snprintf(kvm_dev, sizeof (kvm_dev), "%s", dev);
-      }
-    } else if (good_phc < 0) {
-      good_phc = i;
-      snprintf(phc_dev, sizeof (phc_dev), "%s", dev);
-      snprintf(found, sizeof (found), "%s: refclock PHC %s -> %s '%s'", rc->where, rc->param,
-               dev, name);
+    if (rc->is_ptpkvm && conf->ptpkvm < 0) {
+      conf->ptpkvm = i;
+      ctx->chrony_refclock = 2;
     }
   }
 
-  conf->ptpkvm = ptpkvm;
-  snprintf(DOC_shared.refclock_dev, sizeof (DOC_shared.refclock_dev), "%s",
-           ptpkvm >= 0 ? kvm_dev : phc_dev);
-  if (ptpkvm >= 0) {
-    DOC_shared.chrony_refclock = 2;
-    DOC_AddResult(ctx->report, "chrony.refclock", DOC_OK, NULL, "%s", kvm);
-  } else if (good_phc >= 0) {
-    DOC_shared.chrony_refclock = 1;
-    if (strcmp(conf->refclocks[good_phc].param, PHCR_KVM_SYMLINK) &&
-        !strncmp(conf->refclocks[good_phc].param, "/dev/ptp", 8) &&
-        isdigit((unsigned char)conf->refclocks[good_phc].param[8])) {
+  for (i = 0; i < conf->n_refclocks; i++) {
+    rc = &conf->refclocks[i];
+    if (!rc->is_ptpkvm && strcmp(rc->driver, "PHC"))
+      continue;
+    res = check_device(ctx, rc, &d, unverified, sizeof (unverified));
+    if (res < 0)
+      return;
+    if (res == 0 && rc->is_ptpkvm && kvm < 0) {
+      kvm = i;
+      disc = d;
+    } else if (res == 0 && !rc->is_ptpkvm && phc < 0) {
+      phc = i;
+      phc_disc = d;
+    }
+  }
+
+  if (kvm >= 0) {
+    rc = &conf->refclocks[kvm];
+    snprintf(ctx->refclock_dev, sizeof (ctx->refclock_dev), "%s", disc.path);
+    DOC_AddResult(ctx->report, "chrony.refclock", DOC_OK, NULL, "%s: refclock PTPKVM %s -> %s",
+                  rc->where, rc->param, disc.why);
+  } else if (phc >= 0 && !ctx->chrony_refclock) {
+    rc = &conf->refclocks[phc];
+    ctx->chrony_refclock = 1;
+    snprintf(ctx->refclock_dev, sizeof (ctx->refclock_dev), "%s", phc_disc.path);
+    if (numbered_path(rc->param))
       DOC_AddResult(ctx->report, "chrony.refclock", DOC_WARN,
                     "use /dev/ptp_kvm or 'refclock PTPKVM auto': ptpN numbers can change at "
-                    "boot when other PHCs appear", "%s (numbered device path)", found);
-    } else {
-      DOC_AddResult(ctx->report, "chrony.refclock", DOC_OK, NULL, "%s", found);
-    }
+                    "boot when other PHCs appear", "%s: refclock PHC %s -> %s (numbered device "
+                    "path)", rc->where, rc->param, phc_disc.why);
+    else
+      DOC_AddResult(ctx->report, "chrony.refclock", DOC_OK, NULL, "%s: refclock PHC %s -> %s",
+                    rc->where, rc->param, phc_disc.why);
+  } else if (unverified[0]) {
+    DOC_AddResult(ctx->report, "chrony.refclock", DOC_SKIP, NULL,
+                  "cannot tell which device chronyd opens as uid %ld (run as root): %s",
+                  (long)ctx->uid, unverified);
   } else {
     DOC_AddResult(ctx->report, "chrony.refclock", DOC_FAIL,
                   "add 'refclock PTPKVM auto' (see guest/chrony/ptpkvm.conf)",
@@ -392,16 +339,15 @@ check_refclocks(DOC_Context *ctx, ChronyConf *conf)
 static int
 ptpkvm_steps_limited(ChronyConf *conf, char *why, size_t len)
 {
-  const Refclock *rc = &conf->refclocks[conf->ptpkvm];
-  char val[32];
+  const DOC_Refclock *rc = &conf->refclocks[conf->ptpkvm];
 
-  if (driver_option(rc, "step", val, sizeof (val)) && atof(val) == 0.0) {
+  if (rc->opts.step == 0.0) {
     snprintf(why, len, "%s: refclock PTPKVM step=0 never steps", rc->where);
     return 1;
   }
-  if (driver_option(rc, "maxsteps", val, sizeof (val)) && atoi(val) >= 0) {
+  if (rc->opts.maxsteps >= 0) {
     snprintf(why, len, "%s: refclock PTPKVM maxsteps=%d stops stepping after %d step(s)",
-             rc->where, atoi(val), atoi(val));
+             rc->where, rc->opts.maxsteps, rc->opts.maxsteps);
     return 1;
   }
   return 0;
@@ -413,19 +359,12 @@ check_makestep(DOC_Context *ctx, ChronyConf *conf)
   char why[DOC_TEXT_LEN];
 
   if (conf->ptpkvm >= 0 && ptpkvm_steps_limited(conf, why, sizeof (why)) &&
-      !(conf->makestep > 0 && conf->makestep_limit < 0)) {
+      !(conf->makestep && conf->makestep_limit < 0)) {
     DOC_AddResult(ctx->report, "chrony.makestep", DOC_WARN,
                   "drop the step=0/maxsteps option unless stepping is forbidden here",
                   "%s: offsets after later VM pauses are slewed, which takes hours", why);
-    return;
-  }
-
-  if (conf->makestep < 0) {
-    DOC_AddResult(ctx->report, "chrony.makestep", DOC_WARN,
-                  "write it as 'makestep THRESHOLD LIMIT', e.g. 'makestep 1 3'",
-                  "%s: makestep line not understood", conf->makestep_where);
   } else if (!conf->makestep) {
-    if (DOC_shared.chrony_refclock == 2)
+    if (ctx->chrony_refclock == 2)
       DOC_AddResult(ctx->report, "chrony.makestep", DOC_OK, NULL,
                     "no makestep; the PTPKVM driver steps by itself after confirmed jumps");
     else
@@ -433,7 +372,7 @@ check_makestep(DOC_Context *ctx, ChronyConf *conf)
                     "add 'makestep 1 3' (or use refclock PTPKVM, which steps after pauses)",
                     "no makestep: a clock minutes off at boot is slewed for hours "
                     "(at most 83 ms per second)");
-  } else if (conf->makestep_limit > 0 && DOC_shared.chrony_refclock != 2) {
+  } else if (conf->makestep_limit > 0 && ctx->chrony_refclock != 2) {
     DOC_AddResult(ctx->report, "chrony.makestep", DOC_WARN,
                   "use refclock PTPKVM (steps after pauses), or 'makestep 1 -1' with care",
                   "%s: makestep %g %d steps only in the first %d updates: offsets after VM "
@@ -443,6 +382,22 @@ check_makestep(DOC_Context *ctx, ChronyConf *conf)
   } else {
     DOC_AddResult(ctx->report, "chrony.makestep", DOC_OK, NULL, "%s: makestep %g %d",
                   conf->makestep_where, conf->makestep_threshold, conf->makestep_limit);
+  }
+}
+
+/* ================================================== */
+/* What chronyd stops at when it adds the refclocks, after reading the whole
+   configuration: the first refclock it cannot start */
+
+static void
+check_refclock_starts(DOC_Context *ctx, ChronyConf *conf)
+{
+  char err[DOC_TEXT_LEN];
+  int i;
+
+  for (i = 0; i < conf->n_refclocks && !conf->refused[0]; i++) {
+    if (!DOC_CheckRefclockStart(ctx, &conf->refclocks[i], conf->have_leap, err, sizeof (err)))
+      snprintf(conf->refused, sizeof (conf->refused), "%s: %s", conf->refclocks[i].where, err);
   }
 }
 
@@ -458,15 +413,27 @@ DOC_CheckChronyConfig(DOC_Context *ctx)
   memset(&conf, 0, sizeof (conf));
   conf.ctx = ctx;
   conf.ptpkvm = -1;
-  for (i = 0; i < sizeof (candidates) / sizeof (candidates[0]) && !conf.n_files; i++)
+  if (ctx->config)
+    parse_file(&conf, ctx->config, 0);
+  for (i = 0; i < sizeof (candidates) / sizeof (candidates[0]) && !conf.n_files &&
+       !ctx->config; i++)
     parse_file(&conf, candidates[i], 0);
 
   if (!conf.n_files) {
     DOC_AddResult(ctx->report, "chrony.config", DOC_WARN,
                   "install chrony (apt-get install chrony / dnf install chrony)",
-                  "no chrony.conf in /etc/chrony/ or /etc/");
+                  "no %s", ctx->config ? ctx->config : "chrony.conf in /etc/chrony/ or /etc/");
     DOC_AddResult(ctx->report, "chrony.refclock", DOC_SKIP, NULL, "no chrony.conf");
     DOC_AddResult(ctx->report, "chrony.makestep", DOC_SKIP, NULL, "no chrony.conf");
+    return;
+  }
+  check_refclock_starts(ctx, &conf);
+  if (conf.refused[0]) {
+    DOC_AddResult(ctx->report, "chrony.config", DOC_FAIL,
+                  "correct that line (chrony.conf(5); the PTPKVM options: docs/configuration.md)",
+                  "chronyd refuses to start: %s", conf.refused);
+    DOC_AddResult(ctx->report, "chrony.refclock", DOC_SKIP, NULL, "chronyd would not start");
+    DOC_AddResult(ctx->report, "chrony.makestep", DOC_SKIP, NULL, "chronyd would not start");
     return;
   }
   DOC_AddResult(ctx->report, "chrony.config", DOC_OK, NULL, "%s (%d file(s) with includes)",

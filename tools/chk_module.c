@@ -80,7 +80,7 @@ typedef struct {
   char found[256];
 } BootScan;
 
-static void
+static int
 scan_conf(const char *name, void *arg)
 {
   BootScan *s = arg;
@@ -88,17 +88,18 @@ scan_conf(const char *name, void *arg)
   size_t nl = strlen(name);
 
   if (s->found[0] || nl < 6 || strcmp(name + nl - 5, ".conf"))
-    return;
+    return 0;
   snprintf(path, sizeof (path), "%s/%s", s->dir, name);
   if (DOC_ReadFile(s->ctx, path, buf, sizeof (buf)) < 0)
-    return;
+    return 0;
   for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
     DOC_Trim(line);
     if (!strcmp(line, "ptp_kvm") || !strcmp(line, "ptp-kvm")) {
       snprintf(s->found, sizeof (s->found), "%s", path);
-      return;
+      return 0;
     }
   }
+  return 0;
 }
 
 static int
@@ -130,7 +131,7 @@ DOC_CheckModule(DOC_Context *ctx)
 {
   char release[128], path[512], where[256];
   int readable_mods, readable_builtin, readable_dep, loaded, builtin = 0, available = 0;
-  int have_phc = DOC_shared.kvm_phc[0] != '\0';
+  int have_phc = ctx->kvm_phc[0] != '\0';
   ModState state;
 
   if (DOC_ReadLine(ctx, "/proc/sys/kernel/osrelease", release, sizeof (release)) < 0)

@@ -19,83 +19,44 @@
   */
 
 #include <errno.h>
-#include <fcntl.h>
 #include <grp.h>
-#include <linux/ptp_clock.h>
+#include <pwd.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "doctor.h"
 #include "phcr.h"
-
-DOC_Shared DOC_shared;
-
-static PHCR_DeviceInfo devices[PHCR_MAX_DEVICES];
-static int n_devices;
-
-/* ================================================== */
-
-static void
-make_env(const DOC_Context *ctx, PHCR_Env *env)
-{
-  env->ops = ctx->ops;
-  env->root = ctx->root;
-}
 
 /* ================================================== */
 
 void
 DOC_ScanPhcs(DOC_Context *ctx)
 {
-  PHCR_Error error;
-  PHCR_Env env;
+  PHCR_Env env = { ctx->ops, ctx->root };
   int i, n;
 
-  memset(&DOC_shared, 0, sizeof (DOC_shared));
-  make_env(ctx, &env);
-  n = PHCR_ListDevices(&env, devices, PHCR_MAX_DEVICES, &error);
-  n_devices = n < 0 ? 0 : (n > PHCR_MAX_DEVICES ? PHCR_MAX_DEVICES : n);
-  DOC_shared.n_phcs = n_devices;
-  for (i = 0; i < n_devices; i++) {
-    if (strcmp(devices[i].clock_name, PHCR_DEFAULT_CLOCK_NAME))
-      continue;
-    snprintf(DOC_shared.kvm_phc, sizeof (DOC_shared.kvm_phc), "%s", devices[i].dev_path);
-    snprintf(DOC_shared.kvm_clock_name, sizeof (DOC_shared.kvm_clock_name), "%s",
-             devices[i].clock_name);
-    break;
+  n = PHCR_ListDevices(&env, ctx->phcs, PHCR_MAX_DEVICES, NULL);
+  ctx->n_phcs = n < 0 ? 0 : (n > PHCR_MAX_DEVICES ? PHCR_MAX_DEVICES : n);
+  for (i = 0; i < ctx->n_phcs && !ctx->kvm_phc[0]; i++) {
+    if (!strcmp(ctx->phcs[i].clock_name, PHCR_DEFAULT_CLOCK_NAME))
+      snprintf(ctx->kvm_phc, sizeof (ctx->kvm_phc), "%s", ctx->phcs[i].dev_path);
   }
-}
-
-/* ================================================== */
-
-const char *
-DOC_FindPhcByName(const char *clock_name)
-{
-  int i;
-
-  for (i = 0; i < n_devices; i++) {
-    if (!strcmp(devices[i].clock_name, clock_name))
-      return devices[i].dev_path;
-  }
-  return NULL;
 }
 
 /* ================================================== */
 
 void
-DOC_ListPhcs(char *buf, size_t len)
+DOC_ListPhcs(const DOC_Context *ctx, char *buf, size_t len)
 {
   int i;
 
   buf[0] = '\0';
-  for (i = 0; i < n_devices; i++)
+  for (i = 0; i < ctx->n_phcs; i++)
     snprintf(buf + strlen(buf), len - strlen(buf), "%s%s '%s'", i ? ", " : "",
-             devices[i].dev_path, devices[i].clock_name[0] ? devices[i].clock_name : "?");
+             ctx->phcs[i].dev_path, ctx->phcs[i].clock_name[0] ? ctx->phcs[i].clock_name : "?");
 }
 
 /* ================================================== */
@@ -104,27 +65,27 @@ void
 DOC_CheckPhcDevices(DOC_Context *ctx)
 {
   char list[1024], link[256], note[512] = "";
-  const char *kvm = DOC_shared.kvm_phc;
+  const char *kvm = ctx->kvm_phc;
   DOC_Result *r;
   int i, err;
 
-  DOC_ListPhcs(list, sizeof (list));
+  DOC_ListPhcs(ctx, list, sizeof (list));
 
   if (!kvm[0]) {
     r = DOC_AddResult(ctx->report, "phc.devices", DOC_FAIL,
                       "load ptp_kvm (see kernel.ptp_kvm); other PHCs are not the host clock",
                       "no PHC with clock_name '%s' (PHCs found: %s)", PHCR_DEFAULT_CLOCK_NAME,
-                      n_devices ? list : "none");
-    DOC_AddMetric(r, "phc_count", n_devices);
+                      ctx->n_phcs ? list : "none");
+    DOC_AddMetric(r, "phc_count", ctx->n_phcs);
     DOC_AddMetric(r, "phc_kvm_present", 0);
     return;
   }
 
-  for (i = 0; i < n_devices; i++) {
-    if (!strcmp(devices[i].dev_path, "/dev/ptp0") &&
-        strcmp(devices[i].clock_name, PHCR_DEFAULT_CLOCK_NAME))
+  for (i = 0; i < ctx->n_phcs; i++) {
+    if (!strcmp(ctx->phcs[i].dev_path, "/dev/ptp0") &&
+        strcmp(ctx->phcs[i].clock_name, PHCR_DEFAULT_CLOCK_NAME))
       snprintf(note, sizeof (note), "; note: /dev/ptp0 is '%s', not the KVM clock",
-               devices[i].clock_name);
+               ctx->phcs[i].clock_name);
   }
 
   err = DOC_ResolveLink(ctx, PHCR_KVM_SYMLINK, link, sizeof (link));
@@ -149,82 +110,64 @@ DOC_CheckPhcDevices(DOC_Context *ctx)
                       "KVM PHC %s, " PHCR_KVM_SYMLINK " -> %s (PHCs: %s)%s", kvm, link, list,
                       note);
   }
-  DOC_AddMetric(r, "phc_count", n_devices);
+  DOC_AddMetric(r, "phc_count", ctx->n_phcs);
   DOC_AddMetric(r, "phc_kvm_present", 1);
 }
 
 /* ================================================== */
-/* Groups and user chronyd runs as, from the inspected tree's /etc */
+/* Users and groups of the inspected tree's /etc, read by glibc's parsers */
 
-static int
-lookup_field(DOC_Context *ctx, const char *file, const char *name, int field, char *out,
-             size_t len)
+static FILE *
+open_db(DOC_Context *ctx, const char *file)
 {
-  char buf[65536], *line, *save = NULL, *f[8], *p;
-  size_t nl = strlen(name);
-  int i;
+  char full[4096];
+  FILE *f;
 
-  if (DOC_ReadFile(ctx, file, buf, sizeof (buf)) < 0)
-    return -1;
-  for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-    if (strncmp(line, name, nl) || line[nl] != ':')
-      continue;
-    for (i = 0, p = line; i < 8; i++) {
-      f[i] = p;
-      p = p ? strchr(p, ':') : NULL;
-      if (p)
-        *p++ = '\0';
-    }
-    if (!f[field])
-      return -1;
-    snprintf(out, len, "%s", f[field]);
-    return 0;
-  }
-  return -1;
+  DOC_Path(ctx, file, full, sizeof (full));
+  f = fopen(full, "re");
+  if (!f)
+    DOC_NoteUnreadable(ctx->report, file, errno);
+  return f;
 }
 
-/* Does the user (name, primary gid) belong to group gid? */
 static int
-in_group(DOC_Context *ctx, const char *user, long user_gid, long gid)
+find_user(DOC_Context *ctx, const char *name, uid_t *uid, gid_t *gid)
 {
-  char buf[65536], *line, *save = NULL, *members, *p;
+  FILE *f = open_db(ctx, "/etc/passwd");
+  struct passwd *pw;
+  int found = 0;
 
-  if (user_gid == gid)
-    return 1;
-  if (DOC_ReadFile(ctx, "/etc/group", buf, sizeof (buf)) < 0)
-    return 0;
-  for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-    p = strchr(line, ':');
-    if (!p || !(p = strchr(p + 1, ':')) || atol(p + 1) != gid)
-      continue;
-    members = strchr(p + 1, ':');
-    if (!members)
-      return 0;
-    members++;
-    for (p = strtok(members, ","); p; p = strtok(NULL, ","))
-      if (!strcmp(DOC_Trim(p), user))
-        return 1;
-    return 0;
+  while (f && !found && (pw = fgetpwent(f)) != NULL) {
+    found = !strcmp(pw->pw_name, name);
+    *uid = pw->pw_uid;
+    *gid = pw->pw_gid;
   }
-  return 0;
+  if (f)
+    fclose(f);
+  return found;
 }
 
-static void
-group_name(DOC_Context *ctx, long gid, char *out, size_t len)
+/* Is the user a member of group gid?  Fills its name (the number if unknown) */
+static int
+in_group(DOC_Context *ctx, const char *user, gid_t gid, char *name, size_t len)
 {
-  char buf[65536], *line, *save = NULL, *p;
+  FILE *f = open_db(ctx, "/etc/group");
+  struct group *gr;
+  int member = 0;
+  char **m;
 
-  snprintf(out, len, "%ld", gid);
-  if (DOC_ReadFile(ctx, "/etc/group", buf, sizeof (buf)) < 0)
-    return;
-  for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-    p = strchr(line, ':');
-    if (!p || !(p = strchr(p + 1, ':')) || atol(p + 1) != gid)
+  snprintf(name, len, "%ld", (long)gid);
+  while (f && (gr = fgetgrent(f)) != NULL) {
+    if (gr->gr_gid != gid)
       continue;
-    *strchr(line, ':') = '\0';
-    snprintf(out, len, "%s", line);
-    return;
+    snprintf(name, len, "%s", gr->gr_name);
+    for (m = gr->gr_mem; user && *m; m++)
+      member |= !strcmp(*m, user);
+    break;
   }
+  if (f)
+    fclose(f);
+  return member;
 }
 
 /* ================================================== */
@@ -233,13 +176,15 @@ void
 DOC_CheckPhcAccess(DOC_Context *ctx)
 {
   static const char *users[] = { "_chrony", "chrony" };
-  char path[4096], user[64] = "", field[64], gname[64];
-  long uid = -1, gid = -1;
+  char path[4096], gname[64];
+  const char *user = ctx->chrony_user;
+  uid_t uid;
+  gid_t gid;
   struct stat st;
   unsigned int i;
-  int readable;
+  int readable, found, member;
   /* The device chronyd's refclock (re)opens, else the KVM PHC */
-  const char *dev = DOC_shared.refclock_dev[0] ? DOC_shared.refclock_dev : DOC_shared.kvm_phc;
+  const char *dev = ctx->refclock_dev[0] ? ctx->refclock_dev : ctx->kvm_phc;
 
   if (!dev[0]) {
     DOC_AddResult(ctx->report, "phc.access", DOC_SKIP, NULL, "no KVM PHC");
@@ -251,34 +196,27 @@ DOC_CheckPhcAccess(DOC_Context *ctx)
                   dev, strerror(errno));
     return;
   }
-  group_name(ctx, st.st_gid, gname, sizeof (gname));
 
-  if (DOC_shared.chrony_user[0])
-    snprintf(user, sizeof (user), "%s", DOC_shared.chrony_user);
-  for (i = 0; !user[0] && i < sizeof (users) / sizeof (users[0]); i++) {
-    if (lookup_field(ctx, "/etc/passwd", users[i], 2, field, sizeof (field)) == 0)
-      snprintf(user, sizeof (user), "%s", users[i]);
+  found = user[0] && find_user(ctx, user, &uid, &gid);
+  for (i = 0; !ctx->chrony_user[0] && !found && i < sizeof (users) / sizeof (users[0]); i++) {
+    user = users[i];
+    found = find_user(ctx, user, &uid, &gid);
   }
-  if (user[0] && lookup_field(ctx, "/etc/passwd", user, 2, field, sizeof (field)) == 0) {
-    uid = atol(field);
-    if (lookup_field(ctx, "/etc/passwd", user, 3, field, sizeof (field)) == 0)
-      gid = atol(field);
-  }
-  if (uid < 0 || gid < 0) {
+  if (!found) {
+    in_group(ctx, NULL, st.st_gid, gname, sizeof (gname));
     DOC_AddResult(ctx->report, "phc.access", DOC_SKIP, NULL,
                   "%s mode %04o group %s; no chrony user (_chrony/chrony) in /etc/passwd",
                   dev, (unsigned int)(st.st_mode & 07777), gname);
     return;
   }
 
+  member = in_group(ctx, user, st.st_gid, gname, sizeof (gname)) || gid == st.st_gid;
   if (uid == 0 || (st.st_mode & S_IROTH))
     readable = 1;
-  else if ((long)st.st_uid == uid)
+  else if (uid == st.st_uid)
     readable = !!(st.st_mode & S_IRUSR);
-  else if (in_group(ctx, user, gid, st.st_gid))
-    readable = !!(st.st_mode & S_IRGRP);
   else
-    readable = 0;
+    readable = member && (st.st_mode & S_IRGRP);
 
   if (readable) {
     DOC_AddResult(ctx->report, "phc.access", DOC_OK, NULL,
@@ -295,81 +233,78 @@ DOC_CheckPhcAccess(DOC_Context *ctx)
 }
 
 /* ================================================== */
-/* Raw ioctl probe: which reading ioctls answer right now */
+/* Which reading modes answer right now, by phc_reader: readers that may use
+   all modes, then none better than EXTENDED, then basic only, one reading
+   each, until every mode was tried (a failing mode falls back within a read) */
 
 typedef struct {
-  const char *name;
-  PHCR_Mode mode;
-  int sys_errno;                /* 0 = works */
+  int tried;
+  PHCR_Error error;
+  int sys_errno;
 } Probe;
 
-static const char *
-errno_meaning(int e, PHCR_Mode mode)
+static PHCR_Error
+probe_modes(DOC_Context *ctx, Probe *probes, PHCR_Discovery *disc)
 {
-  switch (e) {
-    case 0:
-      return "works";
-    case EOPNOTSUPP:
-      if (mode == PHCR_MODE_EXTENDED)
-        return "EOPNOTSUPP: not implemented by ptp_kvm (normal)";
-      return "EOPNOTSUPP: the host cannot answer (host clocksource not TSC, or after "
-             "migration to such a host)";
-    case ENODEV:
-      if (mode == PHCR_MODE_PRECISE)
-        return "ENODEV: the guest clocksource is not kvm-clock";
-      return "ENODEV: the device went away";
-    case EACCES:
-    case EPERM:
-      return "EACCES: no permission";
-    case ENOTTY:
-    case EINVAL:
-      return "ENOTTY/EINVAL: not supported by this kernel";
-    default:
-      return strerror(e);
+  static const unsigned int flags[] = {
+    0, PHCR_FLAG_NOCROSSTS, PHCR_FLAG_NOCROSSTS | PHCR_FLAG_NOEXTENDED
+  };
+  PHCR_Env env = { ctx->ops, ctx->root };
+  PHCR_Config config;
+  PHCR_Reader reader;
+  PHCR_Result res;
+  PHCR_Error err;
+  unsigned int i;
+  int m;
+
+  PHCR_ConfigDefaults(&config);
+  config.reprobe_reads = 0;
+  config.reprobe_interval = 0.0;
+  for (i = 0; i < sizeof (flags) / sizeof (flags[0]); i++) {
+    if (probes[PHCR_MODE_BASIC].tried)
+      break;
+    config.flags = flags[i];
+    err = PHCR_Open(&env, ctx->kvm_phc, NULL, &config, &reader, disc);
+    if (err != PHCR_OK)
+      return err;
+    PHCR_Read(reader, 1, 0.0, &res);
+    PHCR_Close(reader);
+    for (m = PHCR_MODE_BASIC; m < PHCR_MODE_COUNT; m++) {
+      if (probes[m].tried || !res.attempt[m].attempts)
+        continue;
+      probes[m].tried = 1;
+      probes[m].error = res.attempt[m].error;
+      probes[m].sys_errno = res.attempt[m].sys_errno;
+    }
   }
+  return PHCR_OK;
 }
 
+/* The ioctl answers (invalid readings are judged by phc.stats) */
 static int
-probe_ioctl(const PHCR_Ops *ops, int fd, PHCR_Mode mode, PHCR_Caps *caps)
+answers(const Probe *p)
 {
-  struct ptp_clock_caps c;
-  struct ptp_sys_offset basic;
-  struct ptp_sys_offset_extended ext;
-  struct ptp_sys_offset_precise pre;
-  int ret;
-
-  switch (mode) {
-    case PHCR_MODE_BASIC:
-      memset(&basic, 0, sizeof (basic));
-      basic.n_samples = 1;
-      ret = ops->ioctl(ops->ctx, fd, PTP_SYS_OFFSET, &basic);
-      break;
-    case PHCR_MODE_EXTENDED:
-      memset(&ext, 0, sizeof (ext));
-      ext.n_samples = 1;
-      ret = ops->ioctl(ops->ctx, fd, PTP_SYS_OFFSET_EXTENDED, &ext);
-      break;
-    case PHCR_MODE_PRECISE:
-      memset(&pre, 0, sizeof (pre));
-      ret = ops->ioctl(ops->ctx, fd, PTP_SYS_OFFSET_PRECISE, &pre);
-      break;
-    default:
-      memset(&c, 0, sizeof (c));
-      ret = ops->ioctl(ops->ctx, fd, PTP_CLOCK_GETCAPS, &c);
-      if (ret >= 0 && caps)
-        caps->cross_timestamping = c.cross_timestamping;
-      break;
-  }
-  return ret < 0 ? (errno ? errno : EIO) : 0;
+  return p->tried && (p->error == PHCR_OK || p->error == PHCR_ERR_INVALID);
 }
 
-static double
-mono_now(void)
+static void
+describe_probe(char *buf, size_t len, PHCR_Mode mode, const Probe *p, int crossts)
 {
-  struct timespec ts;
+  static const char *names[PHCR_MODE_COUNT] = { "", "SYS_OFFSET", "EXTENDED", "PRECISE" };
+  const char *name = names[mode];
 
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec * 1e-9;
+  if (!p->tried)
+    snprintf(buf + strlen(buf), len - strlen(buf), "; %s not tried%s", name,
+             mode == PHCR_MODE_PRECISE && !crossts ? " (cross_timestamping=0)" : "");
+  else if (p->error == PHCR_OK)
+    snprintf(buf + strlen(buf), len - strlen(buf), "; %s works", name);
+  else if (mode == PHCR_MODE_EXTENDED && p->sys_errno == EOPNOTSUPP)
+    snprintf(buf + strlen(buf), len - strlen(buf), "; %s: EOPNOTSUPP, not implemented by "
+             "ptp_kvm (normal)", name);
+  else
+    snprintf(buf + strlen(buf), len - strlen(buf), "; %s: %s%s%s", name,
+             PHCR_ErrorString(p->error), p->error == PHCR_ERR_OTHER ? ": " : "",
+             p->error == PHCR_ERR_OTHER ? strerror(p->sys_errno) : "");
 }
 
 static int
@@ -394,7 +329,7 @@ check_stats(DOC_Context *ctx)
   PHCR_Result res;
   PHCR_Error err, last_error = PHCR_OK;
   int last_errno = 0;
-  PHCR_Env env;
+  PHCR_Env env = { ctx->ops, ctx->root };
   DOC_Result *r;
   DOC_Status status;
   double med_off, med_delay;
@@ -403,20 +338,19 @@ check_stats(DOC_Context *ctx)
 
   if (samples > 1000)
     samples = 1000;
-  make_env(ctx, &env);
   memset(&disc, 0, sizeof (disc));
   PHCR_ConfigDefaults(&config);
   config.reprobe_reads = 0;
   config.reprobe_interval = 0.0;
-  err = PHCR_Open(&env, DOC_shared.kvm_phc, NULL, &config, &reader, &disc);
+  err = PHCR_Open(&env, ctx->kvm_phc, NULL, &config, &reader, &disc);
   if (err != PHCR_OK) {
     DOC_AddResult(ctx->report, "phc.stats", DOC_SKIP, NULL, "phc_reader cannot open %s: %s",
-                  DOC_shared.kvm_phc, disc.error[0] ? disc.error : PHCR_ErrorString(err));
+                  ctx->kvm_phc, disc.error[0] ? disc.error : PHCR_ErrorString(err));
     return;
   }
 
   for (i = 0; i < samples; i++) {
-    if (PHCR_Read(reader, 5, mono_now(), &res) != PHCR_OK) {
+    if (PHCR_Read(reader, 5, 0.0, &res) != PHCR_OK) {
       last_error = res.error;
       last_errno = res.sys_errno;
       failed++;
@@ -438,7 +372,7 @@ check_stats(DOC_Context *ctx)
     r = DOC_AddResult(ctx->report, "phc.stats", DOC_FAIL,
                       "see phc.ioctls for what the failures mean; rerun to see if it persists",
                       "%s %d readings of %s failed (last: %s%s%s)",
-                      n_offsets ? "most of" : "all", samples, DOC_shared.kvm_phc,
+                      n_offsets ? "most of" : "all", samples, ctx->kvm_phc,
                       PHCR_ErrorString(last_error), last_errno ? ", " : "",
                       last_errno ? strerror(last_errno) : "");
     DOC_AddMetric(r, "phc_reads_ok", n_offsets);
@@ -496,63 +430,45 @@ check_stats(DOC_Context *ctx)
 void
 DOC_CheckPhcClock(DOC_Context *ctx)
 {
-  Probe probes[] = {
-    { "GETCAPS", PHCR_MODE_NONE, 0 },
-    { "PRECISE", PHCR_MODE_PRECISE, 0 },
-    { "EXTENDED", PHCR_MODE_EXTENDED, 0 },
-    { "SYS_OFFSET", PHCR_MODE_BASIC, 0 },
-  };
-  const PHCR_Ops *ops = ctx->ops ? ctx->ops : &PHCR_DefaultOps;
-  char path[4096], text[DOC_TEXT_LEN] = "";
-  PHCR_Caps caps;
+  Probe probes[PHCR_MODE_COUNT];
+  char text[DOC_TEXT_LEN];
+  PHCR_Discovery disc;
+  PHCR_Error err;
   DOC_Result *r;
-  unsigned int i;
-  int fd, precise_ok, basic_ok;
+  int m, precise_ok, basic_ok;
 
-  if (!DOC_shared.kvm_phc[0]) {
+  if (!ctx->kvm_phc[0]) {
     DOC_AddResult(ctx->report, "phc.ioctls", DOC_SKIP, NULL, "no KVM PHC");
     DOC_AddResult(ctx->report, "phc.stats", DOC_SKIP, NULL, "no KVM PHC");
     return;
   }
-  DOC_Path(ctx, DOC_shared.kvm_phc, path, sizeof (path));
-  fd = ops->open(ops->ctx, path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    int e = errno;
-
-    if (e == EACCES || e == EPERM) {
-      DOC_AddResult(ctx->report, "phc.ioctls", DOC_SKIP, NULL,
-                    "cannot open %s as uid %ld: %s (run as root or a member of its group)",
-                    DOC_shared.kvm_phc, (long)ctx->uid, strerror(e));
-      DOC_NoteUnreadable(ctx->report, DOC_shared.kvm_phc, e);
-    } else {
-      DOC_AddResult(ctx->report, "phc.ioctls", DOC_FAIL,
-                    "check that udev created the device node (ls -l /dev/ptp*; udevadm "
-                    "trigger -s ptp)", "cannot open %s: %s", DOC_shared.kvm_phc, strerror(e));
-    }
+  memset(probes, 0, sizeof (probes));
+  err = probe_modes(ctx, probes, &disc);
+  if (err == PHCR_ERR_ACCESS) {
+    DOC_AddResult(ctx->report, "phc.ioctls", DOC_SKIP, NULL,
+                  "as uid %ld: %s (run as root or a member of its group)", (long)ctx->uid,
+                  disc.error);
+    DOC_NoteUnreadable(ctx->report, ctx->kvm_phc, disc.sys_errno);
+  } else if (err != PHCR_OK) {
+    DOC_AddResult(ctx->report, "phc.ioctls", DOC_FAIL,
+                  err == PHCR_ERR_NOTPHC
+                    ? "the device is not a working PHC: check dmesg for ptp_kvm errors"
+                    : "check that udev created the device node (ls -l /dev/ptp*; udevadm "
+                      "trigger -s ptp)", "GETCAPS: %s", disc.error);
+  }
+  if (err != PHCR_OK) {
     DOC_AddResult(ctx->report, "phc.stats", DOC_SKIP, NULL, "device not readable");
     return;
   }
 
-  memset(&caps, 0, sizeof (caps));
-  for (i = 0; i < sizeof (probes) / sizeof (probes[0]); i++) {
-    probes[i].sys_errno = probe_ioctl(ops, fd, probes[i].mode, &caps);
-    snprintf(text + strlen(text), sizeof (text) - strlen(text), "%s%s %s", i ? "; " : "",
-             probes[i].name,
-             probes[i].mode == PHCR_MODE_NONE && !probes[i].sys_errno
-               ? (caps.cross_timestamping ? "works (cross_timestamping=1)"
-                                          : "works (cross_timestamping=0)")
-               : errno_meaning(probes[i].sys_errno, probes[i].mode));
-  }
-  ops->close(ops->ctx, fd);
+  snprintf(text, sizeof (text), "GETCAPS works (cross_timestamping=%d)",
+           disc.caps.cross_timestamping);
+  for (m = PHCR_MODE_PRECISE; m >= PHCR_MODE_BASIC; m--)
+    describe_probe(text, sizeof (text), m, &probes[m], disc.caps.cross_timestamping);
+  precise_ok = answers(&probes[PHCR_MODE_PRECISE]);
+  basic_ok = answers(&probes[PHCR_MODE_BASIC]);
 
-  precise_ok = !probes[1].sys_errno;
-  basic_ok = !probes[3].sys_errno;
-
-  if (probes[0].sys_errno) {
-    r = DOC_AddResult(ctx->report, "phc.ioctls", DOC_FAIL,
-                      "the device is not a working PHC: check dmesg for ptp_kvm errors", "%s",
-                      text);
-  } else if (probes[3].sys_errno == EOPNOTSUPP && !precise_ok) {
+  if (probes[PHCR_MODE_BASIC].error == PHCR_ERR_HOST_NOTSUPP && !precise_ok) {
     r = DOC_AddResult(ctx->report, "phc.ioctls", DOC_FAIL,
                       "host side: use a TSC clocksource on the host (and TSC scaling across "
                       "migrations); meanwhile use NTP", "%s", text);

@@ -42,7 +42,7 @@ typedef struct {
 
 /* ================================================== */
 
-static void
+static int
 scan_pid(const char *name, void *arg)
 {
   Scan *s = arg;
@@ -50,16 +50,16 @@ scan_pid(const char *name, void *arg)
   int i;
 
   if (name[strspn(name, "0123456789")] != '\0')
-    return;
+    return 0;
   s->visible++;
   snprintf(path, sizeof (path), "/proc/%s/comm", name);
   if (DOC_ReadLine(s->ctx, path, comm, sizeof (comm)) < 0)
-    return;
+    return 0;
   for (i = 0; services[i]; i++) {
     if (strcmp(comm, services[i]))
       continue;
     if (s->n >= MAX_PROCS)
-      return;
+      return 0;
     s->pid[s->n] = atol(name);
     s->ppid[s->n] = 0;
     s->service[s->n] = i;
@@ -68,8 +68,9 @@ scan_pid(const char *name, void *arg)
         (p = strrchr(stat, ')')) != NULL)
       sscanf(p + 1, " %*c %ld", &s->ppid[s->n]);
     s->n++;
-    return;
+    return 0;
   }
+  return 0;
 }
 
 /* ================================================== */

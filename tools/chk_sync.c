@@ -106,7 +106,7 @@ DOC_CheckSync(DOC_Context *ctx)
                       "the local reference is a fallback: check the refclock with chronyc "
                       "sources -v", "synchronised to the local clock only (stratum %s)",
                       fields[2]);
-  } else if (is_ip && DOC_shared.chrony_refclock) {
+  } else if (is_ip && ctx->chrony_refclock) {
     r = DOC_AddResult(ctx->report, "chrony.sync", DOC_WARN,
                       "chronyc sources -v: why is the refclock not selected?",
                       "synchronised to NTP server %s, not to the KVM PHC refclock", fields[1]);

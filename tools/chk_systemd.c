@@ -38,7 +38,7 @@ typedef struct {
 
 /* ================================================== */
 
-static void
+static int
 scan_wants(const char *name, void *arg)
 {
   WantsScan *s = arg;
@@ -46,10 +46,11 @@ scan_wants(const char *name, void *arg)
   size_t n = strlen(name);
 
   if (s->wanted_by[0] || n < 7 || strcmp(name + n - 6, ".wants"))
-    return;
+    return 0;
   snprintf(path, sizeof (path), "/etc/systemd/system/%s/" UNIT, name);
   if (DOC_Exists(s->ctx, path))
     snprintf(s->wanted_by, sizeof (s->wanted_by), "%.*s", (int)(n - 6), name);
+  return 0;
 }
 
 /* ================================================== */

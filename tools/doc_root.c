@@ -10,22 +10,23 @@
 
   =======================================================================
 
-  Read-only access to the inspected system under a root directory:
+  Read-only access to the inspected system under a root directory (files
+  and directories are read by phc_reader's operations, the fake ones in
+  tests):
   "/" for the running guest, or a fixture tree (fake /sys, /proc, /dev,
   /etc, /run) in tests.  Every path a check reads goes through here, so
   permission problems are collected in one place and reported as "could
   not read" instead of being mistaken for absent files.
   */
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "doctor.h"
+#include "phcr_ops.h"
 
 /* ================================================== */
 
@@ -49,39 +50,20 @@ note_error(const DOC_Context *ctx, const char *path, int err)
 ssize_t
 DOC_ReadFile(const DOC_Context *ctx, const char *path, char *buf, size_t len)
 {
+  const PHCR_Ops *ops = ctx->ops ? ctx->ops : &PHCR_DefaultOps;
   char full[4096];
-  size_t used = 0;
   ssize_t n;
-  int fd, err;
+  int err;
 
-  if (len == 0)
-    return -EINVAL;
-  buf[0] = '\0';
   DOC_Path(ctx, path, full, sizeof (full));
-  fd = open(full, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) {
-    err = errno;
-    note_error(ctx, path, err);
-    return -err;
-  }
-  while (used < len - 1) {
-    n = read(fd, buf + used, len - 1 - used);
-    if (n < 0) {
-      if (errno == EINTR)
-        continue;
-      err = errno;
-      close(fd);
-      note_error(ctx, path, err);
-      buf[used] = '\0';
-      return used > 0 ? (ssize_t)used : -err;
-    }
-    if (n == 0)
-      break;
-    used += n;
-  }
-  close(fd);
-  buf[used] = '\0';
-  return used;
+  n = ops->read_file(ops->ctx, full, buf, len);
+  if (n >= 0)
+    return n;
+  err = errno;
+  if (len > 0)
+    buf[0] = '\0';
+  note_error(ctx, path, err);
+  return -err;
 }
 
 /* ================================================== */
@@ -141,27 +123,18 @@ DOC_ResolveLink(const DOC_Context *ctx, const char *path, char *buf, size_t len)
 /* ================================================== */
 
 int
-DOC_ListDir(const DOC_Context *ctx, const char *path, DOC_DirCallback cb, void *arg)
+DOC_ListDir(const DOC_Context *ctx, const char *path, PHCR_ListDirCallback cb, void *arg)
 {
+  const PHCR_Ops *ops = ctx->ops ? ctx->ops : &PHCR_DefaultOps;
   char full[4096];
-  struct dirent *de;
-  DIR *d;
   int err;
 
   DOC_Path(ctx, path, full, sizeof (full));
-  d = opendir(full);
-  if (!d) {
-    err = errno;
-    note_error(ctx, path, err);
-    return -err;
-  }
-  while ((de = readdir(d)) != NULL) {
-    if (de->d_name[0] == '.')
-      continue;
-    cb(de->d_name, arg);
-  }
-  closedir(d);
-  return 0;
+  if (ops->list_dir(ops->ctx, full, cb, arg) == 0)
+    return 0;
+  err = errno;
+  note_error(ctx, path, err);
+  return -err;
 }
 
 /* ================================================== */

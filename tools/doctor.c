@@ -73,6 +73,8 @@ usage(FILE *f)
           "  -j, --json              print the report as JSON\n"
           "  -p, --prometheus FILE   also write a textfile-collector file (atomic rename)\n"
           "  -r, --root DIR          inspect a tree (fake /sys, /proc, /dev, /etc) instead of /\n"
+          "  -f, --config FILE       chrony.conf to check (default: /etc/chrony/chrony.conf,\n"
+          "                          else /etc/chrony.conf; under DIR with --root)\n"
           "  -n, --samples N         PHC readings for statistics (default %d, 0 = none)\n"
           "  -c, --chronyc PATH      chronyc to ask (default: chronyc, or DIR/usr/bin/chronyc\n"
           "                          with --root)\n"
@@ -95,6 +97,7 @@ DOC_Main(int argc, char **argv, const struct PHCR_Ops *ops)
     { "json", no_argument, NULL, 'j' },
     { "prometheus", required_argument, NULL, 'p' },
     { "root", required_argument, NULL, 'r' },
+    { "config", required_argument, NULL, 'f' },
     { "samples", required_argument, NULL, 'n' },
     { "chronyc", required_argument, NULL, 'c' },
     { "no-chronyc", no_argument, NULL, 'C' },
@@ -108,7 +111,7 @@ DOC_Main(int argc, char **argv, const struct PHCR_Ops *ops)
   static char root[4096], chronyc[4096];
   const char *prom = NULL;
   int opt, json = 0, quiet = 0, verbose = 0, no_chronyc = 0, err;
-  DOC_Context ctx;
+  static DOC_Context ctx;
   struct stat st;
   char *end;
   size_t rl;
@@ -120,7 +123,7 @@ DOC_Main(int argc, char **argv, const struct PHCR_Ops *ops)
   ctx.timeout = DEFAULT_TIMEOUT;
   optind = 1;
 
-  while ((opt = getopt_long(argc, argv, "jp:r:n:c:Ct:qvVh", longopts, NULL)) != -1) {
+  while ((opt = getopt_long(argc, argv, "jp:r:f:n:c:Ct:qvVh", longopts, NULL)) != -1) {
     switch (opt) {
       case 'j':
         json = 1;
@@ -130,6 +133,9 @@ DOC_Main(int argc, char **argv, const struct PHCR_Ops *ops)
         break;
       case 'r':
         snprintf(root, sizeof (root), "%s", optarg);
+        break;
+      case 'f':
+        ctx.config = optarg;
         break;
       case 'n':
         ctx.samples = strtol(optarg, &end, 10);

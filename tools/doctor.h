@@ -22,6 +22,9 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "phcr_device.h"
+#include "refclock_ptpkvm_policy.h"
+
 #define DOC_VERSION "0.1"
 #define DOC_SCHEMA_VERSION 1
 
@@ -59,18 +62,26 @@ typedef struct {
   char unreadable[DOC_MAX_UNREADABLE][160];
 } DOC_Report;
 
-struct PHCR_Ops;
-
 typedef struct {
   const char *root;             /* "" means the running system ("/") */
   int fixture;                  /* root is not "/" */
+  const char *config;           /* chrony.conf to read, NULL = Debian's, else RHEL's */
   const char *chronyc;          /* command used for tracking, NULL = none */
   int samples;                  /* PHC readings for statistics */
   double timeout;               /* limit for helper programs (chronyc, journalctl), s */
   int clock_check;              /* run PHC ioctl and statistics checks */
-  const struct PHCR_Ops *ops;   /* device access, NULL = phc_reader default */
+  const PHCR_Ops *ops;          /* device access, NULL = phc_reader default */
   uid_t uid;
   DOC_Report *report;
+
+  /* Found by a check for the later ones (DOC_RunChecks runs them in order) */
+  int n_phcs;                   /* DOC_ScanPhcs: the PHCs of /sys/class/ptp */
+  PHCR_DeviceInfo phcs[PHCR_MAX_DEVICES];
+  char kvm_phc[PHCR_PATH_MAX];  /* "/dev/ptpN" of the KVM PHC, "" if none */
+  int chrony_refclock;          /* DOC_CheckChronyConfig: 0 none, 1 stock PHC on the
+                                   KVM PHC, 2 PTPKVM */
+  char refclock_dev[PHCR_PATH_MAX]; /* device of that refclock, "" if unknown */
+  char chrony_user[32];         /* 'user' directive of chrony.conf, "" if none */
 } DOC_Context;
 
 /* ---- report (doc_report.c) ---- */
@@ -98,11 +109,39 @@ extern int DOC_Exists(const DOC_Context *ctx, const char *path);
 /* Resolve a symlink inside the tree (one level, relative or absolute target); returns
    the target as a path of the inspected system, or -errno */
 extern int DOC_ResolveLink(const DOC_Context *ctx, const char *path, char *buf, size_t len);
-typedef void (*DOC_DirCallback)(const char *name, void *arg);
-extern int DOC_ListDir(const DOC_Context *ctx, const char *path, DOC_DirCallback cb, void *arg);
+/* Call cb for each entry but . and .. (it returns non-zero to stop); 0 or -errno */
+extern int DOC_ListDir(const DOC_Context *ctx, const char *path, PHCR_ListDirCallback cb,
+                       void *arg);
 /* Is word (whitespace-delimited) in text? */
 extern int DOC_HasWord(const char *text, const char *word);
 extern char *DOC_Trim(char *s);
+
+/* ---- one refclock directive as chronyd takes it (chk_refclock.c) ---- */
+
+typedef struct {
+  char driver[32];
+  char param[PHCR_PATH_MAX];    /* device and driver options, as written */
+  char where[160];              /* file:line */
+  int tai;
+  int is_ptpkvm;                /* driver PTPKVM, options valid */
+  PKP_Options opts;             /* PTPKVM's options, as the driver parses them */
+} DOC_Refclock;
+
+/* Parse the arguments of a refclock directive like chrony's conf.c.  cmd is
+   the directive as written, line the rest (normalised).  Returns 1, or 0 with
+   chronyd's error message in err. */
+extern int DOC_ParseRefclock(DOC_Refclock *rc, const char *cmd, char *line, const char *file,
+                             int lineno, char *err, size_t len);
+/* The checks chronyd makes when it adds the refclock (refclock.c and the
+   driver's initialisation: its option names, for PTPKVM its options and
+   device spec, for PHC whether the device opens).  have_leap: leapsectz or
+   leapseclist is set.  Returns 1, or 0 with chronyd's error message in err. */
+extern int DOC_CheckRefclockStart(const DOC_Context *ctx, DOC_Refclock *rc, int have_leap,
+                                  char *err, size_t len);
+/* Which device the refclock of a PTPKVM or PHC line opens, by phc_reader's
+   discovery; want receives the clock_name it must have */
+extern PHCR_Error DOC_FindRefclockDevice(const DOC_Context *ctx, const DOC_Refclock *rc,
+                                         PHCR_Discovery *disc, char *want, size_t len);
 
 /* ---- checks ---- */
 extern void DOC_CheckKvm(DOC_Context *ctx);
@@ -117,24 +156,8 @@ extern void DOC_CheckServices(DOC_Context *ctx);
 extern void DOC_CheckSystemd(DOC_Context *ctx);
 extern void DOC_CheckSync(DOC_Context *ctx);
 
-/* Information passed between checks (filled by DOC_ScanPhcs and
-   DOC_CheckChronyConfig) */
-typedef struct {
-  char kvm_phc[64];             /* "/dev/ptpN" of the KVM PHC, "" if none */
-  char kvm_clock_name[64];
-  int n_phcs;
-  int chrony_refclock;          /* 0 none, 1 stock PHC on KVM PHC, 2 PTPKVM */
-  char refclock_dev[64];        /* device of that refclock, "" if none */
-  char chrony_user[32];         /* 'user' directive of chrony.conf, "" if none */
-} DOC_Shared;
-
-extern DOC_Shared DOC_shared;
-
-/* Device path of the first PHC (as listed by DOC_ScanPhcs) with this
-   clock_name, NULL if none */
-extern const char *DOC_FindPhcByName(const char *clock_name);
 /* "/dev/ptp0 'name', ..." of the PHCs listed by DOC_ScanPhcs */
-extern void DOC_ListPhcs(char *buf, size_t len);
+extern void DOC_ListPhcs(const DOC_Context *ctx, char *buf, size_t len);
 
 /* ---- driver (doctor.c) ---- */
 extern void DOC_RunChecks(DOC_Context *ctx);

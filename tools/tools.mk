@@ -9,6 +9,8 @@
 #     doctor-check-phc       checks linked with the fake device backend
 #     doctor-check-install   install-guest into a scratch DESTDIR, verified
 #     doctor-check-asan      the first two again under ASan/UBSan
+#     doctor-check-table     one table of refclock lines through the real
+#                            chronyd (refused or started) and the doctor
 #     doctor-check-sim       real binary on the simulator's ptp_kvm, chrony.sync
 #                            against a real chronyd (VERSION_CHECK_TARGETS)
 #   install-guest  modules-load.d, udev rule, chrony snippet, systemd
@@ -17,9 +19,12 @@
 DOCTOR_DIR := $(BUILD)/tools
 DOCTOR := $(DOCTOR_DIR)/ptpkvm-doctor
 DOCTOR_CORE_SRCS := $(filter-out $(TOP)/tools/main.c,$(wildcard $(TOP)/tools/*.c))
-DOCTOR_CORE_OBJS := $(patsubst $(TOP)/tools/%.c,$(DOCTOR_DIR)/%.o,$(DOCTOR_CORE_SRCS))
+# the driver's option parser is compiled in (it is chrony-free), never copied
+DOCTOR_POLICY_SRC := $(TOP)/refclock_ptpkvm_policy.c
+DOCTOR_CORE_OBJS := $(patsubst $(TOP)/tools/%.c,$(DOCTOR_DIR)/%.o,$(DOCTOR_CORE_SRCS)) \
+  $(DOCTOR_DIR)/refclock_ptpkvm_policy.o
 DOCTOR_CFLAGS := -O2 -g -fPIE -D_FORTIFY_SOURCE=2 -Wall -Wextra -Wno-format-truncation -std=gnu11 \
-  -I$(TOP)/include -I$(TOP)/tools
+  -I$(TOP)/include -I$(TOP)/tools -I$(TOP)
 DOCTOR_LDFLAGS := -pie
 
 # Tests: the real binary against generated fixture trees (Python runner), and
@@ -45,11 +50,16 @@ CHECK_TARGETS += doctor-check
 INSTALL_TARGETS += install-guest
 
 .PHONY: doctor doctor-check doctor-check-fixtures doctor-check-phc doctor-check-install \
-  doctor-check-asan doctor-check-sim install-guest
+  doctor-check-asan doctor-check-sim doctor-check-table install-guest
 
 doctor: $(DOCTOR)
 
-$(DOCTOR_DIR)/%.o: $(TOP)/tools/%.c $(wildcard $(TOP)/tools/*.h) $(wildcard $(TOP)/include/*.h) | deps
+$(DOCTOR_DIR)/%.o: $(TOP)/tools/%.c $(wildcard $(TOP)/tools/*.h) $(wildcard $(TOP)/include/*.h) \
+    $(TOP)/refclock_ptpkvm_policy.h | deps
+	@mkdir -p $(DOCTOR_DIR)
+	$(CC) $(DOCTOR_CFLAGS) -c -o $@ $<
+
+$(DOCTOR_DIR)/refclock_ptpkvm_policy.o: $(DOCTOR_POLICY_SRC) $(TOP)/refclock_ptpkvm_policy.h | deps
 	@mkdir -p $(DOCTOR_DIR)
 	$(CC) $(DOCTOR_CFLAGS) -c -o $@ $<
 
@@ -92,19 +102,19 @@ doctor-check-install: $(DOCTOR)
 DOCTOR_ASAN_DIR := $(DOCTOR_TEST_DIR)/asan
 DOCTOR_ASAN_FLAGS := -O1 -g -fwrapv -fsanitize=address,undefined -fno-sanitize-recover=all \
   -fno-omit-frame-pointer -Wall -Wextra -Wno-format-truncation -std=gnu11 \
-  -I$(TOP)/include -I$(TOP)/tools -I$(TOP)/tests/unit
+  -I$(TOP)/include -I$(TOP)/tools -I$(TOP)/tests/unit -I$(TOP)
 DOCTOR_ASAN_DEPS := $(wildcard $(TOP)/tools/*.c $(TOP)/tools/*.h $(TOP)/phc_reader/*.c \
-  $(TOP)/phc_reader/*.h $(TOP)/include/*.h)
+  $(TOP)/phc_reader/*.h $(TOP)/include/*.h) $(DOCTOR_POLICY_SRC) $(TOP)/refclock_ptpkvm_policy.h
 
 $(DOCTOR_ASAN_DIR)/ptpkvm-doctor: $(DOCTOR_ASAN_DEPS) | deps
 	@mkdir -p $(DOCTOR_ASAN_DIR)
-	$(CC) $(DOCTOR_ASAN_FLAGS) -o $@ $(TOP)/tools/*.c $(TOP)/phc_reader/*.c -lm
+	$(CC) $(DOCTOR_ASAN_FLAGS) -o $@ $(TOP)/tools/*.c $(DOCTOR_POLICY_SRC) $(TOP)/phc_reader/*.c -lm
 
 $(DOCTOR_ASAN_DIR)/test_doctor_phc: $(DOCTOR_ASAN_DEPS) $(TOP)/tests/doctor/test_doctor_phc.c \
     $(FAKE_PHC_SRC) | deps
 	@mkdir -p $(DOCTOR_ASAN_DIR)
 	$(CC) $(DOCTOR_ASAN_FLAGS) -o $@ $(TOP)/tests/doctor/test_doctor_phc.c $(DOCTOR_CORE_SRCS) \
-	  $(TOP)/phc_reader/*.c $(FAKE_PHC_SRC) -lm
+	  $(DOCTOR_POLICY_SRC) $(TOP)/phc_reader/*.c $(FAKE_PHC_SRC) -lm
 
 doctor-check-asan: $(DOCTOR_ASAN_DIR)/ptpkvm-doctor $(DOCTOR_ASAN_DIR)/test_doctor_phc
 	@$(ENSURE) python3
@@ -112,7 +122,14 @@ doctor-check-asan: $(DOCTOR_ASAN_DIR)/ptpkvm-doctor $(DOCTOR_ASAN_DIR)/test_doct
 	ASAN_OPTIONS=detect_leaks=1 python3 $(TOP)/tests/doctor/test_fixtures.py \
 	  --doctor $(DOCTOR_ASAN_DIR)/ptpkvm-doctor --workdir $(DOCTOR_TEST_DIR)/fixtures-asan
 
-DOCTOR_CHECKS := doctor-check-fixtures doctor-check-phc doctor-check-install doctor-check-asan
+# chronyd and the doctor agree on every refclock line of the table
+doctor-check-table: $(DOCTOR) chrony
+	@$(ENSURE) python3 util-linux
+	python3 $(TOP)/tests/doctor/test_refclock_table.py --doctor $(DOCTOR) --chronyd $(CHRONYD) \
+	  --workdir $(DOCTOR_TEST_DIR)/refclock-table
+
+DOCTOR_CHECKS := doctor-check-fixtures doctor-check-phc doctor-check-install doctor-check-asan \
+  doctor-check-table
 
 # The real binary (real device backend) under the guest simulator's emulated
 # ptp_kvm, and chrony.sync against a real patched chronyd (refclock PTPKVM)

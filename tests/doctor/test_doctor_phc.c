@@ -237,8 +237,8 @@ test_healthy(const char *json_out)
       printf("  not OK: %s %s\n", rep->results[i].id, rep->results[i].message);
     }
   }
-  CHECK(rc == 0 && all_ok && rep->n_results == 16, "healthy guest: 16 checks OK, exit 0 (rc %d)",
-        rc);
+  CHECK(rc == 0 && all_ok && rep->n_results > 0, "healthy guest: all %d checks OK, exit 0 (rc %d)",
+        rep->n_results, rc);
   CHECK(message_has("phc.ioctls", "PRECISE works") && message_has("phc.ioctls", "GETCAPS works"),
         "healthy: ioctl report names the working ioctls: %s", result("phc.ioctls")->message);
   CHECK(metric("phc.stats", "phc_reads_ok") == 20 && metric("phc.stats", "phc_reads_failed") == 0,
@@ -296,8 +296,8 @@ test_tsc_clocksource(void)
 
   rc = run(f, "20", NULL);
   CHECK(rc == 0 && status_is("phc.ioctls", DOC_OK) &&
-        message_has("phc.ioctls", "ENODEV: the guest clocksource is not kvm-clock") &&
-        message_has("phc.ioctls", "EOPNOTSUPP: not implemented by ptp_kvm"),
+        message_has("phc.ioctls", "guest clocksource is not kvm-clock") &&
+        message_has("phc.ioctls", "EOPNOTSUPP, not implemented by ptp_kvm"),
         "tsc: PRECISE ENODEV and EXTENDED EOPNOTSUPP explained, still OK: %s",
         result("phc.ioctls")->message);
   CHECK(metric("phc.ioctls", "phc_precise_works") == 0 &&
@@ -358,7 +358,7 @@ test_device_gone(void)
   FAKE_SetModeErrno(f, d, PHCR_MODE_EXTENDED, ENODEV);
   FAKE_SetModeErrno(f, d, PHCR_MODE_BASIC, ENODEV);
   rc = run(f, "5", NULL);
-  CHECK(rc == 2 && status_is("phc.ioctls", DOC_FAIL) && message_has("phc.ioctls", "went away") &&
+  CHECK(rc == 2 && status_is("phc.ioctls", DOC_FAIL) && message_has("phc.ioctls", "device gone") &&
         message_has("phc.ioctls", "modprobe"), "ENODEV on every ioctl -> FAIL, reload: %s",
         result("phc.ioctls")->message);
   FAKE_Destroy(f);
@@ -402,6 +402,10 @@ test_open_denied(void)
         message_has("phc.ioctls", "Permission denied") && listed,
         "EACCES (unprivileged) -> SKIP, says what it could not read (rc %d): %s", rc,
         result("phc.ioctls")->message);
+  CHECK(status_is("chrony.refclock", DOC_SKIP) &&
+        message_has("chrony.refclock", "/dev/ptp0: cannot open: Permission denied"),
+        "EACCES: which device chronyd opens cannot be told -> SKIP: %s",
+        result("chrony.refclock")->message);
   FAKE_Destroy(f);
 }
 
@@ -570,6 +574,111 @@ test_several_phcs(void)
 }
 
 /* ================================================== */
+/* Which device a refclock line opens: phc_reader's discovery on three
+   PHCs (ptp0 the KVM clock behind /dev/ptp_kvm, ptp1 a NIC, ptp2 hyperv
+   readable by root only) */
+
+typedef struct {
+  const char *conf;
+  DOC_Status refclock;
+  const char *refclock_text;
+  const char *check;            /* another check, NULL if none */
+  DOC_Status status;
+  const char *text;
+} RefclockCase;
+
+static FAKE_Phc *
+three_phcs(void)
+{
+  FAKE_Phc *f;
+  char path[4096];
+  int d;
+
+  f = healthy(&d);
+  add_phc(f, 1, "mlx5_ptp");
+  add_phc(f, 2, "hyperv");
+  snprintf(path, sizeof (path), "%s/dev/ptp2", FAKE_Root(f));
+  must(chmod(path, 0600), "chmod");
+  return f;
+}
+
+static void
+test_refclock_devices(void)
+{
+  static const RefclockCase cases[] = {
+    { "refclock PTPKVM auto\n", DOC_OK, "auto -> /dev/ptp0: clock_name 'KVM virtual PTP'",
+      "phc.access", DOC_OK, "/dev/ptp0" },
+    { "refclock PTPKVM auto:clockname=hyperv\n", DOC_OK, "/dev/ptp2: clock_name 'hyperv'",
+      "phc.access", DOC_WARN, "cannot open /dev/ptp2" },
+    { "refclock PTPKVM auto:clockname=My_Clock\n", DOC_FAIL,
+      "no usable PHC with clock_name 'My Clock'", NULL, 0, NULL },
+    { "refclock PTPKVM auto:clockname=vmclock\n", DOC_FAIL,
+      "no usable PHC with clock_name 'vmclock'", NULL, 0, NULL },
+    { "refclock PTPKVM auto:clockname=KVM_virtual_PTP\n", DOC_OK, "/dev/ptp0", NULL, 0, NULL },
+    { "refclock PTPKVM /dev/ptp2:clockname=hyperv\n", DOC_OK, "/dev/ptp2", NULL, 0, NULL },
+    { "refclock PTPKVM /dev/ptp_kvm:clockname=hyperv\n", DOC_FAIL,
+      "clock_name 'KVM virtual PTP', not 'hyperv'", NULL, 0, NULL },
+    { "refclock PTPKVM /dev/ptp1 poll 2\n", DOC_FAIL,
+      "is /dev/ptp1 with clock_name 'mlx5_ptp', not 'KVM virtual PTP'", NULL, 0, NULL },
+    { "refclock PTPKVM /dev/ptp_kvm\n", DOC_OK, "/dev/ptp0", "chrony.makestep", DOC_OK,
+      "steps by itself" },
+    { "refclock PTPKVM /dev/ptp9\n", DOC_FAIL, "the source stays unreachable", NULL, 0, NULL },
+    { "refclock PHC /dev/ptp_kvm poll 2\nmakestep 1 -1\n", DOC_OK, "refclock PHC /dev/ptp_kvm",
+      "chrony.makestep", DOC_OK, "makestep 1 -1" },
+    { "refclock PHC /dev/ptp0:nocrossts poll 2\nmakestep 1 3\n", DOC_WARN, "numbered",
+      "chrony.makestep", DOC_WARN, "first 3 updates" },
+    { "refclock PHC /dev/ptp1\n", DOC_FAIL, "'mlx5_ptp', not 'KVM virtual PTP'", NULL, 0, NULL },
+    { "refclock PHC /dev/ptp7\n", DOC_SKIP, "would not start", "chrony.config", DOC_FAIL,
+      "chrony.conf:1: Could not open PHC (/dev/ptp7: cannot open" },
+    { "refclock PHC auto\n", DOC_SKIP, "would not start", "chrony.config", DOC_FAIL,
+      "Could not open PHC (auto)" },
+    { "refclock PHC /dev/ptp1\nrefclock PTPKVM auto\n", DOC_FAIL, "mlx5_ptp", NULL, 0, NULL },
+  };
+  unsigned int i;
+  FAKE_Phc *f = three_phcs();
+
+  for (i = 0; i < sizeof (cases) / sizeof (cases[0]); i++) {
+    const RefclockCase *c = &cases[i];
+
+    must(FAKE_WriteFile(f, "/etc/chrony/chrony.conf", c->conf), "chrony.conf");
+    run(f, "0", NULL);
+    CHECK(status_is("chrony.refclock", c->refclock) &&
+          message_has("chrony.refclock", c->refclock_text) &&
+          (!c->check || (status_is(c->check, c->status) && message_has(c->check, c->text))),
+          "refclock device: %.*s -> %s: %s%s%s", (int)strcspn(c->conf, "\n"), c->conf,
+          DOC_StatusName(c->refclock), result("chrony.refclock")->message,
+          c->check ? " / " : "", c->check ? result(c->check)->message : "");
+  }
+  FAKE_Destroy(f);
+}
+
+/* auto without a PHC named like the KVM clock: /dev/ptp_kvm, unless it is
+   known to be another PHC */
+static void
+test_refclock_auto_fallback(void)
+{
+  FAKE_Phc *f = three_phcs();
+  char path[4096], gone[4200];
+
+  must(FAKE_WriteFile(f, "/sys/class/ptp/ptp0/clock_name", "vmclock\n"), "rename");
+  must(FAKE_WriteFile(f, "/etc/chrony/chrony.conf", "refclock PTPKVM auto\n"), "conf");
+  run(f, "0", NULL);
+  CHECK(status_is("chrony.refclock", DOC_FAIL) &&
+        message_has("chrony.refclock", "leads to /dev/ptp0 with clock_name 'vmclock'"),
+        "auto: /dev/ptp_kvm leads to another PHC -> FAIL: %s", result("chrony.refclock")->message);
+
+  snprintf(path, sizeof (path), "%s/sys/class/ptp/ptp0", FAKE_Root(f));
+  snprintf(gone, sizeof (gone), "%s.gone", path);
+  must(rename(path, gone), "hide ptp0");
+  run(f, "0", NULL);
+  CHECK(status_is("chrony.refclock", DOC_OK) &&
+        message_has("chrony.refclock", "udev symlink of the KVM PTP clock"),
+        "auto: /dev/ptp_kvm without a sysfs entry is taken: %s",
+        result("chrony.refclock")->message);
+  FAKE_Destroy(f);
+}
+
+/* ================================================== */
 
 int
 main(int argc, char **argv)
@@ -587,6 +696,8 @@ main(int argc, char **argv)
   test_intermittent();
   test_ioctl_numbers();
   test_several_phcs();
+  test_refclock_devices();
+  test_refclock_auto_fallback();
   printf("%d passed, %d failed\n", passed, failed);
   return failed ? 1 : 0;
 }
