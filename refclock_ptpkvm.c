@@ -345,7 +345,7 @@ account_read(struct ptpkvm_instance *pk, PHCR_Error err, const PHCR_Result *res,
              double now)
 {
   PKP_HealthEvent ev;
-  char since[64] = "";
+  char since[64] = "", errno_text[32] = "";
 
   if (err == PHCR_OK && res->prev_mode == PHCR_MODE_NONE)
     log_first_mode(pk, res);
@@ -357,8 +357,10 @@ account_read(struct ptpkvm_instance *pk, PHCR_Error err, const PHCR_Result *res,
     if (pk->health.failures > 1)
       snprintf(since, sizeof (since), " (%lu reads in %.0f s)", pk->health.failures,
                now - pk->health.since);
-    LOG(LOGS_WARN, "%s: reading failed%s: %s (errno %d); source unreachable until it works%s",
-        pk->name, since, PHCR_ErrorString(err), res->sys_errno, skipped_text(&pk->health));
+    if (res->sys_errno)
+      snprintf(errno_text, sizeof (errno_text), " (errno %d)", res->sys_errno);
+    LOG(LOGS_WARN, "%s: reading failed%s: %s%s; source unreachable until it works%s",
+        pk->name, since, PHCR_ErrorString(err), errno_text, skipped_text(&pk->health));
   } else if (ev == PKP_HEALTH_RECOVERED) {
     LOG(LOGS_INFO, "%s: reading works again in mode %s after %lu failed reads in %.1f s",
         pk->name, PHCR_ModeName(res->mode), pk->health.failures, now - pk->health.since);

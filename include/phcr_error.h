@@ -59,8 +59,8 @@ extern const char *PHCR_ErrorName(PHCR_Error code);
 typedef enum {
   PHCR_REJ_NSEC = 0,         /* tv_nsec outside [0, 1e9) */
   PHCR_REJ_ORDER = 1,        /* sys_after < sys_before */
-  PHCR_REJ_NONMONOTONIC = 2, /* PHC timestamps go backwards within one
-                                ioctl */
+  PHCR_REJ_NONMONOTONIC = 2, /* PHC timestamps go backwards by more than
+                                1 ms within one ioctl */
   PHCR_REJ_DELAY = 3,        /* delay (sys_after - sys_before) above the
                                 configured maximum (default 1 s) */
   PHCR_REJ_ABSURD = 4,       /* absurd value: negative seconds, zero time,

@@ -73,8 +73,8 @@ typedef struct {
 /* Remove invalid triplets from a reading in place, counting each reject in
    rejects[class] (rejects may be NULL).  System timestamps of consecutive
    triplets may overlap (timestamp noise larger than their spacing); a PHC
-   timestamp going backwards invalidates the whole reading, as it cannot be
-   told which is wrong.  Returns PHCR_OK if at least one triplet is left,
+   timestamp going backwards by more than 1 ms invalidates the whole
+   reading, as it cannot be told which is wrong.  Returns PHCR_OK if at least one triplet is left,
    PHCR_ERR_HOST_NOTSUPP if every triplet carried a copied system timestamp
    (the host did not answer), PHCR_ERR_INVALID otherwise (r->n is then 0). */
 extern PHCR_Error PHCR_ValidateReading(PHCR_Reading *r,

@@ -34,7 +34,8 @@ static const char *const error_names[PHCR_ERR_COUNT] = {
 
 static const char *const error_strings[PHCR_ERR_COUNT] = {
   "success",
-  "host cannot answer (EOPNOTSUPP: host clocksource not TSC or no TSC "
+  "host cannot answer (EOPNOTSUPP, or PHC timestamps copied from system "
+    "time by a guest kernel < 5.0: host clocksource not TSC or no TSC "
     "scaling, e.g. after migration; or the driver lacks this mode)",
   "cross-timestamp unavailable (ENODEV on PRECISE: guest clocksource is "
     "not kvm-clock/arch counter)",

@@ -19,7 +19,8 @@
   outside [0, 1e9), absurd values, sys_after < sys_before, delays above the
   limit, PHC timestamps copied from the system timestamp (old kernels when
   the host cannot answer), and whole readings whose PHC timestamps go
-  backwards within one ioctl; counts every reject per class.  Also the exact timespec <-> int64 ns
+  backwards by more than noise within one ioctl; counts every reject per
+  class.  Also the exact timespec <-> int64 ns
   helpers used everywhere.
   */
 
@@ -29,6 +30,10 @@
 #include "phcr_internal.h"
 
 #define NS_PER_S 1000000000LL
+/* Timestamp noise tolerated between consecutive PHC timestamps of one
+   ioctl; more is a step of the clock or garbage (a jump of 1 ms or more is
+   what the driver acts on) */
+#define MAX_PHC_BACKWARDS_NS 1000000
 /* Largest seconds value whose ns still fits in int64 (year 2262) */
 #define MAX_SEC (INT64_MAX / NS_PER_S - 1)
 
@@ -130,10 +135,10 @@ PHCR_ValidateReading(PHCR_Reading *r, const PHCR_ValidateConfig *config,
       copied += cls == PHCR_REJ_SYSCOPY;
       continue;
     }
-    /* The system timestamps of consecutive triplets may overlap (noise
-       larger than their spacing): each triplet stands on its own.  The
-       PHC, read in order, never goes backwards. */
-    if (j > 0 && phc < prev_phc)
+    /* Timestamps of consecutive triplets may overlap (noise larger than
+       their spacing): each triplet stands on its own, the filter weighs
+       them.  A PHC going back by more than noise is not read in order. */
+    if (j > 0 && phc < prev_phc - MAX_PHC_BACKWARDS_NS)
       monotonic = 0;
     prev_phc = phc;
     if (i != j)
@@ -142,8 +147,8 @@ PHCR_ValidateReading(PHCR_Reading *r, const PHCR_ValidateConfig *config,
   }
   r->n = j;
 
-  /* a PHC going backwards invalidates the whole reading: it cannot be told
-     which timestamp is wrong */
+  /* a PHC going backwards by more than noise invalidates the whole
+     reading: it cannot be told which timestamp is wrong */
   if (!monotonic) {
     if (rejects)
       rejects[PHCR_REJ_NONMONOTONIC] += (unsigned long)r->n;

@@ -203,12 +203,13 @@ test_validate_nonmonotonic(void **state)
   assert_int_equal(PHCR_ValidateReading(&r, NULL, rej), PHCR_ERR_INVALID);
   assert_int_equal(rej[PHCR_REJ_NONMONOTONIC], 5);
 
-  /* system timestamps of consecutive triplets overlapping (timestamp
+  /* timestamps of consecutive triplets overlapping (timestamp
      noise larger than their spacing): each triplet stands on its own */
   good_reading(&r, 5);
   r.t[2].sys_before.tv_nsec -= 3000;
   r.t[2].sys_after.tv_nsec -= 3000;
   r.t[3].sys_before.tv_nsec -= 4000;
+  r.t[4].phc.tv_nsec -= 5000;
   memset(rej, 0, sizeof (rej));
   assert_int_equal(PHCR_ValidateReading(&r, NULL, rej), PHCR_OK);
   assert_int_equal(r.n, 5);
