@@ -482,6 +482,9 @@ add_sample(struct ptpkvm_instance *pk, PHCR_Sample *s, int quality)
   else
     pk->samples++;
 
+  /* The sample's error bound is its dispersion in chronyd */
+  RCL_SetSampleError(pk->rcl, s->error);
+
 #if PTPKVM_CHRONY_VERSION >= 40800
   return RCL_AddSample(pk->rcl, &sys, &phc, LEAP_Normal, quality);
 #else

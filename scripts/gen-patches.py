@@ -256,6 +256,33 @@ extern void RCL_RequestBurst(RCL_Instance instance, int polls, double interval);
 /* For a driver that steps the clock itself:''', 'refclock.h')
     put('refclock.h', t)
 
+def p0009(v, get, put):
+    t = get('refclock.c')
+    t = rep(t, '  double burst_interval;\n', '  double burst_interval;\n  double sample_error;\n', 'refclock.c')
+    t = rep(t, '''  UTI_AddDoubleToTimespec(sample_time, correction, &cooked_time);
+  dispersion += instance->precision;
+''', '''  UTI_AddDoubleToTimespec(sample_time, correction, &cooked_time);
+  dispersion += MAX(instance->precision, instance->sample_error);
+  instance->sample_error = 0.0;
+''', 'refclock.c')
+    t = rep(t, '''void
+RCL_RequestBurst(''', '''void
+RCL_SetSampleError(RCL_Instance instance, double error)
+{
+  instance->sample_error = error > 0.0 ? error : 0.0;
+}
+
+void
+RCL_RequestBurst(''', 'refclock.c')
+    put('refclock.c', t)
+    t = get('refclock.h')
+    t = rep(t, '''/* Poll the driver the next polls times''', '''/* The error bound of the offset of the next sample the driver adds (s):
+   its dispersion where larger than the refclock's precision */
+extern void RCL_SetSampleError(RCL_Instance instance, double error);
+
+/* Poll the driver the next polls times''', 'refclock.h')
+    put('refclock.h', t)
+
 def gen_man(adoc_text, tmpdir):
     os.makedirs(tmpdir, exist_ok=True)
     a = os.path.join(tmpdir, 'chrony.conf.adoc')
@@ -374,6 +401,15 @@ come after a given short interval, and each completes a polling interval,
 so its filter output goes to the source and selection as usual.  The
 source's statistics, the selection and the reference update are chronyd's
 own; only the timing of the next few polls changes.'''),
+    ('0009-refclock-driver-sample-error.patch', p0009, 'refclock: let a driver give the error bound of a sample', '''\
+A refclock sample gets the clock's precision as its dispersion.  The
+PTPKVM driver knows the error bound of each of its samples (from the
+delays of the readings it filtered, or the cross-timestamp's accuracy),
+and with the precision alone two sources reading the same host clock
+claim intervals that do not overlap, so that chronyd finds no majority
+and keeps changing its selection.  Add RCL_SetSampleError(): the error
+bound of the next sample, used as its dispersion where it is larger than
+the precision.'''),
 ]
 
 def main():
