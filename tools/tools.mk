@@ -13,6 +13,9 @@
 #                            chronyd (refused or started) and the doctor
 #     doctor-check-sim       real binary on the simulator's ptp_kvm, chrony.sync
 #                            against a real chronyd (VERSION_CHECK_TARGETS)
+#     doctor-check-status-sim  the driver's status file after pause-360x3 in the
+#                            simulator, read by the doctor (--json, --prometheus)
+#                            and checked against the simulator's truth
 #   install-guest  modules-load.d, udev rule, chrony snippet, systemd
 #                  drop-ins, the doctor binary               (INSTALL_TARGETS)
 
@@ -144,6 +147,16 @@ doctor-check-sim: $(DOCTOR) $(SIM_LIB) chrony
 	  --out $(DOCTOR_TEST_DIR)/sim --chronyd $(CHRONYD) --chronyc $(CHRONYC)
 
 DOCTOR_CHECKS += doctor-check-sim
+
+# The real patched chronyd writes its status file in the simulator; the
+# doctor's JSON and Prometheus output must match the truth log
+.PHONY: doctor-check-status-sim
+doctor-check-status-sim: $(DOCTOR) $(SIM_LIB) chrony
+	@$(ENSURE) python3 util-linux
+	python3 $(TOP)/tests/doctor/test_status_sim.py --doctor $(DOCTOR) --lib $(SIM_LIB) \
+	  --chronyd $(CHRONYD) --out $(DOCTOR_TEST_DIR)/status-sim
+
+DOCTOR_CHECKS += doctor-check-status-sim
 # chronyc's CSV and the refclock's reference ID on chrony 4.3 and 4.9 too
 VERSION_CHECK_TARGETS += doctor-check-sim
 endif
