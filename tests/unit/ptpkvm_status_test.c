@@ -43,14 +43,17 @@
 
 #include "refclock_ptpkvm_status.h"
 
-static char dir[64], path[128];
+static char dir[4096], path[4200];
 
 /* ================================================== */
 
 static int
 setup(void **state)
 {
-  snprintf(dir, sizeof (dir), "/tmp/pks-test.XXXXXX");
+  const char *tmp = getenv("TMPDIR");
+
+  /* The make target points TMPDIR into the build directory */
+  snprintf(dir, sizeof (dir), "%s/pks-test.XXXXXX", tmp && *tmp ? tmp : "/tmp");
   if (!mkdtemp(dir))
     return -1;
   snprintf(path, sizeof (path), "%s/ptpkvm-0.status", dir);
@@ -60,7 +63,7 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-  char tmp[160];
+  char tmp[4300];
 
   snprintf(tmp, sizeof (tmp), "%s.tmp", path);
   unlink(tmp);
@@ -211,7 +214,7 @@ test_atomic_write(void **state)
   PKS_Status st, back;
   struct rlimit old, small;
   struct stat sb;
-  char tmp[160], first[PKS_FILE_MAX + 1];
+  char tmp[4300], first[PKS_FILE_MAX + 1];
   mode_t mask;
   int i, r;
 

@@ -33,7 +33,7 @@ $(PTPKVM_U_DIR)/%: $(TOP)/tests/unit/%.c $(PTPKVM_U_SRCS) $(PTPKVM_U_HDRS) | ptp
 	  $$(pkg-config --cflags --libs cmocka) -lm
 
 ptpkvm-check: $(PTPKVM_U_BINS)
-	@set -e; for t in $(PTPKVM_U_BINS); do echo "== $$t"; $$t; done
+	@set -e; for t in $(PTPKVM_U_BINS); do echo "== $$t"; TMPDIR=$(PTPKVM_U_DIR) $$t; done
 
 # The driver against the chrony version being built (CHRONY_VERSION), in
 # the guest simulator: a subset of the acceptance bounds (see the file).
