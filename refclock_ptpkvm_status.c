@@ -36,7 +36,8 @@
 #include "refclock_ptpkvm_status.h"
 
 static const char *const cause_names[PKS_CAUSE_COUNT] = {
-  "pause", "host_step", "guest_step", "suspend", "outage", "cold_start", "leap", "other"
+  "pause", "host_step", "guest_step", "suspend", "outage", "cold_start", "leap",
+  "chronyd_step", "other"
 };
 
 static const char *const action_names[PKS_ACTION_COUNT] = { "none", "flush", "step" };
@@ -122,16 +123,6 @@ PKS_GetDisruption(const PKS_Status *st, int i)
   if (i < 0 || i >= st->n_ring)
     return NULL;
   return &st->ring[(st->ring_head + i) % PKS_RING];
-}
-
-/* ================================================== */
-
-PKS_Cause
-PKS_JumpCause(double jump, int cold)
-{
-  if (cold)
-    return PKS_CAUSE_COLD_START;
-  return jump > 0.0 ? PKS_CAUSE_PAUSE : PKS_CAUSE_HOST_STEP;
 }
 
 /* ================================================== */

@@ -44,11 +44,12 @@
 typedef enum {
   PKS_CAUSE_PAUSE = 0,    /* the VM was paused (host clock ahead) */
   PKS_CAUSE_HOST_STEP,    /* the host's clock was stepped */
-  PKS_CAUSE_GUEST_STEP,   /* the guest's clock was stepped by someone else */
-  PKS_CAUSE_SUSPEND,      /* the guest was suspended */
-  PKS_CAUSE_OUTAGE,       /* the device did not answer for a while */
+  PKS_CAUSE_GUEST_STEP,   /* the guest's clock was stepped by another program */
+  PKS_CAUSE_SUSPEND,      /* the guest resumed from suspend */
+  PKS_CAUSE_OUTAGE,       /* first reading after an outage of readings */
   PKS_CAUSE_COLD_START,   /* offset found at the first reading */
   PKS_CAUSE_LEAP,         /* leap second */
+  PKS_CAUSE_CHRONYD_STEP, /* chronyd stepped the clock for another source */
   PKS_CAUSE_OTHER,        /* a keyword this version does not know */
   PKS_CAUSE_COUNT
 } PKS_Cause;
@@ -108,11 +109,6 @@ extern void PKS_AddDisruption(PKS_Status *st, const struct timespec *when,
 
 /* i-th disruption of the ring, 0 = oldest; NULL if out of range */
 extern const PKS_Disruption *PKS_GetDisruption(const PKS_Status *st, int i);
-
-/* Cause of a jump of the offset found by the jump detector: cold =
-   at the first reading, else pause when the host clock moved ahead,
-   host_step when it moved back */
-extern PKS_Cause PKS_JumpCause(double jump, int cold);
 
 extern const char *PKS_CauseName(PKS_Cause cause);
 extern const char *PKS_ActionName(PKS_Action action);
