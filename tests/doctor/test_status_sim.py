@@ -29,20 +29,11 @@ import subprocess
 import sys
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(TOP, "tests"))
+from testlib import check as report, finish  # noqa: E402
+
 TOLERANCE = 1e-3        # size of a disruption vs the truth (s)
 ACT_WITHIN = 1.0        # disruption acted upon after the resume (s of true time)
-
-passed = failed = 0
-
-
-def report(ok, name, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print("PASS %s" % name)
-    else:
-        failed += 1
-        print("FAIL %s %s" % (name, detail))
 
 
 def read_truth(path):
@@ -101,8 +92,7 @@ def main():
     status = os.path.join(rundir, "sock", "ptpkvm-0.status")
     if not os.path.exists(status):
         report(False, "status file next to the command socket", status)
-        print("%d passed, %d failed" % (passed, failed))
-        return 1
+        return finish()
     report(oct(os.stat(status).st_mode & 0o7777) == "0o644" and
            not [n for n in os.listdir(os.path.dirname(status)) if n.endswith(".tmp")],
            "status file mode 0644, no temporary file left")
@@ -170,9 +160,7 @@ def main():
     if m.get('ptpkvm_reading_mode{refclock="0",mode="precise"}') != 1:
         bad.append("reading_mode precise")
     report(not bad, "Prometheus file carries the matching counters", "; ".join(bad))
-
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return finish()
 
 
 if __name__ == "__main__":
