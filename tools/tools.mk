@@ -157,6 +157,9 @@ doctor-check-status-sim: $(DOCTOR) $(SIM_LIB) chrony
 	  --chronyd $(CHRONYD) --out $(DOCTOR_TEST_DIR)/status-sim
 
 DOCTOR_CHECKS += doctor-check-status-sim
+# the status file through the configure patch and chrony's command socket
+# path on chrony 4.3 and 4.9 too
+VERSION_CHECK_TARGETS += doctor-check-status-sim
 # chronyc's CSV and the refclock's reference ID on chrony 4.3 and 4.9 too
 VERSION_CHECK_TARGETS += doctor-check-sim
 endif
