@@ -43,6 +43,7 @@
 
 #ifdef FEAT_PTPKVM
 
+#include "conf.h"
 #include "local.h"
 #include "logging.h"
 #include "memory.h"
@@ -53,6 +54,7 @@
 #include "phcr.h"
 #include "refclock_ptpkvm_decide.h"
 #include "refclock_ptpkvm_policy.h"
+#include "refclock_ptpkvm_status.h"
 
 #ifndef PTPKVM_CHRONY_VERSION
 #error "PTPKVM_CHRONY_VERSION not defined (chrony-ptpkvm configure patch missing?)"
@@ -86,6 +88,10 @@ struct ptpkvm_instance {
 
   unsigned long steps, flushes, samples, dropped;
   struct ptpkvm_instance *next; /* list of all PTPKVM instances */
+
+  PKS_Status status;            /* for monitoring (docs/monitoring.md) */
+  char *status_path;            /* NULL: no status file */
+  int status_error;             /* the last write failed */
 };
 
 /* All PTPKVM instances, to warn about two on one device */
@@ -437,6 +443,91 @@ log_jump(struct ptpkvm_instance *pk, const PKD_Verdict *v, PKP_Reason why)
 }
 
 /* ================================================== */
+/* The status file lives next to chronyd's command socket: chronyd creates
+   that directory (the run directory) writable for its -u user */
+
+static void
+init_status(struct ptpkvm_instance *pk)
+{
+  static int index = 0;
+  char path[PKS_NAME_MAX];
+
+  PKS_Init(&pk->status, (long)getpid(), pk->spec);
+  if (PKS_MakePath(path, sizeof (path), CNF_GetBindCommandPath(), index++))
+    pk->status_path = Strdup(path);
+}
+
+/* ================================================== */
+
+static void
+write_status(struct ptpkvm_instance *pk)
+{
+  PHCR_Mode mode = PHCR_MODE_NONE, best = PHCR_MODE_NONE;
+  struct timespec now;
+  PHCR_Counters c;
+  int r;
+
+  if (!pk->status_path)
+    return;
+
+  memset(&c, 0, sizeof (c));
+  if (pk->reader) {
+    PHCR_GetCounters(pk->reader, &c);
+    mode = PHCR_GetMode(pk->reader);
+    best = PHCR_GetBestMode(pk->reader);
+  }
+  pk->status.counters = (PKS_Counters){ c.reads, c.failed_reads, pk->samples, pk->steps,
+                                        pk->flushes };
+  LCL_ReadCookedTime(&now, NULL);
+  PKS_SetState(&pk->status, pk->reader ? PHCR_GetPath(pk->reader) : pk->spec,
+               PHCR_ModeName(mode), PHCR_ModeName(best), pk->health.failing, &now);
+
+  r = PKS_Write(&pk->status, pk->status_path);
+  if (r < 0 && !pk->status_error)
+    LOG(LOGS_WARN, "%s: could not write %s: %s", pk->name, pk->status_path, strerror(-r));
+  pk->status_error = r < 0;
+}
+
+/* ================================================== */
+/* The status file's cause: a jump found after an outage of readings with
+   no other evidence is an outage */
+
+static PKS_Cause
+status_cause(const PKD_Verdict *v)
+{
+  switch (v->cause) {
+    case PKD_CAUSE_START:
+      return PKS_CAUSE_COLD_START;
+    case PKD_CAUSE_HOST_AHEAD:
+      return v->gap > 0.0 ? PKS_CAUSE_OUTAGE : PKS_CAUSE_PAUSE;
+    case PKD_CAUSE_HOST_BACK:
+      return v->gap > 0.0 ? PKS_CAUSE_OUTAGE : PKS_CAUSE_HOST_STEP;
+    case PKD_CAUSE_GUEST_STEP:
+      return PKS_CAUSE_GUEST_STEP;
+    case PKD_CAUSE_SUSPEND:
+      return PKS_CAUSE_SUSPEND;
+    case PKD_CAUSE_CHRONYD_STEP:
+      return PKS_CAUSE_CHRONYD_STEP;
+    default:
+      return PKS_CAUSE_OTHER;
+  }
+}
+
+/* ================================================== */
+
+static void
+record_disruption(struct ptpkvm_instance *pk, const PKD_Verdict *v, int stepped)
+{
+  struct timespec now;
+
+  LCL_ReadCookedTime(&now, NULL);
+  PKS_AddDisruption(&pk->status, &now, v->jump, status_cause(v), v->latency,
+                    stepped ? PKS_ACTION_STEP :
+                    v->action == PKD_NOTE ? PKS_ACTION_NONE : PKS_ACTION_FLUSH,
+                    PKD_CauseText(v->cause));
+}
+
+/* ================================================== */
 /* Execute a verdict on a confirmed jump */
 
 static void
@@ -464,6 +555,7 @@ act_on_jump(struct ptpkvm_instance *pk, const PKD_Verdict *v, double now)
   }
 
   log_jump(pk, v, why);
+  record_disruption(pk, v, stepped);
 }
 
 /* ================================================== */
@@ -594,6 +686,7 @@ ptpkvm_initialise(RCL_Instance instance)
 
   RCL_SetDriverData(instance, pk);
   LCL_AddParameterChangeHandler(clock_changed, pk);
+  init_status(pk);
   pk->next = instances;
   instances = pk;
 
@@ -618,6 +711,8 @@ ptpkvm_finalise(RCL_Instance instance)
   if (pk->sentinel_id)
     SCH_RemoveTimeout(pk->sentinel_id);
   LCL_RemoveParameterChangeHandler(clock_changed, pk);
+  pk->status.running = 0;
+  write_status(pk);
   for (p = &instances; *p; p = &(*p)->next) {
     if (*p == pk) {
       *p = pk->next;
@@ -635,6 +730,7 @@ ptpkvm_finalise(RCL_Instance instance)
   }
 
   PKD_Fini(&pk->decide);
+  Free(pk->status_path);
   Free(pk->spec);
   Free(pk);
 }
@@ -642,9 +738,8 @@ ptpkvm_finalise(RCL_Instance instance)
 /* ================================================== */
 
 static int
-ptpkvm_poll(RCL_Instance instance)
+poll_device(struct ptpkvm_instance *pk)
 {
-  struct ptpkvm_instance *pk = RCL_GetDriverData(instance);
   PHCR_Result res;
   PHCR_Error err;
   double now;
@@ -663,6 +758,19 @@ ptpkvm_poll(RCL_Instance instance)
 
   pk->last_full = now;
   return process_read(pk, &res, now, full);
+}
+
+/* ================================================== */
+
+static int
+ptpkvm_poll(RCL_Instance instance)
+{
+  struct ptpkvm_instance *pk = RCL_GetDriverData(instance);
+  int r;
+
+  r = poll_device(pk);
+  write_status(pk);
+  return r;
 }
 
 /* ================================================== */

@@ -65,13 +65,15 @@ def p0002(v, get, put):
 ''', '''  add_def PTPKVM_CHRONY_VERSION %d
   EXTRA_OBJECTS="$EXTRA_OBJECTS refclock.o refclock_phc.o refclock_pps.o \\
     refclock_rtc.o refclock_sensor.o refclock_shm.o refclock_sock.o \\
-    refclock_ptpkvm.o refclock_ptpkvm_policy.o refclock_ptpkvm_decide.o"
+    refclock_ptpkvm.o refclock_ptpkvm_policy.o refclock_ptpkvm_decide.o \\
+    refclock_ptpkvm_status.o"
 ''' % VERSIONS[v], 'configure')
     else:
         t = rep(t, '''  EXTRA_OBJECTS="$EXTRA_OBJECTS refclock.o refclock_phc.o refclock_pps.o refclock_shm.o refclock_sock.o"
 ''', '''  add_def PTPKVM_CHRONY_VERSION %d
   EXTRA_OBJECTS="$EXTRA_OBJECTS refclock.o refclock_phc.o refclock_pps.o refclock_shm.o refclock_sock.o \\
-    refclock_ptpkvm.o refclock_ptpkvm_policy.o refclock_ptpkvm_decide.o"
+    refclock_ptpkvm.o refclock_ptpkvm_policy.o refclock_ptpkvm_decide.o \\
+    refclock_ptpkvm_status.o"
 ''' % VERSIONS[v], 'configure')
     t = rep(t, '''    EXTRA_OBJECTS="$EXTRA_OBJECTS hwclock.o"
   add_def FEAT_PHC
@@ -333,8 +335,11 @@ number (KVM0) instead of "PTP0", which would suggest a PTP network
 source.'''),
     ('0002-configure-build-PTPKVM-refclock.patch', p0002, 'configure: build the PTPKVM refclock, define the chrony API version', '''\
 Add refclock_ptpkvm.o, refclock_ptpkvm_policy.o and
-refclock_ptpkvm_decide.o (the driver's chrony-free decisions) to the
-refclock object list.  Where the PHC refclock is
+refclock_ptpkvm_decide.o (the driver's chrony-free decisions) and
+refclock_ptpkvm_status.o (its status file for monitoring, written next
+to the command socket with open, write, chmod, rename and unlink, which
+the -F 1 seccomp filter allows) to the refclock object list.  Where the
+PHC refclock is
 supported (Linux with <linux/ptp_clock.h>), define FEAT_PTPKVM and link
 libphcr, the PHC reading library of chrony-ptpkvm (its include and
 library directories come in CPPFLAGS and LDFLAGS).

@@ -190,6 +190,25 @@ wprintf(Writer *w, const char *fmt, ...)
   w->used += n;
 }
 
+/* Text of any length, unformatted */
+static void
+wraw(Writer *w, const char *s)
+{
+  size_t n = strlen(s), room;
+
+  while (n > 0) {
+    if (w->used == sizeof (w->buf))
+      flush_writer(w);
+    room = sizeof (w->buf) - w->used;
+    if (room > n)
+      room = n;
+    memcpy(w->buf + w->used, s, room);
+    w->used += room;
+    s += room;
+    n -= room;
+  }
+}
+
 /* ================================================== */
 
 void
@@ -207,6 +226,8 @@ DOC_PrintText(const DOC_Report *report, int fd, int verbose)
       wprintf(&w, "       %-20s fix: %s\n", "", r->fix);
     for (j = 0; verbose && j < r->n_metrics; j++)
       wprintf(&w, "       %-20s %s = %.9g\n", "", r->metrics[j].name, r->metrics[j].value);
+    if (r->details_text)
+      wraw(&w, r->details_text);
   }
   for (i = 0; i < report->n_unreadable; i++)
     wprintf(&w, "note: could not read %s\n", report->unreadable[i]);
@@ -218,25 +239,44 @@ DOC_PrintText(const DOC_Report *report, int fd, int verbose)
 
 /* ================================================== */
 
+char *
+DOC_JsonQuote(char *buf, size_t len, const char *s)
+{
+  const unsigned char *p;
+  size_t used = 0;
+  char esc[8];
+  int n;
+
+  if (len < 3)
+    return len ? (buf[0] = '\0', buf) : buf;
+  buf[used++] = '"';
+  for (p = (const unsigned char *)s; *p; p++) {
+    if (*p == '"' || *p == '\\')
+      n = snprintf(esc, sizeof (esc), "\\%c", *p);
+    else if (*p == '\n')
+      n = snprintf(esc, sizeof (esc), "\\n");
+    else if (*p == '\t')
+      n = snprintf(esc, sizeof (esc), "\\t");
+    else if (*p < 0x20 || *p == 0x7f)
+      n = snprintf(esc, sizeof (esc), "\\u%04x", *p);
+    else
+      n = snprintf(esc, sizeof (esc), "%c", *p);
+    if (used + n + 2 > len)
+      break;
+    memcpy(buf + used, esc, n);
+    used += n;
+  }
+  buf[used++] = '"';
+  buf[used] = '\0';
+  return buf;
+}
+
 static void
 json_string(Writer *w, const char *s)
 {
-  const unsigned char *p;
+  char buf[6 * DOC_TEXT_LEN + 3];
 
-  wprintf(w, "\"");
-  for (p = (const unsigned char *)s; *p; p++) {
-    if (*p == '"' || *p == '\\')
-      wprintf(w, "\\%c", *p);
-    else if (*p == '\n')
-      wprintf(w, "\\n");
-    else if (*p == '\t')
-      wprintf(w, "\\t");
-    else if (*p < 0x20 || *p == 0x7f)
-      wprintf(w, "\\u%04x", *p);
-    else
-      wprintf(w, "%c", *p);
-  }
-  wprintf(w, "\"");
+  wraw(w, DOC_JsonQuote(buf, sizeof (buf), s));
 }
 
 static void
@@ -279,7 +319,12 @@ DOC_PrintJson(const DOC_Report *report, const DOC_Context *ctx, int fd)
       wprintf(&w, ": ");
       json_number(&w, r->metrics[j].value);
     }
-    wprintf(&w, "}}");
+    wprintf(&w, "}");
+    if (r->details_json) {
+      wprintf(&w, ", \"details\": ");
+      wraw(&w, r->details_json);
+    }
+    wprintf(&w, "}");
   }
   wprintf(&w, "\n  ],\n  \"unreadable\": [");
   for (i = 0; i < report->n_unreadable; i++) {
@@ -329,6 +374,8 @@ write_prometheus(const DOC_Report *report, Writer *w)
       wprintf(w, "# TYPE ptpkvm_doctor_%s gauge\n", r->metrics[j].name);
       wprintf(w, "ptpkvm_doctor_%s %.9g\n", r->metrics[j].name, r->metrics[j].value);
     }
+    if (r->prometheus)
+      wraw(w, r->prometheus);
   }
   wprintf(w, "# HELP ptpkvm_doctor_unreadable_paths Paths the doctor could not read.\n");
   wprintf(w, "# TYPE ptpkvm_doctor_unreadable_paths gauge\n");

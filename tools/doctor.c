@@ -59,6 +59,7 @@ DOC_RunChecks(DOC_Context *ctx)
   DOC_CheckServices(ctx);
   DOC_CheckSystemd(ctx);
   DOC_CheckSync(ctx);
+  DOC_CheckStatus(ctx);
 }
 
 /* ================================================== */

@@ -53,6 +53,12 @@ typedef struct {
   char fix[DOC_TEXT_LEN];       /* one line; empty when status is OK */
   int n_metrics;
   DOC_Metric metrics[DOC_MAX_METRICS];
+  /* Optional, owned by the check (static, valid until it runs again):
+     lines printed under the result, a JSON value printed as its
+     "details", lines appended to the Prometheus file (own metric names) */
+  const char *details_text;
+  const char *details_json;
+  const char *prometheus;
 } DOC_Result;
 
 typedef struct {
@@ -97,6 +103,8 @@ extern const DOC_Result *DOC_FindResult(const DOC_Report *report, const char *id
 extern void DOC_PrintText(const DOC_Report *report, int fd, int verbose);
 extern void DOC_PrintJson(const DOC_Report *report, const DOC_Context *ctx, int fd);
 extern int DOC_WritePrometheus(const DOC_Report *report, const char *path);
+/* s as a quoted JSON string into buf (truncated to fit); returns buf */
+extern char *DOC_JsonQuote(char *buf, size_t len, const char *s);
 
 /* ---- access to the inspected tree (doc_root.c) ---- */
 extern void DOC_Path(const DOC_Context *ctx, const char *path, char *buf, size_t len);
@@ -155,6 +163,7 @@ extern void DOC_CheckChronyConfig(DOC_Context *ctx);
 extern void DOC_CheckServices(DOC_Context *ctx);
 extern void DOC_CheckSystemd(DOC_Context *ctx);
 extern void DOC_CheckSync(DOC_Context *ctx);
+extern void DOC_CheckStatus(DOC_Context *ctx);
 
 /* "/dev/ptp0 'name', ..." of the PHCs listed by DOC_ScanPhcs */
 extern void DOC_ListPhcs(const DOC_Context *ctx, char *buf, size_t len);

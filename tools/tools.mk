@@ -13,16 +13,21 @@
 #                            chronyd (refused or started) and the doctor
 #     doctor-check-sim       real binary on the simulator's ptp_kvm, chrony.sync
 #                            against a real chronyd (VERSION_CHECK_TARGETS)
+#     doctor-check-status-sim  the driver's status file after pause-360x3 in the
+#                            simulator, read by the doctor (--json, --prometheus)
+#                            and checked against the simulator's truth
 #   install-guest  modules-load.d, udev rule, chrony snippet, systemd
 #                  drop-ins, the doctor binary               (INSTALL_TARGETS)
 
 DOCTOR_DIR := $(BUILD)/tools
 DOCTOR := $(DOCTOR_DIR)/ptpkvm-doctor
 DOCTOR_CORE_SRCS := $(filter-out $(TOP)/tools/main.c,$(wildcard $(TOP)/tools/*.c))
-# the driver's option parser is compiled in (it is chrony-free), never copied
-DOCTOR_POLICY_SRC := $(TOP)/refclock_ptpkvm_policy.c
+# the driver's option parser and its status file module (with the parser of
+# the file) are compiled in (they are chrony-free), never copied
+DOCTOR_DRIVER_SRCS := $(TOP)/refclock_ptpkvm_policy.c $(TOP)/refclock_ptpkvm_status.c
+DOCTOR_DRIVER_HDRS := $(DOCTOR_DRIVER_SRCS:.c=.h)
 DOCTOR_CORE_OBJS := $(patsubst $(TOP)/tools/%.c,$(DOCTOR_DIR)/%.o,$(DOCTOR_CORE_SRCS)) \
-  $(DOCTOR_DIR)/refclock_ptpkvm_policy.o
+  $(patsubst $(TOP)/%.c,$(DOCTOR_DIR)/%.o,$(DOCTOR_DRIVER_SRCS))
 DOCTOR_CFLAGS := -O2 -g -fPIE -D_FORTIFY_SOURCE=2 -Wall -Wextra -Wno-format-truncation -std=gnu11 \
   -I$(TOP)/include -I$(TOP)/tools -I$(TOP)
 DOCTOR_LDFLAGS := -pie
@@ -55,11 +60,11 @@ INSTALL_TARGETS += install-guest
 doctor: $(DOCTOR)
 
 $(DOCTOR_DIR)/%.o: $(TOP)/tools/%.c $(wildcard $(TOP)/tools/*.h) $(wildcard $(TOP)/include/*.h) \
-    $(TOP)/refclock_ptpkvm_policy.h | deps
+    $(DOCTOR_DRIVER_HDRS) | deps
 	@mkdir -p $(DOCTOR_DIR)
 	$(CC) $(DOCTOR_CFLAGS) -c -o $@ $<
 
-$(DOCTOR_DIR)/refclock_ptpkvm_policy.o: $(DOCTOR_POLICY_SRC) $(TOP)/refclock_ptpkvm_policy.h | deps
+$(DOCTOR_DIR)/refclock_%.o: $(TOP)/refclock_%.c $(TOP)/refclock_%.h | deps
 	@mkdir -p $(DOCTOR_DIR)
 	$(CC) $(DOCTOR_CFLAGS) -c -o $@ $<
 
@@ -104,17 +109,17 @@ DOCTOR_ASAN_FLAGS := -O1 -g -fwrapv -fsanitize=address,undefined -fno-sanitize-r
   -fno-omit-frame-pointer -Wall -Wextra -Wno-format-truncation -std=gnu11 \
   -I$(TOP)/include -I$(TOP)/tools -I$(TOP)/tests/unit -I$(TOP)
 DOCTOR_ASAN_DEPS := $(wildcard $(TOP)/tools/*.c $(TOP)/tools/*.h $(TOP)/phc_reader/*.c \
-  $(TOP)/phc_reader/*.h $(TOP)/include/*.h) $(DOCTOR_POLICY_SRC) $(TOP)/refclock_ptpkvm_policy.h
+  $(TOP)/phc_reader/*.h $(TOP)/include/*.h) $(DOCTOR_DRIVER_SRCS) $(DOCTOR_DRIVER_HDRS)
 
 $(DOCTOR_ASAN_DIR)/ptpkvm-doctor: $(DOCTOR_ASAN_DEPS) | deps
 	@mkdir -p $(DOCTOR_ASAN_DIR)
-	$(CC) $(DOCTOR_ASAN_FLAGS) -o $@ $(TOP)/tools/*.c $(DOCTOR_POLICY_SRC) $(TOP)/phc_reader/*.c -lm
+	$(CC) $(DOCTOR_ASAN_FLAGS) -o $@ $(TOP)/tools/*.c $(DOCTOR_DRIVER_SRCS) $(TOP)/phc_reader/*.c -lm
 
 $(DOCTOR_ASAN_DIR)/test_doctor_phc: $(DOCTOR_ASAN_DEPS) $(TOP)/tests/doctor/test_doctor_phc.c \
     $(FAKE_PHC_SRC) | deps
 	@mkdir -p $(DOCTOR_ASAN_DIR)
 	$(CC) $(DOCTOR_ASAN_FLAGS) -o $@ $(TOP)/tests/doctor/test_doctor_phc.c $(DOCTOR_CORE_SRCS) \
-	  $(DOCTOR_POLICY_SRC) $(TOP)/phc_reader/*.c $(FAKE_PHC_SRC) -lm
+	  $(DOCTOR_DRIVER_SRCS) $(TOP)/phc_reader/*.c $(FAKE_PHC_SRC) -lm
 
 doctor-check-asan: $(DOCTOR_ASAN_DIR)/ptpkvm-doctor $(DOCTOR_ASAN_DIR)/test_doctor_phc
 	@$(ENSURE) python3
@@ -142,6 +147,19 @@ doctor-check-sim: $(DOCTOR) $(SIM_LIB) chrony
 	  --out $(DOCTOR_TEST_DIR)/sim --chronyd $(CHRONYD) --chronyc $(CHRONYC)
 
 DOCTOR_CHECKS += doctor-check-sim
+
+# The real patched chronyd writes its status file in the simulator; the
+# doctor's JSON and Prometheus output must match the truth log
+.PHONY: doctor-check-status-sim
+doctor-check-status-sim: $(DOCTOR) $(SIM_LIB) chrony
+	@$(ENSURE) python3 util-linux
+	python3 $(TOP)/tests/doctor/test_status_sim.py --doctor $(DOCTOR) --lib $(SIM_LIB) \
+	  --chronyd $(CHRONYD) --out $(DOCTOR_TEST_DIR)/status-sim
+
+DOCTOR_CHECKS += doctor-check-status-sim
+# the status file through the configure patch and chrony's command socket
+# path on chrony 4.3 and 4.9 too
+VERSION_CHECK_TARGETS += doctor-check-status-sim
 # chronyc's CSV and the refclock's reference ID on chrony 4.3 and 4.9 too
 VERSION_CHECK_TARGETS += doctor-check-sim
 endif

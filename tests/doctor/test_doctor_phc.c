@@ -33,6 +33,7 @@
 
 #include "doctor.h"
 #include "fake_phc.h"
+#include "refclock_ptpkvm_status.h"
 
 static int passed, failed;
 
@@ -111,8 +112,10 @@ add_phc(FAKE_Phc *f, int index, const char *name)
 static FAKE_Phc *
 healthy(int *kvm_dev)
 {
+  struct timespec when = { 1000000000, 0 };
   char text[512];
   FAKE_Phc *f = FAKE_Create(42);
+  PKS_Status st;
   int d;
 
   if (!f) {
@@ -149,6 +152,16 @@ healthy(int *kvm_dev)
   must(FAKE_MkDir(f, "/etc/systemd/system/multi-user.target.wants"), "mkdir");
   make_symlink(f, "/etc/systemd/system/multi-user.target.wants/chrony-wait.service",
                "/usr/lib/systemd/system/chrony-wait.service");
+
+  /* The driver's status file, written as the driver writes it: an old
+     pause, reads working */
+  must(FAKE_MkDir(f, "/run/chrony"), "mkdir");
+  snprintf(text, sizeof (text), "%s/run/chrony/ptpkvm-0.status", FAKE_Root(f));
+  PKS_Init(&st, 400, "auto");
+  PKS_SetState(&st, "/dev/ptp0", "precise", "precise", 0, &when);
+  st.counters = (PKS_Counters){ 1000, 0, 200, 1, 1 };
+  PKS_AddDisruption(&st, &when, 360.0, PKS_CAUSE_PAUSE, 0.2, PKS_ACTION_STEP, "old pause");
+  must(PKS_Write(&st, text) == 1 ? 0 : -1, "PKS_Write");
 
   d = add_phc(f, 0, PHCR_DEFAULT_CLOCK_NAME);
   make_symlink(f, "/dev/ptp_kvm", "ptp0");
@@ -239,6 +252,9 @@ test_healthy(const char *json_out)
   }
   CHECK(rc == 0 && all_ok && rep->n_results > 0, "healthy guest: all %d checks OK, exit 0 (rc %d)",
         rep->n_results, rc);
+  CHECK(message_has("ptpkvm.status", "ptpkvm-0.status: /dev/ptp0, mode precise, 1000 reads "
+                    "(0 failed), 1 steps, 1 flushes, 1 disruptions"),
+        "healthy: the driver's status file read back: %s", result("ptpkvm.status")->message);
   CHECK(message_has("phc.ioctls", "PRECISE works") && message_has("phc.ioctls", "GETCAPS works"),
         "healthy: ioctl report names the working ioctls: %s", result("phc.ioctls")->message);
   CHECK(metric("phc.stats", "phc_reads_ok") == 20 && metric("phc.stats", "phc_reads_failed") == 0,

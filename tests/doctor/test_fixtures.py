@@ -23,6 +23,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from testlib import check as report, finish, run  # noqa: E402
@@ -35,6 +36,7 @@ EXPECTED_IDS = [
     "chrony.config", "chrony.refclock", "chrony.makestep", "phc.access",
     "phc.ioctls", "phc.stats", "clocksource.current", "cpu.tsc_flags",
     "kernel.clock_log", "services.time", "systemd.wait_sync", "chrony.sync",
+    "ptpkvm.status",
 ]
 GOOD_CSV = ("50484330,PHC0,1,1763770000.123456789,0.000000012,-0.000000020,"
             "0.000000030,-12.345,0.000,0.010,0.000000001,0.000010000,2.0,Normal")
@@ -107,6 +109,25 @@ class Tree:
     def chrony_conf(self, text, path="/etc/chrony/chrony.conf"):
         self.write(path, text)
 
+    def status_file(self, index=0, pid=412, state="running", failing=0, reads=1000,
+                    failures=0, mode="precise", disruptions=(), tail="end\n"):
+        """The PTPKVM driver's status file (format 1, docs/monitoring.md);
+        disruptions: (when, size, cause, delay, action) tuples."""
+        totals = {}
+        for d in disruptions:
+            totals[d[2]] = totals.get(d[2], 0) + 1
+        steps = sum(1 for d in disruptions if d[4] == "step")
+        text = ("ptpkvm-status 1\npid %d\nstate %s\ndevice /dev/ptp0\nmode %s\n"
+                "best_mode precise\nmode_since 1000000000.000000000\nfailing %d\n"
+                "reads %d\nread_failures %d\nsamples 200\nsteps %d\nflushes %d\n" %
+                (pid, state, mode, failing, reads, failures, steps, len(disruptions)))
+        for cause, n in sorted(totals.items()):
+            text += "disruptions %s %d\n" % (cause, n)
+        for when, size, cause, delay, action in disruptions:
+            text += "disruption %.9f %+.9f %s %.6f %s %s by %+.6f s\n" % (
+                when, size, cause, delay, action, action, size)
+        self.write("/run/chrony/ptpkvm-%d.status" % index, text + tail)
+
 
 def healthy(name):
     """A KVM guest set up right: every check OK (PHC ioctls need a real device)."""
@@ -140,6 +161,7 @@ def healthy(name):
     t.process(1, "systemd", 0)
     t.process(412, "chronyd")
     t.chronyc(GOOD_CSV)
+    t.status_file(disruptions=[(1000000000.5, 360.0, "pause", 0.2, "step")])
     os.makedirs(t.path("/run/systemd/system"))
     t.write("/lib/systemd/system/chrony-wait.service", "[Unit]\n")
     t.symlink("/etc/systemd/system/multi-user.target.wants/chrony-wait.service",
@@ -176,9 +198,11 @@ def check_schema(doc):
     ids = set()
     worst = 0
     for c in doc["checks"]:
-        if set(c) != {"id", "status", "message", "fix", "metrics"}:
+        if set(c) - {"details"} != {"id", "status", "message", "fix", "metrics"}:
             problems.append("check keys %s" % sorted(c))
             continue
+        if "details" in c and not isinstance(c["details"], dict):
+            problems.append("%s: details not an object" % c["id"])
         if not re.match(r"^[a-z_]+\.[a-z_]+$", c["id"]) or c["id"] in ids:
             problems.append("bad or duplicate id %r" % c["id"])
         ids.add(c["id"])
@@ -565,6 +589,96 @@ def test_systemd():
     expect("wait_sync: not a systemd system -> SKIP", t, {"systemd.wait_sync": "SKIP"})
 
 
+def prom_samples(path):
+    """{'name{labels}': value} of a Prometheus text file"""
+    out = {}
+    with open(path) as f:
+        for line in f:
+            if line.strip() and not line.startswith("#"):
+                key, value = line.rsplit(" ", 1)
+                out[key] = float(value)
+    return out
+
+
+def test_status():
+    """ptpkvm.status: the driver's status files in /run/chrony"""
+    now = time.time()
+    t = healthy("status")
+    prom = os.path.join(ARGS.workdir, "status.prom")
+    st, checks, doc = expect("status: old step, reads working -> OK", t, {"ptpkvm.status": "OK"},
+                             "--prometheus", prom,
+                             contains={"ptpkvm.status": "ptpkvm-0.status: /dev/ptp0, mode "
+                                       "precise, 1000 reads (0 failed), 1 steps, 1 flushes"})
+    f = checks["ptpkvm.status"]["details"]["files"][0]
+    report(f["pid"] == 412 and f["state"] == "running" and not f["stale"] and
+           f["counters"] == {"reads": 1000, "read_failures": 0, "samples": 200, "steps": 1,
+                             "flushes": 1} and
+           f["disruptions_total"]["pause"] == 1 and len(f["disruptions"]) == 1 and
+           f["disruptions"][0]["size"] == 360.0 and f["disruptions"][0]["action"] == "step" and
+           f["disruptions"][0]["when"] == 1000000000.5, "status: JSON details", str(f)[:400])
+    m = prom_samples(prom)
+    want = {'ptpkvm_reads_total{refclock="0"}': 1000, 'ptpkvm_read_failures_total{refclock="0"}': 0,
+            'ptpkvm_steps_total{refclock="0"}': 1, 'ptpkvm_flushes_total{refclock="0"}': 1,
+            'ptpkvm_reading_mode{refclock="0",mode="precise"}': 1,
+            'ptpkvm_reading_mode{refclock="0",mode="basic"}': 0,
+            'ptpkvm_reading_mode_fallback{refclock="0"}': 0,
+            'ptpkvm_disruptions_total{refclock="0",cause="pause"}': 1,
+            'ptpkvm_disruptions_total{refclock="0",cause="host_step"}': 0,
+            'ptpkvm_last_disruption_size_seconds{refclock="0"}': 360,
+            'ptpkvm_last_disruption_timestamp_seconds{refclock="0"}': 1000000000.5,
+            'ptpkvm_last_disruption_stepped{refclock="0"}': 1,
+            'ptpkvm_info{refclock="0",device="/dev/ptp0",state="running"}': 1}
+    bad = ["%s=%s (want %s)" % (k, m.get(k), v) for k, v in want.items() if m.get(k) != v]
+    report(not bad, "status: Prometheus metrics", "; ".join(bad))
+    proc = run_doctor(t)
+    report("2001-09-09T01:46:40Z pause      +360.000000 s step  detected after 0.20 s"
+           in proc.stdout, "status: text lists the disruptions", proc.stdout[-600:])
+
+    t.status_file(disruptions=[(now - 600, 360.0, "pause", 0.2, "step")])
+    expect("status: step 10 min ago -> WARN", t, {"ptpkvm.status": "WARN"},
+           contains={"ptpkvm.status": "clock stepped by +360.000000 s (pause) 10 min ago"})
+    t.status_file(disruptions=[(now - 600, 0.5, "pause", 0.2, "flush")])
+    expect("status: a recent flush without step -> OK", t, {"ptpkvm.status": "OK"})
+    t.status_file(failing=1, failures=30, mode="basic")
+    st, checks, doc = expect("status: reads failing -> WARN", t, {"ptpkvm.status": "WARN"},
+                             "--prometheus", prom, contains={"ptpkvm.status": "reads are failing"})
+    m = prom_samples(prom)
+    report(m.get('ptpkvm_reading_failing{refclock="0"}') == 1 and
+           m.get('ptpkvm_read_failures_total{refclock="0"}') == 30 and
+           m.get('ptpkvm_reading_mode_fallback{refclock="0"}') == 1 and
+           'ptpkvm_last_disruption_size_seconds{refclock="0"}' not in m,
+           "status: failing, fallback mode, no disruption in Prometheus", str(m)[:300])
+    t.status_file(pid=999)
+    expect("status: chronyd gone -> WARN (stale)", t, {"ptpkvm.status": "WARN"},
+           contains={"ptpkvm.status": "stale: chronyd pid 999 is not running"})
+    t.status_file(pid=999, state="stopped")
+    expect("status: stopped chronyd -> OK, said so", t, {"ptpkvm.status": "OK"},
+           contains={"ptpkvm.status": "(chronyd stopped)"})
+    t.status_file(tail="")
+    t.status_file(index=1)
+    t.write("/run/chrony/ptpkvm-1.status.tmp", "partial")
+    st, checks, doc = expect("status: truncated file -> WARN naming the problem", t,
+                             {"ptpkvm.status": "WARN"}, "--prometheus", prom,
+                             contains={"ptpkvm.status": "/run/chrony/ptpkvm-0.status: line 14: "
+                                       "no 'end' line (file truncated?)"})
+    files = checks["ptpkvm.status"]["details"]["files"]
+    m = prom_samples(prom)
+    report([f["file"] for f in files] == ["ptpkvm-0.status", "ptpkvm-1.status"] and
+           "error" in files[0] and 'ptpkvm_reads_total{refclock="1"}' in m and
+           'ptpkvm_reads_total{refclock="0"}' not in m,
+           "status: two files, the bad one only reported, the temporary one ignored",
+           str(files)[:300])
+    t.remove("/run/chrony")
+    expect("status: no run directory -> SKIP", t, {"ptpkvm.status": "SKIP"},
+           contains={"ptpkvm.status": "no PTPKVM status file in /run/chrony"})
+    if os.getuid() == 0:
+        t.status_file()
+        os.chmod(t.path("/run/chrony"), 0o750)
+        expect("status: run directory not readable -> SKIP, says how", t,
+               {"ptpkvm.status": "SKIP"}, as_nobody=True,
+               contains={"ptpkvm.status": "run the doctor as root"})
+
+
 def test_cli():
     t = healthy("cli")
     t.write("/sys/devices/system/clocksource/clocksource0/current_clocksource", "hpet\n")
@@ -583,7 +697,8 @@ def test_cli():
     proc = run_doctor(t, "--quiet", "--prometheus", prom)
     text = open(prom).read()
     lines = [l for l in text.splitlines() if l and not l.startswith("#")]
-    good_lines = all(re.match(r'^ptpkvm_doctor_[a-z_]+(\{check="[a-z_.]+"\})? -?[0-9.e+-]+$', l)
+    good_lines = all(re.match(r'^ptpkvm_doctor_[a-z_]+(\{check="[a-z_.]+"\})? -?[0-9.e+-]+$', l) or
+                     re.match(r'^ptpkvm_[a-z_]+\{refclock="0"(,[a-z]+="[^"]*")*\} -?[0-9.]+$', l)
                      for l in lines)
     report(proc.returncode == 2 and good_lines and "ptpkvm_doctor_status 2" in lines
            and 'ptpkvm_doctor_check_status{check="clocksource.current"} 1' in lines
@@ -758,7 +873,7 @@ def main():
         ap.error("--doctor and --workdir are required")
     tests = (test_healthy, test_kvm, test_module, test_devices, test_access,
              test_chrony_config, test_clocksource, test_services, test_systemd, test_sync,
-             test_cli,
+             test_status, test_cli,
              test_unprivileged)
     if ARGS.only_install:
         if not ARGS.destdir:

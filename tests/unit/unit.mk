@@ -3,7 +3,8 @@
 #
 # Included by the top-level Makefile.  Builds the cmocka tests of the
 # driver's chrony-independent logic (refclock_ptpkvm_policy.c, the
-# decision loop refclock_ptpkvm_decide.c on phc_reader) from
+# decision loop refclock_ptpkvm_decide.c on phc_reader, the status file
+# of refclock_ptpkvm_status.c) from
 # tests/unit/ptpkvm_*_test.c, under ASan+UBSan, into $(BUILD)/ptpkvm-unit/
 # and runs them.  Target:
 #   ptpkvm-check   the adapter's unit tests                  (CHECK_TARGETS)
@@ -11,9 +12,10 @@
 PTPKVM_U_DIR := $(BUILD)/ptpkvm-unit
 PTPKVM_U_NAMES := $(patsubst $(TOP)/tests/unit/%.c,%,$(wildcard $(TOP)/tests/unit/ptpkvm_*_test.c))
 PTPKVM_U_BINS := $(addprefix $(PTPKVM_U_DIR)/,$(PTPKVM_U_NAMES))
-PTPKVM_U_SRCS := $(TOP)/refclock_ptpkvm_policy.c $(TOP)/refclock_ptpkvm_decide.c $(PHCR_SRCS)
+PTPKVM_U_SRCS := $(TOP)/refclock_ptpkvm_policy.c $(TOP)/refclock_ptpkvm_decide.c \
+  $(TOP)/refclock_ptpkvm_status.c $(PHCR_SRCS)
 PTPKVM_U_HDRS := $(TOP)/refclock_ptpkvm_policy.h $(TOP)/refclock_ptpkvm_decide.h \
-  $(wildcard $(TOP)/include/*.h)
+  $(TOP)/refclock_ptpkvm_status.h $(wildcard $(TOP)/include/*.h)
 PTPKVM_U_CFLAGS := -std=gnu11 -g -O1 -Wall -Wextra -Werror -Wno-unused-parameter -I$(TOP) \
   -I$(TOP)/include \
   -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -31,7 +33,7 @@ $(PTPKVM_U_DIR)/%: $(TOP)/tests/unit/%.c $(PTPKVM_U_SRCS) $(PTPKVM_U_HDRS) | ptp
 	  $$(pkg-config --cflags --libs cmocka) -lm
 
 ptpkvm-check: $(PTPKVM_U_BINS)
-	@set -e; for t in $(PTPKVM_U_BINS); do echo "== $$t"; $$t; done
+	@set -e; for t in $(PTPKVM_U_BINS); do echo "== $$t"; TMPDIR=$(PTPKVM_U_DIR) $$t; done
 
 # The driver against the chrony version being built (CHRONY_VERSION), in
 # the guest simulator: a subset of the acceptance bounds (see the file).

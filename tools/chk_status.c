@@ -1,0 +1,519 @@
+/*
+  chrony-ptpkvm - ptpkvm-doctor
+
+  SPDX-License-Identifier: GPL-2.0-only
+  Copyright (C) 2026 The chrony-ptpkvm authors
+
+  This program is free software; you can redistribute it and/or modify
+  it under the terms of version 2 of the GNU General Public License as
+  published by the Free Software Foundation.
+
+  =======================================================================
+
+  Check "ptpkvm.status": the state files the PTPKVM driver keeps in
+  chronyd's run directory (ptpkvm-N.status, parsed with the driver's own
+  PKS_Parse).  Shows each file's device, reading mode, counters and last
+  disruptions in the text report, as "details" in JSON, and as Prometheus
+  metrics with their own names (ptpkvm_reads_total, ...,
+  docs/monitoring.md).  WARN when reads are failing, when the clock was
+  stepped in the last hour, when a file cannot be parsed, or when the
+  chronyd that wrote "running" is gone.
+  */
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "doctor.h"
+#include "phcr.h"
+#include "refclock_ptpkvm_status.h"
+
+#define RUN_DIR "/run/chrony"
+#define MAX_FILES 8
+#define RECENT 3600.0           /* a step this recent is a warning (s) */
+
+typedef struct {
+  char name[64];                /* ptpkvm-N.status */
+  char index[16];               /* N */
+  char error[320];              /* parse or read error, "" if none */
+  PKS_Status st;
+  int stale;                    /* "running", but that chronyd is gone */
+  double updated;               /* mtime */
+} StatusFile;
+
+typedef struct {
+  char *buf;
+  size_t len, used;
+} Out;
+
+static StatusFile files[MAX_FILES];
+static int n_files;
+static char text_buf[32768], json_buf[131072], prom_buf[65536];
+
+/* ================================================== */
+
+static void
+out(Out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+out(Out *o, const char *fmt, ...)
+{
+  va_list ap;
+  int n;
+
+  if (o->used + 1 >= o->len)
+    return;
+  va_start(ap, fmt);
+  n = vsnprintf(o->buf + o->used, o->len - o->used, fmt, ap);
+  va_end(ap);
+  if (n > 0)
+    o->used += (size_t)n < o->len - o->used ? (size_t)n : o->len - o->used - 1;
+}
+
+/* ================================================== */
+
+static double
+ts_seconds(const struct timespec *ts)
+{
+  return ts->tv_sec + 1.0e-9 * ts->tv_nsec;
+}
+
+/* ================================================== */
+
+static void
+format_utc(double t, char *buf, size_t len)
+{
+  time_t s = (time_t)t;
+  struct tm tm;
+
+  if (!gmtime_r(&s, &tm) || !strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm))
+    snprintf(buf, len, "%.0f", t);
+}
+
+/* ================================================== */
+
+static int
+collect(const char *name, void *arg)
+{
+  size_t n = strlen(name), pl = strlen(PKS_FILE_PREFIX), sl = strlen(PKS_FILE_SUFFIX);
+  StatusFile *f;
+
+  (void)arg;
+  if (n_files >= MAX_FILES || n <= pl + sl || n >= sizeof (f->name) ||
+      strncmp(name, PKS_FILE_PREFIX, pl) || strcmp(name + n - sl, PKS_FILE_SUFFIX))
+    return 0;
+  f = &files[n_files++];
+  memset(f, 0, sizeof (*f));
+  snprintf(f->name, sizeof (f->name), "%s", name);
+  snprintf(f->index, sizeof (f->index), "%.*s", (int)(n - pl - sl), name + pl);
+  return 0;
+}
+
+static int
+compare_files(const void *a, const void *b)
+{
+  const StatusFile *x = a, *y = b;
+
+  return strlen(x->name) != strlen(y->name) ? (int)strlen(x->name) - (int)strlen(y->name) :
+         strcmp(x->name, y->name);
+}
+
+/* ================================================== */
+/* Is the chronyd that wrote "running" still there? */
+
+static int
+chronyd_alive(DOC_Context *ctx, long pid)
+{
+  char path[64], comm[64];
+
+  snprintf(path, sizeof (path), "/proc/%ld/comm", pid);
+  return DOC_ReadLine(ctx, path, comm, sizeof (comm)) == 0 && !strcmp(comm, "chronyd");
+}
+
+/* ================================================== */
+
+static void
+load_file(DOC_Context *ctx, StatusFile *f)
+{
+  static char text[PKS_FILE_MAX + 1];
+  char path[128], full[4096], err[256];
+  struct stat sb;
+  ssize_t n;
+
+  snprintf(path, sizeof (path), RUN_DIR "/%s", f->name);
+  n = DOC_ReadFile(ctx, path, text, sizeof (text));
+  if (n < 0) {
+    snprintf(f->error, sizeof (f->error), "%s: %s", path, strerror(-n));
+    return;
+  }
+  if (!PKS_Parse(text, &f->st, err, sizeof (err))) {
+    snprintf(f->error, sizeof (f->error), "%s: %s", path, err);
+    return;
+  }
+  DOC_Path(ctx, path, full, sizeof (full));
+  f->updated = stat(full, &sb) == 0 ? sb.st_mtim.tv_sec + 1e-9 * sb.st_mtim.tv_nsec : 0.0;
+  f->stale = f->st.running && !chronyd_alive(ctx, f->st.pid);
+}
+
+/* ================================================== */
+/* Rank of a reading mode name (PHCR_Mode order), -1 if unknown */
+
+static int
+mode_rank(const char *name)
+{
+  int m;
+
+  for (m = PHCR_MODE_NONE; m < PHCR_MODE_COUNT; m++) {
+    if (!strcmp(PHCR_ModeName(m), name))
+      return m;
+  }
+  return -1;
+}
+
+static int
+mode_fallback(const PKS_Status *st)
+{
+  return mode_rank(st->mode) < mode_rank(st->best_mode);
+}
+
+/* ================================================== */
+
+static const PKS_Disruption *
+last_step(const PKS_Status *st)
+{
+  const PKS_Disruption *d;
+  int i;
+
+  for (i = st->n_ring - 1; i >= 0; i--) {
+    d = PKS_GetDisruption(st, i);
+    if (d->action == PKS_ACTION_STEP)
+      return d;
+  }
+  return NULL;
+}
+
+/* ================================================== */
+
+static unsigned long
+total_disruptions(const PKS_Status *st)
+{
+  unsigned long n = 0;
+  int i;
+
+  for (i = 0; i < PKS_CAUSE_COUNT; i++)
+    n += st->disruptions[i];
+  return n;
+}
+
+/* ================================================== */
+/* One line per file for the result's message; returns its severity */
+
+static DOC_Status
+summarise(const StatusFile *f, double now, Out *msg)
+{
+  const PKS_Status *st = &f->st;
+  const PKS_Disruption *d = last_step(st);
+  DOC_Status status = DOC_OK;
+
+  if (f->error[0]) {
+    out(msg, "%s%s", msg->used ? "; " : "", f->error);
+    return DOC_WARN;
+  }
+  out(msg, "%s%s: %s, mode %s, %lu reads (%lu failed), %lu steps, %lu flushes, "
+      "%lu disruptions", msg->used ? "; " : "", f->name, st->device, st->mode,
+      st->counters.reads, st->counters.read_failures, st->counters.steps,
+      st->counters.flushes, total_disruptions(st));
+  if (!st->running) {
+    out(msg, " (chronyd stopped)");
+  } else if (f->stale) {
+    out(msg, " (stale: chronyd pid %ld is not running)", st->pid);
+    status = DOC_WARN;
+  }
+  if (st->failing) {
+    out(msg, "; reads are failing");
+    status = DOC_WARN;
+  }
+  if (d && now - ts_seconds(&d->when) < RECENT) {
+    out(msg, "; clock stepped by %+.6f s (%s) %.0f min ago", d->size, PKS_CauseName(d->cause),
+        (now - ts_seconds(&d->when)) / 60.0);
+    status = DOC_WARN;
+  }
+  return status;
+}
+
+/* ================================================== */
+
+static void
+text_details(const StatusFile *f, Out *o)
+{
+  const PKS_Disruption *d;
+  char when[32];
+  int i;
+
+  if (f->error[0])
+    return;
+  out(o, "       %-20s %s: chronyd pid %ld %s, %s mode %s (best %s), %lu samples\n", "",
+      f->name, f->st.pid, f->st.running ? (f->stale ? "gone" : "running") : "stopped",
+      f->st.device, f->st.mode, f->st.best_mode, f->st.counters.samples);
+  for (i = 0; i < f->st.n_ring; i++) {
+    d = PKS_GetDisruption(&f->st, i);
+    format_utc(ts_seconds(&d->when), when, sizeof (when));
+    out(o, "       %-20s   %s %-10s %+.6f s %-5s detected after %.2f s\n", "", when,
+        PKS_CauseName(d->cause), d->size, PKS_ActionName(d->action), d->delay);
+  }
+}
+
+/* ================================================== */
+
+static void
+json_file(const StatusFile *f, Out *o)
+{
+  const PKS_Status *st = &f->st;
+  const PKS_Disruption *d;
+  char q[2 * PKS_TEXT_MAX];
+  int i;
+
+  out(o, "{\"file\": %s", DOC_JsonQuote(q, sizeof (q), f->name));
+  if (f->error[0]) {
+    out(o, ", \"error\": %s}", DOC_JsonQuote(q, sizeof (q), f->error));
+    return;
+  }
+  out(o, ", \"refclock\": %s", DOC_JsonQuote(q, sizeof (q), f->index));
+  out(o, ", \"pid\": %ld, \"state\": \"%s\", \"stale\": %s, \"updated\": %.3f", st->pid, st->running ? "running" : "stopped", f->stale ? "true" : "false",
+      f->updated);
+  out(o, ", \"device\": %s", DOC_JsonQuote(q, sizeof (q), st->device));
+  out(o, ", \"mode\": %s", DOC_JsonQuote(q, sizeof (q), st->mode));
+  out(o, ", \"best_mode\": %s, \"mode_since\": %.9f, \"failing\": %s",
+      DOC_JsonQuote(q, sizeof (q), st->best_mode), ts_seconds(&st->mode_since),
+      st->failing ? "true" : "false");
+  out(o, ", \"counters\": {\"reads\": %lu, \"read_failures\": %lu, \"samples\": %lu, "
+      "\"steps\": %lu, \"flushes\": %lu}", st->counters.reads, st->counters.read_failures,
+      st->counters.samples, st->counters.steps, st->counters.flushes);
+  out(o, ", \"disruptions_total\": {");
+  for (i = 0; i < PKS_CAUSE_COUNT; i++)
+    out(o, "%s\"%s\": %lu", i ? ", " : "", PKS_CauseName(i), st->disruptions[i]);
+  out(o, "}, \"disruptions\": [");
+  for (i = 0; i < st->n_ring; i++) {
+    d = PKS_GetDisruption(st, i);
+    out(o, "%s\n      {\"when\": %lld.%09ld, \"size\": %.9f, \"cause\": \"%s\", "
+        "\"delay\": %.6f, \"action\": \"%s\", \"text\": %s}", i ? "," : "",
+        (long long)d->when.tv_sec, d->when.tv_nsec, d->size, PKS_CauseName(d->cause),
+        d->delay, PKS_ActionName(d->action), DOC_JsonQuote(q, sizeof (q), d->text));
+  }
+  out(o, "]}");
+}
+
+/* ================================================== */
+/* Prometheus: one family at a time over all parsed files */
+
+static void
+prom_label(Out *o, const char *s)
+{
+  /* Label values: quotes, backslashes and line breaks left out */
+  for (; *s; s++) {
+    if (*s != '"' && *s != '\\' && *s != '\n')
+      out(o, "%c", *s);
+  }
+}
+
+static void
+prom_family(Out *o, const char *name, const char *type, const char *help)
+{
+  out(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void
+prom_sample(Out *o, const char *name, const StatusFile *f, const char *label,
+            const char *value, double v)
+{
+  out(o, "%s{refclock=\"", name);
+  prom_label(o, f->index);
+  out(o, "\"");
+  if (label) {
+    out(o, ",%s=\"", label);
+    prom_label(o, value);
+    out(o, "\"");
+  }
+  /* Counts as integers, times and sizes to the nanosecond */
+  out(o, v == (double)(long long)v ? "} %.0f\n" : "} %.9f\n", v);
+}
+
+/* ================================================== */
+
+typedef struct {
+  const char *name, *help;
+  size_t offset;
+} Counter;
+
+static void
+prom_counters(Out *o)
+{
+  static const Counter counters[] = {
+    { "ptpkvm_reads_total", "Reads of the PHC (full and sentinel).",
+      offsetof(PKS_Counters, reads) },
+    { "ptpkvm_read_failures_total", "Failed reads of the PHC.",
+      offsetof(PKS_Counters, read_failures) },
+    { "ptpkvm_samples_total", "Samples given to chronyd.", offsetof(PKS_Counters, samples) },
+    { "ptpkvm_steps_total", "Steps of the system clock by the driver.",
+      offsetof(PKS_Counters, steps) },
+    { "ptpkvm_flushes_total", "Times the driver dropped all samples (unknown step).",
+      offsetof(PKS_Counters, flushes) },
+  };
+  const StatusFile *f;
+  unsigned long v;
+  size_t c;
+  int i;
+
+  for (c = 0; c < sizeof (counters) / sizeof (counters[0]); c++) {
+    prom_family(o, counters[c].name, "counter", counters[c].help);
+    for (i = 0, f = files; i < n_files; i++, f++) {
+      if (f->error[0])
+        continue;
+      v = *(const unsigned long *)((const char *)&f->st.counters + counters[c].offset);
+      prom_sample(o, counters[c].name, f, NULL, NULL, v);
+    }
+  }
+}
+
+/* ================================================== */
+
+static void
+prom_state(Out *o)
+{
+  const StatusFile *f;
+  int i, m;
+
+  prom_family(o, "ptpkvm_info", "gauge", "PTPKVM refclock status file: device and state.");
+  for (i = 0, f = files; i < n_files; i++, f++) {
+    if (f->error[0])
+      continue;
+    out(o, "ptpkvm_info{refclock=\"");
+    prom_label(o, f->index);
+    out(o, "\",device=\"");
+    prom_label(o, f->st.device);
+    out(o, "\",state=\"%s\"} 1\n", f->st.running ? (f->stale ? "gone" : "running") : "stopped");
+  }
+  prom_family(o, "ptpkvm_status_updated_timestamp_seconds", "gauge",
+              "When the driver last wrote its status file (Unix time).");
+  for (i = 0, f = files; i < n_files; i++, f++) {
+    if (!f->error[0])
+      prom_sample(o, "ptpkvm_status_updated_timestamp_seconds", f, NULL, NULL, f->updated);
+  }
+  prom_family(o, "ptpkvm_reading_mode", "gauge", "Reading mode of the last successful read.");
+  for (i = 0, f = files; i < n_files; i++, f++) {
+    for (m = PHCR_MODE_NONE; !f->error[0] && m < PHCR_MODE_COUNT; m++)
+      prom_sample(o, "ptpkvm_reading_mode", f, "mode", PHCR_ModeName(m),
+                  !strcmp(PHCR_ModeName(m), f->st.mode));
+  }
+  prom_family(o, "ptpkvm_reading_mode_fallback", "gauge",
+              "1 while reading in a worse mode than the best the device offers.");
+  for (i = 0, f = files; i < n_files; i++, f++) {
+    if (!f->error[0])
+      prom_sample(o, "ptpkvm_reading_mode_fallback", f, NULL, NULL, mode_fallback(&f->st));
+  }
+  prom_family(o, "ptpkvm_reading_mode_since_timestamp_seconds", "gauge",
+              "When the reading mode last changed (Unix time).");
+  for (i = 0, f = files; i < n_files; i++, f++) {
+    if (!f->error[0])
+      prom_sample(o, "ptpkvm_reading_mode_since_timestamp_seconds", f, NULL, NULL,
+                  ts_seconds(&f->st.mode_since));
+  }
+  prom_family(o, "ptpkvm_reading_failing", "gauge", "1 while reads of the PHC are failing.");
+  for (i = 0, f = files; i < n_files; i++, f++) {
+    if (!f->error[0])
+      prom_sample(o, "ptpkvm_reading_failing", f, NULL, NULL, f->st.failing);
+  }
+}
+
+/* ================================================== */
+
+static void
+prom_disruptions(Out *o)
+{
+  static const struct {
+    const char *name, *help;
+  } last[] = {
+    { "ptpkvm_last_disruption_timestamp_seconds", "When the last disruption was acted upon (Unix time)." },
+    { "ptpkvm_last_disruption_size_seconds", "Offset change of the last disruption (host minus guest)." },
+    { "ptpkvm_last_disruption_detection_delay_seconds", "Running time until the last disruption was detected (upper bound)." },
+    { "ptpkvm_last_disruption_stepped", "1 if the driver stepped the clock for the last disruption." },
+  };
+  const PKS_Disruption *d;
+  const StatusFile *f;
+  double v[4];
+  int i, c, k;
+
+  prom_family(o, "ptpkvm_disruptions_total", "counter",
+              "Disruptions (jumps of the offset to the host clock) acted upon, by cause.");
+  for (i = 0, f = files; i < n_files; i++, f++) {
+    for (c = 0; !f->error[0] && c < PKS_CAUSE_COUNT; c++)
+      prom_sample(o, "ptpkvm_disruptions_total", f, "cause", PKS_CauseName(c),
+                  f->st.disruptions[c]);
+  }
+  for (k = 0; k < 4; k++) {
+    prom_family(o, last[k].name, "gauge", last[k].help);
+    for (i = 0, f = files; i < n_files; i++, f++) {
+      if (f->error[0] || !(d = PKS_GetDisruption(&f->st, f->st.n_ring - 1)))
+        continue;
+      v[0] = ts_seconds(&d->when);
+      v[1] = d->size;
+      v[2] = d->delay;
+      v[3] = d->action == PKS_ACTION_STEP;
+      prom_sample(o, last[k].name, f, NULL, NULL, v[k]);
+    }
+  }
+}
+
+/* ================================================== */
+
+void
+DOC_CheckStatus(DOC_Context *ctx)
+{
+  Out msg, text = { text_buf, sizeof (text_buf), 0 }, json = { json_buf, sizeof (json_buf), 0 },
+    prom = { prom_buf, sizeof (prom_buf), 0 };
+  char msg_buf[DOC_TEXT_LEN];
+  DOC_Status status = DOC_OK, s;
+  DOC_Result *r;
+  double now = time(NULL);
+  int i, err;
+
+  n_files = 0;
+  err = DOC_ListDir(ctx, RUN_DIR, collect, NULL);
+  if (n_files == 0) {
+    DOC_AddResult(ctx->report, "ptpkvm.status", DOC_SKIP, NULL,
+                  "no PTPKVM status file in " RUN_DIR " (%s): %s", err < 0 ? strerror(-err) :
+                  "none there", err == -EACCES || err == -EPERM ?
+                  "run the doctor as root or as a member of chrony's group to read it" :
+                  "the patched chronyd writes ptpkvm-N.status there while it runs "
+                  "refclock PTPKVM");
+    return;
+  }
+  qsort(files, n_files, sizeof (files[0]), compare_files);
+
+  msg = (Out){ msg_buf, sizeof (msg_buf), 0 };
+  msg_buf[0] = '\0';
+  out(&json, "{\"dir\": \"%s\", \"files\": [", RUN_DIR);
+  for (i = 0; i < n_files; i++) {
+    load_file(ctx, &files[i]);
+    s = summarise(&files[i], now, &msg);
+    status = s > status ? s : status;
+    text_details(&files[i], &text);
+    out(&json, "%s\n    ", i ? "," : "");
+    json_file(&files[i], &json);
+  }
+  out(&json, "]}");
+  prom_state(&prom);
+  prom_counters(&prom);
+  prom_disruptions(&prom);
+
+  r = DOC_AddResult(ctx->report, "ptpkvm.status", status,
+                    "see the disruption lines in chronyd's log and docs/monitoring.md",
+                    "%s", msg_buf);
+  r->details_text = text_buf;
+  r->details_json = json_buf;
+  r->prometheus = prom_buf;
+}
