@@ -245,7 +245,7 @@ ensure_device(struct ptpkvm_instance *pk, double now)
 
   if (pk->reader && !pk->gone)
     return 1;
-  PKD_ReadFailed(&pk->decide, now);
+  PKD_ReadFailed(&pk->decide);
   if (pk->open_failures > 0 && now < pk->next_open)
     return 0;
 
@@ -377,7 +377,7 @@ account_read(struct ptpkvm_instance *pk, PHCR_Error err, const PHCR_Result *res,
     return;
   }
 
-  PKD_ReadFailed(&pk->decide, now);
+  PKD_ReadFailed(&pk->decide);
   pk->read_failures++;
   pk->next_read = now + PKP_RetryDelay(pk->read_failures);
 

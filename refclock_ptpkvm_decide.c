@@ -89,9 +89,8 @@ PKD_Fini(PKD_State *d)
 /* ================================================== */
 
 void
-PKD_ReadFailed(PKD_State *d, double now)
+PKD_ReadFailed(PKD_State *d)
 {
-  (void)now;
   d->failed = 1;
 }
 

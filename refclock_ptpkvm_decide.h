@@ -132,8 +132,8 @@ extern void PKD_Fini(PKD_State *d);
    reading (until another action comes or reads fail). */
 extern void PKD_Process(PKD_State *d, const PKD_Input *in, PKD_Verdict *v);
 
-/* A read failed (or the device is missing) at time now */
-extern void PKD_ReadFailed(PKD_State *d, double now);
+/* A read failed (or the device is missing) */
+extern void PKD_ReadFailed(PKD_State *d);
 
 /* chronyd changed its clock (ignored while a verdict is executed) */
 extern void PKD_ClockChanged(PKD_State *d, PKD_Change change, double doffset);

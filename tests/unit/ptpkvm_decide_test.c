@@ -385,12 +385,12 @@ test_outage_with_pause(void **state)
 
   settle(g);
   for (i = 0; i < 12; i++) {
-    PKD_ReadFailed(&g->d, g->now);
+    PKD_ReadFailed(&g->d);
     g->now += 1.0;
   }
   g->offset_ns += 10 * NS;
   for (i = 0; i < 10; i++) {
-    PKD_ReadFailed(&g->d, g->now);
+    PKD_ReadFailed(&g->d);
     g->now += 1.0;
   }
   assert_int_equal(poll_once(g), PKD_STEP);
@@ -408,7 +408,7 @@ test_outage_without_jump(void **state)
 
   settle(g);
   for (i = 0; i < 300; i++) {
-    PKD_ReadFailed(&g->d, g->now);
+    PKD_ReadFailed(&g->d);
     g->now += 1.0;
   }
   run(g, 30.0, 1.0);
