@@ -315,7 +315,8 @@ SIM_ScenarioLoad(SIM_Scenario *sc, const char *path)
       }
       /* Directives for the runner and report tool, ignored here */
       if (!strcmp(tok[0], "sweep") || !strcmp(tok[0], "window") ||
-          !strcmp(tok[0], "description") || !strcmp(tok[0], "recovery"))
+          !strcmp(tok[0], "description") || !strcmp(tok[0], "recovery") ||
+          !strcmp(tok[0], "configs"))
         continue;
       for (i = 0; params[i].key; i++) {
         if (!strcmp(tok[0], params[i].key))

@@ -39,7 +39,10 @@ def summary(rep, kind):
     for name, w in sorted(rep["windows"].items()):
         if w:
             parts.append("%s: rms %s max %s" % (name, fmt(w["rms"], "s"), fmt(w["max"], "s")))
-    parts.append("hc/s %s" % fmt(rep["hypercalls_per_s"]))
+    parts.append("hc/s %s; external steps %d; failed ioctls %d; kernel log lines %d; "
+                 "selection changes %d" % (fmt(rep["hypercalls_per_s"]),
+                                           len(rep["external_steps"]), rep["failed_ioctls"],
+                                           rep["kernel_log_lines"], rep["selection_changes"]))
     return "\n   ".join(parts)
 
 
