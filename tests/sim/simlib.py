@@ -704,7 +704,15 @@ def metric(scenario, reps, name):
     window.NAME.{rms,max,steps,unselections} (worst over runs),
     window.NAME.selected (fraction of the window with a source selected,
     lowest over runs), hypercalls_per_s (mean over runs, per second of
-    running VM time), hypercalls_paused (sum: hypercalls while paused)."""
+    running VM time), hypercalls_paused (sum: hypercalls while paused).
+    rec_1ms_run.{...}: the recovery in running (not paused) VM time.
+    A recovery metric may name its event kind: rec_1ms@KIND.max (KIND =
+    resume, external_step, jump_detected, good_read, host_leap, ...;
+    default the scenario's `recovery`).  all_steps / external_steps: every
+    step of the runs made by chronyd / by another program (sum);
+    failed_ioctls, failed_hypercalls, kernel_log_lines, selection_changes:
+    worst run; window.NAME.{failed_ioctls,failed_hypercalls,
+    kernel_log_lines,external_steps} (worst run)."""
     if name == "status":
         st = sorted(set(r["status"] for r in reps))
         return st[0] if len(st) == 1 else "mixed:" + ",".join(st)
