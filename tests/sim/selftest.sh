@@ -69,6 +69,8 @@ at 100 hostfail 100'
 scenario klog 'at 5 hostfail 110'
 scenario tsnoise 'guest_freq_ppm 0
 sys_ts_noise 5e-6'
+scenario phcnoise 'guest_freq_ppm 0
+phc_ts_noise 5e-6'
 scenario longpause 'duration 1100000
 grid 1
 at 100 pause 1036800'
@@ -94,7 +96,7 @@ count() { # file
 }
 
 for mode in drift setoffset freq pause pause-tsc precise sysfs faults loud safety wait logtap \
-            guest-step suspend suspend-rtc migrate leap einval pre50 klog tsnoise longpause; do
+            guest-step suspend suspend-rtc migrate leap einval pre50 klog tsnoise phcnoise longpause; do
   run $mode $mode 1 $mode
   count "$out/$mode.out"
 done

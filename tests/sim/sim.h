@@ -86,6 +86,7 @@ typedef struct {
   double hc_out, hc_back, hc_jitter, spike_prob, spike_min, spike_max;
   double precise_noise;
   double sys_ts_noise;  /* Gaussian noise of each system timestamp in SYS_OFFSET */
+  double phc_ts_noise;  /* Gaussian noise of each PHC timestamp in SYS_OFFSET */
   int kernel_pre50;     /* guest kernel < 5.0: old ptp_chardev.c behaviour */
   int persistent_rtc;   /* suspend: persistent clock is the CMOS RTC (1 s) */
   double migrate_freeze; /* kvm-clock migration: guest clock frozen for this */

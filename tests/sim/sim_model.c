@@ -1149,7 +1149,7 @@ write_header(void)
           "epoch=%lld guest_offset=%.9f guest_freq_ppm=%.6f guest_wander_ppm=%g "
           "host_offset=%.9f host_freq_ppm=%.6f host_wander_ppm=%g clocksource=%s "
           "read_cost=%g hc_out=%g hc_back=%g hc_jitter=%g spike_prob=%g spike_min=%g "
-          "spike_max=%g precise_noise=%g sys_ts_noise=%g kernel_pre50=%d "
+          "spike_max=%g precise_noise=%g sys_ts_noise=%g phc_ts_noise=%g kernel_pre50=%d "
           "persistent_clock=%s migrate_freeze=%g phase=%s\n",
           SIM_sc.name, SIM_sc.seed, SIM_sc.duration, SIM_sc.grid, SIM_sc.fine_grid,
           SIM_sc.fine_window, SIM_sc.epoch, SIM_sc.guest_offset, SIM_sc.guest_freq_ppm,
@@ -1157,6 +1157,7 @@ write_header(void)
           SIM_sc.host_wander_ppm, SIM_sc.tsc_mode ? "tsc" : "kvm-clock", SIM_sc.read_cost,
           SIM_sc.hc_out, SIM_sc.hc_back, SIM_sc.hc_jitter, SIM_sc.spike_prob,
           SIM_sc.spike_min, SIM_sc.spike_max, SIM_sc.precise_noise, SIM_sc.sys_ts_noise,
+          SIM_sc.phc_ts_noise,
           SIM_sc.kernel_pre50, SIM_sc.persistent_rtc ? "rtc" : "kvm", SIM_sc.migrate_freeze,
           getenv("SIM_PHASE") ? getenv("SIM_PHASE") : "0");
   for (i = 0; i < SIM_sc.n_events; i++)

@@ -429,6 +429,15 @@ sys_time(struct ptp_clock_time *pt)
   pt->reserved = 0;
 }
 
+/* Noise of a PHC timestamp of SYS_OFFSET/EXTENDED (phc_ts_noise: a noisy
+   device whose PHC timestamps are out of order; the system timestamps
+   stay in order) */
+static double
+phc_noise(void)
+{
+  return SIM_sc.phc_ts_noise > 0.0 ? SIM_sc.phc_ts_noise * SIM_RandGauss(SIM_RNG_PHC) : 0.0;
+}
+
 /* ================================================== */
 
 static int
@@ -468,7 +477,7 @@ sys_offset(int slot, struct ptp_sys_offset *so)
       so->ts[2 * i + 1] = so->ts[2 * i];
       continue;
     }
-    to_ptp_time(phc, 1, &so->ts[2 * i + 1]);
+    to_ptp_time(phc + phc_noise(), 1, &so->ts[2 * i + 1]);
   }
   sys_time(&so->ts[2 * i]);
   return 0;
@@ -489,7 +498,7 @@ sys_offset_extended(int slot, struct ptp_sys_offset_extended *so)
     sys_time(&so->ts[i][0]);
     if ((r = device_read(slot, SIM_KLOG_OFFSET, &phc, NULL, NULL)) < 0)
       return r;
-    to_ptp_time(phc, 1, &so->ts[i][1]);
+    to_ptp_time(phc + phc_noise(), 1, &so->ts[i][1]);
     sys_time(&so->ts[i][2]);
   }
   return 0;

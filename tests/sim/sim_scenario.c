@@ -242,7 +242,7 @@ SIM_ScenarioLoad(SIM_Scenario *sc, const char *path)
     {"hc_out", &sc->hc_out}, {"hc_back", &sc->hc_back}, {"hc_jitter", &sc->hc_jitter},
     {"spike_prob", &sc->spike_prob}, {"spike_min", &sc->spike_min},
     {"spike_max", &sc->spike_max}, {"precise_noise", &sc->precise_noise},
-    {"sys_ts_noise", &sc->sys_ts_noise}, {"migrate_freeze", &sc->migrate_freeze},
+    {"sys_ts_noise", &sc->sys_ts_noise}, {"phc_ts_noise", &sc->phc_ts_noise}, {"migrate_freeze", &sc->migrate_freeze},
     {"pace", &sc->pace}, {NULL, NULL}
   };
   char buf[512], *tok[16], *p, *rest[16];

@@ -1177,6 +1177,35 @@ test_tsnoise(void)
   close(fd);
 }
 
+/* Scenario: phc_ts_noise 5e-6: the PHC timestamps out of order, the
+   system timestamps in order */
+static void
+test_phcnoise(void)
+{
+  struct ptp_sys_offset so;
+  int fd = open_phc("/dev/ptp_kvm"), i, j, phc_unordered = 0, sys_unordered = 0, bad = 0;
+  long double mid;
+
+  for (i = 0; i < 100; i++) {
+    memset(&so, 0, sizeof (so));
+    so.n_samples = 25;
+    if (ioctl(fd, PTP_SYS_OFFSET, &so) < 0)
+      bad++;
+    for (j = 0; j < 25; j++) {
+      sys_unordered += pt(&so.ts[2 * j + 2]) < pt(&so.ts[2 * j]);
+      if (j > 0)
+        phc_unordered += pt(&so.ts[2 * j + 1]) < pt(&so.ts[2 * j - 1]);
+      mid = (pt(&so.ts[2 * j]) + pt(&so.ts[2 * j + 2])) / 2.0L;
+      bad += fabsl(mid - pt(&so.ts[2 * j + 1]) - 0.01L) > 1e-3L;
+    }
+    vsleep(1.0);
+  }
+  check(phc_unordered > 100 && sys_unordered == 0 && bad == 0,
+        "phc_ts_noise: PHC timestamps out of order, system timestamps in order",
+        "phc %d sys %d bad %d", phc_unordered, sys_unordered, bad);
+  close(fd);
+}
+
 /* ================================================== */
 
 /* Scenario: pause of 12 days at 100 (selftest.sh checks the log size) */
@@ -1307,7 +1336,7 @@ main(int argc, char **argv)
     {"child-ioctl", unmodelled_ioctl}, {"guest-step", test_guest_step},
     {"suspend", test_suspend}, {"suspend-rtc", test_suspend_rtc}, {"migrate", test_migrate},
     {"leap", test_leap}, {"einval", test_einval}, {"pre50", test_pre50}, {"klog", test_klog},
-    {"tsnoise", test_tsnoise}, {"longpause", test_longpause}, {"child-seccomp", seccomp_getcaps},
+    {"tsnoise", test_tsnoise}, {"phcnoise", test_phcnoise}, {"longpause", test_longpause}, {"child-seccomp", seccomp_getcaps},
     {"child-seccomp-allowed", seccomp_getcaps_allowed}, {NULL, NULL}
   };
   int i;

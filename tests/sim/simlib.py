@@ -45,17 +45,19 @@ CONFIGS = {
     "ptpkvm-makestep": ["refclock PTPKVM auto", "makestep 1 3"],
     # a known offset: the clock should end at host + 0.002 (CONFIG_TARGET)
     "ptpkvm-offset": ["refclock PTPKVM auto offset 0.002"],
-    "stock-offset": ["refclock PHC {dev} offset 0.002"],
+    "stock-offset": ["refclock PHC {dev} poll 1 offset 0.002", "makestep 0.1 -1"],
     # two PTPKVM sources on one device; PTPKVM next to stock PHC
     "ptpkvm-dup": ["refclock PTPKVM auto", "refclock PTPKVM auto"],
     "ptpkvm-and-phc": ["refclock PTPKVM auto", "refclock PHC {dev}"],
     # a PHC counting TAI (scenarios with `phc N kvm-tai 37 ...`); chrony
     # refuses `tai` without leapseclist or leapsectz
     "ptpkvm-tai": ["refclock PTPKVM auto tai", "leapseclist {rundir}/leap-seconds.list"],
-    "stock-tai": ["refclock PHC {dev} tai", "leapseclist {rundir}/leap-seconds.list"],
+    "stock-tai": ["refclock PHC {dev} poll 1 tai", "makestep 0.1 -1",
+                  "leapseclist {rundir}/leap-seconds.list"],
     # leap information in the guest (host-leap scenarios)
     "ptpkvm-leaplist": ["refclock PTPKVM auto", "leapseclist {rundir}/leap-seconds.list"],
-    "stock-leaplist": ["refclock PHC {dev}", "leapseclist {rundir}/leap-seconds.list"],
+    "stock-leaplist": ["refclock PHC {dev} poll 1", "makestep 0.1 -1",
+                       "leapseclist {rundir}/leap-seconds.list"],
     "ptpkvm-leaptz": ["refclock PTPKVM auto", "leapsectz right/UTC"],
 }
 CONFIG_ORDER = ["ptpkvm", "stock-fast", "stock-default"]
