@@ -168,15 +168,15 @@ fi
 # (windows of 50 calls: 20 windows x 10 lines + 19 "callbacks suppressed")
 exitline=$(ev klog exit)
 case "$exitline" in
-  *"failed_ioctls=2000 failed_hypercalls=2000 kernel_log_lines=438"*)
-    pass "klog: 2000 failed ioctls and hypercalls, 438 ratelimited kernel log lines";;
+  *"failed_ioctls=2000 failed_hypercalls=2000 kernel_log_lines=438 basic_ioctls=1000"*)
+    pass "klog: 2000 failed ioctls and hypercalls, 438 ratelimited kernel log lines, 1000 basic";;
   *) fail "klog: exit event '$exitline'";;
 esac
 # pre-5.0: the failed samples are failed hypercalls but no failed ioctl
 exitline=$(ev pre50 exit)
 case "$exitline" in
-  *"failed_ioctls=4 failed_hypercalls=6 kernel_log_lines=6"*)
-    pass "pre-5.0: 4 ENOTTY ioctls, 5+1 failed hypercalls logged";;
+  *"failed_ioctls=4 failed_hypercalls=6 kernel_log_lines=6 basic_ioctls=2"*)
+    pass "pre-5.0: 3 ENOTTY + 1 EOPNOTSUPP ioctls, 5+1 failed hypercalls logged, 2 basic";;
   *) fail "pre-5.0: exit event '$exitline'";;
 esac
 # A 12-day pause: no grid line while paused, a small log

@@ -136,6 +136,7 @@ extern int SIM_HostLeaps(void);
 extern void SIM_LogExit(void);
 extern void SIM_KernelLog(int site);
 extern void SIM_CountFailedIoctl(void);
+extern void SIM_CountBasicIoctl(void);
 extern void SIM_ReadOutcome(int ok);
 
 /* Call sites of pr_err_ratelimited() in ptp_kvm (each has its own

@@ -105,7 +105,8 @@ static struct {
   /* failures the guest would see: failed ioctls, failed hypercalls, kernel
      log lines (ratelimited per call site as printk does) */
   unsigned long long failed_ioctls, failed_hypercalls, klog_lines;
-  unsigned long long logged_counts[3];
+  unsigned long long basic_ioctls;  /* SYS_OFFSET/EXTENDED: basic readings */
+  unsigned long long logged_counts[4];
   struct {
     int started, printed, missed;
     SIM_Time begin;
@@ -512,12 +513,14 @@ log_grid(void)
   fprintf(S.truth, "G %.6Lf %.12Lf %llu%s\n", S.t, S.rt - S.host, S.hypercalls,
           S.paused ? " P" : "");
   if (S.failed_ioctls != S.logged_counts[0] || S.failed_hypercalls != S.logged_counts[1] ||
-      S.klog_lines != S.logged_counts[2]) {
-    SIM_LogEvent("counts failed_ioctls=%llu failed_hypercalls=%llu kernel_log_lines=%llu",
-                 S.failed_ioctls, S.failed_hypercalls, S.klog_lines);
+      S.klog_lines != S.logged_counts[2] || S.basic_ioctls != S.logged_counts[3]) {
+    SIM_LogEvent("counts failed_ioctls=%llu failed_hypercalls=%llu kernel_log_lines=%llu "
+                 "basic_ioctls=%llu", S.failed_ioctls, S.failed_hypercalls, S.klog_lines,
+                 S.basic_ioctls);
     S.logged_counts[0] = S.failed_ioctls;
     S.logged_counts[1] = S.failed_hypercalls;
     S.logged_counts[2] = S.klog_lines;
+    S.logged_counts[3] = S.basic_ioctls;
   }
 }
 
@@ -798,8 +801,8 @@ void
 SIM_LogExit(void)
 {
   SIM_LogEvent("exit hypercalls=%llu failed_ioctls=%llu failed_hypercalls=%llu "
-               "kernel_log_lines=%llu", S.hypercalls, S.failed_ioctls, S.failed_hypercalls,
-               S.klog_lines);
+               "kernel_log_lines=%llu basic_ioctls=%llu", S.hypercalls, S.failed_ioctls,
+               S.failed_hypercalls, S.klog_lines, S.basic_ioctls);
 }
 
 int
@@ -812,6 +815,12 @@ void
 SIM_CountFailedIoctl(void)
 {
   S.failed_ioctls++;
+}
+
+void
+SIM_CountBasicIoctl(void)
+{
+  S.basic_ioctls++;
 }
 
 /* A failed ptp_kvm hypercall: the guest driver logs it with

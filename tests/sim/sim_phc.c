@@ -600,6 +600,7 @@ SIM_PhcIoctl(int fd, unsigned long req, void *arg)
         break;
       case PTP_SYS_OFFSET:
       case PTP_SYS_OFFSET2:
+        SIM_CountBasicIoctl();
         r = sys_offset(slot, arg);
         break;
       case PTP_SYS_OFFSET_PRECISE:
@@ -607,6 +608,7 @@ SIM_PhcIoctl(int fd, unsigned long req, void *arg)
         r = sys_offset_precise(slot, arg);
         break;
       default:
+        SIM_CountBasicIoctl();
         r = sys_offset_extended(slot, arg);
         break;
     }

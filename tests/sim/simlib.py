@@ -562,10 +562,11 @@ def running_time(pauses, t0, t1):
 
 
 def counts_at(counts, t):
-    """(failed ioctls, failed hypercalls, kernel log lines) at time t from
+    """(failed ioctls, failed hypercalls, kernel log lines, basic reading
+    ioctls) at time t from
     the `counts` events (each one is written at the grid point after a
     change, so the resolution is the grid)."""
-    cur = (0, 0, 0)
+    cur = (0, 0, 0, 0)
     for tc, c in counts:
         if tc > t:
             break
@@ -606,7 +607,14 @@ def analyse(truth, scenario, target=0.0):
     for k in ("failed_ioctls", "failed_hypercalls", "kernel_log_lines"):
         rep[k] = int(last.get(k, 0))
     counts = [(e["t"], (int(e["failed_ioctls"]), int(e["failed_hypercalls"]),
-                        int(e["kernel_log_lines"]))) for e in events if e["kind"] == "counts"]
+                        int(e["kernel_log_lines"]), int(e.get("basic_ioctls", 0))))
+              for e in events if e["kind"] == "counts"]
+    # time from the end of each hostfail/gone window to the first reading
+    # the host answered (inf if none came before the end of the run)
+    ends = [e["t"] for e in events if e["kind"] == "window_end"
+            and e.get("what") in ("hostfail", "gone")]
+    goods = [e["t"] for e in events if e["kind"] == "good_read"]
+    rep["good_read_delay"] = [next((g - t for g in goods if g >= t), None) for t in ends]
 
     # Disturbances and their recoveries
     starts = sorted(e["t"] for e in events if e["kind"] in DISTURB_START)
@@ -645,6 +653,7 @@ def analyse(truth, scenario, target=0.0):
             st["failed_ioctls"] = c1[0] - c0[0]
             st["failed_hypercalls"] = c1[1] - c0[1]
             st["kernel_log_lines"] = c1[2] - c0[2]
+            st["basic_ioctls"] = c1[3] - c0[3]
             st["selected"], st["unselections"] = selection_stats(tl, w0, min(w1, t_end))
         rep["windows"][name] = st
     return rep
@@ -714,7 +723,9 @@ def metric(scenario, reps, name):
     step of the runs made by chronyd / by another program (sum);
     failed_ioctls, failed_hypercalls, kernel_log_lines, selection_changes:
     worst run; window.NAME.{failed_ioctls,failed_hypercalls,
-    kernel_log_lines,external_steps} (worst run)."""
+    kernel_log_lines,basic_ioctls,external_steps} (worst run);
+    good_read_delay: longest time from the end of a hostfail/gone window to
+    the first reading the host answered (worst run)."""
     if name == "status":
         st = sorted(set(r["status"] for r in reps))
         return st[0] if len(st) == 1 else "mixed:" + ",".join(st)
@@ -741,6 +752,12 @@ def metric(scenario, reps, name):
         # every step of the run (chronyd's / another program's), all runs
         key = "steps" if parts[0] == "all_steps" else "external_steps"
         return sum(len(r[key]) for r in ok) if len(ok) == len(reps) else INF
+    if parts[0] == "good_read_delay":
+        # worst delay from an outage's end to the first good reading
+        if not ok or len(ok) < len(reps):
+            return INF
+        vals = [INF if v is None else v for r in ok for v in r["good_read_delay"]]
+        return max(vals) if vals else INF
     if parts[0] in ("failed_ioctls", "failed_hypercalls", "kernel_log_lines",
                     "selection_changes"):
         # worst run
