@@ -5,7 +5,10 @@
 # Runs sim_selftest in each mode under the interposer with CAP_SYS_TIME
 # dropped from the bounding set, each with its own small scenario, checks
 # that a fixed seed makes runs bit-identical (and another seed does not),
-# checks the log tap and the truth-log metrics (simlib_test.py), and prints the total as "N passed, N failed".
+# checks the log tap, the truth-log metrics (simlib_test.py) and the truth
+# events of the issue 9 modes (external steps, suspend injection, leap
+# seconds, ratelimited kernel log lines, a cheap 12-day pause), and prints
+# the total counted from what ran as "N passed, N failed".
 # Usage: selftest.sh LIBSIMGUEST SIM_SELFTEST OUTDIR
 set -u
 lib=$1 prog=$2 out=$3

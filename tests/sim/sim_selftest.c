@@ -27,7 +27,12 @@
   abort, chronyd's selection log lines reach the truth log (mode
   "logtap"), a query at a held moment (mode "query"; both checked by
   selftest.sh), and (mode "safety") a clock-control syscall that bypasses the
-  interposer fails with EPERM.  Each mode prints "N passed, N failed".
+  interposer fails with EPERM.  Issue 9 events: a step by another program,
+  suspend-to-RAM (kvm wall clock and RTC persistent clock), migration with
+  kvm-clock and tsc, host and guest leap seconds, PRECISE EINVAL, a pre-5.0
+  chardev, failed hypercalls under the printk ratelimit, noisy system and
+  PHC timestamps, a 12-day pause.  Each mode prints "N passed, N failed",
+  counted from the checks that ran.
   */
 
 #include <dirent.h>

@@ -62,7 +62,7 @@ def main():
     path = a.scenario if os.path.exists(a.scenario) else \
         os.path.join(simlib.SCENARIO_DIR, a.scenario + ".scn")
     sc = simlib.Scenario(path)
-    configs = a.config or simlib.available_configs()
+    configs = a.config or simlib.available_configs(sc)
     phs = sc.phases()
     idx = a.phase if a.phase is not None else range(len(phs))
     jobs = []
