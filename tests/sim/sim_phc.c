@@ -492,6 +492,7 @@ sys_offset_extended(int slot, struct ptp_sys_offset_extended *so)
 
   if (SIM_sc.phcs[slot].kvm)
     return -EOPNOTSUPP;
+  SIM_CountBasicIoctl();
   if (so->n_samples > PTP_MAX_SAMPLES)
     return -EINVAL;
   for (i = 0; i < so->n_samples; i++) {
@@ -608,7 +609,6 @@ SIM_PhcIoctl(int fd, unsigned long req, void *arg)
         r = sys_offset_precise(slot, arg);
         break;
       default:
-        SIM_CountBasicIoctl();
         r = sys_offset_extended(slot, arg);
         break;
     }
