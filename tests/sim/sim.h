@@ -134,10 +134,6 @@ extern void SIM_QueryFinished(void);
 extern SIM_Time SIM_FromTimespec(const struct timespec *ts);
 extern int SIM_HostLeaps(void);
 extern void SIM_LogExit(void);
-extern void SIM_KernelLog(int site);
-extern void SIM_CountFailedIoctl(void);
-extern void SIM_CountBasicIoctl(void);
-extern void SIM_ReadOutcome(int ok);
 
 /* Call sites of pr_err_ratelimited() in ptp_kvm (each has its own
    ratelimit state) */
@@ -153,6 +149,15 @@ extern void SIM_ReadOutcome(int ok);
 #define SIM_RNG_FAULT 3
 #define SIM_RNG_PROCESS 4       /* getrandom() of the simulated process */
 #define SIM_RNG_STREAMS 5
+
+/* sim_guestlog.c */
+extern void SIM_KernelLog(int site);
+extern void SIM_CountFailedIoctl(void);
+extern void SIM_CountBasicIoctl(void);
+extern void SIM_ReadOutcome(int ok);
+extern void SIM_OutageEnded(void);
+extern void SIM_LogCounts(void);
+extern const char *SIM_CountsText(void);
 
 /* sim_phc.c */
 extern void SIM_PhcInit(const char *dir);

@@ -57,9 +57,6 @@ SIM_Scenario SIM_sc;
 #define STOP_SUSPEND 1           /* guest suspend-to-RAM */
 #define STOP_MIGRATE 2           /* migration or snapshot restore */
 
-/* printk ratelimit defaults (include/linux/ratelimit_types.h) */
-#define RATELIMIT_INTERVAL 5.0   /* DEFAULT_RATELIMIT_INTERVAL = 5 * HZ */
-#define RATELIMIT_BURST 10       /* DEFAULT_RATELIMIT_BURST */
 
 typedef struct {
   SIM_Time t;
@@ -102,16 +99,6 @@ static struct {
   Action actions[2 * SIM_MAX_EVENTS];
   int ended;
   unsigned long long hypercalls;
-  /* failures the guest would see: failed ioctls, failed hypercalls, kernel
-     log lines (ratelimited per call site as printk does) */
-  unsigned long long failed_ioctls, failed_hypercalls, klog_lines;
-  unsigned long long basic_ioctls;  /* SYS_OFFSET/EXTENDED: basic readings */
-  unsigned long long logged_counts[4];
-  struct {
-    int started, printed, missed;
-    SIM_Time begin;
-  } rl[SIM_KLOG_SITES];
-  int want_good;                 /* log the first good reading after a fault */
   FILE *truth;
   uint64_t rng[SIM_RNG_STREAMS][4];
 } S;
@@ -414,7 +401,7 @@ do_action(Action *a)
                    ev->name, ev->arg);
       SIM_PhcUpdatePresence();
       if (a->end)
-        S.want_good = 1;
+        SIM_OutageEnded();
       break;
     case SIM_EV_HOSTFAIL:
     case SIM_EV_EINTR:
@@ -423,7 +410,7 @@ do_action(Action *a)
       SIM_LogEvent("%s kind=%s duration=%.9f p=%.6f", a->end ? "window_end" : "window_start",
                    ev->name, ev->arg, ev->arg2);
       if (a->end && ev->type == SIM_EV_HOSTFAIL)
-        S.want_good = 1;
+        SIM_OutageEnded();
       break;
     case SIM_EV_MARK:
       SIM_LogEvent("mark name=%s", ev->name);
@@ -512,16 +499,7 @@ log_grid(void)
     return;
   fprintf(S.truth, "G %.6Lf %.12Lf %llu%s\n", S.t, S.rt - S.host, S.hypercalls,
           S.paused ? " P" : "");
-  if (S.failed_ioctls != S.logged_counts[0] || S.failed_hypercalls != S.logged_counts[1] ||
-      S.klog_lines != S.logged_counts[2] || S.basic_ioctls != S.logged_counts[3]) {
-    SIM_LogEvent("counts failed_ioctls=%llu failed_hypercalls=%llu kernel_log_lines=%llu "
-                 "basic_ioctls=%llu", S.failed_ioctls, S.failed_hypercalls, S.klog_lines,
-                 S.basic_ioctls);
-    S.logged_counts[0] = S.failed_ioctls;
-    S.logged_counts[1] = S.failed_hypercalls;
-    S.logged_counts[2] = S.klog_lines;
-    S.logged_counts[3] = S.basic_ioctls;
-  }
+  SIM_LogCounts();
 }
 
 /* second_overflow() at the pending leap second: insertion repeats
@@ -634,9 +612,8 @@ mark_ended(void)
   if (S.ended)
     return;
   log_grid();
-  SIM_LogEvent("end hypercalls=%llu guest_freq_ppm=%.6f failed_ioctls=%llu "
-               "failed_hypercalls=%llu kernel_log_lines=%llu", S.hypercalls, S.gfreq * 1e6,
-               S.failed_ioctls, S.failed_hypercalls, S.klog_lines);
+  SIM_LogEvent("end hypercalls=%llu guest_freq_ppm=%.6f %s", S.hypercalls, S.gfreq * 1e6,
+               SIM_CountsText());
   S.ended = 1;
   SIM_Flush();
 }
@@ -800,9 +777,7 @@ SIM_CountHypercall(void)
 void
 SIM_LogExit(void)
 {
-  SIM_LogEvent("exit hypercalls=%llu failed_ioctls=%llu failed_hypercalls=%llu "
-               "kernel_log_lines=%llu basic_ioctls=%llu", S.hypercalls, S.failed_ioctls,
-               S.failed_hypercalls, S.klog_lines, S.basic_ioctls);
+  SIM_LogEvent("exit hypercalls=%llu %s", S.hypercalls, SIM_CountsText());
 }
 
 int
@@ -811,59 +786,6 @@ SIM_HostLeaps(void)
   return S.host_leaps;
 }
 
-void
-SIM_CountFailedIoctl(void)
-{
-  S.failed_ioctls++;
-}
-
-void
-SIM_CountBasicIoctl(void)
-{
-  S.basic_ioctls++;
-}
-
-/* A failed ptp_kvm hypercall: the guest driver logs it with
-   pr_err_ratelimited() (drivers/ptp/ptp_kvm_x86.c), each call site with
-   its own state: at most RATELIMIT_BURST lines per RATELIMIT_INTERVAL of
-   jiffies, and a "callbacks suppressed" line when a window with
-   suppressed messages is followed by a new one (lib/ratelimit.c) */
-void
-SIM_KernelLog(int site)
-{
-  SIM_Time now = S.mono;
-
-  S.failed_hypercalls++;
-  if (!S.rl[site].started) {
-    S.rl[site].started = 1;
-    S.rl[site].begin = now;
-  }
-  if (now > S.rl[site].begin + RATELIMIT_INTERVAL) {
-    if (S.rl[site].missed) {
-      S.klog_lines++;
-      S.rl[site].missed = 0;
-    }
-    S.rl[site].begin = now;
-    S.rl[site].printed = 0;
-  }
-  if (S.rl[site].printed < RATELIMIT_BURST) {
-    S.rl[site].printed++;
-    S.klog_lines++;
-  } else {
-    S.rl[site].missed++;
-  }
-}
-
-/* Outcome of one reading of a PHC (ok = the host answered every access):
-   the first good one after a hostfail/gone window is a truth-log event */
-void
-SIM_ReadOutcome(int ok)
-{
-  if (ok && S.want_good) {
-    S.want_good = 0;
-    SIM_LogEvent("good_read");
-  }
-}
 
 unsigned long long
 SIM_Hypercalls(void)
