@@ -48,7 +48,12 @@ typedef enum {
   SIM_EV_EINTR,         /* ioctls fail with EINTR (probability arg2) for arg s */
   SIM_EV_GARBAGE,       /* readings are garbage (probability arg2) for arg s */
   SIM_EV_MARK,          /* named mark in the truth log */
-  SIM_EV_QUERY          /* run SIM_QUERY with virtual time held (name) */
+  SIM_EV_QUERY,         /* run SIM_QUERY with virtual time held (name) */
+  SIM_EV_GUEST_STEP,    /* another program steps guest REALTIME by arg s */
+  SIM_EV_SUSPEND,       /* guest suspend-to-RAM for arg seconds */
+  SIM_EV_MIGRATE,       /* live migration / snapshot restore, downtime arg s */
+  SIM_EV_HOST_LEAP,     /* host REALTIME inserts (iarg 1) / deletes (-1) a second */
+  SIM_EV_PRECISE_EINVAL /* PRECISE fails with EINVAL (probability arg2) for arg s */
 } SIM_EventType;
 
 typedef struct {
@@ -64,7 +69,8 @@ typedef struct {
   int index;            /* N of /dev/ptpN */
   int kvm;              /* 1 = ptp_kvm, 0 = some other PHC (e.g. a NIC) */
   char clock_name[64];
-  double offset;        /* constant offset of a non-KVM PHC from the host */
+  double offset;        /* constant offset of the PHC from the host */
+  int tai;              /* 1 = counts TAI: the offset follows host leap seconds */
 } SIM_PhcDef;
 
 typedef struct {
@@ -79,6 +85,11 @@ typedef struct {
   double read_cost;
   double hc_out, hc_back, hc_jitter, spike_prob, spike_min, spike_max;
   double precise_noise;
+  double sys_ts_noise;  /* Gaussian noise of each system timestamp in SYS_OFFSET */
+  double phc_ts_noise;  /* Gaussian noise of each PHC timestamp in SYS_OFFSET */
+  int kernel_pre50;     /* guest kernel < 5.0: old ptp_chardev.c behaviour */
+  int persistent_rtc;   /* suspend: persistent clock is the CMOS RTC (1 s) */
+  double migrate_freeze; /* kvm-clock migration: guest clock frozen for this */
   double pace;
   int n_phcs;
   SIM_PhcDef phcs[SIM_MAX_PHCS];
@@ -121,6 +132,14 @@ extern SIM_Time SIM_MonoNow(void);
 extern const char *SIM_QueryDue(void);
 extern void SIM_QueryFinished(void);
 extern SIM_Time SIM_FromTimespec(const struct timespec *ts);
+extern int SIM_HostLeaps(void);
+extern void SIM_LogExit(void);
+
+/* Call sites of pr_err_ratelimited() in ptp_kvm (each has its own
+   ratelimit state) */
+#define SIM_KLOG_OFFSET 0       /* "clock offset hypercall ret" (gettime) */
+#define SIM_KLOG_PAIRING 1      /* "clock pairing hypercall ret" (PRECISE) */
+#define SIM_KLOG_SITES 2
 
 /* Random streams (independent, so that e.g. PHC noise draws never change
    the clock trajectory) */
@@ -130,6 +149,15 @@ extern SIM_Time SIM_FromTimespec(const struct timespec *ts);
 #define SIM_RNG_FAULT 3
 #define SIM_RNG_PROCESS 4       /* getrandom() of the simulated process */
 #define SIM_RNG_STREAMS 5
+
+/* sim_guestlog.c */
+extern void SIM_KernelLog(int site);
+extern void SIM_CountFailedIoctl(void);
+extern void SIM_CountBasicIoctl(void);
+extern void SIM_ReadOutcome(int ok);
+extern void SIM_OutageEnded(void);
+extern void SIM_LogCounts(void);
+extern const char *SIM_CountsText(void);
 
 /* sim_phc.c */
 extern void SIM_PhcInit(const char *dir);

@@ -180,7 +180,7 @@ destructor(void)
 {
   if (init_state == 2 && !in_child) {
     SIM_CheckEnd();
-    SIM_LogEvent("exit hypercalls=%llu", SIM_Hypercalls());
+    SIM_LogExit();
     SIM_Flush();
   }
 }

@@ -23,7 +23,9 @@
   truth log as `selection` events at the true time they were written, so
   that the time until chronyd selects its source again after a pause can
   be measured at the resolution of virtual time instead of the 1 s of the
-  log's timestamps.  This is chronyd's own state, recorded as chronyd
+  log's timestamps.  chronyd's jump detector ("Backward/Forward time jump
+  detected!", sched.c) becomes a `jump_detected` event: the moment
+  chronyd noticed a step of its clock made by someone else.  This is chronyd's own state, recorded as chronyd
   reports it; no error metric is derived from it.  Everything is passed
   on to the real stream unchanged.
   */
@@ -78,6 +80,10 @@ tap(FILE *f, const char *fmt, va_list ap)
     SIM_LogEvent("selection state=reset");
   else if (strstr(msg, "Can't synchronise"))
     SIM_LogEvent("selection state=none");
+  else if (strstr(msg, "Backward time jump detected!"))
+    SIM_LogEvent("jump_detected dir=backward");
+  else if (strstr(msg, "Forward time jump detected!"))
+    SIM_LogEvent("jump_detected dir=forward");
   busy = 0;
 }
 

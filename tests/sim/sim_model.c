@@ -49,6 +49,14 @@ SIM_Scenario SIM_sc;
 #define MAXFREQ_SCALED (500LL << 16)
 #define NTP_PHASE_LIMIT (500000L << 5)
 #define MAXERROR_GROWTH 500      /* us per second */
+#define NO_LEAP 1e30L            /* ntp_next_leap_sec = TIME64_MAX */
+#define SECS_PER_DAY 86400
+
+/* Kinds of a stopped guest */
+#define STOP_PAUSE 0             /* QEMU stop/cont */
+#define STOP_SUSPEND 1           /* guest suspend-to-RAM */
+#define STOP_MIGRATE 2           /* migration or snapshot restore */
+
 
 typedef struct {
   SIM_Time t;
@@ -66,7 +74,13 @@ static struct {
   double gfreq;                  /* guest counter fractional frequency error */
   double hfreq;                  /* host clock fractional frequency error */
   int paused;
+  int stop_kind;                 /* STOP_* of the current stop */
   SIM_Time pause_end;
+  SIM_Time freeze_from;          /* guest clocks frozen from here to pause_end */
+  SIM_Time boot_off;             /* BOOTTIME - MONOTONIC (slept time) */
+  SIM_Time suspend_time;         /* timekeeping_suspend_time (persistent clock) */
+  SIM_Time old_delta;            /* timekeeping_suspend()'s static old_delta */
+  int host_leaps;                /* leap seconds inserted (+) / deleted (-) by the host */
   const char *query;            /* due query (name), NULL if none */
   int tsc_mode;
   /* kernel NTP state */
@@ -74,6 +88,9 @@ static struct {
   long long freq;
   int status;
   long maxerror, esterror, constant, tai;
+  int time_state;                /* TIME_OK, TIME_INS, ... (kernel/time/ntp.c) */
+  SIM_Time next_leap;            /* ntp_next_leap_sec, guest REALTIME - epoch */
+  SIM_Time oop_until;            /* end of TIME_OOP */
   SIM_Time maxerror_set;         /* guest REALTIME of the last maxerror set */
   double k;                      /* NTP rate multiplier */
   /* schedule */
@@ -250,13 +267,94 @@ build_actions(void)
     ev = &SIM_sc.events[i];
     S.actions[S.n_actions++] = (Action){ev->t, i, 0};
     if (ev->type == SIM_EV_HOSTFAIL || ev->type == SIM_EV_GONE ||
-        ev->type == SIM_EV_EINTR || ev->type == SIM_EV_GARBAGE)
+        ev->type == SIM_EV_EINTR || ev->type == SIM_EV_GARBAGE ||
+        ev->type == SIM_EV_PRECISE_EINVAL)
       S.actions[S.n_actions++] = (Action){ev->t + ev->arg, i, 1};
   }
   qsort(S.actions, S.n_actions, sizeof (Action), compare_actions);
 }
 
 /* ================================================== */
+
+/* The persistent clock read by timekeeping_suspend()/_resume()
+   (read_persistent_clock64): in a KVM guest kvmclock's kvm_get_wallclock(),
+   the host's REALTIME to the ns; the CMOS RTC counts whole seconds */
+static SIM_Time
+persistent_clock(void)
+{
+  return SIM_sc.persistent_rtc ? floorl(S.host) : S.host;
+}
+
+/* timekeeping_suspend(): remember the persistent clock, compensating it so
+   that the difference between the system time and the persistent clock
+   stays constant over repeated suspends unless it changed by >= 2 s */
+static void
+timekeeping_suspend(void)
+{
+  SIM_Time delta, delta_delta;
+
+  S.suspend_time = persistent_clock();
+  delta = S.rt - S.suspend_time;
+  delta_delta = delta - S.old_delta;
+  if (fabsl(floorl(delta_delta)) >= 2.0L)
+    S.old_delta = delta;
+  else
+    S.suspend_time += delta_delta;
+}
+
+/* timekeeping_resume(): REALTIME and BOOTTIME step forward by the sleep
+   time the persistent clock saw; MONOTONIC and MONOTONIC_RAW do not */
+static SIM_Time
+timekeeping_resume(void)
+{
+  SIM_Time now = persistent_clock(), d;
+
+  if (now <= S.suspend_time)
+    return 0.0L;
+  d = now - S.suspend_time;
+  S.rt += d;
+  S.boot_off += d;
+  return d;
+}
+
+static void
+start_stop(int kind, SIM_Event *ev)
+{
+  static const char *names[] = {"pause", "suspend", "migrate"};
+  double freeze = ev->arg;
+
+  if (S.paused)
+    SIM_Fatal("overlapping pauses at t=%.3Lf", S.t);
+  S.paused = 1;
+  S.stop_kind = kind;
+  S.pause_end = S.t + ev->arg;
+  /* QEMU's kvmclock_pre_save() re-reads the clock of a running guest just
+     before the device state is sent: with kvm-clock the guest clock runs
+     through the memory transfer and is frozen only for the rest */
+  if (kind == STOP_MIGRATE && !S.tsc_mode && SIM_sc.migrate_freeze < freeze)
+    freeze = SIM_sc.migrate_freeze;
+  S.freeze_from = S.pause_end - freeze;
+  if (kind == STOP_SUSPEND)
+    timekeeping_suspend();
+  SIM_LogEvent("pause duration=%.9f mode=%s cause=%s hypercalls=%llu", ev->arg,
+               S.tsc_mode ? "tsc" : "kvm-clock", names[kind], S.hypercalls);
+}
+
+static void
+end_stop(void)
+{
+  SIM_Time injected = 0.0L;
+
+  S.paused = 0;
+  if (S.stop_kind == STOP_SUSPEND)
+    injected = timekeeping_resume();
+  SIM_LogEvent("resume err=%.12Lf hypercalls=%llu injected=%.9Lf", S.rt - S.host,
+               S.hypercalls, injected);
+  fine_from_now();
+}
+
+static void
+ntp_clear(void);
 
 static void
 do_action(Action *a)
@@ -265,12 +363,28 @@ do_action(Action *a)
 
   switch (ev->type) {
     case SIM_EV_PAUSE:
-      if (S.paused)
-        SIM_Fatal("overlapping pauses at t=%.3Lf", S.t);
-      S.paused = 1;
-      S.pause_end = S.t + ev->arg;
-      SIM_LogEvent("pause duration=%.9f mode=%s hypercalls=%llu", ev->arg,
-                   S.tsc_mode ? "tsc" : "kvm-clock", S.hypercalls);
+      start_stop(STOP_PAUSE, ev);
+      break;
+    case SIM_EV_SUSPEND:
+      start_stop(STOP_SUSPEND, ev);
+      break;
+    case SIM_EV_MIGRATE:
+      start_stop(STOP_MIGRATE, ev);
+      break;
+    case SIM_EV_GUEST_STEP:
+      /* settimeofday() by another program (date -s, hwclock --hctosys,
+         an agent): do_settimeofday64() clears the NTP state */
+      S.rt += ev->arg;
+      ntp_clear();
+      SIM_LogEvent("external_step size=%.9f", ev->arg);
+      fine_from_now();
+      break;
+    case SIM_EV_HOST_LEAP:
+      /* the host kernel repeats 23:59:59 (insert) or skips it (delete) */
+      S.host -= ev->iarg;
+      S.host_leaps += ev->iarg;
+      SIM_LogEvent("host_leap leap=%d", ev->iarg);
+      fine_from_now();
       break;
     case SIM_EV_HOST_STEP:
       S.host += ev->arg;
@@ -286,12 +400,17 @@ do_action(Action *a)
       SIM_LogEvent("%s kind=%s duration=%.9f", a->end ? "window_end" : "window_start",
                    ev->name, ev->arg);
       SIM_PhcUpdatePresence();
+      if (a->end)
+        SIM_OutageEnded();
       break;
     case SIM_EV_HOSTFAIL:
     case SIM_EV_EINTR:
     case SIM_EV_GARBAGE:
+    case SIM_EV_PRECISE_EINVAL:
       SIM_LogEvent("%s kind=%s duration=%.9f p=%.6f", a->end ? "window_end" : "window_start",
                    ev->name, ev->arg, ev->arg2);
+      if (a->end && ev->type == SIM_EV_HOSTFAIL)
+        SIM_OutageEnded();
       break;
     case SIM_EV_MARK:
       SIM_LogEvent("mark name=%s", ev->name);
@@ -309,7 +428,33 @@ do_action(Action *a)
 static int
 frozen(void)
 {
-  return S.paused && !S.tsc_mode;
+  if (!S.paused)
+    return 0;
+  switch (S.stop_kind) {
+    case STOP_SUSPEND:
+      return 1;
+    case STOP_MIGRATE:
+      return S.t >= S.freeze_from;
+    default:
+      return !S.tsc_mode;
+  }
+}
+
+/* Rate of guest REALTIME per true second while running */
+static SIM_Time
+rt_rate(void)
+{
+  return (1.0L + S.gfreq) * S.k;
+}
+
+/* True time at which guest REALTIME reaches the pending leap second */
+static SIM_Time
+leap_boundary(void)
+{
+  if ((S.time_state != TIME_INS && S.time_state != TIME_DEL) || S.next_leap >= NO_LEAP ||
+      frozen())
+    return 1e30L;
+  return S.t + (S.next_leap - S.rt) / rt_rate();
 }
 
 static SIM_Time
@@ -323,6 +468,10 @@ next_boundary(void)
     b = S.actions[S.next_action].t;
   if (S.paused && S.pause_end < b)
     b = S.pause_end;
+  if (S.paused && S.t < S.freeze_from && S.freeze_from < b)
+    b = S.freeze_from;
+  if (leap_boundary() > S.t && leap_boundary() < b)
+    b = leap_boundary();
   return b;
 }
 
@@ -350,6 +499,31 @@ log_grid(void)
     return;
   fprintf(S.truth, "G %.6Lf %.12Lf %llu%s\n", S.t, S.rt - S.host, S.hypercalls,
           S.paused ? " P" : "");
+  SIM_LogCounts();
+}
+
+/* second_overflow() at the pending leap second: insertion repeats
+   23:59:59 (REALTIME back by 1 s), deletion skips it; MONOTONIC goes on,
+   the TAI offset changes by the leap */
+static void
+apply_leap(void)
+{
+  if (leap_boundary() > S.t + 1e-12L)
+    return;
+  if (S.time_state == TIME_INS) {
+    S.rt -= 1.0L;
+    S.tai += 1;
+    S.time_state = TIME_OOP;
+    S.oop_until = S.next_leap;
+    SIM_LogEvent("guest_leap leap=1");
+  } else {
+    S.rt += 1.0L;
+    S.tai -= 1;
+    S.time_state = TIME_WAIT;
+    SIM_LogEvent("guest_leap leap=-1");
+  }
+  S.next_leap = NO_LEAP;
+  fine_from_now();
 }
 
 static void
@@ -364,16 +538,17 @@ process_boundaries(void)
   }
   while (S.next_action < S.n_actions && S.actions[S.next_action].t <= S.t)
     do_action(&S.actions[S.next_action++]);
-  if (S.paused && S.t >= S.pause_end) {
-    S.paused = 0;
-    SIM_LogEvent("resume err=%.12Lf hypercalls=%llu", S.rt - S.host, S.hypercalls);
-    fine_from_now();
-  }
-  if (S.t >= S.next_grid) {
+  if (S.paused && S.t >= S.pause_end)
+    end_stop();
+  if (S.time_state == TIME_INS || S.time_state == TIME_DEL)
+    apply_leap();
+  if (S.paused && S.t >= S.next_grid) {
+    /* No grid lines while the VM is stopped (the pause and resume events
+       give the interval): a pause of days costs nothing in the log */
+    S.next_grid = S.pause_end;
+  } else if (S.t >= S.next_grid) {
     log_grid();
     g = S.t < S.fine_until ? SIM_sc.fine_grid : SIM_sc.grid;
-    if (frozen() && g < 1.0)
-      g = 1.0;
     /* Stay on the regular grid outside fine windows */
     if (g == SIM_sc.grid)
       S.next_grid = (floorl(S.t / g + 1e-9) + 1.0L) * g;
@@ -437,7 +612,8 @@ mark_ended(void)
   if (S.ended)
     return;
   log_grid();
-  SIM_LogEvent("end hypercalls=%llu guest_freq_ppm=%.6f", S.hypercalls, S.gfreq * 1e6);
+  SIM_LogEvent("end hypercalls=%llu guest_freq_ppm=%.6f %s", S.hypercalls, S.gfreq * 1e6,
+               SIM_CountsText());
   S.ended = 1;
   SIM_Flush();
 }
@@ -481,7 +657,7 @@ SIM_AdvanceMono(SIM_Time dmono)
     if (b > SIM_sc.duration)
       b = SIM_sc.duration;
     if (!frozen()) {
-      rate = (1.0L + S.gfreq) * S.k;
+      rate = rt_rate();
       hit = S.t + (target - S.mono) / rate;
       if (hit <= b) {
         advance_to(hit);
@@ -519,8 +695,10 @@ SIM_AdvanceUntilClock(clockid_t clk, SIM_Time target)
         now = S.rt + SIM_sc.epoch;
         break;
       case CLOCK_MONOTONIC:
-      case CLOCK_BOOTTIME:
         now = S.mono;
+        break;
+      case CLOCK_BOOTTIME:
+        now = S.mono + S.boot_off;
         break;
       default:
         SIM_Fatal("absolute sleep on clock %d not modelled", (int)clk);
@@ -596,6 +774,19 @@ SIM_CountHypercall(void)
   S.hypercalls++;
 }
 
+void
+SIM_LogExit(void)
+{
+  SIM_LogEvent("exit hypercalls=%llu %s", S.hypercalls, SIM_CountsText());
+}
+
+int
+SIM_HostLeaps(void)
+{
+  return S.host_leaps;
+}
+
+
 unsigned long long
 SIM_Hypercalls(void)
 {
@@ -648,8 +839,10 @@ SIM_ReadClock(clockid_t clk, struct timespec *ts)
       return 0;
     case CLOCK_MONOTONIC:
     case CLOCK_MONOTONIC_COARSE:
-    case CLOCK_BOOTTIME:
       SIM_ToTimespec(S.mono, ts);
+      return 0;
+    case CLOCK_BOOTTIME:
+      SIM_ToTimespec(S.mono + S.boot_off, ts);
       return 0;
     case CLOCK_MONOTONIC_RAW:
       SIM_ToTimespec(S.raw, ts);
@@ -669,6 +862,50 @@ ntp_clear(void)
   S.maxerror = NTP_PHASE_LIMIT;
   S.esterror = NTP_PHASE_LIMIT;
   S.maxerror_set = S.rt;
+  S.next_leap = NO_LEAP;        /* a step cancels a pending leap second */
+}
+
+/* The leap-second state machine of second_overflow(), evaluated when the
+   status changes or is read (the transitions of a second boundary that
+   matter are applied at their exact time by apply_leap()) */
+static void
+update_time_state(void)
+{
+  SIM_Time secs = floorl(S.rt) + SIM_sc.epoch + 1.0L, rem;
+
+  switch (S.time_state) {
+    case TIME_OK:
+      if (S.status & STA_INS) {
+        S.time_state = TIME_INS;
+        rem = fmodl(secs, SECS_PER_DAY);
+        S.next_leap = secs + SECS_PER_DAY - rem - SIM_sc.epoch;
+      } else if (S.status & STA_DEL) {
+        S.time_state = TIME_DEL;
+        rem = fmodl(secs + 1.0L, SECS_PER_DAY);
+        S.next_leap = secs + SECS_PER_DAY - rem - SIM_sc.epoch;
+      }
+      break;
+    case TIME_INS:
+      if (!(S.status & STA_INS)) {
+        S.time_state = TIME_OK;
+        S.next_leap = NO_LEAP;
+      }
+      break;
+    case TIME_DEL:
+      if (!(S.status & STA_DEL)) {
+        S.time_state = TIME_OK;
+        S.next_leap = NO_LEAP;
+      }
+      break;
+    case TIME_OOP:
+      if (S.rt >= S.oop_until)
+        S.time_state = TIME_WAIT;
+      break;
+    case TIME_WAIT:
+      if (!(S.status & (STA_INS | STA_DEL)))
+        S.time_state = TIME_OK;
+      break;
+  }
 }
 
 static long
@@ -743,12 +980,15 @@ SIM_Adjtimex(struct timex *txc)
 
   /* process_adjtimex_modes() */
   if (m & ADJ_STATUS) {
-    if ((S.status & STA_PLL) && !(txc->status & STA_PLL))
+    if ((S.status & STA_PLL) && !(txc->status & STA_PLL)) {
       S.status = STA_UNSYNC | (S.status & STA_NANO);
+      S.time_state = TIME_OK;
+      S.next_leap = NO_LEAP;
+    }
     S.status &= STA_RONLY;
     S.status |= txc->status & ~STA_RONLY;
-    if (S.status & (STA_INS | STA_DEL))
-      SIM_Fatal("leap second insertion/deletion not modelled");
+    if ((S.status & (STA_INS | STA_DEL)) == (STA_INS | STA_DEL))
+      SIM_Fatal("STA_INS and STA_DEL together not modelled");
     if (S.status & (STA_PPSFREQ | STA_PPSTIME | STA_FLL))
       SIM_Fatal("adjtimex status 0x%x (PPS/FLL) not modelled", S.status);
   }
@@ -782,11 +1022,12 @@ SIM_Adjtimex(struct timex *txc)
   update_rate();
 
 out:
+  update_time_state();
   if (S.tick != old_tick || S.freq != old_freq || S.status != old_status ||
       current_maxerror() != old_maxerr || S.esterror != old_esterr)
     SIM_LogEvent("adjtimex modes=0x%x tick=%ld freq_ppm=%.9f status=0x%x maxerror=%ld "
-                 "esterror=%ld rate_ppm=%.9f", m, S.tick, S.freq / 65536.0, S.status,
-                 current_maxerror(), S.esterror, (S.k - 1.0) * 1e6);
+                 "esterror=%ld rate_ppm=%.9f state=%d", m, S.tick, S.freq / 65536.0,
+                 S.status, current_maxerror(), S.esterror, (S.k - 1.0) * 1e6, S.time_state);
 
   txc->offset = 0;
   txc->freq = S.freq;
@@ -807,7 +1048,7 @@ out:
     txc->time.tv_sec = ts.tv_sec + SIM_sc.epoch;
     txc->time.tv_usec = (S.status & STA_NANO) ? ts.tv_nsec : ts.tv_nsec / 1000;
   }
-  return (S.status & (STA_UNSYNC | STA_CLOCKERR)) ? TIME_ERROR : TIME_OK;
+  return (S.status & (STA_UNSYNC | STA_CLOCKERR)) ? TIME_ERROR : S.time_state;
 }
 
 /* ================================================== */
@@ -839,13 +1080,16 @@ write_header(void)
           "epoch=%lld guest_offset=%.9f guest_freq_ppm=%.6f guest_wander_ppm=%g "
           "host_offset=%.9f host_freq_ppm=%.6f host_wander_ppm=%g clocksource=%s "
           "read_cost=%g hc_out=%g hc_back=%g hc_jitter=%g spike_prob=%g spike_min=%g "
-          "spike_max=%g precise_noise=%g phase=%s\n",
+          "spike_max=%g precise_noise=%g sys_ts_noise=%g phc_ts_noise=%g kernel_pre50=%d "
+          "persistent_clock=%s migrate_freeze=%g phase=%s\n",
           SIM_sc.name, SIM_sc.seed, SIM_sc.duration, SIM_sc.grid, SIM_sc.fine_grid,
           SIM_sc.fine_window, SIM_sc.epoch, SIM_sc.guest_offset, SIM_sc.guest_freq_ppm,
           SIM_sc.guest_wander_ppm, SIM_sc.host_offset, SIM_sc.host_freq_ppm,
           SIM_sc.host_wander_ppm, SIM_sc.tsc_mode ? "tsc" : "kvm-clock", SIM_sc.read_cost,
           SIM_sc.hc_out, SIM_sc.hc_back, SIM_sc.hc_jitter, SIM_sc.spike_prob,
-          SIM_sc.spike_min, SIM_sc.spike_max, SIM_sc.precise_noise,
+          SIM_sc.spike_min, SIM_sc.spike_max, SIM_sc.precise_noise, SIM_sc.sys_ts_noise,
+          SIM_sc.phc_ts_noise,
+          SIM_sc.kernel_pre50, SIM_sc.persistent_rtc ? "rtc" : "kvm", SIM_sc.migrate_freeze,
           getenv("SIM_PHASE") ? getenv("SIM_PHASE") : "0");
   for (i = 0; i < SIM_sc.n_events; i++)
     fprintf(S.truth, "S %.9Lf %s %.9f %.9f\n", SIM_sc.events[i].t, SIM_sc.events[i].name,
@@ -876,6 +1120,8 @@ SIM_Init(const char *dir)
   S.status = STA_UNSYNC;
   S.maxerror = S.esterror = NTP_PHASE_LIMIT;
   S.constant = 2;
+  S.time_state = TIME_OK;
+  S.next_leap = NO_LEAP;
   update_rate();
   S.next_wander = 1.0;
   S.next_grid = 0.0;

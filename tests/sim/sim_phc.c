@@ -364,8 +364,10 @@ garbage(void)
   return 0.0;
 }
 
+static int read_failed;           /* a hypercall of this reading failed */
+
 static int
-device_read(int slot, SIM_Time *phc, SIM_Time *mid_rt, SIM_Time *mid_raw)
+device_read(int slot, int site, SIM_Time *phc, SIM_Time *mid_rt, SIM_Time *mid_raw)
 {
   SIM_PhcDef *p = &SIM_sc.phcs[slot];
   double out = latency(SIM_sc.hc_out), back = latency(SIM_sc.hc_back);
@@ -383,12 +385,15 @@ device_read(int slot, SIM_Time *phc, SIM_Time *mid_rt, SIM_Time *mid_raw)
     SIM_CountHypercall();
     if (SIM_WindowActive(SIM_EV_HOSTFAIL, NULL)) {
       SIM_AdvanceTrue(out + back);
+      SIM_KernelLog(site);
+      read_failed = 1;
       return -EOPNOTSUPP;
     }
   }
 
   SIM_AdvanceTrue(out);
-  *phc = SIM_Host() + p->offset + garbage();
+  /* a PHC counting TAI does not repeat or skip the host's leap seconds */
+  *phc = SIM_Host() + p->offset + (p->tai ? SIM_HostLeaps() : 0) + garbage();
   if (mid_rt)
     *mid_rt = SIM_GuestRealtime();
   if (mid_raw)
@@ -408,15 +413,29 @@ to_ptp_time(SIM_Time v, int add_epoch, struct ptp_clock_time *pt)
   pt->reserved = 0;
 }
 
+/* A system timestamp of SYS_OFFSET/EXTENDED, with the scenario's
+   sys_ts_noise (a noisy device: timestamps out of order when the noise is
+   larger than their spacing) */
 static void
 sys_time(struct ptp_clock_time *pt)
 {
   struct timespec ts;
 
   SIM_ReadClock(CLOCK_REALTIME, &ts);
+  if (SIM_sc.sys_ts_noise > 0.0)
+    SIM_ToTimespec(SIM_FromTimespec(&ts) + SIM_sc.sys_ts_noise * SIM_RandGauss(SIM_RNG_PHC), &ts);
   pt->sec = ts.tv_sec;
   pt->nsec = ts.tv_nsec;
   pt->reserved = 0;
+}
+
+/* Noise of a PHC timestamp of SYS_OFFSET/EXTENDED (phc_ts_noise: a noisy
+   device whose PHC timestamps are out of order; the system timestamps
+   stay in order) */
+static double
+phc_noise(void)
+{
+  return SIM_sc.phc_ts_noise > 0.0 ? SIM_sc.phc_ts_noise * SIM_RandGauss(SIM_RNG_PHC) : 0.0;
 }
 
 /* ================================================== */
@@ -450,9 +469,15 @@ sys_offset(int slot, struct ptp_sys_offset *so)
     return -EINVAL;
   for (i = 0; i < so->n_samples; i++) {
     sys_time(&so->ts[2 * i]);
-    if ((r = device_read(slot, &phc, NULL, NULL)) < 0)
-      return r;
-    to_ptp_time(phc, 1, &so->ts[2 * i + 1]);
+    if ((r = device_read(slot, SIM_KLOG_OFFSET, &phc, NULL, NULL)) < 0) {
+      /* Before 5.0, ptp_chardev.c ignored the result of gettime64(): the
+         PHC timestamp is the system timestamp just read, unchanged */
+      if (!SIM_sc.kernel_pre50)
+        return r;
+      so->ts[2 * i + 1] = so->ts[2 * i];
+      continue;
+    }
+    to_ptp_time(phc + phc_noise(), 1, &so->ts[2 * i + 1]);
   }
   sys_time(&so->ts[2 * i]);
   return 0;
@@ -467,13 +492,14 @@ sys_offset_extended(int slot, struct ptp_sys_offset_extended *so)
 
   if (SIM_sc.phcs[slot].kvm)
     return -EOPNOTSUPP;
+  SIM_CountBasicIoctl();
   if (so->n_samples > PTP_MAX_SAMPLES)
     return -EINVAL;
   for (i = 0; i < so->n_samples; i++) {
     sys_time(&so->ts[i][0]);
-    if ((r = device_read(slot, &phc, NULL, NULL)) < 0)
+    if ((r = device_read(slot, SIM_KLOG_OFFSET, &phc, NULL, NULL)) < 0)
       return r;
-    to_ptp_time(phc, 1, &so->ts[i][1]);
+    to_ptp_time(phc + phc_noise(), 1, &so->ts[i][1]);
     sys_time(&so->ts[i][2]);
   }
   return 0;
@@ -483,6 +509,7 @@ static int
 sys_offset_precise(int slot, struct ptp_sys_offset_precise *sp)
 {
   SIM_Time phc, rt, raw;
+  double p;
   int r;
 
   if (!SIM_sc.phcs[slot].kvm)
@@ -490,10 +517,14 @@ sys_offset_precise(int slot, struct ptp_sys_offset_precise *sp)
   /* The kernel's get_device_system_crosststamp() calls the driver (one
      hypercall) before it finds that the counter is not the current
      clocksource: ENODEV costs a hypercall too */
-  if ((r = device_read(slot, &phc, &rt, &raw)) < 0)
+  if ((r = device_read(slot, SIM_KLOG_PAIRING, &phc, &rt, &raw)) < 0)
     return r;
   if (SIM_TscMode())
     return -ENODEV;
+  /* The counter value read before the current timekeeping interval and no
+     history to interpolate (ptp_kvm passes none): EINVAL */
+  if (SIM_WindowActive(SIM_EV_PRECISE_EINVAL, &p) && SIM_RandUniform(SIM_RNG_FAULT) < p)
+    return -EINVAL;
   phc += SIM_sc.precise_noise * SIM_RandGauss(SIM_RNG_PHC);
   memset(sp, 0, sizeof (*sp));
   to_ptp_time(phc, 1, &sp->device);
@@ -520,6 +551,16 @@ ioctl_name(unsigned long req)
   }
 }
 
+/* ioctls a guest kernel before 5.0 does not know (ENOTTY in
+   ptp_chardev.c): EXTENDED came in 5.0, the "2" variants in 5.4 */
+static int
+old_kernel_unknown(unsigned long req)
+{
+  return req == PTP_SYS_OFFSET_EXTENDED || req == PTP_SYS_OFFSET_EXTENDED2 ||
+         req == PTP_CLOCK_GETCAPS2 || req == PTP_SYS_OFFSET2 ||
+         req == PTP_SYS_OFFSET_PRECISE2;
+}
+
 int
 SIM_PhcIoctl(int fd, unsigned long req, void *arg)
 {
@@ -543,8 +584,11 @@ SIM_PhcIoctl(int fd, unsigned long req, void *arg)
       SIM_Fatal("ioctl 0x%lx on fake PHC fd %d not modelled", req, fd);
   }
 
+  read_failed = 0;
   if (!arg) {
     r = -EFAULT;
+  } else if (SIM_sc.kernel_pre50 && old_kernel_unknown(req)) {
+    r = -ENOTTY;
   } else if (!present(slot)) {
     r = -ENODEV;
   } else if (SIM_WindowActive(SIM_EV_EINTR, &p) && SIM_RandUniform(SIM_RNG_FAULT) < p) {
@@ -557,6 +601,7 @@ SIM_PhcIoctl(int fd, unsigned long req, void *arg)
         break;
       case PTP_SYS_OFFSET:
       case PTP_SYS_OFFSET2:
+        SIM_CountBasicIoctl();
         r = sys_offset(slot, arg);
         break;
       case PTP_SYS_OFFSET_PRECISE:
@@ -569,7 +614,10 @@ SIM_PhcIoctl(int fd, unsigned long req, void *arg)
     }
   }
 
+  if (req != PTP_CLOCK_GETCAPS && req != PTP_CLOCK_GETCAPS2)
+    SIM_ReadOutcome(r == 0 && !read_failed);
   if (r < 0) {
+    SIM_CountFailedIoctl();
     ioctl_errors++;
     /* Log only the first failures of each kind to keep the log small */
     if (ioctl_errors <= 20 || ioctl_errors % 1000 == 0)
@@ -593,7 +641,10 @@ SIM_PhcGettime(int fd, struct timespec *ts)
     errno = ENODEV;
     return -1;
   }
-  if ((r = device_read(slot, &phc, NULL, NULL)) < 0) {
+  read_failed = 0;
+  r = device_read(slot, SIM_KLOG_OFFSET, &phc, NULL, NULL);
+  SIM_ReadOutcome(r == 0);
+  if (r < 0) {
     errno = -r;
     return -1;
   }

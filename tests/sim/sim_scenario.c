@@ -31,6 +31,8 @@
 
 #include "sim.h"
 
+#define SECS_PER_DAY_S 86400LL
+
 /* ================================================== */
 
 void
@@ -59,6 +61,13 @@ SIM_ScenarioDefaults(SIM_Scenario *sc)
   sc->spike_min = 50e-6;
   sc->spike_max = 500e-6;
   sc->precise_noise = 20e-9;
+  sc->sys_ts_noise = 0.0;
+  sc->kernel_pre50 = 0;
+  sc->persistent_rtc = 0;
+  /* QEMU hw/i386/kvm/clock.c, kvmclock_pre_save(): reading the clock just
+     before the device state is sent "reduces kvmclock difference on
+     migration from 5s to 0.1s" */
+  sc->migrate_freeze = 0.1;
   sc->pace = 0.0;
   sc->n_phcs = 1;
   sc->phcs[0].index = 0;
@@ -131,6 +140,24 @@ parse_event(SIM_Scenario *sc, char **tok, int n, const char *path, int line, dou
   } else if (!strcmp(tok[2], "mark") && n == 4) {
     ev->type = SIM_EV_MARK;
     snprintf(ev->name, sizeof (ev->name), "%s", tok[3]);
+  } else if (!strcmp(tok[2], "guest_step") && n == 4) {
+    ev->type = SIM_EV_GUEST_STEP;
+    ev->arg = parse_num(tok[3], path, line);
+  } else if (!strcmp(tok[2], "suspend") && n == 4) {
+    ev->type = SIM_EV_SUSPEND;
+    ev->arg = parse_num(tok[3], path, line);
+  } else if (!strcmp(tok[2], "migrate") && n == 4) {
+    ev->type = SIM_EV_MIGRATE;
+    ev->arg = parse_num(tok[3], path, line);
+  } else if (!strcmp(tok[2], "host_leap") && n == 4) {
+    ev->type = SIM_EV_HOST_LEAP;
+    ev->iarg = (int)parse_num(tok[3], path, line);
+    if (ev->iarg != 1 && ev->iarg != -1)
+      SIM_Fatal("%s:%d: host_leap +1|-1", path, line);
+  } else if (!strcmp(tok[2], "precise_einval") && n == 5) {
+    ev->type = SIM_EV_PRECISE_EINVAL;
+    ev->arg = parse_num(tok[3], path, line);
+    ev->arg2 = parse_num(tok[4], path, line);
   } else if (!strcmp(tok[2], "query") && n == 4) {
     ev->type = SIM_EV_QUERY;
     snprintf(ev->name, sizeof (ev->name), "%s", tok[3]);
@@ -160,14 +187,40 @@ parse_phc(SIM_Scenario *sc, char **tok, int n, char *rest, const char *path, int
     SIM_Fatal("%s:%d: too many PHCs", path, line);
   p = &sc->phcs[sc->n_phcs++];
   p->index = parse_num(tok[1], path, line);
-  if (!strcmp(tok[2], "kvm"))
+  if (!strcmp(tok[2], "kvm")) {
     p->kvm = 1;
-  else if (!strcmp(tok[2], "other"))
+  } else if (!strcmp(tok[2], "kvm-tai")) {
+    p->kvm = 1;
+    p->tai = 1;
+  } else if (!strcmp(tok[2], "other")) {
     p->kvm = 0;
-  else
-    SIM_Fatal("%s:%d: PHC kind must be kvm or other", path, line);
+  } else {
+    SIM_Fatal("%s:%d: PHC kind must be kvm, kvm-tai or other", path, line);
+  }
   p->offset = parse_num(tok[3], path, line);
   snprintf(p->clock_name, sizeof (p->clock_name), "%s", rest);
+}
+
+/* ================================================== */
+
+/* A host leap second is inserted at a UTC midnight (23:59:59 repeated) and
+   deleted at 23:59:59 UTC (kernel/time/ntp.c, second_overflow()) */
+static void
+check_leaps(SIM_Scenario *sc)
+{
+  long long when, want;
+  int i;
+
+  for (i = 0; i < sc->n_events; i++) {
+    if (sc->events[i].type != SIM_EV_HOST_LEAP)
+      continue;
+    when = sc->epoch + (long long)sc->events[i].t;
+    want = sc->events[i].iarg > 0 ? 0 : SECS_PER_DAY_S - 1;
+    if ((double)(long long)sc->events[i].t != sc->events[i].t ||
+        ((when % SECS_PER_DAY_S) + SECS_PER_DAY_S) % SECS_PER_DAY_S != want)
+      SIM_Fatal("host_leap at %.3f is not at %s UTC (epoch %lld)", (double)sc->events[i].t,
+                sc->events[i].iarg > 0 ? "midnight" : "23:59:59", sc->epoch);
+  }
 }
 
 /* ================================================== */
@@ -189,6 +242,7 @@ SIM_ScenarioLoad(SIM_Scenario *sc, const char *path)
     {"hc_out", &sc->hc_out}, {"hc_back", &sc->hc_back}, {"hc_jitter", &sc->hc_jitter},
     {"spike_prob", &sc->spike_prob}, {"spike_min", &sc->spike_min},
     {"spike_max", &sc->spike_max}, {"precise_noise", &sc->precise_noise},
+    {"sys_ts_noise", &sc->sys_ts_noise}, {"phc_ts_noise", &sc->phc_ts_noise}, {"migrate_freeze", &sc->migrate_freeze},
     {"pace", &sc->pace}, {NULL, NULL}
   };
   char buf[512], *tok[16], *p, *rest[16];
@@ -243,6 +297,16 @@ SIM_ScenarioLoad(SIM_Scenario *sc, const char *path)
         sc->epoch = strtoll(tok[1], NULL, 0);
         continue;
       }
+      if (!strcmp(tok[0], "kernel_pre50") && n == 2) {
+        sc->kernel_pre50 = parse_num(tok[1], path, line) != 0.0;
+        continue;
+      }
+      if (!strcmp(tok[0], "persistent_clock") && n == 2) {
+        if (strcmp(tok[1], "kvm") && strcmp(tok[1], "rtc"))
+          SIM_Fatal("%s:%d: persistent_clock kvm|rtc", path, line);
+        sc->persistent_rtc = !strcmp(tok[1], "rtc");
+        continue;
+      }
       if (!strcmp(tok[0], "clocksource") && n == 2) {
         if (strcmp(tok[1], "tsc") && strcmp(tok[1], "kvm-clock"))
           SIM_Fatal("%s:%d: clocksource tsc|kvm-clock", path, line);
@@ -251,7 +315,8 @@ SIM_ScenarioLoad(SIM_Scenario *sc, const char *path)
       }
       /* Directives for the runner and report tool, ignored here */
       if (!strcmp(tok[0], "sweep") || !strcmp(tok[0], "window") ||
-          !strcmp(tok[0], "description") || !strcmp(tok[0], "recovery"))
+          !strcmp(tok[0], "description") || !strcmp(tok[0], "recovery") ||
+          !strcmp(tok[0], "configs"))
         continue;
       for (i = 0; params[i].key; i++) {
         if (!strcmp(tok[0], params[i].key))
@@ -273,4 +338,5 @@ SIM_ScenarioLoad(SIM_Scenario *sc, const char *path)
 
   if (sc->grid <= 0.0 || sc->fine_grid <= 0.0 || sc->duration <= 0.0)
     SIM_Fatal("grid, fine_grid and duration must be positive");
+  check_leaps(sc);
 }

@@ -66,7 +66,7 @@ def row(sc, config, reps):
     cells = [sc.name, config, st, str(len(reps))]
     recs = [x for r in ok for x in simlib.tabulated_recoveries(r, sc.recovery)]
     if not ok or not recs:
-        return cells + ["-"] * 9
+        return cells + ["-"] * 10
     r1 = [x["rec_1ms"] for x in recs]
     r10 = [x["rec_10us"] for x in recs]
     s1, s10 = stats(r1), stats(r10)
@@ -87,8 +87,17 @@ def row(sc, config, reps):
         "%d" % sum(steps),
         "%.2f" % statistics.mean(hcps) if hcps else "-",
         sel_cell(config, recs),
+        events_cell(ok),
     ]
     return cells
+
+
+def events_cell(ok):
+    """Worst run: steps made by another program, failed ioctls, guest kernel
+    log lines, selection changes after the first selection."""
+    keys = ("external_steps", "failed_ioctls", "kernel_log_lines", "selection_changes")
+    vals = [max((len(r[k]) if isinstance(r[k], list) else r[k]) for r in ok) for k in keys]
+    return " / ".join("%d" % v for v in vals)
 
 
 def sel_cell(config, recs):
@@ -103,7 +112,8 @@ def sel_cell(config, recs):
 HEADER = ["scenario", "config", "status", "runs",
           "recovery <1 ms median / min / max", "<10 us median", "<=1 s", "<=60 s",
           "RMS error (window)", "max error (window)", "steps", "hypercalls/s",
-          "selected again (chronyd) median / max"]
+          "selected again (chronyd) median / max",
+          "ext. steps / failed ioctls / kernel log lines / selection changes (max)"]
 
 
 def table(rows):
@@ -181,14 +191,17 @@ def main():
     version = chrony_version(chronyd)
     chronyd = simlib.snapshot_chronyd(chronyd, out)
     scenarios = simlib.load_scenarios(a.scenario)
-    configs = a.config or simlib.available_configs()
+    configs_of = {sc.name: a.config or simlib.available_configs(sc) for sc in scenarios}
+    configs = sorted(set(c for v in configs_of.values() for c in v),
+                     key=lambda c: (simlib.CONFIG_ORDER + sorted(simlib.CONFIGS) +
+                                    list(simlib.PROGRAMS)).index(c))
     t0 = time.time()
     futures = {}
     with concurrent.futures.ProcessPoolExecutor(a.jobs) as ex:
         # Longest runs first for a better schedule on few cores
         order = sorted(scenarios, key=lambda s: -s.duration * s.sweep[0])
         for sc in order:
-            for c in configs:
+            for c in configs_of[sc.name]:
                 for i, ph in enumerate(sc.phases()):
                     rundir = os.path.join(out, sc.name, c, "p%02d" % i)
                     keep = sc.name == PLOT_SCENARIO and i == 0
@@ -199,7 +212,7 @@ def main():
 
     rows = []
     for sc in scenarios:
-        for c in configs:
+        for c in configs_of[sc.name]:
             reps = [results[(sc.name, c, i)] for i in range(len(sc.phases()))]
             rows.append(row(sc, c, reps))
     tab = table(rows)
@@ -220,7 +233,8 @@ def main():
 
     png_ok = False
     if a.png:
-        runs = [(c, results.get((PLOT_SCENARIO, c, 0), {}).get("truth")) for c in configs]
+        runs = [(c, results.get((PLOT_SCENARIO, c, 0), {}).get("truth"))
+                for c in configs_of.get(PLOT_SCENARIO, [])]
         png_ok = plot(runs, a.png, os.path.join(out, "plot"))
         print("plot: %s" % (a.png if png_ok else "not written (no data)"))
 
@@ -262,7 +276,12 @@ def main():
                 "disturbance or the end (0 = never lost it, `never` = none selected at "
                 "that point), from chronyd's log lines (\"Selected source\", \"Can't "
                 "synchronise\", \"Reset all sources\"), which the simulator copies into "
-                "the truth log at the true time they are written.\n\n")
+                "the truth log at the true time they are written.\n\n"
+                "Last column (worst run): steps of the guest clock made by another "
+                "program (scenario events, not chronyd), failed PHC ioctls, guest kernel "
+                "log lines the ptp_kvm driver would print (failed hypercalls, "
+                "pr_err_ratelimited: 10 per 5 s per call site) and chronyd's selection "
+                "changes after its first selection (flapping).\n\n")
             f.write("## Instructions per driver call\n\n")
             if cg:
                 f.write("\n".join(cg) + "\n\n" + simcallgrind.DEFINITION + "\n\n")

@@ -33,14 +33,63 @@ SCENARIO_DIR = os.path.join(SIM_DIR, "scenarios")
 
 # The refclock line (and other configuration lines) per configuration.
 # {dev} is the device path.  A new configuration needs one entry here.
+# {rundir} is the run directory ({rundir}/leap-seconds.list is written for
+# every run, see write_leap_list).
 CONFIGS = {
     "ptpkvm": ["refclock PTPKVM auto"],
     "stock-fast": ["refclock PHC {dev} poll 1", "makestep 0.1 -1"],
     "stock-default": ["refclock PHC {dev}", "makestep 1 3"],
     # control for the selection bounds of make check (never selected)
     "ptpkvm-noselect": ["refclock PTPKVM auto noselect"],
+    # Debian's default makestep next to PTPKVM
+    "ptpkvm-makestep": ["refclock PTPKVM auto", "makestep 1 3"],
+    # a known offset: the clock should end at host + 0.002 (CONFIG_TARGET)
+    "ptpkvm-offset": ["refclock PTPKVM auto offset 0.002"],
+    "stock-offset": ["refclock PHC {dev} poll 1 offset 0.002", "makestep 0.1 -1"],
+    # two PTPKVM sources on one device; PTPKVM next to stock PHC
+    "ptpkvm-dup": ["refclock PTPKVM auto", "refclock PTPKVM auto"],
+    "ptpkvm-and-phc": ["refclock PTPKVM auto", "refclock PHC {dev}"],
+    # a PHC counting TAI (scenarios with `phc N kvm-tai 37 ...`); chrony
+    # refuses `tai` without leapseclist or leapsectz
+    "ptpkvm-tai": ["refclock PTPKVM auto tai", "leapseclist {rundir}/leap-seconds.list"],
+    "stock-tai": ["refclock PHC {dev} poll 1 tai", "makestep 0.1 -1",
+                  "leapseclist {rundir}/leap-seconds.list"],
+    # leap information in the guest (host-leap scenarios)
+    "ptpkvm-leaplist": ["refclock PTPKVM auto", "leapseclist {rundir}/leap-seconds.list"],
+    "stock-leaplist": ["refclock PHC {dev} poll 1", "makestep 0.1 -1",
+                       "leapseclist {rundir}/leap-seconds.list"],
+    "ptpkvm-leaptz": ["refclock PTPKVM auto", "leapsectz right/UTC"],
 }
 CONFIG_ORDER = ["ptpkvm", "stock-fast", "stock-default"]
+
+# Where a configuration puts the clock relative to the host (chrony's
+# refclock `offset`: system time = reference time + offset, refclock.c);
+# every error metric is measured against host + target.
+CONFIG_TARGET = {"ptpkvm-offset": 0.002, "stock-offset": 0.002}
+
+# The leap seconds of UTC (TAI - UTC from 10 s on 1972-01-01), as in IERS
+# Bulletin C / leap-seconds.list: the first day on which each new offset holds
+LEAP_DATES = [
+    (1972, 1), (1972, 7), (1973, 1), (1974, 1), (1975, 1), (1976, 1), (1977, 1),
+    (1978, 1), (1979, 1), (1980, 1), (1981, 7), (1982, 7), (1983, 7), (1985, 7),
+    (1988, 1), (1990, 1), (1991, 1), (1992, 7), (1993, 7), (1994, 7), (1996, 1),
+    (1997, 7), (1999, 1), (2006, 1), (2009, 1), (2012, 7), (2015, 7), (2017, 1),
+]
+NTP_UNIX_OFFSET = 2208988800
+
+
+def write_leap_list(path, expires_unix=4102444800):
+    """A leap-seconds.list (NTP seconds since 1900, TAI - UTC) that chrony's
+    leapseclist reads (leapdb.c: `#$` update time, `#@` expiry, entries);
+    the default expiry is 2100-01-01 so that no scenario date warns."""
+    import calendar
+    lines = ["# leap seconds for the chrony-ptpkvm simulator",
+             "#$\t%d" % (calendar.timegm((2024, 1, 1, 0, 0, 0)) + NTP_UNIX_OFFSET),
+             "#@\t%d" % (expires_unix + NTP_UNIX_OFFSET)]
+    for i, (y, m) in enumerate(LEAP_DATES):
+        lines.append("%d\t%d" % (calendar.timegm((y, m, 1, 0, 0, 0)) + NTP_UNIX_OFFSET, 10 + i))
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
 
 def fmt_duration(v):
     """A recovery or selection time for the tables: "never" for None or
@@ -71,8 +120,10 @@ def describe(config):
     return " + ".join(CONFIGS[config]).format(dev="/dev/ptp_kvm")
 
 
-def available_configs():
-    return CONFIG_ORDER + [p for p in PROGRAMS if shutil.which(PROGRAMS[p][0])]
+def available_configs(scenario=None):
+    """The bench's configurations, plus a scenario's own `configs` line."""
+    extra = [c for c in (scenario.extra_configs if scenario else []) if c not in CONFIG_ORDER]
+    return CONFIG_ORDER + extra + [p for p in PROGRAMS if shutil.which(PROGRAMS[p][0])]
 
 # Low-discrepancy phase offsets: k * golden ratio (mod 1) of the span, so
 # that the phases are spread over the poll cycle of every configuration
@@ -80,7 +131,14 @@ def available_configs():
 GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
 
 # Events after which the clock is disturbed and recovery is measured
-DISTURB_START = ("pause", "host_step", "clocksource", "window_start")
+DISTURB_START = ("pause", "host_step", "clocksource", "window_start", "external_step",
+                 "host_leap")
+# Events from which recovery is measured (besides `start`): disturbances,
+# and two moments that are no disturbance themselves: chronyd noticing a
+# step made by someone else (its jump detector) and the first reading the
+# host answered after a hostfail/gone window
+RECOVERY_FROM = ("resume", "host_step", "clocksource", "external_step", "host_leap",
+                 "jump_detected", "good_read")
 
 
 def phases(n, span):
@@ -101,6 +159,7 @@ class Scenario:
         self.seed = 1
         self.kvm_index = 0
         self.queries = []           # names of `at T query NAME` checkpoints
+        self.extra_configs = []     # `configs NAME...`: also run in the bench
         with open(path) as f:
             for line in f:
                 line = line.split("#", 1)[0].strip()
@@ -115,13 +174,15 @@ class Scenario:
                     self.windows.append((tok[1], float(tok[2]), float(tok[3])))
                 elif tok[0] == "recovery":
                     self.recovery = tok[1]
+                elif tok[0] == "configs":
+                    self.extra_configs += [c for c in tok[1:] if c not in self.extra_configs]
                 elif tok[0] == "duration":
                     self.duration = float(tok[1])
                 elif tok[0] == "seed":
                     self.seed = int(tok[1], 0)
                 elif tok[0] == "at" and len(tok) == 4 and tok[2] == "query":
                     self.queries.append(tok[3])
-                elif tok[0] == "phc" and len(tok) > 2 and tok[2] == "kvm":
+                elif tok[0] == "phc" and len(tok) > 2 and tok[2].startswith("kvm"):
                     if not getattr(self, "_kvm_seen", False):
                         self.kvm_index, self._kvm_seen = int(tok[1]), True
 
@@ -191,7 +252,8 @@ def remove_query_link(rundir):
 
 
 def write_conf(path, config, rundir, dev="/dev/ptp_kvm", extra=()):
-    lines = [l.format(dev=dev) for l in (CONFIGS[config] if config in CONFIGS else config)]
+    lines = [l.format(dev=dev, rundir=rundir)
+             for l in (CONFIGS[config] if config in CONFIGS else config)]
     lines += list(extra)
     lines += [
         "pidfile %s/chronyd.pid" % rundir,
@@ -258,6 +320,7 @@ def run_one(lib, chronyd, scenario, config, rundir, seed=None, phase=0.0,
                "env", "LD_PRELOAD=" + lib] + \
               [a.format(phc="/dev/ptp%d" % scenario.kvm_index) for a in PROGRAMS[config]]
     else:
+        write_leap_list(os.path.join(rundir, "leap-seconds.list"))
         write_conf(conf, config, rundir)
         cmd = chronyd_command(chronyd, conf, lib=lib)
     with open(log, "w") as logf:
@@ -270,7 +333,7 @@ def run_one(lib, chronyd, scenario, config, rundir, seed=None, phase=0.0,
         finally:
             if "SIM_QUERY" in env:
                 remove_query_link(rundir)
-    rep = analyse(truth, scenario)
+    rep = analyse(truth, scenario, CONFIG_TARGET.get(config, 0.0))
     rep.update({"config": config, "phase": phase, "exit_code": rc,
                 "seed": seed if seed is not None else scenario.seed})
     with open(log, errors="replace") as f:
@@ -317,8 +380,9 @@ def parse_kv(tokens):
     return d
 
 
-def read_truth(path):
-    """Return (header dict, grid samples [(t, err, hc, paused)], events)."""
+def read_truth(path, target=0.0):
+    """Return (header dict, grid samples [(t, err, hc, paused)], events);
+    err is guest REALTIME - (host + target)."""
     header, grid, events = {}, [], []
     if not os.path.exists(path):
         return header, grid, events
@@ -327,7 +391,7 @@ def read_truth(path):
             c = line[0]
             if c == "G":
                 p = line.split()
-                grid.append((float(p[1]), float(p[2]), int(p[3]), len(p) > 4))
+                grid.append((float(p[1]), float(p[2]) - target, int(p[3]), len(p) > 4))
             elif c == "E":
                 p = line.split()
                 ev = parse_kv(p[3:])
@@ -487,9 +551,32 @@ def selection_stats(tl, t0, t1):
     return sel_t / (t1 - t0), unsel
 
 
-def analyse(truth, scenario):
-    header, grid, events = read_truth(truth)
-    rep = {"scenario": scenario.name, "truth": truth, "header": header}
+def running_time(pauses, t0, t1):
+    """Seconds of [t0, t1) during which the VM ran (pauses left out)."""
+    run = t1 - t0
+    for p0, p1, _, _ in pauses:
+        a, b = max(p0, t0), min(p1, t1)
+        if b > a:
+            run -= b - a
+    return run
+
+
+def counts_at(counts, t):
+    """(failed ioctls, failed hypercalls, kernel log lines, basic reading
+    ioctls) at time t from
+    the `counts` events (each one is written at the grid point after a
+    change, so the resolution is the grid)."""
+    cur = (0, 0, 0, 0)
+    for tc, c in counts:
+        if tc > t:
+            break
+        cur = c
+    return cur
+
+
+def analyse(truth, scenario, target=0.0):
+    header, grid, events = read_truth(truth, target)
+    rep = {"scenario": scenario.name, "truth": truth, "header": header, "target": target}
     ended = [e for e in events if e["kind"] == "end"]
     rep["ended"] = bool(ended)
     rep["last_t"] = grid[-1][0] if grid else 0.0
@@ -508,12 +595,32 @@ def analyse(truth, scenario):
     steps = [{"t": e["t"], "size": float(e["size"])} for e in events if e["kind"] == "step"
              and abs(float(e["size"])) > 0.0]
     rep["steps"] = steps
+    # steps of the guest clock made by another program (not chronyd)
+    rep["external_steps"] = [{"t": e["t"], "size": float(e["size"])} for e in events
+                             if e["kind"] == "external_step"]
+    # selection changes after chronyd first selected a source (flapping)
+    first = next((i for i, x in enumerate(tl) if x[1]), None)
+    rep["selection_changes"] = 0 if first is None else len(tl) - first - 1
+    # failures the guest kernel sees (totals from the exit or end event)
+    last = next((e for e in reversed(events) if e["kind"] in ("exit", "end")
+                 and "failed_ioctls" in e), {})
+    for k in ("failed_ioctls", "failed_hypercalls", "kernel_log_lines"):
+        rep[k] = int(last.get(k, 0))
+    counts = [(e["t"], (int(e["failed_ioctls"]), int(e["failed_hypercalls"]),
+                        int(e["kernel_log_lines"]), int(e.get("basic_ioctls", 0))))
+              for e in events if e["kind"] == "counts"]
+    # time from the end of each hostfail/gone window to the first reading
+    # the host answered (inf if none came before the end of the run)
+    ends = [e["t"] for e in events if e["kind"] == "window_end"
+            and e.get("what") in ("hostfail", "gone")]
+    goods = [e["t"] for e in events if e["kind"] == "good_read"]
+    rep["good_read_delay"] = [next((g - t for g in goods if g >= t), None) for t in ends]
 
     # Disturbances and their recoveries
     starts = sorted(e["t"] for e in events if e["kind"] in DISTURB_START)
     points = [{"kind": "start", "t": 0.0}]
     for e in events:
-        if e["kind"] in ("resume", "host_step", "clocksource"):
+        if e["kind"] in RECOVERY_FROM:
             points.append({"kind": e["kind"], "t": e["t"]})
         elif e["kind"] == "window_end":
             points.append({"kind": "window_end:" + e.get("what", ""), "t": e["t"]})
@@ -523,9 +630,12 @@ def analyse(truth, scenario):
         horizon = min([s for s in starts if s > t0 + 1e-9] + [t_end])
         i0 = index_at(grid, t0)
         seg = [abs(g[1]) for g in grid[i0:index_at(grid, horizon)] if not g[3]]
+        r1 = recovery(grid, i0, t0, horizon, 1e-3)
         recs.append({
             "kind": p["kind"], "t": t0, "horizon": horizon,
-            "rec_1ms": recovery(grid, i0, t0, horizon, 1e-3),
+            "rec_1ms": r1,
+            # the same in running (not paused) time of the VM
+            "rec_1ms_run": None if r1 is None else running_time(pauses, t0, t0 + r1),
             "rec_10us": recovery(grid, i0, t0, horizon, 1e-5),
             "max_abs_err": max(seg) if seg else None,
             "steps": [s for s in steps if t0 <= s["t"] < horizon],
@@ -538,6 +648,12 @@ def analyse(truth, scenario):
         st = window_stats(grid, w0, min(w1, t_end), pauses)
         if st is not None:
             st["steps"] = len([s for s in steps if w0 <= s["t"] <= w1])
+            st["external_steps"] = len([s for s in rep["external_steps"] if w0 <= s["t"] <= w1])
+            c0, c1 = counts_at(counts, w0), counts_at(counts, min(w1, t_end))
+            st["failed_ioctls"] = c1[0] - c0[0]
+            st["failed_hypercalls"] = c1[1] - c0[1]
+            st["kernel_log_lines"] = c1[2] - c0[2]
+            st["basic_ioctls"] = c1[3] - c0[3]
             st["selected"], st["unselections"] = selection_stats(tl, w0, min(w1, t_end))
         rep["windows"][name] = st
     return rep
@@ -562,7 +678,8 @@ def read_queries(rundir, events):
 
 
 def tabulated_recoveries(rep, kind):
-    """The recoveries of the scenario's tabulated event kind."""
+    """The recoveries of an event kind (the scenario's tabulated one, or the
+    KIND of a metric `rec_1ms@KIND.max`)."""
     return [r for r in rep.get("recoveries", []) if r["kind"] == kind or
             r["kind"].startswith(kind + ":")]
 
@@ -598,14 +715,29 @@ def metric(scenario, reps, name):
     window.NAME.{rms,max,steps,unselections} (worst over runs),
     window.NAME.selected (fraction of the window with a source selected,
     lowest over runs), hypercalls_per_s (mean over runs, per second of
-    running VM time), hypercalls_paused (sum: hypercalls while paused)."""
+    running VM time), hypercalls_paused (sum: hypercalls while paused).
+    rec_1ms_run.{...}: the recovery in running (not paused) VM time.
+    A recovery metric may name its event kind: rec_1ms@KIND.max (KIND =
+    resume, external_step, jump_detected, good_read, host_leap, ...;
+    default the scenario's `recovery`).  all_steps / external_steps: every
+    step of the runs made by chronyd / by another program (sum);
+    failed_ioctls, failed_hypercalls, kernel_log_lines, selection_changes:
+    worst run; window.NAME.{failed_ioctls,failed_hypercalls,
+    kernel_log_lines,basic_ioctls,external_steps} (worst run);
+    good_read_delay: longest time from the end of a hostfail/gone window to
+    the first reading the host answered (worst run)."""
     if name == "status":
         st = sorted(set(r["status"] for r in reps))
         return st[0] if len(st) == 1 else "mixed:" + ",".join(st)
     ok = [r for r in reps if r["status"] == "ok"]
-    recs = [x for r in ok for x in tabulated_recoveries(r, scenario.recovery)]
+    kind = scenario.recovery
+    if "@" in name.split(".")[0]:
+        head, _, rest = name.partition(".")
+        head, _, kind = head.partition("@")
+        name = head + "." + rest if rest else head
+    recs = [x for r in ok for x in tabulated_recoveries(r, kind)]
     parts = name.split(".")
-    if parts[0] in ("rec_1ms", "rec_10us", "sel"):
+    if parts[0] in ("rec_1ms", "rec_10us", "sel", "rec_1ms_run"):
         if not recs or len(ok) < len(reps):
             return INF
         return _agg([x[parts[0]] for x in recs], parts[1])
@@ -616,6 +748,20 @@ def metric(scenario, reps, name):
         return sum(1 for x in recs if x["rec_1ms"] is not None and x["rec_1ms"] <= lim) / len(recs)
     if parts[0] == "steps":
         return sum(len(x["steps"]) for x in recs)
+    if parts[0] in ("all_steps", "external_steps"):
+        # every step of the run (chronyd's / another program's), all runs
+        key = "steps" if parts[0] == "all_steps" else "external_steps"
+        return sum(len(r[key]) for r in ok) if len(ok) == len(reps) else INF
+    if parts[0] == "good_read_delay":
+        # worst delay from an outage's end to the first good reading
+        if not ok or len(ok) < len(reps):
+            return INF
+        vals = [INF if v is None else v for r in ok for v in r["good_read_delay"]]
+        return max(vals) if vals else INF
+    if parts[0] in ("failed_ioctls", "failed_hypercalls", "kernel_log_lines",
+                    "selection_changes"):
+        # worst run
+        return max(r[parts[0]] for r in ok) if ok and len(ok) == len(reps) else INF
     if parts[0] == "window":
         vals = [r["windows"].get(parts[1]) for r in ok]
         if not vals or None in vals or len(ok) < len(reps):

@@ -82,6 +82,70 @@ def resume_sel(rep):
     return [r["sel"] for r in simlib.tabulated_recoveries(rep, "resume")]
 
 
+def log_with(err, events, end=100.0, step=0.1, pause=None):
+    """A truth log with grid error err(t) every `step` s (no grid line while
+    paused, as the simulator writes them) and the given E lines."""
+    out = ["H scenario=test seed=1"]
+    ev = sorted(events)
+    n = int(round(end / step))
+    for k in range(n + 1):
+        t = k * step
+        while ev and ev[0][0] <= t + 1e-9:
+            out.append("E %.9f %s" % ev.pop(0))
+        if pause and pause[0] <= t < pause[1]:
+            continue
+        out.append("G %.6f %.12f %d" % (t, err(t), k))
+    out.append("E %.9f end hypercalls=%d failed_ioctls=12 failed_hypercalls=12 "
+               "kernel_log_lines=9" % (end, n))
+    f = tempfile.NamedTemporaryFile("w", suffix=".log", delete=False)
+    f.write("\n".join(out) + "\n")
+    f.close()
+    return f.name
+
+
+def issue9_metrics():
+    sel = "selection state=selected source=KVM0"
+    # a step by another program at 10 s during a pause from 8 s to 13 s
+    ev = [(10.0, "external_step size=5.0"), (8.0, "pause duration=5 mode=kvm-clock "
+          "cause=pause hypercalls=0"), (13.0, "resume err=5 hypercalls=0 injected=0"),
+          (30.0, "counts failed_ioctls=5 failed_hypercalls=5 kernel_log_lines=4 basic_ioctls=1"),
+          (60.0, "counts failed_ioctls=12 failed_hypercalls=12 kernel_log_lines=9 "
+           "basic_ioctls=3"),
+          (45.0, "window_start kind=hostfail duration=5 p=0"),
+          (50.0, "window_end kind=hostfail duration=5 p=0"), (53.0, "good_read"),
+          (3.0, sel), (40.0, "selection state=none"), (41.0, sel),
+          (60.0, "selection state=selected source=PHC0")]
+    path = log_with(lambda t: 5.0 if 10.0 <= t < 20.0 else 2e-3 + 1e-8, ev, pause=(8.0, 13.0))
+    sc = FakeScenario([("a", 20, 50), ("b", 40, 70)])
+    sc.recovery = "external_step"
+    try:
+        rep = simlib.analyse(path, sc, 0.002)
+        rep0 = simlib.analyse(path, sc)
+    finally:
+        os.unlink(path)
+    rep["status"] = rep0["status"] = "ok"
+    rec = simlib.tabulated_recoveries(rep, "external_step")[0]
+    check(near(rec["rec_1ms"], 10.0, 1e-6) and near(rec["rec_1ms_run"], 7.0, 1e-6),
+          "recovery 10 s after an external step in a pause, 7 s of it running", rec)
+    check(simlib.tabulated_recoveries(rep0, "external_step")[0]["rec_1ms"] is None,
+          "2 ms off is not recovered without the target offset", None)
+    check(near(simlib.metric(sc, [rep], "rec_1ms_run@external_step.max"), 7.0, 1e-6) and
+          near(simlib.metric(sc, [rep], "rec_1ms@good_read.max"), 0.0, 1e-6),
+          "rec_1ms_run@KIND and rec_1ms@KIND metrics", None)
+    check(simlib.metric(sc, [rep], "external_steps") == 1 and
+          simlib.metric(sc, [rep], "all_steps") == 0, "external steps are not chronyd's", None)
+    w = rep["windows"]
+    check((w["a"]["failed_ioctls"], w["b"]["failed_ioctls"], w["b"]["kernel_log_lines"],
+           w["b"]["basic_ioctls"]) == (5, 7, 5, 2), "failed ioctls / log lines / basic per window",
+          w)
+    check(simlib.metric(sc, [rep], "failed_ioctls") == 12 and
+          simlib.metric(sc, [rep], "kernel_log_lines") == 9, "totals from the end event", None)
+    check(near(simlib.metric(sc, [rep], "good_read_delay"), 3.0, 1e-6),
+          "first good reading 3 s after the outage", rep["good_read_delay"])
+    check(simlib.metric(sc, [rep], "selection_changes") == 3,
+          "3 selection changes after the first selection", rep["selection_changes"])
+
+
 def main():
     sel = "selection state=selected source=KVM0"
     none = "selection state=none"
@@ -148,6 +212,8 @@ def main():
     rep = analyse([], [("all", 0, 1800)], pause=(600.0, 960.0), rate=14, hc_in_pause=14)
     check(near(rep["windows"]["all"]["hypercalls_per_s"], 14.0, 0.02),
           "window hypercalls/s across a pause", rep["windows"]["all"]["hypercalls_per_s"])
+
+    issue9_metrics()
 
     # durations in the tables
     got = [simlib.fmt_duration(v) for v in

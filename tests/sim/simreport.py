@@ -24,6 +24,8 @@ import simlib  # noqa: E402
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--scenario", help="scenario name or path (default: from the header)")
+    ap.add_argument("--target", type=float, default=0.0,
+                    help="the configuration's target offset from the host (simlib.CONFIG_TARGET)")
     ap.add_argument("truth")
     a = ap.parse_args()
     name = a.scenario or simlib.read_truth(a.truth)[0].get("scenario", "")
@@ -32,7 +34,7 @@ def main():
         path = os.path.join(simlib.SIM_DIR, "demo.scn")
     if not os.path.exists(path):
         raise SystemExit("scenario %r not found; give --scenario" % name)
-    rep = simlib.analyse(a.truth, simlib.Scenario(path))
+    rep = simlib.analyse(a.truth, simlib.Scenario(path), a.target)
     rep.pop("header", None)
     json.dump(rep, sys.stdout, indent=1)
     print()

@@ -39,7 +39,10 @@ def summary(rep, kind):
     for name, w in sorted(rep["windows"].items()):
         if w:
             parts.append("%s: rms %s max %s" % (name, fmt(w["rms"], "s"), fmt(w["max"], "s")))
-    parts.append("hc/s %s" % fmt(rep["hypercalls_per_s"]))
+    parts.append("hc/s %s; external steps %d; failed ioctls %d; kernel log lines %d; "
+                 "selection changes %d" % (fmt(rep["hypercalls_per_s"]),
+                                           len(rep["external_steps"]), rep["failed_ioctls"],
+                                           rep["kernel_log_lines"], rep["selection_changes"]))
     return "\n   ".join(parts)
 
 
@@ -59,7 +62,7 @@ def main():
     path = a.scenario if os.path.exists(a.scenario) else \
         os.path.join(simlib.SCENARIO_DIR, a.scenario + ".scn")
     sc = simlib.Scenario(path)
-    configs = a.config or simlib.available_configs()
+    configs = a.config or simlib.available_configs(sc)
     phs = sc.phases()
     idx = a.phase if a.phase is not None else range(len(phs))
     jobs = []
