@@ -8,8 +8,11 @@ set -u
 . "$(dirname "$0")/lib.sh"
 
 prefix=$(make -s -C "$top" print-prefix)
-make -s -C "$top" install DESTDIR="$tmp/dest" > "$tmp/log" 2>&1 ||
-  { cat "$tmp/log"; echo "0 passed, 1 failed"; exit 1; }
+if ! check "make install DESTDIR=..." sh -c "make -s -C '$top' install DESTDIR='$tmp/dest' > '$tmp/log' 2>&1"; then
+  cat "$tmp/log"
+  finish
+  exit 1
+fi
 
 check "chronyd installed in DESTDIR$prefix/sbin" test -x "$tmp/dest$prefix/sbin/chronyd"
 check "chronyc installed in DESTDIR$prefix/bin" test -x "$tmp/dest$prefix/bin/chronyc"

@@ -20,7 +20,9 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import simlib  # noqa: E402
+import testlib  # noqa: E402
 
 OPS = {"<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt,
        "==": operator.eq, "!=": operator.ne}
@@ -55,7 +57,7 @@ def main():
     ap.add_argument("--out", default="build/sim/check")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--expect", default=os.path.join(simlib.SIM_DIR, "expect.txt"),
-                    help="bounds file (e.g. tests/sim/expect-driver.txt)")
+                    help="bounds file (default: tests/sim/expect.txt)")
     ap.add_argument("--no-determinism", action="store_true",
                     help="skip the bit-identical re-runs (e.g. with another --expect)")
     a = ap.parse_args()
@@ -89,7 +91,6 @@ def main():
         det = [d.result() for d in det]
         detq = [d.result() for d in detq]
 
-    passed = failed = 0
     failed_groups = set()
     for n, config, name, nph, met, op, want in exps:
         reps = [results[(config, name, nph, i)] for i in range(min(nph, len(scen[name].phases())))]
@@ -97,13 +98,11 @@ def main():
         ok = got is not None and OPS[op](got, value(want))
         label = "%s %s:%d %s %s %s" % (config, name, nph, met, op, want)
         if ok:
-            passed += 1
-            print("PASS %s (got %s)" % (label, got))
+            testlib.check(True, "%s (got %s)" % (label, got))
         else:
-            failed += 1
             failed_groups.add((config, name, nph))
-            print("FAIL %s (got %s; status %s; see %s)" % (
-                label, got, simlib.metric(scen[name], reps, "status"),
+            testlib.check(False, label, "(got %s; status %s; see %s)" % (
+                got, simlib.metric(scen[name], reps, "status"),
                 os.path.dirname(reps[0]["truth"])))
             for r in reps[:1]:
                 for l in r.get("log_tail", []):
@@ -115,16 +114,11 @@ def main():
             os.unlink(rep["truth"])
 
     if a.no_determinism:
-        print("%d passed, %d failed" % (passed, failed))
-        return 1 if failed else 0
+        return testlib.finish()
     same = det[0]["status"] == "ok" and filecmp.cmp(det[0]["truth"], det[1]["truth"],
                                                      shallow=False)
-    if same:
-        passed += 1
-        print("PASS chronyd run with one seed is bit-identical (truth logs)")
-    else:
-        failed += 1
-        print("FAIL chronyd runs with one seed differ: %s %s" % (det[0]["truth"], det[1]["truth"]))
+    testlib.check(same, "chronyd run with one seed is bit-identical (truth logs)",
+                  "%s %s" % (det[0]["truth"], det[1]["truth"]))
 
     qa, qb = (os.path.dirname(r["truth"]) for r in detq)
     qfiles = sorted(f for f in os.listdir(qa) if f.startswith("query-"))
@@ -132,16 +126,9 @@ def main():
             filecmp.cmp(detq[0]["truth"], detq[1]["truth"], shallow=False) and
             all(filecmp.cmp(os.path.join(qa, f), os.path.join(qb, f), shallow=False)
                 for f in qfiles))
-    if same:
-        passed += 1
-        print("PASS chronyd run with chronyc queries is bit-identical (truth logs, %d answers)"
-              % len(qfiles))
-    else:
-        failed += 1
-        print("FAIL chronyd runs with chronyc queries differ: %s %s" % (qa, qb))
-
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    testlib.check(same, "chronyd run with chronyc queries is bit-identical (truth logs, %d "
+                  "answers)" % len(qfiles), "%s %s" % (qa, qb))
+    return testlib.finish()
 
 
 if __name__ == "__main__":

@@ -19,19 +19,13 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import simlib  # noqa: E402
-
-passed = failed = 0
+import testlib  # noqa: E402
 
 
 def check(ok, name, got):
-    global passed, failed
-    if ok:
-        passed += 1
-        print("PASS %s" % name)
-    else:
-        failed += 1
-        print("FAIL %s (got %r)" % (name, got))
+    testlib.check(ok, name, "(got %r)" % (got,))
 
 
 def near(a, b, eps=1e-9):
@@ -221,8 +215,7 @@ def main():
     check(got == ["never", "never", "0", "2 us", "1 ms", "184 ms", "1.0 s", "3.1 s"],
           "duration formatting (units chosen after rounding, never)", got)
 
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return testlib.finish()
 
 
 if __name__ == "__main__":
