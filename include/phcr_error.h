@@ -17,9 +17,8 @@
 
   Error classes of phc_reader.  Every failure of discovery or of a
   reading is mapped to one stable PHCR_Error code (the numeric values
-  never change; new codes are only appended), with a human message, a
-  validation-reject class enum, and a small log rate-limit helper that
-  callers use so that a persistent failure is logged, but not flooded.
+  never change; new codes are only appended), with a human message, and
+  a validation-reject class enum.
   */
 
 #ifndef PHCR_ERROR_H
@@ -71,34 +70,5 @@ typedef enum {
                                 when the host could not answer */
   PHCR_REJ_COUNT             /* number of classes, not a class */
 } PHCR_Reject;
-
-/* Stable identifier of a reject class, e.g. "NSEC" (never NULL). */
-extern const char *PHCR_RejectName(PHCR_Reject cls);
-
-/* ================================================== */
-/* Log rate limiting: at most one line per interval per class.  Classes are
-   small integers chosen by the caller (PHCR_Error codes fit). */
-
-#define PHCR_RATELIMIT_CLASSES 32
-
-typedef struct {
-  double interval;                                /* seconds */
-  double last[PHCR_RATELIMIT_CLASSES];            /* time of last allowed */
-  unsigned char seen[PHCR_RATELIMIT_CLASSES];     /* 1 if last is valid */
-  unsigned long suppressed[PHCR_RATELIMIT_CLASSES]; /* since last allowed */
-  unsigned long total_suppressed[PHCR_RATELIMIT_CLASSES];
-} PHCR_RateLimit;
-
-/* Initialise with the minimum interval between two lines of one class. */
-extern void PHCR_RateLimitInit(PHCR_RateLimit *rl, double interval);
-
-/* Return 1 if a line of class cls may be logged at time now (any
-   monotonic seconds of the caller), 0 if it must be suppressed (it is then
-   counted).  When 1 is returned and suppressed is not NULL, *suppressed
-   receives the number of lines of that class suppressed since the previous
-   allowed one (the counter is then cleared).  Out-of-range classes share
-   the last slot.  A time going backwards allows the line. */
-extern int PHCR_RateLimitCheck(PHCR_RateLimit *rl, int cls, double now,
-                               unsigned long *suppressed);
 
 #endif

@@ -93,15 +93,6 @@ typedef struct {
   int confirmations_needed;
 } PHCR_JumpResult;
 
-/* Estimate for diagnostics. */
-typedef struct {
-  int n;                 /* samples in the history */
-  int64_t offset_ns;     /* estimated offset at the given time */
-  double drift;          /* d(offset)/dt (s/s) */
-  double noise;          /* robust std-dev of the residuals (s) */
-  unsigned long normal, suspects, confirmed, dismissed;  /* counts */
-} PHCR_JumpEstimate;
-
 typedef struct PHCR_JumpDetector_Record *PHCR_JumpDetector;
 
 extern void PHCR_JumpConfigDefaults(PHCR_JumpConfig *config);
@@ -122,11 +113,5 @@ extern void PHCR_JumpReset(PHCR_JumpDetector d);
 
 /* Like PHCR_JumpReset, and re-arm the first-sample rule. */
 extern void PHCR_JumpResetCold(PHCR_JumpDetector d);
-
-/* Current estimate extrapolated to time. */
-extern void PHCR_JumpGetEstimate(PHCR_JumpDetector d, double time,
-                                 PHCR_JumpEstimate *est);
-
-extern const char *PHCR_JumpStateName(PHCR_JumpState state);
 
 #endif

@@ -145,17 +145,11 @@ extern PHCR_Error PHCR_ReadSentinel(PHCR_Reader reader, double now,
 extern PHCR_Error PHCR_ReadProbe(PHCR_Reader reader, double now,
                                  PHCR_Result *res);
 
-/* Make the next PHCR_Read re-probe better modes. */
-extern void PHCR_RequestReprobe(PHCR_Reader reader);
-
 extern PHCR_Mode PHCR_GetMode(PHCR_Reader reader);
 /* Best mode the reader may still use (after flags, caps and disabling). */
 extern PHCR_Mode PHCR_GetBestMode(PHCR_Reader reader);
-extern int PHCR_GetFd(PHCR_Reader reader);          /* -1 if closed */
 extern const char *PHCR_GetPath(PHCR_Reader reader); /* without root */
-extern void PHCR_GetCaps(PHCR_Reader reader, PHCR_Caps *caps);
 extern void PHCR_GetCounters(PHCR_Reader reader, PHCR_Counters *counters);
-extern void PHCR_GetStats(PHCR_Reader reader, PHCR_StatsSummary *stats);
 
 /* Map an errno of a reading ioctl in a mode to its class. */
 extern PHCR_Error PHCR_ErrorFromErrno(int sys_errno, PHCR_Mode mode);

@@ -19,8 +19,7 @@
   (1..25 system/PHC/system triplets, or one PRECISE cross-timestamp); the
   validator rejects garbage in it, the filter turns it into one sample
   (offset in exact integer nanoseconds and in double seconds, delay, error
-  bound, quality), and the running statistics summarise recent samples for
-  diagnostics.  All functions here are pure: no I/O, no clock reads, no
+  bound).  All functions here are pure: no I/O, no clock reads, no
   allocation.
   */
 
@@ -125,34 +124,6 @@ extern PHCR_Error PHCR_FilterReading(const PHCR_Reading *r,
                                      const PHCR_FilterConfig *config,
                                      PHCR_Sample *sample,
                                      unsigned long rejects[PHCR_REJ_COUNT]);
-
-/* ================================================== */
-/* Running statistics over the last samples (for diagnostics). */
-
-#define PHCR_STATS_WINDOW 64
-
-typedef struct {
-  double delay[PHCR_STATS_WINDOW];
-  double offset[PHCR_STATS_WINDOW];   /* relative to base_ns */
-  int64_t base_ns;
-  int n, pos;
-  unsigned long total;
-  double min_delay_ever;
-} PHCR_Stats;
-
-typedef struct {
-  unsigned long total;   /* samples ever added */
-  int n;                 /* samples in the window */
-  double min_delay;      /* in the window (s) */
-  double median_delay;   /* in the window (s) */
-  double min_delay_ever; /* since init (s) */
-  double jitter;         /* robust std-dev of consecutive offset changes
-                            divided by sqrt(2) (s); 0 if n < 3 */
-} PHCR_StatsSummary;
-
-extern void PHCR_StatsInit(PHCR_Stats *s);
-extern void PHCR_StatsAdd(PHCR_Stats *s, const PHCR_Sample *sample);
-extern void PHCR_StatsGet(const PHCR_Stats *s, PHCR_StatsSummary *out);
 
 /* ================================================== */
 /* Time helpers (exact, saturating at the int64 ns range). */

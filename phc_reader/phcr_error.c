@@ -15,13 +15,11 @@
 
   =======================================================================
 
-  Error codes, reject classes and the log rate-limit helper of phc_reader:
-  stable names and human messages of every class, the errno -> class
-  mapping of the reading ioctls, and PHCR_RateLimit.
+  Error codes of phc_reader: stable names and human messages of every
+  class, and the errno -> class mapping of the reading ioctls.
   */
 
 #include <errno.h>
-#include <string.h>
 
 #include "phcr.h"
 
@@ -51,10 +49,6 @@ static const char *const error_strings[PHCR_ERR_COUNT] = {
   "unexpected error"
 };
 
-static const char *const reject_names[PHCR_REJ_COUNT] = {
-  "NSEC", "ORDER", "NONMONOTONIC", "DELAY", "ABSURD", "OUTLIER", "SYSCOPY"
-};
-
 /* ================================================== */
 
 const char *
@@ -73,16 +67,6 @@ PHCR_ErrorName(PHCR_Error code)
   if ((unsigned int)code >= PHCR_ERR_COUNT)
     return "UNKNOWN";
   return error_names[code];
-}
-
-/* ================================================== */
-
-const char *
-PHCR_RejectName(PHCR_Reject cls)
-{
-  if ((unsigned int)cls >= PHCR_REJ_COUNT)
-    return "UNKNOWN";
-  return reject_names[cls];
 }
 
 /* ================================================== */
@@ -123,37 +107,4 @@ PHCR_ErrorFromErrno(int sys_errno, PHCR_Mode mode)
     default:
       return PHCR_ERR_OTHER;
   }
-}
-
-/* ================================================== */
-
-void
-PHCR_RateLimitInit(PHCR_RateLimit *rl, double interval)
-{
-  memset(rl, 0, sizeof (*rl));
-  rl->interval = interval > 0.0 ? interval : 0.0;
-}
-
-/* ================================================== */
-
-int
-PHCR_RateLimitCheck(PHCR_RateLimit *rl, int cls, double now,
-                    unsigned long *suppressed)
-{
-  if (cls < 0 || cls >= PHCR_RATELIMIT_CLASSES)
-    cls = PHCR_RATELIMIT_CLASSES - 1;
-
-  if (rl->seen[cls] && now >= rl->last[cls] &&
-      now - rl->last[cls] < rl->interval) {
-    rl->suppressed[cls]++;
-    rl->total_suppressed[cls]++;
-    return 0;
-  }
-
-  if (suppressed)
-    *suppressed = rl->suppressed[cls];
-  rl->suppressed[cls] = 0;
-  rl->last[cls] = now;
-  rl->seen[cls] = 1;
-  return 1;
 }

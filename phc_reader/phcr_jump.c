@@ -83,8 +83,6 @@ struct PHCR_JumpDetector_Record {
      the rates, so it is the drift of the warm-up after it */
   double prior_drift;
   int have_prior;
-
-  unsigned long normal, suspects, confirmed, dismissed;
 };
 
 /* ================================================== */
@@ -187,23 +185,6 @@ PHCR_JumpResetCold(PHCR_JumpDetector d)
   d->have_prior = 0;
   d->prior_drift = 0.0;
   d->first_armed = d->cfg.first_sample_rule != 0;
-}
-
-/* ================================================== */
-
-const char *
-PHCR_JumpStateName(PHCR_JumpState state)
-{
-  switch (state) {
-    case PHCR_JUMP_NORMAL:
-      return "normal";
-    case PHCR_JUMP_SUSPECT:
-      return "suspect";
-    case PHCR_JUMP_CONFIRMED:
-      return "confirmed";
-    default:
-      return "unknown";
-  }
 }
 
 /* ================================================== */
@@ -426,7 +407,6 @@ start_suspect(PHCR_JumpDetector d, const Model *m, const Point *p,
   d->cand_dev[0] = dev;
   d->n_cand = 1;
   d->cand_cold = cold;
-  d->suspects++;
 }
 
 /* ================================================== */
@@ -479,7 +459,6 @@ feed_pending(PHCR_JumpDetector d, const Point *p, const PHCR_JumpInput *in,
     j = median_i64(d->cand_dev, d->n_cand);
     fill_result(res, PHCR_JUMP_CONFIRMED, pred, j, u, d->n_cand - 1, need);
     res->flags |= d->cand_cold ? PHCR_JUMPF_COLD : 0;
-    d->confirmed++;
     save_prior(d);
     d->n = d->first = 0;
     for (i = 0; i < d->n_cand; i++)
@@ -493,8 +472,6 @@ feed_pending(PHCR_JumpDetector d, const Point *p, const PHCR_JumpInput *in,
     /* Agrees with the old estimate: the suspect was a wild reading */
     d->n_cand = 0;
     d->cand_cold = 0;
-    d->dismissed++;
-    d->normal++;
     hist_add(d, p);
     fill_result(res, PHCR_JUMP_NORMAL, pred, dev, u, 0, need);
     res->flags |= PHCR_JUMPF_DISMISSED;
@@ -551,29 +528,9 @@ PHCR_JumpFeed(PHCR_JumpDetector d, const PHCR_JumpInput *in,
     return PHCR_JUMP_SUSPECT;
   }
 
-  d->normal++;
   if (m.valid && !m.warmup)
     update_pred_noise(d, (double)dev * 1e-9);
   hist_add(d, &p);
   fill_result(res, PHCR_JUMP_NORMAL, pred, dev, u, 0, d->cfg.confirmations);
   return PHCR_JUMP_NORMAL;
-}
-
-/* ================================================== */
-
-void
-PHCR_JumpGetEstimate(PHCR_JumpDetector d, double time, PHCR_JumpEstimate *est)
-{
-  Model m;
-
-  fit_model(d, &m);
-  memset(est, 0, sizeof (*est));
-  est->n = d->n;
-  est->offset_ns = predict(&m, time);
-  est->drift = m.drift;
-  est->noise = m.noise > d->pred_noise ? m.noise : d->pred_noise;
-  est->normal = d->normal;
-  est->suspects = d->suspects;
-  est->confirmed = d->confirmed;
-  est->dismissed = d->dismissed;
 }

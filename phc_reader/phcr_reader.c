@@ -189,7 +189,6 @@ PHCR_Open(const PHCR_Env *env, const char *spec, const char *clock_name,
   else
     PHCR_ConfigDefaults(&r->config);
   sanitise_config(&r->config);
-  PHCR_StatsInit(&r->stats);
   r->fd = -1;
 
   res = open_device(r, disc);
@@ -241,8 +240,6 @@ reprobe_due(PHCR_Reader r, double now)
 {
   const PHCR_Config *c = &r->config;
 
-  if (r->reprobe_requested)
-    return 1;
   if (c->reprobe_reads > 0 && r->reads_below_best >= c->reprobe_reads)
     return 1;
   if (c->reprobe_interval > 0.0 && r->below_since_valid &&
@@ -276,7 +273,6 @@ start_mode(PHCR_Reader r, int sentinel, double now, PHCR_Result *res)
   if (!sentinel && m < best && reprobe_due(r, now)) {
     res->events |= PHCR_EVENT_REPROBE;
     r->counters.reprobes++;
-    r->reprobe_requested = 0;
     note_below_best(r, now);
     return best;
   }
@@ -319,7 +315,6 @@ finish_ok(PHCR_Reader r, PHCR_Mode m, int disable_ext, double now,
   r->counters.mode_reads[m]++;
   PHCR_FilterReading(&res->reading, &r->config.filter, &res->sample,
                      r->counters.rejects);
-  PHCR_StatsAdd(&r->stats, &res->sample);
 }
 
 /* ================================================== */
@@ -416,27 +411,10 @@ PHCR_ReadProbe(PHCR_Reader r, double now, PHCR_Result *res)
 
 /* ================================================== */
 
-void
-PHCR_RequestReprobe(PHCR_Reader r)
-{
-  if (r)
-    r->reprobe_requested = 1;
-}
-
-/* ================================================== */
-
 PHCR_Mode
 PHCR_GetMode(PHCR_Reader r)
 {
   return r ? r->mode : PHCR_MODE_NONE;
-}
-
-/* ================================================== */
-
-int
-PHCR_GetFd(PHCR_Reader r)
-{
-  return r ? r->fd : -1;
 }
 
 /* ================================================== */
@@ -450,26 +428,8 @@ PHCR_GetPath(PHCR_Reader r)
 /* ================================================== */
 
 void
-PHCR_GetCaps(PHCR_Reader r, PHCR_Caps *caps)
-{
-  if (r && caps)
-    *caps = r->caps;
-}
-
-/* ================================================== */
-
-void
 PHCR_GetCounters(PHCR_Reader r, PHCR_Counters *counters)
 {
   if (r && counters)
     *counters = r->counters;
-}
-
-/* ================================================== */
-
-void
-PHCR_GetStats(PHCR_Reader r, PHCR_StatsSummary *stats)
-{
-  if (r && stats)
-    PHCR_StatsGet(&r->stats, stats);
 }

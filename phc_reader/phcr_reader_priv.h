@@ -43,10 +43,8 @@ struct PHCR_Reader_Record {
   int reads_below_best;       /* reads since falling below the best mode */
   double below_since;         /* caller time of that fall / last reprobe */
   int below_since_valid;
-  int reprobe_requested;
 
   PHCR_Counters counters;
-  PHCR_Stats stats;
 };
 
 /* One mode, with bounded retries and validation, into res->reading;
