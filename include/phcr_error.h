@@ -17,8 +17,8 @@
 
   Error classes of phc_reader.  Every failure of discovery or of a
   reading is mapped to one stable PHCR_Error code (the numeric values
-  never change; new codes are only appended), with a human message, and
-  a validation-reject class enum.
+  never change; new codes are only appended), with a stable name and a
+  human message.
   */
 
 #ifndef PHCR_ERROR_H
@@ -53,22 +53,5 @@ extern const char *PHCR_ErrorString(PHCR_Error code);
 
 /* Stable identifier of an error code, e.g. "HOST_NOTSUPP" (never NULL). */
 extern const char *PHCR_ErrorName(PHCR_Error code);
-
-/* Validation reject classes (counted per class, see PHCR_Counters). */
-typedef enum {
-  PHCR_REJ_NSEC = 0,         /* tv_nsec outside [0, 1e9) */
-  PHCR_REJ_ORDER = 1,        /* sys_after < sys_before */
-  PHCR_REJ_NONMONOTONIC = 2, /* PHC timestamps go backwards by more than
-                                1 ms within one ioctl */
-  PHCR_REJ_DELAY = 3,        /* delay (sys_after - sys_before) above the
-                                configured maximum (default 1 s) */
-  PHCR_REJ_ABSURD = 4,       /* absurd value: negative seconds, zero time,
-                                PHC and system time out of int64 ns range */
-  PHCR_REJ_OUTLIER = 5,      /* dropped by the filter's outlier rejection */
-  PHCR_REJ_SYSCOPY = 6,      /* PHC timestamp equal to the system timestamp
-                                before it: a guest kernel < 5.0 copied it
-                                when the host could not answer */
-  PHCR_REJ_COUNT             /* number of classes, not a class */
-} PHCR_Reject;
 
 #endif

@@ -16,10 +16,9 @@
   =======================================================================
 
   Error codes of phc_reader: stable names and human messages of every
-  class, and the errno -> class mapping of the reading ioctls.
+  class.
   */
 
-#include <errno.h>
 
 #include "phcr.h"
 
@@ -67,44 +66,4 @@ PHCR_ErrorName(PHCR_Error code)
   if ((unsigned int)code >= PHCR_ERR_COUNT)
     return "UNKNOWN";
   return error_names[code];
-}
-
-/* ================================================== */
-
-PHCR_Error
-PHCR_ErrorFromErrno(int sys_errno, PHCR_Mode mode)
-{
-  switch (sys_errno) {
-    case 0:
-      return PHCR_OK;
-    case EOPNOTSUPP:
-#if defined(ENOTSUP) && ENOTSUP != EOPNOTSUPP
-    case ENOTSUP:
-#endif
-      return PHCR_ERR_HOST_NOTSUPP;
-    case ENODEV:
-      /* The kernel's get_device_system_crosststamp() fails with ENODEV
-         when the current clocksource does not match the device's */
-      return mode == PHCR_MODE_PRECISE ? PHCR_ERR_CLOCKSOURCE : PHCR_ERR_GONE;
-    case ENXIO:
-    case EBADF:
-      return PHCR_ERR_GONE;
-    case EINVAL:
-      /* PRECISE: the device's counter value lies before the current
-         timekeeping interval and ptp_kvm passes no history
-         (get_device_system_crosststamp()): transient.  Elsewhere a bug. */
-      return mode == PHCR_MODE_PRECISE ? PHCR_ERR_RETRY : PHCR_ERR_OTHER;
-    case EINTR:
-    case EAGAIN:
-#if EWOULDBLOCK != EAGAIN
-    case EWOULDBLOCK:
-#endif
-    case EBUSY:
-      return PHCR_ERR_RETRY;
-    case EACCES:
-    case EPERM:
-      return PHCR_ERR_ACCESS;
-    default:
-      return PHCR_ERR_OTHER;
-  }
 }

@@ -32,6 +32,7 @@
 #include <cmocka.h>
 
 #include "fake_phc.h"
+#include "phcr_internal.h"
 
 /* ================================================== */
 
@@ -187,7 +188,7 @@ test_auto_by_clock_name(void **state)
   assert_string_equal(d.path, "/dev/ptp2");
   assert_int_equal(d.index, 2);
   assert_string_equal(d.why, "/dev/ptp2: clock_name 'KVM virtual PTP'");
-  assert_int_equal(d.caps.cross_timestamping, 1);
+  assert_int_equal(d.cross_timestamping, 1);
 
   /* configurable name */
   assert_int_equal(PHCR_FindDevice(&x->env, NULL, "hyperv", &d), PHCR_OK);
