@@ -131,8 +131,13 @@ $(PHCR_LIB): $(PHCR_OBJS)
 	@mkdir -p $(PHCR_DIR)
 	rm -f $@ && ar rcs $@ $(PHCR_OBJS)
 
+# chrony's dependency files (gcc -MM) name our headers without phony
+# targets: one that names a header since removed is dropped and remade.
 chrony: $(BUILD)/config.mk $(CHRONY_DIR)/Makefile $(PHCR_LIB)
 	@if [ -e $(CHRONYD) ] && [ $(PHCR_LIB) -nt $(CHRONYD) ]; then rm -f $(CHRONYD); fi
+	@for d in $$(grep -l '$(TOP)/include/' $(CHRONY_DIR)/.deps/*.d 2>/dev/null); do \
+	  for h in $$(grep -o '$(TOP)/include/[^ :\\]*' $$d); do \
+	    [ -e $$h ] || { rm -f $$d; break; }; done; done
 	$(MAKE) -C $(CHRONY_DIR) chronyd chronyc
 	@$(TOP)/scripts/smoke-chronyd.sh $(CHRONYD)
 

@@ -156,7 +156,6 @@ make_reader_config(struct ptpkvm_instance *pk)
   pk->config.flags = (pk->opts.nocrossts ? PHCR_FLAG_NOCROSSTS : 0) |
                      (pk->opts.noextended ? PHCR_FLAG_NOEXTENDED : 0);
   pk->config.n_samples = pk->opts.samples;
-  pk->config.reprobe_reads = 0;
   pk->config.reprobe_interval = pk->opts.reprobe;
 }
 
@@ -355,7 +354,7 @@ account_read(struct ptpkvm_instance *pk, PHCR_Error err, const PHCR_Result *res,
 
   if (err == PHCR_OK && res->prev_mode == PHCR_MODE_NONE)
     log_first_mode(pk, res);
-  else if (err == PHCR_OK && (res->events & PHCR_EVENT_MODE_CHANGED))
+  else if (err == PHCR_OK && res->mode_changed)
     log_mode_change(pk, res);
 
   ev = PKP_HealthUpdate(&pk->health, err == PHCR_OK, now);

@@ -69,7 +69,6 @@ PKD_Init(PKD_State *d, const PKP_Options *opts, double now)
   PHCR_JumpConfigDefaults(&jc);
   jc.threshold = opts->jump;
   jc.confirmations = opts->confirm;
-  jc.first_sample_rule = 1;
   d->detector = PHCR_JumpCreate(&jc);
 
   PKP_QualityInit(&d->quality);

@@ -18,17 +18,15 @@
   Umbrella header of phc_reader, the library that reads a PTP hardware
   clock (ptp_kvm in particular) reliably: discovery, reading modes with
   fallback and re-probe, error classes, validation, filtering and jump
-  detection.  Include this one header to use the whole API.
+  detection.  Include this one header to use the whole API; each header
+  it includes declares what the .c file of the same name defines.
   */
 
 #ifndef PHCR_H
 #define PHCR_H
 
-#define PHCR_API_VERSION 1
-
 #include "phcr_error.h"
 #include "phcr_ops.h"
-#include "phcr_sample.h"
 #include "phcr_device.h"
 #include "phcr_reader.h"
 #include "phcr_jump.h"

@@ -41,18 +41,6 @@
 #define PHCR_ERRTEXT_MAX 1024
 #define PHCR_MAX_DEVICES 32
 
-/* Subset of struct ptp_clock_caps. */
-typedef struct {
-  int max_adj;
-  int n_alarm;
-  int n_ext_ts;
-  int n_per_out;
-  int pps;
-  int n_pins;
-  int cross_timestamping;
-  int adjust_phase;
-} PHCR_Caps;
-
 /* One PHC listed in /sys/class/ptp. */
 typedef struct {
   int index;                      /* N of ptpN */
@@ -65,7 +53,7 @@ typedef struct {
   char path[PHCR_PATH_MAX];        /* chosen device, without root prefix */
   char clock_name[PHCR_NAME_MAX];  /* its clock_name if known, else "" */
   int index;                       /* N of /dev/ptpN if known, else -1 */
-  PHCR_Caps caps;                  /* from PTP_CLOCK_GETCAPS */
+  int cross_timestamping;          /* from PTP_CLOCK_GETCAPS */
   char why[PHCR_WHY_MAX];          /* e.g. "/dev/ptp2: clock_name 'KVM
                                       virtual PTP'" */
   char error[PHCR_ERRTEXT_MAX];    /* on failure: what was tried and the
@@ -94,10 +82,5 @@ extern int PHCR_CheckSpec(const char *spec, char *err, size_t err_len);
 extern PHCR_Error PHCR_FindDevice(const PHCR_Env *env, const char *spec,
                                   const char *clock_name,
                                   PHCR_Discovery *out);
-
-/* Same, but on success the verified descriptor is left open in *fd. */
-extern PHCR_Error PHCR_FindAndOpenDevice(const PHCR_Env *env, const char *spec,
-                                         const char *clock_name,
-                                         PHCR_Discovery *out, int *fd);
 
 #endif

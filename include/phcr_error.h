@@ -17,9 +17,8 @@
 
   Error classes of phc_reader.  Every failure of discovery or of a
   reading is mapped to one stable PHCR_Error code (the numeric values
-  never change; new codes are only appended), with a human message, a
-  validation-reject class enum, and a small log rate-limit helper that
-  callers use so that a persistent failure is logged, but not flooded.
+  never change; new codes are only appended), with a stable name and a
+  human message.
   */
 
 #ifndef PHCR_ERROR_H
@@ -54,51 +53,5 @@ extern const char *PHCR_ErrorString(PHCR_Error code);
 
 /* Stable identifier of an error code, e.g. "HOST_NOTSUPP" (never NULL). */
 extern const char *PHCR_ErrorName(PHCR_Error code);
-
-/* Validation reject classes (counted per class, see PHCR_Counters). */
-typedef enum {
-  PHCR_REJ_NSEC = 0,         /* tv_nsec outside [0, 1e9) */
-  PHCR_REJ_ORDER = 1,        /* sys_after < sys_before */
-  PHCR_REJ_NONMONOTONIC = 2, /* PHC timestamps go backwards by more than
-                                1 ms within one ioctl */
-  PHCR_REJ_DELAY = 3,        /* delay (sys_after - sys_before) above the
-                                configured maximum (default 1 s) */
-  PHCR_REJ_ABSURD = 4,       /* absurd value: negative seconds, zero time,
-                                PHC and system time out of int64 ns range */
-  PHCR_REJ_OUTLIER = 5,      /* dropped by the filter's outlier rejection */
-  PHCR_REJ_SYSCOPY = 6,      /* PHC timestamp equal to the system timestamp
-                                before it: a guest kernel < 5.0 copied it
-                                when the host could not answer */
-  PHCR_REJ_COUNT             /* number of classes, not a class */
-} PHCR_Reject;
-
-/* Stable identifier of a reject class, e.g. "NSEC" (never NULL). */
-extern const char *PHCR_RejectName(PHCR_Reject cls);
-
-/* ================================================== */
-/* Log rate limiting: at most one line per interval per class.  Classes are
-   small integers chosen by the caller (PHCR_Error codes fit). */
-
-#define PHCR_RATELIMIT_CLASSES 32
-
-typedef struct {
-  double interval;                                /* seconds */
-  double last[PHCR_RATELIMIT_CLASSES];            /* time of last allowed */
-  unsigned char seen[PHCR_RATELIMIT_CLASSES];     /* 1 if last is valid */
-  unsigned long suppressed[PHCR_RATELIMIT_CLASSES]; /* since last allowed */
-  unsigned long total_suppressed[PHCR_RATELIMIT_CLASSES];
-} PHCR_RateLimit;
-
-/* Initialise with the minimum interval between two lines of one class. */
-extern void PHCR_RateLimitInit(PHCR_RateLimit *rl, double interval);
-
-/* Return 1 if a line of class cls may be logged at time now (any
-   monotonic seconds of the caller), 0 if it must be suppressed (it is then
-   counted).  When 1 is returned and suppressed is not NULL, *suppressed
-   receives the number of lines of that class suppressed since the previous
-   allowed one (the counter is then cleared).  Out-of-range classes share
-   the last slot.  A time going backwards allows the line. */
-extern int PHCR_RateLimitCheck(PHCR_RateLimit *rl, int cls, double now,
-                               unsigned long *suppressed);
 
 #endif

@@ -30,27 +30,13 @@
 
 #include <stdint.h>
 
-#define PHCR_JUMP_HISTORY 16
-
 typedef enum {
-  PHCR_JUMP_NORMAL = 0,    /* consistent with the estimate (or a harmless
-                              outlier, see flags) */
+  PHCR_JUMP_NORMAL = 0,    /* consistent with the estimate (also a sample
+                              that dismisses a pending suspect) */
   PHCR_JUMP_SUSPECT = 1,   /* possible jump: take the confirming reads now
                               and feed them */
   PHCR_JUMP_CONFIRMED = 2  /* jump J confirmed: act, then PHCR_JumpReset() */
 } PHCR_JumpState;
-
-/* PHCR_JumpResult.flags */
-#define PHCR_JUMPF_COLD      0x1  /* first-sample rule: no history and the
-                                     offset itself is beyond the threshold
-                                     (J is then the offset) */
-#define PHCR_JUMPF_DISMISSED 0x2  /* a pending suspect was dropped as a
-                                     wild reading (this sample agreed with
-                                     the old estimate) */
-#define PHCR_JUMPF_RESTARTED 0x4  /* a pending suspect was replaced by a new
-                                     one (confirming sample disagreed) */
-#define PHCR_JUMPF_WARMUP    0x8  /* fewer than 3 samples of history: the
-                                     drift is assumed 0 */
 
 typedef struct {
   double threshold;      /* smallest jump reported (s); default 1e-3.  A
@@ -58,19 +44,7 @@ typedef struct {
                             the noise margin u and reaches threshold -
                             min(u, threshold / 4) */
   int confirmations;     /* agreeing samples needed after the suspect one;
-                            default 2, minimum 1 */
-  double tolerance;      /* confirming samples must be jumps themselves and
-                            agree with the suspect's J within tolerance +
-                            both error bounds + 3 x noise + drift allowance
-                            (s); default 50e-6 */
-  double noise_k;        /* noise margin = noise_k * robust std-dev of the
-                            residuals + sample error bound; default 8 */
-  double drift_tolerance;/* unmodelled drift allowed per second since the
-                            last normal sample (s/s); default 10e-6 */
-  double min_margin;     /* floor of the noise margin (s); default 1e-6 */
-  int first_sample_rule; /* 1: the first sample after create/ResetCold with
-                            |offset| > threshold is a SUSPECT of J = offset
-                            (confirmed like any jump); default 1 */
+                            default 2, 1..15 */
 } PHCR_JumpConfig;
 
 /* One input sample. */
@@ -82,25 +56,10 @@ typedef struct {
 
 typedef struct {
   PHCR_JumpState state;
-  unsigned int flags;          /* PHCR_JUMPF_* */
   int64_t jump_ns;             /* J (offset change, exact ns): tentative for
                                   SUSPECT, final for CONFIRMED, else 0 */
   double jump;                 /* J in seconds */
-  int64_t predicted_ns;        /* offset the estimate predicted */
-  double deviation;            /* offset - predicted (s) */
-  double margin;               /* noise margin used for this sample (s) */
-  int confirmations_have;      /* agreeing samples so far */
-  int confirmations_needed;
 } PHCR_JumpResult;
-
-/* Estimate for diagnostics. */
-typedef struct {
-  int n;                 /* samples in the history */
-  int64_t offset_ns;     /* estimated offset at the given time */
-  double drift;          /* d(offset)/dt (s/s) */
-  double noise;          /* robust std-dev of the residuals (s) */
-  unsigned long normal, suspects, confirmed, dismissed;  /* counts */
-} PHCR_JumpEstimate;
 
 typedef struct PHCR_JumpDetector_Record *PHCR_JumpDetector;
 
@@ -120,13 +79,9 @@ extern PHCR_JumpState PHCR_JumpFeed(PHCR_JumpDetector d,
    rule stays disarmed. */
 extern void PHCR_JumpReset(PHCR_JumpDetector d);
 
-/* Like PHCR_JumpReset, and re-arm the first-sample rule. */
+/* Like PHCR_JumpReset, and re-arm the first-sample rule: the first sample
+   after create or ResetCold with |offset| beyond the threshold is a
+   SUSPECT of J = offset (confirmed like any jump). */
 extern void PHCR_JumpResetCold(PHCR_JumpDetector d);
-
-/* Current estimate extrapolated to time. */
-extern void PHCR_JumpGetEstimate(PHCR_JumpDetector d, double time,
-                                 PHCR_JumpEstimate *est);
-
-extern const char *PHCR_JumpStateName(PHCR_JumpState state);
 
 #endif

@@ -20,7 +20,8 @@
   numbers only; GETCAPS only at open), falls back within the same call
   when the current mode fails, periodically re-probes better modes, and
   reports every mode change and failure in the result, so it never goes
-  silent.  Each successful read is validated and filtered into one sample.
+  silent.  Each successful read is validated and filtered into one sample
+  (offset in exact integer nanoseconds and in seconds, delay, error bound).
   No allocation and no clock reads on the read path: the caller passes its
   own monotonic time.
   */
@@ -28,10 +29,64 @@
 #ifndef PHCR_READER_H
 #define PHCR_READER_H
 
+#include <stdint.h>
+#include <time.h>
+
 #include "phcr_device.h"
 #include "phcr_error.h"
 #include "phcr_ops.h"
-#include "phcr_sample.h"
+
+/* Same as PTP_MAX_SAMPLES of <linux/ptp_clock.h>. */
+#define PHCR_MAX_SAMPLES 25
+
+/* Reading modes, ordered by quality (a higher value is better). */
+typedef enum {
+  PHCR_MODE_NONE = 0,     /* no successful reading yet / all failed */
+  PHCR_MODE_BASIC = 1,    /* PTP_SYS_OFFSET (ioctl 5) */
+  PHCR_MODE_EXTENDED = 2, /* PTP_SYS_OFFSET_EXTENDED (ioctl 9) */
+  PHCR_MODE_PRECISE = 3,  /* PTP_SYS_OFFSET_PRECISE (ioctl 8) */
+  PHCR_MODE_COUNT
+} PHCR_Mode;
+
+/* "none", "basic", "extended", "precise" (never NULL). */
+extern const char *PHCR_ModeName(PHCR_Mode mode);
+
+/* One measurement: system time before, PHC time, system time after
+   (CLOCK_REALTIME as read by the kernel).  For PRECISE, sys_before ==
+   sys_after == the cross-timestamp's sys_realtime. */
+typedef struct {
+  struct timespec sys_before;
+  struct timespec phc;
+  struct timespec sys_after;
+} PHCR_Triplet;
+
+/* What one ioctl returned, after validation. */
+typedef struct {
+  PHCR_Mode mode;
+  int n;                                /* valid entries in t[] */
+  PHCR_Triplet t[PHCR_MAX_SAMPLES];
+  struct timespec sys_monoraw;          /* PRECISE only, else zero */
+} PHCR_Reading;
+
+/* One filtered sample. */
+typedef struct {
+  struct timespec sys;   /* system time of the sample (CLOCK_REALTIME as
+                            read by the kernel, middle of the combined
+                            triplets) */
+  struct timespec phc;   /* PHC time at sys: sys + offset_ns */
+  int64_t offset_ns;     /* phc - sys, exact integer nanoseconds (safe for
+                            jumps of centuries) */
+  double offset;         /* phc - sys in seconds (same value, rounded) */
+  double delay;          /* smallest delay among the used triplets (s);
+                            0 for PRECISE */
+  double error;          /* bound: |true offset - offset| <= error (s), if
+                            each used triplet's PHC read happened between its
+                            two system reads */
+  int n_used;            /* triplets combined */
+  int n_total;           /* valid triplets in the reading */
+  int n_outliers;        /* triplets dropped as outliers */
+  PHCR_Mode mode;
+} PHCR_Sample;
 
 /* Mode exclusion flags (PHCR_Config.flags). */
 #define PHCR_FLAG_NOCROSSTS   0x1  /* never use PRECISE */
@@ -41,31 +96,12 @@ typedef struct {
   unsigned int flags;        /* PHCR_FLAG_* */
   int n_samples;             /* samples per read for EXTENDED/basic when
                                 PHCR_Read is given 0; 1..25, default 10 */
-  int reprobe_reads;         /* re-try better modes after this many reads in
-                                a worse mode; 0 = never by count;
-                                default 16 */
-  double reprobe_interval;   /* ... or after this many seconds of caller
-                                time; 0 = never by time; default 60 */
-  int max_retries;           /* EINTR/EAGAIN/EBUSY/garbage retries per mode
-                                and read; default 3 */
-  PHCR_ValidateConfig validate;
-  PHCR_FilterConfig filter;
+  double reprobe_interval;   /* re-try better modes after this many seconds
+                                of caller time in a worse mode; 0 = never;
+                                default 60 */
 } PHCR_Config;
 
 extern void PHCR_ConfigDefaults(PHCR_Config *config);
-
-/* Event flags of one read (PHCR_Result.events). */
-#define PHCR_EVENT_MODE_CHANGED 0x01 /* mode differs from the previous
-                                        successful read's (prev_mode) */
-#define PHCR_EVENT_FALLBACK     0x02 /* a better mode failed in this call and
-                                        a worse one was used */
-#define PHCR_EVENT_REPROBE      0x04 /* better modes were re-probed */
-#define PHCR_EVENT_UPGRADE      0x08 /* a re-probe succeeded */
-#define PHCR_EVENT_DISABLED     0x10 /* a mode was disabled for good (the
-                                        device does not implement it) */
-#define PHCR_EVENT_RETRIED      0x20 /* transient errors were retried */
-#define PHCR_EVENT_REJECTS      0x40 /* validation rejected triplets */
-#define PHCR_EVENT_FAILED       0x80 /* no mode produced a sample */
 
 /* What happened to one mode during one read. */
 typedef struct {
@@ -78,33 +114,23 @@ typedef struct {
   PHCR_Error error;      /* same as the return value of the read */
   int sys_errno;         /* on failure: errno of the last mode tried (the
                             error's cause), 0 if none (e.g. invalid data) */
-  unsigned int events;   /* PHCR_EVENT_* */
   PHCR_Mode mode;        /* mode of this sample (NONE if failed) */
   PHCR_Mode prev_mode;   /* mode of the previous successful read */
+  int mode_changed;      /* mode differs from prev_mode (not NONE) */
   PHCR_ModeAttempt attempt[PHCR_MODE_COUNT];  /* indexed by PHCR_Mode */
   int retries;           /* retried ioctls in this call */
   int rejected;          /* triplets rejected by validation in this call */
-  int device_samples;    /* device readings requested (hypercalls) */
   PHCR_Reading reading;  /* the validated reading the sample came from */
   PHCR_Sample sample;    /* valid if error == PHCR_OK */
 } PHCR_Result;
 
 /* Cumulative counters of a reader. */
 typedef struct {
-  unsigned long reads;                       /* PHCR_Read + sentinel calls */
-  unsigned long ok_reads;
+  unsigned long reads;            /* PHCR_Read, sentinel and probe calls */
+  unsigned long sentinel_reads;   /* sentinel and probe calls */
   unsigned long failed_reads;
-  unsigned long sentinel_reads;
-  unsigned long mode_reads[PHCR_MODE_COUNT]; /* successful reads per mode */
-  unsigned long errors[PHCR_ERR_COUNT];      /* failed ioctls per class */
-  unsigned long rejects[PHCR_REJ_COUNT];     /* rejected triplets per class */
-  unsigned long retries;
-  unsigned long ioctls;                      /* reading ioctls issued */
-  unsigned long device_samples;              /* device readings (hypercalls
-                                                for ptp_kvm) */
-  unsigned long mode_changes;
-  unsigned long reprobes;
-  unsigned long reopens;
+  unsigned long device_samples;   /* device readings (hypercalls for
+                                     ptp_kvm) */
 } PHCR_Counters;
 
 typedef struct PHCR_Reader_Record *PHCR_Reader;
@@ -145,19 +171,11 @@ extern PHCR_Error PHCR_ReadSentinel(PHCR_Reader reader, double now,
 extern PHCR_Error PHCR_ReadProbe(PHCR_Reader reader, double now,
                                  PHCR_Result *res);
 
-/* Make the next PHCR_Read re-probe better modes. */
-extern void PHCR_RequestReprobe(PHCR_Reader reader);
-
+/* Mode the next read starts in. */
 extern PHCR_Mode PHCR_GetMode(PHCR_Reader reader);
 /* Best mode the reader may still use (after flags, caps and disabling). */
 extern PHCR_Mode PHCR_GetBestMode(PHCR_Reader reader);
-extern int PHCR_GetFd(PHCR_Reader reader);          /* -1 if closed */
 extern const char *PHCR_GetPath(PHCR_Reader reader); /* without root */
-extern void PHCR_GetCaps(PHCR_Reader reader, PHCR_Caps *caps);
 extern void PHCR_GetCounters(PHCR_Reader reader, PHCR_Counters *counters);
-extern void PHCR_GetStats(PHCR_Reader reader, PHCR_StatsSummary *stats);
-
-/* Map an errno of a reading ioctl in a mode to its class. */
-extern PHCR_Error PHCR_ErrorFromErrno(int sys_errno, PHCR_Mode mode);
 
 #endif

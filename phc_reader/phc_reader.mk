@@ -5,7 +5,8 @@
 # ENSURE and builds $(PHCR_LIB) itself).  Targets:
 #   phcr-check     cmocka tests under ASan+UBSan, then under valgrind
 #                  (memcheck) without sanitizers, then the fuzzer for
-#                  PHCR_FUZZ_SECONDS                               (CHECK_TARGETS)
+#                  PHCR_FUZZ_SECONDS, and the example of docs/phc_reader.md
+#                  compiled and linked                             (CHECK_TARGETS)
 #   phcr-fuzz      the libFuzzer target alone (clang)
 #   bench-reader   ns per filter + detect pass over 25 readings    (BENCH_TARGETS)
 # Everything is built under $(BUILD)/phcr/ from the sources directly (no
@@ -21,6 +22,7 @@ PHCR_T_ASAN := $(addprefix $(PHCR_T_DIR)/asan/,$(PHCR_T_NAMES))
 PHCR_T_PLAIN := $(addprefix $(PHCR_T_DIR)/plain/,$(PHCR_T_NAMES))
 PHCR_T_BENCH := $(PHCR_T_DIR)/phcr_bench
 PHCR_T_FUZZ := $(PHCR_T_DIR)/phcr_fuzz
+PHCR_T_EXAMPLE := $(PHCR_T_DIR)/phcr_example
 PHCR_FUZZ_SECONDS ?= 60
 
 PHCR_T_CFLAGS := -std=gnu11 -g -Wall -Wextra -Werror -I$(TOP)/include \
@@ -69,7 +71,7 @@ phcr-check-valgrind: $(PHCR_T_PLAIN)
 	@set -e; for t in $(PHCR_T_PLAIN); do echo "== valgrind: $$(basename $$t)"; \
 	  PHCR_SOAK_SAMPLES=100000 $(PHCR_VALGRIND) $$t; done
 
-phcr-check: phcr-check-asan phcr-check-valgrind phcr-fuzz
+phcr-check: phcr-check-asan phcr-check-valgrind phcr-fuzz $(PHCR_T_EXAMPLE)
 	@echo "phcr-check: all phc_reader checks passed"
 
 $(PHCR_T_FUZZ): $(TOP)/tests/fuzz/phcr_fuzz.c $(PHCR_T_LIBSRCS) $(PHCR_T_FAKE) \
@@ -77,6 +79,15 @@ $(PHCR_T_FUZZ): $(TOP)/tests/fuzz/phcr_fuzz.c $(PHCR_T_LIBSRCS) $(PHCR_T_FAKE) \
 	@mkdir -p $(@D)
 	clang $(PHCR_T_CFLAGS) -O1 -fsanitize=fuzzer,address,undefined \
 	  -fno-sanitize-recover=all -o $@ $< $(PHCR_T_LIBSRCS) $(PHCR_T_FAKE) -lm
+
+# The documented example, cut from the page (the C block after "## Example"),
+# built as the page says: public headers and the library only.
+$(PHCR_T_EXAMPLE): $(TOP)/docs/phc_reader.md $(PHCR_LIB)
+	@mkdir -p $(@D)
+	sed -n '/^## Example/,/^```$$/p' $< | sed -n '/^```c$$/,/^```$$/p' | \
+	  sed '1d;$$d' > $@.c
+	test -s $@.c
+	$(CC) -std=gnu11 -Wall -Wextra -Werror -I$(TOP)/include -o $@ $@.c $(PHCR_LIB) -lm
 
 phcr-fuzz-build: $(PHCR_T_FUZZ)
 
@@ -89,7 +100,8 @@ $(PHCR_T_BENCH): $(TOP)/tests/unit/phcr_bench.c $(PHCR_T_LIBSRCS) $(PHCR_T_FAKE)
     $(PHCR_T_HDRS) | phcr-deps
 	@mkdir -p $(@D)
 	$(CC) -O2 -g -fPIE -fwrapv -D_FORTIFY_SOURCE=2 -std=gnu11 -Wall -Wextra \
-	  -I$(TOP)/include -I$(TOP)/tests/unit -o $@ $< $(PHCR_T_LIBSRCS) \
+	  -I$(TOP)/include -I$(TOP)/phc_reader -I$(TOP)/tests/unit -o $@ $< \
+	  $(PHCR_T_LIBSRCS) \
 	  $(PHCR_T_FAKE) -lm
 
 # Wall-clock table, then instructions per pass counted by callgrind (does

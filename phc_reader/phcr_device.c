@@ -46,8 +46,10 @@ PHCR_EnvOps(const PHCR_Env *env)
 
 /* ================================================== */
 
-int
-PHCR_JoinPath(const char *root, const char *path, char *buf, size_t len)
+/* <root><path> into buf; returns 0, or -1 if it does not fit */
+
+static int
+join_path(const char *root, const char *path, char *buf, size_t len)
 {
   size_t rlen = root ? strlen(root) : 0;
   int n;
@@ -63,8 +65,13 @@ PHCR_JoinPath(const char *root, const char *path, char *buf, size_t len)
 
 /* ================================================== */
 
-void
-PHCR_Append(char *buf, size_t len, const char *fmt, ...)
+static void append(char *buf, size_t len, const char *fmt, ...)
+  __attribute__((format(printf, 3, 4)));
+
+/* Append formatted text to buf (NUL-terminated, truncated at len) */
+
+static void
+append(char *buf, size_t len, const char *fmt, ...)
 {
   size_t used = strnlen(buf, len);
   va_list ap;
@@ -115,7 +122,7 @@ read_sysfs_attr(const PHCR_Env *env, int index, const char *attr, char *buf,
 
   buf[0] = '\0';
   snprintf(rel, sizeof (rel), SYSFS_PTP "/ptp%d/%s", index, attr);
-  if (PHCR_JoinPath(env ? env->root : NULL, rel, path, sizeof (path)) < 0)
+  if (join_path(env ? env->root : NULL, rel, path, sizeof (path)) < 0)
     return;
   if (ops->read_file(ops->ctx, path, buf, len) < 0) {
     buf[0] = '\0';
@@ -193,7 +200,7 @@ PHCR_ListDevices(const PHCR_Env *env, PHCR_DeviceInfo *devices, int max,
   ls.max = max;
   ls.found = 0;
 
-  if (PHCR_JoinPath(env ? env->root : NULL, SYSFS_PTP, path, sizeof (path)) < 0 ||
+  if (join_path(env ? env->root : NULL, SYSFS_PTP, path, sizeof (path)) < 0 ||
       ops->list_dir(ops->ctx, path, list_cb, &ls) < 0) {
     if (error)
       *error = PHCR_ERR_NODEVICE;
@@ -247,8 +254,8 @@ open_verified(const PHCR_Env *env, const char *path, PHCR_Discovery *out,
   int err;
 
   *fd = -1;
-  if (PHCR_JoinPath(env ? env->root : NULL, path, full, sizeof (full)) < 0) {
-    PHCR_Append(out->error, sizeof (out->error), "%s: path too long; ", path);
+  if (join_path(env ? env->root : NULL, path, full, sizeof (full)) < 0) {
+    append(out->error, sizeof (out->error), "%s: path too long; ", path);
     return PHCR_ERR_ARGS;
   }
 
@@ -256,14 +263,14 @@ open_verified(const PHCR_Env *env, const char *path, PHCR_Discovery *out,
   if (*fd < 0) {
     err = errno;
     out->sys_errno = err;
-    PHCR_Append(out->error, sizeof (out->error), "%s: cannot open: %s; ",
-                path, strerror(err));
+    append(out->error, sizeof (out->error), "%s: cannot open: %s; ",
+           path, strerror(err));
     return open_error(err);
   }
 
   if (ops->fstat && ops->fstat(ops->ctx, *fd, &st) == 0 && !S_ISCHR(st.st_mode)) {
-    PHCR_Append(out->error, sizeof (out->error),
-                "%s: not a character device; ", path);
+    append(out->error, sizeof (out->error),
+           "%s: not a character device; ", path);
     goto not_phc;
   }
 
@@ -271,19 +278,12 @@ open_verified(const PHCR_Env *env, const char *path, PHCR_Discovery *out,
   if (ops->ioctl(ops->ctx, *fd, PTP_CLOCK_GETCAPS, &caps) < 0) {
     err = errno;
     out->sys_errno = err;
-    PHCR_Append(out->error, sizeof (out->error),
-                "%s: PTP_CLOCK_GETCAPS failed: %s; ", path, strerror(err));
+    append(out->error, sizeof (out->error),
+           "%s: PTP_CLOCK_GETCAPS failed: %s; ", path, strerror(err));
     goto not_phc;
   }
 
-  out->caps.max_adj = caps.max_adj;
-  out->caps.n_alarm = caps.n_alarm;
-  out->caps.n_ext_ts = caps.n_ext_ts;
-  out->caps.n_per_out = caps.n_per_out;
-  out->caps.pps = caps.pps;
-  out->caps.n_pins = caps.n_pins;
-  out->caps.cross_timestamping = caps.cross_timestamping;
-  out->caps.adjust_phase = caps.adjust_phase;
+  out->cross_timestamping = caps.cross_timestamping;
   PHCR_CopyString(out->path, sizeof (out->path), path);
   return PHCR_OK;
 
@@ -326,22 +326,22 @@ append_found(PHCR_Discovery *out, const PHCR_DeviceInfo *devs, int n,
   int i;
 
   if (listed < 0) {
-    PHCR_Append(out->error, sizeof (out->error),
-                "PHCs found: none (cannot read " SYSFS_PTP ")");
+    append(out->error, sizeof (out->error),
+           "PHCs found: none (cannot read " SYSFS_PTP ")");
     return;
   }
   if (n == 0) {
-    PHCR_Append(out->error, sizeof (out->error),
-                "PHCs found: none (" SYSFS_PTP " is empty; is the ptp_kvm "
-                "module loaded?)");
+    append(out->error, sizeof (out->error),
+           "PHCs found: none (" SYSFS_PTP " is empty; is the ptp_kvm "
+           "module loaded?)");
     return;
   }
-  PHCR_Append(out->error, sizeof (out->error), "PHCs found:");
+  append(out->error, sizeof (out->error), "PHCs found:");
   for (i = 0; i < n; i++)
-    PHCR_Append(out->error, sizeof (out->error), "%s %s '%s'",
-                i ? "," : "", devs[i].dev_path, devs[i].clock_name);
+    append(out->error, sizeof (out->error), "%s %s '%s'",
+           i ? "," : "", devs[i].dev_path, devs[i].clock_name);
   if (listed > n)
-    PHCR_Append(out->error, sizeof (out->error), ", and %d more", listed - n);
+    append(out->error, sizeof (out->error), ", and %d more", listed - n);
 }
 
 /* ================================================== */
@@ -364,12 +364,12 @@ try_kvm_symlink(const PHCR_Env *env, const char *name, PHCR_DeviceInfo *devs,
 
   i = identify_fd(env, *fd, devs, n);
   if (i >= 0 && devs[i].clock_name[0] && strcmp(devs[i].clock_name, name) != 0) {
-    PHCR_Append(out->error, sizeof (out->error),
-                "%s: leads to %s with clock_name '%s'; ", PHCR_KVM_SYMLINK,
-                devs[i].dev_path, devs[i].clock_name);
+    append(out->error, sizeof (out->error),
+           "%s: leads to %s with clock_name '%s'; ", PHCR_KVM_SYMLINK,
+           devs[i].dev_path, devs[i].clock_name);
     ops->close(ops->ctx, *fd);
     *fd = -1;
-    memset(&out->caps, 0, sizeof (out->caps));
+    out->cross_timestamping = 0;
     out->path[0] = '\0';
     return PHCR_ERR_NODEVICE;
   }
@@ -418,9 +418,9 @@ find_auto(const PHCR_Env *env, const char *name, PHCR_DeviceInfo *devs,
       last = res;
   }
 
-  PHCR_Append(out->error, sizeof (out->error),
-              "no usable PHC with clock_name '%s'%s; ", name,
-              matched ? " (matching devices failed)" : "");
+  append(out->error, sizeof (out->error),
+         "no usable PHC with clock_name '%s'%s; ", name,
+         matched ? " (matching devices failed)" : "");
   append_found(out, devs, n, listed);
   return last;
 }

@@ -15,13 +15,10 @@
 
   =======================================================================
 
-  Error codes, reject classes and the log rate-limit helper of phc_reader:
-  stable names and human messages of every class, the errno -> class
-  mapping of the reading ioctls, and PHCR_RateLimit.
+  Error codes of phc_reader: stable names and human messages of every
+  class.
   */
 
-#include <errno.h>
-#include <string.h>
 
 #include "phcr.h"
 
@@ -51,10 +48,6 @@ static const char *const error_strings[PHCR_ERR_COUNT] = {
   "unexpected error"
 };
 
-static const char *const reject_names[PHCR_REJ_COUNT] = {
-  "NSEC", "ORDER", "NONMONOTONIC", "DELAY", "ABSURD", "OUTLIER", "SYSCOPY"
-};
-
 /* ================================================== */
 
 const char *
@@ -73,87 +66,4 @@ PHCR_ErrorName(PHCR_Error code)
   if ((unsigned int)code >= PHCR_ERR_COUNT)
     return "UNKNOWN";
   return error_names[code];
-}
-
-/* ================================================== */
-
-const char *
-PHCR_RejectName(PHCR_Reject cls)
-{
-  if ((unsigned int)cls >= PHCR_REJ_COUNT)
-    return "UNKNOWN";
-  return reject_names[cls];
-}
-
-/* ================================================== */
-
-PHCR_Error
-PHCR_ErrorFromErrno(int sys_errno, PHCR_Mode mode)
-{
-  switch (sys_errno) {
-    case 0:
-      return PHCR_OK;
-    case EOPNOTSUPP:
-#if defined(ENOTSUP) && ENOTSUP != EOPNOTSUPP
-    case ENOTSUP:
-#endif
-      return PHCR_ERR_HOST_NOTSUPP;
-    case ENODEV:
-      /* The kernel's get_device_system_crosststamp() fails with ENODEV
-         when the current clocksource does not match the device's */
-      return mode == PHCR_MODE_PRECISE ? PHCR_ERR_CLOCKSOURCE : PHCR_ERR_GONE;
-    case ENXIO:
-    case EBADF:
-      return PHCR_ERR_GONE;
-    case EINVAL:
-      /* PRECISE: the device's counter value lies before the current
-         timekeeping interval and ptp_kvm passes no history
-         (get_device_system_crosststamp()): transient.  Elsewhere a bug. */
-      return mode == PHCR_MODE_PRECISE ? PHCR_ERR_RETRY : PHCR_ERR_OTHER;
-    case EINTR:
-    case EAGAIN:
-#if EWOULDBLOCK != EAGAIN
-    case EWOULDBLOCK:
-#endif
-    case EBUSY:
-      return PHCR_ERR_RETRY;
-    case EACCES:
-    case EPERM:
-      return PHCR_ERR_ACCESS;
-    default:
-      return PHCR_ERR_OTHER;
-  }
-}
-
-/* ================================================== */
-
-void
-PHCR_RateLimitInit(PHCR_RateLimit *rl, double interval)
-{
-  memset(rl, 0, sizeof (*rl));
-  rl->interval = interval > 0.0 ? interval : 0.0;
-}
-
-/* ================================================== */
-
-int
-PHCR_RateLimitCheck(PHCR_RateLimit *rl, int cls, double now,
-                    unsigned long *suppressed)
-{
-  if (cls < 0 || cls >= PHCR_RATELIMIT_CLASSES)
-    cls = PHCR_RATELIMIT_CLASSES - 1;
-
-  if (rl->seen[cls] && now >= rl->last[cls] &&
-      now - rl->last[cls] < rl->interval) {
-    rl->suppressed[cls]++;
-    rl->total_suppressed[cls]++;
-    return 0;
-  }
-
-  if (suppressed)
-    *suppressed = rl->suppressed[cls];
-  rl->suppressed[cls] = 0;
-  rl->last[cls] = now;
-  rl->seen[cls] = 1;
-  return 1;
 }

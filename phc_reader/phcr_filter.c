@@ -17,10 +17,13 @@
 
   The filter of phc_reader: turns one validated reading (1..25 triplets or
   one PRECISE cross-timestamp) into one sample.  It keeps the lowest-delay
-  quantile of the triplets, drops those whose offset is inconsistent with
-  the median given their delays, averages the rest in exact integer
+  40 % of the triplets, drops those whose offset is inconsistent with the
+  median given their delays, averages the rest in exact integer
   nanoseconds, and derives an error bound that contains the true offset
-  whenever each PHC read happened between its two system reads.
+  whenever each PHC read happened between its two system reads.  Also the
+  exact timespec <-> int64 ns helpers and the order statistics (k-th
+  smallest by Hoare's selection, in place, for int64 ns and for seconds)
+  that the filter and the jump detector use.
   */
 
 #include <math.h>
@@ -32,6 +35,16 @@
 /* Largest rate difference between the PHC and the system clock assumed
    within one ioctl when moving a triplet's offset to the sample time */
 #define MAX_RATE 500e-6
+/* Fraction (0, 1] of the lowest-delay triplets combined (at least 1) */
+#define QUANTILE 0.4
+/* Selected triplets are dropped when their offset is further than
+   OUTLIER_K x (their delay / 2) plus the worst selected triplet's delay / 2
+   from the median */
+#define OUTLIER_K 2.0
+/* Error bound of a PRECISE cross-timestamp (s) */
+#define PRECISE_ERROR 100e-9
+/* Added to every error bound (s): the PHC's and the rounding's resolution */
+#define RESOLUTION 1e-9
 
 typedef struct {
   int64_t delay;   /* ns */
@@ -41,13 +54,85 @@ typedef struct {
 
 /* ================================================== */
 
-void
-PHCR_FilterConfigDefaults(PHCR_FilterConfig *config)
+int64_t
+PHCR_TimespecToNs(const struct timespec *ts)
 {
-  config->quantile = 0.4;
-  config->outlier_k = 2.0;
-  config->precise_error = 100e-9;
-  config->resolution = 1e-9;
+  int64_t sec = ts->tv_sec;
+
+  if (sec > PHCR_MAX_SEC)
+    return INT64_MAX;
+  if (sec < -PHCR_MAX_SEC)
+    return INT64_MIN;
+  return sec * PHCR_NS_PER_S + ts->tv_nsec;
+}
+
+/* ================================================== */
+
+void
+PHCR_NsToTimespec(int64_t ns, struct timespec *ts)
+{
+  int64_t sec = ns / PHCR_NS_PER_S, nsec = ns % PHCR_NS_PER_S;
+
+  if (nsec < 0) {
+    nsec += PHCR_NS_PER_S;
+    sec--;
+  }
+  ts->tv_sec = (time_t)sec;
+  ts->tv_nsec = (long)nsec;
+}
+
+#define DEFINE_SELECT_KTH(name, type)                                   \
+  type                                                                  \
+  name(type *v, int n, int k)                                           \
+  {                                                                     \
+    int lo = 0, hi = n - 1, i, j;                                       \
+    type pivot, tmp;                                                    \
+                                                                        \
+    while (lo < hi) {                                                   \
+      pivot = v[lo + (hi - lo) / 2];                                    \
+      i = lo;                                                           \
+      j = hi;                                                           \
+      while (i <= j) {                                                  \
+        while (v[i] < pivot)                                            \
+          i++;                                                          \
+        while (v[j] > pivot)                                            \
+          j--;                                                          \
+        if (i <= j) {                                                   \
+          tmp = v[i];                                                   \
+          v[i] = v[j];                                                  \
+          v[j] = tmp;                                                   \
+          i++;                                                          \
+          j--;                                                          \
+        }                                                               \
+      }                                                                 \
+      if (k <= j)                                                       \
+        hi = j;                                                         \
+      else if (k >= i)                                                  \
+        lo = i;                                                         \
+      else                                                              \
+        break;                                                          \
+    }                                                                   \
+    return v[k];                                                        \
+  }
+
+DEFINE_SELECT_KTH(PHCR_SelectKthI64, int64_t)
+DEFINE_SELECT_KTH(PHCR_SelectKthDouble, double)
+
+/* ================================================== */
+
+double
+PHCR_MedianDouble(double *v, int n)
+{
+  double hi = PHCR_SelectKthDouble(v, n, n / 2), lo;
+  int i;
+
+  if (n % 2)
+    return hi;
+  /* The lower middle is the largest element left of n / 2 */
+  for (i = 1, lo = v[0]; i < n / 2; i++)
+    if (v[i] > lo)
+      lo = v[i];
+  return 0.5 * (lo + hi);
 }
 
 /* ================================================== */
@@ -148,14 +233,14 @@ make_points(const PHCR_Reading *r, Point *p)
    at least the best one.  Returns the number kept (at the front). */
 
 static int
-drop_outliers(Point *p, int k, double outlier_k)
+drop_outliers(Point *p, int k)
 {
   double limit, max_half = 0.5 * (double)p[k - 1].delay;
   int64_t med = median_offset(p, k);
   int i, kept;
 
   for (i = kept = 0; i < k; i++) {
-    limit = outlier_k * (0.5 * (double)p[i].delay + max_half) + 1.0;
+    limit = OUTLIER_K * (0.5 * (double)p[i].delay + max_half) + 1.0;
     if (abs_diff(p[i].offset, med) > limit)
       continue;
     p[kept++] = p[i];
@@ -223,13 +308,10 @@ fill_sample(PHCR_Sample *s, PHCR_Mode mode, int64_t offset, int64_t mid)
 /* ================================================== */
 
 PHCR_Error
-PHCR_FilterReading(const PHCR_Reading *r, const PHCR_FilterConfig *config,
-                   PHCR_Sample *sample, unsigned long rejects[PHCR_REJ_COUNT])
+PHCR_FilterReading(const PHCR_Reading *r, PHCR_Sample *sample)
 {
-  PHCR_FilterConfig def;
   Point p[PHCR_MAX_SAMPLES];
   int64_t offset, mid, best;
-  double q;
   int i, k, kept;
 
   if (!r || !sample)
@@ -237,10 +319,6 @@ PHCR_FilterReading(const PHCR_Reading *r, const PHCR_FilterConfig *config,
   memset(sample, 0, sizeof (*sample));
   if (r->n < 1 || r->n > PHCR_MAX_SAMPLES)
     return PHCR_ERR_INVALID;
-  if (!config) {
-    PHCR_FilterConfigDefaults(&def);
-    config = &def;
-  }
 
   make_points(r, p);
   sample->n_total = r->n;
@@ -248,19 +326,15 @@ PHCR_FilterReading(const PHCR_Reading *r, const PHCR_FilterConfig *config,
   if (r->mode == PHCR_MODE_PRECISE) {
     fill_sample(sample, r->mode, p[0].offset, p[0].mid);
     sample->delay = 0.0;
-    sample->error = config->precise_error + config->resolution;
+    sample->error = PRECISE_ERROR + RESOLUTION;
     sample->n_used = 1;
     return PHCR_OK;
   }
 
-  q = config->quantile > 0.0 && config->quantile <= 1.0 ? config->quantile : 0.4;
-  k = (int)ceil(q * r->n);
+  k = (int)ceil(QUANTILE * r->n);
   k = k < 1 ? 1 : k > r->n ? r->n : k;
   select_lowest_delays(p, r->n, k);
-
-  kept = drop_outliers(p, k, config->outlier_k > 0.0 ? config->outlier_k : 2.0);
-  if (rejects)
-    rejects[PHCR_REJ_OUTLIER] += (unsigned long)(k - kept);
+  kept = drop_outliers(p, k);
 
   /* drop_outliers keeps the order: p[0] is still the best if kept */
   combine(p, kept, &offset, &mid);
@@ -269,7 +343,7 @@ PHCR_FilterReading(const PHCR_Reading *r, const PHCR_FilterConfig *config,
     if (p[i].delay < best)
       best = p[i].delay;
   sample->delay = (double)best * 1e-9;
-  sample->error = error_bound(p, kept, offset, mid) + config->resolution;
+  sample->error = error_bound(p, kept, offset, mid) + RESOLUTION;
   sample->n_used = kept;
   sample->n_outliers = k - kept;
   return PHCR_OK;

@@ -15,9 +15,10 @@
 
   =======================================================================
 
-  Internal helpers shared by the phc_reader modules (not installed): path
-  building with the root-dir prefix, bounded string appends, order
-  statistics, and the ioctl-level operations of the reader.
+  Declarations shared by the phc_reader modules and their tests, not
+  installed: each group is defined by the file named above it.  The
+  read path is phcr_reader.c (modes, fallback, re-probe) -> phcr_readio.c
+  (ioctl, errno class, validation, retries) -> phcr_filter.c (one sample).
   */
 
 #ifndef PHCR_INTERNAL_H
@@ -28,19 +29,73 @@
 
 #include "phcr.h"
 
+#define PHCR_NS_PER_S 1000000000LL
+/* Largest seconds value whose ns still fits in int64 (year 2262) */
+#define PHCR_MAX_SEC (INT64_MAX / PHCR_NS_PER_S - 1)
+
+/* ================================================== */
+/* phcr_device.c */
+
 /* ops of an env, never NULL */
 extern const PHCR_Ops *PHCR_EnvOps(const PHCR_Env *env);
 
-/* <root><path> into buf; returns 0, or -1 if it does not fit */
-extern int PHCR_JoinPath(const char *root, const char *path, char *buf,
-                         size_t len);
-
-/* Append formatted text to buf (NUL-terminated, truncated at len) */
-extern void PHCR_Append(char *buf, size_t len, const char *fmt, ...)
-  __attribute__((format(printf, 3, 4)));
-
 /* Copy a string, truncating */
 extern void PHCR_CopyString(char *dst, size_t len, const char *src);
+
+/* Like PHCR_FindDevice, but on success the verified descriptor is left
+   open in *fd. */
+extern PHCR_Error PHCR_FindAndOpenDevice(const PHCR_Env *env, const char *spec,
+                                         const char *clock_name,
+                                         PHCR_Discovery *out, int *fd);
+
+/* ================================================== */
+/* phcr_readio.c */
+
+/* Map an errno of a reading ioctl in a mode to its class. */
+extern PHCR_Error PHCR_ErrorFromErrno(int sys_errno, PHCR_Mode mode);
+
+/* Validation reject classes */
+typedef enum {
+  PHCR_REJ_NSEC = 0,         /* tv_nsec outside [0, 1e9) */
+  PHCR_REJ_ORDER,            /* sys_after < sys_before */
+  PHCR_REJ_NONMONOTONIC,     /* PHC timestamps go backwards by more than
+                                1 ms within one ioctl */
+  PHCR_REJ_DELAY,            /* delay (sys_after - sys_before) above 1 s */
+  PHCR_REJ_ABSURD,           /* negative seconds, zero time, PHC or system
+                                time out of the int64 ns range */
+  PHCR_REJ_SYSCOPY,          /* PHC timestamp equal to the system timestamp
+                                before it: a guest kernel < 5.0 copied it
+                                when the host could not answer */
+  PHCR_REJ_COUNT             /* number of classes, not a class */
+} PHCR_Reject;
+
+/* Remove invalid triplets from a reading in place, counting each reject in
+   rejects[class] (rejects may be NULL).  System timestamps of consecutive
+   triplets may overlap (timestamp noise larger than their spacing); a PHC
+   timestamp going backwards by more than 1 ms invalidates the whole
+   reading, as it cannot be told which is wrong.  Returns PHCR_OK if at
+   least one triplet is left, PHCR_ERR_HOST_NOTSUPP if every triplet
+   carried a copied system timestamp (the host did not answer),
+   PHCR_ERR_INVALID otherwise (r->n is then 0). */
+extern PHCR_Error PHCR_ValidateReading(PHCR_Reading *r,
+                                       unsigned long rejects[PHCR_REJ_COUNT]);
+
+/* One mode, with bounded retries and validation, into res->reading;
+   updates res->attempt[mode], res->retries and res->rejected. */
+extern PHCR_Error PHCR_ReadMode(const PHCR_Ops *ops, int fd, PHCR_Mode mode,
+                                int n, PHCR_Result *res);
+
+/* ================================================== */
+/* phcr_filter.c */
+
+/* Combine a validated reading (n >= 1) into one sample.  Returns
+   PHCR_ERR_INVALID for an empty reading, PHCR_ERR_ARGS for NULL args. */
+extern PHCR_Error PHCR_FilterReading(const PHCR_Reading *r,
+                                     PHCR_Sample *sample);
+
+/* Exact, saturating at the int64 ns range */
+extern int64_t PHCR_TimespecToNs(const struct timespec *ts);
+extern void PHCR_NsToTimespec(int64_t ns, struct timespec *ts);
 
 /* k-th smallest (0-based) of v[0..n-1], n >= 1, 0 <= k < n; reorders v */
 extern int64_t PHCR_SelectKthI64(int64_t *v, int n, int k);

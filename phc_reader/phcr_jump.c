@@ -32,7 +32,18 @@
 
 #include "phcr_internal.h"
 
+/* Normal samples kept */
+#define HISTORY 16
 #define MAX_CONFIRMATIONS 15
+/* Confirming samples agree with the suspect's J within TOLERANCE + both
+   error bounds + 3 x noise + the drift allowance (s) */
+#define TOLERANCE 50e-6
+/* Noise margin = NOISE_K x robust std-dev of the residuals + the error
+   bounds, + MIN_MARGIN, + DRIFT_TOLERANCE (s/s) per second since the last
+   normal sample (unmodelled drift) */
+#define NOISE_K 8.0
+#define MIN_MARGIN 1e-6
+#define DRIFT_TOLERANCE 10e-6
 /* Shortest span between the halves of the history for a drift estimate */
 #define MIN_DRIFT_SPAN 2.0
 #define MAX_DRIFT 0.1
@@ -63,7 +74,7 @@ typedef struct {
 struct PHCR_JumpDetector_Record {
   PHCR_JumpConfig cfg;
 
-  Point hist[PHCR_JUMP_HISTORY];   /* ring, chronological from first */
+  Point hist[HISTORY];   /* ring, chronological from first */
   int n, first;
   int first_armed;
 
@@ -71,7 +82,6 @@ struct PHCR_JumpDetector_Record {
   Point cand[MAX_CONFIRMATIONS + 1];
   int64_t cand_dev[MAX_CONFIRMATIONS + 1];
   int n_cand;
-  int cand_cold;
   Model cand_model;
 
   /* Slow robust estimate of the one-step prediction error (s): clipped
@@ -83,8 +93,6 @@ struct PHCR_JumpDetector_Record {
      the rates, so it is the drift of the warm-up after it */
   double prior_drift;
   int have_prior;
-
-  unsigned long normal, suspects, confirmed, dismissed;
 };
 
 /* ================================================== */
@@ -94,11 +102,6 @@ PHCR_JumpConfigDefaults(PHCR_JumpConfig *c)
 {
   c->threshold = 1e-3;
   c->confirmations = 2;
-  c->tolerance = 50e-6;
-  c->noise_k = 8.0;
-  c->drift_tolerance = 10e-6;
-  c->min_margin = 1e-6;
-  c->first_sample_rule = 1;
 }
 
 /* ================================================== */
@@ -115,14 +118,6 @@ sanitise(PHCR_JumpConfig *c)
     c->confirmations = 1;
   if (c->confirmations > MAX_CONFIRMATIONS)
     c->confirmations = MAX_CONFIRMATIONS;
-  if (!(c->tolerance >= 0.0) || !isfinite(c->tolerance))
-    c->tolerance = d.tolerance;
-  if (!(c->noise_k >= 0.0) || !isfinite(c->noise_k))
-    c->noise_k = d.noise_k;
-  if (!(c->drift_tolerance >= 0.0) || !isfinite(c->drift_tolerance))
-    c->drift_tolerance = d.drift_tolerance;
-  if (!(c->min_margin >= 0.0) || !isfinite(c->min_margin))
-    c->min_margin = d.min_margin;
 }
 
 /* ================================================== */
@@ -139,7 +134,7 @@ PHCR_JumpCreate(const PHCR_JumpConfig *config)
   else
     PHCR_JumpConfigDefaults(&d->cfg);
   sanitise(&d->cfg);
-  d->first_armed = d->cfg.first_sample_rule != 0;
+  d->first_armed = 1;
   return d;
 }
 
@@ -175,7 +170,6 @@ PHCR_JumpReset(PHCR_JumpDetector d)
   save_prior(d);
   d->n = d->first = 0;
   d->n_cand = 0;
-  d->cand_cold = 0;
 }
 
 /* ================================================== */
@@ -186,24 +180,7 @@ PHCR_JumpResetCold(PHCR_JumpDetector d)
   PHCR_JumpReset(d);
   d->have_prior = 0;
   d->prior_drift = 0.0;
-  d->first_armed = d->cfg.first_sample_rule != 0;
-}
-
-/* ================================================== */
-
-const char *
-PHCR_JumpStateName(PHCR_JumpState state)
-{
-  switch (state) {
-    case PHCR_JUMP_NORMAL:
-      return "normal";
-    case PHCR_JUMP_SUSPECT:
-      return "suspect";
-    case PHCR_JUMP_CONFIRMED:
-      return "confirmed";
-    default:
-      return "unknown";
-  }
+  d->first_armed = 1;
 }
 
 /* ================================================== */
@@ -257,7 +234,7 @@ median_of_times(const double *t, int n, double *tmp)
 static const Point *
 hist_at(PHCR_JumpDetector d, int i)
 {
-  return &d->hist[(d->first + i) % PHCR_JUMP_HISTORY];
+  return &d->hist[(d->first + i) % HISTORY];
 }
 
 /* ================================================== */
@@ -267,7 +244,7 @@ hist_at(PHCR_JumpDetector d, int i)
 static void
 fit_model(PHCR_JumpDetector d, Model *m)
 {
-  double t[PHCR_JUMP_HISTORY], o[PHCR_JUMP_HISTORY], v[PHCR_JUMP_HISTORY];
+  double t[HISTORY], o[HISTORY], v[HISTORY];
   double ta = 0.0, tb = 0.0, oa, ob, off, err_sum;
   const Point *last;
   int i, n = d->n, h;
@@ -362,14 +339,13 @@ margin(PHCR_JumpDetector d, const Model *m, const PHCR_JumpInput *in)
 {
   double dt = m->valid ? fabs(in->time - m->t_ref) : 0.0, drift_allow;
   double noise = m->noise > d->pred_noise ? m->noise : d->pred_noise;
-  const PHCR_JumpConfig *c = &d->cfg;
 
   /* Without a drift estimate, allow 4 times the drift tolerance (2 times
      with the drift known from before a reset) */
   drift_allow = m->warmup ? (d->have_prior ? 2.0 : 4.0) : 1.0;
 
-  return c->noise_k * (noise + m->drift_err * dt) + m->hist_err +
-         in->error + c->min_margin + drift_allow * c->drift_tolerance * dt;
+  return NOISE_K * (noise + m->drift_err * dt) + m->hist_err +
+         in->error + MIN_MARGIN + drift_allow * DRIFT_TOLERANCE * dt;
 }
 
 /* ================================================== */
@@ -393,12 +369,12 @@ is_jump(PHCR_JumpDetector d, double dev, double u)
 static void
 hist_add(PHCR_JumpDetector d, const Point *p)
 {
-  if (d->n < PHCR_JUMP_HISTORY) {
-    d->hist[(d->first + d->n) % PHCR_JUMP_HISTORY] = *p;
+  if (d->n < HISTORY) {
+    d->hist[(d->first + d->n) % HISTORY] = *p;
     d->n++;
   } else {
     d->hist[d->first] = *p;
-    d->first = (d->first + 1) % PHCR_JUMP_HISTORY;
+    d->first = (d->first + 1) % HISTORY;
   }
 }
 
@@ -418,33 +394,25 @@ median_i64(const int64_t *x, int n)
 /* ================================================== */
 
 static void
-start_suspect(PHCR_JumpDetector d, const Model *m, const Point *p,
-              int64_t dev, int cold)
+start_suspect(PHCR_JumpDetector d, const Model *m, const Point *p, int64_t dev)
 {
   d->cand_model = *m;
   d->cand[0] = *p;
   d->cand_dev[0] = dev;
   d->n_cand = 1;
-  d->cand_cold = cold;
-  d->suspects++;
 }
 
 /* ================================================== */
 
-static void
-fill_result(PHCR_JumpResult *res, PHCR_JumpState state, int64_t pred,
-            int64_t dev, double u, int have, int need)
+static PHCR_JumpState
+set_result(PHCR_JumpResult *res, PHCR_JumpState state, int64_t jump_ns)
 {
   res->state = state;
-  res->predicted_ns = pred;
-  res->deviation = (double)dev * 1e-9;
-  res->margin = u;
-  res->confirmations_have = have;
-  res->confirmations_needed = need;
   if (state != PHCR_JUMP_NORMAL) {
-    res->jump_ns = dev;
-    res->jump = (double)dev * 1e-9;
+    res->jump_ns = jump_ns;
+    res->jump = (double)jump_ns * 1e-9;
   }
+  return state;
 }
 
 /* ================================================== */
@@ -456,10 +424,10 @@ feed_pending(PHCR_JumpDetector d, const Point *p, const PHCR_JumpInput *in,
   const Model *m = &d->cand_model;
   int64_t pred = predict(m, p->time), dev = sat_sub(p->offset_ns, pred), j;
   double u = margin(d, m, in), tol, dt = fabs(p->time - d->cand[0].time);
-  int i, need = d->cfg.confirmations;
+  int i;
 
-  tol = d->cfg.tolerance + p->error + d->cand[0].error +
-        d->cfg.drift_tolerance * dt + 3.0 * m->noise;
+  tol = TOLERANCE + p->error + d->cand[0].error + DRIFT_TOLERANCE * dt +
+        3.0 * m->noise;
 
   /* A confirming sample is itself a jump from the old estimate, and agrees
      with the suspect's J */
@@ -468,44 +436,29 @@ feed_pending(PHCR_JumpDetector d, const Point *p, const PHCR_JumpInput *in,
     d->cand[d->n_cand] = *p;
     d->cand_dev[d->n_cand] = dev;
     d->n_cand++;
-    if (d->n_cand - 1 < need) {
-      fill_result(res, PHCR_JUMP_SUSPECT, pred, d->cand_dev[0], u,
-                  d->n_cand - 1, need);
-      res->flags |= d->cand_cold ? PHCR_JUMPF_COLD : 0;
-      return PHCR_JUMP_SUSPECT;
-    }
+    if (d->n_cand - 1 < d->cfg.confirmations)
+      return set_result(res, PHCR_JUMP_SUSPECT, d->cand_dev[0]);
 
     /* Confirmed: the history restarts on the new level */
     j = median_i64(d->cand_dev, d->n_cand);
-    fill_result(res, PHCR_JUMP_CONFIRMED, pred, j, u, d->n_cand - 1, need);
-    res->flags |= d->cand_cold ? PHCR_JUMPF_COLD : 0;
-    d->confirmed++;
     save_prior(d);
     d->n = d->first = 0;
     for (i = 0; i < d->n_cand; i++)
       hist_add(d, &d->cand[i]);
     d->n_cand = 0;
-    d->cand_cold = 0;
-    return PHCR_JUMP_CONFIRMED;
+    return set_result(res, PHCR_JUMP_CONFIRMED, j);
   }
 
   if (!is_jump(d, (double)dev * 1e-9, u)) {
     /* Agrees with the old estimate: the suspect was a wild reading */
     d->n_cand = 0;
-    d->cand_cold = 0;
-    d->dismissed++;
-    d->normal++;
     hist_add(d, p);
-    fill_result(res, PHCR_JUMP_NORMAL, pred, dev, u, 0, need);
-    res->flags |= PHCR_JUMPF_DISMISSED;
-    return PHCR_JUMP_NORMAL;
+    return set_result(res, PHCR_JUMP_NORMAL, 0);
   }
 
   /* Another, different jump: it becomes the suspect */
-  start_suspect(d, m, p, dev, d->cand_cold);
-  fill_result(res, PHCR_JUMP_SUSPECT, pred, dev, u, 0, need);
-  res->flags |= PHCR_JUMPF_RESTARTED | (d->cand_cold ? PHCR_JUMPF_COLD : 0);
-  return PHCR_JUMP_SUSPECT;
+  start_suspect(d, m, p, dev);
+  return set_result(res, PHCR_JUMP_SUSPECT, dev);
 }
 
 /* ================================================== */
@@ -524,7 +477,6 @@ PHCR_JumpFeed(PHCR_JumpDetector d, const PHCR_JumpInput *in,
   if (!res)
     res = &local;
   memset(res, 0, sizeof (*res));
-  res->confirmations_needed = d->cfg.confirmations;
 
   p.time = isfinite(in->time) ? in->time : 0.0;
   p.offset_ns = in->offset_ns;
@@ -534,8 +486,6 @@ PHCR_JumpFeed(PHCR_JumpDetector d, const PHCR_JumpInput *in,
     return feed_pending(d, &p, in, res);
 
   fit_model(d, &m);
-  if (m.warmup)
-    res->flags |= PHCR_JUMPF_WARMUP;
 
   /* Without history, the model is "offset 0" for the first-sample rule */
   cold = d->n == 0 && d->first_armed;
@@ -545,35 +495,12 @@ PHCR_JumpFeed(PHCR_JumpDetector d, const PHCR_JumpInput *in,
   u = margin(d, &m, in);
 
   if ((m.valid || cold) && is_jump(d, (double)dev * 1e-9, u)) {
-    start_suspect(d, &m, &p, dev, cold);
-    fill_result(res, PHCR_JUMP_SUSPECT, pred, dev, u, 0, d->cfg.confirmations);
-    res->flags |= cold ? PHCR_JUMPF_COLD : 0;
-    return PHCR_JUMP_SUSPECT;
+    start_suspect(d, &m, &p, dev);
+    return set_result(res, PHCR_JUMP_SUSPECT, dev);
   }
 
-  d->normal++;
   if (m.valid && !m.warmup)
     update_pred_noise(d, (double)dev * 1e-9);
   hist_add(d, &p);
-  fill_result(res, PHCR_JUMP_NORMAL, pred, dev, u, 0, d->cfg.confirmations);
-  return PHCR_JUMP_NORMAL;
-}
-
-/* ================================================== */
-
-void
-PHCR_JumpGetEstimate(PHCR_JumpDetector d, double time, PHCR_JumpEstimate *est)
-{
-  Model m;
-
-  fit_model(d, &m);
-  memset(est, 0, sizeof (*est));
-  est->n = d->n;
-  est->offset_ns = predict(&m, time);
-  est->drift = m.drift;
-  est->noise = m.noise > d->pred_noise ? m.noise : d->pred_noise;
-  est->normal = d->normal;
-  est->suspects = d->suspects;
-  est->confirmed = d->confirmed;
-  est->dismissed = d->dismissed;
+  return set_result(res, PHCR_JUMP_NORMAL, 0);
 }

@@ -17,22 +17,43 @@
 
   The reader of phc_reader: an open PHC and its reading-mode state machine.
   Reads start in the current mode and fall back PRECISE -> EXTENDED ->
-  basic within the same call; better modes are re-probed after a number of
-  reads or seconds in a worse mode; transient errors are retried a bounded
-  number of times; every mode change, fallback and failure is reported in
-  the result and counted.  Only the original reading ioctl numbers are
-  used, and GETCAPS only at open (chronyd's seccomp allow-list).
+  basic within the same call; better modes are re-probed after some
+  seconds in a worse mode; every mode's attempts and errors are reported
+  in the result, reads and failures are counted.  One mode is read by
+  phcr_readio.c, the reading is filtered by phcr_filter.c.  Only the
+  original reading ioctl numbers are used, and GETCAPS only at open
+  (chronyd's seccomp allow-list).
   */
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/ptp_clock.h>
 
-#include "phcr_reader_priv.h"
-
+#include "phcr_internal.h"
 
 #define MODE_BIT(m) (1U << (m))
+
+struct PHCR_Reader_Record {
+  const PHCR_Ops *ops;
+  char root[PHCR_ROOT_MAX];
+  char spec[PHCR_PATH_MAX];
+  char clock_name[PHCR_NAME_MAX];
+  PHCR_Config config;
+
+  int fd;
+  char path[PHCR_PATH_MAX];
+  int cross_timestamping;     /* from GETCAPS */
+
+  unsigned int allowed;       /* bit per mode: allowed by flags and caps */
+  unsigned int disabled;      /* bit per mode: not implemented by device */
+  PHCR_Mode mode;             /* where reads start */
+  PHCR_Mode last_ok_mode;     /* mode of the last successful read */
+
+  double below_since;         /* caller time of the fall below the best
+                                 mode / of the last re-probe */
+  int below_since_valid;
+
+  PHCR_Counters counters;
+};
 
 /* ================================================== */
 
@@ -59,11 +80,7 @@ PHCR_ConfigDefaults(PHCR_Config *config)
   memset(config, 0, sizeof (*config));
   config->flags = 0;
   config->n_samples = 10;
-  config->reprobe_reads = 16;
   config->reprobe_interval = 60.0;
-  config->max_retries = 3;
-  config->validate.max_delay = 1.0;
-  PHCR_FilterConfigDefaults(&config->filter);
 }
 
 /* ================================================== */
@@ -80,14 +97,8 @@ static void
 sanitise_config(PHCR_Config *c)
 {
   c->n_samples = clamp_samples(c->n_samples);
-  if (c->reprobe_reads < 0)
-    c->reprobe_reads = 0;
   if (!(c->reprobe_interval > 0.0))
     c->reprobe_interval = 0.0;
-  if (c->max_retries < 0)
-    c->max_retries = 0;
-  if (c->max_retries > 100)
-    c->max_retries = 100;
 }
 
 /* ================================================== */
@@ -126,11 +137,10 @@ set_allowed(PHCR_Reader r)
   r->allowed = MODE_BIT(PHCR_MODE_BASIC);
   if (!(r->config.flags & PHCR_FLAG_NOEXTENDED))
     r->allowed |= MODE_BIT(PHCR_MODE_EXTENDED);
-  if (!(r->config.flags & PHCR_FLAG_NOCROSSTS) && r->caps.cross_timestamping)
+  if (!(r->config.flags & PHCR_FLAG_NOCROSSTS) && r->cross_timestamping)
     r->allowed |= MODE_BIT(PHCR_MODE_PRECISE);
   r->disabled = 0;
   r->mode = PHCR_GetBestMode(r);
-  r->reads_below_best = 0;
   r->below_since_valid = 0;
 }
 
@@ -154,7 +164,7 @@ open_device(PHCR_Reader r, PHCR_Discovery *disc)
 
   r->fd = fd;
   PHCR_CopyString(r->path, sizeof (r->path), disc->path);
-  r->caps = disc->caps;
+  r->cross_timestamping = disc->cross_timestamping;
   set_allowed(r);
   return PHCR_OK;
 }
@@ -189,7 +199,6 @@ PHCR_Open(const PHCR_Env *env, const char *spec, const char *clock_name,
   else
     PHCR_ConfigDefaults(&r->config);
   sanitise_config(&r->config);
-  PHCR_StatsInit(&r->stats);
   r->fd = -1;
 
   res = open_device(r, disc);
@@ -229,7 +238,6 @@ PHCR_Reopen(PHCR_Reader r, PHCR_Discovery *disc)
   if (r->fd >= 0)
     r->ops->close(r->ops->ctx, r->fd);
   r->fd = -1;
-  r->counters.reopens++;
 
   return open_device(r, disc);
 }
@@ -241,14 +249,8 @@ reprobe_due(PHCR_Reader r, double now)
 {
   const PHCR_Config *c = &r->config;
 
-  if (r->reprobe_requested)
-    return 1;
-  if (c->reprobe_reads > 0 && r->reads_below_best >= c->reprobe_reads)
-    return 1;
-  if (c->reprobe_interval > 0.0 && r->below_since_valid &&
-      (now < r->below_since || now - r->below_since >= c->reprobe_interval))
-    return 1;
-  return 0;
+  return c->reprobe_interval > 0.0 && r->below_since_valid &&
+         (now < r->below_since || now - r->below_since >= c->reprobe_interval);
 }
 
 /* ================================================== */
@@ -256,7 +258,6 @@ reprobe_due(PHCR_Reader r, double now)
 static void
 note_below_best(PHCR_Reader r, double now)
 {
-  r->reads_below_best = 0;
   r->below_since = now;
   r->below_since_valid = 1;
 }
@@ -264,7 +265,7 @@ note_below_best(PHCR_Reader r, double now)
 /* ================================================== */
 
 static PHCR_Mode
-start_mode(PHCR_Reader r, int sentinel, double now, PHCR_Result *res)
+start_mode(PHCR_Reader r, int sentinel, double now)
 {
   PHCR_Mode best = PHCR_GetBestMode(r), m = r->mode;
 
@@ -274,9 +275,6 @@ start_mode(PHCR_Reader r, int sentinel, double now, PHCR_Result *res)
     m = best;
 
   if (!sentinel && m < best && reprobe_due(r, now)) {
-    res->events |= PHCR_EVENT_REPROBE;
-    r->counters.reprobes++;
-    r->reprobe_requested = 0;
     note_below_best(r, now);
     return best;
   }
@@ -291,14 +289,10 @@ finish_ok(PHCR_Reader r, PHCR_Mode m, int disable_ext, double now,
 {
   PHCR_Mode best;
 
-  if (disable_ext && m < PHCR_MODE_EXTENDED) {
-    /* EXTENDED failed with EOPNOTSUPP while a worse mode works: the
-       driver does not implement it (e.g. ptp_kvm has no gettimex64) */
+  /* EXTENDED failed with EOPNOTSUPP while a worse mode works: the driver
+     does not implement it (e.g. ptp_kvm has no gettimex64) */
+  if (disable_ext && m < PHCR_MODE_EXTENDED)
     r->disabled |= MODE_BIT(PHCR_MODE_EXTENDED);
-    res->events |= PHCR_EVENT_DISABLED;
-  }
-  if (m > r->mode)
-    res->events |= PHCR_EVENT_UPGRADE;
 
   best = PHCR_GetBestMode(r);
   if (m < best && (r->mode >= best || !r->below_since_valid))
@@ -308,18 +302,10 @@ finish_ok(PHCR_Reader r, PHCR_Mode m, int disable_ext, double now,
   r->mode = m;
 
   res->prev_mode = r->last_ok_mode;
-  if (r->last_ok_mode != PHCR_MODE_NONE && m != r->last_ok_mode) {
-    res->events |= PHCR_EVENT_MODE_CHANGED;
-    r->counters.mode_changes++;
-  }
+  res->mode_changed = r->last_ok_mode != PHCR_MODE_NONE && m != r->last_ok_mode;
   r->last_ok_mode = m;
   res->mode = m;
-
-  r->counters.ok_reads++;
-  r->counters.mode_reads[m]++;
-  PHCR_FilterReading(&res->reading, &r->config.filter, &res->sample,
-                     r->counters.rejects);
-  PHCR_StatsAdd(&r->stats, &res->sample);
+  PHCR_FilterReading(&res->reading, &res->sample);
 }
 
 /* ================================================== */
@@ -335,7 +321,7 @@ static PHCR_Error
 do_read(PHCR_Reader r, int n, int kind, double now, PHCR_Result *res)
 {
   PHCR_Error err = PHCR_ERR_NOMODE;
-  PHCR_Mode m, current, last = PHCR_MODE_NONE, transient = PHCR_MODE_NONE;
+  PHCR_Mode m, last = PHCR_MODE_NONE, transient = PHCR_MODE_NONE;
   int disable_ext = 0, sentinel = kind != READ_FULL;
 
   memset(res, 0, sizeof (*res));
@@ -349,14 +335,12 @@ do_read(PHCR_Reader r, int n, int kind, double now, PHCR_Result *res)
     goto failed;
   }
 
-  current = r->mode;
-  if (!sentinel && current < PHCR_GetBestMode(r))
-    r->reads_below_best++;
-
-  for (m = start_mode(r, sentinel, now, res); m != PHCR_MODE_NONE;
+  for (m = start_mode(r, sentinel, now); m != PHCR_MODE_NONE;
        m = lower_usable(r, m)) {
     last = m;
-    err = PHCR_ReadMode(r, m, n, res);
+    err = PHCR_ReadMode(r->ops, r->fd, m, n, res);
+    r->counters.device_samples +=
+      (unsigned long)res->attempt[m].attempts * (m == PHCR_MODE_PRECISE ? 1 : n);
     if (err == PHCR_OK) {
       finish_ok(r, m, disable_ext, now, res);
       /* A transient failure of a better mode: start there next time */
@@ -371,14 +355,11 @@ do_read(PHCR_Reader r, int n, int kind, double now, PHCR_Result *res)
       transient = m;
     if (m == PHCR_MODE_EXTENDED && err == PHCR_ERR_HOST_NOTSUPP)
       disable_ext = 1;
-    if (m <= current)
-      res->events |= PHCR_EVENT_FALLBACK;
   }
 
 failed:
   res->error = err;
   res->sys_errno = last != PHCR_MODE_NONE ? res->attempt[last].sys_errno : 0;
-  res->events |= PHCR_EVENT_FAILED;
   r->counters.failed_reads++;
   return err;
 }
@@ -416,27 +397,10 @@ PHCR_ReadProbe(PHCR_Reader r, double now, PHCR_Result *res)
 
 /* ================================================== */
 
-void
-PHCR_RequestReprobe(PHCR_Reader r)
-{
-  if (r)
-    r->reprobe_requested = 1;
-}
-
-/* ================================================== */
-
 PHCR_Mode
 PHCR_GetMode(PHCR_Reader r)
 {
   return r ? r->mode : PHCR_MODE_NONE;
-}
-
-/* ================================================== */
-
-int
-PHCR_GetFd(PHCR_Reader r)
-{
-  return r ? r->fd : -1;
 }
 
 /* ================================================== */
@@ -450,26 +414,8 @@ PHCR_GetPath(PHCR_Reader r)
 /* ================================================== */
 
 void
-PHCR_GetCaps(PHCR_Reader r, PHCR_Caps *caps)
-{
-  if (r && caps)
-    *caps = r->caps;
-}
-
-/* ================================================== */
-
-void
 PHCR_GetCounters(PHCR_Reader r, PHCR_Counters *counters)
 {
   if (r && counters)
     *counters = r->counters;
-}
-
-/* ================================================== */
-
-void
-PHCR_GetStats(PHCR_Reader r, PHCR_StatsSummary *stats)
-{
-  if (r && stats)
-    PHCR_StatsGet(&r->stats, stats);
 }

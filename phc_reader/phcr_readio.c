@@ -18,15 +18,29 @@
   Device I/O of the phc_reader reader: issues one reading ioctl in a given
   mode (PTP_SYS_OFFSET_PRECISE, PTP_SYS_OFFSET_EXTENDED or PTP_SYS_OFFSET,
   original numbers), converts the kernel structures into a PHCR_Reading,
-  classifies errno, retries transient failures a bounded number of times,
-  and validates the result.
+  maps errno to an error class, validates the triplets (tv_nsec outside
+  [0, 1e9), absurd values, sys_after < sys_before, delays above 1 s, PHC
+  timestamps copied from the system timestamp by old kernels when the host
+  cannot answer, and whole readings whose PHC timestamps go backwards by
+  more than noise), and retries transient failures and garbage a bounded
+  number of times.
   */
 
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 #include <linux/ptp_clock.h>
 
-#include "phcr_reader_priv.h"
+#include "phcr_internal.h"
+
+/* EINTR/EAGAIN/EBUSY/garbage retries per mode and read */
+#define MAX_RETRIES 3
+/* Largest delay of a valid triplet */
+#define MAX_DELAY_NS PHCR_NS_PER_S
+/* Timestamp noise tolerated between consecutive PHC timestamps of one
+   ioctl; more is a step of the clock or garbage (a jump of 1 ms or more is
+   what the driver acts on) */
+#define MAX_PHC_BACKWARDS_NS 1000000
 
 /* ================================================== */
 
@@ -107,17 +121,17 @@ ioctl_basic(const PHCR_Ops *ops, int fd, int n, PHCR_Reading *out)
 /* ================================================== */
 
 static int
-issue(PHCR_Reader r, PHCR_Mode mode, int n, PHCR_Reading *out)
+issue(const PHCR_Ops *ops, int fd, PHCR_Mode mode, int n, PHCR_Reading *out)
 {
   memset(out, 0, sizeof (*out));
   out->mode = mode;
   switch (mode) {
     case PHCR_MODE_PRECISE:
-      return ioctl_precise(r->ops, r->fd, out);
+      return ioctl_precise(ops, fd, out);
     case PHCR_MODE_EXTENDED:
-      return ioctl_extended(r->ops, r->fd, n, out);
+      return ioctl_extended(ops, fd, n, out);
     case PHCR_MODE_BASIC:
-      return ioctl_basic(r->ops, r->fd, n, out);
+      return ioctl_basic(ops, fd, n, out);
     default:
       errno = EINVAL;
       return -1;
@@ -127,32 +141,157 @@ issue(PHCR_Reader r, PHCR_Mode mode, int n, PHCR_Reading *out)
 /* ================================================== */
 
 PHCR_Error
-PHCR_ReadMode(PHCR_Reader r, PHCR_Mode mode, int n, PHCR_Result *res)
+PHCR_ErrorFromErrno(int sys_errno, PHCR_Mode mode)
+{
+  switch (sys_errno) {
+    case 0:
+      return PHCR_OK;
+    case EOPNOTSUPP:
+#if defined(ENOTSUP) && ENOTSUP != EOPNOTSUPP
+    case ENOTSUP:
+#endif
+      return PHCR_ERR_HOST_NOTSUPP;
+    case ENODEV:
+      /* The kernel's get_device_system_crosststamp() fails with ENODEV
+         when the current clocksource does not match the device's */
+      return mode == PHCR_MODE_PRECISE ? PHCR_ERR_CLOCKSOURCE : PHCR_ERR_GONE;
+    case ENXIO:
+    case EBADF:
+      return PHCR_ERR_GONE;
+    case EINVAL:
+      /* PRECISE: the device's counter value lies before the current
+         timekeeping interval and ptp_kvm passes no history
+         (get_device_system_crosststamp()): transient.  Elsewhere a bug. */
+      return mode == PHCR_MODE_PRECISE ? PHCR_ERR_RETRY : PHCR_ERR_OTHER;
+    case EINTR:
+    case EAGAIN:
+#if EWOULDBLOCK != EAGAIN
+    case EWOULDBLOCK:
+#endif
+    case EBUSY:
+      return PHCR_ERR_RETRY;
+    case EACCES:
+    case EPERM:
+      return PHCR_ERR_ACCESS;
+    default:
+      return PHCR_ERR_OTHER;
+  }
+}
+
+/* ================================================== */
+
+static int
+nsec_ok(const struct timespec *ts)
+{
+  return ts->tv_nsec >= 0 && ts->tv_nsec < PHCR_NS_PER_S;
+}
+
+/* ================================================== */
+
+static int
+value_ok(const struct timespec *ts)
+{
+  return ts->tv_sec >= 0 && (int64_t)ts->tv_sec <= PHCR_MAX_SEC &&
+         (ts->tv_sec != 0 || ts->tv_nsec != 0);
+}
+
+/* ================================================== */
+
+static int
+classify_triplet(const PHCR_Triplet *t, int precise, int64_t *before,
+                 int64_t *phc, int64_t *after)
+{
+  if (!nsec_ok(&t->sys_before) || !nsec_ok(&t->phc) || !nsec_ok(&t->sys_after))
+    return PHCR_REJ_NSEC;
+  if (!value_ok(&t->sys_before) || !value_ok(&t->phc) || !value_ok(&t->sys_after))
+    return PHCR_REJ_ABSURD;
+
+  /* in range: no saturation, no overflow */
+  *before = (int64_t)t->sys_before.tv_sec * PHCR_NS_PER_S + t->sys_before.tv_nsec;
+  *phc = (int64_t)t->phc.tv_sec * PHCR_NS_PER_S + t->phc.tv_nsec;
+  *after = (int64_t)t->sys_after.tv_sec * PHCR_NS_PER_S + t->sys_after.tv_nsec;
+  if (*after < *before)
+    return PHCR_REJ_ORDER;
+  /* Guest kernels < 5.0 ignore a failed PHC read in PTP_SYS_OFFSET and
+     copy the system timestamp just read (ptp_chardev.c) */
+  if (!precise && *phc == *before)
+    return PHCR_REJ_SYSCOPY;
+  if (*after - *before > MAX_DELAY_NS)
+    return PHCR_REJ_DELAY;
+  return -1;
+}
+
+/* ================================================== */
+
+PHCR_Error
+PHCR_ValidateReading(PHCR_Reading *r, unsigned long rejects[PHCR_REJ_COUNT])
+{
+  int64_t before = 0, phc = 0, after = 0, prev_phc = 0;
+  int i, j, cls, monotonic = 1, copied = 0;
+
+  if (!r)
+    return PHCR_ERR_ARGS;
+  if (r->n < 0 || r->n > PHCR_MAX_SAMPLES) {
+    r->n = 0;
+    return PHCR_ERR_INVALID;
+  }
+
+  for (i = j = 0; i < r->n; i++) {
+    cls = classify_triplet(&r->t[i], r->mode == PHCR_MODE_PRECISE, &before,
+                           &phc, &after);
+    if (cls >= 0) {
+      if (rejects)
+        rejects[cls]++;
+      copied += cls == PHCR_REJ_SYSCOPY;
+      continue;
+    }
+    /* Timestamps of consecutive triplets may overlap (noise larger than
+       their spacing): each triplet stands on its own, the filter weighs
+       them.  A PHC going back by more than noise is not read in order. */
+    if (j > 0 && phc < prev_phc - MAX_PHC_BACKWARDS_NS)
+      monotonic = 0;
+    prev_phc = phc;
+    if (i != j)
+      r->t[j] = r->t[i];
+    j++;
+  }
+  r->n = j;
+
+  /* a PHC going backwards by more than noise invalidates the whole
+     reading: it cannot be told which timestamp is wrong */
+  if (!monotonic) {
+    if (rejects)
+      rejects[PHCR_REJ_NONMONOTONIC] += (unsigned long)r->n;
+    r->n = 0;
+  }
+
+  if (r->n > 0)
+    return PHCR_OK;
+  return copied > 0 && copied == i ? PHCR_ERR_HOST_NOTSUPP : PHCR_ERR_INVALID;
+}
+
+/* ================================================== */
+
+PHCR_Error
+PHCR_ReadMode(const PHCR_Ops *ops, int fd, PHCR_Mode mode, int n,
+              PHCR_Result *res)
 {
   PHCR_ModeAttempt *att = &res->attempt[mode];
   unsigned long rej[PHCR_REJ_COUNT];
   PHCR_Error cls;
-  int i, try, samples = mode == PHCR_MODE_PRECISE ? 1 : n, rejected;
+  int i, try;
 
   for (try = 0; ; try++) {
-    r->counters.ioctls++;
-    r->counters.device_samples += (unsigned long)samples;
-    res->device_samples += samples;
     att->attempts++;
 
-    if (issue(r, mode, n, &res->reading) < 0) {
+    if (issue(ops, fd, mode, n, &res->reading) < 0) {
       att->sys_errno = errno;
       cls = PHCR_ErrorFromErrno(att->sys_errno, mode);
     } else {
       memset(rej, 0, sizeof (rej));
-      cls = PHCR_ValidateReading(&res->reading, &r->config.validate, rej);
-      for (i = rejected = 0; i < PHCR_REJ_COUNT; i++) {
-        r->counters.rejects[i] += rej[i];
-        rejected += (int)rej[i];
-      }
-      res->rejected += rejected;
-      if (rejected)
-        res->events |= PHCR_EVENT_REJECTS;
+      cls = PHCR_ValidateReading(&res->reading, rej);
+      for (i = 0; i < PHCR_REJ_COUNT; i++)
+        res->rejected += (int)rej[i];
       if (cls == PHCR_OK) {
         att->error = PHCR_OK;
         return PHCR_OK;
@@ -160,13 +299,8 @@ PHCR_ReadMode(PHCR_Reader r, PHCR_Mode mode, int n, PHCR_Result *res)
     }
 
     att->error = cls;
-    r->counters.errors[cls]++;
-    if ((cls != PHCR_ERR_RETRY && cls != PHCR_ERR_INVALID) ||
-        try >= r->config.max_retries)
+    if ((cls != PHCR_ERR_RETRY && cls != PHCR_ERR_INVALID) || try >= MAX_RETRIES)
       return cls;
-
     res->retries++;
-    r->counters.retries++;
-    res->events |= PHCR_EVENT_RETRIED;
   }
 }

@@ -258,7 +258,6 @@ probe_modes(DOC_Context *ctx, Probe *probes, PHCR_Discovery *disc)
   int m;
 
   PHCR_ConfigDefaults(&config);
-  config.reprobe_reads = 0;
   config.reprobe_interval = 0.0;
   for (i = 0; i < sizeof (flags) / sizeof (flags[0]); i++) {
     if (probes[PHCR_MODE_BASIC].tried)
@@ -340,7 +339,6 @@ check_stats(DOC_Context *ctx)
     samples = 1000;
   memset(&disc, 0, sizeof (disc));
   PHCR_ConfigDefaults(&config);
-  config.reprobe_reads = 0;
   config.reprobe_interval = 0.0;
   err = PHCR_Open(&env, ctx->kvm_phc, NULL, &config, &reader, &disc);
   if (err != PHCR_OK) {
@@ -462,9 +460,9 @@ DOC_CheckPhcClock(DOC_Context *ctx)
   }
 
   snprintf(text, sizeof (text), "GETCAPS works (cross_timestamping=%d)",
-           disc.caps.cross_timestamping);
+           disc.cross_timestamping);
   for (m = PHCR_MODE_PRECISE; m >= PHCR_MODE_BASIC; m--)
-    describe_probe(text, sizeof (text), m, &probes[m], disc.caps.cross_timestamping);
+    describe_probe(text, sizeof (text), m, &probes[m], disc.cross_timestamping);
   precise_ok = answers(&probes[PHCR_MODE_PRECISE]);
   basic_ok = answers(&probes[PHCR_MODE_BASIC]);
 

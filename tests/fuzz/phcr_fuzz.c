@@ -32,7 +32,7 @@
 #include <string.h>
 #include <linux/ptp_clock.h>
 
-#include "phcr.h"
+#include "phcr_internal.h"
 
 typedef struct {
   const uint8_t *p;
@@ -81,6 +81,7 @@ typedef struct {
   PHCR_JumpDetector d;
   int confirmations;
   int run;          /* consecutive suspects */
+  int cold_resets;  /* reset with PHCR_JumpResetCold after a jump */
   double time;
 } Detector;
 
@@ -92,7 +93,7 @@ detector_init(Detector *det, uint8_t sel)
   PHCR_JumpConfigDefaults(&cfg);
   cfg.confirmations = 1 + sel % 4;
   cfg.threshold = (sel & 0x10) ? 100e-6 : 1e-3;
-  cfg.first_sample_rule = !(sel & 0x20);
+  det->cold_resets = (sel & 0x20) != 0;
   det->d = PHCR_JumpCreate(&cfg);
   CHECK(det->d);
   det->confirmations = cfg.confirmations;
@@ -116,9 +117,9 @@ detector_feed(Detector *det, const PHCR_Sample *s, double dt)
       break;
     case PHCR_JUMP_CONFIRMED:
       CHECK(det->run >= det->confirmations);
-      CHECK(res.confirmations_have >= det->confirmations);
+      CHECK(res.jump_ns != 0 && res.jump == (double)res.jump_ns * 1e-9);
       det->run = 0;
-      if (res.flags & 0x1)
+      if (det->cold_resets)
         PHCR_JumpResetCold(det->d);
       else
         PHCR_JumpReset(det->d);
@@ -166,8 +167,6 @@ static void
 fuzz_readings(Input *in, uint8_t sel)
 {
   unsigned long rejects[PHCR_REJ_COUNT];
-  PHCR_ValidateConfig vc = { 1.0 };
-  PHCR_FilterConfig fc;
   PHCR_Reading r;
   PHCR_Sample s;
   Detector det;
@@ -175,8 +174,6 @@ fuzz_readings(Input *in, uint8_t sel)
   uint8_t hdr;
   int i;
 
-  PHCR_FilterConfigDefaults(&fc);
-  fc.quantile = 0.1 + 0.1 * (sel % 10);
   detector_init(&det, sel);
   memset(rejects, 0, sizeof (rejects));
 
@@ -197,11 +194,11 @@ fuzz_readings(Input *in, uint8_t sel)
     }
     base += 1000000 + (take_u8(in) << 20);
 
-    if (PHCR_ValidateReading(&r, &vc, rejects) != PHCR_OK) {
+    if (PHCR_ValidateReading(&r, rejects) != PHCR_OK) {
       CHECK(r.n == 0);
       continue;
     }
-    CHECK(PHCR_FilterReading(&r, &fc, &s, rejects) == PHCR_OK);
+    CHECK(PHCR_FilterReading(&r, &s) == PHCR_OK);
     check_sample(&s, r.n);
     detector_feed(&det, &s, (hdr & 0x20) ? 0.002 : 1.0);
   }
@@ -294,8 +291,7 @@ fuzz_reader(Input *in, uint8_t sel)
   uint8_t op;
 
   PHCR_ConfigDefaults(&cfg);
-  cfg.reprobe_reads = sel % 4;
-  cfg.max_retries = sel % 3;
+  cfg.reprobe_interval = sel % 4;
   cfg.flags = (sel >> 2) & 3;
   if (PHCR_Open(&env, "auto", NULL, &cfg, &r, NULL) != PHCR_OK)
     return;
@@ -310,7 +306,7 @@ fuzz_reader(Input *in, uint8_t sel)
       err = PHCR_Read(r, op & 0x1f, now, &res);
     CHECK(err == res.error);
     CHECK((err == PHCR_OK) == (res.mode != PHCR_MODE_NONE));
-    CHECK((err == PHCR_OK) == !(res.events & PHCR_EVENT_FAILED));
+    CHECK(!res.mode_changed || (err == PHCR_OK && res.prev_mode != res.mode));
     if (err == PHCR_OK) {
       check_sample(&res.sample, PHCR_MAX_SAMPLES);
       detector_feed(&det, &res.sample, (op & 0x80) ? 0.002 : 1.0);

@@ -29,6 +29,7 @@
 #include <time.h>
 
 #include "fake_phc.h"
+#include "phcr_internal.h"
 
 #define N_READINGS 256
 #define RUNS 7
@@ -83,22 +84,19 @@ static double
 run(int stage, long iters)
 {
   PHCR_JumpDetector det = PHCR_JumpCreate(NULL);
-  PHCR_ValidateConfig vc = { 1.0 };
-  PHCR_FilterConfig fc;
   PHCR_JumpInput in;
   PHCR_Reading r;
   PHCR_Sample s;
   double start, sink = 0.0;
   long i;
 
-  PHCR_FilterConfigDefaults(&fc);
   memset(&s, 0, sizeof (s));
   start = now_ns();
   for (i = 0; i < iters; i++) {
     r = readings[i % N_READINGS];
-    PHCR_ValidateReading(&r, &vc, NULL);
+    PHCR_ValidateReading(&r, NULL);
     if (stage >= 1)
-      PHCR_FilterReading(&r, &fc, &s, NULL);
+      PHCR_FilterReading(&r, &s);
     if (stage >= 2) {
       in.time = (double)i;
       in.offset_ns = s.offset_ns;
