@@ -118,8 +118,8 @@ done
 # patch -F0 (no fuzz), as dpkg-buildpackage will.
 if ! (cd "$tree" && dpkg-source --before-build .) > "$out/apply.log" 2>&1; then
   cat "$out/apply.log"
-  die "our patch series (patches/$version) does not apply to Debian's chrony $debver: \
-the new Debian revision changed what the series patches; update patches/$version (see $out/apply.log)"
+  die "our patch series (patches/$version) does not apply to Debian's chrony $debver \
+(a new Debian revision may have changed what it patches): update patches/$version (see $out/apply.log)"
 fi
 grep -h 'applying' "$out/apply.log" || true
 

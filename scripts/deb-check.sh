@@ -10,7 +10,8 @@
 #   dpkg -L against the files of "make install-guest"; the simulator's
 #   pause-360 bounds (tests/sim/expect.txt) with the chronyd of the .deb;
 #   then apt remove/purge: the file tree is as before the install.
-# The chroot (mmdebstrap, variant "important" plus systemd, udev, python3)
+# The chroot (mmdebstrap, variant "important" plus systemd, udev, python3,
+# kmod, apparmor)
 # exists only for the test; the simulator runs inside it because the
 # binary links against the release's libraries.
 set -uo pipefail
@@ -33,9 +34,11 @@ if [ "${1:-}" = --in-chroot ]; then
   inroot() { chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LC_ALL=C.UTF-8 \
     DEBIAN_FRONTEND=noninteractive "$@"; }
   # --autoremove also removes what chrony pulled in and a package of the
-  # chroot merely recommends (apt would keep it: not our packages' doing)
+  # chroot merely recommends or suggests (apt would keep it: not our
+  # packages' doing)
   apt_in() { inroot apt-get -q -y -o Dpkg::Options::=--force-confold \
-    -o APT::AutoRemove::RecommendsImportant=false "$@" < /dev/null \
+    -o APT::AutoRemove::RecommendsImportant=false -o APT::AutoRemove::SuggestsImportant=false \
+    "$@" < /dev/null \
     >> "$work/apt.log" 2>&1; }
   # the file tree (not /proc, /sys, /dev, /run, /tmp, caches, logs and the
   # package manager's own bookkeeping), with the sums of /etc's files
@@ -161,6 +164,13 @@ PY
   check "dpkg -L chrony-ptpkvm lists every guest file${missing:+ (missing:$missing)}" test -z "$missing"
   check "the udev rule gives the KVM PHC to group _chrony" \
     grep -q 'GROUP="_chrony"' "$root/usr/lib/udev/rules.d/61-ptpkvm.rules"
+  # AppArmor: our rules are in chronyd's profile and it compiles (not loaded:
+  # -Q; this machine's kernel has no AppArmor to enforce it)
+  inroot apparmor_parser -Q -K /etc/apparmor.d/usr.sbin.chronyd > "$work/apparmor.log" 2>&1
+  rc=$?
+  sed 's/^/    apparmor_parser: /' "$work/apparmor.log"
+  check "chronyd's AppArmor profile has our sysfs rule and compiles" \
+    sh -c "[ $rc -eq 0 ] && grep -q '@{sys}/class/ptp/ r,' '$root/etc/apparmor.d/usr.sbin.chronyd'"
 
   # 8. the simulator's pause-360 bounds with this chronyd, inside the chroot
   mkdir -p "$root/tmp/ptpkvm/tests" "$root/tmp/ptpkvm/lib"
@@ -187,8 +197,9 @@ PY
   #    deb-systemd-helper's records).  Anything else left is an error.
   apt_in remove --autoremove chrony chrony-ptpkvm || die "apt-get remove failed"
   snapshot "$work/removed"
-  conffiles=$(inroot dpkg-query -W -f '${db:Status-Status} ${Conffiles}\n' |
-    awk '$1 == "config-files" { for (i = 2; i <= NF; i += 3) print $i }'
+  conffiles=$(inroot dpkg-query -W -f '${db:Status-Status} ${binary:Package}\n' |
+    awk '$1 == "config-files" { print $2 }' | while read -r p; do
+      inroot dpkg-query -W -f '${Conffiles}\n' "$p" | awk 'NF { print $1 }'; done
     awk '{ print $2 }' "$root/var/lib/ucf/hashfile" 2>/dev/null)
   changes "$work/before" "$work/removed" | while read -r f; do
     case "$f" in
@@ -220,11 +231,13 @@ PY
 
   # 11. purge: the file tree is as before the install, except for the
   #     backup copies that adduser/deluser leave of the user database (the
-  #     database itself must be back as it was)
+  #     database itself must be back as it was) and the empty
+  #     /etc/apparmor.d/disable that dh_apparmor's postrm snippet removes
+  #     (in Debian's chrony as well)
   apt_in purge --autoremove chrony chrony-ptpkvm || die "apt-get purge failed"
   snapshot "$work/purged"
   extra=$(changes "$work/before" "$work/purged" | grep -v -x -e /etc/passwd- -e /etc/group- \
-    -e /etc/shadow- -e /etc/gshadow-)
+    -e /etc/shadow- -e /etc/gshadow- -e /etc/apparmor.d/disable)
   [ -z "$extra" ] || echo "$extra" | sed 's/^/    changed after purge: /'
   check "apt purge leaves the file tree as before the install" test -z "$extra"
 
@@ -246,7 +259,7 @@ ls "$top/build/deb/$version/out"/chrony_*.deb "$top/build/deb/$version/out"/chro
 "$top/scripts/ensure-packages.sh" mmdebstrap
 
 start=$SECONDS
-"$top/scripts/deb-chroot.sh" "$suite" important systemd,udev,python3,kmod "$top/build/deb/$version" \
+"$top/scripts/deb-chroot.sh" "$suite" important systemd,udev,python3,kmod,apparmor "$top/build/deb/$version" \
   "$top/scripts/deb-check.sh" --in-chroot "$version" "$sim_lib" "$top/build/deb/$version/check"
 rc=$?
 echo "deb-check: make deb-check CHRONY_VERSION=$version took $((SECONDS - start)) s"
