@@ -134,7 +134,6 @@ grep -q '^ *\#include <local/usr.sbin.chronyd>' "$deb/usr.sbin.chronyd" ||
 p="$top/packaging/debian"
 cp "$p/ptpkvm.mk" "$p/chrony-ptpkvm.install" "$p/chrony-ptpkvm.docs" \
   "$p/chrony-ptpkvm.postinst" "$p/chrony-ptpkvm.postrm" "$deb/"
-[ ! -f "$p/chrony-ptpkvm.lintian-overrides" ] || cp "$p/chrony-ptpkvm.lintian-overrides" "$deb/"
 mkdir -p "$deb/ptpkvm/conf.d"
 cp "$p/conf.d-ptpkvm.conf" "$deb/ptpkvm/conf.d/ptpkvm.conf"
 cp "$p/refclock.conf" "$deb/ptpkvm/ptpkvm-refclock.conf"
