@@ -7,13 +7,14 @@
 #   start of the installed chronyd with refclock PTPKVM (-x, CAP_SYS_TIME
 #   dropped from its bounding set, checked in /proc); ptpkvm-doctor --json;
 #   systemd-analyze verify and systemd-delta of the units with our drop-ins;
-#   dpkg -L against the files of "make install-guest"; the simulator's
+#   the AppArmor profile; dpkg -L against the files of "make
+#   install-guest"; the simulator's
 #   pause-360 bounds (tests/sim/expect.txt) with the chronyd of the .deb;
-#   then apt remove/purge: the file tree is as before the install.
+#   then apt remove (only configuration left), the distribution's chronyd
+#   with our left conffile, apt purge (the file tree as before the install).
 # The chroot (mmdebstrap, variant "important" plus systemd, udev, python3,
-# kmod, apparmor)
-# exists only for the test; the simulator runs inside it because the
-# binary links against the release's libraries.
+# kmod, apparmor) exists only for the test; the simulator runs inside it
+# because the binary links against the release's libraries.
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
