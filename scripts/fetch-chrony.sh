@@ -1,5 +1,11 @@
 #!/bin/sh
 # fetch-chrony.sh VERSION OUTDIR: put a verified chrony-VERSION.tar.gz in OUTDIR.
+# fetch-chrony.sh --source-package VERSION OUTDIR: put Debian's whole chrony
+#   source package (.dsc, orig tarball, Debian tarball) of the suite that
+#   carries VERSION in OUTDIR, the orig tarball verified; the Debian version
+#   offered is printed and written to OUTDIR/debian-version.
+# fetch-chrony.sh --archive-entries: print "URI KEYRING" of each Debian archive
+#   entry configured in /etc/apt (KEYRING "-" when none is given).
 #
 # The tarball is Debian's upstream tarball (chrony_VERSION.orig.tar.gz), fetched
 # with `apt-get source --download-only --tar-only` from the Debian archive this
@@ -20,19 +26,30 @@ pins="$top/patches/chrony-versions"
 
 die() { echo "fetch-chrony: error: $*" >&2; exit "${EXIT_CODE:-1}"; }
 
-[ $# -eq 2 ] || die "usage: fetch-chrony.sh VERSION OUTDIR"
-version=$1
-outdir=$2
+mode=tarball
+case "${1:-}" in
+  --source-package) mode=source; shift ;;
+  --archive-entries) mode=entries; shift ;;
+esac
+[ "$mode" = entries ] || [ $# -eq 2 ] ||
+  die "usage: fetch-chrony.sh [--source-package] VERSION OUTDIR | --archive-entries"
 
-supported=$(awk '!/^#/ && NF == 3 { printf "%s%s", sep, $1; sep=", " }' "$pins")
-line=$(awk -v v="$version" '!/^#/ && $1 == v' "$pins")
-[ -n "$line" ] || die "unsupported CHRONY_VERSION '$version' (supported: $supported)"
-suite=$(echo "$line" | awk '{ print $2 }')
-want=$(echo "$line" | awk '{ print $3 }')
+if [ "$mode" = entries ]; then
+  version=; outdir=
+else
+  version=$1
+  outdir=$2
 
-mkdir -p "$outdir"
-outdir=$(cd "$outdir" && pwd)   # apt resolves relative Dir:: paths under /etc/apt
-tarball="$outdir/chrony-$version.tar.gz"
+  supported=$(awk '!/^#/ && NF == 3 { printf "%s%s", sep, $1; sep=", " }' "$pins")
+  line=$(awk -v v="$version" '!/^#/ && $1 == v' "$pins")
+  [ -n "$line" ] || die "unsupported CHRONY_VERSION '$version' (supported: $supported)"
+  suite=$(echo "$line" | awk '{ print $2 }')
+  want=$(echo "$line" | awk '{ print $3 }')
+
+  mkdir -p "$outdir"
+  outdir=$(cd "$outdir" && pwd)   # apt resolves relative Dir:: paths under /etc/apt
+  tarball="$outdir/chrony-$version.tar.gz"
+fi
 
 verify() {
   have=$(sha256sum "$1" | awk '{ print $1 }')
@@ -40,7 +57,7 @@ verify() {
     die "checksum mismatch for $1: expected sha256 $want, got $have"
 }
 
-if [ -n "${CHRONY_TARBALL:-}" ]; then
+if [ "$mode" = tarball ] && [ -n "${CHRONY_TARBALL:-}" ]; then
   [ -f "$CHRONY_TARBALL" ] || die "CHRONY_TARBALL=$CHRONY_TARBALL: no such file"
   verify "$CHRONY_TARBALL"
   cp "$CHRONY_TARBALL" "$tarball.tmp" && mv "$tarball.tmp" "$tarball"
@@ -48,7 +65,7 @@ if [ -n "${CHRONY_TARBALL:-}" ]; then
   exit 0
 fi
 
-if [ -f "$tarball" ]; then
+if [ "$mode" = tarball ] && [ -f "$tarball" ]; then
   verify "$tarball"
   echo "fetch-chrony: $tarball already present (sha256 verified)"
   exit 0
@@ -82,6 +99,10 @@ apt_entries() {
 entries=$(apt_entries | grep -v -e '-security' | sort -u)
 [ -n "$entries" ] ||
   die "no Debian archive entry configured in $apt_etc (sources.list or sources.list.d); add one, or set CHRONY_TARBALL=/path/to/chrony-$version.tar.gz"
+if [ "$mode" = entries ]; then
+  echo "$entries"
+  exit 0
+fi
 
 aptdir="$outdir/apt"
 rm -rf "$aptdir"
@@ -117,6 +138,25 @@ debver=$(echo "$offered" |
   awk -v v="$version" 'index($1, v "-") == 1 || index($1, "1:" v "-") == 1 { print $1; exit }')
 [ -n "$debver" ] ||
   EXIT_CODE=3 die "chrony $version is not offered by the archive's '$suite' suite (offered: $(echo $offered))"
+
+if [ "$mode" = source ]; then
+  # The .dsc and both tarballs, their sums checked by apt against the signed
+  # Sources index; the orig tarball is checked against our pin as well.
+  echo "fetch-chrony: downloading Debian's chrony source package $debver ('$suite')"
+  (cd "$aptdir/download" && apt-get "$@" -q source --download-only "chrony=$debver") \
+    > "$aptdir/download.log" 2>&1 ||
+    die "download failed: apt-get source chrony=$debver (see $aptdir/download.log)"
+  dsc=$(ls "$aptdir"/download/chrony_*.dsc 2>/dev/null | head -n 1)
+  orig="$aptdir/download/chrony_$version.orig.tar.gz"
+  [ -n "$dsc" ] && [ -f "$orig" ] ||
+    die "download failed: .dsc or orig tarball missing after apt-get source (see $aptdir/download.log)"
+  verify "$orig"
+  rm -f "$outdir"/chrony_*
+  mv "$aptdir"/download/chrony_* "$outdir/"
+  echo "$debver" > "$outdir/debian-version"
+  echo "fetch-chrony: Debian revision offered for '$suite': chrony $debver (orig tarball sha256 verified)"
+  exit 0
+fi
 
 echo "fetch-chrony: downloading chrony $debver (upstream tarball only)"
 (cd "$aptdir/download" && apt-get "$@" -q source --download-only --tar-only "chrony=$debver") \

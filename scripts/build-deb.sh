@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# build-deb.sh VERSION: Debian packages chrony and chrony-ptpkvm for the
+# Debian release that carries chrony VERSION (patches/chrony-versions), in
+# build/deb/VERSION/out/.
+#
+# 1. Debian's chrony source package for that release (fetch-chrony.sh
+#    --source-package: private apt state, orig tarball checked against our
+#    pin, whatever Debian revision the archive offers now).
+# 2. Unpacked with dpkg-source; our patch series (patches/VERSION) and a
+#    patch adding the project's sources go into debian/patches/ptpkvm/ and
+#    are applied with dpkg-source's own quilt handling (no fuzz); the files of
+#    packaging/debian/ go into debian/; a changelog entry VERSION+ptpkvm1.
+# 3. dpkg-buildpackage (source and binaries, chrony's own tests included)
+#    inside a clean chroot of the release made by mmdebstrap from the Debian
+#    archive configured in /etc/apt; build dependencies from debian/control
+#    (apt-get build-dep); lintian from the release, which must report no
+#    error.  The chroot is a temporary directory under build/deb/VERSION
+#    that mmdebstrap removes (with its mounts) when done.
+# The log is build/deb/VERSION/build.log.  PTPKVM_REVISION (default 1) is
+# the number after "+ptpkvm"; DEBFULLNAME/DEBEMAIL name the maintainer.
+set -eu
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+die() { echo "build-deb: error: $*" >&2; exit 1; }
+
+# --in-chroot PKGDIR OUTDIR TREE ROOT: step 3, run by deb-chroot.sh on this
+# machine while the chroot ROOT exists.
+if [ "${1:-}" = --in-chroot ]; then
+  pkg=$2 result=$3 tree=$4 root=$5
+  rm -rf "$result" && mkdir -p "$result"
+  cp -a "$pkg" "$root/build"
+  inroot() { chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LC_ALL=C.UTF-8 \
+    DEBIAN_FRONTEND=noninteractive "$@"; }
+  t0=$SECONDS
+  inroot sh -c "cd /build && apt-get -q -y --no-install-recommends build-dep ./$tree" > "$result/build-dep.log" 2>&1 ||
+    { tail -n 30 "$result/build-dep.log"; die "apt-get build-dep failed"; }
+  echo "build-deb: build dependencies installed from $tree/debian/control ($((SECONDS - t0)) s)"
+  t0=$SECONDS
+  # chrony's own tests start chronyd (with -x): no CAP_SYS_TIME for any of it
+  inroot setpriv --bounding-set=-sys_time --inh-caps=-sys_time -- \
+    sh -c "cd /build/$tree && DEB_BUILD_OPTIONS='parallel=2 ${DEB_BUILD_OPTIONS:-}' dpkg-buildpackage -us -uc" \
+    > "$result/dpkg-buildpackage.log" 2>&1 ||
+    { tail -n 60 "$result/dpkg-buildpackage.log"; die "dpkg-buildpackage failed (see $result/dpkg-buildpackage.log)"; }
+  echo "build-deb: dpkg-buildpackage ($((SECONDS - t0)) s)"
+  grep -E '^(chrony [0-9.]* configured|dpkg-source: info: using patch list)' "$result/dpkg-buildpackage.log" || true
+  t0=$SECONDS
+  inroot apt-get -q -y --no-install-recommends install lintian > "$result/lintian-install.log" 2>&1 ||
+    die "installing lintian failed (see $result/lintian-install.log)"
+  inroot sh -c "cd /build && lintian --version && lintian --fail-on none *.changes" > "$result/lintian.log" 2>&1 ||
+    die "lintian did not run (see $result/lintian.log)"
+  echo "build-deb: lintian ($((SECONDS - t0)) s)"
+  (cd "$root/build" && cp *.deb *.changes *.buildinfo *.dsc *.debian.tar.* *.orig.tar.* "$result/")
+  exit 0
+fi
+
+[ $# -eq 1 ] || die "usage: build-deb.sh VERSION"
+version=$1
+pins="$top/patches/chrony-versions"
+suite=$(awk -v v="$version" '!/^#/ && NF == 3 && $1 == v { print $2 }' "$pins")
+[ -n "$suite" ] || die "unsupported CHRONY_VERSION '$version'"
+[ "$(id -u)" -eq 0 ] || die "must run as root (mmdebstrap builds the chroot with chroot(2))"
+
+out="$top/build/deb/$version"
+mkdir -p "$out"
+exec > >(tee "$out/build.log") 2>&1
+start=$(date +%s)
+
+"$top/scripts/ensure-packages.sh" dpkg-dev mmdebstrap
+
+echo "build-deb: chrony $version for Debian '$suite'"
+src="$out/src"
+"$top/scripts/fetch-chrony.sh" --source-package "$version" "$src"
+debver=$(cat "$src/debian-version")
+pkgver="$debver+ptpkvm${PTPKVM_REVISION:-1}"
+dpkg --compare-versions "$pkgver" gt "$debver" || die "$pkgver does not sort above $debver"
+commit=$(git -C "$top" describe --always --dirty 2>/dev/null || echo unknown)
+echo "build-deb: Debian revision $debver -> package version $pkgver (chrony-ptpkvm $commit)"
+
+# --- 2. the source tree ---------------------------------------------------
+pkg="$out/pkg"
+tree="$pkg/chrony-$version"
+rm -rf "$pkg"
+mkdir -p "$pkg"
+dpkg-source -q -x "$src"/chrony_*.dsc "$tree" > "$out/dpkg-source-x.log" 2>&1 ||
+  die "dpkg-source -x of Debian's chrony $debver failed (see $out/dpkg-source-x.log)"
+cp "$src/chrony_$version.orig.tar.gz" "$pkg/"
+[ ! -f "$src/chrony_$version.orig.tar.gz.asc" ] || cp "$src/chrony_$version.orig.tar.gz.asc" "$pkg/"
+
+# The project's files as one patch creating them (a/ empty, b/ the files).
+stage="$out/sources-patch"
+rm -rf "$stage"
+mkdir -p "$stage/a" "$stage/b/ptpkvm/docs"
+cp "$top"/refclock_ptpkvm*.c "$top"/refclock_ptpkvm*.h "$stage/b/"
+cp -r "$top/phc_reader" "$top/include" "$top/tools" "$top/guest" "$stage/b/ptpkvm/"
+cp "$top/docs/setup.md" "$top/docs/troubleshooting.md" "$stage/b/ptpkvm/docs/"
+find "$stage/b" \( -name '*.mk' -o -name '*.o' -o -name '*.a' \) -delete
+
+pdir="$tree/debian/patches/ptpkvm"
+mkdir -p "$pdir"
+{
+  echo "Description: add the chrony-ptpkvm sources"
+  echo " The PTPKVM refclock driver (refclock_ptpkvm*), libphcr (ptpkvm/phc_reader,"
+  echo " ptpkvm/include), ptpkvm-doctor (ptpkvm/tools), the guest files"
+  echo " (ptpkvm/guest) and the guest documentation (ptpkvm/docs), from"
+  echo " chrony-ptpkvm $commit.  Built by debian/ptpkvm.mk."
+  echo "Author: The chrony-ptpkvm authors"
+  echo "Forwarded: not-needed"
+  echo "---"
+  (cd "$stage" && diff -Naur a b) || [ $? -eq 1 ]
+} > "$pdir/0000-add-chrony-ptpkvm-sources.patch"
+echo "ptpkvm/0000-add-chrony-ptpkvm-sources.patch" >> "$tree/debian/patches/series"
+for p in $(cat "$top/patches/$version/series"); do
+  cp "$top/patches/$version/$p" "$pdir/"
+  echo "ptpkvm/$p" >> "$tree/debian/patches/series"
+done
+
+# dpkg-source applies the patches not yet applied, in series order, with
+# patch -F0 (no fuzz), as dpkg-buildpackage will.
+if ! (cd "$tree" && dpkg-source --before-build .) > "$out/apply.log" 2>&1; then
+  cat "$out/apply.log"
+  die "our patch series (patches/$version) does not apply to Debian's chrony $debver \
+(a new Debian revision may have changed what it patches): update patches/$version (see $out/apply.log)"
+fi
+grep -h 'applying' "$out/apply.log" || true
+
+# debian/: the chrony-ptpkvm package and the build of our sources.
+deb="$tree/debian"
+for t in override_dh_auto_build override_dh_auto_install; do
+  ! grep -q "^$t:" "$deb/rules" ||
+    die "Debian's chrony $debver debian/rules now has $t; merge it with packaging/debian/ptpkvm.mk"
+done
+grep -q '^ *\#include <local/usr.sbin.chronyd>' "$deb/usr.sbin.chronyd" ||
+  die "Debian's chrony $debver AppArmor profile has no local include line to insert our rules before"
+p="$top/packaging/debian"
+cp "$p/ptpkvm.mk" "$p/chrony-ptpkvm.install" "$p/chrony-ptpkvm.docs" \
+  "$p/chrony-ptpkvm.postinst" "$p/chrony-ptpkvm.postrm" "$deb/"
+mkdir -p "$deb/ptpkvm/conf.d"
+cp "$p/conf.d-ptpkvm.conf" "$deb/ptpkvm/conf.d/ptpkvm.conf"
+cp "$p/refclock.conf" "$deb/ptpkvm/ptpkvm-refclock.conf"
+printf '\ninclude debian/ptpkvm.mk\n' >> "$deb/rules"
+# Debian's rules name chrony's units without a package (one binary package
+# until now): give them to chrony, or dh_installsystemd looks for them in
+# chrony-ptpkvm too.
+sed -i '/^override_dh_installsystemd:/,/^$/ s/^\tdh_installsystemd /\tdh_installsystemd -pchrony /' "$deb/rules"
+echo "ptpkvm/build/" >> "$deb/clean"
+cat "$p/control.in" >> "$deb/control"
+cat "$p/copyright.in" >> "$deb/copyright"
+# AppArmor: our rules right before the profile's local include
+awk -v f="$p/apparmor.in" '
+  /^ *#include <local\/usr.sbin.chronyd>/ && !done { while ((getline l < f) > 0) print l; print ""; done = 1 }
+  { print }' "$deb/usr.sbin.chronyd" > "$deb/usr.sbin.chronyd.new"
+mv "$deb/usr.sbin.chronyd.new" "$deb/usr.sbin.chronyd"
+maint="${DEBFULLNAME:-The chrony-ptpkvm authors} <${DEBEMAIL:-chrony-ptpkvm@example.org}>"
+orig_maint=$(sed -n 's/^Maintainer: //p' "$deb/control")
+sed -i "s/^Maintainer: .*/Maintainer: $maint/" "$deb/control"
+date=$(git -C "$top" log -1 --format=%cD 2>/dev/null || date -R)
+{
+  echo "chrony ($pkgver) $suite; urgency=medium"
+  echo
+  echo "  * chrony-ptpkvm $commit on Debian's chrony $debver"
+  echo "    (maintained in Debian by $orig_maint):"
+  echo "    - the PTPKVM refclock driver, with libphcr, linked into chronyd"
+  echo "      (debian/patches/ptpkvm/, debian/ptpkvm.mk)"
+  echo "    - new binary package chrony-ptpkvm: guest files and ptpkvm-doctor"
+  echo "    - AppArmor: read the PHCs' clock_name in sysfs"
+  echo
+  echo " -- $maint  $date"
+  echo
+  cat "$deb/changelog"
+} > "$deb/changelog.new"
+mv "$deb/changelog.new" "$deb/changelog"
+
+# --- 3. the build in a clean chroot of the release -------------------------
+"$top/scripts/deb-chroot.sh" "$suite" buildd "" "$out" \
+  "$top/scripts/build-deb.sh" --in-chroot "$pkg" "$out/out" "chrony-$version"
+
+grep -E '^(E|W): ' "$out/out/lintian.log" | sort | uniq -c || true
+if grep -q '^E: ' "$out/out/lintian.log"; then
+  die "lintian reports errors (see $out/out/lintian.log)"
+fi
+echo "build-deb: packages in $out/out:"
+(cd "$out/out" && ls -1 *.deb)
+echo "build-deb: make deb CHRONY_VERSION=$version took $(( $(date +%s) - start )) s"
