@@ -40,3 +40,14 @@ def finish():
     """Print "N passed, N failed"; exit status 1 on a failure or no check at all."""
     print("%d passed, %d failed" % (counts["passed"], counts["failed"]))
     return 1 if counts["failed"] or not counts["passed"] else 0
+
+
+def prom_samples(path):
+    """{'name{labels}': value} of a Prometheus text file"""
+    out = {}
+    with open(path) as f:
+        for line in f:
+            if line.strip() and not line.startswith("#"):
+                key, value = line.rsplit(" ", 1)
+                out[key] = float(value)
+    return out

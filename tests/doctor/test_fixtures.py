@@ -26,7 +26,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from testlib import check as report, finish, run  # noqa: E402
+from testlib import check as report, finish, prom_samples, run  # noqa: E402
 
 KVM_NAME = "KVM virtual PTP"
 RELEASE = "6.1.0-test-amd64"
@@ -397,7 +397,6 @@ def test_access():
            contains={"phc.access": "ntpuser"})
 
 
-
 def test_chrony_config():
     """Which files and lines the doctor reads, like chronyd; which device a
     line opens is tested on PHCs in test_doctor_phc.c, whether chronyd
@@ -589,17 +588,6 @@ def test_systemd():
     expect("wait_sync: not a systemd system -> SKIP", t, {"systemd.wait_sync": "SKIP"})
 
 
-def prom_samples(path):
-    """{'name{labels}': value} of a Prometheus text file"""
-    out = {}
-    with open(path) as f:
-        for line in f:
-            if line.strip() and not line.startswith("#"):
-                key, value = line.rsplit(" ", 1)
-                out[key] = float(value)
-    return out
-
-
 def test_status():
     """ptpkvm.status: the driver's status files in /run/chrony"""
     now = time.time()
@@ -734,7 +722,6 @@ def test_cli():
            "binary imports no clock-setting call (needs no CAP_SYS_TIME)", str(forbidden))
     proc = subprocess.run([ARGS.doctor, "--help"], stdout=subprocess.PIPE)
     report(proc.returncode == 0 and b"--prometheus" in proc.stdout, "--help")
-
 
 
 def test_unprivileged():

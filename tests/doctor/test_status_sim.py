@@ -30,7 +30,7 @@ import sys
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(TOP, "tests"))
-from testlib import check as report, finish  # noqa: E402
+from testlib import check as report, finish, prom_samples  # noqa: E402
 
 TOLERANCE = 1e-3        # size of a disruption vs the truth (s)
 ACT_WITHIN = 1.0        # disruption acted upon after the resume (s of true time)
@@ -59,16 +59,6 @@ def read_truth(path):
                 hypercalls = int(kv["hypercalls"])
     return (float(head["epoch"]), float(head["guest_offset"]), resumes, steps, ioctl_errors,
             hypercalls)
-
-
-def prom_samples(path):
-    out = {}
-    with open(path) as f:
-        for line in f:
-            if line.strip() and not line.startswith("#"):
-                key, value = line.rsplit(" ", 1)
-                out[key] = float(value)
-    return out
 
 
 def main():
