@@ -134,76 +134,48 @@ phc_stamp(const PKM_Env *e, const PKM_Device *d, int64_t phc, struct ptp_clock_t
 }
 
 /* ================================================== */
+/* Timestamp j (0 system before, 1 PHC, 2 system after) of sample i of a
+   SYS_OFFSET (consecutive samples share a system timestamp) or EXTENDED */
 
-static void
-spoil_basic(struct ptp_sys_offset *p, PKM_Garbage g)
+static struct ptp_clock_time *
+stamp(void *arg, int extended, unsigned int i, unsigned int j)
 {
-  unsigned int i, n = p->n_samples;
-
-  if (n == 0)
-    return;
-  switch (g) {
-    case PKM_GARBAGE_NSEC:
-      p->ts[1].nsec = 1000000000U;
-      break;
-    case PKM_GARBAGE_NEG_NSEC:
-      p->ts[1].nsec = 0xffffffffU;
-      break;
-    case PKM_GARBAGE_ORDER:
-      p->ts[2].sec -= 1;
-      break;
-    case PKM_GARBAGE_NONMONO:
-      for (i = 1; i < n; i++)
-        p->ts[2 * i + 1].sec -= 1;
-      break;
-    case PKM_GARBAGE_DELAY:
-      p->ts[0].sec -= 2;
-      break;
-    case PKM_GARBAGE_ALL_NSEC:
-      for (i = 0; i < n; i++)
-        p->ts[2 * i + 1].nsec = 1000000001U;
-      break;
-    case PKM_GARBAGE_ZERO:
-      memset(p->ts, 0, sizeof (p->ts));
-      break;
-    default:
-      break;
-  }
+  if (extended)
+    return &((struct ptp_sys_offset_extended *)arg)->ts[i][j];
+  return &((struct ptp_sys_offset *)arg)->ts[2 * i + j];
 }
 
-/* ================================================== */
-
 static void
-spoil_extended(struct ptp_sys_offset_extended *p, PKM_Garbage g)
+spoil_samples(void *arg, int extended, unsigned int n, PKM_Garbage g)
 {
-  unsigned int i, j, n = p->n_samples;
+  unsigned int i, j;
 
   if (n == 0)
     return;
   switch (g) {
     case PKM_GARBAGE_NSEC:
-      p->ts[0][1].nsec = 1000000000U;
-      break;
     case PKM_GARBAGE_NEG_NSEC:
-      p->ts[0][1].nsec = 0xffffffffU;
+      stamp(arg, extended, 0, 1)->nsec = g == PKM_GARBAGE_NSEC ? 1000000000U : 0xffffffffU;
       break;
     case PKM_GARBAGE_ORDER:
-      p->ts[0][2].sec -= 1;
+      stamp(arg, extended, 0, 2)->sec -= 1;
       break;
     case PKM_GARBAGE_NONMONO:
       for (i = 1; i < n; i++)
-        for (j = 0; j < 3; j++)
-          p->ts[i][j].sec -= 1;
+        for (j = extended ? 0 : 1; j <= (extended ? 2U : 1U); j++)
+          stamp(arg, extended, i, j)->sec -= 1;
       break;
     case PKM_GARBAGE_DELAY:
-      p->ts[0][0].sec -= 2;
+      stamp(arg, extended, 0, 0)->sec -= 2;
       break;
     case PKM_GARBAGE_ALL_NSEC:
       for (i = 0; i < n; i++)
-        p->ts[i][1].nsec = 1000000001U;
+        stamp(arg, extended, i, 1)->nsec = 1000000001U;
       break;
     case PKM_GARBAGE_ZERO:
-      memset(p->ts, 0, sizeof (p->ts));
+      memset(stamp(arg, extended, 0, 0), 0,
+             extended ? sizeof (((struct ptp_sys_offset_extended *)arg)->ts) :
+             sizeof (((struct ptp_sys_offset *)arg)->ts));
       break;
     default:
       break;
@@ -236,8 +208,8 @@ spoil_precise(struct ptp_sys_offset_precise *p, PKM_Garbage g)
 
 /* ================================================== */
 
-static void
-get_caps(const PKM_Device *d, struct ptp_clock_caps *caps)
+void
+PKM_Caps(const PKM_Device *d, struct ptp_clock_caps *caps)
 {
   memset(caps, 0, sizeof (*caps));
   if (d->kind == PKM_KVM) {
@@ -279,7 +251,7 @@ sys_offset(const PKM_Env *e, const PKM_Device *d, struct ptp_sys_offset *so,
     phc_stamp(e, d, phc, &so->ts[2 * i + 1]);
   }
   sys_stamp(e, d, &so->ts[2 * i]);
-  spoil_basic(so, g);
+  spoil_samples(so, 0, so->n_samples, g);
   return 0;
 }
 
@@ -307,7 +279,7 @@ sys_offset_extended(const PKM_Env *e, const PKM_Device *d,
     phc_stamp(e, d, phc, &so->ts[i][1]);
     sys_stamp(e, d, &so->ts[i][2]);
   }
-  spoil_extended(so, g);
+  spoil_samples(so, 1, so->n_samples, g);
   return 0;
 }
 
@@ -373,7 +345,7 @@ PKM_Ioctl(const PKM_Env *e, const PKM_Device *d, unsigned long req, void *arg,
   switch (req) {
     case PTP_CLOCK_GETCAPS:
     case PTP_CLOCK_GETCAPS2:
-      get_caps(d, arg);
+      PKM_Caps(d, arg);
       return 0;
     case PTP_SYS_OFFSET:
     case PTP_SYS_OFFSET2:

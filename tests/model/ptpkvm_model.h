@@ -118,6 +118,10 @@ typedef struct {
 extern int PKM_Ioctl(const PKM_Env *env, const PKM_Device *dev, unsigned long req,
                      void *arg, int inject_errno, PKM_Garbage garbage);
 
+/* The device's capabilities (PTP_CLOCK_GETCAPS, and sysfs) */
+struct ptp_clock_caps;
+extern void PKM_Caps(const PKM_Device *dev, struct ptp_clock_caps *caps);
+
 /* clock_gettime() on the PHC: 0 and *ns, or a negative errno */
 extern int PKM_Gettime(const PKM_Env *env, const PKM_Device *dev, int64_t *ns);
 

@@ -239,9 +239,19 @@ mkdirs(const char *path)
 }
 
 static void
+write_number(const char *dir, const char *name, int value)
+{
+  char text[32];
+
+  snprintf(text, sizeof (text), "%d\n", value);
+  write_file(dir, name, text);
+}
+
+static void
 create_phc_dir(int slot)
 {
   SIM_PhcDef *p = &SIM_sc.phcs[slot];
+  struct ptp_clock_caps caps;
   char dir[400], text[96];
 
   snprintf(dir, sizeof (dir), "%s" SYSFS_PREFIX "/ptp%d", fixture_dir, p->index);
@@ -250,11 +260,13 @@ create_phc_dir(int slot)
   write_file(dir, "clock_name", text);
   snprintf(text, sizeof (text), "%d:%d\n", PTP_MAJOR, p->index);
   write_file(dir, "dev", text);
-  write_file(dir, "max_adjustment", p->kvm ? "0\n" : "1000000000\n");
-  write_file(dir, "n_external_timestamps", p->kvm ? "0\n" : "3\n");
-  write_file(dir, "n_periodic_outputs", p->kvm ? "0\n" : "3\n");
-  write_file(dir, "n_programmable_pins", p->kvm ? "0\n" : "4\n");
-  write_file(dir, "pps_available", p->kvm ? "0\n" : "1\n");
+  /* drivers/ptp/ptp_sysfs.c shows the driver's caps */
+  PKM_Caps(&devs[slot], &caps);
+  write_number(dir, "max_adjustment", caps.max_adj);
+  write_number(dir, "n_external_timestamps", caps.n_ext_ts);
+  write_number(dir, "n_periodic_outputs", caps.n_per_out);
+  write_number(dir, "n_programmable_pins", caps.n_pins);
+  write_number(dir, "pps_available", caps.pps);
 }
 
 static void
