@@ -15,8 +15,8 @@
 PHCR_T_DIR := $(BUILD)/phcr
 PHCR_T_LIBSRCS := $(wildcard $(TOP)/phc_reader/*.c)
 PHCR_T_HDRS := $(wildcard $(TOP)/include/phcr*.h $(TOP)/phc_reader/*.h) \
-  $(TOP)/tests/unit/fake_phc.h
-PHCR_T_FAKE := $(TOP)/tests/unit/fake_phc.c
+  $(TOP)/tests/unit/fake_phc.h $(TOP)/tests/model/ptpkvm_model.h
+PHCR_T_FAKE := $(TOP)/tests/unit/fake_phc.c $(TOP)/tests/model/ptpkvm_model.c
 PHCR_T_NAMES := $(patsubst $(TOP)/tests/unit/%.c,%,$(wildcard $(TOP)/tests/unit/phcr_test_*.c))
 PHCR_T_ASAN := $(addprefix $(PHCR_T_DIR)/asan/,$(PHCR_T_NAMES))
 PHCR_T_PLAIN := $(addprefix $(PHCR_T_DIR)/plain/,$(PHCR_T_NAMES))
@@ -26,7 +26,7 @@ PHCR_T_EXAMPLE := $(PHCR_T_DIR)/phcr_example
 PHCR_FUZZ_SECONDS ?= 60
 
 PHCR_T_CFLAGS := -std=gnu11 -g -Wall -Wextra -Werror -I$(TOP)/include \
-  -I$(TOP)/phc_reader -I$(TOP)/tests/unit
+  -I$(TOP)/phc_reader -I$(TOP)/tests/unit -I$(TOP)/tests/model
 PHCR_T_SANFLAGS := -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
   -fno-omit-frame-pointer
 PHCR_T_CMOCKA = $$(pkg-config --cflags --libs cmocka)
@@ -100,7 +100,7 @@ $(PHCR_T_BENCH): $(TOP)/tests/unit/phcr_bench.c $(PHCR_T_LIBSRCS) $(PHCR_T_FAKE)
     $(PHCR_T_HDRS) | phcr-deps
 	@mkdir -p $(@D)
 	$(CC) -O2 -g -fPIE -fwrapv -D_FORTIFY_SOURCE=2 -std=gnu11 -Wall -Wextra \
-	  -I$(TOP)/include -I$(TOP)/phc_reader -I$(TOP)/tests/unit -o $@ $< \
+	  -I$(TOP)/include -I$(TOP)/phc_reader -I$(TOP)/tests/unit -I$(TOP)/tests/model -o $@ $< \
 	  $(PHCR_T_LIBSRCS) \
 	  $(PHCR_T_FAKE) -lm
 

@@ -36,7 +36,10 @@ DOCTOR_LDFLAGS := -pie
 # the doctor's checks linked with phc_reader's fake device backend (C runner).
 DOCTOR_TEST_DIR := $(BUILD)/doctor-tests
 DOCTOR_FAKE_TEST := $(DOCTOR_TEST_DIR)/test_doctor_phc
-FAKE_PHC_SRC := $(TOP)/tests/unit/fake_phc.c
+FAKE_PHC_SRC := $(TOP)/tests/unit/fake_phc.c $(TOP)/tests/model/ptpkvm_model.c
+FAKE_PHC_HDRS := $(TOP)/tests/unit/fake_phc.h $(TOP)/tests/model/ptpkvm_model.h
+FAKE_PHC_OBJS := $(DOCTOR_TEST_DIR)/fake_phc.o $(DOCTOR_TEST_DIR)/ptpkvm_model.o
+FAKE_PHC_CFLAGS := -I$(TOP)/tests/unit -I$(TOP)/tests/model
 
 # Guest asset locations (Debian defaults; RHEL: CHRONY_GROUP=chrony
 # CHRONY_UNIT=chronyd.service).
@@ -71,15 +74,15 @@ $(DOCTOR_DIR)/refclock_%.o: $(TOP)/refclock_%.c $(TOP)/refclock_%.h | deps
 $(DOCTOR): $(DOCTOR_DIR)/main.o $(DOCTOR_CORE_OBJS) $(PHCR_LIB)
 	$(CC) $(DOCTOR_LDFLAGS) -o $@ $(DOCTOR_DIR)/main.o $(DOCTOR_CORE_OBJS) $(PHCR_LIB) -lm
 
-$(DOCTOR_TEST_DIR)/fake_phc.o: $(FAKE_PHC_SRC) $(TOP)/tests/unit/fake_phc.h | deps
+$(FAKE_PHC_OBJS): $(DOCTOR_TEST_DIR)/%.o: $(filter %.c,$(FAKE_PHC_SRC)) $(FAKE_PHC_HDRS) | deps
 	@mkdir -p $(DOCTOR_TEST_DIR)
-	$(CC) $(DOCTOR_CFLAGS) -I$(TOP)/tests/unit -c -o $@ $<
+	$(CC) $(DOCTOR_CFLAGS) $(FAKE_PHC_CFLAGS) -c -o $@ $(filter %/$*.c,$(FAKE_PHC_SRC))
 
 $(DOCTOR_FAKE_TEST): $(TOP)/tests/doctor/test_doctor_phc.c $(DOCTOR_CORE_OBJS) \
-    $(DOCTOR_TEST_DIR)/fake_phc.o $(PHCR_LIB)
+    $(FAKE_PHC_OBJS) $(PHCR_LIB)
 	@mkdir -p $(DOCTOR_TEST_DIR)
-	$(CC) $(DOCTOR_CFLAGS) $(DOCTOR_LDFLAGS) -I$(TOP)/tests/unit -o $@ $< \
-	  $(DOCTOR_CORE_OBJS) $(DOCTOR_TEST_DIR)/fake_phc.o $(PHCR_LIB) -lm
+	$(CC) $(DOCTOR_CFLAGS) $(DOCTOR_LDFLAGS) $(FAKE_PHC_CFLAGS) -o $@ $< \
+	  $(DOCTOR_CORE_OBJS) $(FAKE_PHC_OBJS) $(PHCR_LIB) -lm
 
 doctor-check-fixtures: $(DOCTOR)
 	@$(ENSURE) python3
@@ -107,7 +110,7 @@ doctor-check-install: $(DOCTOR)
 DOCTOR_ASAN_DIR := $(DOCTOR_TEST_DIR)/asan
 DOCTOR_ASAN_FLAGS := -O1 -g -fwrapv -fsanitize=address,undefined -fno-sanitize-recover=all \
   -fno-omit-frame-pointer -Wall -Wextra -Wno-format-truncation -std=gnu11 \
-  -I$(TOP)/include -I$(TOP)/tools -I$(TOP)/tests/unit -I$(TOP)
+  -I$(TOP)/include -I$(TOP)/tools $(FAKE_PHC_CFLAGS) -I$(TOP)
 DOCTOR_ASAN_DEPS := $(wildcard $(TOP)/tools/*.c $(TOP)/tools/*.h $(TOP)/phc_reader/*.c \
   $(TOP)/phc_reader/*.h $(TOP)/include/*.h) $(DOCTOR_DRIVER_SRCS) $(DOCTOR_DRIVER_HDRS)
 
@@ -116,7 +119,7 @@ $(DOCTOR_ASAN_DIR)/ptpkvm-doctor: $(DOCTOR_ASAN_DEPS) | deps
 	$(CC) $(DOCTOR_ASAN_FLAGS) -o $@ $(TOP)/tools/*.c $(DOCTOR_DRIVER_SRCS) $(TOP)/phc_reader/*.c -lm
 
 $(DOCTOR_ASAN_DIR)/test_doctor_phc: $(DOCTOR_ASAN_DEPS) $(TOP)/tests/doctor/test_doctor_phc.c \
-    $(FAKE_PHC_SRC) | deps
+    $(FAKE_PHC_SRC) $(FAKE_PHC_HDRS) | deps
 	@mkdir -p $(DOCTOR_ASAN_DIR)
 	$(CC) $(DOCTOR_ASAN_FLAGS) -o $@ $(TOP)/tests/doctor/test_doctor_phc.c $(DOCTOR_CORE_SRCS) \
 	  $(DOCTOR_DRIVER_SRCS) $(TOP)/phc_reader/*.c $(FAKE_PHC_SRC) -lm

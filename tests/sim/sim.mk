@@ -12,8 +12,9 @@ SIM_SRC := $(TOP)/tests/sim
 SIM_OUT := $(BUILD)/sim
 SIM_LIB := $(SIM_OUT)/libsimguest.so
 SIM_SELFTEST := $(SIM_OUT)/sim_selftest
-SIM_LIB_SRCS := $(addprefix $(SIM_SRC)/,sim_interpose.c sim_model.c sim_phc.c sim_scenario.c sim_log.c sim_query.c sim_guestlog.c)
-SIM_CFLAGS := -D_GNU_SOURCE -O2 -g -Wall -Wextra -Wno-unused-parameter \
+SIM_LIB_SRCS := $(addprefix $(SIM_SRC)/,sim_interpose.c sim_model.c sim_phc.c sim_scenario.c sim_log.c \
+  sim_query.c sim_guestlog.c) $(TOP)/tests/model/ptpkvm_model.c
+SIM_CFLAGS := -D_GNU_SOURCE -O2 -g -Wall -Wextra -Wno-unused-parameter -I$(TOP)/tests/model \
   -Wno-missing-field-initializers -Wno-nonnull-compare
 SIM_PACKAGES := python3 gnuplot-nox util-linux libseccomp2 linuxptp
 # Jobs for the scenario runs (2 cores on the reference machine)
@@ -27,7 +28,7 @@ BENCH_TARGETS += sim-bench
 sim-deps:
 	@$(ENSURE) $(SIM_PACKAGES)
 
-$(SIM_LIB): $(SIM_LIB_SRCS) $(SIM_SRC)/sim.h | sim-deps
+$(SIM_LIB): $(SIM_LIB_SRCS) $(SIM_SRC)/sim.h $(TOP)/tests/model/ptpkvm_model.h | sim-deps
 	@mkdir -p $(SIM_OUT)
 	$(CC) $(SIM_CFLAGS) -fPIC -shared -o $@ $(SIM_LIB_SRCS) -ldl -lm -lpthread
 

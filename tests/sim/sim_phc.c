@@ -17,22 +17,20 @@
   =======================================================================
 
   Emulated PTP hardware clocks.  /dev/ptpN and /dev/ptp_kvm open to a real
-  descriptor (of /dev/null) registered as a fake PHC; the ptp ioctls behave
-  as Linux's ptp_kvm driver does (GETCAPS with cross-timestamping, basic
-  SYS_OFFSET with one hypercall per sample, PRECISE only in kvm-clock mode,
-  EXTENDED unsupported); other PHC kinds (e.g. a NIC) can be added for
-  discovery tests.  A sysfs fixture tree (/sys/class/ptp/ptpN/clock_name,
-  dev, ...) is written to the simulator's directory and path lookups are
-  redirected there.  Error schedules (host cannot answer, device gone,
-  EINTR, garbage) and the process's seccomp ioctl allow-list (recorded
-  from its seccomp_rule_add calls) are enforced here.
+  descriptor (of /dev/null) registered as a fake PHC whose ioctls and
+  clock_gettime() are answered by the device model (tests/model/
+  ptpkvm_model.c) on the simulator's virtual clocks, fault windows and
+  random streams; other PHC kinds (e.g. a NIC) can be added for discovery
+  tests.  A sysfs fixture tree (/sys/class/ptp/ptpN/clock_name, dev, ...)
+  is written to the simulator's directory and path lookups are redirected
+  there.  The process's seccomp ioctl allow-list (recorded from its
+  seccomp_rule_add calls) is enforced here.
   Unknown ioctls abort the process loudly.
   */
 
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/ptp_clock.h>
-#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +38,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "ptpkvm_model.h"
 #include "sim.h"
 
 #define MAX_FDS 4096
@@ -69,6 +68,143 @@ static int
 present(int slot)
 {
   return !(SIM_sc.phcs[slot].kvm && SIM_WindowActive(SIM_EV_GONE, NULL));
+}
+
+/* ================================================== */
+/* The device model's view of the simulator: the guest/host clocks in
+   virtual time, the scenario's fault windows, its random streams and the
+   hypercall bookkeeping */
+
+static PKM_Device devs[SIM_MAX_PHCS];
+static int read_failed;           /* a hypercall of this reading failed */
+
+static int64_t
+to_ns(SIM_Time v, int add_epoch)
+{
+  struct timespec ts;
+
+  SIM_ToTimespec(v, &ts);
+  return (ts.tv_sec + (add_epoch ? SIM_sc.epoch : 0)) * 1000000000LL + ts.tv_nsec;
+}
+
+static int64_t
+env_realtime(void *ctx)
+{
+  struct timespec ts;
+
+  SIM_ReadClock(CLOCK_REALTIME, &ts);
+  return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void
+env_crosststamp(void *ctx, int64_t *rt, int64_t *raw)
+{
+  *rt = to_ns(SIM_GuestRealtime(), 1);
+  *raw = to_ns(SIM_GuestMonoRaw(), 0);
+}
+
+/* a PHC counting TAI does not repeat or skip the host's leap seconds */
+static int64_t
+env_phc(void *ctx, int slot)
+{
+  SIM_PhcDef *p = &SIM_sc.phcs[slot];
+
+  return to_ns(SIM_Host() + p->offset + (p->tai ? SIM_HostLeaps() : 0), 1);
+}
+
+static void
+env_advance(void *ctx, double ns)
+{
+  SIM_AdvanceTrue(ns * 1e-9L);
+}
+
+static double
+env_uniform(void *ctx, int stream)
+{
+  return SIM_RandUniform(stream == PKM_RNG_NOISE ? SIM_RNG_PHC : SIM_RNG_FAULT);
+}
+
+static double
+env_gauss(void *ctx, int stream)
+{
+  return SIM_RandGauss(stream == PKM_RNG_NOISE ? SIM_RNG_PHC : SIM_RNG_FAULT);
+}
+
+static double
+window(SIM_EventType type)
+{
+  double p;
+
+  return SIM_WindowActive(type, &p) ? p : 0.0;
+}
+
+static double
+env_chance(void *ctx, int slot, PKM_Condition cond)
+{
+  switch (cond) {
+    case PKM_COND_HOSTFAIL:
+      return SIM_WindowActive(SIM_EV_HOSTFAIL, NULL);
+    case PKM_COND_GONE:
+      return !present(slot);
+    case PKM_COND_EINTR:
+      return window(SIM_EV_EINTR);
+    case PKM_COND_WILD:
+      return window(SIM_EV_GARBAGE);
+    case PKM_COND_PRECISE_EINVAL:
+      return window(SIM_EV_PRECISE_EINVAL);
+    default:
+      return SIM_TscMode();
+  }
+}
+
+static void
+env_access(void *ctx, int slot)
+{
+  if (SIM_sc.phcs[slot].kvm)
+    SIM_CountHypercall();
+}
+
+static void
+env_access_failed(void *ctx, int slot, int site)
+{
+  SIM_KernelLog(site == PKM_SITE_PAIRING ? SIM_KLOG_PAIRING : SIM_KLOG_OFFSET);
+  read_failed = 1;
+}
+
+static void
+env_sampling(void *ctx, int slot)
+{
+  SIM_CountBasicIoctl();
+}
+
+static const PKM_Env env = {
+  NULL, env_realtime, env_crosststamp, env_phc, env_advance, env_uniform, env_gauss,
+  env_chance, env_access, env_access_failed, env_sampling
+};
+
+static void
+init_devices(void)
+{
+  int i;
+
+  for (i = 0; i < SIM_sc.n_phcs; i++) {
+    PKM_Device *d = &devs[i];
+    PKM_Noise *n = &d->noise;
+
+    d->kind = SIM_sc.phcs[i].kvm ? PKM_KVM : PKM_NIC;
+    d->cross = 0;
+    d->kernel_pre50 = SIM_sc.kernel_pre50;
+    d->id = i;
+    n->out_ns = SIM_sc.hc_out * 1e9;
+    n->back_ns = SIM_sc.hc_back * 1e9;
+    n->jitter_ns = SIM_sc.hc_jitter * 1e9;
+    n->spike_prob = SIM_sc.spike_prob;
+    n->spike_min_ns = SIM_sc.spike_min * 1e9;
+    n->spike_max_ns = SIM_sc.spike_max * 1e9;
+    n->precise_noise_ns = SIM_sc.precise_noise * 1e9;
+    n->sys_ts_noise_ns = SIM_sc.sys_ts_noise * 1e9;
+    n->phc_ts_noise_ns = SIM_sc.phc_ts_noise * 1e9;
+  }
 }
 
 /* ================================================== */
@@ -103,9 +239,19 @@ mkdirs(const char *path)
 }
 
 static void
+write_number(const char *dir, const char *name, int value)
+{
+  char text[32];
+
+  snprintf(text, sizeof (text), "%d\n", value);
+  write_file(dir, name, text);
+}
+
+static void
 create_phc_dir(int slot)
 {
   SIM_PhcDef *p = &SIM_sc.phcs[slot];
+  struct ptp_clock_caps caps;
   char dir[400], text[96];
 
   snprintf(dir, sizeof (dir), "%s" SYSFS_PREFIX "/ptp%d", fixture_dir, p->index);
@@ -114,11 +260,13 @@ create_phc_dir(int slot)
   write_file(dir, "clock_name", text);
   snprintf(text, sizeof (text), "%d:%d\n", PTP_MAJOR, p->index);
   write_file(dir, "dev", text);
-  write_file(dir, "max_adjustment", p->kvm ? "0\n" : "1000000000\n");
-  write_file(dir, "n_external_timestamps", p->kvm ? "0\n" : "3\n");
-  write_file(dir, "n_periodic_outputs", p->kvm ? "0\n" : "3\n");
-  write_file(dir, "n_programmable_pins", p->kvm ? "0\n" : "4\n");
-  write_file(dir, "pps_available", p->kvm ? "0\n" : "1\n");
+  /* drivers/ptp/ptp_sysfs.c shows the driver's caps */
+  PKM_Caps(&devs[slot], &caps);
+  write_number(dir, "max_adjustment", caps.max_adj);
+  write_number(dir, "n_external_timestamps", caps.n_ext_ts);
+  write_number(dir, "n_periodic_outputs", caps.n_per_out);
+  write_number(dir, "n_programmable_pins", caps.n_pins);
+  write_number(dir, "pps_available", caps.pps);
 }
 
 static void
@@ -157,6 +305,7 @@ SIM_PhcInit(const char *dir)
 {
   char path[400];
 
+  init_devices();
   snprintf(fixture_dir, sizeof (fixture_dir), "%s", dir);
   snprintf(path, sizeof (path), "%s" SYSFS_PREFIX, fixture_dir);
   mkdirs(path);
@@ -343,197 +492,6 @@ check_seccomp(unsigned long req)
 }
 
 /* ================================================== */
-/* One hypercall-like access of the device: returns 0 and the PHC time at
-   the moment of the host's read, or a negative errno.  The guest is
-   charged the outbound and return latencies, with jitter and rare
-   spikes on either side. */
-
-static double
-latency(double base)
-{
-  return base - SIM_sc.hc_jitter * log(1.0 - SIM_RandUniform(SIM_RNG_PHC));
-}
-
-static double
-garbage(void)
-{
-  double p;
-
-  if (SIM_WindowActive(SIM_EV_GARBAGE, &p) && SIM_RandUniform(SIM_RNG_FAULT) < p)
-    return (SIM_RandUniform(SIM_RNG_FAULT) - 0.5) * 2000.0;
-  return 0.0;
-}
-
-static int read_failed;           /* a hypercall of this reading failed */
-
-static int
-device_read(int slot, int site, SIM_Time *phc, SIM_Time *mid_rt, SIM_Time *mid_raw)
-{
-  SIM_PhcDef *p = &SIM_sc.phcs[slot];
-  double out = latency(SIM_sc.hc_out), back = latency(SIM_sc.hc_back);
-
-  if (SIM_RandUniform(SIM_RNG_PHC) < SIM_sc.spike_prob) {
-    double spike = SIM_sc.spike_min +
-                   (SIM_sc.spike_max - SIM_sc.spike_min) * SIM_RandUniform(SIM_RNG_PHC);
-    if (SIM_RandUniform(SIM_RNG_PHC) < 0.5)
-      out += spike;
-    else
-      back += spike;
-  }
-
-  if (p->kvm) {
-    SIM_CountHypercall();
-    if (SIM_WindowActive(SIM_EV_HOSTFAIL, NULL)) {
-      SIM_AdvanceTrue(out + back);
-      SIM_KernelLog(site);
-      read_failed = 1;
-      return -EOPNOTSUPP;
-    }
-  }
-
-  SIM_AdvanceTrue(out);
-  /* a PHC counting TAI does not repeat or skip the host's leap seconds */
-  *phc = SIM_Host() + p->offset + (p->tai ? SIM_HostLeaps() : 0) + garbage();
-  if (mid_rt)
-    *mid_rt = SIM_GuestRealtime();
-  if (mid_raw)
-    *mid_raw = SIM_GuestMonoRaw();
-  SIM_AdvanceTrue(back);
-  return 0;
-}
-
-static void
-to_ptp_time(SIM_Time v, int add_epoch, struct ptp_clock_time *pt)
-{
-  struct timespec ts;
-
-  SIM_ToTimespec(v, &ts);
-  pt->sec = ts.tv_sec + (add_epoch ? SIM_sc.epoch : 0);
-  pt->nsec = ts.tv_nsec;
-  pt->reserved = 0;
-}
-
-/* A system timestamp of SYS_OFFSET/EXTENDED, with the scenario's
-   sys_ts_noise (a noisy device: timestamps out of order when the noise is
-   larger than their spacing) */
-static void
-sys_time(struct ptp_clock_time *pt)
-{
-  struct timespec ts;
-
-  SIM_ReadClock(CLOCK_REALTIME, &ts);
-  if (SIM_sc.sys_ts_noise > 0.0)
-    SIM_ToTimespec(SIM_FromTimespec(&ts) + SIM_sc.sys_ts_noise * SIM_RandGauss(SIM_RNG_PHC), &ts);
-  pt->sec = ts.tv_sec;
-  pt->nsec = ts.tv_nsec;
-  pt->reserved = 0;
-}
-
-/* Noise of a PHC timestamp of SYS_OFFSET/EXTENDED (phc_ts_noise: a noisy
-   device whose PHC timestamps are out of order; the system timestamps
-   stay in order) */
-static double
-phc_noise(void)
-{
-  return SIM_sc.phc_ts_noise > 0.0 ? SIM_sc.phc_ts_noise * SIM_RandGauss(SIM_RNG_PHC) : 0.0;
-}
-
-/* ================================================== */
-
-static int
-get_caps(int slot, struct ptp_clock_caps *caps)
-{
-  SIM_PhcDef *p = &SIM_sc.phcs[slot];
-
-  memset(caps, 0, sizeof (*caps));
-  if (p->kvm) {
-    caps->cross_timestamping = 1;
-  } else {
-    caps->max_adj = 1000000000;
-    caps->n_ext_ts = 3;
-    caps->n_per_out = 3;
-    caps->n_pins = 4;
-    caps->pps = 1;
-  }
-  return 0;
-}
-
-static int
-sys_offset(int slot, struct ptp_sys_offset *so)
-{
-  SIM_Time phc;
-  unsigned int i;
-  int r;
-
-  if (so->n_samples > PTP_MAX_SAMPLES)
-    return -EINVAL;
-  for (i = 0; i < so->n_samples; i++) {
-    sys_time(&so->ts[2 * i]);
-    if ((r = device_read(slot, SIM_KLOG_OFFSET, &phc, NULL, NULL)) < 0) {
-      /* Before 5.0, ptp_chardev.c ignored the result of gettime64(): the
-         PHC timestamp is the system timestamp just read, unchanged */
-      if (!SIM_sc.kernel_pre50)
-        return r;
-      so->ts[2 * i + 1] = so->ts[2 * i];
-      continue;
-    }
-    to_ptp_time(phc + phc_noise(), 1, &so->ts[2 * i + 1]);
-  }
-  sys_time(&so->ts[2 * i]);
-  return 0;
-}
-
-static int
-sys_offset_extended(int slot, struct ptp_sys_offset_extended *so)
-{
-  SIM_Time phc;
-  unsigned int i;
-  int r;
-
-  if (SIM_sc.phcs[slot].kvm)
-    return -EOPNOTSUPP;
-  SIM_CountBasicIoctl();
-  if (so->n_samples > PTP_MAX_SAMPLES)
-    return -EINVAL;
-  for (i = 0; i < so->n_samples; i++) {
-    sys_time(&so->ts[i][0]);
-    if ((r = device_read(slot, SIM_KLOG_OFFSET, &phc, NULL, NULL)) < 0)
-      return r;
-    to_ptp_time(phc + phc_noise(), 1, &so->ts[i][1]);
-    sys_time(&so->ts[i][2]);
-  }
-  return 0;
-}
-
-static int
-sys_offset_precise(int slot, struct ptp_sys_offset_precise *sp)
-{
-  SIM_Time phc, rt, raw;
-  double p;
-  int r;
-
-  if (!SIM_sc.phcs[slot].kvm)
-    return -EOPNOTSUPP;
-  /* The kernel's get_device_system_crosststamp() calls the driver (one
-     hypercall) before it finds that the counter is not the current
-     clocksource: ENODEV costs a hypercall too */
-  if ((r = device_read(slot, SIM_KLOG_PAIRING, &phc, &rt, &raw)) < 0)
-    return r;
-  if (SIM_TscMode())
-    return -ENODEV;
-  /* The counter value read before the current timekeeping interval and no
-     history to interpolate (ptp_kvm passes none): EINVAL */
-  if (SIM_WindowActive(SIM_EV_PRECISE_EINVAL, &p) && SIM_RandUniform(SIM_RNG_FAULT) < p)
-    return -EINVAL;
-  phc += SIM_sc.precise_noise * SIM_RandGauss(SIM_RNG_PHC);
-  memset(sp, 0, sizeof (*sp));
-  to_ptp_time(phc, 1, &sp->device);
-  to_ptp_time(rt, 1, &sp->sys_realtime);
-  to_ptp_time(raw, 0, &sp->sys_monoraw);
-  return 0;
-}
-
-/* ================================================== */
 
 static const char *
 ioctl_name(unsigned long req)
@@ -551,68 +509,18 @@ ioctl_name(unsigned long req)
   }
 }
 
-/* ioctls a guest kernel before 5.0 does not know (ENOTTY in
-   ptp_chardev.c): EXTENDED came in 5.0, the "2" variants in 5.4 */
-static int
-old_kernel_unknown(unsigned long req)
-{
-  return req == PTP_SYS_OFFSET_EXTENDED || req == PTP_SYS_OFFSET_EXTENDED2 ||
-         req == PTP_CLOCK_GETCAPS2 || req == PTP_SYS_OFFSET2 ||
-         req == PTP_SYS_OFFSET_PRECISE2;
-}
-
 int
 SIM_PhcIoctl(int fd, unsigned long req, void *arg)
 {
   int slot = fd_phc[fd] - 1, r;
-  double p;
 
   check_seccomp(req);
   ioctl_count++;
-
-  switch (req) {
-    case PTP_CLOCK_GETCAPS:
-    case PTP_CLOCK_GETCAPS2:
-    case PTP_SYS_OFFSET:
-    case PTP_SYS_OFFSET2:
-    case PTP_SYS_OFFSET_PRECISE:
-    case PTP_SYS_OFFSET_PRECISE2:
-    case PTP_SYS_OFFSET_EXTENDED:
-    case PTP_SYS_OFFSET_EXTENDED2:
-      break;
-    default:
-      SIM_Fatal("ioctl 0x%lx on fake PHC fd %d not modelled", req, fd);
-  }
+  if (!strcmp(ioctl_name(req), "unknown"))
+    SIM_Fatal("ioctl 0x%lx on fake PHC fd %d not modelled", req, fd);
 
   read_failed = 0;
-  if (!arg) {
-    r = -EFAULT;
-  } else if (SIM_sc.kernel_pre50 && old_kernel_unknown(req)) {
-    r = -ENOTTY;
-  } else if (!present(slot)) {
-    r = -ENODEV;
-  } else if (SIM_WindowActive(SIM_EV_EINTR, &p) && SIM_RandUniform(SIM_RNG_FAULT) < p) {
-    r = -EINTR;
-  } else {
-    switch (req) {
-      case PTP_CLOCK_GETCAPS:
-      case PTP_CLOCK_GETCAPS2:
-        r = get_caps(slot, arg);
-        break;
-      case PTP_SYS_OFFSET:
-      case PTP_SYS_OFFSET2:
-        SIM_CountBasicIoctl();
-        r = sys_offset(slot, arg);
-        break;
-      case PTP_SYS_OFFSET_PRECISE:
-      case PTP_SYS_OFFSET_PRECISE2:
-        r = sys_offset_precise(slot, arg);
-        break;
-      default:
-        r = sys_offset_extended(slot, arg);
-        break;
-    }
-  }
+  r = PKM_Ioctl(&env, &devs[slot], req, arg, 0, PKM_GARBAGE_NONE);
 
   if (req != PTP_CLOCK_GETCAPS && req != PTP_CLOCK_GETCAPS2)
     SIM_ReadOutcome(r == 0 && !read_failed);
@@ -634,21 +542,18 @@ SIM_PhcIoctl(int fd, unsigned long req, void *arg)
 int
 SIM_PhcGettime(int fd, struct timespec *ts)
 {
-  int slot = fd_phc[fd] - 1, r;
-  SIM_Time phc;
+  int64_t ns;
+  int r;
 
-  if (!present(slot)) {
-    errno = ENODEV;
-    return -1;
-  }
   read_failed = 0;
-  r = device_read(slot, SIM_KLOG_OFFSET, &phc, NULL, NULL);
-  SIM_ReadOutcome(r == 0);
+  r = PKM_Gettime(&env, &devs[fd_phc[fd] - 1], &ns);
+  if (r != -ENODEV)
+    SIM_ReadOutcome(r == 0);
   if (r < 0) {
     errno = -r;
     return -1;
   }
-  SIM_ToTimespec(phc, ts);
-  ts->tv_sec += SIM_sc.epoch;
+  ts->tv_sec = ns / 1000000000LL;
+  ts->tv_nsec = ns % 1000000000LL;
   return 0;
 }

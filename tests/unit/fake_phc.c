@@ -16,8 +16,9 @@
   =======================================================================
 
   Implementation of the fake PHC backend (see fake_phc.h): scripted
-  devices behind a PHCR_Ops table, a real fixture sysfs tree in a
-  temporary directory, a seeded noise model and garbage injection.
+  devices behind a PHCR_Ops table answered by the shared device model on a
+  virtual system clock and a seeded random stream, and a real fixture
+  sysfs tree in a temporary directory.
   */
 
 #define _GNU_SOURCE
@@ -52,19 +53,19 @@ typedef struct {
   char paths[MAX_PATHS][PHCR_PATH_MAX];
   int n_paths;
   int minor;
-  int is_phc, cross, open_errno, removed;
+  int is_phc, open_errno, removed;
   int mode_errno[PHCR_MODE_COUNT];
   QueueEntry errq[MAX_QUEUE];
   int n_errq;
   QueueEntry garbq[MAX_QUEUE];
   int n_garbq;
   int64_t offset_ns;
-  int64_t t0;
-  FAKE_Noise noise;
+  PKM_Device model;
 } Device;
 
 struct FAKE_Phc_Record {
   PHCR_Ops ops;
+  PKM_Env env;
   char root[PHCR_ROOT_MAX];
   FAKE_Rng rng;
   int64_t sys_ns;
@@ -113,17 +114,15 @@ FAKE_RngNormal(FAKE_Rng *r)
 /* ================================================== */
 
 void
-FAKE_NoiseDefaults(FAKE_Noise *n)
+FAKE_NoiseDefaults(PKM_Noise *n)
 {
-  n->base_delay_ns = 1500.0;
-  n->jitter_ns = 200.0;
-  n->asymmetry = 0.5;
-  n->spike_prob = 0.0;
+  memset(n, 0, sizeof (*n));
+  n->out_ns = 750.0;
+  n->back_ns = 750.0;
+  n->jitter_ns = 50.0;
   n->spike_min_ns = 50000.0;
   n->spike_max_ns = 500000.0;
-  n->spike_asymmetry = -1.0;
   n->precise_noise_ns = 20.0;
-  n->freq_ppm = 0.0;
 }
 
 /* ================================================== */
@@ -176,6 +175,71 @@ fd_to_dev(FAKE_Phc *f, int fd)
     return -1;
   return f->fd_dev[fd - FD_BASE];
 }
+
+/* ================================================== */
+/* The device model's view of the fake: one virtual system clock, the PHC
+   at a true offset from it, one random stream */
+
+static int64_t
+env_realtime(void *ctx)
+{
+  return ((FAKE_Phc *)ctx)->sys_ns;
+}
+
+static void
+env_crosststamp(void *ctx, int64_t *rt, int64_t *raw)
+{
+  FAKE_Phc *f = ctx;
+
+  *rt = f->sys_ns;
+  *raw = f->sys_ns - 1000000000000LL;
+}
+
+static int64_t
+env_phc(void *ctx, int id)
+{
+  FAKE_Phc *f = ctx;
+
+  return f->sys_ns + f->dev[id].offset_ns;
+}
+
+static void
+env_advance(void *ctx, double ns)
+{
+  ((FAKE_Phc *)ctx)->sys_ns += llround(ns);
+}
+
+static double
+env_uniform(void *ctx, int stream)
+{
+  (void)stream;
+  return FAKE_RngUniform(&((FAKE_Phc *)ctx)->rng);
+}
+
+static double
+env_gauss(void *ctx, int stream)
+{
+  (void)stream;
+  return FAKE_RngNormal(&((FAKE_Phc *)ctx)->rng);
+}
+
+static double
+env_chance(void *ctx, int id, PKM_Condition cond)
+{
+  return cond == PKM_COND_GONE && ((FAKE_Phc *)ctx)->dev[id].removed;
+}
+
+static void
+env_access(void *ctx, int id)
+{
+  (void)id;
+  ((FAKE_Phc *)ctx)->c.device_samples++;
+}
+
+static const PKM_Env env_template = {
+  NULL, env_realtime, env_crosststamp, env_phc, env_advance, env_uniform, env_gauss,
+  env_chance, env_access, NULL, NULL
+};
 
 /* ================================================== */
 /* ops */
@@ -281,181 +345,6 @@ take_queue(QueueEntry *q, int *n, PHCR_Mode mode)
 
 /* ================================================== */
 
-static void
-set_pt(struct ptp_clock_time *pt, int64_t ns)
-{
-  int64_t s = ns / 1000000000LL, r = ns % 1000000000LL;
-
-  if (r < 0) {
-    r += 1000000000LL;
-    s--;
-  }
-  pt->sec = s;
-  pt->nsec = (uint32_t)r;
-  pt->reserved = 0;
-}
-
-/* ================================================== */
-
-static int64_t
-phc_at(Device *d, int64_t sys)
-{
-  return sys + d->offset_ns +
-         (int64_t)llround(d->noise.freq_ppm * 1e-6 * (double)(sys - d->t0));
-}
-
-/* ================================================== */
-/* One measurement: returns before/phc/after and advances the clock */
-
-static void
-measure(FAKE_Phc *f, Device *d, int64_t *before, int64_t *phc, int64_t *after)
-{
-  const FAKE_Noise *n = &d->noise;
-  double delay, asym;
-
-  delay = n->base_delay_ns + FAKE_RngUniform(&f->rng) * n->jitter_ns;
-  asym = n->asymmetry;
-  if (n->spike_prob > 0.0 && FAKE_RngUniform(&f->rng) < n->spike_prob) {
-    delay += n->spike_min_ns +
-             FAKE_RngUniform(&f->rng) * (n->spike_max_ns - n->spike_min_ns);
-    asym = n->spike_asymmetry;
-  }
-  if (asym < 0.0 || asym > 1.0)
-    asym = FAKE_RngUniform(&f->rng);
-
-  *before = f->sys_ns;
-  *phc = phc_at(d, *before + (int64_t)llround(asym * delay));
-  *after = *before + (int64_t)llround(delay);
-  f->sys_ns = *after;
-  f->c.device_samples++;
-}
-
-/* ================================================== */
-
-static void
-gen_basic(FAKE_Phc *f, Device *d, struct ptp_sys_offset *p, int garbage)
-{
-  int64_t b, ph, a;
-  unsigned int i, n = p->n_samples;
-
-  for (i = 0; i < n; i++) {
-    measure(f, d, &b, &ph, &a);
-    if (i == 0)
-      set_pt(&p->ts[0], b);
-    set_pt(&p->ts[2 * i + 1], ph);
-    set_pt(&p->ts[2 * i + 2], a);
-  }
-
-  switch (garbage) {
-    case FAKE_GARBAGE_NSEC:
-      p->ts[1].nsec = 1000000000U;
-      break;
-    case FAKE_GARBAGE_NEG_NSEC:
-      p->ts[1].nsec = 0xffffffffU;
-      break;
-    case FAKE_GARBAGE_ORDER:
-      p->ts[2].sec -= 1;
-      break;
-    case FAKE_GARBAGE_NONMONO:
-      for (i = 1; i < n; i++)
-        p->ts[2 * i + 1].sec -= 1;
-      break;
-    case FAKE_GARBAGE_DELAY:
-      p->ts[0].sec -= 2;
-      break;
-    case FAKE_GARBAGE_ALL_NSEC:
-      for (i = 0; i < n; i++)
-        p->ts[2 * i + 1].nsec = 1000000001U;
-      break;
-    case FAKE_GARBAGE_ZERO:
-      memset(p->ts, 0, sizeof (p->ts));
-      break;
-  }
-}
-
-/* ================================================== */
-
-static void
-gen_extended(FAKE_Phc *f, Device *d, struct ptp_sys_offset_extended *p,
-             int garbage)
-{
-  int64_t b, ph, a;
-  unsigned int i, n = p->n_samples;
-
-  for (i = 0; i < n; i++) {
-    measure(f, d, &b, &ph, &a);
-    set_pt(&p->ts[i][0], b);
-    set_pt(&p->ts[i][1], ph);
-    set_pt(&p->ts[i][2], a);
-    f->sys_ns += 100;
-  }
-
-  switch (garbage) {
-    case FAKE_GARBAGE_NSEC:
-      p->ts[0][1].nsec = 1000000000U;
-      break;
-    case FAKE_GARBAGE_NEG_NSEC:
-      p->ts[0][1].nsec = 0xffffffffU;
-      break;
-    case FAKE_GARBAGE_ORDER:
-      p->ts[0][2].sec -= 1;
-      break;
-    case FAKE_GARBAGE_NONMONO:
-      for (i = 1; i < n; i++) {
-        p->ts[i][0].sec -= 1;
-        p->ts[i][1].sec -= 1;
-        p->ts[i][2].sec -= 1;
-      }
-      break;
-    case FAKE_GARBAGE_DELAY:
-      p->ts[0][0].sec -= 2;
-      break;
-    case FAKE_GARBAGE_ALL_NSEC:
-      for (i = 0; i < n; i++)
-        p->ts[i][1].nsec = 1000000001U;
-      break;
-    case FAKE_GARBAGE_ZERO:
-      memset(p->ts, 0, sizeof (p->ts));
-      break;
-  }
-}
-
-/* ================================================== */
-
-static void
-gen_precise(FAKE_Phc *f, Device *d, struct ptp_sys_offset_precise *p,
-            int garbage)
-{
-  double noise = (2.0 * FAKE_RngUniform(&f->rng) - 1.0) * d->noise.precise_noise_ns;
-  int64_t sys = f->sys_ns;
-
-  set_pt(&p->sys_realtime, sys);
-  set_pt(&p->device, phc_at(d, sys) + (int64_t)llround(noise));
-  set_pt(&p->sys_monoraw, sys - 1000000000000LL);
-  f->sys_ns += 500;
-  f->c.device_samples++;
-
-  switch (garbage) {
-    case FAKE_GARBAGE_NONE:
-      break;
-    case FAKE_GARBAGE_NEG_NSEC:
-      p->device.nsec = 0xffffffffU;
-      break;
-    case FAKE_GARBAGE_ZERO:
-      memset(p, 0, sizeof (*p));
-      break;
-    case FAKE_GARBAGE_ORDER:
-    case FAKE_GARBAGE_DELAY:
-      p->sys_realtime.sec = -1;
-      break;
-    default:
-      p->device.nsec = 1000000000U;
-      break;
-  }
-}
-
-/* ================================================== */
-
 static PHCR_Mode
 request_mode(unsigned long req)
 {
@@ -474,8 +363,7 @@ static int
 op_ioctl(void *ctx, int fd, unsigned long req, void *arg)
 {
   FAKE_Phc *f = ctx;
-  int di = fd_to_dev(f, fd), err, garbage;
-  struct ptp_clock_caps *caps;
+  int di = fd_to_dev(f, fd), err = 0, garbage = PKM_GARBAGE_NONE, r;
   PHCR_Mode mode;
   Device *d;
 
@@ -498,58 +386,23 @@ op_ioctl(void *ctx, int fd, unsigned long req, void *arg)
   else
     f->c.ioctl_mode[mode]++;
 
-  if (d->removed) {
-    errno = ENODEV;
+  if (!d->is_phc) {
+    errno = d->removed ? ENODEV : ENOTTY;
     return -1;
   }
-
-  if (req == PTP_CLOCK_GETCAPS) {
-    if (!d->is_phc) {
-      errno = ENOTTY;
-      return -1;
-    }
-    caps = arg;
-    memset(caps, 0, sizeof (*caps));
-    caps->max_adj = 100000000;
-    caps->cross_timestamping = d->cross;
-    return 0;
+  if (mode != PHCR_MODE_NONE) {
+    err = take_queue(d->errq, &d->n_errq, mode);
+    if (!err)
+      err = d->mode_errno[mode];
+    if (!err)
+      garbage = take_queue(d->garbq, &d->n_garbq, mode);
   }
-
-  if (mode == PHCR_MODE_NONE || !d->is_phc) {
-    errno = ENOTTY;
+  r = PKM_Ioctl(&f->env, &d->model, req, arg, err, garbage);
+  if (r < 0) {
+    errno = -r;
     return -1;
-  }
-
-  err = take_queue(d->errq, &d->n_errq, mode);
-  if (!err)
-    err = d->mode_errno[mode];
-  if (err) {
-    errno = err;
-    return -1;
-  }
-
-  garbage = take_queue(d->garbq, &d->n_garbq, mode);
-  switch (mode) {
-    case PHCR_MODE_BASIC:
-      if (((struct ptp_sys_offset *)arg)->n_samples > PTP_MAX_SAMPLES)
-        goto inval;
-      gen_basic(f, d, arg, garbage);
-      break;
-    case PHCR_MODE_EXTENDED:
-      if (((struct ptp_sys_offset_extended *)arg)->n_samples > PTP_MAX_SAMPLES ||
-          ((struct ptp_sys_offset_extended *)arg)->n_samples == 0)
-        goto inval;
-      gen_extended(f, d, arg, garbage);
-      break;
-    default:
-      gen_precise(f, d, arg, garbage);
-      break;
   }
   return 0;
-
-inval:
-  errno = EINVAL;
-  return -1;
 }
 
 /* ================================================== */
@@ -654,6 +507,8 @@ FAKE_Create(uint64_t seed)
   f->ops.list_dir = op_list_dir;
   f->ops.fstat = op_fstat;
   f->ops.ctx = f;
+  f->env = env_template;
+  f->env.ctx = f;
 
   FAKE_RngSeed(&f->rng, seed);
   f->sys_ns = 1700000000LL * 1000000000LL;
@@ -725,9 +580,10 @@ FAKE_AddDevice(FAKE_Phc *f, const char *path)
   d->n_paths = 1;
   d->minor = sscanf(path, "/dev/ptp%d", &n) == 1 ? n : 100 + i;
   d->is_phc = 1;
-  d->cross = 1;
-  d->t0 = f->sys_ns;
-  FAKE_NoiseDefaults(&d->noise);
+  d->model.kind = PKM_NIC;
+  d->model.cross = 1;
+  d->model.id = i;
+  FAKE_NoiseDefaults(&d->model.noise);
   return i;
 }
 
@@ -761,7 +617,7 @@ FAKE_SetCrossTimestamping(FAKE_Phc *f, int dev, int cap)
   Device *d = get_dev(f, dev);
 
   if (d)
-    d->cross = cap;
+    d->model.cross = cap;
 }
 
 void
@@ -805,7 +661,7 @@ FAKE_QueueErrno(FAKE_Phc *f, int dev, PHCR_Mode mode, int err, int count)
 }
 
 void
-FAKE_QueueGarbage(FAKE_Phc *f, int dev, PHCR_Mode mode, FAKE_Garbage kind,
+FAKE_QueueGarbage(FAKE_Phc *f, int dev, PHCR_Mode mode, PKM_Garbage kind,
                   int count)
 {
   Device *d = get_dev(f, dev);
@@ -826,12 +682,12 @@ FAKE_RemoveDevice(FAKE_Phc *f, int dev)
 /* ================================================== */
 
 void
-FAKE_SetNoise(FAKE_Phc *f, int dev, const FAKE_Noise *noise)
+FAKE_SetNoise(FAKE_Phc *f, int dev, const PKM_Noise *noise)
 {
   Device *d = get_dev(f, dev);
 
   if (d)
-    d->noise = *noise;
+    d->model.noise = *noise;
 }
 
 void
@@ -849,24 +705,6 @@ FAKE_GetOffset(FAKE_Phc *f, int dev)
   Device *d = get_dev(f, dev);
 
   return d ? d->offset_ns : 0;
-}
-
-void
-FAKE_SetSysTime(FAKE_Phc *f, int64_t ns)
-{
-  f->sys_ns = ns;
-}
-
-int64_t
-FAKE_GetSysTime(FAKE_Phc *f)
-{
-  return f->sys_ns;
-}
-
-void
-FAKE_AdvanceSysTime(FAKE_Phc *f, int64_t ns)
-{
-  f->sys_ns += ns;
 }
 
 /* ================================================== */

@@ -16,15 +16,15 @@
   =======================================================================
 
   Fake PHC backend for tests: a PHCR_Ops implementation with scripted
-  devices.  Each device has per-mode behaviour (works, persistent errno,
-  queued errno schedules, garbage injection), a true offset (which can be
-  stepped), a seeded noise model for the delays (base delay, jitter,
-  asymmetry, rare 50-500 us spikes), and a virtual system clock that
-  advances with every reading.  Sysfs is a real fixture tree created in a
-  temporary directory (pass FAKE_Root() as PHCR_Env.root); list_dir and
-  read_file read it for real, while open/ioctl/close/fstat on the device
-  paths are served by the script.  Used by the phc_reader, doctor and
-  driver tests.
+  devices.  What a device answers comes from the shared device model
+  (tests/model/ptpkvm_model.h, by default a NIC PHC with cross-timestamping
+  whose PRECISE, EXTENDED and basic modes work) on the fake's virtual
+  system clock, which advances with every reading, and a true offset;
+  the script adds per-mode errnos (persistent or queued), queued garbage
+  and removal.  Sysfs is a real fixture tree created in a temporary
+  directory (pass FAKE_Root() as PHCR_Env.root); list_dir and read_file
+  read it for real, while open/ioctl/close/fstat on the device paths are
+  served by the script.  Used by the phc_reader and doctor tests.
   */
 
 #ifndef FAKE_PHC_H
@@ -33,38 +33,12 @@
 #include <stdint.h>
 
 #include "phcr.h"
+#include "ptpkvm_model.h"
 
 typedef struct FAKE_Phc_Record FAKE_Phc;
 
 #define FAKE_MAX_DEVICES 8
 #define FAKE_LOG_MAX 256
-
-/* Delay/noise model of one device (nanoseconds, probabilities 0..1). */
-typedef struct {
-  double base_delay_ns;   /* sys_after - sys_before without noise; 1500 */
-  double jitter_ns;       /* uniform extra delay 0..jitter; 200 */
-  double asymmetry;       /* where in [before, after] the PHC is read:
-                             0..1, or < 0 for uniformly random; 0.5 */
-  double spike_prob;      /* probability of a delay spike per triplet; 0 */
-  double spike_min_ns;    /* spike size range; 50000 */
-  double spike_max_ns;    /* 500000 */
-  double spike_asymmetry; /* PHC read position during a spike: 0..1 or < 0
-                             for random; -1 */
-  double precise_noise_ns;/* uniform +-noise of PRECISE offsets; 20 */
-  double freq_ppm;        /* PHC rate vs system clock (ppm); 0 */
-} FAKE_Noise;
-
-/* Kinds of garbage a device can return. */
-typedef enum {
-  FAKE_GARBAGE_NONE = 0,
-  FAKE_GARBAGE_NSEC,        /* one tv_nsec = 1e9 */
-  FAKE_GARBAGE_NEG_NSEC,    /* one tv_nsec < 0 */
-  FAKE_GARBAGE_ORDER,       /* one triplet with sys_after < sys_before */
-  FAKE_GARBAGE_NONMONO,     /* sys times go backwards between triplets */
-  FAKE_GARBAGE_DELAY,       /* one triplet with a 2 s delay */
-  FAKE_GARBAGE_ALL_NSEC,    /* every triplet has a bad tv_nsec */
-  FAKE_GARBAGE_ZERO         /* all-zero timestamps */
-} FAKE_Garbage;
 
 /* Device numbers returned by FAKE_AddDevice are 0..FAKE_MAX_DEVICES-1. */
 
@@ -107,20 +81,17 @@ extern void FAKE_QueueErrno(FAKE_Phc *f, int dev, PHCR_Mode mode, int err,
                             int count);
 /* The next count successful ioctls of mode return garbage of kind. */
 extern void FAKE_QueueGarbage(FAKE_Phc *f, int dev, PHCR_Mode mode,
-                              FAKE_Garbage kind, int count);
+                              PKM_Garbage kind, int count);
 /* Device removal: open fails ENOENT, ioctls on open fds fail ENODEV. */
 extern void FAKE_RemoveDevice(FAKE_Phc *f, int dev);
 
 /* Time and offset. */
-extern void FAKE_SetNoise(FAKE_Phc *f, int dev, const FAKE_Noise *noise);
-extern void FAKE_NoiseDefaults(FAKE_Noise *noise);
+/* The fake's default: 750 ns out and back with 50 ns exponential jitter
+   each, no spikes, 20 ns PRECISE noise, no timestamp noise. */
+extern void FAKE_SetNoise(FAKE_Phc *f, int dev, const PKM_Noise *noise);
+extern void FAKE_NoiseDefaults(PKM_Noise *noise);
 extern void FAKE_SetOffset(FAKE_Phc *f, int dev, int64_t offset_ns);
 extern int64_t FAKE_GetOffset(FAKE_Phc *f, int dev);
-/* Virtual system time (CLOCK_REALTIME of the fake), ns; advances by the
-   delay of every reading. */
-extern void FAKE_SetSysTime(FAKE_Phc *f, int64_t ns);
-extern int64_t FAKE_GetSysTime(FAKE_Phc *f);
-extern void FAKE_AdvanceSysTime(FAKE_Phc *f, int64_t ns);
 
 /* Observation. */
 typedef struct {

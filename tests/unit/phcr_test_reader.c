@@ -396,8 +396,8 @@ test_gone_and_reopen(void **state)
 static void
 test_garbage(void **state)
 {
-  static const FAKE_Garbage partial[] = {
-    FAKE_GARBAGE_NSEC, FAKE_GARBAGE_NEG_NSEC, FAKE_GARBAGE_ORDER, FAKE_GARBAGE_DELAY
+  static const PKM_Garbage partial[] = {
+    PKM_GARBAGE_NSEC, PKM_GARBAGE_NEG_NSEC, PKM_GARBAGE_ORDER, PKM_GARBAGE_DELAY
   };
   Fix *x = *state;
   PHCR_Result res;
@@ -416,7 +416,7 @@ test_garbage(void **state)
   }
 
   /* whole reading invalid once: retried in the same mode */
-  FAKE_QueueGarbage(x->f, x->dev, PHCR_MODE_EXTENDED, FAKE_GARBAGE_NONMONO, 1);
+  FAKE_QueueGarbage(x->f, x->dev, PHCR_MODE_EXTENDED, PKM_GARBAGE_NONMONO, 1);
   assert_int_equal(PHCR_Read(x->r, 8, 0.0, &res), PHCR_OK);
   assert_int_equal(res.mode, PHCR_MODE_EXTENDED);
   assert_int_equal(res.retries, 1);
@@ -424,14 +424,14 @@ test_garbage(void **state)
   assert_int_equal(res.sample.n_total, 8);
 
   /* persistently invalid: falls back to basic */
-  FAKE_QueueGarbage(x->f, x->dev, PHCR_MODE_EXTENDED, FAKE_GARBAGE_ALL_NSEC, 100);
+  FAKE_QueueGarbage(x->f, x->dev, PHCR_MODE_EXTENDED, PKM_GARBAGE_ALL_NSEC, 100);
   assert_int_equal(PHCR_Read(x->r, 8, 0.0, &res), PHCR_OK);
   assert_int_equal(res.attempt[PHCR_MODE_EXTENDED].error, PHCR_ERR_INVALID);
   assert_int_equal(res.mode, PHCR_MODE_BASIC);
   check_sample(x, &res);
 
   /* basic zero garbage and nothing below: INVALID */
-  FAKE_QueueGarbage(x->f, x->dev, PHCR_MODE_BASIC, FAKE_GARBAGE_ZERO, 100);
+  FAKE_QueueGarbage(x->f, x->dev, PHCR_MODE_BASIC, PKM_GARBAGE_ZERO, 100);
   assert_int_equal(PHCR_Read(x->r, 8, 0.0, &res), PHCR_ERR_INVALID);
   assert_int_equal(res.attempt[PHCR_MODE_BASIC].attempts, 4);
   assert_int_equal(res.rejected, 4 * 8);
