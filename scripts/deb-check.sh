@@ -175,7 +175,7 @@ PY
 
   # 8. the simulator's pause-360 bounds with this chronyd, inside the chroot
   mkdir -p "$root/tmp/ptpkvm/tests" "$root/tmp/ptpkvm/lib"
-  cp -r "$top/tests/sim" "$root/tmp/ptpkvm/tests/"
+  cp -r "$top/tests/sim" "$top/tests/testlib.py" "$root/tmp/ptpkvm/tests/"
   cp "$sim_lib" "$root/tmp/ptpkvm/lib/libsimguest.so"
   grep -E '^ptpkvm pause-360:' "$top/tests/sim/expect.txt" > "$root/tmp/ptpkvm/expect.txt"
   echo "deb-check: simulator, $(wc -l < "$root/tmp/ptpkvm/expect.txt") bounds of tests/sim/expect.txt for pause-360"

@@ -18,7 +18,10 @@ include /usr/share/dpkg/buildflags.mk
 
 PHCR_OBJS := $(patsubst $(PTPKVM_SRC)/phc_reader/%.c,$(PTPKVM_OUT)/phcr/%.o,\
   $(wildcard $(PTPKVM_SRC)/phc_reader/*.c))
-DOCTOR_SRCS := $(wildcard $(PTPKVM_SRC)/tools/*.c)
+# The doctor uses the driver's option parser and status file format: the
+# driver's files sit in the top directory of the chrony tree
+DOCTOR_SRCS := $(wildcard $(PTPKVM_SRC)/tools/*.c) \
+  $(CURDIR)/refclock_ptpkvm_policy.c $(CURDIR)/refclock_ptpkvm_status.c
 
 $(PTPKVM_OUT)/phcr/%.o: $(PTPKVM_SRC)/phc_reader/%.c
 	@mkdir -p $(dir $@)
@@ -29,6 +32,7 @@ $(PTPKVM_OUT)/libphcr.a: $(PHCR_OBJS)
 
 $(PTPKVM_OUT)/ptpkvm-doctor: $(DOCTOR_SRCS) $(PTPKVM_OUT)/libphcr.a
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-format-truncation -std=gnu11 -I$(PTPKVM_SRC)/tools \
+	  -iquote $(CURDIR) \
 	  $(LDFLAGS) -o $@ $(DOCTOR_SRCS) $(PTPKVM_OUT)/libphcr.a -lm
 
 $(PTPKVM_OUT)/61-ptpkvm.rules: $(PTPKVM_SRC)/guest/udev/61-ptpkvm.rules.in
