@@ -89,6 +89,14 @@ struct ptpkvm_instance {
   unsigned long steps, flushes, samples, dropped;
   struct ptpkvm_instance *next; /* list of all PTPKVM instances */
 
+  /* Two instances on one device are one source: the later one repeats the
+     samples of the first instead of reading the device itself */
+  struct ptpkvm_instance *leader;
+  PHCR_Sample last_sample;      /* the last sample given to chronyd */
+  int last_quality;
+  unsigned long sample_seq;     /* samples given to chronyd */
+  unsigned long copied_seq;     /* with leader: its sample_seq copied */
+
   PKS_Status status;            /* for monitoring (docs/monitoring.md) */
   char *status_path;            /* NULL: no status file */
   int status_error;             /* the last write failed */
@@ -195,9 +203,13 @@ warn_duplicate(struct ptpkvm_instance *pk, const char *path)
     if (o == pk || !o->reader)
       continue;
     if ((pk->dev_index >= 0 && o->dev_index == pk->dev_index) ||
-        !strcmp(PHCR_GetPath(o->reader), path))
+        !strcmp(PHCR_GetPath(o->reader), path)) {
       LOG(LOGS_WARN, "%s: same device as %s; two sources reading one clock are not "
-          "independent (use one refclock PTPKVM line)", pk->name, o->name);
+          "independent, this one repeats its samples (use one refclock PTPKVM line)",
+          pk->name, o->name);
+      pk->leader = o;
+      return;
+    }
   }
 }
 
@@ -573,6 +585,10 @@ add_sample(struct ptpkvm_instance *pk, PHCR_Sample *s, int quality)
   else
     pk->samples++;
 
+  pk->last_sample = *s;
+  pk->last_quality = quality;
+  pk->sample_seq++;
+
   /* The sample's error bound is its dispersion in chronyd */
   RCL_SetSampleError(pk->rcl, s->error);
 
@@ -642,8 +658,8 @@ sentinel_timeout(void *arg)
   pk->sentinel_id = SCH_AddTimeoutByDelay(pk->opts.sentinel, sentinel_timeout, pk);
 
   now = mono_time();
-  if (!PKP_SentinelDue(&pk->opts, pk->interval, now - pk->last_full,
-                       pk->reader && !pk->gone && pk->read_failures == 0))
+  if (pk->leader || !PKP_SentinelDue(&pk->opts, pk->interval, now - pk->last_full,
+                                     pk->reader && !pk->gone && pk->read_failures == 0))
     return;
 
   err = PHCR_ReadSentinel(pk->reader, now, &res);
@@ -704,7 +720,7 @@ ptpkvm_initialise(RCL_Instance instance)
 static void
 ptpkvm_finalise(RCL_Instance instance)
 {
-  struct ptpkvm_instance *pk = RCL_GetDriverData(instance), **p;
+  struct ptpkvm_instance *pk = RCL_GetDriverData(instance), **p, *o;
   PHCR_Counters c;
 
   if (pk->sentinel_id)
@@ -717,6 +733,10 @@ ptpkvm_finalise(RCL_Instance instance)
       *p = pk->next;
       break;
     }
+  }
+  for (o = instances; o; o = o->next) {
+    if (o->leader == pk)
+      o->leader = NULL;
   }
 
   if (pk->reader) {
@@ -736,6 +756,22 @@ ptpkvm_finalise(RCL_Instance instance)
 
 /* ================================================== */
 
+/* A second instance on the leader's device gives chronyd the leader's
+   samples (the leader's jumps flush both sources) */
+
+static int
+repeat_leader(struct ptpkvm_instance *pk)
+{
+  struct ptpkvm_instance *l = pk->leader;
+
+  if (l->sample_seq == pk->copied_seq)
+    return 0;
+  pk->copied_seq = l->sample_seq;
+  return add_sample(pk, &l->last_sample, l->last_quality);
+}
+
+/* ================================================== */
+
 static int
 poll_device(struct ptpkvm_instance *pk)
 {
@@ -747,6 +783,8 @@ poll_device(struct ptpkvm_instance *pk)
   now = mono_time();
   if (!ensure_device(pk, now) || !probe_due(pk, now))
     return 0;
+  if (pk->leader)
+    return repeat_leader(pk);
 
   /* After failures, one ioctl until the device answers again */
   full = pk->read_failures == 0;
