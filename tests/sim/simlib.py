@@ -527,8 +527,9 @@ def window_stats(grid, t0, t1, pauses=()):
 # error measurement (errors come from the grid only).
 
 def selection_timeline(events):
-    return [(e["t"], e.get("state") == "selected") for e in events
-            if e["kind"] == "selection"]
+    """[(t, the selected source's name, or False)]"""
+    return [(e["t"], e.get("source", "?") if e.get("state") == "selected" else False)
+            for e in events if e["kind"] == "selection"]
 
 
 def selected_at(tl, t):
@@ -543,11 +544,15 @@ def selected_at(tl, t):
 def reselection(tl, t0, horizon):
     """Time from t0 until chronyd has a source selected and keeps it up to
     the horizon: 0 if it stayed selected throughout, None if it has none
-    selected at the horizon."""
-    since = t0 if selected_at(tl, t0) else None
+    selected at the horizon.  A switch to another source is no gap; the
+    same source selected again was a silent unselection."""
+    cur = selected_at(tl, t0)
+    since = t0 if cur else None
     for t, s in tl:
         if t0 < t < horizon:
-            since = t if s else None
+            if not (s and cur and s != cur and since is not None):
+                since = t if s else None
+            cur = s
     return None if since is None else since - t0
 
 

@@ -249,6 +249,12 @@ def main():
     rep = analyse([(3.0, sel), (607.0, sel)], win, pause=pause)
     check(near(resume_sel(rep)[0], 2.0), "silent unselection: from the next selection",
           resume_sel(rep))
+    # ... but a switch to another source (two sources) is no gap
+    rep = analyse([(3.0, sel), (605.5, none), (606.0, sel), (616.0, sel.replace("KVM0", "KVM1"))],
+                  win, pause=pause)
+    check(near(resume_sel(rep)[0], 1.0) and rep["selection_changes"] == 3,
+          "switch between sources: selected 1 s after the resume, 3 changes",
+          (resume_sel(rep), rep["selection_changes"]))
     # the metric over runs: worst reselection, never = inf, lowest fraction
     sc = FakeScenario(win)
     reps = []
