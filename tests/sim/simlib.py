@@ -119,7 +119,7 @@ PROGRAMS = {
 def describe(config):
     if config in PROGRAMS:
         return " ".join(PROGRAMS[config]).format(phc="/dev/ptpN")
-    return " + ".join(CONFIGS[config]).format(dev="/dev/ptp_kvm")
+    return " + ".join(CONFIGS[config]).format(dev="/dev/ptp_kvm", rundir="RUNDIR")
 
 
 def available_configs(scenario=None):
