@@ -61,4 +61,4 @@ sim-bench: $(SIM_LIB) chrony sim-bench-deps
 
 sim-demo: $(SIM_LIB) chrony
 	@python3 $(SIM_SRC)/simdemo.py --lib $(SIM_LIB) --chronyd $(CHRONYD) \
-	  --chronyc $(CHRONYC) --out $(SIM_OUT)/demo
+	  --chronyc $(CHRONYC) --doctor $(BUILD)/tools/ptpkvm-doctor --out $(SIM_OUT)/demo

@@ -110,8 +110,8 @@ def main():
 
     # Keep the truth logs of failing runs only (they are large)
     for key, rep in results.items():
-        if key[:3] not in failed_groups and os.path.exists(rep["truth"]):
-            os.unlink(rep["truth"])
+        if key[:3] not in failed_groups:
+            simlib.remove_logs(os.path.dirname(rep["truth"]))
 
     if a.no_determinism:
         return testlib.finish()

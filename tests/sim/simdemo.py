@@ -9,7 +9,8 @@
 # Without a KVM PHC: runs `refclock PTPKVM auto` and stock `refclock PHC
 # /dev/ptp_kvm poll 1` + `makestep 0.1 -1` side by side, two real chronyd
 # processes in a paced simulation (SIM_PACE=3, ~80 s wall time) of a 360 s
-# VM pause, shows real `chronyc sources` / `chronyc tracking` before the
+# VM pause, shows real `chronyc sources` / `chronyc tracking` (asked at held
+# moments of virtual time, the same for both runs) before the
 # pause, right after the resume and after recovery, then the recovery
 # table from the truth logs and the plot's path.
 # With a real KVM PHC (/dev/ptp_kvm or a "KVM virtual PTP" clock): runs the
@@ -18,7 +19,9 @@
 
 import argparse
 import fcntl
+import itertools
 import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -72,6 +75,20 @@ def last_time(truth):
     return t, resume
 
 
+def true_error(truth, t):
+    """guest REALTIME - host at true time t (the last grid sample at or
+    before t), from the truth log"""
+    err = None
+    with open(truth, errors="replace") as f:
+        for line in f:
+            if line.startswith("G "):
+                p = line.split()
+                if float(p[1]) > t:
+                    break
+                err = float(p[2])
+    return err
+
+
 def wait_until(runs, pred, timeout=300):
     t0 = time.time()
     while time.time() - t0 < timeout:
@@ -81,17 +98,28 @@ def wait_until(runs, pred, timeout=300):
     return False
 
 
-def show(runs, chronyc_bin, title):
+def show(runs, name, t_query, title):
+    """The answers of checkpoint NAME (demo.scn `at T query NAME`: the real
+    `chronyc sources` and `chronyc tracking`, asked while the simulator
+    holds each run's virtual time at T, so both runs answer for the same
+    simulated moment)."""
+    wait_until(runs, lambda t, res: t is not None and t > t_query)
     banner(title)
     for r in runs:
-        if r["proc"].poll() is not None:
-            print("--- %s: chronyd is not running (exit %s)" % (r["config"], r["proc"].returncode))
+        path = os.path.join(r["rundir"], "query-%s.txt" % name)
+        if not os.path.exists(path):
+            print("--- %s: no answer (chronyd %s)" % (r["config"], "exited with %s" %
+                  r["proc"].returncode if r["proc"].poll() is not None else "running"))
             continue
-        t, _ = last_time(r["truth"])
-        print("--- %s  [%s]  simulated time %.1f s" % (
-            r["config"], " + ".join(simlib.CONFIGS[r["config"]]).format(dev="/dev/ptp_kvm"), t or 0))
-        print(chronyc(chronyc_bin, r["sock"], "sources"))
-        print(chronyc(chronyc_bin, r["sock"], "tracking"))
+        print("--- %s  [%s]  simulated time %g s" % (
+            r["config"], " + ".join(simlib.CONFIGS[r["config"]]).format(dev="/dev/ptp_kvm"),
+            t_query))
+        with open(path, errors="replace") as f:
+            print(f.read().rstrip())
+        err = true_error(r["truth"], t_query)
+        print(">>> the simulator's ground truth at this moment: the guest clock is %s the host "
+              "clock" % ("-" if err is None else "%s %s" % (
+                  simbench.fmt_err(abs(err)), "behind" if err < 0 else "ahead of")))
         print(flush=True)
 
 
@@ -109,6 +137,8 @@ def simulated(a):
         truth = os.path.join(rundir, "truth.log")
         env = simlib.sim_env(os.path.abspath(a.lib), sc.path, truth,
                              os.path.join(rundir, "sim"), pace=PACE)
+        env["SIM_QUERY"] = simlib.query_command(os.path.abspath(a.chronyd), rundir)
+        env["SIM_QUERY_OUT"] = rundir
         log = open(os.path.join(rundir, "chronyd.log"), "w")
         proc = subprocess.Popen(simlib.chronyd_command(os.path.abspath(a.chronyd), conf,
                                                        lib=os.path.abspath(a.lib)),
@@ -122,12 +152,10 @@ def simulated(a):
                 print("%s: chronyd exited at start (exit %s):\n  %s" % (
                     r["config"], r["proc"].returncode, "\n  ".join(f.read().splitlines()[-5:])))
 
-    wait_until(runs, lambda t, res: t is not None and t >= 140)
-    show(runs, a.chronyc, "Before the pause (simulated t = 140 s; the pause starts at 150 s)")
-    wait_until(runs, lambda t, res: res is not None and t >= res + 1.0)
-    show(runs, a.chronyc, "Right after the resume (1 s after; the host clock is 360 s ahead)")
-    wait_until(runs, lambda t, res: res is not None and t >= res + 60.0)
-    show(runs, a.chronyc, "After recovery (60 s after the resume)")
+    show(runs, "before", 140, "Before the pause (simulated t = 140 s; the pause starts at 150 s)")
+    show(runs, "resume+1s", 511, "1 s after the resume (t = 511 s): the guest clock stood still "
+         "for 360 s while the host clock ran on")
+    show(runs, "resume+60s", 570, "60 s after the resume (t = 570 s)")
 
     for r in runs:
         try:
@@ -136,10 +164,12 @@ def simulated(a):
             r["proc"].terminate()
             r["proc"].wait()
         r["log"].close()
+        simlib.remove_query_link(r["rundir"])
 
     banner("Recovery after the 360 s pause (from the simulator's truth log)")
-    print("| config | status | recovery to <1 ms | to <10 us | steps | RMS before pause |")
-    print("|---|---|---|---|---|---|")
+    print("| config | status | clock within 1 ms of the host | within 10 us | steps | "
+          "`#*` again (chronyd's log) | RMS error before the pause |")
+    print("|---|---|---|---|---|---|---|")
     for r in runs:
         rep = simlib.analyse(r["truth"], sc)
         rc = r["proc"].returncode
@@ -148,12 +178,15 @@ def simulated(a):
         w = rep["windows"].get("steady-before")
         if rec:
             x = rec[0]
-            print("| %s | %s | %s | %s | %d | %s |" % (
+            print("| %s | %s | %s | %s | %d | %s | %s |" % (
                 r["config"], status, simbench.fmt_s(x["rec_1ms"]),
-                simbench.fmt_s(x["rec_10us"]), len(x["steps"]),
+                simbench.fmt_s(x["rec_10us"]), len(x["steps"]), simbench.fmt_s(x["sel"]),
                 simbench.fmt_err(w["rms"]) if w else "-"))
         else:
-            print("| %s | %s | - | - | - | - |" % (r["config"], status))
+            print("| %s | %s | - | - | - | - | - |" % (r["config"], status))
+    print("(`#*` again: time after the resume until chronyd has its source selected for "
+          "good; 0 = it never dropped it, even with a sample 360 s off)")
+    doctor(a, runs[0])
     png = os.path.join(out, "demo.png")
     if simbench.plot([(r["config"], r["truth"]) for r in runs], png, os.path.join(out, "plot")):
         print("\nPlot of this run: %s" % png)
@@ -161,6 +194,51 @@ def simulated(a):
     print("Benchmark plot (make bench, all configurations): %s%s" % (
         bench_png, "" if os.path.exists(bench_png) else " (not generated yet)"))
     print("Truth logs: %s" % ", ".join(r["truth"] for r in runs))
+
+
+def doctor(a, run):
+    """The disruption record: ptpkvm-doctor reading the status file the
+    PTPKVM driver wrote next to chronyd's command socket in this run
+    (tests/doctor/test_status_sim.py does the same), put where the doctor
+    looks for it (<root>/run/chrony/).  Only the doctor's ptpkvm.status
+    check and its disruption metrics are shown: its other checks look at
+    this machine, which has no ptp_kvm."""
+    status = os.path.join(run["rundir"], "sock", "ptpkvm-0.status")
+    banner("The disruption record monitoring reads: ptpkvm-doctor on this run's status file")
+    if not a.doctor or not os.access(a.doctor, os.X_OK):
+        print("ptpkvm-doctor not built (%s); `make doctor` builds it" % a.doctor)
+        return
+    if not os.path.exists(status):
+        print("no status file: %s" % status)
+        return
+    root = os.path.join(os.path.dirname(run["rundir"]), "doctor-root")
+    shutil.rmtree(root, ignore_errors=True)
+    os.makedirs(os.path.join(root, "run", "chrony"))
+    shutil.copy(status, os.path.join(root, "run", "chrony"))
+    prom = os.path.join(os.path.dirname(run["rundir"]), "ptpkvm.prom")
+    cmd = [a.doctor, "--root", root, "--no-chronyc", "--samples", "0", "--prometheus", prom]
+    print("$ %s   (status file from %s)" % (" ".join(cmd), status))
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=60).stdout.splitlines()
+    start = next((i for i, l in enumerate(out) if "ptpkvm.status" in l), None)
+    if start is None:
+        print("(the doctor printed no ptpkvm.status check)")
+        return
+    block = [out[start]] + [l for l in itertools.takewhile(
+        lambda l: l.startswith(" "), out[start + 1:])]
+    print("\n".join(block))
+    _, _, events = simlib.read_truth(run["truth"])
+    resume = next((e["t"] for e in events if e["kind"] == "resume"), None)
+    step = next((e for e in events if e["kind"] == "step" and resume is not None and
+                 e["t"] >= resume and float(e["size"]) != 0.0), None)
+    if step:
+        print("(\"detected after\" is the driver's bound; the simulator saw the step of %+.6f s "
+              "%s after the resume)" % (float(step["size"]), simbench.fmt_s(step["t"] - resume)))
+    print("\nPrometheus textfile (%s), disruption metrics:" % prom)
+    with open(prom) as f:
+        for line in f:
+            if line.startswith(("ptpkvm_disruptions_total", "ptpkvm_last_disruption",
+                                "ptpkvm_steps_total")) and not line.rstrip().endswith(" 0"):
+                print("  " + line.rstrip())
 
 
 # ---------------------------------------------------------------------------
@@ -244,6 +322,7 @@ def main():
     ap.add_argument("--lib", required=True)
     ap.add_argument("--chronyd", required=True)
     ap.add_argument("--chronyc", required=True)
+    ap.add_argument("--doctor", help="ptpkvm-doctor, run on the PTPKVM run's status file")
     ap.add_argument("--out", default="build/sim/demo")
     ap.add_argument("--simulate", action="store_true",
                     help="simulate even if a real KVM PHC exists")

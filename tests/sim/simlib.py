@@ -28,6 +28,8 @@ import os
 import shutil
 import subprocess
 
+import simcal
+
 SIM_DIR = os.path.dirname(os.path.abspath(__file__))
 SCENARIO_DIR = os.path.join(SIM_DIR, "scenarios")
 
@@ -117,7 +119,7 @@ PROGRAMS = {
 def describe(config):
     if config in PROGRAMS:
         return " ".join(PROGRAMS[config]).format(phc="/dev/ptpN")
-    return " + ".join(CONFIGS[config]).format(dev="/dev/ptp_kvm")
+    return " + ".join(CONFIGS[config]).format(dev="/dev/ptp_kvm", rundir="RUNDIR")
 
 
 def available_configs(scenario=None):
@@ -230,14 +232,15 @@ def query_command(chronyd, rundir):
     chronyc next to chronyd, asking this run's chronyd for its sources.
     chronyc makes its own socket under the server socket's directory
     (chronyc.PID/RANDOM/sock, at most 108 bytes), so it is given a short
-    symlink to the run's socket directory (removed by remove_query_link)."""
+    symlink to the run's socket directory (removed by remove_query_link).
+    `tracking` adds chronyd's leap status ("Leap status : Normal")."""
     chronyc = os.path.join(os.path.dirname(os.path.abspath(chronyd)), "chronyc")
     os.makedirs(QUERY_LINK_DIR, exist_ok=True)
     link = query_link(rundir)
     if os.path.islink(link):
         os.unlink(link)
     os.symlink(os.path.join(rundir, "sock"), link)
-    return "%s -h %s/chronyd.sock -n -m sources" % (chronyc, link)
+    return "%s -h %s/chronyd.sock -n -m sources tracking" % (chronyc, link)
 
 
 def remove_query_link(rundir):
@@ -256,6 +259,11 @@ def write_conf(path, config, rundir, dev="/dev/ptp_kvm", extra=()):
              for l in (CONFIGS[config] if config in CONFIGS else config)]
     lines += list(extra)
     lines += [
+        # chronyd's own record of each refclock sample (raw offset and the
+        # dispersion it holds, for the calibration metric) and of each
+        # reference update (its leap status), see calibration()/leap_timeline()
+        "logdir %s" % rundir,
+        "log refclocks tracking",
         "pidfile %s/chronyd.pid" % rundir,
         "bindcmdaddress %s/sock/chronyd.sock" % rundir,
         "cmdport 0",
@@ -342,9 +350,18 @@ def run_one(lib, chronyd, scenario, config, rundir, seed=None, phase=0.0,
     rep["status"] = classify(rep, rc, tail)
     with open(os.path.join(rundir, "report.json"), "w") as f:
         json.dump(rep, f, indent=1)
-    if not keep_truth and os.path.exists(truth):
-        os.unlink(truth)
+    if not keep_truth:
+        remove_logs(rundir)
     return rep
+
+
+def remove_logs(rundir):
+    """Remove a run's large logs (truth log, chronyd's refclocks and tracking
+    logs) once its report is written."""
+    for name in ("truth.log", "refclocks.log", "tracking.log"):
+        path = os.path.join(rundir, name)
+        if os.path.exists(path):
+            os.unlink(path)
 
 
 def classify(rep, rc, tail):
@@ -510,8 +527,9 @@ def window_stats(grid, t0, t1, pauses=()):
 # error measurement (errors come from the grid only).
 
 def selection_timeline(events):
-    return [(e["t"], e.get("state") == "selected") for e in events
-            if e["kind"] == "selection"]
+    """[(t, the selected source's name, or False)]"""
+    return [(e["t"], e.get("source", "?") if e.get("state") == "selected" else False)
+            for e in events if e["kind"] == "selection"]
 
 
 def selected_at(tl, t):
@@ -526,11 +544,15 @@ def selected_at(tl, t):
 def reselection(tl, t0, horizon):
     """Time from t0 until chronyd has a source selected and keeps it up to
     the horizon: 0 if it stayed selected throughout, None if it has none
-    selected at the horizon."""
-    since = t0 if selected_at(tl, t0) else None
+    selected at the horizon.  A switch to another source is no gap; the
+    same source selected again was a silent unselection."""
+    cur = selected_at(tl, t0)
+    since = t0 if cur else None
     for t, s in tl:
         if t0 < t < horizon:
-            since = t if s else None
+            if not (s and cur and s != cur and since is not None):
+                since = t if s else None
+            cur = s
     return None if since is None else since - t0
 
 
@@ -624,6 +646,7 @@ def analyse(truth, scenario, target=0.0):
             points.append({"kind": e["kind"], "t": e["t"]})
         elif e["kind"] == "window_end":
             points.append({"kind": "window_end:" + e.get("what", ""), "t": e["t"]})
+    queries = read_queries(os.path.dirname(truth), events)
     recs = []
     for p in points:
         t0 = p["t"]
@@ -640,9 +663,16 @@ def analyse(truth, scenario, target=0.0):
             "max_abs_err": max(seg) if seg else None,
             "steps": [s for s in steps if t0 <= s["t"] < horizon],
             "sel": reselection(tl, t0, horizon),
+            # the same from the chronyc checkpoints, and chronyd's leap status
+            "sel_chronyc": checkpoint_recovery(queries, t0, horizon, "selected"),
+            "leap_normal": checkpoint_recovery(queries, t0, horizon, "normal"),
         })
     rep["recoveries"] = recs
-    rep["queries"] = read_queries(os.path.dirname(truth), events)
+    rep["queries"] = queries
+    # the error bound chronyd holds per refclock sample vs the true error
+    reflog = os.path.join(os.path.dirname(truth), "refclocks.log")
+    rep["calibration"] = simcal.calibration(reflog, truth, header, grid, events, target) \
+        if os.path.exists(reflog) else None
     rep["windows"] = {}
     for name, w0, w1 in scenario.windows:
         st = window_stats(grid, w0, min(w1, t_end), pauses)
@@ -661,8 +691,9 @@ def analyse(truth, scenario, target=0.0):
 
 def read_queries(rundir, events):
     """The answers of the `at T query NAME` checkpoints: true time, exit
-    status, the source lines of `chronyc sources`, and whether one of them
-    is the selected source (`#*`)."""
+    status, the source lines of `chronyc sources`, whether one of them is
+    the selected source (`#*`), and the leap status `chronyc tracking`
+    reports (normal: "Normal")."""
     out = {}
     for e in events:
         if e["kind"] != "query":
@@ -671,10 +702,29 @@ def read_queries(rundir, events):
         path = os.path.join(rundir, "query-%s.txt" % name)
         text = open(path, errors="replace").read() if os.path.exists(path) else ""
         lines = [l for l in text.splitlines() if l[:1] in "#^=" and not l.startswith("==")]
+        leap = next((l.split(":", 1)[1].strip() for l in text.splitlines()
+                     if l.startswith("Leap status")), None)
+        ok = e.get("status") == "0"
         out[name] = {"t": e["t"], "status": e.get("status"), "sources": lines,
-                     "selected": e.get("status") == "0" and
-                     any(l.startswith("#*") for l in lines)}
+                     "selected": ok and any(l.startswith("#*") for l in lines),
+                     "leap": leap, "normal": ok and leap == "Normal"}
     return out
+
+
+def checkpoint_recovery(queries, t0, horizon, key):
+    """From the chronyc checkpoints in [t0, horizon): time from t0 to the
+    first checkpoint from which every later one shows `key` (selected or
+    normal), an upper bound at the checkpoints' resolution; 0 if the last
+    checkpoint before t0 showed it too (never lost at the checkpoints); None
+    if the last one does not, "-" (no value) if there is no checkpoint."""
+    qs = sorted((q["t"], q[key]) for q in queries.values() if t0 <= q["t"] < horizon)
+    if not qs:
+        return "-"
+    before = [(t, q[key]) for t, q in ((q["t"], q) for q in queries.values()) if t < t0]
+    since = t0 if before and max(before)[1] else None
+    for t, ok in qs:
+        since = (since if since is not None else t) if ok else None
+    return None if since is None else since - t0
 
 
 def tabulated_recoveries(rep, kind):
@@ -737,10 +787,12 @@ def metric(scenario, reps, name):
         name = head + "." + rest if rest else head
     recs = [x for r in ok for x in tabulated_recoveries(r, kind)]
     parts = name.split(".")
-    if parts[0] in ("rec_1ms", "rec_10us", "sel", "rec_1ms_run"):
-        if not recs or len(ok) < len(reps):
+    if parts[0] in ("rec_1ms", "rec_10us", "sel", "rec_1ms_run", "sel_chronyc",
+                    "leap_normal"):
+        vals = [x.get(parts[0]) for x in recs]
+        if not recs or len(ok) < len(reps) or "-" in vals:
             return INF
-        return _agg([x[parts[0]] for x in recs], parts[1])
+        return _agg(vals, parts[1])
     if parts[0] in ("frac_1s", "frac_60s"):
         lim = 1.0 if parts[0] == "frac_1s" else 60.0
         if not recs or len(ok) < len(reps):
@@ -769,13 +821,23 @@ def metric(scenario, reps, name):
         if parts[2] == "selected":
             return min(v[parts[2]] for v in vals)
         return max(v[parts[2]] for v in vals)
-    if parts[0] == "chronyc":
+    if parts[0] in ("chronyc", "chronyc_leap"):
         # fraction of the runs whose chronyc answer at checkpoint NAME shows
-        # a selected source (`#*`); a missing or failed query counts as not
+        # a selected source (`#*`) / leap status Normal; a missing or failed
+        # query counts as not
         if not reps or len(ok) < len(reps):
             return 0.0
+        key = "selected" if parts[0] == "chronyc" else "normal"
         name = name.split(".", 1)[1]
-        return sum(1 for r in ok if r.get("queries", {}).get(name, {}).get("selected")) / len(ok)
+        return sum(1 for r in ok if r.get("queries", {}).get(name, {}).get(key)) / len(ok)
+    if parts[0] == "calibration":
+        # the error bound chronyd holds per refclock sample (simcal.py),
+        # pooled over runs: coverage (fraction with |true error| <= bound),
+        # median_ratio (bound / |true error|), n (samples)
+        if not ok or len(ok) < len(reps):
+            return None
+        cal = simcal.pooled([r.get("calibration") for r in ok])
+        return None if cal is None else cal[parts[1]]
     if parts[0] == "hypercalls_paused":
         return sum(r["hypercalls_paused"] for r in ok) if len(ok) == len(reps) else INF
     if parts[0] == "hypercalls_per_s":

@@ -15,6 +15,7 @@
 # code).  Prints PASS/FAIL lines and "N passed, N failed".
 
 import os
+import shutil
 import sys
 import tempfile
 
@@ -140,6 +141,81 @@ def issue9_metrics():
           "3 selection changes after the first selection", rep["selection_changes"])
 
 
+def calibration_metrics():
+    """simcal: the true error of each refclock sample from a hand-made truth
+    log whose guest clock is known exactly: a counter 0.2 ppm fast, chronyd
+    slowing the clock by 0.2 ppm at t = 50.5 (a kink between grid points),
+    a step of +5 ms at t = 70.3 (the clock 5 ms behind before it); samples
+    with known true errors before and after each."""
+    import calendar
+    import simcal
+    epoch, c, ta, r, ts, step = 1000000000, 2e-7, 50.5, -2e-7, 70.3, 0.005
+
+    def err(t):                 # guest REALTIME - H(t), H(t) = epoch + t
+        e = 1e-6 + c * min(t, ta)
+        if t > ta:
+            e += ((1 + c) * (1 + r) - 1) * (t - ta)
+        return e - (step if t < ts else 0.0)
+
+    lines = ["H scenario=test seed=1 epoch=%d host_offset=0 host_freq_ppm=0 "
+             "host_wander_ppm=0" % epoch]
+    for t in range(0, 101):
+        if t == 51:
+            lines.append("E %.9f adjtimex modes=0x2 rate_ppm=%.9f" % (ta, r * 1e6))
+        if t == 71:
+            lines.append("E %.9f step size=%.9f via=adjtimex" % (ts, step))
+        lines.append("G %.6f %.12f 0" % (t, err(t)))
+    lines.append("E 100.000000000 end hypercalls=0")
+    d = tempfile.mkdtemp()
+    path = os.path.join(d, "truth.log")
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    # (true time, true error of the raw offset, dispersion); the last one is
+    # 0.2 s off: its printed raw offset does not resolve 1 ns
+    samples = [(20.25, 3e-8, 4e-8), (50.75, 3e-8, 4e-8), (70.1, -5e-8, 4e-8),
+               (70.8, 2e-8, 4e-8), (80.4, 1e-8, 2e-7), (90.0, 0.2, 1e-7)]
+    with open(os.path.join(d, "refclocks.log"), "w") as f:
+        f.write("   Date (UTC) Time         Refid  DP L P  Raw offset   Cooked offset      Disp.\n")
+        for t, e, disp in samples:
+            g = t + err(t)      # guest time of the sample (us-exact below)
+            sec, us = int(g), int(round((g - int(g)) * 1e6))
+            g = sec + us * 1e-6
+            raw = -err(g - err(g)) + e
+            stamp = "%s.%06d" % ("%04d-%02d-%02d %02d:%02d:%02d" % tuple(
+                __import__("time").gmtime(epoch + sec)[:6]), us)
+            f.write("%s KVM0    0 N 0 %13.6e %13.6e %10.3e\n" % (stamp, raw, raw, disp))
+            f.write("%s KVM0    - N -       -       %13.6e %10.3e\n" % (stamp, raw, disp))
+    header, grid, events = simlib.read_truth(path)
+    h = simcal.host_model(header, events)
+    pieces = simcal.guest_pieces(grid, events, h, simcal.read_rates(path))
+    got = simcal.true_errors(simcal.read_refclock_log(os.path.join(d, "refclocks.log")),
+                             pieces, h, epoch)
+    want = [e for _, e, _ in samples[:5]]
+    check(len(got) == 5 and all(near(g[2], w, 1e-9) for g, w in zip(got, want)),
+          "true error of each sample within 1 ns (rate kink, step, before and after)",
+          [(round(g[1], 3), g[2]) for g in got])
+    cal = simcal.calibration(os.path.join(d, "refclocks.log"), path, header, grid, events)
+    check(cal["n"] == 5 and cal["covered"] == 4 and cal["unresolved"] == 1 and
+          cal["unmapped"] == 0, "coverage 4 of 5, one sample not resolved", cal)
+    pool = simcal.pooled([cal, cal])
+    check(pool["n"] == 10 and near(pool["coverage"], 0.8) and
+          near(pool["median_ratio"], 4e-8 / 3e-8, 0.03),
+          "pooled: coverage 0.8, median bound/|error| 1.33", pool)
+    shutil.rmtree(d)
+
+    # time until `#*` / Normal at every later chronyc checkpoint
+    q = {n: {"t": t, "selected": s, "normal": s} for n, t, s in (
+        ("before", 5.0, True), ("a", 10.1, False), ("b", 10.2, True), ("c", 10.5, False),
+        ("d", 11.0, True), ("e", 12.0, True))}
+    got = [simlib.checkpoint_recovery(q, 10.0, 20.0, "normal"),
+           simlib.checkpoint_recovery(q, 11.5, 20.0, "selected"),
+           simlib.checkpoint_recovery(q, 30.0, 40.0, "normal"),
+           simlib.checkpoint_recovery(dict(q, f={"t": 13.0, "normal": False}), 10.0, 20.0,
+                                      "normal")]
+    check(near(got[0], 1.0) and got[1] == 0.0 and got[2] == "-" and got[3] is None,
+          "checkpoints: 1.0 s, 0 (never lost), - (none), never", got)
+
+
 def main():
     sel = "selection state=selected source=KVM0"
     none = "selection state=none"
@@ -173,6 +249,12 @@ def main():
     rep = analyse([(3.0, sel), (607.0, sel)], win, pause=pause)
     check(near(resume_sel(rep)[0], 2.0), "silent unselection: from the next selection",
           resume_sel(rep))
+    # ... but a switch to another source (two sources) is no gap
+    rep = analyse([(3.0, sel), (605.5, none), (606.0, sel), (616.0, sel.replace("KVM0", "KVM1"))],
+                  win, pause=pause)
+    check(near(resume_sel(rep)[0], 1.0) and rep["selection_changes"] == 3,
+          "switch between sources: selected 1 s after the resume, 3 changes",
+          (resume_sel(rep), rep["selection_changes"]))
     # the metric over runs: worst reselection, never = inf, lowest fraction
     sc = FakeScenario(win)
     reps = []
@@ -208,6 +290,7 @@ def main():
           "window hypercalls/s across a pause", rep["windows"]["all"]["hypercalls_per_s"])
 
     issue9_metrics()
+    calibration_metrics()
 
     # durations in the tables
     got = [simlib.fmt_duration(v) for v in
