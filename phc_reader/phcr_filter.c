@@ -45,6 +45,13 @@
 #define PRECISE_ERROR 100e-9
 /* Added to every error bound (s): the PHC's and the rounding's resolution */
 #define RESOLUTION 1e-9
+/* Timestamp noise the delays do not show (a noisy device) scatters the
+   triplets' offsets: with at least SCATTER_MIN_N triplets, the bound is
+   also SCATTER_K robust standard deviations of that scatter over the
+   square root of the triplets combined (covers the mean's error in >99 %
+   for Gaussian noise) */
+#define SCATTER_MIN_N 5
+#define SCATTER_K 5.0
 
 typedef struct {
   int64_t delay;   /* ns */
@@ -229,6 +236,21 @@ make_points(const PHCR_Reading *r, Point *p)
 }
 
 /* ================================================== */
+/* Robust standard deviation of the offsets of all triplets (ns) */
+
+static double
+offset_scatter(const Point *p, int n)
+{
+  double d[PHCR_MAX_SAMPLES];
+  int64_t med = median_offset(p, n);
+  int i;
+
+  for (i = 0; i < n; i++)
+    d[i] = abs_diff(p[i].offset, med);
+  return 1.4826 * PHCR_MedianDouble(d, n);
+}
+
+/* ================================================== */
 /* Drop selected points whose offset is inconsistent with the median; keep
    at least the best one.  Returns the number kept (at the front). */
 
@@ -312,6 +334,7 @@ PHCR_FilterReading(const PHCR_Reading *r, PHCR_Sample *sample)
 {
   Point p[PHCR_MAX_SAMPLES];
   int64_t offset, mid, best;
+  double scatter = 0.0, bound;
   int i, k, kept;
 
   if (!r || !sample)
@@ -331,6 +354,9 @@ PHCR_FilterReading(const PHCR_Reading *r, PHCR_Sample *sample)
     return PHCR_OK;
   }
 
+  if (r->n >= SCATTER_MIN_N)
+    scatter = offset_scatter(p, r->n);
+
   k = (int)ceil(QUANTILE * r->n);
   k = k < 1 ? 1 : k > r->n ? r->n : k;
   select_lowest_delays(p, r->n, k);
@@ -343,7 +369,10 @@ PHCR_FilterReading(const PHCR_Reading *r, PHCR_Sample *sample)
     if (p[i].delay < best)
       best = p[i].delay;
   sample->delay = (double)best * 1e-9;
-  sample->error = error_bound(p, kept, offset, mid) + RESOLUTION;
+  bound = error_bound(p, kept, offset, mid);
+  if (SCATTER_K * scatter / sqrt(kept) * 1e-9 > bound)
+    bound = SCATTER_K * scatter / sqrt(kept) * 1e-9;
+  sample->error = bound + RESOLUTION;
   sample->n_used = kept;
   sample->n_outliers = k - kept;
   return PHCR_OK;
