@@ -671,6 +671,20 @@ sentinel_timeout(void *arg)
 }
 
 /* ================================================== */
+/* Sentinels run on the full reads' grid (full read + k x sentinel), so that
+   they never leave a longer gap than their interval before a full read,
+   also after a burst moved the polls */
+
+static void
+restart_sentinel(struct ptpkvm_instance *pk)
+{
+  if (!pk->sentinel_id)
+    return;
+  SCH_RemoveTimeout(pk->sentinel_id);
+  pk->sentinel_id = SCH_AddTimeoutByDelay(pk->opts.sentinel, sentinel_timeout, pk);
+}
+
+/* ================================================== */
 
 static int
 ptpkvm_initialise(RCL_Instance instance)
@@ -794,6 +808,7 @@ poll_device(struct ptpkvm_instance *pk)
     return 0;
 
   pk->last_full = now;
+  restart_sentinel(pk);
   return process_read(pk, &res, now, full);
 }
 
