@@ -16,6 +16,7 @@
 # Prints "N passed, N failed" last; exit status 1 if anything failed.
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -660,11 +661,13 @@ def test_status():
     expect("status: no run directory -> SKIP", t, {"ptpkvm.status": "SKIP"},
            contains={"ptpkvm.status": "no PTPKVM status file in /run/chrony"})
     if os.getuid() == 0:
-        t.status_file()
-        os.chmod(t.path("/run/chrony"), 0o750)
-        expect("status: run directory not readable -> SKIP, says how", t,
-               {"ptpkvm.status": "SKIP"}, as_nobody=True,
-               contains={"ptpkvm.status": "run the doctor as root"})
+        with nobody_workdir():
+            t = healthy("status-nobody")
+            t.status_file()
+            os.chmod(t.path("/run/chrony"), 0o750)
+            expect("status: run directory not readable -> SKIP, says how", t,
+                   {"ptpkvm.status": "SKIP"}, as_nobody=True,
+                   contains={"ptpkvm.status": "run the doctor as root"})
 
 
 def test_cli():
@@ -724,29 +727,33 @@ def test_cli():
     report(proc.returncode == 0 and b"--prometheus" in proc.stdout, "--help")
 
 
-def test_unprivileged():
-    """Run as a non-root user: it must work and say what it could not read."""
-    saved = ARGS.workdir
+@contextlib.contextmanager
+def nobody_workdir():
+    """Fixture trees and a copy of the doctor in a directory another user can
+    reach (the build tree may lie below a directory only root can enter)."""
+    saved, saved_doctor = ARGS.workdir, ARGS.doctor
     ARGS.workdir = tempfile.mkdtemp(prefix="ptpkvm-doctor-nobody-")
     os.chmod(ARGS.workdir, 0o755)
     try:
+        ARGS.doctor = os.path.join(ARGS.workdir, "ptpkvm-doctor")
+        shutil.copy(saved_doctor, ARGS.doctor)
+        os.chmod(ARGS.doctor, 0o755)
+        yield
+    finally:
+        shutil.rmtree(ARGS.workdir, ignore_errors=True)
+        ARGS.workdir, ARGS.doctor = saved, saved_doctor
+
+
+def test_unprivileged():
+    """Run as a non-root user: it must work and say what it could not read."""
+    with nobody_workdir():
         t = healthy("nobody")
         t.remove("/dev/ptp_kvm")
         # root-only device and kernel log; as a non-root runner mode 0 does the same
         mode = 0o600 if os.getuid() == 0 else 0
         os.chmod(t.path("/dev/ptp0"), mode)
         os.chmod(t.path("/dev/kmsg"), mode)
-        doctor = os.path.join(ARGS.workdir, "ptpkvm-doctor")
-        shutil.copy(ARGS.doctor, doctor)
-        os.chmod(doctor, 0o755)
-        saved_doctor, ARGS.doctor = ARGS.doctor, doctor
-        try:
-            st, checks, doc, proc = statuses(t, as_nobody=(os.getuid() == 0))
-        finally:
-            ARGS.doctor = saved_doctor
-    finally:
-        shutil.rmtree(ARGS.workdir, ignore_errors=True)
-        ARGS.workdir = saved
+        st, checks, doc, proc = statuses(t, as_nobody=(os.getuid() == 0))
     if doc is None:
         report(False, "unprivileged: no report", proc.stderr)
         return
