@@ -214,6 +214,9 @@ def snapshot_chronyd(chronyd, out):
     shutil.copy2(chronyd, copy + ".tmp")
     os.replace(copy + ".tmp", copy)
     chronyc = os.path.join(os.path.dirname(os.path.abspath(chronyd)), "chronyc")
+    if not os.path.exists(chronyc):
+        # an installed chronyd (/usr/sbin) has its chronyc on PATH (/usr/bin)
+        chronyc = shutil.which("chronyc") or chronyc
     if os.path.exists(chronyc):
         shutil.copy2(chronyc, os.path.join(out, "chronyc.tmp"))
         os.replace(os.path.join(out, "chronyc.tmp"), os.path.join(out, "chronyc"))
