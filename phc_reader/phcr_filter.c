@@ -46,12 +46,18 @@
 /* Added to every error bound (s): the PHC's and the rounding's resolution */
 #define RESOLUTION 1e-9
 /* Timestamp noise the delays do not show (a noisy device) scatters the
-   triplets' offsets: with at least SCATTER_MIN_N triplets, the bound is
+   triplets' offsets.  With at least SCATTER_MIN_N triplets, the bound is
    also SCATTER_K robust standard deviations of that scatter over the
-   square root of the triplets combined (covers the mean's error in >99 %
-   for Gaussian noise) */
+   square root of the triplets combined.  The scatter of one reading is a
+   rough estimate (and noise on the system timestamps leaves few valid
+   triplets, or only one in a sentinel read), so the caller also keeps the
+   noise's variance averaged over readings (weight NOISE_WEIGHT each): the
+   bound is at least NOISE_K of its standard deviations over the same
+   square root (>99 % of a Gaussian mean's errors). */
 #define SCATTER_MIN_N 5
 #define SCATTER_K 5.0
+#define NOISE_WEIGHT (1.0 / 16.0)
+#define NOISE_K 4.0
 
 typedef struct {
   int64_t delay;   /* ns */
@@ -328,13 +334,37 @@ fill_sample(PHCR_Sample *s, PHCR_Mode mode, int64_t offset, int64_t mid)
 }
 
 /* ================================================== */
+/* Update the averaged noise variance (ns^2) with one reading's scatter and
+   return the noise term of the bound for n combined triplets (s) */
+
+static double
+noise_bound(const Point *p, int n_all, int n, double *noise_var)
+{
+  double scatter = 0.0, term;
+
+  if (n_all >= SCATTER_MIN_N)
+    scatter = offset_scatter(p, n_all);
+  term = SCATTER_K * scatter;
+  if (noise_var) {
+    if (n_all >= SCATTER_MIN_N)
+      *noise_var = *noise_var > 0.0 ?
+                   *noise_var + NOISE_WEIGHT * (scatter * scatter - *noise_var) :
+                   scatter * scatter;
+    if (NOISE_K * sqrt(*noise_var) > term)
+      term = NOISE_K * sqrt(*noise_var);
+  }
+  return term / sqrt(n) * 1e-9;
+}
+
+/* ================================================== */
 
 PHCR_Error
-PHCR_FilterReading(const PHCR_Reading *r, PHCR_Sample *sample)
+PHCR_FilterReading(const PHCR_Reading *r, double *noise_var,
+                   PHCR_Sample *sample)
 {
   Point p[PHCR_MAX_SAMPLES];
   int64_t offset, mid, best;
-  double scatter = 0.0, bound;
+  double bound, noise;
   int i, k, kept;
 
   if (!r || !sample)
@@ -354,11 +384,9 @@ PHCR_FilterReading(const PHCR_Reading *r, PHCR_Sample *sample)
     return PHCR_OK;
   }
 
-  if (r->n >= SCATTER_MIN_N)
-    scatter = offset_scatter(p, r->n);
-
   k = (int)ceil(QUANTILE * r->n);
   k = k < 1 ? 1 : k > r->n ? r->n : k;
+  noise = noise_bound(p, r->n, k, noise_var);
   select_lowest_delays(p, r->n, k);
   kept = drop_outliers(p, k);
 
@@ -370,8 +398,10 @@ PHCR_FilterReading(const PHCR_Reading *r, PHCR_Sample *sample)
       best = p[i].delay;
   sample->delay = (double)best * 1e-9;
   bound = error_bound(p, kept, offset, mid);
-  if (SCATTER_K * scatter / sqrt(kept) * 1e-9 > bound)
-    bound = SCATTER_K * scatter / sqrt(kept) * 1e-9;
+  /* fewer combined than selected (outliers dropped): a wider noise term */
+  noise *= sqrt((double)k / kept);
+  if (noise > bound)
+    bound = noise;
   sample->error = bound + RESOLUTION;
   sample->n_used = kept;
   sample->n_outliers = k - kept;

@@ -88,9 +88,11 @@ extern PHCR_Error PHCR_ReadMode(const PHCR_Ops *ops, int fd, PHCR_Mode mode,
 /* ================================================== */
 /* phcr_filter.c */
 
-/* Combine a validated reading (n >= 1) into one sample.  Returns
+/* Combine a validated reading (n >= 1) into one sample.  *noise_var is
+   the device's timestamp noise variance (ns^2) averaged over the readings
+   so far (0 at first; NULL: this reading's alone); it is updated.  Returns
    PHCR_ERR_INVALID for an empty reading, PHCR_ERR_ARGS for NULL args. */
-extern PHCR_Error PHCR_FilterReading(const PHCR_Reading *r,
+extern PHCR_Error PHCR_FilterReading(const PHCR_Reading *r, double *noise_var,
                                      PHCR_Sample *sample);
 
 /* Exact, saturating at the int64 ns range */

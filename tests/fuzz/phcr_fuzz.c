@@ -198,7 +198,7 @@ fuzz_readings(Input *in, uint8_t sel)
       CHECK(r.n == 0);
       continue;
     }
-    CHECK(PHCR_FilterReading(&r, &s) == PHCR_OK);
+    CHECK(PHCR_FilterReading(&r, NULL, &s) == PHCR_OK);
     check_sample(&s, r.n);
     detector_feed(&det, &s, (hdr & 0x20) ? 0.002 : 1.0);
   }

@@ -96,7 +96,7 @@ run(int stage, long iters)
     r = readings[i % N_READINGS];
     PHCR_ValidateReading(&r, NULL);
     if (stage >= 1)
-      PHCR_FilterReading(&r, &s);
+      PHCR_FilterReading(&r, NULL, &s);
     if (stage >= 2) {
       in.time = (double)i;
       in.offset_ns = s.offset_ns;

@@ -272,7 +272,7 @@ test_filter_bound_contains_truth(void **state)
     off = (int64_t)(FAKE_RngNext(&rng) % (2 * NS)) - NS;
     make_reading(&r, PHCR_MODE_BASIC, n, d, a, off, 100e-6, &t);
     assert_int_equal(PHCR_ValidateReading(&r, NULL), PHCR_OK);
-    assert_int_equal(PHCR_FilterReading(&r, &s), PHCR_OK);
+    assert_int_equal(PHCR_FilterReading(&r, NULL, &s), PHCR_OK);
 
     truth = off + (int64_t)llround(100e-6 * (double)(PHCR_TimespecToNs(&s.sys) - BASE_NS));
     err_ns = fabs((double)(s.offset_ns - truth));
@@ -301,54 +301,67 @@ add_noise(struct timespec *ts, double sd, FAKE_Rng *rng)
 }
 
 /* A noisy device: the timestamps of each triplet carry Gaussian noise
-   (5 us on the PHC's, or 3 us on each system timestamp), larger than the
-   delays show.  With PHC noise the bound still contains the truth in
-   >= 99 % of the readings, with system noise in >= 90 %; in both it is
-   not more than 10 times the typical error. */
+   (5 us on the PHC's, or 5 us on each system timestamp, which also leaves
+   triplets with sys_after < sys_before), larger than the delays show.
+   With the noise averaged over the readings, the bound contains the truth
+   in >= 99 % of the readings for both, and is not more than 10 times the
+   typical error.  A reading's scatter alone (no average) misses more with
+   system noise: fewer valid triplets are left to show it. */
 static void
 test_filter_bound_noisy(void **state)
 {
-  double d[PHCR_MAX_SAMPLES], a[PHCR_MAX_SAMPLES], err_ns, ratio[2000];
-  int64_t t = BASE_NS, truth;
+  double d[PHCR_MAX_SAMPLES], a[PHCR_MAX_SAMPLES], err_ns, ratio[2000], noise_var, median;
+  int64_t t = BASE_NS;
   PHCR_Reading r;
   PHCR_Sample s;
   FAKE_Rng rng;
-  int i, k, kind, misses;
+  int i, k, n, kind, averaged, misses, alone_misses[2];
 
   (void)state;
   FAKE_RngSeed(&rng, 7);
 
-  for (kind = 0; kind < 2; kind++) {
-    for (k = misses = 0; k < 2000; k++) {
-      for (i = 0; i < 10; i++) {
-        d[i] = 1500 + 100 * FAKE_RngUniform(&rng);
-        a[i] = 0.5;
-      }
-      make_reading(&r, PHCR_MODE_BASIC, 10, d, a, 0, 0.0, &t);
-      for (i = 0; i < 10; i++) {
-        if (kind == 0) {
-          add_noise(&r.t[i].phc, 5000.0, &rng);
-        } else {
-          add_noise(&r.t[i].sys_before, 3000.0, &rng);
-          add_noise(&r.t[i].sys_after, 3000.0, &rng);
+  for (averaged = 1; averaged >= 0; averaged--) {
+    for (kind = 0; kind < 2; kind++) {
+      noise_var = 0.0;
+      for (k = n = misses = 0; k < 2000; k++) {
+        for (i = 0; i < 10; i++) {
+          d[i] = 1500 + 100 * FAKE_RngUniform(&rng);
+          a[i] = 0.5;
         }
+        make_reading(&r, PHCR_MODE_BASIC, 10, d, a, 0, 0.0, &t);
+        for (i = 0; i < 10; i++) {
+          if (kind == 0) {
+            add_noise(&r.t[i].phc, 5000.0, &rng);
+          } else {
+            add_noise(&r.t[i].sys_before, 5000.0, &rng);
+            add_noise(&r.t[i].sys_after, 5000.0, &rng);
+          }
+        }
+        if (PHCR_ValidateReading(&r, NULL) != PHCR_OK)
+          continue;
+        assert_int_equal(PHCR_FilterReading(&r, averaged ? &noise_var : NULL, &s),
+                         PHCR_OK);
+        /* the truth is offset 0 */
+        err_ns = fabs((double)s.offset_ns);
+        misses += err_ns > s.error * 1e9;
+        ratio[n++] = s.error * 1e9 / (err_ns > 1.0 ? err_ns : 1.0);
       }
-      if (PHCR_ValidateReading(&r, NULL) != PHCR_OK)
-        continue;
-      assert_int_equal(PHCR_FilterReading(&r, &s), PHCR_OK);
-      truth = 0;
-      err_ns = fabs((double)(s.offset_ns - truth));
-      misses += err_ns > s.error * 1e9;
-      ratio[k] = s.error * 1e9 / (err_ns > 1.0 ? err_ns : 1.0);
+      median = PHCR_MedianDouble(ratio, n);
+      print_message("filter, noisy %s timestamps, %s: %d of %d readings not covered,"
+                    " median bound/error %.1f\n", kind == 0 ? "PHC" : "system",
+                    averaged ? "noise averaged" : "one reading's scatter", misses, n,
+                    median);
+      assert_true(n >= 1900);
+      if (averaged) {
+        assert_true(misses <= n / 100);
+        assert_true(median <= 10.0);
+      } else {
+        alone_misses[kind] = misses;
+      }
     }
-    print_message("filter, noisy %s timestamps: %d of 2000 readings not covered\n",
-                  kind == 0 ? "PHC" : "system", misses);
-    /* System timestamp noise also makes triplets fail validation
-       (sys_after < sys_before); with fewer than 5 left there is no scatter
-       to measure and the bound is the delays' alone (known gap) */
-    assert_true(misses <= (kind == 0 ? 20 : 200));
-    assert_true(PHCR_MedianDouble(ratio, k) <= 10.0);
   }
+  /* the average is what covers system noise */
+  assert_true(alone_misses[1] > n / 100);
 }
 
 /* Min-delay selection: the 40 % shortest triplets (4 of 10, exact ones
@@ -374,7 +387,7 @@ test_filter_min_delay(void **state)
   d[8] = 999;
   a[8] = 0.5;
   make_reading(&r, PHCR_MODE_BASIC, 10, d, a, 5000, 0.0, &t);
-  assert_int_equal(PHCR_FilterReading(&r, &s), PHCR_OK);
+  assert_int_equal(PHCR_FilterReading(&r, NULL, &s), PHCR_OK);
   assert_int_equal(s.n_used, 4);
   assert_int_equal(s.n_outliers, 0);
   assert_true(llabs(s.offset_ns - 5000) <= 1);
@@ -399,7 +412,7 @@ test_filter_outlier(void **state)
   }
   make_reading(&r, PHCR_MODE_EXTENDED, 10, d, a, -777, 0.0, &t);
   set_ts(&r.t[0].phc, PHCR_TimespecToNs(&r.t[0].phc) + 20000);   /* +20 us */
-  assert_int_equal(PHCR_FilterReading(&r, &s), PHCR_OK);
+  assert_int_equal(PHCR_FilterReading(&r, NULL, &s), PHCR_OK);
   assert_int_equal(s.n_outliers, 1);
   assert_int_equal(s.n_used, 3);
   assert_int_equal(s.n_total, 10);
@@ -420,7 +433,7 @@ test_filter_precise(void **state)
   set_ts(&r.t[0].sys_before, BASE_NS);
   set_ts(&r.t[0].sys_after, BASE_NS);
   set_ts(&r.t[0].phc, BASE_NS - 42);
-  assert_int_equal(PHCR_FilterReading(&r, &s), PHCR_OK);
+  assert_int_equal(PHCR_FilterReading(&r, NULL, &s), PHCR_OK);
   assert_true(s.offset_ns == -42);
   assert_true(s.delay == 0.0);
   assert_true(fabs(s.error - 101e-9) < 1e-15);
@@ -438,10 +451,10 @@ test_filter_exact_10y(void **state)
 
   (void)state;
   make_reading(&r, PHCR_MODE_BASIC, 5, d, a, j, 0.0, &t);
-  assert_int_equal(PHCR_FilterReading(&r, &s), PHCR_OK);
+  assert_int_equal(PHCR_FilterReading(&r, NULL, &s), PHCR_OK);
   assert_true(s.offset_ns == j);
   make_reading(&r, PHCR_MODE_BASIC, 5, d, a, -j, 0.0, &t);
-  assert_int_equal(PHCR_FilterReading(&r, &s), PHCR_OK);
+  assert_int_equal(PHCR_FilterReading(&r, NULL, &s), PHCR_OK);
   assert_true(s.offset_ns == -j);
 }
 
@@ -453,9 +466,9 @@ test_filter_args(void **state)
 
   (void)state;
   memset(&r, 0, sizeof (r));
-  assert_int_equal(PHCR_FilterReading(&r, &s), PHCR_ERR_INVALID);
-  assert_int_equal(PHCR_FilterReading(NULL, &s), PHCR_ERR_ARGS);
-  assert_int_equal(PHCR_FilterReading(&r, NULL), PHCR_ERR_ARGS);
+  assert_int_equal(PHCR_FilterReading(&r, NULL, &s), PHCR_ERR_INVALID);
+  assert_int_equal(PHCR_FilterReading(NULL, NULL, &s), PHCR_ERR_ARGS);
+  assert_int_equal(PHCR_FilterReading(&r, NULL, NULL), PHCR_ERR_ARGS);
 }
 
 int
