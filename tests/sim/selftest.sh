@@ -25,6 +25,11 @@ scenario() { # name extra-lines
   printf '%s\n%s\n' "$quiet" "$2" > "$out/$1.scn"
 }
 scenario drift ''
+scenario ntp 'guest_freq_ppm 0
+guest_offset 0.25
+ntp_delay 0.001
+ntp_jitter 0
+ntp_asym 0.0004'
 scenario setoffset 'read_cost 0'
 scenario freq 'read_cost 0'
 scenario pause 'at 100 pause 5'
@@ -99,7 +104,8 @@ count() { # file
 }
 
 for mode in drift setoffset freq pause pause-tsc precise sysfs faults loud safety wait logtap \
-            guest-step suspend suspend-rtc migrate leap einval pre50 klog tsnoise phcnoise longpause; do
+            guest-step suspend suspend-rtc migrate leap einval pre50 klog tsnoise phcnoise longpause \
+            ntp; do
   run $mode $mode 1 $mode
   count "$out/$mode.out"
 done

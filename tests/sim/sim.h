@@ -90,6 +90,10 @@ typedef struct {
   int kernel_pre50;     /* guest kernel < 5.0: old ptp_chardev.c behaviour */
   int persistent_rtc;   /* suspend: persistent clock is the CMOS RTC (1 s) */
   double migrate_freeze; /* kvm-clock migration: guest clock frozen for this */
+  double ntp_delay;     /* NTP server: base one-way network delay (s) */
+  double ntp_jitter;    /* mean of the exponential queueing delay per way (s) */
+  double ntp_asym;      /* extra delay of the way back (s), invisible to clients */
+  double ntp_offset;    /* server clock - host clock (s) */
   double pace;
   int n_phcs;
   SIM_PhcDef phcs[SIM_MAX_PHCS];
@@ -131,6 +135,7 @@ extern void SIM_ToTimespec(SIM_Time v, struct timespec *ts);
 extern SIM_Time SIM_MonoNow(void);
 extern const char *SIM_QueryDue(void);
 extern void SIM_QueryFinished(void);
+extern void SIM_WakeAt(SIM_Time t);
 extern SIM_Time SIM_FromTimespec(const struct timespec *ts);
 extern int SIM_HostLeaps(void);
 extern void SIM_LogExit(void);
@@ -148,7 +153,8 @@ extern void SIM_LogExit(void);
 #define SIM_RNG_PHC 2
 #define SIM_RNG_FAULT 3
 #define SIM_RNG_PROCESS 4       /* getrandom() of the simulated process */
-#define SIM_RNG_STREAMS 5
+#define SIM_RNG_NET 5           /* network delays to the NTP server */
+#define SIM_RNG_STREAMS 6
 
 /* sim_guestlog.c */
 extern void SIM_KernelLog(int site);
@@ -158,6 +164,11 @@ extern void SIM_ReadOutcome(int ok);
 extern void SIM_OutageEnded(void);
 extern void SIM_LogCounts(void);
 extern const char *SIM_CountsText(void);
+
+/* sim_ntp.c */
+/* Put the NTP server's due answers on the wire; returns how many, and
+   sets the model's wake time to the next one */
+extern int SIM_NtpDeliver(void);
 
 /* sim_phc.c */
 extern void SIM_PhcInit(const char *dir);

@@ -12,7 +12,7 @@ SIM_SRC := $(TOP)/tests/sim
 SIM_OUT := $(BUILD)/sim
 SIM_LIB := $(SIM_OUT)/libsimguest.so
 SIM_SELFTEST := $(SIM_OUT)/sim_selftest
-SIM_LIB_SRCS := $(addprefix $(SIM_SRC)/,sim_interpose.c sim_model.c sim_phc.c sim_scenario.c sim_log.c \
+SIM_LIB_SRCS := $(addprefix $(SIM_SRC)/,sim_interpose.c sim_model.c sim_phc.c sim_scenario.c sim_log.c sim_ntp.c \
   sim_query.c sim_guestlog.c) $(TOP)/tests/model/ptpkvm_model.c
 SIM_CFLAGS := -D_GNU_SOURCE -O2 -g -Wall -Wextra -Wno-unused-parameter -I$(TOP)/tests/model \
   -Wno-missing-field-initializers -Wno-nonnull-compare

@@ -388,7 +388,8 @@ at_end(void)
 static int
 wait_common(SIM_Time timeout, Probe probe, void *ctx)
 {
-  struct timespec zero = {0, 0}, slice, t0, t1;
+  /* an NTP answer just sent on the loopback is readable within this */
+  struct timespec zero = {0, 0}, network = {0, 100000000}, slice, t0, t1;
   SIM_Time remaining = timeout < 0 ? 1e12L : timeout, adv, elapsed, target;
   double pace = SIM_sc.pace;
   int r;
@@ -408,15 +409,16 @@ wait_common(SIM_Time timeout, Probe probe, void *ctx)
     for (;;) {
       if (SIM_QueryDue() && (r = SIM_QueryServe(probe, ctx)) != 0)
         return r;
-      if ((r = probe(ctx, &zero)) != 0) {
+      if ((r = probe(ctx, SIM_NtpDeliver() ? &network : &zero)) != 0) {
         SIM_AdvanceTrue(1e-6);
         return r;
       }
       target = SIM_MonoNow() + remaining;
       if (SIM_AdvanceMono(remaining))
         return at_end();
-      /* Stopped early for a due query: serve it, then wait for the rest */
-      if (!SIM_QueryDue() || (remaining = target - SIM_MonoNow()) <= 0)
+      /* Stopped early for a due query or an NTP answer: serve it, then
+         wait for the rest */
+      if ((remaining = target - SIM_MonoNow()) <= 0)
         return 0;
     }
   }
@@ -424,6 +426,7 @@ wait_common(SIM_Time timeout, Probe probe, void *ctx)
   for (;;) {
     if (SIM_QueryDue() && (r = SIM_QueryServe(probe, ctx)) != 0)
       return r;
+    SIM_NtpDeliver();
     adv = remaining / pace < 0.02L ? remaining : 0.02L * pace;
     SIM_ToTimespec(adv / pace, &slice);
     real_now(&t0);

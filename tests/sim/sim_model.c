@@ -82,6 +82,8 @@ static struct {
   SIM_Time old_delta;            /* timekeeping_suspend()'s static old_delta */
   int host_leaps;                /* leap seconds inserted (+) / deleted (-) by the host */
   const char *query;            /* due query (name), NULL if none */
+  SIM_Time wake;                 /* true time of the NTP server's next
+                                    answer, < 0 if none */
   int tsc_mode;
   /* kernel NTP state */
   long tick;
@@ -466,6 +468,8 @@ next_boundary(void)
     b = S.next_grid;
   if (S.next_action < S.n_actions && S.actions[S.next_action].t < b)
     b = S.actions[S.next_action].t;
+  if (S.wake > S.t && S.wake < b)
+    b = S.wake;
   if (S.paused && S.pause_end < b)
     b = S.pause_end;
   if (S.paused && S.t < S.freeze_from && S.freeze_from < b)
@@ -638,10 +642,17 @@ SIM_QueryFinished(void)
   S.query = NULL;
 }
 
+void
+SIM_WakeAt(SIM_Time t)
+{
+  S.wake = t;
+}
+
 /* ================================================== */
 
 /* Advance until guest MONOTONIC has moved by dmono, or the scenario ends,
-   or a query is due (the caller serves it and waits for the rest).
+   or a query is due or the wake time is reached (the caller serves them
+   and waits for the rest).
    Returns 1 if the scenario end was reached. */
 int
 SIM_AdvanceMono(SIM_Time dmono)
@@ -671,7 +682,7 @@ SIM_AdvanceMono(SIM_Time dmono)
       return 1;
     }
     advance_to(b);
-    if (S.query)
+    if (S.query || (S.wake >= 0.0L && S.t >= S.wake))
       break;
   }
   if (S.t >= SIM_sc.duration) {
@@ -1125,6 +1136,7 @@ SIM_Init(const char *dir)
   update_rate();
   S.next_wander = 1.0;
   S.next_grid = 0.0;
+  S.wake = -1.0L;
   build_actions();
 
   path = getenv("SIM_TRUTH");

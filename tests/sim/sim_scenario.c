@@ -62,6 +62,11 @@ SIM_ScenarioDefaults(SIM_Scenario *sc)
   sc->spike_max = 500e-6;
   sc->precise_noise = 20e-9;
   sc->sys_ts_noise = 0.0;
+  /* a server on the local network: 0.5 ms round trip, 0.1 ms of queueing */
+  sc->ntp_delay = 200e-6;
+  sc->ntp_jitter = 50e-6;
+  sc->ntp_asym = 0.0;
+  sc->ntp_offset = 0.0;
   sc->kernel_pre50 = 0;
   sc->persistent_rtc = 0;
   /* QEMU hw/i386/kvm/clock.c, kvmclock_pre_save(): reading the clock just
@@ -243,6 +248,8 @@ SIM_ScenarioLoad(SIM_Scenario *sc, const char *path)
     {"spike_prob", &sc->spike_prob}, {"spike_min", &sc->spike_min},
     {"spike_max", &sc->spike_max}, {"precise_noise", &sc->precise_noise},
     {"sys_ts_noise", &sc->sys_ts_noise}, {"phc_ts_noise", &sc->phc_ts_noise}, {"migrate_freeze", &sc->migrate_freeze},
+    {"ntp_delay", &sc->ntp_delay}, {"ntp_jitter", &sc->ntp_jitter},
+    {"ntp_asym", &sc->ntp_asym}, {"ntp_offset", &sc->ntp_offset},
     {"pace", &sc->pace}, {NULL, NULL}
   };
   char buf[512], *tok[16], *p, *rest[16];

@@ -48,8 +48,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/ioctl.h>
 #include <sys/select.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -1327,6 +1330,70 @@ test_query(void)
 
 /* ================================================== */
 
+static long double
+ntp_ts(const unsigned char *p)
+{
+  uint32_t sec, frac;
+
+  memcpy(&sec, p, 4);
+  memcpy(&frac, p + 4, 4);
+  return ntohl(sec) - 2208988800.0L + ntohl(frac) / 4294967296.0L;
+}
+
+/* Scenario: guest 0.25 s ahead of the host, NTP one-way delay 1 ms without
+   jitter, 0.4 ms more on the way back.  One client exchange with the
+   simulated server as chronyd makes it (connected socket, sendmsg,
+   select, recvmsg) */
+static void
+test_ntp(void)
+{
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(123)}, from;
+  unsigned char req[48] = {0x23}, ans[64];
+  struct iovec iov = {req, sizeof (req)};
+  struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+  struct timeval tv = {5, 0};
+  long double t1, t4, t2, t3;
+  fd_set r;
+  int fd, one = 1, n;
+
+  a.sin_addr.s_addr = htonl(0x7f00007b);
+  fd = socket(AF_INET, SOCK_DGRAM, 0);
+  check(setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof (one)) < 0 && errno == EINVAL,
+        "ntp: kernel socket timestamps are refused", "errno %d", errno);
+  if (connect(fd, (struct sockaddr *)&a, sizeof (a)) < 0) {
+    printf("connect: %s\n", strerror(errno));
+    exit(2);
+  }
+  memcpy(req + 40, "cookie!!", 8);
+  t1 = now(CLOCK_REALTIME);
+  sendmsg(fd, &m, 0);
+  FD_ZERO(&r);
+  FD_SET(fd, &r);
+  n = select(fd + 1, &r, NULL, NULL, &tv);
+  t4 = now(CLOCK_REALTIME);
+  iov.iov_base = ans;
+  iov.iov_len = sizeof (ans);
+  m.msg_name = &from;
+  m.msg_namelen = sizeof (from);
+  n = n == 1 ? (int)recvmsg(fd, &m, 0) : -1;
+  check(n == 48 && from.sin_addr.s_addr == a.sin_addr.s_addr && from.sin_port == htons(123),
+        "ntp: the answer comes from 127.0.0.123 port 123", "len %d port %d", n,
+        ntohs(from.sin_port));
+  check(n == 48 && (ans[0] & 7) == 4 && ans[1] == 2 && !memcmp(ans + 24, "cookie!!", 8),
+        "ntp: a stratum-2 server answer with the request's transmit timestamp as origin",
+        "mode %d stratum %d", ans[0] & 7, ans[1]);
+  t2 = ntp_ts(ans + 32);
+  t3 = ntp_ts(ans + 40);
+  check(fabsl(t4 - t1 - 0.00241L) < 5e-6L && fabsl(t3 - t2 - 10e-6L) < 1e-7L,
+        "ntp: the answer arrives after both one-way delays and the processing",
+        "round trip %.9Lf processing %.9Lf", t4 - t1, t3 - t2);
+  check(fabsl(t2 - t1 - (0.001L - 0.25L)) < 1e-7L,
+        "ntp: the server's clock is the host's", "t2 - t1 %.9Lf", t2 - t1);
+  close(fd);
+}
+
+/* ================================================== */
+
 int
 main(int argc, char **argv)
 {
@@ -1341,7 +1408,7 @@ main(int argc, char **argv)
     {"child-ioctl", unmodelled_ioctl}, {"guest-step", test_guest_step},
     {"suspend", test_suspend}, {"suspend-rtc", test_suspend_rtc}, {"migrate", test_migrate},
     {"leap", test_leap}, {"einval", test_einval}, {"pre50", test_pre50}, {"klog", test_klog},
-    {"tsnoise", test_tsnoise}, {"phcnoise", test_phcnoise}, {"longpause", test_longpause}, {"child-seccomp", seccomp_getcaps},
+    {"tsnoise", test_tsnoise}, {"phcnoise", test_phcnoise}, {"longpause", test_longpause}, {"ntp", test_ntp}, {"child-seccomp", seccomp_getcaps},
     {"child-seccomp-allowed", seccomp_getcaps_allowed}, {NULL, NULL}
   };
   int i;

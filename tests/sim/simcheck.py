@@ -87,9 +87,16 @@ def main():
             ex.submit(simlib.run_one, lib, chronyd, qsc, "ptpkvm",
                       os.path.join(out, "determinism", "q" + x), None, 3.0, 900, True)
             for x in ("a", "b")]
+        # ... and with an NTP server on the loopback (sim_ntp.c)
+        nsc = simlib.load_scenarios(["ntp-pause-1h"])[0]
+        detn = [] if a.no_determinism else [
+            ex.submit(simlib.run_one, lib, chronyd, nsc, "ptpkvm-and-ntp",
+                      os.path.join(out, "determinism", "n" + x), None, 3.0, 900, True)
+            for x in ("a", "b")]
         results = {k: f.result() for k, f in futures.items()}
         det = [d.result() for d in det]
         detq = [d.result() for d in detq]
+        detn = [d.result() for d in detn]
 
     failed_groups = set()
     for n, config, name, nph, met, op, want in exps:
@@ -119,6 +126,10 @@ def main():
                                                      shallow=False)
     testlib.check(same, "chronyd run with one seed is bit-identical (truth logs)",
                   "%s %s" % (det[0]["truth"], det[1]["truth"]))
+    same = detn[0]["status"] == "ok" and filecmp.cmp(detn[0]["truth"], detn[1]["truth"],
+                                                      shallow=False)
+    testlib.check(same, "... also with an NTP server: bit-identical truth logs",
+                  "%s %s" % (detn[0]["truth"], detn[1]["truth"]))
 
     qa, qb = (os.path.dirname(r["truth"]) for r in detq)
     qfiles = sorted(f for f in os.listdir(qa) if f.startswith("query-"))

@@ -51,6 +51,12 @@ CONFIGS = {
     # two PTPKVM sources on one device; PTPKVM next to stock PHC
     "ptpkvm-dup": ["refclock PTPKVM auto", "refclock PTPKVM auto"],
     "ptpkvm-and-phc": ["refclock PTPKVM auto", "refclock PHC {dev}"],
+    # an NTP server on the host's network (tests/sim/sim_ntp.c), alone and
+    # next to PTPKVM or stock PHC
+    "ntp": ["server 127.0.0.123 iburst", "makestep 1 3"],
+    "ptpkvm-and-ntp": ["refclock PTPKVM auto", "server 127.0.0.123 iburst"],
+    "stock-and-ntp": ["refclock PHC {dev} poll 1", "makestep 0.1 -1",
+                      "server 127.0.0.123 iburst"],
     # a PHC counting TAI (scenarios with `phc N kvm-tai 37 ...`); chrony
     # refuses `tai` without leapseclist or leapsectz
     "ptpkvm-tai": ["refclock PTPKVM auto tai", "leapseclist {rundir}/leap-seconds.list"],
