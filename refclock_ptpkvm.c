@@ -663,6 +663,13 @@ sentinel_timeout(void *arg)
     return;
 
   err = PHCR_ReadSentinel(pk->reader, now, &res);
+  /* Its one triplet rejected by validation (and again on the retries) is
+     timestamp noise of a device that works, not a failure: the next full
+     read, with more triplets, decides */
+  if (err == PHCR_ERR_INVALID) {
+    DEBUG_LOG("%s: sentinel reading rejected, skipped", pk->name);
+    return;
+  }
   account_read(pk, err, &res, now);
   if (err != PHCR_OK)
     return;
