@@ -41,8 +41,17 @@
    OUTLIER_K x (their delay / 2) plus the worst selected triplet's delay / 2
    from the median */
 #define OUTLIER_K 2.0
-/* Error bound of a PRECISE cross-timestamp (s) */
+/* Error bound of a PRECISE cross-timestamp (s), at least: a device whose
+   cross-timestamps are noisier shows it in their residuals from the line
+   through the two before (the clocks' rates hold over a few readings); with
+   NOISE_WEIGHT and NOISE_K as below, each residual's variance capped at
+   PRECISE_CAP times the estimate so far, and a residual beyond
+   PRECISE_JUMP (ns) or readings further apart than PRECISE_SPAN (ns) taken
+   for a discontinuity, not noise */
 #define PRECISE_ERROR 100e-9
+#define PRECISE_CAP 16.0
+#define PRECISE_JUMP 1e6
+#define PRECISE_SPAN 4000000000LL
 /* Added to every error bound (s): the PHC's and the rounding's resolution */
 #define RESOLUTION 1e-9
 /* Timestamp noise the delays do not show (a noisy device) scatters the
@@ -338,28 +347,69 @@ fill_sample(PHCR_Sample *s, PHCR_Mode mode, int64_t offset, int64_t mid)
    return the noise term of the bound for n combined triplets (s) */
 
 static double
-noise_bound(const Point *p, int n_all, int n, double *noise_var)
+noise_bound(const Point *p, int n_all, int n, PHCR_FilterState *st)
 {
   double scatter = 0.0, term;
 
   if (n_all >= SCATTER_MIN_N)
     scatter = offset_scatter(p, n_all);
   term = SCATTER_K * scatter;
-  if (noise_var) {
+  if (st) {
     if (n_all >= SCATTER_MIN_N)
-      *noise_var = *noise_var > 0.0 ?
-                   *noise_var + NOISE_WEIGHT * (scatter * scatter - *noise_var) :
-                   scatter * scatter;
-    if (NOISE_K * sqrt(*noise_var) > term)
-      term = NOISE_K * sqrt(*noise_var);
+      st->noise_var = st->noise_var > 0.0 ?
+                      st->noise_var + NOISE_WEIGHT * (scatter * scatter - st->noise_var) :
+                      scatter * scatter;
+    if (NOISE_K * sqrt(st->noise_var) > term)
+      term = NOISE_K * sqrt(st->noise_var);
   }
   return term / sqrt(n) * 1e-9;
 }
 
 /* ================================================== */
+/* Learn the cross-timestamps' noise from one more and return the bound of
+   this one (s) */
+
+static double
+precise_bound(PHCR_FilterState *st, int64_t mid, int64_t offset)
+{
+  double a, r, v, cap, floor_var = pow(PRECISE_ERROR * 1e9 / NOISE_K, 2.0);
+
+  if (!st)
+    return PRECISE_ERROR;
+
+  if (st->n_precise == 2 && mid > st->mid[1] && st->mid[1] > st->mid[0] &&
+      mid - st->mid[0] <= PRECISE_SPAN) {
+    a = (double)(mid - st->mid[0]) / (double)(st->mid[1] - st->mid[0]);
+    r = (double)(offset - st->offset[0]) - a * (double)(st->offset[1] - st->offset[0]);
+    if (fabs(r) > PRECISE_JUMP) {
+      st->n_precise = 0;
+    } else {
+      /* r = n2 - (1 - a) n0 - a n1 for independent noises n0, n1, n2 */
+      v = r * r / (1.0 + a * a + (1.0 - a) * (1.0 - a));
+      cap = PRECISE_CAP * (st->precise_var > floor_var ? st->precise_var : floor_var);
+      st->precise_var += NOISE_WEIGHT * ((v < cap ? v : cap) - st->precise_var);
+    }
+  } else if (st->n_precise > 0 && (mid <= st->mid[st->n_precise - 1] ||
+                                   mid - st->mid[0] > PRECISE_SPAN)) {
+    st->n_precise = 0;
+  }
+
+  if (st->n_precise == 2) {
+    st->mid[0] = st->mid[1];
+    st->offset[0] = st->offset[1];
+    st->n_precise = 1;
+  }
+  st->mid[st->n_precise] = mid;
+  st->offset[st->n_precise++] = offset;
+
+  return NOISE_K * sqrt(st->precise_var) * 1e-9 > PRECISE_ERROR ?
+         NOISE_K * sqrt(st->precise_var) * 1e-9 : PRECISE_ERROR;
+}
+
+/* ================================================== */
 
 PHCR_Error
-PHCR_FilterReading(const PHCR_Reading *r, double *noise_var,
+PHCR_FilterReading(const PHCR_Reading *r, PHCR_FilterState *state,
                    PHCR_Sample *sample)
 {
   Point p[PHCR_MAX_SAMPLES];
@@ -379,14 +429,14 @@ PHCR_FilterReading(const PHCR_Reading *r, double *noise_var,
   if (r->mode == PHCR_MODE_PRECISE) {
     fill_sample(sample, r->mode, p[0].offset, p[0].mid);
     sample->delay = 0.0;
-    sample->error = PRECISE_ERROR + RESOLUTION;
+    sample->error = precise_bound(state, p[0].mid, p[0].offset) + RESOLUTION;
     sample->n_used = 1;
     return PHCR_OK;
   }
 
   k = (int)ceil(QUANTILE * r->n);
   k = k < 1 ? 1 : k > r->n ? r->n : k;
-  noise = noise_bound(p, r->n, k, noise_var);
+  noise = noise_bound(p, r->n, k, state);
   select_lowest_delays(p, r->n, k);
   kept = drop_outliers(p, k);
 

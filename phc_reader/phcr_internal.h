@@ -88,11 +88,20 @@ extern PHCR_Error PHCR_ReadMode(const PHCR_Ops *ops, int fd, PHCR_Mode mode,
 /* ================================================== */
 /* phcr_filter.c */
 
-/* Combine a validated reading (n >= 1) into one sample.  *noise_var is
-   the device's timestamp noise variance (ns^2) averaged over the readings
-   so far (0 at first; NULL: this reading's alone); it is updated.  Returns
-   PHCR_ERR_INVALID for an empty reading, PHCR_ERR_ARGS for NULL args. */
-extern PHCR_Error PHCR_FilterReading(const PHCR_Reading *r, double *noise_var,
+/* What the filter learns of a device over its readings (all zero at
+   first) */
+typedef struct {
+  double noise_var;       /* timestamp noise of the triplets, ns^2 */
+  double precise_var;     /* noise of the cross-timestamps, ns^2 */
+  int64_t mid[2];         /* the last two cross-timestamps: system time */
+  int64_t offset[2];      /* and offset (ns) */
+  int n_precise;          /* of them held (0..2) */
+} PHCR_FilterState;
+
+/* Combine a validated reading (n >= 1) into one sample, updating *state
+   (NULL: this reading alone).  Returns PHCR_ERR_INVALID for an empty
+   reading, PHCR_ERR_ARGS for NULL args. */
+extern PHCR_Error PHCR_FilterReading(const PHCR_Reading *r, PHCR_FilterState *state,
                                      PHCR_Sample *sample);
 
 /* Exact, saturating at the int64 ns range */

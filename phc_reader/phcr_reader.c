@@ -52,7 +52,7 @@ struct PHCR_Reader_Record {
                                  mode / of the last re-probe */
   int below_since_valid;
 
-  double noise_var;           /* timestamp noise, ns^2 (phcr_filter.c) */
+  PHCR_FilterState filter;    /* noise learnt over readings */
 
   PHCR_Counters counters;
 };
@@ -307,7 +307,7 @@ finish_ok(PHCR_Reader r, PHCR_Mode m, int disable_ext, double now,
   res->mode_changed = r->last_ok_mode != PHCR_MODE_NONE && m != r->last_ok_mode;
   r->last_ok_mode = m;
   res->mode = m;
-  PHCR_FilterReading(&res->reading, &r->noise_var, &res->sample);
+  PHCR_FilterReading(&res->reading, &r->filter, &res->sample);
 }
 
 /* ================================================== */

@@ -310,7 +310,8 @@ add_noise(struct timespec *ts, double sd, FAKE_Rng *rng)
 static void
 test_filter_bound_noisy(void **state)
 {
-  double d[PHCR_MAX_SAMPLES], a[PHCR_MAX_SAMPLES], err_ns, ratio[2000], noise_var, median;
+  double d[PHCR_MAX_SAMPLES], a[PHCR_MAX_SAMPLES], err_ns, ratio[2000], median;
+  PHCR_FilterState st;
   int64_t t = BASE_NS;
   PHCR_Reading r;
   PHCR_Sample s;
@@ -322,7 +323,7 @@ test_filter_bound_noisy(void **state)
 
   for (averaged = 1; averaged >= 0; averaged--) {
     for (kind = 0; kind < 2; kind++) {
-      noise_var = 0.0;
+      memset(&st, 0, sizeof (st));
       for (k = n = misses = 0; k < 2000; k++) {
         for (i = 0; i < 10; i++) {
           d[i] = 1500 + 100 * FAKE_RngUniform(&rng);
@@ -339,7 +340,7 @@ test_filter_bound_noisy(void **state)
         }
         if (PHCR_ValidateReading(&r, NULL) != PHCR_OK)
           continue;
-        assert_int_equal(PHCR_FilterReading(&r, averaged ? &noise_var : NULL, &s),
+        assert_int_equal(PHCR_FilterReading(&r, averaged ? &st : NULL, &s),
                          PHCR_OK);
         /* the truth is offset 0 */
         err_ns = fabs((double)s.offset_ns);
@@ -440,6 +441,61 @@ test_filter_precise(void **state)
   assert_int_equal(s.mode, PHCR_MODE_PRECISE);
 }
 
+/* PRECISE cross-timestamps with Gaussian noise of sd ns, 0.2 s apart, the
+   offset drifting at 10 ppm and stepped by 360 s in the middle: the number
+   of the last 1800 not covered, and the median bound (ns) */
+static void
+precise_run(double sd, int *misses, double *median)
+{
+  double bound[1800];
+  int64_t t = BASE_NS, truth, off;
+  PHCR_FilterState st;
+  PHCR_Reading r;
+  PHCR_Sample s;
+  FAKE_Rng rng;
+  int k;
+
+  FAKE_RngSeed(&rng, 11);
+  memset(&st, 0, sizeof (st));
+  for (k = *misses = 0; k < 2000; k++) {
+    truth = llround(10e-6 * (double)(t - BASE_NS)) + (k >= 1000 ? 360 * NS : 0);
+    memset(&r, 0, sizeof (r));
+    r.mode = PHCR_MODE_PRECISE;
+    r.n = 1;
+    set_ts(&r.t[0].sys_before, t);
+    set_ts(&r.t[0].sys_after, t);
+    set_ts(&r.t[0].phc, t + truth);
+    add_noise(&r.t[0].phc, sd, &rng);
+    assert_int_equal(PHCR_FilterReading(&r, &st, &s), PHCR_OK);
+    if (k >= 200) {
+      off = s.offset_ns - truth;
+      *misses += fabs((double)off) > s.error * 1e9;
+      bound[k - 200] = s.error * 1e9;
+    }
+    t += NS / 5;
+  }
+  *median = PHCR_MedianDouble(bound, 1800);
+}
+
+/* PRECISE: 100 ns, or more when the device's cross-timestamps are noisier
+   (learnt from their residuals; a step is a discontinuity, not noise) */
+static void
+test_filter_precise_noise(void **state)
+{
+  double sd[] = { 20.0, 100.0, 1000.0 }, median;
+  int i, misses;
+
+  (void)state;
+  for (i = 0; i < 3; i++) {
+    precise_run(sd[i], &misses, &median);
+    print_message("filter, PRECISE noise %.0f ns: %d of 1800 not covered, median bound %.0f ns\n",
+                  sd[i], misses, median);
+    assert_true(misses <= 18);
+    /* no looser than needed: 100 ns for quiet devices, < 10 sd otherwise */
+    assert_true(median <= (sd[i] <= 25.0 ? 102.0 : 10.0 * sd[i]));
+  }
+}
+
 /* 10 years + 1 ns is exact in integer ns */
 static void
 test_filter_exact_10y(void **state)
@@ -481,6 +537,7 @@ main(void)
     cmocka_unit_test(test_validate_nonmonotonic),
     cmocka_unit_test(test_filter_bound_contains_truth),
     cmocka_unit_test(test_filter_bound_noisy),
+    cmocka_unit_test(test_filter_precise_noise),
     cmocka_unit_test(test_filter_min_delay),
     cmocka_unit_test(test_filter_outlier),
     cmocka_unit_test(test_filter_precise),
