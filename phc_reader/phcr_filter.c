@@ -380,7 +380,9 @@ precise_bound(PHCR_FilterState *st, int64_t mid, int64_t offset)
   if (st->n_precise == 2 && mid > st->mid[1] && st->mid[1] > st->mid[0] &&
       mid - st->mid[0] <= PRECISE_SPAN) {
     a = (double)(mid - st->mid[0]) / (double)(st->mid[1] - st->mid[0]);
-    r = (double)(offset - st->offset[0]) - a * (double)(st->offset[1] - st->offset[0]);
+    /* in double: offsets of centuries apart must not overflow */
+    r = ((double)offset - (double)st->offset[0]) -
+        a * ((double)st->offset[1] - (double)st->offset[0]);
     if (fabs(r) > PRECISE_JUMP) {
       st->n_precise = 0;
     } else {
