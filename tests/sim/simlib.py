@@ -21,12 +21,12 @@
 # (recovery after each disturbance, RMS/max error in windows, steps,
 # hypercalls per second).  Python 3 standard library only.
 
-import hashlib
 import json
 import math
 import os
 import shutil
 import subprocess
+import tempfile
 
 import simcal
 
@@ -229,38 +229,33 @@ def snapshot_chronyd(chronyd, out):
     return copy
 
 
-QUERY_LINK_DIR = "/tmp/chrony-sim-q"
-
-
-def query_link(rundir):
-    return os.path.join(QUERY_LINK_DIR, hashlib.sha1(rundir.encode()).hexdigest()[:12])
-
-
 def query_command(chronyd, rundir):
     """The command a scenario's `at T query NAME` runs (SIM_QUERY): the real
     chronyc next to chronyd, asking this run's chronyd for its sources.
     chronyc makes its own socket under the server socket's directory
     (chronyc.PID/RANDOM/sock, at most 108 bytes), so it is given a short
-    symlink to the run's socket directory (removed by remove_query_link).
+    symlink to the run's socket directory, in a directory of this run's own
+    (/tmp/chrony-sim-q.XXXXXX, removed by remove_query_link): runs and
+    simulators on one machine share nothing.
     `tracking` adds chronyd's leap status ("Leap status : Normal")."""
     chronyc = os.path.join(os.path.dirname(os.path.abspath(chronyd)), "chronyc")
-    os.makedirs(QUERY_LINK_DIR, exist_ok=True)
-    link = query_link(rundir)
-    if os.path.islink(link):
-        os.unlink(link)
+    link = os.path.join(tempfile.mkdtemp(prefix="chrony-sim-q.", dir="/tmp"), "s")
     os.symlink(os.path.join(rundir, "sock"), link)
+    with open(os.path.join(rundir, "query-link"), "w") as f:
+        f.write(link)
     return "%s -h %s/chronyd.sock -n -m sources tracking" % (chronyc, link)
 
 
 def remove_query_link(rundir):
-    """Remove a run's chronyc symlink, and the directory once it is empty."""
-    link = query_link(rundir)
-    if os.path.islink(link):
-        os.unlink(link)
+    """Remove a run's chronyc symlink and its private directory."""
     try:
-        os.rmdir(QUERY_LINK_DIR)
-    except OSError:
-        pass        # other runs still have links there, or it is gone
+        with open(os.path.join(rundir, "query-link")) as f:
+            link = f.read()
+    except FileNotFoundError:
+        return
+    os.unlink(link)
+    os.rmdir(os.path.dirname(link))
+    os.unlink(os.path.join(rundir, "query-link"))
 
 
 def write_conf(path, config, rundir, dev="/dev/ptp_kvm", extra=()):
