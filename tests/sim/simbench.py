@@ -124,7 +124,7 @@ def table(rows):
     return "\n".join(out)
 
 
-# Issue 12 tables: the error bound chronyd holds per sample, the time until
+# Tables of the error bound chronyd holds per sample, the time until
 # chronyd says it is synchronised again, two sources on one device
 CAL_SCENARIOS = ["steady-precise", "steady-basic", "noisy-steady", "noisy-sys-steady",
                  "noisy-precise-steady", "pause-360"]
@@ -220,7 +220,7 @@ ISSUE12_TEXT = (
     "chronyd holds it (precision, or the driver's error bound where larger (patch "
     "0009), plus chronyd's own correction dispersion); a refclock's root distance "
     "adds only delay/2 = 0.5 ns (refclock default `delay 1e-9`). covered = fraction "
-    "of samples with |true error| <= bound (issue 12 goal >= 99 %); the median "
+    "of samples with |true error| <= bound (goal >= 99 %); the median "
     "ratio is pooled over all samples of all runs (2 % bins; goal <= ~10). Samples "
     "with |raw offset| >= 10 ms are not resolved (chronyd prints 7 significant "
     "digits) and left out: they occur only between a disruption and the step.\n\n"
@@ -412,10 +412,10 @@ def main():
                 if c not in simlib.PROGRAMS]
     extra = []
     for title, fn, names in (
-            ("Error bound calibration (issue 12)", calibration_table, CAL_SCENARIOS),
-            ("Synchronised again after a disruption (issue 12)", resync_table,
+            ("Error bound calibration", calibration_table, CAL_SCENARIOS),
+            ("Synchronised again after a disruption", resync_table,
              RESYNC_SCENARIOS),
-            ("Two sources on one device, or next to NTP, 1 h with a pause (issue 12)", dup_table,
+            ("Two sources on one device, or next to NTP, 1 h with a pause", dup_table,
              DUP_SCENARIOS)):
         sel = pick(names)
         if sel:
