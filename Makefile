@@ -51,7 +51,7 @@ CHRONY_CONFIGURE_FLAGS := --prefix=$(prefix) --bindir=$(bindir) --sbindir=$(sbin
   --host-system=Linux
 
 # Debian packages for building chrony and the project; fragments add theirs.
-PACKAGES := build-essential autoconf pkg-config patch linux-libc-dev \
+PACKAGES := build-essential pkg-config patch linux-libc-dev \
   libcap-dev libseccomp-dev libedit-dev nettle-dev libgnutls28-dev libcmocka-dev
 
 CHECK_TARGETS :=
@@ -76,12 +76,6 @@ all: $(ALL_TARGETS)
 
 deps:
 	@$(ENSURE) $(sort $(PACKAGES))
-
-$(BUILD)/config.mk: $(TOP)/configure.ac $(TOP)/mk/config.mk.in \
-    $(TOP)/patches/chrony-versions | deps
-	@mkdir -p $(BUILD)
-	cd $(BUILD) && autoconf -o configure $(TOP)/configure.ac && \
-	  ./configure -q --srcdir=$(TOP) CHRONY_VERSION=$(CHRONY_VERSION)
 
 # The tarball is fetched once and verified; a given CHRONY_TARBALL is
 # verified and copied again on every run.
@@ -133,7 +127,7 @@ $(PHCR_LIB): $(PHCR_OBJS)
 
 # chrony's dependency files (gcc -MM) name our headers without phony
 # targets: one that names a header since removed is dropped and remade.
-chrony: $(BUILD)/config.mk $(CHRONY_DIR)/Makefile $(PHCR_LIB)
+chrony: $(CHRONY_DIR)/Makefile $(PHCR_LIB)
 	@if [ -e $(CHRONYD) ] && [ $(PHCR_LIB) -nt $(CHRONYD) ]; then rm -f $(CHRONYD); fi
 	@for d in $$(grep -l '$(TOP)/include/' $(CHRONY_DIR)/.deps/*.d 2>/dev/null); do \
 	  for h in $$(grep -o '$(TOP)/include/[^ :\\]*' $$d); do \
