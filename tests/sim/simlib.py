@@ -461,7 +461,7 @@ def index_at(grid, t):
 def paused_intervals(events, grid, t_end):
     """[(t_pause, t_resume, hypercalls at pause, at resume)] of every pause,
     clipped to the end of the run.  The hypercall counts come from the
-    pause/resume events (older truth logs: from the nearest grid samples)."""
+    pause/resume events (without them: from the nearest grid samples)."""
     out, cur = [], None
     for e in events:
         if e["kind"] == "pause":
