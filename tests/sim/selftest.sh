@@ -6,7 +6,7 @@
 # dropped from the bounding set, each with its own small scenario, checks
 # that a fixed seed makes runs bit-identical (and another seed does not),
 # checks the log tap, the truth-log metrics (simlib_test.py) and the truth
-# events of the issue 9 modes (external steps, suspend injection, leap
+# events of the modelled disruptions (external steps, suspend injection, leap
 # seconds, ratelimited kernel log lines, a cheap 12-day pause), and prints
 # the total counted from what ran as "N passed, N failed".
 # Usage: selftest.sh LIBSIMGUEST SIM_SELFTEST OUTDIR

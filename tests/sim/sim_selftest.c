@@ -27,7 +27,7 @@
   abort, chronyd's selection log lines reach the truth log (mode
   "logtap"), a query at a held moment (mode "query"; both checked by
   selftest.sh), and (mode "safety") a clock-control syscall that bypasses the
-  interposer fails with EPERM.  Issue 9 events: a step by another program,
+  interposer fails with EPERM.  Disruptions: a step by another program,
   suspend-to-RAM (kvm wall clock and RTC persistent clock), migration with
   kvm-clock and tsc, host and guest leap seconds, PRECISE EINVAL, a pre-5.0
   chardev, failed hypercalls under the printk ratelimit, noisy system and

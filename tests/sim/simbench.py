@@ -209,7 +209,7 @@ def dup_table(sel):
     return "\n".join(out)
 
 
-ISSUE12_TEXT = (
+SYNC_CALIBRATION_TEXT = (
     "Calibration: for every raw sample of a refclock, chronyd's own `log refclocks` "
     "line (refclock.c `log_sample()`: sample time, raw offset = reference - system "
     "time, dispersion) is compared with the simulator's ground truth: the sample's "
@@ -494,7 +494,7 @@ def main():
                 "pr_err_ratelimited: 10 per 5 s per call site) and chronyd's selection "
                 "changes after its first selection (flapping).\n\n")
             if extra:
-                f.write("\n\n".join(extra) + "\n\n" + ISSUE12_TEXT)
+                f.write("\n\n".join(extra) + "\n\n" + SYNC_CALIBRATION_TEXT)
             f.write("## Instructions per driver call\n\n")
             if cg:
                 f.write("\n".join(cg) + "\n\n" + simcallgrind.DEFINITION + "\n\n")

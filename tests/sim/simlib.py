@@ -461,7 +461,7 @@ def index_at(grid, t):
 def paused_intervals(events, grid, t_end):
     """[(t_pause, t_resume, hypercalls at pause, at resume)] of every pause,
     clipped to the end of the run.  The hypercall counts come from the
-    pause/resume events (older truth logs: from the nearest grid samples)."""
+    pause/resume events (without them: from the nearest grid samples)."""
     out, cur = [], None
     for e in events:
         if e["kind"] == "pause":
@@ -779,7 +779,12 @@ def metric(scenario, reps, name):
     worst run; window.NAME.{failed_ioctls,failed_hypercalls,
     kernel_log_lines,basic_ioctls,external_steps} (worst run);
     good_read_delay: longest time from the end of a hostfail/gone window to
-    the first reading the host answered (worst run)."""
+    the first reading the host answered (worst run).
+    From the chronyc checkpoints: chronyc.NAME / chronyc_leap.NAME (fraction
+    of runs whose answer shows `#*` / "Leap status : Normal"),
+    sel_chronyc.{...} / leap_normal.{...} (time until the first checkpoint
+    from which every later one shows it).  calibration.{coverage,
+    median_ratio,n}: the per-sample error bounds pooled over runs (simcal)."""
     if name == "status":
         st = sorted(set(r["status"] for r in reps))
         return st[0] if len(st) == 1 else "mixed:" + ",".join(st)
