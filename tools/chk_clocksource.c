@@ -27,7 +27,6 @@
 #include <unistd.h>
 
 #include "doctor.h"
-#include "doc_exec.h"
 
 #define CS_DIR "/sys/devices/system/clocksource/clocksource0"
 #define LOG_SIZE (1 << 20)
@@ -48,14 +47,13 @@ check_current(DOC_Context *ctx)
   if (DOC_ReadLine(ctx, CS_DIR "/available_clocksource", avail, sizeof (avail)) < 0)
     snprintf(avail, sizeof (avail), "?");
 
-  if (!strcmp(cur, "kvm-clock") || !strcmp(cur, "arch_sys_counter")) {
+  /* what it means for the KVM PHC, only when there is one */
+  if (!strcmp(cur, "kvm-clock") || !strcmp(cur, "arch_sys_counter") || !strcmp(cur, "tsc")) {
     r = DOC_AddResult(ctx->report, "clocksource.current", DOC_OK, NULL,
-                      "current %s (available: %s): PRECISE cross-timestamps can work",
-                      cur, avail);
-  } else if (!strcmp(cur, "tsc")) {
-    r = DOC_AddResult(ctx->report, "clocksource.current", DOC_OK, NULL,
-                      "current tsc (available: %s): PRECISE fails with ENODEV, readings use "
-                      "PTP_SYS_OFFSET (a few us of delay); fine for chrony", avail);
+                      "current %s (available: %s)%s", cur, avail, !ctx->kvm_phc[0] ? "" :
+                      strcmp(cur, "tsc") ? ": PRECISE cross-timestamps of the KVM PHC can work" :
+                      ": PRECISE reads of the KVM PHC fail with ENODEV, PTP_SYS_OFFSET is used "
+                      "(a few us of delay); fine for chrony");
   } else if (!strcmp(cur, "jiffies") || !strcmp(cur, "refined-jiffies")) {
     r = DOC_AddResult(ctx->report, "clocksource.current", DOC_FAIL,
                       "boot with clocksource=kvm-clock, or echo kvm-clock > "
@@ -244,9 +242,12 @@ check_log(DOC_Context *ctx)
   }
 
   if (hits) {
-    DOC_Result *r = DOC_AddResult(ctx->report, "kernel.clock_log", DOC_WARN,
-                  "find what disturbed the TSC (VF driver reload, host overcommit, CPU "
-                  "hotplug); see docs/troubleshooting.md, \"clocksource tsc unstable\"",
+    char fix[DOC_TEXT_LEN];
+
+    snprintf(fix, sizeof (fix), "find what disturbed the TSC (VF driver reload, host "
+             "overcommit, CPU hotplug); see %s, \"clocksource tsc unstable\"",
+             DOC_DocPath(ctx, "troubleshooting.md"));
+    DOC_Result *r = DOC_AddResult(ctx->report, "kernel.clock_log", DOC_WARN, fix,
                   "%d kernel message(s) about an unstable clocksource (%s); last: %s",
                   hits, src, last);
     DOC_AddMetric(r, "kernel_unstable_clock_messages", hits);

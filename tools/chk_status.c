@@ -475,7 +475,7 @@ DOC_CheckStatus(DOC_Context *ctx)
 {
   Out msg, text = { text_buf, sizeof (text_buf), 0 }, json = { json_buf, sizeof (json_buf), 0 },
     prom = { prom_buf, sizeof (prom_buf), 0 };
-  char msg_buf[DOC_TEXT_LEN];
+  char msg_buf[DOC_TEXT_LEN], fix[DOC_TEXT_LEN];
   DOC_Status status = DOC_OK, s;
   DOC_Result *r;
   double now = time(NULL);
@@ -510,9 +510,9 @@ DOC_CheckStatus(DOC_Context *ctx)
   prom_counters(&prom);
   prom_disruptions(&prom);
 
-  r = DOC_AddResult(ctx->report, "ptpkvm.status", status,
-                    "see the disruption lines in chronyd's log and docs/monitoring.md",
-                    "%s", msg_buf);
+  snprintf(fix, sizeof (fix), "see the disruption lines in chronyd's log and %s",
+           DOC_DocPath(ctx, "monitoring.md"));
+  r = DOC_AddResult(ctx->report, "ptpkvm.status", status, fix, "%s", msg_buf);
   r->details_text = text_buf;
   r->details_json = json_buf;
   r->prometheus = prom_buf;

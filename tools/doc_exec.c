@@ -10,10 +10,10 @@
 
   =======================================================================
 
-  Running a helper program (chronyc, journalctl) with a time limit and
-  capturing its standard output.  No shell is involved: the argument
-  vector is passed to execvp() as is, stdin is /dev/null, stderr is
-  discarded, and the child is killed when the limit expires.
+  Running a helper program (chronyd, chronyc, journalctl, apt-cache) with a
+  time limit and capturing its output and errors.  No shell is involved:
+  the argument vector is passed to execvp() as is, stdin is /dev/null, and
+  the child is killed when the limit expires.
   */
 
 #define _GNU_SOURCE
@@ -27,7 +27,6 @@
 #include <unistd.h>
 
 #include "doctor.h"
-#include "doc_exec.h"
 
 /* ================================================== */
 
@@ -47,11 +46,10 @@ exec_child(int out_fd, char *const argv[])
 {
   int null_fd = open("/dev/null", O_RDWR);
 
-  if (null_fd >= 0) {
+  if (null_fd >= 0)
     dup2(null_fd, 0);
-    dup2(null_fd, 2);
-  }
   dup2(out_fd, 1);
+  dup2(out_fd, 2);
   execvp(argv[0], argv);
   _exit(127);
 }

@@ -23,7 +23,6 @@
 #include <sys/types.h>
 
 #include "phcr_device.h"
-#include "refclock_ptpkvm_policy.h"
 
 #define DOC_VERSION "0.1"
 #define DOC_SCHEMA_VERSION 1
@@ -73,6 +72,8 @@ typedef struct {
   int fixture;                  /* root is not "/" */
   const char *config;           /* chrony.conf to read, NULL = Debian's, else RHEL's */
   const char *chronyc;          /* command used for tracking, NULL = none */
+  const char *chronyd;          /* binary asked about the configuration (a path
+                                   of the inspected system) */
   int samples;                  /* PHC readings for statistics */
   double timeout;               /* limit for helper programs (chronyc, journalctl), s */
   int clock_check;              /* run PHC ioctl and statistics checks */
@@ -87,6 +88,9 @@ typedef struct {
   int chrony_refclock;          /* DOC_CheckChronyConfig: 0 none, 1 stock PHC on the
                                    KVM PHC, 2 PTPKVM */
   char refclock_dev[PHCR_PATH_MAX]; /* device of that refclock, "" if unknown */
+  char refclock_name[PHCR_NAME_MAX]; /* clock_name of a refclock's PHC that is not
+                                        the wanted one, "" if none */
+  int not_kvm;                  /* DOC_CheckKvm: CPUID says this is no KVM guest */
   char chrony_user[32];         /* 'user' directive of chrony.conf, "" if none */
 } DOC_Context;
 
@@ -124,32 +128,12 @@ extern int DOC_ListDir(const DOC_Context *ctx, const char *path, PHCR_ListDirCal
 extern int DOC_HasWord(const char *text, const char *word);
 extern char *DOC_Trim(char *s);
 
-/* ---- one refclock directive as chronyd takes it (chk_refclock.c) ---- */
+/* Where a page of our documentation is: installed, else the source tree's */
+extern const char *DOC_DocPath(const DOC_Context *ctx, const char *page);
 
-typedef struct {
-  char driver[32];
-  char param[PHCR_PATH_MAX];    /* device and driver options, as written */
-  char where[160];              /* file:line */
-  int tai;
-  int is_ptpkvm;                /* driver PTPKVM, options valid */
-  PKP_Options opts;             /* PTPKVM's options, as the driver parses them */
-} DOC_Refclock;
-
-/* Parse the arguments of a refclock directive like chrony's conf.c.  cmd is
-   the directive as written, line the rest (normalised).  Returns 1, or 0 with
-   chronyd's error message in err. */
-extern int DOC_ParseRefclock(DOC_Refclock *rc, const char *cmd, char *line, const char *file,
-                             int lineno, char *err, size_t len);
-/* The checks chronyd makes when it adds the refclock (refclock.c and the
-   driver's initialisation: its option names, for PTPKVM its options and
-   device spec, for PHC whether the device opens).  have_leap: leapsectz or
-   leapseclist is set.  Returns 1, or 0 with chronyd's error message in err. */
-extern int DOC_CheckRefclockStart(const DOC_Context *ctx, DOC_Refclock *rc, int have_leap,
-                                  char *err, size_t len);
-/* Which device the refclock of a PTPKVM or PHC line opens, by phc_reader's
-   discovery; want receives the clock_name it must have */
-extern PHCR_Error DOC_FindRefclockDevice(const DOC_Context *ctx, const DOC_Refclock *rc,
-                                         PHCR_Discovery *disc, char *want, size_t len);
+/* The one command that brings back (or updates) chrony-ptpkvm's chrony */
+#define DOC_REBUILD "run `make deb` in the chrony-ptpkvm source tree and install the two " \
+  "packages it builds (chrony, chrony-ptpkvm)"
 
 /* ---- checks ---- */
 extern void DOC_CheckKvm(DOC_Context *ctx);
@@ -160,6 +144,7 @@ extern void DOC_CheckPhcAccess(DOC_Context *ctx);
 extern void DOC_CheckPhcClock(DOC_Context *ctx);
 extern void DOC_CheckClocksource(DOC_Context *ctx);
 extern void DOC_CheckChronyConfig(DOC_Context *ctx);
+extern void DOC_CheckUpdate(DOC_Context *ctx);
 extern void DOC_CheckServices(DOC_Context *ctx);
 extern void DOC_CheckSystemd(DOC_Context *ctx);
 extern void DOC_CheckSync(DOC_Context *ctx);
@@ -167,6 +152,14 @@ extern void DOC_CheckStatus(DOC_Context *ctx);
 
 /* "/dev/ptp0 'name', ..." of the PHCs listed by DOC_ScanPhcs */
 extern void DOC_ListPhcs(const DOC_Context *ctx, char *buf, size_t len);
+
+/* ---- helper programs (doc_exec.c) ---- */
+/* Run argv (no shell) with a time limit; its output and errors go to out
+   (NUL-terminated).  Returns the number of bytes and sets *status to the
+   exit status; -ENOENT if the program could not be run, -ETIMEDOUT if it
+   was killed after timeout seconds, other -errno on failure. */
+extern int DOC_RunCommand(char *const argv[], char *out, size_t len, double timeout,
+                          int *status);
 
 /* ---- driver (doctor.c) ---- */
 extern void DOC_RunChecks(DOC_Context *ctx);
