@@ -314,6 +314,7 @@ check_refclocks(DOC_Context *ctx, Chronyd *c)
 
   for (i = 0; i < c->n_refclocks; i++) {
     rc = &c->refclocks[i];
+    ctx->chrony_refclock = !strcmp(rc->driver, "PTPKVM") ? 2 : ctx->chrony_refclock;
     if (strcmp(rc->driver, "PTPKVM") && strcmp(rc->driver, "PHC"))
       continue;
     res = check_device(ctx, rc, &disc[i], unverified, sizeof (unverified));

@@ -165,6 +165,9 @@ DOC_CheckModule(DOC_Context *ctx)
                   "remove that entry: chrony-ptpkvm's own unit loads ptp_kvm only under KVM",
                   "%s makes systemd-modules-load.service fail at every boot here (not a KVM "
                   "guest)", boot.found);
+  else if (ctx->not_kvm && !loaded)
+    DOC_AddResult(ctx->report, "kernel.ptp_kvm_boot", DOC_SKIP, NULL,
+                  "not a KVM guest: nothing to load at boot");
   else if (loaded && boot.found[0])
     DOC_AddResult(ctx->report, "kernel.ptp_kvm_boot", DOC_OK, NULL,
                   "loaded, and loaded at boot by %s", boot.found);
