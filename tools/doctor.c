@@ -58,7 +58,6 @@ DOC_RunChecks(DOC_Context *ctx)
   DOC_CheckPhcClock(ctx);
   DOC_CheckClocksource(ctx);
   DOC_CheckServices(ctx);
-  DOC_CheckSystemd(ctx);
   DOC_CheckSync(ctx);
   DOC_CheckStatus(ctx);
 }

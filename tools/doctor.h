@@ -146,7 +146,6 @@ extern void DOC_CheckClocksource(DOC_Context *ctx);
 extern void DOC_CheckChronyConfig(DOC_Context *ctx);
 extern void DOC_CheckUpdate(DOC_Context *ctx);
 extern void DOC_CheckServices(DOC_Context *ctx);
-extern void DOC_CheckSystemd(DOC_Context *ctx);
 extern void DOC_CheckSync(DOC_Context *ctx);
 extern void DOC_CheckStatus(DOC_Context *ctx);
 

@@ -151,11 +151,6 @@ healthy(int *kvm_dev)
              "#!/bin/sh\necho '4B564D30,KVM0,1,1763770000.1,0.000000010,0.000000010,"
              "0.000000020,1.5,0.0,0.01,0.000000001,0.00001,2.0,Normal'\n", 0755);
 
-  must(FAKE_MkDir(f, "/run/systemd/system"), "mkdir");
-  write_file(f, "/usr/lib/systemd/system/chrony-wait.service", "[Unit]\n", 0644);
-  must(FAKE_MkDir(f, "/etc/systemd/system/multi-user.target.wants"), "mkdir");
-  make_symlink(f, "/etc/systemd/system/multi-user.target.wants/chrony-wait.service",
-               "/usr/lib/systemd/system/chrony-wait.service");
 
   /* The driver's status file, written as the driver writes it: an old
      pause, reads working */
