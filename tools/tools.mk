@@ -18,7 +18,8 @@
 #                            simulator, read by the doctor (--json, --prometheus)
 #                            and checked against the simulator's truth
 #   install-guest  modules-load.d, udev rule, chrony snippet, systemd
-#                  drop-ins, the doctor binary               (INSTALL_TARGETS)
+#                  drop-ins, the doctor binary and its manual page
+#                                                            (INSTALL_TARGETS)
 
 DOCTOR_DIR := $(BUILD)/tools
 DOCTOR := $(DOCTOR_DIR)/ptpkvm-doctor
@@ -107,7 +108,7 @@ doctor-check-phc: $(DOCTOR_FAKE_TEST) $(DOCTOR_CHRONYD_ROOT)
 # install-guest into a scratch DESTDIR (Debian layout), then check the files and
 # that a guest with only these assets satisfies the doctor
 doctor-check-install: $(DOCTOR) chrony
-	@$(ENSURE) python3 systemd
+	@$(ENSURE) python3 systemd man-db
 	rm -rf $(DOCTOR_TEST_DIR)/destdir
 	$(MAKE) --no-print-directory install-guest DESTDIR=$(DOCTOR_TEST_DIR)/destdir prefix=/usr \
 	  sysconfdir=/etc
@@ -191,6 +192,8 @@ install-guest: $(DOCTOR)
 	  $(DESTDIR)$(systemdunitdir)/dev-ptp_kvm.device.d \
 	  $(DESTDIR)$(CHRONY_CONFDIR) $(DESTDIR)$(docdir)
 	install -m 0755 $(DOCTOR) $(DESTDIR)$(bindir)/ptpkvm-doctor
+	install -d $(DESTDIR)$(mandir)/man8
+	install -m 0644 $(TOP)/tools/ptpkvm-doctor.8 $(DESTDIR)$(mandir)/man8/ptpkvm-doctor.8
 	install -m 0644 $(TOP)/guest/modules-load.d/ptp_kvm.conf $(DESTDIR)$(modulesloaddir)/ptp_kvm.conf
 	sed 's/@CHRONY_GROUP@/$(CHRONY_GROUP)/g' $(TOP)/guest/udev/61-ptpkvm.rules.in \
 	  > $(DESTDIR)$(udevrulesdir)/61-ptpkvm.rules

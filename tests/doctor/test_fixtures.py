@@ -879,6 +879,7 @@ def test_installed_assets():
         "usr/lib/systemd/system/dev-ptp_kvm.device.d/50-ptpkvm.conf": None,
         "etc/chrony/conf.d/ptpkvm.conf.sample": None,
         "usr/bin/ptpkvm-doctor": None,
+        "usr/share/man/man8/ptpkvm-doctor.8": None,
     }
     for rel in files:
         report(os.path.isfile(os.path.join(d, rel)), "installed: %s" % rel)
@@ -913,6 +914,13 @@ def test_installed_assets():
         report(not problems, "installed drop-ins pass systemd-analyze verify", "; ".join(problems))
     finally:
         shutil.rmtree(units, ignore_errors=True)
+    man = subprocess.run(["man", "--warnings", "-E", "UTF-8", "-l",
+                          os.path.join(d, "usr/share/man/man8/ptpkvm-doctor.8")],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                         env=dict(os.environ, MANWIDTH="80"))
+    report(man.returncode == 0 and not man.stderr and "--chronyd" in man.stdout and
+           "EXIT STATUS" in man.stdout, "installed manual page renders without warnings",
+           man.stderr[:300])
     wait = open(os.path.join(d, "usr/lib/systemd/system/chrony-wait.service.d/50-ptpkvm.conf")).read()
     report("ExecStart=\n" in wait and "waitsync" in wait, "chrony-wait drop-in resets ExecStart")
 
