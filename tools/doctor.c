@@ -235,13 +235,11 @@ DOC_Main(int argc, char **argv, const struct PHCR_Ops *ops)
 
   DOC_RunChecks(&ctx);
 
-  if (!quiet) {
-    fflush(stdout);
-    if (json)
-      DOC_PrintJson(&report, &ctx, STDOUT_FILENO);
-    else
-      DOC_PrintText(&report, STDOUT_FILENO, verbose);
-  }
+  if (!quiet && json)
+    DOC_PrintJson(&report, &ctx, stdout);
+  else if (!quiet)
+    DOC_PrintText(&report, stdout, verbose);
+  fflush(stdout);
   if (prom) {
     err = DOC_WritePrometheus(&report, prom);
     if (err < 0) {
@@ -249,5 +247,5 @@ DOC_Main(int argc, char **argv, const struct PHCR_Ops *ops)
       return EXIT_DOCTOR_ERROR;
     }
   }
-  return DOC_ExitCode(&report);
+  return (int)DOC_OverallStatus(&report);
 }

@@ -20,6 +20,7 @@
 #define DOCTOR_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "phcr_device.h"
@@ -53,10 +54,9 @@ typedef struct {
   int n_metrics;
   DOC_Metric metrics[DOC_MAX_METRICS];
   /* Optional, owned by the check (static, valid until it runs again):
-     lines printed under the result, a JSON value printed as its
-     "details", lines appended to the Prometheus file (own metric names) */
+     lines printed under the result, lines appended to the Prometheus file
+     (own metric names) */
   const char *details_text;
-  const char *details_json;
   const char *prometheus;
 } DOC_Result;
 
@@ -101,14 +101,12 @@ extern DOC_Result *DOC_AddResult(DOC_Report *report, const char *id, DOC_Status 
 extern void DOC_AddMetric(DOC_Result *result, const char *name, double value);
 extern void DOC_NoteUnreadable(DOC_Report *report, const char *path, int err);
 extern DOC_Status DOC_OverallStatus(const DOC_Report *report);
-extern int DOC_ExitCode(const DOC_Report *report);
 extern const char *DOC_StatusName(DOC_Status status);
 extern const DOC_Result *DOC_FindResult(const DOC_Report *report, const char *id);
-extern void DOC_PrintText(const DOC_Report *report, int fd, int verbose);
-extern void DOC_PrintJson(const DOC_Report *report, const DOC_Context *ctx, int fd);
+extern void DOC_PrintText(const DOC_Report *report, FILE *f, int verbose);
+extern void DOC_PrintJson(const DOC_Report *report, const DOC_Context *ctx, FILE *f);
+/* Replace path atomically; returns 0 or -errno */
 extern int DOC_WritePrometheus(const DOC_Report *report, const char *path);
-/* s as a quoted JSON string into buf (truncated to fit); returns buf */
-extern char *DOC_JsonQuote(char *buf, size_t len, const char *s);
 
 /* ---- access to the inspected tree (doc_root.c) ---- */
 extern void DOC_Path(const DOC_Context *ctx, const char *path, char *buf, size_t len);
