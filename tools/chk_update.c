@@ -62,8 +62,8 @@ DOC_CheckUpdate(DOC_Context *ctx)
   p = strstr(installed, OUR_SUFFIX);
   if (n < 0 || status || !installed[0] || !strcmp(installed, "(none)") || !p) {
     DOC_AddResult(ctx->report, "chrony.update", DOC_SKIP, NULL,
-                  "chrony %s is not chrony-ptpkvm's package (apt-cache policy chrony)",
-                  installed[0] ? installed : "not installed");
+                  "installed chrony: %s, not chrony-ptpkvm's package (apt-cache policy chrony)",
+                  installed[0] ? installed : "(none)");
     return;
   }
   snprintf(base, sizeof (base), "%.*s", (int)(p - installed), installed);
