@@ -21,7 +21,6 @@
   */
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,34 +44,10 @@ typedef struct {
   double updated;               /* mtime */
 } StatusFile;
 
-typedef struct {
-  char *buf;
-  size_t len, used;
-} Out;
-
 static StatusFile files[MAX_FILES];
 static int n_files;
-static char text_buf[32768], prom_buf[65536];
-
-/* ================================================== */
-
-static void
-out(Out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-out(Out *o, const char *fmt, ...)
-{
-  va_list ap;
-  int n;
-
-  if (o->used + 1 >= o->len)
-    return;
-  va_start(ap, fmt);
-  n = vsnprintf(o->buf + o->used, o->len - o->used, fmt, ap);
-  va_end(ap);
-  if (n > 0)
-    o->used += (size_t)n < o->len - o->used ? (size_t)n : o->len - o->used - 1;
-}
+/* the result's text details and Prometheus lines, kept until the next run */
+static char *text_buf, *prom_buf;
 
 /* ================================================== */
 
@@ -181,65 +156,44 @@ mode_fallback(const PKS_Status *st)
 }
 
 /* ================================================== */
-
-static const PKS_Disruption *
-last_step(const PKS_Status *st)
-{
-  const PKS_Disruption *d;
-  int i;
-
-  for (i = st->n_ring - 1; i >= 0; i--) {
-    d = PKS_GetDisruption(st, i);
-    if (d->action == PKS_ACTION_STEP)
-      return d;
-  }
-  return NULL;
-}
-
-/* ================================================== */
-
-static unsigned long
-total_disruptions(const PKS_Status *st)
-{
-  unsigned long n = 0;
-  int i;
-
-  for (i = 0; i < PKS_CAUSE_COUNT; i++)
-    n += st->disruptions[i];
-  return n;
-}
-
-/* ================================================== */
 /* One line per file for the result's message; returns its severity */
 
 static DOC_Status
-summarise(const StatusFile *f, double now, Out *msg)
+summarise(const StatusFile *f, double now, FILE *msg)
 {
   const PKS_Status *st = &f->st;
-  const PKS_Disruption *d = last_step(st);
+  const PKS_Disruption *d = NULL;
   DOC_Status status = DOC_OK;
+  unsigned long total = 0;
+  int i;
 
+  fprintf(msg, "%s", ftell(msg) ? "; " : "");
   if (f->error[0]) {
-    out(msg, "%s%s", msg->used ? "; " : "", f->error);
+    fprintf(msg, "%s", f->error);
     return DOC_WARN;
   }
-  out(msg, "%s%s: %s, mode %s, %lu reads (%lu failed), %lu steps, %lu flushes, "
-      "%lu disruptions", msg->used ? "; " : "", f->name, st->device, st->mode,
-      st->counters.reads, st->counters.read_failures, st->counters.steps,
-      st->counters.flushes, total_disruptions(st));
+  for (i = 0; i < PKS_CAUSE_COUNT; i++)
+    total += st->disruptions[i];
+  /* the last step */
+  for (i = st->n_ring - 1; i >= 0 && !d; i--)
+    d = PKS_GetDisruption(st, i)->action == PKS_ACTION_STEP ? PKS_GetDisruption(st, i) : NULL;
+
+  fprintf(msg, "%s: %s, mode %s, %lu reads (%lu failed), %lu steps, %lu flushes, "
+          "%lu disruptions", f->name, st->device, st->mode, st->counters.reads,
+          st->counters.read_failures, st->counters.steps, st->counters.flushes, total);
   if (!st->running) {
-    out(msg, " (chronyd stopped)");
+    fprintf(msg, " (chronyd stopped)");
   } else if (f->stale) {
-    out(msg, " (stale: chronyd pid %ld is not running)", st->pid);
+    fprintf(msg, " (stale: chronyd pid %ld is not running)", st->pid);
     status = DOC_WARN;
   }
   if (st->failing) {
-    out(msg, "; reads are failing");
+    fprintf(msg, "; reads are failing");
     status = DOC_WARN;
   }
   if (d && now - ts_seconds(&d->when) < RECENT) {
-    out(msg, "; clock stepped by %+.6f s (%s) %.0f min ago", d->size, PKS_CauseName(d->cause),
-        (now - ts_seconds(&d->when)) / 60.0);
+    fprintf(msg, "; clock stepped by %+.6f s (%s) %.0f min ago", d->size,
+            PKS_CauseName(d->cause), (now - ts_seconds(&d->when)) / 60.0);
     status = DOC_WARN;
   }
   return status;
@@ -248,7 +202,7 @@ summarise(const StatusFile *f, double now, Out *msg)
 /* ================================================== */
 
 static void
-text_details(const StatusFile *f, Out *o)
+text_details(const StatusFile *f, FILE *o)
 {
   const PKS_Disruption *d;
   char when[32];
@@ -256,13 +210,13 @@ text_details(const StatusFile *f, Out *o)
 
   if (f->error[0])
     return;
-  out(o, "       %-20s %s: chronyd pid %ld %s, %s mode %s (best %s), %lu samples\n", "",
+  fprintf(o, "       %-20s %s: chronyd pid %ld %s, %s mode %s (best %s), %lu samples\n", "",
       f->name, f->st.pid, f->st.running ? (f->stale ? "gone" : "running") : "stopped",
       f->st.device, f->st.mode, f->st.best_mode, f->st.counters.samples);
   for (i = 0; i < f->st.n_ring; i++) {
     d = PKS_GetDisruption(&f->st, i);
     format_utc(ts_seconds(&d->when), when, sizeof (when));
-    out(o, "       %-20s   %s %-10s %+.6f s %-5s detected after %.2f s\n", "", when,
+    fprintf(o, "       %-20s   %s %-10s %+.6f s %-5s detected after %.2f s\n", "", when,
         PKS_CauseName(d->cause), d->size, PKS_ActionName(d->action), d->delay);
   }
 }
@@ -325,30 +279,30 @@ value(const StatusFile *f, Family k, int sub, double *v)
 }
 
 static void
-prom_label(Out *o, const char *name, const char *s)
+prom_label(FILE *o, const char *name, const char *s)
 {
   /* label values: quotes, backslashes and line breaks left out */
-  out(o, ",%s=\"", name);
+  fprintf(o, ",%s=\"", name);
   for (; *s; s++) {
     if (*s != '"' && *s != '\\' && *s != '\n')
-      out(o, "%c", *s);
+      fprintf(o, "%c", *s);
   }
-  out(o, "\"");
+  fprintf(o, "\"");
 }
 
 static void
-prometheus(Out *o)
+prometheus(FILE *o)
 {
   int i, k, sub, subs;
   double v;
 
   for (k = 0; k < M_COUNT; k++) {
-    out(o, "# HELP ptpkvm_%s %s\n# TYPE ptpkvm_%s %s\n", families[k].name, families[k].help,
+    fprintf(o, "# HELP ptpkvm_%s %s\n# TYPE ptpkvm_%s %s\n", families[k].name, families[k].help,
         families[k].name, families[k].type);
     subs = k == M_MODE ? PHCR_MODE_COUNT : k == M_DISRUPTIONS ? PKS_CAUSE_COUNT : 1;
     for (i = 0; i < n_files; i++) {
       for (sub = 0; sub < subs && value(&files[i], k, sub, &v); sub++) {
-        out(o, "ptpkvm_%s{refclock=\"%s\"", families[k].name, files[i].index);
+        fprintf(o, "ptpkvm_%s{refclock=\"%s\"", families[k].name, files[i].index);
         if (k == M_INFO) {
           prom_label(o, "device", files[i].st.device);
           prom_label(o, "state", files[i].st.running ? (files[i].stale ? "gone" : "running")
@@ -358,7 +312,7 @@ prometheus(Out *o)
                      k == M_MODE ? PHCR_ModeName(sub) : PKS_CauseName(sub));
         }
         /* counts as integers, times and sizes to the nanosecond */
-        out(o, v == (double)(long long)v ? "} %.0f\n" : "} %.9f\n", v);
+        fprintf(o, v == (double)(long long)v ? "} %.0f\n" : "} %.9f\n", v);
       }
     }
   }
@@ -369,9 +323,10 @@ prometheus(Out *o)
 void
 DOC_CheckStatus(DOC_Context *ctx)
 {
-  Out msg, text = { text_buf, sizeof (text_buf), 0 }, prom = { prom_buf, sizeof (prom_buf), 0 };
-  char msg_buf[DOC_TEXT_LEN], fix[DOC_TEXT_LEN];
+  char fix[DOC_TEXT_LEN], *msg_buf = NULL;
+  size_t msg_len, text_len, prom_len;
   DOC_Status status = DOC_OK, s;
+  FILE *msg, *text, *prom;
   DOC_Result *r;
   double now = time(NULL);
   int i, err;
@@ -389,19 +344,28 @@ DOC_CheckStatus(DOC_Context *ctx)
   }
   qsort(files, n_files, sizeof (files[0]), compare_files);
 
-  msg = (Out){ msg_buf, sizeof (msg_buf), 0 };
-  msg_buf[0] = '\0';
+  free(text_buf);
+  free(prom_buf);
+  msg = open_memstream(&msg_buf, &msg_len);
+  text = open_memstream(&text_buf, &text_len);
+  prom = open_memstream(&prom_buf, &prom_len);
+  if (!msg || !text || !prom)
+    abort();
   for (i = 0; i < n_files; i++) {
     load_file(ctx, &files[i]);
-    s = summarise(&files[i], now, &msg);
+    s = summarise(&files[i], now, msg);
     status = s > status ? s : status;
-    text_details(&files[i], &text);
+    text_details(&files[i], text);
   }
-  prometheus(&prom);
+  prometheus(prom);
+  fclose(msg);
+  fclose(text);
+  fclose(prom);
 
   snprintf(fix, sizeof (fix), "see the disruption lines in chronyd's log and %s",
            DOC_DocPath(ctx, "monitoring.md"));
   r = DOC_AddResult(ctx->report, "ptpkvm.status", status, fix, "%s", msg_buf);
+  free(msg_buf);
   r->details_text = text_buf;
   r->prometheus = prom_buf;
 }
