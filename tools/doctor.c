@@ -101,7 +101,7 @@ usage(FILE *f)
           "  -c, --chronyc PATH      chronyc to ask (default: chronyc, or DIR/usr/bin/chronyc\n"
           "                          with --root)\n"
           "  -C, --no-chronyc        do not run chronyc\n"
-          "  -t, --timeout SEC       time limit for chronyc and journalctl (default %g)\n"
+          "  -t, --timeout SEC       time limit for each helper program (default %g)\n"
           "  -q, --quiet             print nothing (exit code and --prometheus only)\n"
           "  -v, --verbose           print metrics in the text report\n"
           "  -V, --version           print the version\n"
