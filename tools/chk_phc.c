@@ -47,9 +47,10 @@ DOC_ScanPhcs(DOC_Context *ctx)
 }
 
 /* ================================================== */
+/* "/dev/ptp0 'name', ..." of the PHCs listed by DOC_ScanPhcs */
 
-void
-DOC_ListPhcs(const DOC_Context *ctx, char *buf, size_t len)
+static void
+list_phcs(const DOC_Context *ctx, char *buf, size_t len)
 {
   int i;
 
@@ -69,7 +70,7 @@ DOC_CheckPhcDevices(DOC_Context *ctx)
   DOC_Result *r;
   int i, err;
 
-  DOC_ListPhcs(ctx, list, sizeof (list));
+  list_phcs(ctx, list, sizeof (list));
 
   if (!kvm[0]) {
     r = DOC_AddResult(ctx->report, "phc.devices", DOC_FAIL,

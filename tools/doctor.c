@@ -45,8 +45,8 @@ DOC_LastReport(void)
 
 /* ================================================== */
 
-void
-DOC_RunChecks(DOC_Context *ctx)
+static void
+run_checks(DOC_Context *ctx)
 {
   DOC_ScanPhcs(ctx);
   DOC_CheckKvm(ctx);
@@ -233,7 +233,7 @@ DOC_Main(int argc, char **argv, const struct PHCR_Ops *ops)
     ctx.chronyc = "chronyc";
   }
 
-  DOC_RunChecks(&ctx);
+  run_checks(&ctx);
 
   if (!quiet && json)
     DOC_PrintJson(&report, &ctx, stdout);

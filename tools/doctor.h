@@ -81,7 +81,7 @@ typedef struct {
   uid_t uid;
   DOC_Report *report;
 
-  /* Found by a check for the later ones (DOC_RunChecks runs them in order) */
+  /* Found by a check for the later ones (run_checks runs them in order) */
   int n_phcs;                   /* DOC_ScanPhcs: the PHCs of /sys/class/ptp */
   PHCR_DeviceInfo phcs[PHCR_MAX_DEVICES];
   char kvm_phc[PHCR_PATH_MAX];  /* "/dev/ptpN" of the KVM PHC, "" if none */
@@ -147,8 +147,6 @@ extern void DOC_CheckServices(DOC_Context *ctx);
 extern void DOC_CheckSync(DOC_Context *ctx);
 extern void DOC_CheckStatus(DOC_Context *ctx);
 
-/* "/dev/ptp0 'name', ..." of the PHCs listed by DOC_ScanPhcs */
-extern void DOC_ListPhcs(const DOC_Context *ctx, char *buf, size_t len);
 
 /* ---- helper programs (doc_exec.c) ---- */
 /* Run argv (no shell) with a time limit; its output and errors go to out
@@ -159,7 +157,6 @@ extern int DOC_RunCommand(char *const argv[], char *out, size_t len, double time
                           int *status);
 
 /* ---- driver (doctor.c) ---- */
-extern void DOC_RunChecks(DOC_Context *ctx);
 /* Full command line; ops NULL = real devices. Returns the exit code. */
 extern int DOC_Main(int argc, char **argv, const struct PHCR_Ops *ops);
 /* Report of the last DOC_Main() run (for tests) */
