@@ -118,9 +118,11 @@ DOC_CheckKvm(DOC_Context *ctx)
     return;
   }
 
+  ctx->not_kvm = 1;
   if (!info.hypervisor) {
     DOC_AddResult(ctx->report, "kvm.guest", DOC_FAIL,
-                  "ptp_kvm exists only in KVM guests: on bare metal use NTP or a NIC's PHC",
+                  "none: PTPKVM cannot work here (ptp_kvm exists only in KVM guests); chronyd "
+                  "keeps its other sources (NTP, a NIC's PHC)",
                   "CPUID hypervisor bit is clear: not a virtual machine");
     return;
   }
@@ -134,13 +136,14 @@ DOC_CheckKvm(DOC_Context *ctx)
 
   if (kvm < 0) {
     DOC_AddResult(ctx->report, "kvm.guest", DOC_FAIL,
-                  "use the hypervisor's own clock (e.g. ptp_hyperv on Hyper-V, ptp_vmw on "
-                  "VMware) or NTP; ptp_kvm needs KVM",
+                  "none: PTPKVM cannot work here (not a KVM guest); chronyd keeps its other "
+                  "sources; the hypervisor's own clock (ptp_hyperv, ptp_vmw) may serve",
                   "virtual machine, but no KVM signature in CPUID (%s)",
                   info.n_sigs ? list : "no hypervisor leaves");
     return;
   }
 
+  ctx->not_kvm = 0;
   r = DOC_AddResult(ctx->report, "kvm.guest", DOC_OK, NULL,
                     "KVM guest (CPUID hypervisor bit, signature at %s)", list);
   DOC_AddMetric(r, "kvm_guest", 1.0);

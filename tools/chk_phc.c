@@ -47,9 +47,10 @@ DOC_ScanPhcs(DOC_Context *ctx)
 }
 
 /* ================================================== */
+/* "/dev/ptp0 'name', ..." of the PHCs listed by DOC_ScanPhcs */
 
-void
-DOC_ListPhcs(const DOC_Context *ctx, char *buf, size_t len)
+static void
+list_phcs(const DOC_Context *ctx, char *buf, size_t len)
 {
   int i;
 
@@ -69,11 +70,14 @@ DOC_CheckPhcDevices(DOC_Context *ctx)
   DOC_Result *r;
   int i, err;
 
-  DOC_ListPhcs(ctx, list, sizeof (list));
+  list_phcs(ctx, list, sizeof (list));
 
   if (!kvm[0]) {
     r = DOC_AddResult(ctx->report, "phc.devices", DOC_FAIL,
-                      "load ptp_kvm (see kernel.ptp_kvm); other PHCs are not the host clock",
+                      ctx->not_kvm ? "none here: not a KVM guest, so there is no KVM PHC; "
+                                     "other PHCs are not the host clock"
+                                   : "load ptp_kvm (see kernel.ptp_kvm); other PHCs are not "
+                                     "the host clock",
                       "no PHC with clock_name '%s' (PHCs found: %s)", PHCR_DEFAULT_CLOCK_NAME,
                       ctx->n_phcs ? list : "none");
     DOC_AddMetric(r, "phc_count", ctx->n_phcs);
@@ -332,7 +336,7 @@ check_stats(DOC_Context *ctx)
   DOC_Result *r;
   DOC_Status status;
   double med_off, med_delay;
-  char delay_text[160];
+  char delay_text[160], far[DOC_TEXT_LEN];
   const char *fix;
 
   if (samples > 1000)
@@ -387,8 +391,10 @@ check_stats(DOC_Context *ctx)
   fix = NULL;
   if (fabs(med_off) > 1.0) {
     status = DOC_FAIL;
-    fix = "the guest clock is far from the host's: check chronyd (makestep, refclock) and "
-          "docs/troubleshooting.md, \"Offsets after pauses\"";
+    snprintf(far, sizeof (far), "the guest clock is far from the host's: check chronyd "
+             "(makestep, refclock) and %s, \"Offsets after pauses\"",
+             DOC_DocPath(ctx, "troubleshooting.md"));
+    fix = far;
   } else if (fabs(med_off) > 1e-3) {
     status = DOC_WARN;
     fix = "the guest clock is not synchronised to the KVM PHC: check chronyd's refclock";

@@ -13,15 +13,14 @@
   Check "ptpkvm.status": the state files the PTPKVM driver keeps in
   chronyd's run directory (ptpkvm-N.status, parsed with the driver's own
   PKS_Parse).  Shows each file's device, reading mode, counters and last
-  disruptions in the text report, as "details" in JSON, and as Prometheus
-  metrics with their own names (ptpkvm_reads_total, ...,
-  docs/monitoring.md).  WARN when reads are failing, when the clock was
+  disruptions in the text report (the file itself is the machine-readable
+  form), and as Prometheus metrics with their own names
+  (ptpkvm_reads_total, ..., docs/monitoring.md).  WARN when reads are failing, when the clock was
   stepped in the last hour, when a file cannot be parsed, or when the
   chronyd that wrote "running" is gone.
   */
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,34 +44,10 @@ typedef struct {
   double updated;               /* mtime */
 } StatusFile;
 
-typedef struct {
-  char *buf;
-  size_t len, used;
-} Out;
-
 static StatusFile files[MAX_FILES];
 static int n_files;
-static char text_buf[32768], json_buf[131072], prom_buf[65536];
-
-/* ================================================== */
-
-static void
-out(Out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-out(Out *o, const char *fmt, ...)
-{
-  va_list ap;
-  int n;
-
-  if (o->used + 1 >= o->len)
-    return;
-  va_start(ap, fmt);
-  n = vsnprintf(o->buf + o->used, o->len - o->used, fmt, ap);
-  va_end(ap);
-  if (n > 0)
-    o->used += (size_t)n < o->len - o->used ? (size_t)n : o->len - o->used - 1;
-}
+/* the result's text details and Prometheus lines, kept until the next run */
+static char *text_buf, *prom_buf;
 
 /* ================================================== */
 
@@ -181,65 +156,44 @@ mode_fallback(const PKS_Status *st)
 }
 
 /* ================================================== */
-
-static const PKS_Disruption *
-last_step(const PKS_Status *st)
-{
-  const PKS_Disruption *d;
-  int i;
-
-  for (i = st->n_ring - 1; i >= 0; i--) {
-    d = PKS_GetDisruption(st, i);
-    if (d->action == PKS_ACTION_STEP)
-      return d;
-  }
-  return NULL;
-}
-
-/* ================================================== */
-
-static unsigned long
-total_disruptions(const PKS_Status *st)
-{
-  unsigned long n = 0;
-  int i;
-
-  for (i = 0; i < PKS_CAUSE_COUNT; i++)
-    n += st->disruptions[i];
-  return n;
-}
-
-/* ================================================== */
 /* One line per file for the result's message; returns its severity */
 
 static DOC_Status
-summarise(const StatusFile *f, double now, Out *msg)
+summarise(const StatusFile *f, double now, FILE *msg)
 {
   const PKS_Status *st = &f->st;
-  const PKS_Disruption *d = last_step(st);
+  const PKS_Disruption *d = NULL;
   DOC_Status status = DOC_OK;
+  unsigned long total = 0;
+  int i;
 
+  fprintf(msg, "%s", ftell(msg) ? "; " : "");
   if (f->error[0]) {
-    out(msg, "%s%s", msg->used ? "; " : "", f->error);
+    fprintf(msg, "%s", f->error);
     return DOC_WARN;
   }
-  out(msg, "%s%s: %s, mode %s, %lu reads (%lu failed), %lu steps, %lu flushes, "
-      "%lu disruptions", msg->used ? "; " : "", f->name, st->device, st->mode,
-      st->counters.reads, st->counters.read_failures, st->counters.steps,
-      st->counters.flushes, total_disruptions(st));
+  for (i = 0; i < PKS_CAUSE_COUNT; i++)
+    total += st->disruptions[i];
+  /* the last step */
+  for (i = st->n_ring - 1; i >= 0 && !d; i--)
+    d = PKS_GetDisruption(st, i)->action == PKS_ACTION_STEP ? PKS_GetDisruption(st, i) : NULL;
+
+  fprintf(msg, "%s: %s, mode %s, %lu reads (%lu failed), %lu steps, %lu flushes, "
+          "%lu disruptions", f->name, st->device, st->mode, st->counters.reads,
+          st->counters.read_failures, st->counters.steps, st->counters.flushes, total);
   if (!st->running) {
-    out(msg, " (chronyd stopped)");
+    fprintf(msg, " (chronyd stopped)");
   } else if (f->stale) {
-    out(msg, " (stale: chronyd pid %ld is not running)", st->pid);
+    fprintf(msg, " (stale: chronyd pid %ld is not running)", st->pid);
     status = DOC_WARN;
   }
   if (st->failing) {
-    out(msg, "; reads are failing");
+    fprintf(msg, "; reads are failing");
     status = DOC_WARN;
   }
   if (d && now - ts_seconds(&d->when) < RECENT) {
-    out(msg, "; clock stepped by %+.6f s (%s) %.0f min ago", d->size, PKS_CauseName(d->cause),
-        (now - ts_seconds(&d->when)) / 60.0);
+    fprintf(msg, "; clock stepped by %+.6f s (%s) %.0f min ago", d->size,
+            PKS_CauseName(d->cause), (now - ts_seconds(&d->when)) / 60.0);
     status = DOC_WARN;
   }
   return status;
@@ -248,7 +202,7 @@ summarise(const StatusFile *f, double now, Out *msg)
 /* ================================================== */
 
 static void
-text_details(const StatusFile *f, Out *o)
+text_details(const StatusFile *f, FILE *o)
 {
   const PKS_Disruption *d;
   char when[32];
@@ -256,214 +210,110 @@ text_details(const StatusFile *f, Out *o)
 
   if (f->error[0])
     return;
-  out(o, "       %-20s %s: chronyd pid %ld %s, %s mode %s (best %s), %lu samples\n", "",
+  fprintf(o, "       %-20s %s: chronyd pid %ld %s, %s mode %s (best %s), %lu samples\n", "",
       f->name, f->st.pid, f->st.running ? (f->stale ? "gone" : "running") : "stopped",
       f->st.device, f->st.mode, f->st.best_mode, f->st.counters.samples);
   for (i = 0; i < f->st.n_ring; i++) {
     d = PKS_GetDisruption(&f->st, i);
     format_utc(ts_seconds(&d->when), when, sizeof (when));
-    out(o, "       %-20s   %s %-10s %+.6f s %-5s detected after %.2f s\n", "", when,
+    fprintf(o, "       %-20s   %s %-10s %+.6f s %-5s detected after %.2f s\n", "", when,
         PKS_CauseName(d->cause), d->size, PKS_ActionName(d->action), d->delay);
   }
 }
 
 /* ================================================== */
-
-static void
-json_file(const StatusFile *f, Out *o)
-{
-  const PKS_Status *st = &f->st;
-  const PKS_Disruption *d;
-  char q[2 * PKS_TEXT_MAX];
-  int i;
-
-  out(o, "{\"file\": %s", DOC_JsonQuote(q, sizeof (q), f->name));
-  if (f->error[0]) {
-    out(o, ", \"error\": %s}", DOC_JsonQuote(q, sizeof (q), f->error));
-    return;
-  }
-  out(o, ", \"refclock\": %s", DOC_JsonQuote(q, sizeof (q), f->index));
-  out(o, ", \"pid\": %ld, \"state\": \"%s\", \"stale\": %s, \"updated\": %.3f", st->pid, st->running ? "running" : "stopped", f->stale ? "true" : "false",
-      f->updated);
-  out(o, ", \"device\": %s", DOC_JsonQuote(q, sizeof (q), st->device));
-  out(o, ", \"mode\": %s", DOC_JsonQuote(q, sizeof (q), st->mode));
-  out(o, ", \"best_mode\": %s, \"mode_since\": %.9f, \"failing\": %s",
-      DOC_JsonQuote(q, sizeof (q), st->best_mode), ts_seconds(&st->mode_since),
-      st->failing ? "true" : "false");
-  out(o, ", \"counters\": {\"reads\": %lu, \"read_failures\": %lu, \"samples\": %lu, "
-      "\"steps\": %lu, \"flushes\": %lu}", st->counters.reads, st->counters.read_failures,
-      st->counters.samples, st->counters.steps, st->counters.flushes);
-  out(o, ", \"disruptions_total\": {");
-  for (i = 0; i < PKS_CAUSE_COUNT; i++)
-    out(o, "%s\"%s\": %lu", i ? ", " : "", PKS_CauseName(i), st->disruptions[i]);
-  out(o, "}, \"disruptions\": [");
-  for (i = 0; i < st->n_ring; i++) {
-    d = PKS_GetDisruption(st, i);
-    out(o, "%s\n      {\"when\": %lld.%09ld, \"size\": %.9f, \"cause\": \"%s\", "
-        "\"delay\": %.6f, \"action\": \"%s\", \"text\": %s}", i ? "," : "",
-        (long long)d->when.tv_sec, d->when.tv_nsec, d->size, PKS_CauseName(d->cause),
-        d->delay, PKS_ActionName(d->action), DOC_JsonQuote(q, sizeof (q), d->text));
-  }
-  out(o, "]}");
-}
-
-/* ================================================== */
 /* Prometheus: one family at a time over all parsed files */
 
-static void
-prom_label(Out *o, const char *s)
+typedef enum {
+  M_INFO, M_UPDATED, M_READS, M_FAILURES, M_SAMPLES, M_STEPS, M_FLUSHES, M_MODE, M_FALLBACK,
+  M_SINCE, M_FAILING, M_DISRUPTIONS, M_LAST_WHEN, M_LAST_SIZE, M_LAST_DELAY, M_LAST_STEPPED,
+  M_COUNT
+} Family;
+
+static const struct {
+  const char *name, *type, *help;
+} families[M_COUNT] = {
+  { "info", "gauge", "PTPKVM refclock status file: device and state." },
+  { "status_updated_timestamp_seconds", "gauge",
+    "When the driver last wrote its status file (Unix time)." },
+  { "reads_total", "counter", "Reads of the PHC (full and sentinel)." },
+  { "read_failures_total", "counter", "Failed reads of the PHC." },
+  { "samples_total", "counter", "Samples given to chronyd." },
+  { "steps_total", "counter", "Steps of the system clock by the driver." },
+  { "flushes_total", "counter", "Times the driver dropped all samples (unknown step)." },
+  { "reading_mode", "gauge", "Reading mode of the last successful read." },
+  { "reading_mode_fallback", "gauge",
+    "1 while reading in a worse mode than the best the device offers." },
+  { "reading_mode_since_timestamp_seconds", "gauge",
+    "When the reading mode last changed (Unix time)." },
+  { "reading_failing", "gauge", "1 while reads of the PHC are failing." },
+  { "disruptions_total", "counter",
+    "Disruptions (jumps of the offset to the host clock) acted upon, by cause." },
+  { "last_disruption_timestamp_seconds", "gauge",
+    "When the last disruption was acted upon (Unix time)." },
+  { "last_disruption_size_seconds", "gauge",
+    "Offset change of the last disruption (host minus guest)." },
+  { "last_disruption_detection_delay_seconds", "gauge",
+    "Running time until the last disruption was detected (upper bound)." },
+  { "last_disruption_stepped", "gauge",
+    "1 if the driver stepped the clock for the last disruption." },
+};
+
+/* Value of family k for a file (sub: the mode or cause of the sample);
+   returns 0 if the file has none */
+static int
+value(const StatusFile *f, Family k, int sub, double *v)
 {
-  /* Label values: quotes, backslashes and line breaks left out */
+  const PKS_Status *st = &f->st;
+  const PKS_Disruption *d = PKS_GetDisruption(st, st->n_ring - 1);
+  const double values[M_COUNT] = {
+    1.0, f->updated, st->counters.reads, st->counters.read_failures, st->counters.samples,
+    st->counters.steps, st->counters.flushes, !strcmp(PHCR_ModeName(sub), st->mode),
+    mode_fallback(st), ts_seconds(&st->mode_since), st->failing,
+    sub < PKS_CAUSE_COUNT ? st->disruptions[sub] : 0, d ? ts_seconds(&d->when) : 0.0,
+    d ? d->size : 0.0, d ? d->delay : 0.0, d && d->action == PKS_ACTION_STEP
+  };
+
+  *v = values[k];
+  return !f->error[0] && (d || k < M_LAST_WHEN);
+}
+
+static void
+prom_label(FILE *o, const char *name, const char *s)
+{
+  /* label values: quotes, backslashes and line breaks left out */
+  fprintf(o, ",%s=\"", name);
   for (; *s; s++) {
     if (*s != '"' && *s != '\\' && *s != '\n')
-      out(o, "%c", *s);
+      fprintf(o, "%c", *s);
   }
+  fprintf(o, "\"");
 }
 
 static void
-prom_family(Out *o, const char *name, const char *type, const char *help)
+prometheus(FILE *o)
 {
-  out(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
+  int i, k, sub, subs;
+  double v;
 
-static void
-prom_sample(Out *o, const char *name, const StatusFile *f, const char *label,
-            const char *value, double v)
-{
-  out(o, "%s{refclock=\"", name);
-  prom_label(o, f->index);
-  out(o, "\"");
-  if (label) {
-    out(o, ",%s=\"", label);
-    prom_label(o, value);
-    out(o, "\"");
-  }
-  /* Counts as integers, times and sizes to the nanosecond */
-  out(o, v == (double)(long long)v ? "} %.0f\n" : "} %.9f\n", v);
-}
-
-/* ================================================== */
-
-typedef struct {
-  const char *name, *help;
-  size_t offset;
-} Counter;
-
-static void
-prom_counters(Out *o)
-{
-  static const Counter counters[] = {
-    { "ptpkvm_reads_total", "Reads of the PHC (full and sentinel).",
-      offsetof(PKS_Counters, reads) },
-    { "ptpkvm_read_failures_total", "Failed reads of the PHC.",
-      offsetof(PKS_Counters, read_failures) },
-    { "ptpkvm_samples_total", "Samples given to chronyd.", offsetof(PKS_Counters, samples) },
-    { "ptpkvm_steps_total", "Steps of the system clock by the driver.",
-      offsetof(PKS_Counters, steps) },
-    { "ptpkvm_flushes_total", "Times the driver dropped all samples (unknown step).",
-      offsetof(PKS_Counters, flushes) },
-  };
-  const StatusFile *f;
-  unsigned long v;
-  size_t c;
-  int i;
-
-  for (c = 0; c < sizeof (counters) / sizeof (counters[0]); c++) {
-    prom_family(o, counters[c].name, "counter", counters[c].help);
-    for (i = 0, f = files; i < n_files; i++, f++) {
-      if (f->error[0])
-        continue;
-      v = *(const unsigned long *)((const char *)&f->st.counters + counters[c].offset);
-      prom_sample(o, counters[c].name, f, NULL, NULL, v);
-    }
-  }
-}
-
-/* ================================================== */
-
-static void
-prom_state(Out *o)
-{
-  const StatusFile *f;
-  int i, m;
-
-  prom_family(o, "ptpkvm_info", "gauge", "PTPKVM refclock status file: device and state.");
-  for (i = 0, f = files; i < n_files; i++, f++) {
-    if (f->error[0])
-      continue;
-    out(o, "ptpkvm_info{refclock=\"");
-    prom_label(o, f->index);
-    out(o, "\",device=\"");
-    prom_label(o, f->st.device);
-    out(o, "\",state=\"%s\"} 1\n", f->st.running ? (f->stale ? "gone" : "running") : "stopped");
-  }
-  prom_family(o, "ptpkvm_status_updated_timestamp_seconds", "gauge",
-              "When the driver last wrote its status file (Unix time).");
-  for (i = 0, f = files; i < n_files; i++, f++) {
-    if (!f->error[0])
-      prom_sample(o, "ptpkvm_status_updated_timestamp_seconds", f, NULL, NULL, f->updated);
-  }
-  prom_family(o, "ptpkvm_reading_mode", "gauge", "Reading mode of the last successful read.");
-  for (i = 0, f = files; i < n_files; i++, f++) {
-    for (m = PHCR_MODE_NONE; !f->error[0] && m < PHCR_MODE_COUNT; m++)
-      prom_sample(o, "ptpkvm_reading_mode", f, "mode", PHCR_ModeName(m),
-                  !strcmp(PHCR_ModeName(m), f->st.mode));
-  }
-  prom_family(o, "ptpkvm_reading_mode_fallback", "gauge",
-              "1 while reading in a worse mode than the best the device offers.");
-  for (i = 0, f = files; i < n_files; i++, f++) {
-    if (!f->error[0])
-      prom_sample(o, "ptpkvm_reading_mode_fallback", f, NULL, NULL, mode_fallback(&f->st));
-  }
-  prom_family(o, "ptpkvm_reading_mode_since_timestamp_seconds", "gauge",
-              "When the reading mode last changed (Unix time).");
-  for (i = 0, f = files; i < n_files; i++, f++) {
-    if (!f->error[0])
-      prom_sample(o, "ptpkvm_reading_mode_since_timestamp_seconds", f, NULL, NULL,
-                  ts_seconds(&f->st.mode_since));
-  }
-  prom_family(o, "ptpkvm_reading_failing", "gauge", "1 while reads of the PHC are failing.");
-  for (i = 0, f = files; i < n_files; i++, f++) {
-    if (!f->error[0])
-      prom_sample(o, "ptpkvm_reading_failing", f, NULL, NULL, f->st.failing);
-  }
-}
-
-/* ================================================== */
-
-static void
-prom_disruptions(Out *o)
-{
-  static const struct {
-    const char *name, *help;
-  } last[] = {
-    { "ptpkvm_last_disruption_timestamp_seconds", "When the last disruption was acted upon (Unix time)." },
-    { "ptpkvm_last_disruption_size_seconds", "Offset change of the last disruption (host minus guest)." },
-    { "ptpkvm_last_disruption_detection_delay_seconds", "Running time until the last disruption was detected (upper bound)." },
-    { "ptpkvm_last_disruption_stepped", "1 if the driver stepped the clock for the last disruption." },
-  };
-  const PKS_Disruption *d;
-  const StatusFile *f;
-  double v[4];
-  int i, c, k;
-
-  prom_family(o, "ptpkvm_disruptions_total", "counter",
-              "Disruptions (jumps of the offset to the host clock) acted upon, by cause.");
-  for (i = 0, f = files; i < n_files; i++, f++) {
-    for (c = 0; !f->error[0] && c < PKS_CAUSE_COUNT; c++)
-      prom_sample(o, "ptpkvm_disruptions_total", f, "cause", PKS_CauseName(c),
-                  f->st.disruptions[c]);
-  }
-  for (k = 0; k < 4; k++) {
-    prom_family(o, last[k].name, "gauge", last[k].help);
-    for (i = 0, f = files; i < n_files; i++, f++) {
-      if (f->error[0] || !(d = PKS_GetDisruption(&f->st, f->st.n_ring - 1)))
-        continue;
-      v[0] = ts_seconds(&d->when);
-      v[1] = d->size;
-      v[2] = d->delay;
-      v[3] = d->action == PKS_ACTION_STEP;
-      prom_sample(o, last[k].name, f, NULL, NULL, v[k]);
+  for (k = 0; k < M_COUNT; k++) {
+    fprintf(o, "# HELP ptpkvm_%s %s\n# TYPE ptpkvm_%s %s\n", families[k].name, families[k].help,
+        families[k].name, families[k].type);
+    subs = k == M_MODE ? PHCR_MODE_COUNT : k == M_DISRUPTIONS ? PKS_CAUSE_COUNT : 1;
+    for (i = 0; i < n_files; i++) {
+      for (sub = 0; sub < subs && value(&files[i], k, sub, &v); sub++) {
+        fprintf(o, "ptpkvm_%s{refclock=\"%s\"", families[k].name, files[i].index);
+        if (k == M_INFO) {
+          prom_label(o, "device", files[i].st.device);
+          prom_label(o, "state", files[i].st.running ? (files[i].stale ? "gone" : "running")
+                                                     : "stopped");
+        } else if (subs > 1) {
+          prom_label(o, k == M_MODE ? "mode" : "cause",
+                     k == M_MODE ? PHCR_ModeName(sub) : PKS_CauseName(sub));
+        }
+        /* counts as integers, times and sizes to the nanosecond */
+        fprintf(o, v == (double)(long long)v ? "} %.0f\n" : "} %.9f\n", v);
+      }
     }
   }
 }
@@ -473,10 +323,10 @@ prom_disruptions(Out *o)
 void
 DOC_CheckStatus(DOC_Context *ctx)
 {
-  Out msg, text = { text_buf, sizeof (text_buf), 0 }, json = { json_buf, sizeof (json_buf), 0 },
-    prom = { prom_buf, sizeof (prom_buf), 0 };
-  char msg_buf[DOC_TEXT_LEN];
+  char fix[DOC_TEXT_LEN], *msg_buf = NULL;
+  size_t msg_len, text_len, prom_len;
   DOC_Status status = DOC_OK, s;
+  FILE *msg, *text, *prom;
   DOC_Result *r;
   double now = time(NULL);
   int i, err;
@@ -494,26 +344,28 @@ DOC_CheckStatus(DOC_Context *ctx)
   }
   qsort(files, n_files, sizeof (files[0]), compare_files);
 
-  msg = (Out){ msg_buf, sizeof (msg_buf), 0 };
-  msg_buf[0] = '\0';
-  out(&json, "{\"dir\": \"%s\", \"files\": [", RUN_DIR);
+  free(text_buf);
+  free(prom_buf);
+  msg = open_memstream(&msg_buf, &msg_len);
+  text = open_memstream(&text_buf, &text_len);
+  prom = open_memstream(&prom_buf, &prom_len);
+  if (!msg || !text || !prom)
+    abort();
   for (i = 0; i < n_files; i++) {
     load_file(ctx, &files[i]);
-    s = summarise(&files[i], now, &msg);
+    s = summarise(&files[i], now, msg);
     status = s > status ? s : status;
-    text_details(&files[i], &text);
-    out(&json, "%s\n    ", i ? "," : "");
-    json_file(&files[i], &json);
+    text_details(&files[i], text);
   }
-  out(&json, "]}");
-  prom_state(&prom);
-  prom_counters(&prom);
-  prom_disruptions(&prom);
+  prometheus(prom);
+  fclose(msg);
+  fclose(text);
+  fclose(prom);
 
-  r = DOC_AddResult(ctx->report, "ptpkvm.status", status,
-                    "see the disruption lines in chronyd's log and docs/monitoring.md",
-                    "%s", msg_buf);
+  snprintf(fix, sizeof (fix), "see the disruption lines in chronyd's log and %s",
+           DOC_DocPath(ctx, "monitoring.md"));
+  r = DOC_AddResult(ctx->report, "ptpkvm.status", status, fix, "%s", msg_buf);
+  free(msg_buf);
   r->details_text = text_buf;
-  r->details_json = json_buf;
   r->prometheus = prom_buf;
 }

@@ -25,7 +25,6 @@
 #include <string.h>
 
 #include "doctor.h"
-#include "doc_exec.h"
 
 #define N_FIELDS 14
 #define LOCAL_REFID 0x7F7F0101UL
@@ -59,7 +58,9 @@ DOC_CheckSync(DOC_Context *ctx)
   unsigned long refid;
   int n, status = 0, synced, is_ip;
   DOC_Result *r;
+  char fix[DOC_TEXT_LEN];
 
+  snprintf(fix, sizeof (fix), "chronyc sources -v; see %s", DOC_DocPath(ctx, "troubleshooting.md"));
   if (!ctx->chronyc) {
     DOC_AddResult(ctx->report, "chrony.sync", DOC_SKIP, NULL, "not asked (--no-chronyc)");
     return;
@@ -99,7 +100,7 @@ DOC_CheckSync(DOC_Context *ctx)
 
   if (!synced) {
     r = DOC_AddResult(ctx->report, "chrony.sync", DOC_FAIL,
-                      "chronyc sources -v; see docs/troubleshooting.md",
+                      fix,
                       "chronyd is not synchronised (leap status '%s')", fields[13]);
   } else if (refid == LOCAL_REFID) {
     r = DOC_AddResult(ctx->report, "chrony.sync", DOC_WARN,
@@ -110,6 +111,12 @@ DOC_CheckSync(DOC_Context *ctx)
     r = DOC_AddResult(ctx->report, "chrony.sync", DOC_WARN,
                       "chronyc sources -v: why is the refclock not selected?",
                       "synchronised to NTP server %s, not to the KVM PHC refclock", fields[1]);
+  } else if (!is_ip && ctx->refclock_name[0]) {
+    r = DOC_AddResult(ctx->report, "chrony.sync", DOC_WARN,
+                      "point the refclock at the KVM PHC (see chrony.refclock)",
+                      "synchronised to refclock %s, a PHC with clock_name '%s': not the host's "
+                      "clock (chronyd warns \"not the expected clock name\")", fields[1],
+                      ctx->refclock_name);
   } else if (fabs(correction) > 1e-3) {
     r = DOC_AddResult(ctx->report, "chrony.sync", DOC_WARN,
                       "wait, or step once with chronyc makestep if it is large",

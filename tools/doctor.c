@@ -45,21 +45,39 @@ DOC_LastReport(void)
 
 /* ================================================== */
 
-void
-DOC_RunChecks(DOC_Context *ctx)
+static void
+run_checks(DOC_Context *ctx)
 {
   DOC_ScanPhcs(ctx);
   DOC_CheckKvm(ctx);
   DOC_CheckModule(ctx);
   DOC_CheckPhcDevices(ctx);
   DOC_CheckChronyConfig(ctx);
+  DOC_CheckUpdate(ctx);
   DOC_CheckPhcAccess(ctx);
   DOC_CheckPhcClock(ctx);
   DOC_CheckClocksource(ctx);
   DOC_CheckServices(ctx);
-  DOC_CheckSystemd(ctx);
   DOC_CheckSync(ctx);
   DOC_CheckStatus(ctx);
+}
+
+/* ================================================== */
+
+const char *
+DOC_DocPath(const DOC_Context *ctx, const char *page)
+{
+  static char bufs[4][PHCR_PATH_MAX];
+  static int next;
+  char *buf = bufs[next++ % 4];
+
+  /* dh_compress gzips the larger pages */
+  snprintf(buf, PHCR_PATH_MAX, "/usr/share/doc/chrony-ptpkvm/%s.gz", page);
+  if (!DOC_Exists(ctx, buf))
+    buf[strlen(buf) - 3] = '\0';
+  if (!DOC_Exists(ctx, buf))
+    snprintf(buf, PHCR_PATH_MAX, "docs/%s", page);
+  return buf;
 }
 
 /* ================================================== */
@@ -77,10 +95,13 @@ usage(FILE *f)
           "  -f, --config FILE       chrony.conf to check (default: /etc/chrony/chrony.conf,\n"
           "                          else /etc/chrony.conf; under DIR with --root)\n"
           "  -n, --samples N         PHC readings for statistics (default %d, 0 = none)\n"
+          "  -d, --chronyd PATH      chronyd asked about the configuration (default:\n"
+          "                          /usr/sbin/chronyd, else chronyd in PATH; with --root\n"
+          "                          a path in DIR, run in a chroot of DIR, as root only)\n"
           "  -c, --chronyc PATH      chronyc to ask (default: chronyc, or DIR/usr/bin/chronyc\n"
           "                          with --root)\n"
           "  -C, --no-chronyc        do not run chronyc\n"
-          "  -t, --timeout SEC       time limit for chronyc and journalctl (default %g)\n"
+          "  -t, --timeout SEC       time limit for each helper program (default %g)\n"
           "  -q, --quiet             print nothing (exit code and --prometheus only)\n"
           "  -v, --verbose           print metrics in the text report\n"
           "  -V, --version           print the version\n"
@@ -100,6 +121,7 @@ DOC_Main(int argc, char **argv, const struct PHCR_Ops *ops)
     { "root", required_argument, NULL, 'r' },
     { "config", required_argument, NULL, 'f' },
     { "samples", required_argument, NULL, 'n' },
+    { "chronyd", required_argument, NULL, 'd' },
     { "chronyc", required_argument, NULL, 'c' },
     { "no-chronyc", no_argument, NULL, 'C' },
     { "timeout", required_argument, NULL, 't' },
@@ -124,7 +146,7 @@ DOC_Main(int argc, char **argv, const struct PHCR_Ops *ops)
   ctx.timeout = DEFAULT_TIMEOUT;
   optind = 1;
 
-  while ((opt = getopt_long(argc, argv, "jp:r:f:n:c:Ct:qvVh", longopts, NULL)) != -1) {
+  while ((opt = getopt_long(argc, argv, "jp:r:f:n:d:c:Ct:qvVh", longopts, NULL)) != -1) {
     switch (opt) {
       case 'j':
         json = 1;
@@ -144,6 +166,9 @@ DOC_Main(int argc, char **argv, const struct PHCR_Ops *ops)
           fprintf(stderr, "ptpkvm-doctor: --samples wants 0..1000\n");
           return EXIT_DOCTOR_ERROR;
         }
+        break;
+      case 'd':
+        ctx.chronyd = optarg;
         break;
       case 'c':
         snprintf(chronyc, sizeof (chronyc), "%s", optarg);
@@ -194,6 +219,9 @@ DOC_Main(int argc, char **argv, const struct PHCR_Ops *ops)
   ctx.ops = ops;
   ctx.report = &report;
 
+  if (!ctx.chronyd)
+    ctx.chronyd = ctx.fixture || DOC_Exists(&ctx, "/usr/sbin/chronyd") ? "/usr/sbin/chronyd"
+                                                                        : "chronyd";
   if (no_chronyc) {
     ctx.chronyc = NULL;
   } else if (chronyc[0]) {
@@ -205,15 +233,13 @@ DOC_Main(int argc, char **argv, const struct PHCR_Ops *ops)
     ctx.chronyc = "chronyc";
   }
 
-  DOC_RunChecks(&ctx);
+  run_checks(&ctx);
 
-  if (!quiet) {
-    fflush(stdout);
-    if (json)
-      DOC_PrintJson(&report, &ctx, STDOUT_FILENO);
-    else
-      DOC_PrintText(&report, STDOUT_FILENO, verbose);
-  }
+  if (!quiet && json)
+    DOC_PrintJson(&report, &ctx, stdout);
+  else if (!quiet)
+    DOC_PrintText(&report, stdout, verbose);
+  fflush(stdout);
   if (prom) {
     err = DOC_WritePrometheus(&report, prom);
     if (err < 0) {
@@ -221,5 +247,5 @@ DOC_Main(int argc, char **argv, const struct PHCR_Ops *ops)
       return EXIT_DOCTOR_ERROR;
     }
   }
-  return DOC_ExitCode(&report);
+  return (int)DOC_OverallStatus(&report);
 }

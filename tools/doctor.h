@@ -20,10 +20,10 @@
 #define DOCTOR_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "phcr_device.h"
-#include "refclock_ptpkvm_policy.h"
 
 #define DOC_VERSION "0.1"
 #define DOC_SCHEMA_VERSION 1
@@ -54,10 +54,9 @@ typedef struct {
   int n_metrics;
   DOC_Metric metrics[DOC_MAX_METRICS];
   /* Optional, owned by the check (static, valid until it runs again):
-     lines printed under the result, a JSON value printed as its
-     "details", lines appended to the Prometheus file (own metric names) */
+     lines printed under the result, lines appended to the Prometheus file
+     (own metric names) */
   const char *details_text;
-  const char *details_json;
   const char *prometheus;
 } DOC_Result;
 
@@ -73,6 +72,8 @@ typedef struct {
   int fixture;                  /* root is not "/" */
   const char *config;           /* chrony.conf to read, NULL = Debian's, else RHEL's */
   const char *chronyc;          /* command used for tracking, NULL = none */
+  const char *chronyd;          /* binary asked about the configuration (a path
+                                   of the inspected system) */
   int samples;                  /* PHC readings for statistics */
   double timeout;               /* limit for helper programs (chronyc, journalctl), s */
   int clock_check;              /* run PHC ioctl and statistics checks */
@@ -80,13 +81,16 @@ typedef struct {
   uid_t uid;
   DOC_Report *report;
 
-  /* Found by a check for the later ones (DOC_RunChecks runs them in order) */
+  /* Found by a check for the later ones (run_checks runs them in order) */
   int n_phcs;                   /* DOC_ScanPhcs: the PHCs of /sys/class/ptp */
   PHCR_DeviceInfo phcs[PHCR_MAX_DEVICES];
   char kvm_phc[PHCR_PATH_MAX];  /* "/dev/ptpN" of the KVM PHC, "" if none */
   int chrony_refclock;          /* DOC_CheckChronyConfig: 0 none, 1 stock PHC on the
                                    KVM PHC, 2 PTPKVM */
   char refclock_dev[PHCR_PATH_MAX]; /* device of that refclock, "" if unknown */
+  char refclock_name[PHCR_NAME_MAX]; /* clock_name of a refclock's PHC that is not
+                                        the wanted one, "" if none */
+  int not_kvm;                  /* DOC_CheckKvm: CPUID says this is no KVM guest */
   char chrony_user[32];         /* 'user' directive of chrony.conf, "" if none */
 } DOC_Context;
 
@@ -97,14 +101,12 @@ extern DOC_Result *DOC_AddResult(DOC_Report *report, const char *id, DOC_Status 
 extern void DOC_AddMetric(DOC_Result *result, const char *name, double value);
 extern void DOC_NoteUnreadable(DOC_Report *report, const char *path, int err);
 extern DOC_Status DOC_OverallStatus(const DOC_Report *report);
-extern int DOC_ExitCode(const DOC_Report *report);
 extern const char *DOC_StatusName(DOC_Status status);
 extern const DOC_Result *DOC_FindResult(const DOC_Report *report, const char *id);
-extern void DOC_PrintText(const DOC_Report *report, int fd, int verbose);
-extern void DOC_PrintJson(const DOC_Report *report, const DOC_Context *ctx, int fd);
+extern void DOC_PrintText(const DOC_Report *report, FILE *f, int verbose);
+extern void DOC_PrintJson(const DOC_Report *report, const DOC_Context *ctx, FILE *f);
+/* Replace path atomically; returns 0 or -errno */
 extern int DOC_WritePrometheus(const DOC_Report *report, const char *path);
-/* s as a quoted JSON string into buf (truncated to fit); returns buf */
-extern char *DOC_JsonQuote(char *buf, size_t len, const char *s);
 
 /* ---- access to the inspected tree (doc_root.c) ---- */
 extern void DOC_Path(const DOC_Context *ctx, const char *path, char *buf, size_t len);
@@ -124,32 +126,12 @@ extern int DOC_ListDir(const DOC_Context *ctx, const char *path, PHCR_ListDirCal
 extern int DOC_HasWord(const char *text, const char *word);
 extern char *DOC_Trim(char *s);
 
-/* ---- one refclock directive as chronyd takes it (chk_refclock.c) ---- */
+/* Where a page of our documentation is: installed, else the source tree's */
+extern const char *DOC_DocPath(const DOC_Context *ctx, const char *page);
 
-typedef struct {
-  char driver[32];
-  char param[PHCR_PATH_MAX];    /* device and driver options, as written */
-  char where[160];              /* file:line */
-  int tai;
-  int is_ptpkvm;                /* driver PTPKVM, options valid */
-  PKP_Options opts;             /* PTPKVM's options, as the driver parses them */
-} DOC_Refclock;
-
-/* Parse the arguments of a refclock directive like chrony's conf.c.  cmd is
-   the directive as written, line the rest (normalised).  Returns 1, or 0 with
-   chronyd's error message in err. */
-extern int DOC_ParseRefclock(DOC_Refclock *rc, const char *cmd, char *line, const char *file,
-                             int lineno, char *err, size_t len);
-/* The checks chronyd makes when it adds the refclock (refclock.c and the
-   driver's initialisation: its option names, for PTPKVM its options and
-   device spec, for PHC whether the device opens).  have_leap: leapsectz or
-   leapseclist is set.  Returns 1, or 0 with chronyd's error message in err. */
-extern int DOC_CheckRefclockStart(const DOC_Context *ctx, DOC_Refclock *rc, int have_leap,
-                                  char *err, size_t len);
-/* Which device the refclock of a PTPKVM or PHC line opens, by phc_reader's
-   discovery; want receives the clock_name it must have */
-extern PHCR_Error DOC_FindRefclockDevice(const DOC_Context *ctx, const DOC_Refclock *rc,
-                                         PHCR_Discovery *disc, char *want, size_t len);
+/* The one command that brings back (or updates) chrony-ptpkvm's chrony */
+#define DOC_REBUILD "run `make deb` in the chrony-ptpkvm source tree and install the two " \
+  "packages it builds (chrony, chrony-ptpkvm)"
 
 /* ---- checks ---- */
 extern void DOC_CheckKvm(DOC_Context *ctx);
@@ -160,16 +142,21 @@ extern void DOC_CheckPhcAccess(DOC_Context *ctx);
 extern void DOC_CheckPhcClock(DOC_Context *ctx);
 extern void DOC_CheckClocksource(DOC_Context *ctx);
 extern void DOC_CheckChronyConfig(DOC_Context *ctx);
+extern void DOC_CheckUpdate(DOC_Context *ctx);
 extern void DOC_CheckServices(DOC_Context *ctx);
-extern void DOC_CheckSystemd(DOC_Context *ctx);
 extern void DOC_CheckSync(DOC_Context *ctx);
 extern void DOC_CheckStatus(DOC_Context *ctx);
 
-/* "/dev/ptp0 'name', ..." of the PHCs listed by DOC_ScanPhcs */
-extern void DOC_ListPhcs(const DOC_Context *ctx, char *buf, size_t len);
+
+/* ---- helper programs (doc_exec.c) ---- */
+/* Run argv (no shell) with a time limit; its output and errors go to out
+   (NUL-terminated).  Returns the number of bytes and sets *status to the
+   exit status; -ENOENT if the program could not be run, -ETIMEDOUT if it
+   was killed after timeout seconds, other -errno on failure. */
+extern int DOC_RunCommand(char *const argv[], char *out, size_t len, double timeout,
+                          int *status);
 
 /* ---- driver (doctor.c) ---- */
-extern void DOC_RunChecks(DOC_Context *ctx);
 /* Full command line; ops NULL = real devices. Returns the exit code. */
 extern int DOC_Main(int argc, char **argv, const struct PHCR_Ops *ops);
 /* Report of the last DOC_Main() run (for tests) */

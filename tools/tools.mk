@@ -9,15 +9,17 @@
 #     doctor-check-phc       checks linked with the fake device backend
 #     doctor-check-install   install-guest into a scratch DESTDIR, verified
 #     doctor-check-asan      the first two again under ASan/UBSan
-#     doctor-check-table     one table of refclock lines through the real
-#                            chronyd (refused or started) and the doctor
+#     doctor-check-table     one table of configuration lines through the real
+#                            chronyd (-p, and started) and the doctor
+#                            (VERSION_CHECK_TARGETS)
 #     doctor-check-sim       real binary on the simulator's ptp_kvm, chrony.sync
 #                            against a real chronyd (VERSION_CHECK_TARGETS)
 #     doctor-check-status-sim  the driver's status file after pause-360x3 in the
 #                            simulator, read by the doctor (--json, --prometheus)
 #                            and checked against the simulator's truth
 #   install-guest  modules-load.d, udev rule, chrony snippet, systemd
-#                  drop-ins, the doctor binary               (INSTALL_TARGETS)
+#                  drop-ins, the doctor binary and its manual page
+#                                                            (INSTALL_TARGETS)
 
 DOCTOR_DIR := $(BUILD)/tools
 DOCTOR := $(DOCTOR_DIR)/ptpkvm-doctor
@@ -74,6 +76,14 @@ $(DOCTOR_DIR)/refclock_%.o: $(TOP)/refclock_%.c $(TOP)/refclock_%.h | deps
 $(DOCTOR): $(DOCTOR_DIR)/main.o $(DOCTOR_CORE_OBJS) $(PHCR_LIB)
 	$(CC) $(DOCTOR_LDFLAGS) -o $@ $(DOCTOR_DIR)/main.o $(DOCTOR_CORE_OBJS) $(PHCR_LIB) -lm
 
+# The build's chronyd with the libraries it loads, linked into every fixture
+# tree: the doctor asks it in a chroot, as it asks an inspected tree's own
+DOCTOR_CHRONYD_ROOT := $(DOCTOR_TEST_DIR)/chronyd-root-$(CHRONY_VERSION)
+
+$(DOCTOR_CHRONYD_ROOT): chrony
+	@$(ENSURE) python3
+	python3 $(TOP)/tests/doctor/test_fixtures.py --chronyd $(CHRONYD) --make-root $@
+
 $(FAKE_PHC_OBJS): $(DOCTOR_TEST_DIR)/%.o: $(filter %.c,$(FAKE_PHC_SRC)) $(FAKE_PHC_HDRS) | deps
 	@mkdir -p $(DOCTOR_TEST_DIR)
 	$(CC) $(DOCTOR_CFLAGS) $(FAKE_PHC_CFLAGS) -c -o $@ $(filter %/$*.c,$(FAKE_PHC_SRC))
@@ -84,24 +94,25 @@ $(DOCTOR_FAKE_TEST): $(TOP)/tests/doctor/test_doctor_phc.c $(DOCTOR_CORE_OBJS) \
 	$(CC) $(DOCTOR_CFLAGS) $(DOCTOR_LDFLAGS) $(FAKE_PHC_CFLAGS) -o $@ $< \
 	  $(DOCTOR_CORE_OBJS) $(FAKE_PHC_OBJS) $(PHCR_LIB) -lm
 
-doctor-check-fixtures: $(DOCTOR)
-	@$(ENSURE) python3
-	python3 $(TOP)/tests/doctor/test_fixtures.py --doctor $(DOCTOR) \
+doctor-check-fixtures: $(DOCTOR) chrony
+	@$(ENSURE) python3 util-linux
+	python3 $(TOP)/tests/doctor/test_fixtures.py --doctor $(DOCTOR) --chronyd $(CHRONYD) \
 	  --workdir $(DOCTOR_TEST_DIR)/fixtures
 
-doctor-check-phc: $(DOCTOR_FAKE_TEST)
+doctor-check-phc: $(DOCTOR_FAKE_TEST) $(DOCTOR_CHRONYD_ROOT)
 	@$(ENSURE) python3
-	$(DOCTOR_FAKE_TEST) $(DOCTOR_TEST_DIR)/healthy-fake.json
+	DOCTOR_CHRONYD_ROOT=$(DOCTOR_CHRONYD_ROOT) $(DOCTOR_FAKE_TEST) \
+	  $(DOCTOR_TEST_DIR)/healthy-fake.json
 	python3 $(TOP)/tests/doctor/test_fixtures.py --check-json $(DOCTOR_TEST_DIR)/healthy-fake.json
 
 # install-guest into a scratch DESTDIR (Debian layout), then check the files and
 # that a guest with only these assets satisfies the doctor
-doctor-check-install: $(DOCTOR)
-	@$(ENSURE) python3 systemd
+doctor-check-install: $(DOCTOR) chrony
+	@$(ENSURE) python3 systemd man-db
 	rm -rf $(DOCTOR_TEST_DIR)/destdir
 	$(MAKE) --no-print-directory install-guest DESTDIR=$(DOCTOR_TEST_DIR)/destdir prefix=/usr \
 	  sysconfdir=/etc
-	python3 $(TOP)/tests/doctor/test_fixtures.py --doctor $(DOCTOR) \
+	python3 $(TOP)/tests/doctor/test_fixtures.py --doctor $(DOCTOR) --chronyd $(CHRONYD) \
 	  --workdir $(DOCTOR_TEST_DIR)/fixtures-install --destdir $(DOCTOR_TEST_DIR)/destdir \
 	  --only-install
 
@@ -124,17 +135,22 @@ $(DOCTOR_ASAN_DIR)/test_doctor_phc: $(DOCTOR_ASAN_DEPS) $(TOP)/tests/doctor/test
 	$(CC) $(DOCTOR_ASAN_FLAGS) -o $@ $(TOP)/tests/doctor/test_doctor_phc.c $(DOCTOR_CORE_SRCS) \
 	  $(DOCTOR_DRIVER_SRCS) $(TOP)/phc_reader/*.c $(FAKE_PHC_SRC) -lm
 
-doctor-check-asan: $(DOCTOR_ASAN_DIR)/ptpkvm-doctor $(DOCTOR_ASAN_DIR)/test_doctor_phc
+doctor-check-asan: $(DOCTOR_ASAN_DIR)/ptpkvm-doctor $(DOCTOR_ASAN_DIR)/test_doctor_phc \
+    $(DOCTOR_CHRONYD_ROOT)
 	@$(ENSURE) python3
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 $(DOCTOR_ASAN_DIR)/test_doctor_phc
-	ASAN_OPTIONS=detect_leaks=1 python3 $(TOP)/tests/doctor/test_fixtures.py \
+	DOCTOR_CHRONYD_ROOT=$(DOCTOR_CHRONYD_ROOT) ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  $(DOCTOR_ASAN_DIR)/test_doctor_phc
+	ASAN_OPTIONS=detect_leaks=1 python3 $(TOP)/tests/doctor/test_fixtures.py --chronyd $(CHRONYD) \
 	  --doctor $(DOCTOR_ASAN_DIR)/ptpkvm-doctor --workdir $(DOCTOR_TEST_DIR)/fixtures-asan
 
-# chronyd and the doctor agree on every refclock line of the table
+# chronyd and the doctor agree on every line of the table (chrony 4.3 and
+# 4.9 too: each has options the others lack)
 doctor-check-table: $(DOCTOR) chrony
 	@$(ENSURE) python3 util-linux
 	python3 $(TOP)/tests/doctor/test_refclock_table.py --doctor $(DOCTOR) --chronyd $(CHRONYD) \
-	  --workdir $(DOCTOR_TEST_DIR)/refclock-table
+	  --version $(CHRONY_VERSION) --workdir $(DOCTOR_TEST_DIR)/refclock-table-$(CHRONY_VERSION)
+
+VERSION_CHECK_TARGETS += doctor-check-table
 
 DOCTOR_CHECKS := doctor-check-fixtures doctor-check-phc doctor-check-install doctor-check-asan \
   doctor-check-table
@@ -176,6 +192,8 @@ install-guest: $(DOCTOR)
 	  $(DESTDIR)$(systemdunitdir)/dev-ptp_kvm.device.d \
 	  $(DESTDIR)$(CHRONY_CONFDIR) $(DESTDIR)$(docdir)
 	install -m 0755 $(DOCTOR) $(DESTDIR)$(bindir)/ptpkvm-doctor
+	install -d $(DESTDIR)$(mandir)/man8
+	install -m 0644 $(TOP)/tools/ptpkvm-doctor.8 $(DESTDIR)$(mandir)/man8/ptpkvm-doctor.8
 	install -m 0644 $(TOP)/guest/modules-load.d/ptp_kvm.conf $(DESTDIR)$(modulesloaddir)/ptp_kvm.conf
 	sed 's/@CHRONY_GROUP@/$(CHRONY_GROUP)/g' $(TOP)/guest/udev/61-ptpkvm.rules.in \
 	  > $(DESTDIR)$(udevrulesdir)/61-ptpkvm.rules

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-# chrony-ptpkvm - refclock lines through the real chronyd and through the doctor
+# chrony-ptpkvm - configuration lines through the real chronyd and through the doctor
 #
 # SPDX-License-Identifier: GPL-2.0-only
 # Copyright (C) 2026 The chrony-ptpkvm authors
@@ -8,16 +8,23 @@
 # it under the terms of version 2 of the GNU General Public License as
 # published by the Free Software Foundation.
 #
-# One table of refclock directives.  Each is written into a chrony.conf and
-#  1. started by the real patched chronyd, which never gets to touch the clock
-#     (-x: no clock control, -Q: print only, CAP_SYS_TIME dropped from the
-#     bounding set, no command socket or port, -t 0: quit as soon as the
-#     refclocks are initialised; timeout 20 as a last resort): it refuses
-#     the configuration ("Fatal error : MESSAGE") or starts;
-#  2. checked by ptpkvm-doctor --config on the same file: chrony.config must
-#     be FAIL exactly when chronyd refuses, and then contain chronyd's MESSAGE.
-# The column "chronyd" says what chronyd is expected to do; a line that
-# behaves otherwise fails too, so the table documents the accepted forms.
+# One table of configuration lines, run against the chronyd of one version
+# (CHRONY_VERSION; CI runs 4.3, 4.6.1 and 4.9).  Each is written into a
+# chrony.conf and
+#  1. parsed by that chronyd's `-p` (the whole grammar of its version), and
+#     started by it, never touching the clock (-x: no clock control, -Q:
+#     print only, CAP_SYS_TIME dropped from the bounding set, no command
+#     socket or port, -t 0: quit as soon as the refclocks are initialised;
+#     timeout 20 as a last resort): it refuses the configuration ("Fatal
+#     error : MESSAGE") or starts;
+#  2. checked by ptpkvm-doctor --chronyd (that chronyd) --config (the file):
+#     chrony.config must be FAIL exactly when chronyd refuses, and then
+#     contain chronyd's MESSAGE (a refusal of -p, or of the PTPKVM driver).
+# Rows marked "p" name drivers the doctor does not judge (other drivers'
+# options, unknown driver names): there the doctor must agree with -p, and
+# chronyd is not started.  The column "chronyd" says what chronyd is
+# expected to do, per version where versions differ; a line that behaves
+# otherwise fails too, so the table documents the accepted forms.
 
 import argparse
 import json
@@ -32,7 +39,11 @@ from testlib import check, finish  # noqa: E402
 LONG_NAME = "x" * 63
 LEAP = "leapsectz right/UTC"
 
-# (refclock arguments, "accept" or "refuse", other directives)
+NEW_IN_49 = {"4.3": "refuse", "4.6.1": "refuse", "4.9": "accept"}
+NEW_IN_46 = {"4.3": "refuse", "4.6.1": "accept", "4.9": "accept"}
+LEAPLIST = "leapseclist /usr/share/zoneinfo/leap-seconds.list"
+
+# (refclock arguments, chronyd's verdict, other directives[, "p"])
 TABLE = [
     # the cases of issue 11
     ("PTPKVM auto:step=abc", "refuse", ""),
@@ -108,15 +119,21 @@ TABLE = [
     ("PTPKVM auto refid TOOLONG", "refuse", ""),
     ("PTPKVM auto stratum 16", "refuse", ""),
     ("PTPKVM auto bogus 1", "refuse", ""),
-    # the driver's name is case-sensitive, the directive's is not
-    ("ptpkvm auto", "refuse", ""),
-    ("PTPKVMX auto", "refuse", ""),
     ("PTPKVM", "refuse", ""),
-    # the option names of the other drivers (chronyd stops before the device)
+    # what one version has and another has not
+    ("PTPKVM auto maxunreach 3", NEW_IN_49, ""),
+    ("PTPKVM auto tai", NEW_IN_46, LEAPLIST),
+    ("PTPKVM auto", NEW_IN_46, "ptpdomain 1"),
+    ("RTC /dev/rtc0", "accept", "", "p"),
+    # a comment after a directive is part of it
+    ("PTPKVM auto", "refuse", "makestep 1 3 # at boot"),
+    # driver names and other drivers' options are chronyd's (at start)
+    ("ptpkvm auto", "accept", "", "p"),
+    ("PTPKVMX auto", "accept", "", "p"),
+    ("SHM 0:bogus", "accept", "", "p"),
+    ("SOCK /nonexistent/chrony.sock:perm=0600", "accept", "", "p"),
+    # the stock PHC driver stops when it cannot open its device
     ("PHC /dev/ptp_kvm:bogus", "refuse", ""),
-    ("PHC /dev/ptp_kvm:nocrossts=1:sampels=2", "refuse", ""),
-    ("SHM 0:bogus", "refuse", ""),
-    ("SOCK /nonexistent/chrony.sock:perm=0600", "refuse", ""),
     # the stock PHC driver stops when it cannot open its device
     ("PHC /dev/ptp_nonexistent", "refuse", ""),
     ("PHC auto", "refuse", ""),
@@ -125,23 +142,25 @@ TABLE = [
 ]
 
 
-def chronyd_verdict(args, conf):
+def chronyd_verdict(args, conf, parse_only):
     """('accept', '') or ('refuse', message) from the real chronyd."""
     cmd = ["setpriv", "--bounding-set=-sys_time", "--inh-caps=-sys_time", "--",
-           "timeout", "20", args.chronyd, "-x", "-Q", "-u", "root", "-d", "-t", "0", "-f", conf]
+           "timeout", "20", args.chronyd, "-f", conf]
+    cmd += ["-p"] if parse_only else ["-x", "-Q", "-u", "root", "-d", "-t", "0"]
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        universal_newlines=True)
     for line in p.stdout.splitlines():
         if "Fatal error : " in line:
             return "refuse", line.split("Fatal error : ", 1)[1].strip()
-    if "Timeout reached" in p.stdout:
+    if ("Timeout reached" in p.stdout) if not parse_only else p.returncode == 0:
         return "accept", ""
     return "unknown", "exit %d: %s" % (p.returncode, p.stdout[-300:])
 
 
 def doctor_verdict(args, conf):
     """('accept'|'refuse', chrony.config message) from ptpkvm-doctor."""
-    p = subprocess.run([args.doctor, "--config", conf, "--json", "--no-chronyc", "--samples", "0"],
+    p = subprocess.run([args.doctor, "--chronyd", args.chronyd, "--config", conf, "--json",
+                        "--no-chronyc", "--samples", "0"],
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
                        timeout=60)
     try:
@@ -157,6 +176,7 @@ def main():
     ap.add_argument("--doctor", required=True)
     ap.add_argument("--chronyd", required=True)
     ap.add_argument("--workdir", required=True)
+    ap.add_argument("--version", required=True, help="chronyd's version (CHRONY_VERSION)")
     args = ap.parse_args()
     work = os.path.abspath(args.workdir)
     if os.path.isdir(work):
@@ -164,7 +184,8 @@ def main():
     os.makedirs(work)
 
     seen = set()
-    for i, (line, want, extra) in enumerate(TABLE):
+    for i, (line, want, extra, *p_only) in enumerate(TABLE):
+        want = want.get(args.version, "accept") if isinstance(want, dict) else want
         d = os.path.join(work, "%02d" % i)
         os.makedirs(d)
         conf = os.path.join(d, "chrony.conf")
@@ -172,16 +193,23 @@ def main():
             f.write("refclock %s\n%s%spidfile %s/chronyd.pid\ncmdport 0\nport 0\n"
                     "bindcmdaddress /\n" % (line, extra, "\n" if extra else "", d))
         name = "refclock %s%s" % (line, " + " + extra if extra else "")
-        got, message = chronyd_verdict(args, conf)
+        got, message = chronyd_verdict(args, conf, True)
+        by = "-p"
+        if got == "accept" and not p_only:
+            got, message = chronyd_verdict(args, conf, False)
+            by = "start" if got == "refuse" else by
         seen.add(got)
-        check(got == want, "chronyd %ss %s" % (want, name), "(got %s %s)" % (got, message))
+        check(got == want, "chronyd %s %ss %s" % (args.version, want, name),
+              "(got %s %s)" % (got, message))
         doc, text = doctor_verdict(args, conf)
+        # chronyd's own words: of -p, or of the PTPKVM driver at start
+        words = by == "-p" or "PTPKVM" in message
         if got == "refuse":
-            check(doc == "refuse" and message in text,
-                  "doctor FAILs %s with chronyd's message" % name,
+            check(doc == "refuse" and (not words or message in text),
+                  "doctor FAILs %s like chronyd %s %s" % (name, args.version, by),
                   "(chronyd: %r; doctor %s: %r)" % (message, doc, text))
         else:
-            check(doc == "accept", "doctor accepts %s like chronyd" % name,
+            check(doc == "accept", "doctor accepts %s like chronyd %s" % (name, args.version),
                   "(doctor: %r)" % text)
     check(seen == {"accept", "refuse"}, "the table has lines chronyd accepts and refuses",
           str(seen))
