@@ -182,12 +182,11 @@ awk -v f="$p/apparmor.in" '
   { print }' "$deb/usr.sbin.chronyd" > "$deb/usr.sbin.chronyd.new"
 mv "$deb/usr.sbin.chronyd.new" "$deb/usr.sbin.chronyd"
 maint="${DEBFULLNAME:-The chrony-ptpkvm authors} <${DEBEMAIL:-chrony-ptpkvm@example.org}>"
-# This is not Debian's upload: the builder maintains it, Debian's
-# maintainer is named as the original one, and Debian's repository is not
-# this package's (no Vcs-* fields).
+# This is not Debian's upload: the builder maintains it (Debian's
+# maintainer is named in the changelog entry), and Debian's repository is
+# not this package's (no Vcs-* fields).
 orig_maint=$(sed -n 's/^Maintainer: //p' "$deb/control")
-sed -i -e "s/^Maintainer: .*/Maintainer: $maint\nXSBC-Original-Maintainer: $orig_maint/" \
-  -e '/^Vcs-/d' "$deb/control"
+sed -i -e "s/^Maintainer: .*/Maintainer: $maint/" -e '/^Vcs-/d' "$deb/control"
 date=$(date -R -u -d "@$epoch")
 # UNRELEASED: a local build, not an upload to the release (lintian accepts it)
 {
