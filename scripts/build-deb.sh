@@ -167,7 +167,7 @@ grep -q '^ *\#include <local/usr.sbin.chronyd>' "$deb/usr.sbin.chronyd" ||
   die "Debian's chrony $debver AppArmor profile has no local include line to insert our rules before"
 p="$top/packaging/debian"
 cp "$p/ptpkvm.mk" "$p/chrony-ptpkvm.install" "$p/chrony-ptpkvm.docs" "$p/chrony-ptpkvm.manpages" \
-  "$p/chrony-ptpkvm.postinst" "$p/chrony-ptpkvm.postrm" "$deb/"
+  "$p/chrony-ptpkvm.triggers" "$p/chrony-ptpkvm.postinst" "$p/chrony-ptpkvm.postrm" "$deb/"
 printf '\ninclude debian/ptpkvm.mk\n' >> "$deb/rules"
 # Debian's rules name chrony's units without a package (one binary package
 # until now): give them to chrony, or dh_installsystemd looks for them in

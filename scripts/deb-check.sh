@@ -286,13 +286,17 @@ PY
     [ -z "$pre" ] || apt_in $pre
     n=$(wc -l < "$work/apt.log")
     apt_in "$@" || echo "    apt-get $* failed"
-    tail -n +$((n + 1)) "$work/apt.log" | grep -A2 -E 'REMOVED|kept back|DOWNGRADED|will be upgraded|NEW packages' |
+    tail -n +$((n + 1)) "$work/apt.log" > "$work/apt-step.log"
+    grep -A2 -E 'REMOVED|kept back|DOWNGRADED|will be upgraded|NEW packages' "$work/apt-step.log" |
       sed 's/^/    apt: /'
     c=$(state chrony) p=$(state chrony-ptpkvm)
     echo "deb-check: $name ($config): apt-get ${pre:+$pre; }$*: chrony $c, chrony-ptpkvm $p"
     check "$name ($config): chrony $wchrony" test "$c" = "$wchrony"
     check "$name ($config): chrony-ptpkvm $wptpkvm" test "$p" = "$wptpkvm"
     verify "$name ($config)" "$wline"
+    [ "$wptpkvm" != "ii $ours" ] || [ "$wchrony" = "ii $ours" ] ||
+      check "$name ($config): apt's output says PTPKVM is not used (dpkg trigger)" \
+        grep -q '^chrony-ptpkvm: refclock PTPKVM NOT USED' "$work/apt-step.log"
     ! grep -qx "$custom" "$root/etc/chrony/ptpkvm.conf" 2>/dev/null || [ "$wline" = no ] ||
       check "$name ($config): the admin's line is used" grep -qx "$custom" "$root/run/chrony/ptpkvm.conf"
     printf '%-34s %-8s %-40s %-40s %s\n' "$name" "$config" "$c" "$p" "$has" >> "$work/table.txt"

@@ -44,7 +44,7 @@ $(PTPKVM_OUT)/61-ptpkvm.rules: $(PTPKVM_SRC)/guest/udev/61-ptpkvm.rules.in
 $(PTPKVM_OUT)/chrony.service.d/50-ptpkvm.conf: \
     $(PTPKVM_SRC)/guest/systemd/chrony.service.d/50-ptpkvm.conf
 	@mkdir -p $(dir $@)
-	sed 's|@PTPKVM_HELPER@|$(PTPKVM_HELPER)|g' $< > $@
+	sed -e 's|@PTPKVM_HELPER@|$(PTPKVM_HELPER)|g' -e 's|@CHRONYD@|/usr/sbin/chronyd|g' $< > $@
 
 # a patch cannot carry the executable mode
 $(PTPKVM_OUT)/ptpkvm-refclock: $(PTPKVM_SRC)/guest/chrony/ptpkvm-refclock
