@@ -302,7 +302,7 @@ PY
     printf '%-34s %-8s %-40s %-40s %s\n' "$name" "$config" "$c" "$p" "$has" >> "$work/table.txt"
   }
   for config in default custom; do
-    path $config "our pair (nothing to do)" "" "ii $ours" "ii $ours" yes install chrony chrony-ptpkvm
+    path $config "our pair (nothing to do)" "" "ii $ours" "ii $ours" yes install chrony-ptpkvm
     path $config "apt upgrade" "" "ii $newer" "ii $ours" no upgrade
     path $config "apt full-upgrade" "" "ii $newer" "ii $ours" no full-upgrade
     path $config "install --only-upgrade chrony" "" "ii $newer" "ii $ours" no install --only-upgrade chrony
