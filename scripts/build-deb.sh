@@ -5,7 +5,9 @@
 #
 # 1. Debian's chrony source package for that release (fetch-chrony.sh
 #    --source-package: private apt state, orig tarball checked against our
-#    pin, whatever Debian revision the archive offers now).
+#    pin, whatever Debian revision the archive offers now), or the one of
+#    CHRONY_DSC=/path/to/chrony_REVISION.dsc (a local revision: its files
+#    beside it, the orig tarball checked against our pin).
 # 2. Unpacked with dpkg-source; our patch series (patches/VERSION) and a
 #    patch adding the project's sources go into debian/patches/ptpkvm/ and
 #    are applied with dpkg-source's own quilt handling (no fuzz); the files of
@@ -83,11 +85,28 @@ start=$(date +%s)
 
 echo "build-deb: chrony $version for Debian '$suite'"
 src="$out/src"
-"$top/scripts/fetch-chrony.sh" --source-package "$version" "$src"
+if [ -n "${CHRONY_DSC:-}" ]; then
+  [ -f "$CHRONY_DSC" ] || die "CHRONY_DSC=$CHRONY_DSC: no such file"
+  want=$(awk -v v="$version" '!/^#/ && NF == 3 && $1 == v { print $3 }' "$pins")
+  orig="$(dirname "$CHRONY_DSC")/chrony_$version.orig.tar.gz"
+  [ -f "$orig" ] && [ "$(sha256sum < "$orig" | cut -d' ' -f1)" = "$want" ] ||
+    die "CHRONY_DSC: $orig missing or not the pinned chrony $version tarball"
+  rm -rf "$src" && mkdir -p "$src"
+  for f in "$(basename "$CHRONY_DSC")" $(awk '/^Files:/ { f = 1; next } /^[^ ]/ { f = 0 } f { print $3 }' "$CHRONY_DSC"); do
+    cp "$(dirname "$CHRONY_DSC")/$f" "$src/"
+  done
+  sed -n 's/^Version: //p' "$CHRONY_DSC" > "$src/debian-version"
+  echo "build-deb: local source package $CHRONY_DSC (orig tarball sha256 verified)"
+else
+  "$top/scripts/fetch-chrony.sh" --source-package "$version" "$src"
+fi
 debver=$(cat "$src/debian-version")
 pkgver="$debver+ptpkvm${PTPKVM_REVISION:-1}"
 dpkg --compare-versions "$pkgver" gt "$debver" || die "$pkgver does not sort above $debver"
 commit=$(git -C "$top" describe --always --dirty 2>/dev/null || echo unknown)
+# the commit's time: the changelog date, and every mtime in the patch
+# headers (a rebuild of the same commit gives the same source package)
+epoch=$(git -C "$top" log -1 --format=%ct 2>/dev/null || date +%s)
 echo "build-deb: Debian revision $debver -> package version $pkgver (chrony-ptpkvm $commit)"
 
 # --- 2. the source tree ---------------------------------------------------
@@ -108,6 +127,7 @@ cp "$top"/refclock_ptpkvm*.c "$top"/refclock_ptpkvm*.h "$stage/b/"
 cp -r "$top/phc_reader" "$top/include" "$top/tools" "$top/guest" "$stage/b/ptpkvm/"
 cp "$top/docs/setup.md" "$top/docs/troubleshooting.md" "$stage/b/ptpkvm/docs/"
 find "$stage/b" \( -name '*.mk' -o -name '*.o' -o -name '*.a' \) -delete
+find "$stage" -exec touch -h -d "@$epoch" {} +
 
 pdir="$tree/debian/patches/ptpkvm"
 mkdir -p "$pdir"
@@ -120,7 +140,7 @@ mkdir -p "$pdir"
   echo "Author: The chrony-ptpkvm authors"
   echo "Forwarded: not-needed"
   echo "---"
-  (cd "$stage" && diff -Naur a b) || [ $? -eq 1 ]
+  (cd "$stage" && TZ=UTC diff -Naur a b) || [ $? -eq 1 ]
 } > "$pdir/0000-add-chrony-ptpkvm-sources.patch"
 echo "ptpkvm/0000-add-chrony-ptpkvm-sources.patch" >> "$tree/debian/patches/series"
 for p in $(cat "$top/patches/$version/series"); do
@@ -139,18 +159,15 @@ grep -h 'applying' "$out/apply.log" || true
 
 # debian/: the chrony-ptpkvm package and the build of our sources.
 deb="$tree/debian"
-for t in override_dh_auto_build override_dh_auto_install; do
+for t in override_dh_auto_build override_dh_auto_install override_dh_installchangelogs; do
   ! grep -q "^$t:" "$deb/rules" ||
     die "Debian's chrony $debver debian/rules now has $t; merge it with packaging/debian/ptpkvm.mk"
 done
 grep -q '^ *\#include <local/usr.sbin.chronyd>' "$deb/usr.sbin.chronyd" ||
   die "Debian's chrony $debver AppArmor profile has no local include line to insert our rules before"
 p="$top/packaging/debian"
-cp "$p/ptpkvm.mk" "$p/chrony-ptpkvm.install" "$p/chrony-ptpkvm.docs" \
-  "$p/chrony-ptpkvm.postinst" "$p/chrony-ptpkvm.postrm" "$deb/"
-mkdir -p "$deb/ptpkvm/conf.d"
-cp "$p/conf.d-ptpkvm.conf" "$deb/ptpkvm/conf.d/ptpkvm.conf"
-cp "$p/refclock.conf" "$deb/ptpkvm/ptpkvm-refclock.conf"
+cp "$p/ptpkvm.mk" "$p/chrony-ptpkvm.install" "$p/chrony-ptpkvm.docs" "$p/chrony-ptpkvm.manpages" \
+  "$p/chrony-ptpkvm.triggers" "$p/chrony-ptpkvm.postinst" "$p/chrony-ptpkvm.postrm" "$deb/"
 printf '\ninclude debian/ptpkvm.mk\n' >> "$deb/rules"
 # Debian's rules name chrony's units without a package (one binary package
 # until now): give them to chrony, or dh_installsystemd looks for them in
@@ -165,11 +182,15 @@ awk -v f="$p/apparmor.in" '
   { print }' "$deb/usr.sbin.chronyd" > "$deb/usr.sbin.chronyd.new"
 mv "$deb/usr.sbin.chronyd.new" "$deb/usr.sbin.chronyd"
 maint="${DEBFULLNAME:-The chrony-ptpkvm authors} <${DEBEMAIL:-chrony-ptpkvm@example.org}>"
+# This is not Debian's upload: the builder maintains it (Debian's
+# maintainer is named in the changelog entry), and Debian's repository is
+# not this package's (no Vcs-* fields).
 orig_maint=$(sed -n 's/^Maintainer: //p' "$deb/control")
-sed -i "s/^Maintainer: .*/Maintainer: $maint/" "$deb/control"
-date=$(git -C "$top" log -1 --format=%cD 2>/dev/null || date -R)
+sed -i -e "s/^Maintainer: .*/Maintainer: $maint/" -e '/^Vcs-/d' "$deb/control"
+date=$(date -R -u -d "@$epoch")
+# UNRELEASED: a local build, not an upload to the release (lintian accepts it)
 {
-  echo "chrony ($pkgver) $suite; urgency=medium"
+  echo "chrony ($pkgver) UNRELEASED; urgency=medium"
   echo
   echo "  * chrony-ptpkvm $commit on Debian's chrony $debver"
   echo "    (maintained in Debian by $orig_maint):"

@@ -47,7 +47,7 @@ FAKE_PHC_CFLAGS := -I$(TOP)/tests/unit -I$(TOP)/tests/model
 # CHRONY_UNIT=chronyd.service).
 udevrulesdir ?= $(prefix)/lib/udev/rules.d
 systemdunitdir ?= $(prefix)/lib/systemd/system
-modulesloaddir ?= $(prefix)/lib/modules-load.d
+ptpkvmlibdir ?= $(prefix)/lib/chrony-ptpkvm
 docdir ?= $(prefix)/share/doc/chrony-ptpkvm
 CHRONY_GROUP ?= _chrony
 CHRONY_UNIT ?= chrony.service
@@ -186,24 +186,27 @@ endif
 doctor-check: $(DOCTOR_CHECKS)
 
 install-guest: $(DOCTOR)
-	install -d $(DESTDIR)$(bindir) $(DESTDIR)$(modulesloaddir) $(DESTDIR)$(udevrulesdir) \
+	install -d $(DESTDIR)$(bindir) $(DESTDIR)$(ptpkvmlibdir) $(DESTDIR)$(udevrulesdir) \
 	  $(DESTDIR)$(systemdunitdir)/$(CHRONY_UNIT).d \
 	  $(DESTDIR)$(systemdunitdir)/chrony-wait.service.d \
-	  $(DESTDIR)$(systemdunitdir)/dev-ptp_kvm.device.d \
+	  $(DESTDIR)$(systemdunitdir)/modprobe@ptp_kvm.service.d \
 	  $(DESTDIR)$(CHRONY_CONFDIR) $(DESTDIR)$(docdir)
 	install -m 0755 $(DOCTOR) $(DESTDIR)$(bindir)/ptpkvm-doctor
 	install -d $(DESTDIR)$(mandir)/man8
 	install -m 0644 $(TOP)/tools/ptpkvm-doctor.8 $(DESTDIR)$(mandir)/man8/ptpkvm-doctor.8
-	install -m 0644 $(TOP)/guest/modules-load.d/ptp_kvm.conf $(DESTDIR)$(modulesloaddir)/ptp_kvm.conf
+	install -m 0755 $(TOP)/guest/chrony/ptpkvm-refclock $(DESTDIR)$(ptpkvmlibdir)/ptpkvm-refclock
 	sed 's/@CHRONY_GROUP@/$(CHRONY_GROUP)/g' $(TOP)/guest/udev/61-ptpkvm.rules.in \
 	  > $(DESTDIR)$(udevrulesdir)/61-ptpkvm.rules
 	chmod 0644 $(DESTDIR)$(udevrulesdir)/61-ptpkvm.rules
-	install -m 0644 $(TOP)/guest/systemd/chrony.service.d/50-ptpkvm.conf \
-	  $(DESTDIR)$(systemdunitdir)/$(CHRONY_UNIT).d/50-ptpkvm.conf
+	sed -e 's|@PTPKVM_HELPER@|$(ptpkvmlibdir)/ptpkvm-refclock|g' -e 's|@CHRONYD@|$(sbindir)/chronyd|g' \
+	  $(TOP)/guest/systemd/chrony.service.d/50-ptpkvm.conf \
+	  > $(DESTDIR)$(systemdunitdir)/$(CHRONY_UNIT).d/50-ptpkvm.conf
+	chmod 0644 $(DESTDIR)$(systemdunitdir)/$(CHRONY_UNIT).d/50-ptpkvm.conf
 	install -m 0644 $(TOP)/guest/systemd/chrony-wait.service.d/50-ptpkvm.conf \
 	  $(DESTDIR)$(systemdunitdir)/chrony-wait.service.d/50-ptpkvm.conf
-	install -m 0644 $(TOP)/guest/systemd/dev-ptp_kvm.device.d/50-ptpkvm.conf \
-	  $(DESTDIR)$(systemdunitdir)/dev-ptp_kvm.device.d/50-ptpkvm.conf
-	install -m 0644 $(TOP)/guest/chrony/ptpkvm.conf $(DESTDIR)$(CHRONY_CONFDIR)/ptpkvm.conf.sample
+	install -m 0644 $(TOP)/guest/systemd/modprobe@ptp_kvm.service.d/50-ptpkvm.conf \
+	  $(DESTDIR)$(systemdunitdir)/modprobe@ptp_kvm.service.d/50-ptpkvm.conf
+	install -m 0644 $(TOP)/guest/chrony/ptpkvm.conf $(DESTDIR)$(CHRONY_CONFDIR)/../ptpkvm.conf
+	install -m 0644 $(TOP)/guest/chrony/conf.d/ptpkvm.conf $(DESTDIR)$(CHRONY_CONFDIR)/ptpkvm.conf
 	install -m 0644 $(TOP)/guest/systemd/app-after-time-sync.conf \
 	  $(TOP)/docs/setup.md $(TOP)/docs/troubleshooting.md $(DESTDIR)$(docdir)/

@@ -4,13 +4,15 @@
 # libphcr (ptpkvm/phc_reader) is built as a static library with the
 # package's build flags and linked into chronyd by the configure patch
 # (-lphcr, directories through CPPFLAGS/LDFLAGS, as the project's Makefile
-# does); ptpkvm-doctor and the udev rule are built for chrony-ptpkvm.
+# does); ptpkvm-doctor, the udev rule, the chrony.service drop-in (the
+# path of ptpkvm-refclock) and ptpkvm-refclock are built for chrony-ptpkvm.
 # chronyd is installed into debian/chrony (with two binary packages
 # dh_auto_install would use debian/tmp).
 
 PTPKVM_SRC := $(CURDIR)/ptpkvm
 PTPKVM_OUT := $(CURDIR)/ptpkvm/build
 PTPKVM_GROUP := _chrony
+PTPKVM_HELPER := /usr/lib/chrony-ptpkvm/ptpkvm-refclock
 
 export DEB_CPPFLAGS_MAINT_APPEND := -I$(PTPKVM_SRC)/include
 export DEB_LDFLAGS_MAINT_APPEND := -L$(PTPKVM_OUT)
@@ -39,11 +41,26 @@ $(PTPKVM_OUT)/61-ptpkvm.rules: $(PTPKVM_SRC)/guest/udev/61-ptpkvm.rules.in
 	@mkdir -p $(dir $@)
 	sed 's/@CHRONY_GROUP@/$(PTPKVM_GROUP)/g' $< > $@
 
+$(PTPKVM_OUT)/chrony.service.d/50-ptpkvm.conf: \
+    $(PTPKVM_SRC)/guest/systemd/chrony.service.d/50-ptpkvm.conf
+	@mkdir -p $(dir $@)
+	sed -e 's|@PTPKVM_HELPER@|$(PTPKVM_HELPER)|g' -e 's|@CHRONYD@|/usr/sbin/chronyd|g' $< > $@
+
+# a patch cannot carry the executable mode
+$(PTPKVM_OUT)/ptpkvm-refclock: $(PTPKVM_SRC)/guest/chrony/ptpkvm-refclock
+	install -D -m 0755 $< $@
+
 override_dh_auto_build: $(PTPKVM_OUT)/libphcr.a $(PTPKVM_OUT)/ptpkvm-doctor \
-    $(PTPKVM_OUT)/61-ptpkvm.rules
+    $(PTPKVM_OUT)/61-ptpkvm.rules $(PTPKVM_OUT)/chrony.service.d/50-ptpkvm.conf \
+    $(PTPKVM_OUT)/ptpkvm-refclock
 	grep -q 'define FEAT_PTPKVM' config.h || \
 	  { echo "error: chrony configured without FEAT_PTPKVM" >&2; exit 1; }
 	dh_auto_build
 
 override_dh_auto_install:
 	dh_auto_install --destdir=debian/chrony
+
+# chrony's NEWS.Debian is about chrony: not in chrony-ptpkvm's documentation
+override_dh_installchangelogs:
+	dh_installchangelogs
+	rm -f debian/chrony-ptpkvm/usr/share/doc/chrony-ptpkvm/NEWS.Debian
