@@ -23,8 +23,8 @@ CHRONYC := $(CHRONY_DIR)/chronyc
 PATCH_DIR := $(TOP)/patches/$(CHRONY_VERSION)
 PATCHES := $(addprefix $(PATCH_DIR)/,$(shell cat $(PATCH_DIR)/series 2>/dev/null))
 ENSURE := $(TOP)/scripts/ensure-packages.sh
-# The driver's files, linked into the patched tree (objects listed by the
-# configure patch).
+# The driver's files, linked into the patched tree (the configure patch
+# compiles every refclock_ptpkvm*.c it finds there).
 DRIVER_FILES := $(wildcard $(TOP)/refclock_ptpkvm*.c $(TOP)/refclock_ptpkvm*.h)
 
 # Installation directories (Debian layout for the configuration).
@@ -54,16 +54,16 @@ CHRONY_CONFIGURE_FLAGS := --prefix=$(prefix) --bindir=$(bindir) --sbindir=$(sbin
 PACKAGES := build-essential pkg-config patch linux-libc-dev \
   libcap-dev libseccomp-dev libedit-dev nettle-dev libgnutls28-dev libcmocka-dev
 
-CHECK_TARGETS :=
+CHECK_TARGETS := patches-check
 ALL_TARGETS :=
 INSTALL_TARGETS :=
 BENCH_TARGETS :=
 # Checks CI also runs against chrony 4.3 and 4.9 (e.g. the driver's tests).
-VERSION_CHECK_TARGETS :=
+VERSION_CHECK_TARGETS := patches-check
 
 export TOP BUILD CHRONY_VERSION CHRONY_DIR CHRONYD CHRONYC PHCR_LIB ENSURE
 
-.PHONY: print-version-checks print-prefix build-check all deps chrony chrony-unit-check chrony-smoke check demo bench \
+.PHONY: print-version-checks print-prefix build-check patches-check all deps chrony chrony-unit-check chrony-smoke check demo bench \
   install install-chrony clean FORCE
 
 all: chrony
@@ -84,8 +84,9 @@ $(CHRONY_SRC): $(TOP)/scripts/fetch-chrony.sh $(TOP)/patches/chrony-versions \
 	CHRONY_TARBALL="$(CHRONY_TARBALL)" $(TOP)/scripts/fetch-chrony.sh \
 	  $(CHRONY_VERSION) $(BUILD)/src
 
-# Fresh tree, then the series; patch refuses fuzz (-F0), so any hunk that
-# does not apply exactly fails the build.
+# Fresh tree, then the series (patches/VERSION/series: links to the patches
+# in patches/common, and the version's own patches); patch refuses fuzz
+# (-F0), so any hunk that does not apply exactly fails the build.
 $(CHRONY_DIR)/.ptpkvm-patched: $(CHRONY_SRC) $(PATCH_DIR)/series $(PATCHES) \
     $(TOP)/Makefile
 	rm -rf $(CHRONY_DIR)
@@ -97,20 +98,23 @@ $(CHRONY_DIR)/.ptpkvm-patched: $(CHRONY_SRC) $(PATCH_DIR)/series $(PATCHES) \
 	done
 	@if find $(CHRONY_DIR) -name '*.rej' -o -name '*.orig' | grep .; then \
 	  echo "error: rejected or fuzzy hunks above" >&2; exit 1; fi
-	ln -sf $(DRIVER_FILES) $(CHRONY_DIR)/
 	touch $@
 
-# chrony is configured again whenever its flags change (prefix=..., etc.).
+# chrony is configured again whenever its flags or the driver's files
+# change (prefix=..., a driver file added or removed).
 CHRONY_FLAGS_STAMP := $(CHRONY_DIR)/.ptpkvm-configure-flags
+CHRONY_FLAGS_ID := $(CHRONY_CONFIGURE_FLAGS) $(notdir $(DRIVER_FILES))
 $(CHRONY_FLAGS_STAMP): $(CHRONY_DIR)/.ptpkvm-patched FORCE
-	@echo '$(CHRONY_CONFIGURE_FLAGS)' | cmp -s - $@ || \
-	  echo '$(CHRONY_CONFIGURE_FLAGS)' > $@
+	@echo '$(CHRONY_FLAGS_ID)' | cmp -s - $@ || \
+	  echo '$(CHRONY_FLAGS_ID)' > $@
 
 $(CHRONY_DIR)/Makefile: $(CHRONY_DIR)/.ptpkvm-patched $(CHRONY_FLAGS_STAMP) | deps
+	rm -rf $(CHRONY_DIR)/refclock_ptpkvm*.[ch] $(CHRONY_DIR)/.deps
+	ln -s $(DRIVER_FILES) $(CHRONY_DIR)/
 	cd $(CHRONY_DIR) && CPPFLAGS="-I$(TOP)/include" LDFLAGS="-L$(PHCR_DIR)" \
 	  ./configure $(CHRONY_CONFIGURE_FLAGS) > configure.log 2>&1 || \
 	  { cat configure.log; exit 1; }
-	@grep -q 'define FEAT_PTPKVM' $(CHRONY_DIR)/config.h || \
+	@grep -q 'define CHRONYD_FEATURES ".*+PTPKVM' $(CHRONY_DIR)/config.h || \
 	  { echo "error: chrony configured without FEAT_PTPKVM (no PHC support?)" >&2; exit 1; }
 	@echo "chrony $(CHRONY_VERSION) configured:" \
 	  $$(sed -n 's/^#define FEAT_\([A-Z0-9]*\) 1$$/+\1/p' $(CHRONY_DIR)/config.h | sort | tr '\n' ' ')
@@ -143,6 +147,11 @@ chrony-unit-check: chrony
 build-check: chrony
 	CHRONY_VERSION=$(CHRONY_VERSION) $(TOP)/tests/build/test-fetch.sh
 	$(TOP)/tests/build/test-install.sh
+
+# The patch series held once, the patched chrony naming the driver only in
+# its driver table and showing +PTPKVM in chronyd -v.
+patches-check: chrony
+	$(TOP)/tests/build/test-patches.sh
 
 print-prefix:
 	@echo $(prefix)
