@@ -23,7 +23,7 @@
 #include <sys/types.h>
 
 #include "phcr_device.h"
-#include "refclock_ptpkvm_policy.h"
+#include "refclock_ptpkvm_opts.h"
 
 #define DOC_VERSION "0.1"
 #define DOC_SCHEMA_VERSION 1
