@@ -594,7 +594,6 @@ judge_jump(PKD_State *d, const PKD_Input *in, PKD_Verdict *v)
     /* The whole offset of the confirming reading: chronyd's pending
        correction is cancelled by the flush that comes first */
     v->step = (double)in->offset_ns * 1.0e-9 + in->options_offset;
-    v->why = "stepping";
     d->own_step = v->step;
   }
   d->own_flush = v->action == PKS_ACTION_STEP || v->action == PKS_ACTION_FLUSH;

@@ -76,8 +76,9 @@ typedef struct {
                               CONFIRM */
   double step;             /* with STEP: move the clock forward by this (s) */
   PKS_Cause cause;         /* of the jump */
-  const char *why;         /* with a jump: what is done, e.g. "below the
-                              step threshold, slewing" */
+  const char *why;         /* with a jump not stepped: what is done
+                              instead, e.g. "below the step threshold,
+                              slewing" */
   double latency;          /* running time since the last reading that
                               agreed with the estimate (s) */
   double gap;              /* > 0: first reading after this many seconds
