@@ -192,9 +192,10 @@ check_duplicate(struct ptpkvm_instance *pk, const PHCR_Discovery *disc)
   for (o = instances; o; o = o->next) {
     if (o == pk || !o->reader || o->ignored || o->dev_rdev != disc->rdev || !disc->rdev)
       continue;
-    LOG(LOGS_WARN, "refclock PTPKVM %s (PTPKVM line %d) reads %s, the device of "
-        "refclock PTPKVM %s (PTPKVM line %d): line %d ignored (use one refclock PTPKVM "
-        "line per device)", pk->spec, pk->line, disc->path, o->spec, o->line, pk->line);
+    LOG(LOGS_WARN, "refclock PTPKVM %s (PTPKVM line %d): %s is the device of refclock "
+        "PTPKVM %s (PTPKVM line %d), %s; line %d ignored (use one refclock PTPKVM line per "
+        "device)", pk->spec, pk->line, disc->path, o->spec, o->line, PHCR_GetPath(o->reader),
+        pk->line);
     PHCR_Close(pk->reader);
     pk->reader = NULL;
     pk->ignored = 1;
