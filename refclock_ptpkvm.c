@@ -29,10 +29,9 @@
   clock at once, to where the source with its generic options says the
   time is.  It waits for a missing device, reopens a lost one and backs
   off while the host cannot answer.  What to do with each reading is
-  decided in refclock_ptpkvm_decide.c; options and other pure decisions
-  live in refclock_ptpkvm_policy.c.  This file is linked
-  into chrony's source tree by the chrony-ptpkvm build; it is not part of
-  chrony itself.
+  decided in refclock_ptpkvm_decide.c, the options are parsed by
+  refclock_ptpkvm_opts.c.  This file is linked into chrony's source tree
+  by the chrony-ptpkvm build; it is not part of chrony itself.
   */
 
 #include "config.h"
@@ -53,8 +52,6 @@
 
 #include "phcr.h"
 #include "refclock_ptpkvm_decide.h"
-#include "refclock_ptpkvm_policy.h"
-#include "refclock_ptpkvm_status.h"
 
 #ifndef PTPKVM_CHRONY_VERSION
 #error "PTPKVM_CHRONY_VERSION not defined (chrony-ptpkvm configure patch missing?)"
@@ -67,13 +64,15 @@ struct ptpkvm_instance {
   PKP_Options opts;
   PHCR_Config config;
   PHCR_Reader reader;           /* NULL until the device was found */
-  int dev_index;                /* N of /dev/ptpN of the device, or -1 */
+  dev_t dev_rdev;               /* device number of the device, or 0 */
   PKD_State decide;
 
   int open_failures;            /* consecutive failed open/reopen attempts */
   double next_open;             /* monotonic time of the next attempt */
   int gone;                     /* the open device went away */
   int waiting_logged;
+  int ignored;                  /* another line reads the device */
+  int line;                     /* 1 for the first PTPKVM line, ... */
 
   int transient_fallback;       /* the last mode change was a transient
                                    fallback */
@@ -84,26 +83,23 @@ struct ptpkvm_instance {
   double last_full;             /* monotonic time of the last full read */
 
   SCH_TimeoutID sentinel_id;
-  PKP_Health health;
+  PKD_Health health;
 
   unsigned long steps, flushes, samples, dropped;
   struct ptpkvm_instance *next; /* list of all PTPKVM instances */
 
-  /* Two instances on one device are one source: the later one repeats the
-     samples of the first instead of reading the device itself */
-  struct ptpkvm_instance *leader;
-  PHCR_Sample last_sample;      /* the last sample given to chronyd */
-  int last_quality;
-  unsigned long sample_seq;     /* samples given to chronyd */
-  unsigned long copied_seq;     /* with leader: its sample_seq copied */
-
   PKS_Status status;            /* for monitoring (docs/monitoring.md) */
   char *status_path;            /* NULL: no status file */
   int status_error;             /* the last write failed */
+  double status_due;            /* monotonic time of the next routine write */
 };
 
-/* All PTPKVM instances, to warn about two on one device */
+/* All PTPKVM instances, to find two on one device */
 static struct ptpkvm_instance *instances;
+
+/* Status file: written at once when something happens, else at most
+   once in this interval (s) */
+#define STATUS_INTERVAL 60.0
 
 /* ================================================== */
 
@@ -176,41 +172,36 @@ clock_changed(struct timespec *raw, struct timespec *cooked, double dfreq,
               double doffset, LCL_ChangeType change_type, void *anything)
 {
   struct ptpkvm_instance *pk = anything;
-  PKD_Change change;
 
-  switch (change_type) {
-    case LCL_ChangeStep:
-      change = PKD_CHANGE_STEP;
-      break;
-    case LCL_ChangeUnknownStep:
-      change = PKD_CHANGE_UNKNOWN_STEP;
-      break;
-    default:
-      change = PKD_CHANGE_ADJUST;
-      break;
-  }
-  PKD_ClockChanged(&pk->decide, change, doffset);
+  PKD_ClockChanged(&pk->decide, change_type == LCL_ChangeStep ? PKD_CHANGE_STEP :
+                   change_type == LCL_ChangeUnknownStep ? PKD_CHANGE_UNKNOWN_STEP :
+                   PKD_CHANGE_ADJUST, doffset);
 }
 
 /* ================================================== */
 
-static void
-warn_duplicate(struct ptpkvm_instance *pk, const char *path)
+/* Two sources reading one clock are not independent: a line whose device
+   (its device number, whatever the path) another line reads already is
+   ignored */
+
+static int
+check_duplicate(struct ptpkvm_instance *pk, const PHCR_Discovery *disc)
 {
   struct ptpkvm_instance *o;
 
   for (o = instances; o; o = o->next) {
-    if (o == pk || !o->reader)
+    if (o == pk || !o->reader || o->ignored || o->dev_rdev != disc->rdev || !disc->rdev)
       continue;
-    if ((pk->dev_index >= 0 && o->dev_index == pk->dev_index) ||
-        !strcmp(PHCR_GetPath(o->reader), path)) {
-      LOG(LOGS_WARN, "%s: same device as %s; two sources reading one clock are not "
-          "independent, this one repeats its samples (use one refclock PTPKVM line)",
-          pk->name, o->name);
-      pk->leader = o;
-      return;
-    }
+    LOG(LOGS_WARN, "refclock PTPKVM %s (PTPKVM line %d): %s is the device of refclock "
+        "PTPKVM %s (PTPKVM line %d), %s; line %d ignored (use one refclock PTPKVM line per "
+        "device)", pk->spec, pk->line, disc->path, o->spec, o->line, PHCR_GetPath(o->reader),
+        pk->line);
+    PHCR_Close(pk->reader);
+    pk->reader = NULL;
+    pk->ignored = 1;
+    return 0;
   }
+  return 1;
 }
 
 /* ================================================== */
@@ -239,9 +230,7 @@ log_open(struct ptpkvm_instance *pk, const PHCR_Discovery *disc, int reopen)
       reopen ? "reopened" : "using", path, why,
       PHCR_ModeName(PHCR_GetBestMode(pk->reader)), attempts);
   snprintf(pk->name, sizeof (pk->name), "PTPKVM %s", path);
-  pk->dev_index = disc->index;
-  if (!reopen)
-    warn_duplicate(pk, path);
+  pk->dev_rdev = disc->rdev;
 }
 
 /* ================================================== */
@@ -254,6 +243,8 @@ ensure_device(struct ptpkvm_instance *pk, double now)
   PHCR_Discovery disc;
   PHCR_Error err;
 
+  if (pk->ignored)
+    return 0;
   if (pk->reader && !pk->gone)
     return 1;
   PKD_ReadFailed(&pk->decide);
@@ -267,6 +258,8 @@ ensure_device(struct ptpkvm_instance *pk, double now)
     err = PHCR_Reopen(pk->reader, &disc);
 
   if (err == PHCR_OK) {
+    if (!check_duplicate(pk, &disc))
+      return 0;
     log_open(pk, &disc, pk->gone);
     pk->open_failures = 0;
     pk->waiting_logged = 0;
@@ -276,7 +269,7 @@ ensure_device(struct ptpkvm_instance *pk, double now)
   }
 
   pk->open_failures++;
-  pk->next_open = now + PKP_Backoff(pk->open_failures);
+  pk->next_open = now + PKD_Backoff(pk->open_failures, PKD_OPEN_DELAY, PKD_OPEN_DELAY_MAX);
 
   if (!pk->waiting_logged) {
     LOG(LOGS_WARN, "%s: %s (%s); source unreachable, waiting for the device",
@@ -293,7 +286,7 @@ ensure_device(struct ptpkvm_instance *pk, double now)
 /* ================================================== */
 
 static const char *
-skipped_text(const PKP_Health *h)
+skipped_text(const PKD_Health *h)
 {
   static char buf[96];
 
@@ -361,7 +354,7 @@ static void
 account_read(struct ptpkvm_instance *pk, PHCR_Error err, const PHCR_Result *res,
              double now)
 {
-  PKP_HealthEvent ev;
+  PKD_HealthEvent ev;
   char since[64] = "", errno_text[32] = "";
 
   if (err == PHCR_OK && res->prev_mode == PHCR_MODE_NONE)
@@ -369,8 +362,8 @@ account_read(struct ptpkvm_instance *pk, PHCR_Error err, const PHCR_Result *res,
   else if (err == PHCR_OK && res->mode_changed)
     log_mode_change(pk, res);
 
-  ev = PKP_HealthUpdate(&pk->health, err == PHCR_OK, now);
-  if (ev == PKP_HEALTH_FAILING) {
+  ev = PKD_HealthUpdate(&pk->health, err == PHCR_OK, now);
+  if (ev == PKD_HEALTH_FAILING) {
     if (pk->health.failures > 1)
       snprintf(since, sizeof (since), " (%lu reads in %.0f s)", pk->health.failures,
                now - pk->health.since);
@@ -378,7 +371,7 @@ account_read(struct ptpkvm_instance *pk, PHCR_Error err, const PHCR_Result *res,
       snprintf(errno_text, sizeof (errno_text), " (errno %d)", res->sys_errno);
     LOG(LOGS_WARN, "%s: reading failed%s: %s%s; source unreachable until it works%s",
         pk->name, since, PHCR_ErrorString(err), errno_text, skipped_text(&pk->health));
-  } else if (ev == PKP_HEALTH_RECOVERED) {
+  } else if (ev == PKD_HEALTH_RECOVERED) {
     LOG(LOGS_INFO, "%s: reading works again in mode %s after %lu failed reads in %.1f s",
         pk->name, PHCR_ModeName(res->mode), pk->health.failures, now - pk->health.since);
   }
@@ -390,7 +383,7 @@ account_read(struct ptpkvm_instance *pk, PHCR_Error err, const PHCR_Result *res,
 
   PKD_ReadFailed(&pk->decide);
   pk->read_failures++;
-  pk->next_read = now + PKP_RetryDelay(pk->read_failures);
+  pk->next_read = now + PKD_Backoff(pk->read_failures, PKD_READ_DELAY, PKD_READ_DELAY_MAX);
 
   if (err == PHCR_ERR_GONE && !pk->gone) {
     /* Reopen at the next poll.  If the failure line was left out (a brief
@@ -432,25 +425,26 @@ make_input(struct ptpkvm_instance *pk, PHCR_Sample *s, int full, double now,
 /* ================================================== */
 
 static void
-log_jump(struct ptpkvm_instance *pk, const PKD_Verdict *v, PKP_Reason why)
+log_jump(struct ptpkvm_instance *pk, const PKD_Verdict *v, int stepped)
 {
+  int flushed = v->action == PKS_ACTION_FLUSH || v->action == PKS_ACTION_STEP;
   char when[64];
 
-  if (v->cause == PKD_CAUSE_START)
+  if (v->cause == PKS_CAUSE_COLD_START)
     snprintf(when, sizeof (when), "at the first reading");
   else if (v->gap > 0.0)
     snprintf(when, sizeof (when), "first reading after %.1f s without readings", v->gap);
   else
     snprintf(when, sizeof (when), "detected within %.2f s of running time", v->latency);
 
-  if (why == PKP_WHY_STEP)
+  if (stepped)
     LOG(LOGS_WARN, "System clock was stepped by %.6f seconds (%s: %s, %s)", v->step,
-        pk->name, PKD_CauseText(v->cause), when);
+        pk->name, PKS_CauseText(v->cause), when);
   else
-    LOG(v->action == PKD_NOTE ? LOGS_INFO : LOGS_WARN,
+    LOG(flushed ? LOGS_WARN : LOGS_INFO,
         "%s: offset to the host clock changed by %+.6f seconds (%s, %s); %s%s", pk->name,
-        v->jump, PKD_CauseText(v->cause), when, v->action == PKD_FLUSH ? "samples dropped, " : "",
-        PKP_ReasonText(why));
+        v->jump, PKS_CauseText(v->cause), when, flushed ? "samples dropped, " : "",
+        v->action == PKS_ACTION_STEP ? "could not step the clock, slewing" : v->why);
 }
 
 /* ================================================== */
@@ -460,22 +454,24 @@ log_jump(struct ptpkvm_instance *pk, const PKD_Verdict *v, PKP_Reason why)
 static void
 init_status(struct ptpkvm_instance *pk)
 {
-  static int index = 0;
   char path[PKS_NAME_MAX];
 
   PKS_Init(&pk->status, (long)getpid(), pk->spec);
-  if (PKS_MakePath(path, sizeof (path), CNF_GetBindCommandPath(), index++))
+  if (PKS_MakePath(path, sizeof (path), CNF_GetBindCommandPath(), pk->line - 1))
     pk->status_path = Strdup(path);
 }
 
 /* ================================================== */
+/* Write the status file when something happened (news, or a change of the
+   device, a reading mode or failing), else at most once a minute */
 
 static void
-write_status(struct ptpkvm_instance *pk)
+write_status(struct ptpkvm_instance *pk, int news)
 {
   PHCR_Mode mode = PHCR_MODE_NONE, best = PHCR_MODE_NONE;
   struct timespec now;
   PHCR_Counters c;
+  double mono;
   int r;
 
   if (!pk->status_path)
@@ -490,8 +486,13 @@ write_status(struct ptpkvm_instance *pk)
   pk->status.counters = (PKS_Counters){ c.reads, c.failed_reads, pk->samples, pk->steps,
                                         pk->flushes };
   LCL_ReadCookedTime(&now, NULL);
-  PKS_SetState(&pk->status, pk->reader ? PHCR_GetPath(pk->reader) : pk->spec,
-               PHCR_ModeName(mode), PHCR_ModeName(best), pk->health.failing, &now);
+  news |= PKS_SetState(&pk->status, pk->reader ? PHCR_GetPath(pk->reader) : pk->spec,
+                       PHCR_ModeName(mode), PHCR_ModeName(best), pk->health.failing, &now);
+
+  mono = mono_time();
+  if (!news && mono < pk->status_due)
+    return;
+  pk->status_due = mono + STATUS_INTERVAL;
 
   r = PKS_Write(&pk->status, pk->status_path);
   if (r < 0 && !pk->status_error)
@@ -500,73 +501,37 @@ write_status(struct ptpkvm_instance *pk)
 }
 
 /* ================================================== */
-/* The status file's cause: a jump found after an outage of readings with
-   no other evidence is an outage */
-
-static PKS_Cause
-status_cause(const PKD_Verdict *v)
-{
-  switch (v->cause) {
-    case PKD_CAUSE_START:
-      return PKS_CAUSE_COLD_START;
-    case PKD_CAUSE_HOST_AHEAD:
-      return v->gap > 0.0 ? PKS_CAUSE_OUTAGE : PKS_CAUSE_PAUSE;
-    case PKD_CAUSE_HOST_BACK:
-      return v->gap > 0.0 ? PKS_CAUSE_OUTAGE : PKS_CAUSE_HOST_STEP;
-    case PKD_CAUSE_GUEST_STEP:
-      return PKS_CAUSE_GUEST_STEP;
-    case PKD_CAUSE_SUSPEND:
-      return PKS_CAUSE_SUSPEND;
-    case PKD_CAUSE_CHRONYD_STEP:
-      return PKS_CAUSE_CHRONYD_STEP;
-    default:
-      return PKS_CAUSE_OTHER;
-  }
-}
-
-/* ================================================== */
+/* Execute the verdict on a confirmed jump */
 
 static void
-record_disruption(struct ptpkvm_instance *pk, const PKD_Verdict *v, int stepped)
-{
-  struct timespec now;
-
-  LCL_ReadCookedTime(&now, NULL);
-  PKS_AddDisruption(&pk->status, &now, v->jump, status_cause(v), v->latency,
-                    stepped ? PKS_ACTION_STEP :
-                    v->action == PKD_NOTE ? PKS_ACTION_NONE : PKS_ACTION_FLUSH,
-                    PKD_CauseText(v->cause));
-}
-
-/* ================================================== */
-/* Execute a verdict on a confirmed jump */
-
-static void
-act_on_jump(struct ptpkvm_instance *pk, const PKD_Verdict *v, double now)
+act_on_jump(struct ptpkvm_instance *pk, const PKD_Verdict *v)
 {
   struct timespec raw, cooked;
-  PKP_Reason why = v->why;
+  PKS_Action action = PKS_ACTION_NONE;
   int stepped = 0;
 
-  if (v->action == PKD_FLUSH || v->action == PKD_STEP) {
+  if (v->action == PKS_ACTION_FLUSH || v->action == PKS_ACTION_STEP) {
     /* Everything measured before the jump is invalid: drop the samples of
        every refclock and source as after an unknown step */
     LCL_ReadRawTime(&raw);
     LCL_CookTime(&raw, &cooked, NULL);
     LCL_NotifyExternalTimeStep(&raw, &cooked, 0.0, 0.0);
     pk->flushes++;
+    action = PKS_ACTION_FLUSH;
 
-    if (v->action == PKD_STEP) {
-      stepped = LCL_ApplyStepOffset(-v->step);
-      why = stepped ? PKP_WHY_STEP : PKP_WHY_STEP_FAILED;
-      pk->steps += stepped;
+    if (v->action == PKS_ACTION_STEP && LCL_ApplyStepOffset(-v->step)) {
+      stepped = 1;
+      pk->steps++;
+      action = PKS_ACTION_STEP;
     }
-    PKD_Acted(&pk->decide, v, stepped, now);
-    RCL_RequestBurst(pk->rcl, PKP_BURST_POLLS, PKP_BURST_INTERVAL);
+    RCL_RequestBurst(pk->rcl, PKD_BURST_POLLS, PKD_BURST_INTERVAL);
   }
 
-  log_jump(pk, v, why);
-  record_disruption(pk, v, stepped);
+  log_jump(pk, v, stepped);
+  LCL_ReadCookedTime(&cooked, NULL);
+  PKS_AddDisruption(&pk->status, &cooked, v->jump, v->cause, v->latency, action,
+                    PKS_CauseText(v->cause));
+  write_status(pk, 1);
 }
 
 /* ================================================== */
@@ -584,10 +549,6 @@ add_sample(struct ptpkvm_instance *pk, PHCR_Sample *s, int quality)
     pk->dropped++;
   else
     pk->samples++;
-
-  pk->last_sample = *s;
-  pk->last_quality = quality;
-  pk->sample_seq++;
 
   /* The sample's error bound is its dispersion in chronyd */
   RCL_SetSampleError(pk->rcl, s->error);
@@ -617,7 +578,7 @@ process_read(struct ptpkvm_instance *pk, PHCR_Result *res, double now, int full)
   for (i = 0; ; i++) {
     make_input(pk, &res->sample, full, now, &in);
     PKD_Process(&pk->decide, &in, &v);
-    if (v.action != PKD_CONFIRM || i >= 2 * pk->opts.confirm + 2)
+    if (v.action != PKS_ACTION_CONFIRM || i >= 2 * pk->opts.confirm + 2)
       break;
 
     DEBUG_LOG("%s: suspect jump %+.9f, confirming", pk->name, v.jump);
@@ -629,10 +590,10 @@ process_read(struct ptpkvm_instance *pk, PHCR_Result *res, double now, int full)
     pk->last_full = now;
   }
 
-  if (v.action != PKD_NONE && v.action != PKD_CONFIRM)
-    act_on_jump(pk, &v, now);
+  if (v.jumped)
+    act_on_jump(pk, &v);
 
-  return v.add ? add_sample(pk, &res->sample, v.quality) : 0;
+  return v.action == PKS_ACTION_ADD ? add_sample(pk, &res->sample, v.quality) : 0;
 }
 
 /* ================================================== */
@@ -658,8 +619,8 @@ sentinel_timeout(void *arg)
   pk->sentinel_id = SCH_AddTimeoutByDelay(pk->opts.sentinel, sentinel_timeout, pk);
 
   now = mono_time();
-  if (pk->leader || !PKP_SentinelDue(&pk->opts, pk->interval, now - pk->last_full,
-                                     pk->reader && !pk->gone && pk->read_failures == 0))
+  if (!PKD_SentinelDue(&pk->opts, pk->interval, now - pk->last_full,
+                       pk->reader && !pk->gone && pk->read_failures == 0))
     return;
 
   err = PHCR_ReadSentinel(pk->reader, now, &res);
@@ -696,13 +657,14 @@ restart_sentinel(struct ptpkvm_instance *pk)
 static int
 ptpkvm_initialise(RCL_Instance instance)
 {
+  static int lines = 0;
   struct ptpkvm_instance *pk;
   char *spec, err[PHCR_ERRTEXT_MAX];
 
   pk = MallocNew(struct ptpkvm_instance);
   memset(pk, 0, sizeof (*pk));
   pk->rcl = instance;
-  pk->dev_index = -1;
+  pk->line = ++lines;
 
   parse_options(pk);
 
@@ -713,10 +675,7 @@ ptpkvm_initialise(RCL_Instance instance)
   snprintf(pk->name, sizeof (pk->name), "PTPKVM %s", pk->spec);
 
   make_reader_config(pk);
-  if (!PKD_Init(&pk->decide, &pk->opts, mono_time()))
-    LOG_FATAL("PTPKVM: could not create the jump detector");
-
-  PKP_HealthInit(&pk->health);
+  PKD_Init(&pk->decide, &pk->opts, mono_time());
   pk->interval = UTI_Log2ToDouble(RCL_GetDriverPoll(instance));
   pk->last_full = mono_time();
 
@@ -729,6 +688,7 @@ ptpkvm_initialise(RCL_Instance instance)
   /* A missing device is not an error: the source stays unreachable and
      the driver keeps looking for it */
   ensure_device(pk, mono_time());
+  write_status(pk, 1);
 
   if (pk->opts.sentinel > 0.0)
     pk->sentinel_id = SCH_AddTimeoutByDelay(pk->opts.sentinel, sentinel_timeout, pk);
@@ -741,23 +701,19 @@ ptpkvm_initialise(RCL_Instance instance)
 static void
 ptpkvm_finalise(RCL_Instance instance)
 {
-  struct ptpkvm_instance *pk = RCL_GetDriverData(instance), **p, *o;
+  struct ptpkvm_instance *pk = RCL_GetDriverData(instance), **p;
   PHCR_Counters c;
 
   if (pk->sentinel_id)
     SCH_RemoveTimeout(pk->sentinel_id);
   LCL_RemoveParameterChangeHandler(clock_changed, pk);
   pk->status.running = 0;
-  write_status(pk);
+  write_status(pk, 1);
   for (p = &instances; *p; p = &(*p)->next) {
     if (*p == pk) {
       *p = pk->next;
       break;
     }
-  }
-  for (o = instances; o; o = o->next) {
-    if (o->leader == pk)
-      o->leader = NULL;
   }
 
   if (pk->reader) {
@@ -769,26 +725,9 @@ ptpkvm_finalise(RCL_Instance instance)
     PHCR_Close(pk->reader);
   }
 
-  PKD_Fini(&pk->decide);
   Free(pk->status_path);
   Free(pk->spec);
   Free(pk);
-}
-
-/* ================================================== */
-
-/* A second instance on the leader's device gives chronyd the leader's
-   samples (the leader's jumps flush both sources) */
-
-static int
-repeat_leader(struct ptpkvm_instance *pk)
-{
-  struct ptpkvm_instance *l = pk->leader;
-
-  if (l->sample_seq == pk->copied_seq)
-    return 0;
-  pk->copied_seq = l->sample_seq;
-  return add_sample(pk, &l->last_sample, l->last_quality);
 }
 
 /* ================================================== */
@@ -804,8 +743,6 @@ poll_device(struct ptpkvm_instance *pk)
   now = mono_time();
   if (!ensure_device(pk, now) || !probe_due(pk, now))
     return 0;
-  if (pk->leader)
-    return repeat_leader(pk);
 
   /* After failures, one ioctl until the device answers again */
   full = pk->read_failures == 0;
@@ -828,7 +765,7 @@ ptpkvm_poll(RCL_Instance instance)
   int r;
 
   r = poll_device(pk);
-  write_status(pk);
+  write_status(pk, 0);
   return r;
 }
 

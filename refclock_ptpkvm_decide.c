@@ -1,5 +1,5 @@
 /*
-  chrony-ptpkvm -- decision loop of the PTPKVM reference clock driver
+  chrony-ptpkvm -- decisions of the PTPKVM reference clock driver
 
   Copyright (C) 2026 The chrony-ptpkvm authors
 
@@ -16,20 +16,419 @@
 
   =======================================================================
 
-  Implementation of the driver's decision loop (see
-  refclock_ptpkvm_decide.h): the detector input, cold judgements after
-  start, foreign steps and outages, the verdict for each reading and the
-  cause of a confirmed jump.  Plain C on phc_reader's jump detector and the
-  policy; no chrony headers, no clock reads, no I/O.
+  Implementation of the driver's decisions (see refclock_ptpkvm_decide.h).
+  The jump detector keeps the last normal readings of the watched offset,
+  estimates offset and drift robustly (medians of the older and newer
+  halves, MAD of the residuals) and finds a suspect when a reading's
+  deviation from the prediction is clearly beyond the noise margin and
+  reaches the jump threshold; the next readings must agree on the same
+  jump J (exact integer nanoseconds) to confirm it, a reading that agrees
+  with the old estimate dismisses it.  The watched offset is the host
+  clock minus chronyd's cooked time, with chronyd's own corrections taken
+  out and the generic options' offset put in; after start, a step of the
+  clock not made by this driver and an outage of readings the next reading
+  is judged as at a cold start (a jump from offset 0).  REALTIME against
+  MONOTONIC and BOOTTIME tells who moved the clock.  Plain C on phc_reader's
+  order statistics; no chrony headers, no clock reads, no I/O.
   */
 
 #include <math.h>
 #include <string.h>
 
 #include "refclock_ptpkvm_decide.h"
+#include "phcr.h"
 
 /* Largest value handled as a correction or an option offset (s) */
 #define MAX_CORRECTION 9.0e9
+
+/* Confirming readings agree with the suspect's J within TOLERANCE + both
+   error bounds + 3 x noise + the drift allowance (s) */
+#define TOLERANCE 50e-6
+/* Noise margin = NOISE_K x robust std-dev of the residuals + the error
+   bounds, + MIN_MARGIN, + DRIFT_TOLERANCE (s/s) per second since the last
+   normal reading (unmodelled drift) */
+#define NOISE_K 8.0
+#define MIN_MARGIN 1e-6
+#define DRIFT_TOLERANCE 10e-6
+/* Shortest span between the halves of the history for a drift estimate */
+#define MIN_DRIFT_SPAN 2.0
+#define MAX_DRIFT 0.1
+/* Weight of a new deviation in the slow noise estimate, after the first
+   PRED_NOISE_START readings (plain mean until then) */
+#define PRED_NOISE_ALPHA (1.0 / 32.0)
+#define PRED_NOISE_START 8
+/* mean |x| of a gaussian is sqrt(2 / pi) sigma */
+#define MEAN_ABS_TO_SIGMA 1.2533
+
+/* ================================================== */
+
+static int64_t
+sat_sub(int64_t a, int64_t b)
+{
+  int64_t r;
+
+  if (__builtin_sub_overflow(a, b, &r))
+    return b < 0 ? INT64_MAX : INT64_MIN;
+  return r;
+}
+
+/* ================================================== */
+
+static int64_t
+sat_add_double(int64_t a, double x_ns)
+{
+  int64_t r;
+
+  if (!(fabs(x_ns) < 9.0e18))
+    return x_ns > 0 ? INT64_MAX : INT64_MIN;
+  if (__builtin_add_overflow(a, (int64_t)(x_ns + (x_ns >= 0.0 ? 0.5 : -0.5)), &r))
+    return x_ns > 0 ? INT64_MAX : INT64_MIN;
+  return r;
+}
+
+/* ================================================== */
+
+/* Median of times, which are normally in order already (then no selection
+   is needed); tmp receives a copy otherwise */
+
+static double
+median_of_times(const double *t, int n, double *tmp)
+{
+  int i;
+
+  for (i = 1; i < n; i++)
+    if (t[i] < t[i - 1])
+      break;
+  if (i < n) {
+    memcpy(tmp, t, sizeof (double) * n);
+    return PHCR_MedianDouble(tmp, n);
+  }
+  return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
+}
+
+/* ================================================== */
+
+static const PKD_Point *
+hist_at(PKD_State *d, int i)
+{
+  return &d->hist[(d->first + i) % PKD_HISTORY];
+}
+
+/* ================================================== */
+/* Robust line through the history: offsets relative to the newest
+   sample (exact), times relative to the newest time. */
+
+static void
+fit_model(PKD_State *d, PKD_Model *m)
+{
+  double t[PKD_HISTORY], o[PKD_HISTORY], v[PKD_HISTORY];
+  double ta = 0.0, tb = 0.0, oa, ob, off, err_sum;
+  const PKD_Point *last;
+  int i, n = d->n, h;
+
+  memset(m, 0, sizeof (*m));
+  if (n == 0)
+    return;
+
+  last = hist_at(d, n - 1);
+  for (i = 0, err_sum = 0.0; i < n; i++) {
+    t[i] = hist_at(d, i)->time - last->time;
+    o[i] = (double)sat_sub(hist_at(d, i)->offset_ns, last->offset_ns) * 1e-9;
+    err_sum += hist_at(d, i)->error;
+  }
+  m->valid = 1;
+  m->t_ref = last->time;
+  m->hist_err = err_sum / n;
+
+  /* Drift: between the medians of the older and newer halves (for a line,
+     the median offset of a half belongs to its median time, whatever the
+     spacing of the samples) */
+  h = n / 2;
+  m->warmup = 1;
+  if (n >= 3) {
+    ta = median_of_times(t, h, v);
+    tb = median_of_times(t + h, n - h, v);
+    if (tb - ta >= MIN_DRIFT_SPAN) {
+      memcpy(v, o, sizeof (double) * h);
+      oa = PHCR_MedianDouble(v, h);
+      memcpy(v, o + h, sizeof (double) * (n - h));
+      ob = PHCR_MedianDouble(v, n - h);
+      m->drift = (ob - oa) / (tb - ta);
+      if (m->drift > MAX_DRIFT)
+        m->drift = MAX_DRIFT;
+      else if (m->drift < -MAX_DRIFT)
+        m->drift = -MAX_DRIFT;
+      m->warmup = 0;
+    }
+  }
+
+  if (m->warmup && d->have_prior)
+    m->drift = d->prior_drift;
+
+  /* Offset at t_ref: median of the drift-corrected offsets */
+  for (i = 0; i < n; i++)
+    v[i] = o[i] - m->drift * t[i];
+  off = PHCR_MedianDouble(v, n);
+  m->off_ref_ns = sat_add_double(last->offset_ns, off * 1e9);
+
+  /* Noise: MAD of the residuals */
+  for (i = 0; i < n; i++)
+    v[i] = fabs(o[i] - m->drift * t[i] - off);
+  m->noise = n >= 3 ? 1.4826 * PHCR_MedianDouble(v, n) : 0.0;
+
+  if (!m->warmup)
+    m->drift_err = 2.0 * (m->noise + m->hist_err) / (tb - ta);
+}
+
+/* ================================================== */
+
+static int64_t
+predict(const PKD_Model *m, double time)
+{
+  if (!m->valid)
+    return 0;
+  return sat_add_double(m->off_ref_ns, m->drift * (time - m->t_ref) * 1e9);
+}
+
+/* ================================================== */
+
+static void
+update_pred_noise(PKD_State *d, double dev)
+{
+  double x = MEAN_ABS_TO_SIGMA * fabs(dev), alpha;
+
+  if (d->pred_noise_n < PRED_NOISE_START) {
+    alpha = 1.0 / (double)(d->pred_noise_n + 1);
+  } else {
+    alpha = PRED_NOISE_ALPHA;
+    if (x > 4.0 * d->pred_noise)
+      x = 4.0 * d->pred_noise;
+  }
+  d->pred_noise += alpha * (x - d->pred_noise);
+  d->pred_noise_n++;
+}
+
+/* ================================================== */
+/* Noise margin of a sample against a model */
+
+static double
+margin(PKD_State *d, const PKD_Model *m, const PKD_Point *in)
+{
+  double dt = m->valid ? fabs(in->time - m->t_ref) : 0.0, drift_allow;
+  double noise = m->noise > d->pred_noise ? m->noise : d->pred_noise;
+
+  /* Without a drift estimate, allow 4 times the drift tolerance (2 times
+     with the drift known from before a reset) */
+  drift_allow = m->warmup ? (d->have_prior ? 2.0 : 4.0) : 1.0;
+
+  return NOISE_K * (noise + m->drift_err * dt) + m->hist_err +
+         in->error + MIN_MARGIN + drift_allow * DRIFT_TOLERANCE * dt;
+}
+
+/* ================================================== */
+
+/* A jump must be clearly beyond the noise margin u, and reach the
+   threshold up to a slack of min(u, threshold / 4), so that a jump of
+   exactly the threshold is found despite noise, while deviations below
+   3/4 of the threshold never count whatever the noise */
+
+static int
+is_jump(PKD_State *d, double dev, double u)
+{
+  double thr = d->opts->jump, slack = u < thr / 4.0 ? u : thr / 4.0;
+
+  dev = fabs(dev);
+  return dev > u && dev >= thr - slack;
+}
+
+/* ================================================== */
+
+static void
+hist_add(PKD_State *d, const PKD_Point *p)
+{
+  if (d->n < PKD_HISTORY) {
+    d->hist[(d->first + d->n) % PKD_HISTORY] = *p;
+    d->n++;
+  } else {
+    d->hist[d->first] = *p;
+    d->first = (d->first + 1) % PKD_HISTORY;
+  }
+}
+
+/* ================================================== */
+
+/* Lower median of the candidates' deviations (x is left unchanged) */
+
+static int64_t
+median_i64(const int64_t *x, int n)
+{
+  int64_t v[PKP_MAX_CONFIRM + 1];
+
+  memcpy(v, x, n * sizeof (v[0]));
+  return PHCR_SelectKthI64(v, n, (n - 1) / 2);
+}
+
+/* ================================================== */
+
+static void
+start_suspect(PKD_State *d, const PKD_Model *m, const PKD_Point *p, int64_t dev)
+{
+  d->cand_model = *m;
+  d->cand[0] = *p;
+  d->cand_dev[0] = dev;
+  d->n_cand = 1;
+}
+
+/* ================================================== */
+/* Forget the history of the detector and any pending suspect.  cold: the
+   next reading is judged against chronyd's own time, as at start, and the
+   drift learnt before is forgotten. */
+
+static void
+restart(PKD_State *d, int cold)
+{
+  PKD_Model m;
+
+  fit_model(d, &m);
+  if (m.valid && !m.warmup) {
+    d->prior_drift = m.drift;
+    d->have_prior = 1;
+  }
+  if (cold) {
+    d->have_prior = 0;
+    d->prior_drift = 0.0;
+    d->first_armed = 1;
+  }
+  d->n = d->first = d->n_cand = 0;
+  d->adjusted_ns = 0;
+  d->fed = 0;
+}
+
+/* ================================================== */
+/* The detector's verdict on a reading: ADD (agrees with the estimate, or
+   dismisses a pending suspect), CONFIRM (a suspect, *jump_ns tentative)
+   or STEP (the jump *jump_ns is confirmed; the history restarts, warm:
+   the jump is acted upon or taken as the new level) */
+
+static PKS_Action
+feed_pending(PKD_State *d, const PKD_Point *p, int64_t *jump_ns)
+{
+  const PKD_Model *m = &d->cand_model;
+  int64_t pred = predict(m, p->time), dev = sat_sub(p->offset_ns, pred);
+  double u = margin(d, m, p), tol, dt = fabs(p->time - d->cand[0].time);
+  int n;
+
+  tol = TOLERANCE + p->error + d->cand[0].error + DRIFT_TOLERANCE * dt +
+        3.0 * m->noise;
+
+  if (!is_jump(d, (double)dev * 1e-9, u)) {
+    /* Agrees with the old estimate: the suspect was a wild reading */
+    d->n_cand = 0;
+    hist_add(d, p);
+    return PKS_ACTION_ADD;
+  }
+
+  if (fabs((double)sat_sub(dev, d->cand_dev[0]) * 1e-9) > tol) {
+    /* Another, different jump: it becomes the suspect */
+    start_suspect(d, m, p, dev);
+    *jump_ns = dev;
+    return PKS_ACTION_CONFIRM;
+  }
+
+  /* A confirming reading is itself a jump from the old estimate, and
+     agrees with the suspect's J */
+  d->cand[d->n_cand] = *p;
+  d->cand_dev[d->n_cand] = dev;
+  n = ++d->n_cand;
+  if (n - 1 < d->opts->confirm) {
+    *jump_ns = d->cand_dev[0];
+    return PKS_ACTION_CONFIRM;
+  }
+
+  *jump_ns = median_i64(d->cand_dev, n);
+  restart(d, 0);
+  return PKS_ACTION_STEP;
+}
+
+/* ================================================== */
+
+static PKS_Action
+detect(PKD_State *d, const PKD_Point *in, int64_t *jump_ns)
+{
+  PKD_Point p = *in;
+  PKD_Model m;
+  int64_t dev;
+  double u;
+  int cold;
+
+  *jump_ns = 0;
+  if (!isfinite(p.time))
+    p.time = 0.0;
+  if (!(p.error >= 0.0 && isfinite(p.error)))
+    p.error = 1.0;
+
+  if (d->n_cand > 0)
+    return feed_pending(d, &p, jump_ns);
+
+  fit_model(d, &m);
+
+  /* Without history, the model is "offset 0" for the first-reading rule */
+  cold = d->n == 0 && d->first_armed;
+  d->first_armed = 0;
+  dev = sat_sub(p.offset_ns, predict(&m, p.time));
+  u = margin(d, &m, &p);
+
+  if ((m.valid || cold) && is_jump(d, (double)dev * 1e-9, u)) {
+    start_suspect(d, &m, &p, dev);
+    *jump_ns = dev;
+    return PKS_ACTION_CONFIRM;
+  }
+
+  if (m.valid && !m.warmup)
+    update_pred_noise(d, (double)dev * 1e-9);
+  hist_add(d, &p);
+  return PKS_ACTION_ADD;
+}
+
+/* ================================================== */
+/* Quality of a reading: its error bound against the recent ones of the
+   same reading mode (a mode change restarts the window); every one is
+   recorded, so that a lasting change of the delay is accepted after one
+   window */
+
+static int
+assess_quality(PKD_State *d, double error, int mode)
+{
+  double min_error;
+  int i, quality;
+
+  if (mode != d->q_mode) {
+    d->q_n = d->q_pos = 0;
+    d->q_mode = mode;
+  }
+
+  if (d->q_n < 4) {
+    quality = 2;
+  } else {
+    for (i = 0, min_error = d->q_error[0]; i < d->q_n; i++) {
+      if (d->q_error[i] < min_error)
+        min_error = d->q_error[i];
+    }
+    if (error <= 3.0 * min_error + 0.1e-6)
+      quality = 2;
+    else if (error <= 20.0 * min_error + 1.0e-6)
+      quality = 1;
+    else
+      quality = 0;
+  }
+
+  d->q_error[d->q_pos] = error;
+  d->q_pos = (d->q_pos + 1) % PKD_QUALITY_WINDOW;
+  if (d->q_n < PKD_QUALITY_WINDOW)
+    d->q_n++;
+
+  return quality;
+}
 
 /* ================================================== */
 
@@ -42,47 +441,15 @@ to_ns(double x)
 }
 
 /* ================================================== */
-/* Forget the detector's history.  cold: the next reading is judged
-   against chronyd's own time, as at start. */
-
-static void
-restart(PKD_State *d, int cold)
-{
-  if (cold)
-    PHCR_JumpResetCold(d->detector);
-  else
-    PHCR_JumpReset(d->detector);
-  d->adjusted_ns = 0;
-  d->fed = 0;
-}
-
-/* ================================================== */
-
-int
-PKD_Init(PKD_State *d, const PKP_Options *opts, double now)
-{
-  PHCR_JumpConfig jc;
-
-  memset(d, 0, sizeof (*d));
-  d->opts = opts;
-
-  PHCR_JumpConfigDefaults(&jc);
-  jc.threshold = opts->jump;
-  jc.confirmations = opts->confirm;
-  d->detector = PHCR_JumpCreate(&jc);
-
-  PKP_QualityInit(&d->quality);
-  d->last_normal = d->last_good = now;
-  return d->detector != NULL;
-}
-
-/* ================================================== */
 
 void
-PKD_Fini(PKD_State *d)
+PKD_Init(PKD_State *d, const PKP_Options *opts, double now)
 {
-  PHCR_JumpDestroy(d->detector);
-  d->detector = NULL;
+  memset(d, 0, sizeof (*d));
+  d->opts = opts;
+  d->first_armed = 1;
+  d->q_mode = -1;
+  d->last_normal = d->last_good = now;
 }
 
 /* ================================================== */
@@ -94,25 +461,32 @@ PKD_ReadFailed(PKD_State *d)
 }
 
 /* ================================================== */
+/* The flush and the step of the driver's last verdict come back here:
+   the step moved the clock as chronyd's own steps do, and neither is news.
+   Any other step is judged again as at start. */
 
 void
 PKD_ClockChanged(PKD_State *d, PKD_Change change, double doffset)
 {
-  if (d->acting)
-    return;
-
   switch (change) {
     case PKD_CHANGE_STEP:
-      /* A step by chronyd for another reason (e.g. makestep): what the host
-         clock says is judged again as at start */
       d->known_steps += doffset;
+      if (d->own_step != 0.0 && doffset == -d->own_step) {
+        d->own_step = 0.0;
+        d->steps++;
+        break;
+      }
+      /* A step by chronyd for another reason (e.g. makestep) */
       d->chronyd_stepped = 1;
       restart(d, 1);
       break;
     case PKD_CHANGE_UNKNOWN_STEP:
-      /* chronyd's view of its clock is lost (its own jump detector, another
-         driver's flush) */
-      restart(d, 1);
+      /* chronyd's view of its clock is lost (its own jump detector,
+         another driver's flush) */
+      if (d->own_flush)
+        d->own_flush = 0;
+      else
+        restart(d, 1);
       break;
     default:
       if (!isfinite(doffset) || fabs(doffset) >= MAX_CORRECTION)
@@ -157,83 +531,72 @@ check_outage(PKD_State *d, double now)
 }
 
 /* ================================================== */
-/* The detector watches the host clock minus chronyd's cooked time, plus
-   what the generic options add, without chronyd's own corrections since
-   its history started */
 
-static PHCR_JumpState
-feed(PKD_State *d, const PKD_Input *in, PHCR_JumpResult *jr)
-{
-  PHCR_JumpInput j;
-
-  j.time = in->now;
-  j.offset_ns = in->offset_ns - to_ns(in->correction) - d->adjusted_ns +
-                to_ns(in->options_offset);
-  j.error = in->error;
-  d->fed = 1;
-
-  return PHCR_JumpFeed(d->detector, &j, jr);
-}
-
-/* ================================================== */
-
-static PKD_Cause
+static PKS_Cause
 find_cause(const PKD_State *d, double jump)
 {
   if (!d->started)
-    return PKD_CAUSE_START;
+    return PKS_CAUSE_COLD_START;
   if (d->slept >= d->opts->jump)
-    return PKD_CAUSE_SUSPEND;
+    return PKS_CAUSE_SUSPEND;
   if (d->chronyd_stepped)
-    return PKD_CAUSE_CHRONYD_STEP;
+    return PKS_CAUSE_CHRONYD_STEP;
   /* A step of the guest clock by S changes the offset by -S */
   if (fabs(d->ext_step) >= d->opts->jump / 2.0 &&
       fabs(jump + d->ext_step) <= fabs(jump) / 2.0)
-    return PKD_CAUSE_GUEST_STEP;
-  return jump > 0.0 ? PKD_CAUSE_HOST_AHEAD : PKD_CAUSE_HOST_BACK;
+    return PKS_CAUSE_GUEST_STEP;
+  /* With no other evidence, a jump across an outage of readings */
+  if (d->gap > 0.0)
+    return PKS_CAUSE_OUTAGE;
+  return jump > 0.0 ? PKS_CAUSE_PAUSE : PKS_CAUSE_HOST_STEP;
+}
+
+/* ================================================== */
+/* What to do with a confirmed jump, and why */
+
+static PKS_Action
+jump_action(const PKD_State *d, const PKD_Input *in, double jump, const char **why)
+{
+  const PKP_Options *o = d->opts;
+
+  if (!in->normal_mode) {
+    /* -q, -Q: the reading is the new truth for chronyd */
+    *why = "not acting outside chronyd's normal mode";
+    return in->full ? PKS_ACTION_ADD : PKS_ACTION_NONE;
+  }
+  if (!in->may_step) {
+    *why = "not stepping: the source may not move the clock (noselect)";
+    return PKS_ACTION_NONE;
+  }
+  if (o->step <= 0.0)
+    *why = "stepping disabled (step=0), slewing";
+  else if (fabs(jump) < o->step)
+    *why = "below the step threshold, slewing";
+  else if (o->maxsteps >= 0 && d->steps >= o->maxsteps)
+    *why = "step limit (maxsteps) reached, slewing";
+  else
+    return PKS_ACTION_STEP;
+  return PKS_ACTION_FLUSH;
 }
 
 /* ================================================== */
 
 static void
-add_sample(PKD_State *d, const PKD_Input *in, PKD_Verdict *v)
+judge_jump(PKD_State *d, const PKD_Input *in, PKD_Verdict *v)
 {
-  if (!in->full)
-    return;
-  v->add = 1;
-  v->quality = PKP_QualityAssess(&d->quality, in->error, in->mode);
-}
-
-/* ================================================== */
-
-static void
-judge_jump(PKD_State *d, const PKD_Input *in, const PHCR_JumpResult *jr,
-           PKD_Verdict *v)
-{
-  PKP_Action act;
-
-  v->jump = jr->jump;
-  v->cause = find_cause(d, jr->jump);
+  v->jumped = 1;
+  v->cause = find_cause(d, v->jump);
   v->latency = in->now - d->last_normal;
   v->gap = d->gap;
+  v->action = jump_action(d, in, v->jump, &v->why);
 
-  act = PKP_DecideJump(d->opts, jr->jump, d->steps, in->normal_mode, in->may_step, &v->why);
-  if (act == PKP_ACT_STEP) {
+  if (v->action == PKS_ACTION_STEP) {
     /* The whole offset of the confirming reading: chronyd's pending
        correction is cancelled by the flush that comes first */
-    v->action = PKD_STEP;
     v->step = (double)in->offset_ns * 1.0e-9 + in->options_offset;
-    d->acting = 1;
-  } else if (act == PKP_ACT_FLUSH) {
-    v->action = PKD_FLUSH;
-    d->acting = 1;
-  } else {
-    v->action = PKD_NOTE;
-    /* Outside normal mode the reading is the new truth for chronyd */
-    if (!in->normal_mode)
-      add_sample(d, in, v);
-    PKD_Acted(d, v, 0, in->now);
+    d->own_step = v->step;
   }
+  d->own_flush = v->action == PKS_ACTION_STEP || v->action == PKS_ACTION_FLUSH;
 }
 
 /* ================================================== */
@@ -241,67 +604,103 @@ judge_jump(PKD_State *d, const PKD_Input *in, const PHCR_JumpResult *jr,
 void
 PKD_Process(PKD_State *d, const PKD_Input *in, PKD_Verdict *v)
 {
-  PHCR_JumpResult jr;
+  PKD_Point p;
+  int64_t jump_ns;
 
   memset(v, 0, sizeof (*v));
+  /* A step that failed never came back */
+  d->own_flush = 0;
+  d->own_step = 0.0;
   track_clocks(d, in);
   check_outage(d, in->now);
 
-  switch (feed(d, in, &jr)) {
-    case PHCR_JUMP_NORMAL:
-      d->last_normal = in->now;
-      d->started = 1;
-      d->ext_step = d->slept = d->gap = 0.0;
-      d->chronyd_stepped = 0;
-      add_sample(d, in, v);
-      break;
-    case PHCR_JUMP_SUSPECT:
-      v->action = PKD_CONFIRM;
-      v->jump = jr.jump;
-      break;
-    case PHCR_JUMP_CONFIRMED:
-      judge_jump(d, in, &jr, v);
-      break;
-  }
-}
+  p.time = in->now;
+  p.offset_ns = in->offset_ns - to_ns(in->correction) - d->adjusted_ns +
+                to_ns(in->options_offset);
+  p.error = in->error;
+  d->fed = 1;
 
-/* ================================================== */
+  v->action = detect(d, &p, &jump_ns);
+  v->jump = (double)jump_ns * 1.0e-9;
+  if (v->action == PKS_ACTION_CONFIRM)
+    return;
 
-void
-PKD_Acted(PKD_State *d, const PKD_Verdict *v, int stepped, double now)
-{
-  d->acting = 0;
-  if (stepped) {
-    d->steps++;
-    /* LCL_ApplyStepOffset(-step): a change with doffset -step */
-    d->known_steps -= v->step;
-  }
-  restart(d, 0);
+  if (v->action == PKS_ACTION_STEP)
+    judge_jump(d, in, v);
+  if (v->action == PKS_ACTION_ADD && !in->full)
+    v->action = PKS_ACTION_NONE;
+  if (v->action == PKS_ACTION_ADD)
+    v->quality = assess_quality(d, in->error, in->mode);
+
   d->started = 1;
-  d->last_normal = now;
+  d->last_normal = in->now;
   d->ext_step = d->slept = d->gap = 0.0;
   d->chronyd_stepped = 0;
 }
 
 /* ================================================== */
 
-const char *
-PKD_CauseText(PKD_Cause cause)
+PKD_HealthEvent
+PKD_HealthUpdate(PKD_Health *h, int ok, double now)
 {
-  switch (cause) {
-    case PKD_CAUSE_START:
-      return "initial offset from the host clock";
-    case PKD_CAUSE_HOST_AHEAD:
-      return "host clock jumped ahead (VM paused?)";
-    case PKD_CAUSE_HOST_BACK:
-      return "host clock jumped back (host clock stepped?)";
-    case PKD_CAUSE_GUEST_STEP:
-      return "the guest clock was stepped by another program";
-    case PKD_CAUSE_SUSPEND:
-      return "the guest resumed from suspend";
-    case PKD_CAUSE_CHRONYD_STEP:
-      return "chronyd stepped the clock away from the host clock";
-    default:
-      return "unknown cause";
+  if (ok) {
+    if (!h->failing)
+      return PKD_HEALTH_SAME;
+    h->failing = 0;
+    if (h->logged)
+      return PKD_HEALTH_RECOVERED;
+    h->unlogged++;
+    return PKD_HEALTH_SAME;
   }
+
+  if (h->failing) {
+    h->failures++;
+    if (h->logged || now - h->since < PKD_HEALTH_QUIET)
+      return PKD_HEALTH_SAME;
+  } else {
+    h->failing = 1;
+    h->logged = 0;
+    h->failures = 1;
+    h->since = now;
+    if (h->have_logged && now >= h->last_logged &&
+        now - h->last_logged < PKD_HEALTH_QUIET)
+      return PKD_HEALTH_SAME;
+  }
+
+  h->logged = 1;
+  h->have_logged = 1;
+  h->last_logged = now;
+  h->skipped = h->unlogged;
+  h->unlogged = 0;
+  return PKD_HEALTH_FAILING;
+}
+
+/* ================================================== */
+
+double
+PKD_Backoff(int n, double first, double max)
+{
+  double d = first;
+
+  for (; n > 1 && d < max; n--)
+    d *= 2.0;
+  return d < max ? d : max;
+}
+
+/* ================================================== */
+
+int
+PKD_SentinelDue(const PKP_Options *opts, double interval, double since, int usable)
+{
+  double margin;
+
+  if (opts->sentinel <= 0.0 || !usable)
+    return 0;
+
+  margin = opts->sentinel / 2.0;
+  if (since < margin)
+    return 0;
+  if (fabs(since - interval) < margin)
+    return 0;
+  return 1;
 }

@@ -1,5 +1,5 @@
 /*
-  chrony-ptpkvm -- decision loop of the PTPKVM reference clock driver
+  chrony-ptpkvm -- decisions of the PTPKVM reference clock driver
 
   Copyright (C) 2026 The chrony-ptpkvm authors
 
@@ -16,17 +16,14 @@
 
   =======================================================================
 
-  What the driver does with each reading, without chrony: the reading, the
-  correction chronyd applies to the clock and the time go in; "add this
-  sample with this quality", "read again now", "flush", "step by x" and
-  the cause of a jump come out.  This unit alone owns the jump detector's
-  input: the offset watched (host clock minus chronyd's cooked time, with
-  chronyd's own corrections taken out and the generic options' offset put
-  in), the moments when the next reading must be judged as at a cold start
-  (start, a step of the clock not made by this driver, an outage of
-  readings), and the evidence of who moved the clock (REALTIME against
-  MONOTONIC and BOOTTIME).  The driver (refclock_ptpkvm.c) executes the
-  verdicts with chrony's functions.
+  Everything the driver decides, without chrony: what to do with each
+  reading (add it with a quality, read again at once to confirm a suspect
+  jump, flush, step by x; the actions of refclock_ptpkvm_status.h) and the
+  cause of a jump, from a jump detector on the offset between the host
+  clock and chronyd's cooked time; when the failures of reads are worth a
+  log line; the retry backoffs and when a sentinel read is due.  The
+  driver (refclock_ptpkvm.c) executes the verdicts with chrony's
+  functions.  The decisions read no clock: the caller passes the times.
   */
 
 #ifndef REFCLOCK_PTPKVM_DECIDE_H
@@ -34,34 +31,23 @@
 
 #include <stdint.h>
 
-#include "phcr.h"
-#include "refclock_ptpkvm_policy.h"
+#include "refclock_ptpkvm_opts.h"
+#include "refclock_ptpkvm_status.h"
 
 /* Shortest time without a good reading, with failed reads in it, after
    which the next reading is judged as at a cold start */
 #define PKD_OUTAGE_MIN 2.0
 
-typedef enum {
-  PKD_CAUSE_START = 0,     /* first reading after chronyd started */
-  PKD_CAUSE_HOST_AHEAD,    /* host clock jumped ahead (VM paused) */
-  PKD_CAUSE_HOST_BACK,     /* host clock jumped back (host clock stepped) */
-  PKD_CAUSE_GUEST_STEP,    /* the guest clock was stepped by another program */
-  PKD_CAUSE_SUSPEND,       /* the guest resumed from suspend */
-  PKD_CAUSE_CHRONYD_STEP   /* chronyd stepped the clock for another source */
-} PKD_Cause;
-
-typedef enum {
-  PKD_NONE = 0,            /* nothing to do about a jump */
-  PKD_CONFIRM,             /* suspect jump: read again at once */
-  PKD_FLUSH,               /* drop all samples as after an unknown step */
-  PKD_STEP,                /* flush, then step the clock by step */
-  PKD_NOTE                 /* a jump to log only (see why) */
-} PKD_Action;
+/* After a flush, poll this many times at this interval (s): chronyd
+   selects a source with at least 3 samples, so it is synchronised again
+   0.3 s after a step instead of 3 s */
+#define PKD_BURST_POLLS 3
+#define PKD_BURST_INTERVAL 0.1
 
 /* How chronyd changed its clock (its parameter change handler) */
 typedef enum {
   PKD_CHANGE_ADJUST = 0,   /* slew or frequency change */
-  PKD_CHANGE_STEP,         /* chronyd stepped the clock by a known offset */
+  PKD_CHANGE_STEP,         /* the clock was stepped by a known offset */
   PKD_CHANGE_UNKNOWN_STEP  /* the clock jumped by an unknown amount */
 } PKD_Change;
 
@@ -83,29 +69,71 @@ typedef struct {
 } PKD_Input;
 
 typedef struct {
-  PKD_Action action;
-  int add;                 /* give the reading to chronyd (full reads) */
-  int quality;             /* with add: 2 good, 1 worse than usual, 0 drop */
-  double step;             /* PKD_STEP: move the clock forward by this (s) */
-  double jump;             /* the confirmed jump of the offset (s) */
-  PKD_Cause cause;
-  PKP_Reason why;          /* why a jump was only flushed or noted */
+  PKS_Action action;       /* NONE, ADD, CONFIRM, FLUSH or STEP */
+  int quality;             /* with ADD: 2 good, 1 worse than usual, 0 drop */
+  int jumped;              /* a jump was confirmed: log and record it */
+  double jump;             /* the jump of the offset (s), tentative with
+                              CONFIRM */
+  double step;             /* with STEP: move the clock forward by this (s) */
+  PKS_Cause cause;         /* of the jump */
+  const char *why;         /* with a jump not stepped: what is done
+                              instead, e.g. "below the step threshold,
+                              slewing" */
   double latency;          /* running time since the last reading that
                               agreed with the estimate (s) */
   double gap;              /* > 0: first reading after this many seconds
                               without readings */
 } PKD_Verdict;
 
+/* The jump detector's view: a reading of the watched offset */
+typedef struct {
+  double time;             /* monotonic time (s) */
+  int64_t offset_ns;       /* exact ns */
+  double error;            /* error bound (s), >= 0 */
+} PKD_Point;
+
+/* A robust line through the detector's history */
+typedef struct {
+  int valid;
+  int warmup;              /* no drift estimate yet */
+  double t_ref;            /* time of the reference point */
+  int64_t off_ref_ns;      /* offset at t_ref */
+  double drift, drift_err; /* s/s */
+  double noise;            /* robust std-dev of the residuals (s) */
+  double hist_err;         /* mean error bound of the history (s) */
+} PKD_Model;
+
+#define PKD_HISTORY 16
+#define PKD_QUALITY_WINDOW 16
+
 typedef struct {
   const PKP_Options *opts;
-  PHCR_JumpDetector detector;
-  PKP_QualityTracker quality;
+
+  /* Jump detector: the last normal readings, a pending suspect (cand[0])
+     and its confirming readings */
+  PKD_Point hist[PKD_HISTORY];
+  int n, first;
+  int first_armed;         /* the next reading may be a jump from 0 */
+  PKD_Point cand[PKP_MAX_CONFIRM + 1];
+  int64_t cand_dev[PKP_MAX_CONFIRM + 1];
+  int n_cand;
+  PKD_Model cand_model;
+  double pred_noise;       /* slow estimate of the prediction error (s) */
+  unsigned long pred_noise_n;
+  double prior_drift;      /* drift before the last reset: a step changes
+                              the offset, not the rates */
+  int have_prior;
+
+  /* Quality: the error bounds of the recent readings of one mode */
+  double q_error[PKD_QUALITY_WINDOW];
+  int q_n, q_pos, q_mode;
 
   long long adjusted_ns;   /* chronyd's doffsets since the history started */
   int fed;                 /* readings fed since the history started */
-  int acting;              /* a FLUSH/STEP verdict is being executed */
   int steps;               /* steps done */
   int started;             /* a reading was judged since start */
+  int own_flush;           /* the last verdict's flush and step, until they */
+  double own_step;         /* come back through chronyd's handler */
 
   double last_normal;      /* time of the last reading agreeing with the
                               estimate */
@@ -124,25 +152,63 @@ typedef struct {
   int chronyd_stepped;     /* chronyd stepped the clock since then */
 } PKD_State;
 
-/* Returns 0 if the detector cannot be created */
-extern int PKD_Init(PKD_State *d, const PKP_Options *opts, double now);
-extern void PKD_Fini(PKD_State *d);
+extern void PKD_Init(PKD_State *d, const PKP_Options *opts, double now);
 
-/* Judge a reading.  With PKD_CONFIRM, read again at once and pass that
-   reading (until another action comes or reads fail). */
+/* Judge a reading.  With CONFIRM, read again at once and pass that
+   reading (until another action comes or reads fail).  A STEP or FLUSH is
+   executed before chronyd's handler is called again. */
 extern void PKD_Process(PKD_State *d, const PKD_Input *in, PKD_Verdict *v);
 
 /* A read failed (or the device is missing) */
 extern void PKD_ReadFailed(PKD_State *d);
 
-/* chronyd changed its clock (ignored while a verdict is executed) */
+/* chronyd changed its clock (doffset as given to its handlers) */
 extern void PKD_ClockChanged(PKD_State *d, PKD_Change change, double doffset);
 
-/* The verdict v (PKD_FLUSH or PKD_STEP) was executed; stepped = the clock
-   was stepped by v->step */
-extern void PKD_Acted(PKD_State *d, const PKD_Verdict *v, int stepped, double now);
+/* ================================================== */
+/* Device/read failures: log one line when they start, one at recovery.
+   A failure that starts less than PKD_HEALTH_QUIET seconds after the last
+   logged one is not logged (nor its recovery) unless it lasts that long;
+   the next logged failure says how many were left out. */
 
-/* Short text of a cause, e.g. "host clock jumped ahead (VM paused?)" */
-extern const char *PKD_CauseText(PKD_Cause cause);
+#define PKD_HEALTH_QUIET 60.0
+
+typedef enum {
+  PKD_HEALTH_SAME = 0,
+  PKD_HEALTH_FAILING,     /* failure to log (first after working, or a
+                             quiet one that lasted PKD_HEALTH_QUIET) */
+  PKD_HEALTH_RECOVERED    /* first success after a logged failure */
+} PKD_HealthEvent;
+
+typedef struct {
+  int failing;
+  int logged;             /* the current failure was logged */
+  unsigned long failures; /* consecutive failed reads */
+  double since;           /* time of the first failure */
+  int have_logged;
+  double last_logged;     /* time of the last logged failure */
+  unsigned long unlogged; /* failures not logged since then */
+  unsigned long skipped;  /* with PKD_HEALTH_FAILING: failures left out
+                             before this one */
+} PKD_Health;
+
+extern PKD_HealthEvent PKD_HealthUpdate(PKD_Health *h, int ok, double now);
+
+/* Delay after n consecutive failures (n >= 1): first, doubled each time,
+   at most max.  Open attempts: 1, 2, 4, 8 s (a failed one only lists
+   /sys/class/ptp).  Reads: 2, 4 ... 32, then 60 s (every failed hypercall
+   makes the guest kernel log a line). */
+#define PKD_OPEN_DELAY 1.0
+#define PKD_OPEN_DELAY_MAX 8.0
+#define PKD_READ_DELAY 2.0
+#define PKD_READ_DELAY_MAX 60.0
+extern double PKD_Backoff(int n, double first, double max);
+
+/* Is a sentinel read due?  interval = the driver's poll interval, since =
+   time since the last full read.  Skipped when off, when the device is not
+   usable, and when the last or the next full read is less than half a
+   sentinel interval away (it looks anyway). */
+extern int PKD_SentinelDue(const PKP_Options *opts, double interval,
+                           double since, int usable);
 
 #endif

@@ -40,7 +40,16 @@ static const char *const cause_names[PKS_CAUSE_COUNT] = {
   "chronyd_step", "other"
 };
 
-static const char *const action_names[PKS_ACTION_COUNT] = { "none", "flush", "step" };
+static const char *const cause_texts[PKS_CAUSE_COUNT] = {
+  "host clock jumped ahead (VM paused?)", "host clock jumped back (host clock stepped?)",
+  "the guest clock was stepped by another program", "the guest resumed from suspend",
+  "the host clock moved while there were no readings", "initial offset from the host clock",
+  "leap second", "chronyd stepped the clock away from the host clock", "unknown cause"
+};
+
+/* The actions a disruption records */
+#define DISRUPTION_ACTIONS (PKS_ACTION_STEP + 1)
+static const char *const action_names[DISRUPTION_ACTIONS] = { "none", "flush", "step" };
 
 /* ================================================== */
 
@@ -70,20 +79,35 @@ PKS_Init(PKS_Status *st, long pid, const char *device)
 
 /* ================================================== */
 
-void
+static int
+set_line(char *dst, size_t len, const char *src)
+{
+  char line[PKS_NAME_MAX];
+
+  copy_line(line, len < sizeof (line) ? len : sizeof (line), src);
+  if (!strcmp(line, dst))
+    return 0;
+  strcpy(dst, line);
+  return 1;
+}
+
+/* ================================================== */
+
+int
 PKS_SetState(PKS_Status *st, const char *device, const char *mode, const char *best_mode,
              int failing, const struct timespec *now)
 {
-  char m[PKS_MODE_MAX];
+  int changed = 0;
 
-  copy_line(m, sizeof (m), mode);
-  if (strcmp(m, st->mode)) {
-    memcpy(st->mode, m, sizeof (m));
+  if (set_line(st->mode, sizeof (st->mode), mode)) {
     st->mode_since = *now;
+    changed = 1;
   }
-  copy_line(st->best_mode, sizeof (st->best_mode), best_mode);
-  copy_line(st->device, sizeof (st->device), device);
+  changed |= set_line(st->best_mode, sizeof (st->best_mode), best_mode);
+  changed |= set_line(st->device, sizeof (st->device), device);
+  changed |= st->failing != (failing != 0);
   st->failing = failing != 0;
+  return changed;
 }
 
 /* ================================================== */
@@ -96,7 +120,7 @@ PKS_AddDisruption(PKS_Status *st, const struct timespec *when, double size,
 
   if ((unsigned int)cause >= PKS_CAUSE_COUNT)
     cause = PKS_CAUSE_OTHER;
-  if ((unsigned int)action >= PKS_ACTION_COUNT)
+  if ((unsigned int)action >= DISRUPTION_ACTIONS)
     action = PKS_ACTION_NONE;
 
   if (st->n_ring < PKS_RING) {
@@ -136,9 +160,17 @@ PKS_CauseName(PKS_Cause cause)
 /* ================================================== */
 
 const char *
+PKS_CauseText(PKS_Cause cause)
+{
+  return cause_texts[(unsigned int)cause < PKS_CAUSE_COUNT ? cause : PKS_CAUSE_OTHER];
+}
+
+/* ================================================== */
+
+const char *
 PKS_ActionName(PKS_Action action)
 {
-  return (unsigned int)action < PKS_ACTION_COUNT ? action_names[action] : "none";
+  return (unsigned int)action < DISRUPTION_ACTIONS ? action_names[action] : "none";
 }
 
 /* ================================================== */
@@ -224,19 +256,6 @@ format_status(const PKS_Status *st, char *buf, size_t len)
 
 /* ================================================== */
 
-static unsigned long
-hash_text(const char *s, size_t len)
-{
-  unsigned long h = 2166136261UL;
-  size_t i;
-
-  for (i = 0; i < len; i++)
-    h = (h ^ (unsigned char)s[i]) * 16777619UL;
-  return h;
-}
-
-/* ================================================== */
-
 static int
 write_all(int fd, const char *buf, size_t len)
 {
@@ -289,22 +308,14 @@ int
 PKS_Write(PKS_Status *st, const char *path)
 {
   static char buf[PKS_FILE_MAX];
-  unsigned long hash;
   int len, err;
 
   len = format_status(st, buf, sizeof (buf));
   if (len < 0)
     return -EOVERFLOW;
 
-  hash = hash_text(buf, len);
-  if (st->written_hash && hash == st->written_hash)
-    return 0;
-
   err = replace_file(path, buf, len);
-  if (err < 0)
-    return err;
-  st->written_hash = hash;
-  return 1;
+  return err < 0 ? err : 1;
 }
 
 /* ================================================== */
@@ -443,7 +454,7 @@ parse_disruption(Parser *p, PKS_Status *st, const char *s)
   if (!(s = parse_double(s, &d.delay)) || d.delay < 0.0)
     return fail(p, "disruption: bad detection delay");
   if (!(s = parse_word(s, word, sizeof (word))) ||
-      (i = lookup(action_names, PKS_ACTION_COUNT, word)) < 0)
+      (i = lookup(action_names, DISRUPTION_ACTIONS, word)) < 0)
     return fail(p, "disruption: action is not none, flush or step");
   d.action = i;
   copy_line(d.text, sizeof (d.text), *s == ' ' ? s + 1 : s);

@@ -41,6 +41,7 @@
 #define PKS_FILE_PREFIX "ptpkvm-"
 #define PKS_FILE_SUFFIX ".status"
 
+/* Causes of a disruption (refclock_ptpkvm_decide.c finds them) */
 typedef enum {
   PKS_CAUSE_PAUSE = 0,    /* the VM was paused (host clock ahead) */
   PKS_CAUSE_HOST_STEP,    /* the host's clock was stepped */
@@ -48,16 +49,21 @@ typedef enum {
   PKS_CAUSE_SUSPEND,      /* the guest resumed from suspend */
   PKS_CAUSE_OUTAGE,       /* first reading after an outage of readings */
   PKS_CAUSE_COLD_START,   /* offset found at the first reading */
-  PKS_CAUSE_LEAP,         /* leap second */
+  PKS_CAUSE_LEAP,         /* reserved keyword of the format */
   PKS_CAUSE_CHRONYD_STEP, /* chronyd stepped the clock for another source */
   PKS_CAUSE_OTHER,        /* a keyword this version does not know */
   PKS_CAUSE_COUNT
 } PKS_Cause;
 
+/* What the driver does with a reading (refclock_ptpkvm_decide.c decides
+   it); a disruption's action is NONE, FLUSH or STEP */
 typedef enum {
-  PKS_ACTION_NONE = 0,    /* only recorded */
-  PKS_ACTION_FLUSH,       /* samples dropped, chronyd slews */
-  PKS_ACTION_STEP,        /* samples dropped and the clock stepped */
+  PKS_ACTION_NONE = 0,    /* nothing (a sentinel reading, a jump only
+                             recorded) */
+  PKS_ACTION_FLUSH,       /* drop all samples as after an unknown step */
+  PKS_ACTION_STEP,        /* flush, then step the clock */
+  PKS_ACTION_ADD,         /* give the reading to chronyd */
+  PKS_ACTION_CONFIRM,     /* a suspect jump: read again at once */
   PKS_ACTION_COUNT
 } PKS_Action;
 
@@ -91,13 +97,13 @@ typedef struct {
   int n_ring;                   /* disruptions in the ring */
   int ring_head;                /* index of the oldest one */
   PKS_Disruption ring[PKS_RING];
-  unsigned long written_hash;   /* content of the last written file */
 } PKS_Status;
 
 extern void PKS_Init(PKS_Status *st, long pid, const char *device);
 
-/* Record the driver's state.  mode_since follows mode changes. */
-extern void PKS_SetState(PKS_Status *st, const char *device, const char *mode,
+/* Record the driver's state.  mode_since follows mode changes.  Returns 1
+   if the device, a mode or failing changed (news to write at once). */
+extern int PKS_SetState(PKS_Status *st, const char *device, const char *mode,
                          const char *best_mode, int failing,
                          const struct timespec *now);
 
@@ -111,6 +117,8 @@ extern void PKS_AddDisruption(PKS_Status *st, const struct timespec *when,
 extern const PKS_Disruption *PKS_GetDisruption(const PKS_Status *st, int i);
 
 extern const char *PKS_CauseName(PKS_Cause cause);
+/* Human text of a cause, e.g. "host clock jumped ahead (VM paused?)" */
+extern const char *PKS_CauseText(PKS_Cause cause);
 extern const char *PKS_ActionName(PKS_Action action);
 
 /* Path of the status file of the index-th PTPKVM refclock: in the
@@ -119,8 +127,7 @@ extern const char *PKS_ActionName(PKS_Action action);
 extern int PKS_MakePath(char *buf, size_t len, const char *socket_path, int index);
 
 /* Write the file atomically (a temporary file in the same directory,
-   mode 0644, renamed over path), unless its content would be the same as
-   the last written.  Returns 1 written, 0 unchanged, -errno on error. */
+   mode 0644, renamed over path).  Returns 1 written, -errno on error. */
 extern int PKS_Write(PKS_Status *st, const char *path);
 
 /* Parse the text of a status file.  Returns 1, or 0 with a message naming

@@ -17,9 +17,9 @@
 
   Umbrella header of phc_reader, the library that reads a PTP hardware
   clock (ptp_kvm in particular) reliably: discovery, reading modes with
-  fallback and re-probe, error classes, validation, filtering and jump
-  detection.  Include this one header to use the whole API; each header
-  it includes declares what the .c file of the same name defines.
+  fallback and re-probe, error classes, validation and filtering.  Include
+  this one header to use the whole API; each header it includes declares
+  what the .c file of the same name defines.
   */
 
 #ifndef PHCR_H
@@ -29,6 +29,5 @@
 #include "phcr_ops.h"
 #include "phcr_device.h"
 #include "phcr_reader.h"
-#include "phcr_jump.h"
 
 #endif

@@ -27,6 +27,7 @@
 #define PHCR_DEVICE_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "phcr_error.h"
 #include "phcr_ops.h"
@@ -53,6 +54,7 @@ typedef struct {
   char path[PHCR_PATH_MAX];        /* chosen device, without root prefix */
   char clock_name[PHCR_NAME_MAX];  /* its clock_name if known, else "" */
   int index;                       /* N of /dev/ptpN if known, else -1 */
+  dev_t rdev;                      /* its device number, 0 if unknown */
   int cross_timestamping;          /* from PTP_CLOCK_GETCAPS */
   char why[PHCR_WHY_MAX];          /* e.g. "/dev/ptp2: clock_name 'KVM
                                       virtual PTP'" */

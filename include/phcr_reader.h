@@ -38,6 +38,9 @@
 
 /* Same as PTP_MAX_SAMPLES of <linux/ptp_clock.h>. */
 #define PHCR_MAX_SAMPLES 25
+/* Defaults of PHCR_Config */
+#define PHCR_DEFAULT_SAMPLES 10
+#define PHCR_DEFAULT_REPROBE 60.0
 
 /* Reading modes, ordered by quality (a higher value is better). */
 typedef enum {
@@ -95,10 +98,9 @@ typedef struct {
 typedef struct {
   unsigned int flags;        /* PHCR_FLAG_* */
   int n_samples;             /* samples per read for EXTENDED/basic when
-                                PHCR_Read is given 0; 1..25, default 10 */
+                                PHCR_Read is given 0; 1..PHCR_MAX_SAMPLES */
   double reprobe_interval;   /* re-try better modes after this many seconds
-                                of caller time in a worse mode; 0 = never;
-                                default 60 */
+                                of caller time in a worse mode; 0 = never */
 } PHCR_Config;
 
 extern void PHCR_ConfigDefaults(PHCR_Config *config);
@@ -177,5 +179,10 @@ extern PHCR_Mode PHCR_GetMode(PHCR_Reader reader);
 extern PHCR_Mode PHCR_GetBestMode(PHCR_Reader reader);
 extern const char *PHCR_GetPath(PHCR_Reader reader); /* without root */
 extern void PHCR_GetCounters(PHCR_Reader reader, PHCR_Counters *counters);
+
+/* Order statistics of v[0..n-1], n >= 1 (reorder v): the k-th smallest
+   (0 <= k < n), the median (mean of the two middle values for even n) */
+extern int64_t PHCR_SelectKthI64(int64_t *v, int n, int k);
+extern double PHCR_MedianDouble(double *v, int n);
 
 #endif

@@ -8,7 +8,8 @@
 #                  PHCR_FUZZ_SECONDS, and the example of docs/phc_reader.md
 #                  compiled and linked                             (CHECK_TARGETS)
 #   phcr-fuzz      the libFuzzer target alone (clang)
-#   bench-reader   ns per filter + detect pass over 25 readings    (BENCH_TARGETS)
+#   bench-reader   ns per filter + detect pass over 25 readings (the
+#                  driver's jump detector)                         (BENCH_TARGETS)
 # Everything is built under $(BUILD)/phcr/ from the sources directly (no
 # intermediate objects, so the top-level object rule is not involved).
 
@@ -75,9 +76,9 @@ phcr-check: phcr-check-asan phcr-check-valgrind phcr-fuzz $(PHCR_T_EXAMPLE)
 	@echo "phcr-check: all phc_reader checks passed"
 
 $(PHCR_T_FUZZ): $(TOP)/tests/fuzz/phcr_fuzz.c $(PHCR_T_LIBSRCS) $(PHCR_T_FAKE) \
-    $(PHCR_T_HDRS) | phcr-deps
+    $(PHCR_T_HDRS) $(wildcard $(TOP)/refclock_ptpkvm_*.[ch]) | phcr-deps
 	@mkdir -p $(@D)
-	clang $(PHCR_T_CFLAGS) -O1 -fsanitize=fuzzer,address,undefined \
+	clang $(PHCR_T_CFLAGS) -I$(TOP) -O1 -fsanitize=fuzzer,address,undefined \
 	  -fno-sanitize-recover=all -o $@ $< $(PHCR_T_LIBSRCS) $(PHCR_T_FAKE) -lm
 
 # The documented example, cut from the page (the C block after "## Example"),
@@ -97,9 +98,9 @@ phcr-fuzz: $(PHCR_T_FUZZ)
 
 # Release flags, like $(PHCR_LIB).
 $(PHCR_T_BENCH): $(TOP)/tests/unit/phcr_bench.c $(PHCR_T_LIBSRCS) $(PHCR_T_FAKE) \
-    $(PHCR_T_HDRS) | phcr-deps
+    $(PHCR_T_HDRS) $(wildcard $(TOP)/refclock_ptpkvm_*.[ch]) | phcr-deps
 	@mkdir -p $(@D)
-	$(CC) -O2 -g -fPIE -fwrapv -D_FORTIFY_SOURCE=2 -std=gnu11 -Wall -Wextra \
+	$(CC) -O2 -g -fPIE -fwrapv -D_FORTIFY_SOURCE=2 -std=gnu11 -Wall -Wextra -I$(TOP) \
 	  -I$(TOP)/include -I$(TOP)/phc_reader -I$(TOP)/tests/unit -I$(TOP)/tests/model -o $@ $< \
 	  $(PHCR_T_LIBSRCS) \
 	  $(PHCR_T_FAKE) -lm

@@ -268,10 +268,13 @@ open_verified(const PHCR_Env *env, const char *path, PHCR_Discovery *out,
     return open_error(err);
   }
 
-  if (ops->fstat && ops->fstat(ops->ctx, *fd, &st) == 0 && !S_ISCHR(st.st_mode)) {
-    append(out->error, sizeof (out->error),
-           "%s: not a character device; ", path);
-    goto not_phc;
+  if (ops->fstat && ops->fstat(ops->ctx, *fd, &st) == 0) {
+    if (!S_ISCHR(st.st_mode)) {
+      append(out->error, sizeof (out->error),
+             "%s: not a character device; ", path);
+      goto not_phc;
+    }
+    out->rdev = st.st_rdev;
   }
 
   memset(&caps, 0, sizeof (caps));

@@ -109,10 +109,6 @@ extern int64_t PHCR_TimespecToNs(const struct timespec *ts);
 extern void PHCR_NsToTimespec(int64_t ns, struct timespec *ts);
 
 /* k-th smallest (0-based) of v[0..n-1], n >= 1, 0 <= k < n; reorders v */
-extern int64_t PHCR_SelectKthI64(int64_t *v, int n, int k);
 extern double PHCR_SelectKthDouble(double *v, int n, int k);
-/* Median of v[0..n-1], n >= 1 (mean of the two middle values for even n);
-   reorders v */
-extern double PHCR_MedianDouble(double *v, int n);
 
 #endif

@@ -80,9 +80,8 @@ void
 PHCR_ConfigDefaults(PHCR_Config *config)
 {
   memset(config, 0, sizeof (*config));
-  config->flags = 0;
-  config->n_samples = 10;
-  config->reprobe_interval = 60.0;
+  config->n_samples = PHCR_DEFAULT_SAMPLES;
+  config->reprobe_interval = PHCR_DEFAULT_REPROBE;
 }
 
 /* ================================================== */

@@ -26,7 +26,7 @@ DOCTOR := $(DOCTOR_DIR)/ptpkvm-doctor
 DOCTOR_CORE_SRCS := $(filter-out $(TOP)/tools/main.c,$(wildcard $(TOP)/tools/*.c))
 # the driver's option parser and its status file module (with the parser of
 # the file) are compiled in (they are chrony-free), never copied
-DOCTOR_DRIVER_SRCS := $(TOP)/refclock_ptpkvm_policy.c $(TOP)/refclock_ptpkvm_status.c
+DOCTOR_DRIVER_SRCS := $(TOP)/refclock_ptpkvm_opts.c $(TOP)/refclock_ptpkvm_status.c
 DOCTOR_DRIVER_HDRS := $(DOCTOR_DRIVER_SRCS:.c=.h)
 DOCTOR_CORE_OBJS := $(patsubst $(TOP)/tools/%.c,$(DOCTOR_DIR)/%.o,$(DOCTOR_CORE_SRCS)) \
   $(patsubst $(TOP)/%.c,$(DOCTOR_DIR)/%.o,$(DOCTOR_DRIVER_SRCS))

@@ -23,7 +23,7 @@ PHCR_OBJS := $(patsubst $(PTPKVM_SRC)/phc_reader/%.c,$(PTPKVM_OUT)/phcr/%.o,\
 # The doctor uses the driver's option parser and status file format: the
 # driver's files sit in the top directory of the chrony tree
 DOCTOR_SRCS := $(wildcard $(PTPKVM_SRC)/tools/*.c) \
-  $(CURDIR)/refclock_ptpkvm_policy.c $(CURDIR)/refclock_ptpkvm_status.c
+  $(CURDIR)/refclock_ptpkvm_opts.c $(CURDIR)/refclock_ptpkvm_status.c
 
 $(PTPKVM_OUT)/phcr/%.o: $(PTPKVM_SRC)/phc_reader/%.c
 	@mkdir -p $(dir $@)

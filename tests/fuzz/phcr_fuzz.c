@@ -17,7 +17,8 @@
 
   libFuzzer target of phc_reader.  The input drives two paths: (1) raw
   readings (1..25 triplets of arbitrary timestamps, or PRECISE) through
-  validation, the filter and the jump detector; (2) the reader itself over
+  validation, the filter and the driver's jump detector (of
+  refclock_ptpkvm_decide.c, included); (2) the reader itself over
   an ops table whose ioctls return input bytes or errnos.  Besides the
   sanitizers, it checks invariants: a filtered sample is self-consistent
   with a finite error bound, a result is OK exactly when it has a mode,
@@ -33,6 +34,8 @@
 #include <linux/ptp_clock.h>
 
 #include "phcr_internal.h"
+#include "refclock_ptpkvm_decide.c"
+#include "refclock_ptpkvm_opts.c"
 
 typedef struct {
   const uint8_t *p;
@@ -78,25 +81,23 @@ take_i32(Input *in)
 /* Jump detector with the confirmation invariant */
 
 typedef struct {
-  PHCR_JumpDetector d;
+  PKP_Options opts;
+  PKD_State d;
   int confirmations;
   int run;          /* consecutive suspects */
-  int cold_resets;  /* reset with PHCR_JumpResetCold after a jump */
+  int cold_resets;  /* restart cold after a jump */
   double time;
 } Detector;
 
 static void
 detector_init(Detector *det, uint8_t sel)
 {
-  PHCR_JumpConfig cfg;
-
-  PHCR_JumpConfigDefaults(&cfg);
-  cfg.confirmations = 1 + sel % 4;
-  cfg.threshold = (sel & 0x10) ? 100e-6 : 1e-3;
+  PKP_DefaultOptions(&det->opts);
+  det->opts.confirm = 1 + sel % 4;
+  det->opts.jump = (sel & 0x10) ? 100e-6 : 1e-3;
   det->cold_resets = (sel & 0x20) != 0;
-  det->d = PHCR_JumpCreate(&cfg);
-  CHECK(det->d);
-  det->confirmations = cfg.confirmations;
+  PKD_Init(&det->d, &det->opts, 0.0);
+  det->confirmations = det->opts.confirm;
   det->run = 0;
   det->time = 0.0;
 }
@@ -104,25 +105,22 @@ detector_init(Detector *det, uint8_t sel)
 static void
 detector_feed(Detector *det, const PHCR_Sample *s, double dt)
 {
-  PHCR_JumpInput ji;
-  PHCR_JumpResult res;
+  PKD_Point p;
+  int64_t jump_ns;
 
   det->time += dt;
-  ji.time = det->time;
-  ji.offset_ns = s->offset_ns;
-  ji.error = s->error;
-  switch (PHCR_JumpFeed(det->d, &ji, &res)) {
-    case PHCR_JUMP_SUSPECT:
+  p.time = det->time;
+  p.offset_ns = s->offset_ns;
+  p.error = s->error;
+  switch (detect(&det->d, &p, &jump_ns)) {
+    case PKS_ACTION_CONFIRM:
       det->run++;
       break;
-    case PHCR_JUMP_CONFIRMED:
+    case PKS_ACTION_STEP:
       CHECK(det->run >= det->confirmations);
-      CHECK(res.jump_ns != 0 && res.jump == (double)res.jump_ns * 1e-9);
+      CHECK(jump_ns != 0);
       det->run = 0;
-      if (det->cold_resets)
-        PHCR_JumpResetCold(det->d);
-      else
-        PHCR_JumpReset(det->d);
+      restart(&det->d, det->cold_resets);
       break;
     default:
       det->run = 0;
@@ -205,7 +203,6 @@ fuzz_readings(Input *in, uint8_t sel)
     check_sample(&s, r.n);
     detector_feed(&det, &s, (hdr & 0x20) ? 0.002 : 1.0);
   }
-  PHCR_JumpDestroy(det.d);
 }
 
 /* ================================================== */
@@ -317,7 +314,6 @@ fuzz_reader(Input *in, uint8_t sel)
       PHCR_Reopen(r, NULL);
     }
   }
-  PHCR_JumpDestroy(det.d);
   PHCR_Close(r);
 }
 

@@ -48,8 +48,8 @@ CONFIGS = {
     # a known offset: the clock should end at host + 0.002 (CONFIG_TARGET)
     "ptpkvm-offset": ["refclock PTPKVM auto offset 0.002"],
     "stock-offset": ["refclock PHC {dev} poll 1 offset 0.002", "makestep 0.1 -1"],
-    # two PTPKVM sources on one device; PTPKVM next to stock PHC
-    "ptpkvm-dup": ["refclock PTPKVM auto", "refclock PTPKVM auto"],
+    # two PTPKVM lines on one device by two paths; PTPKVM next to stock PHC
+    "ptpkvm-dup": ["refclock PTPKVM auto", "refclock PTPKVM {dev}"],
     "ptpkvm-and-phc": ["refclock PTPKVM auto", "refclock PHC {dev}"],
     # an NTP server on the host's network (tests/sim/sim_ntp.c), alone and
     # next to PTPKVM or stock PHC

@@ -21,7 +21,7 @@
   PKS_RING disruptions in order while the totals count all, the write is
   atomic (a write that fails half-way, here by RLIMIT_FSIZE, leaves the
   previous file complete and no temporary file; the mode is 0644 under
-  any umask; an unchanged state is not written again), malformed files
+  any umask), PKS_SetState says when the state changed, malformed files
   are rejected with a message naming the line and the problem, and the
   path follows chronyd's command socket.
   */
@@ -39,9 +39,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* Before cmocka.h, whose fail() macro is a function name here */
+#include "refclock_ptpkvm_status.c"
+
 #include <cmocka.h>
 
-#include "refclock_ptpkvm_status.h"
 
 static char dir[4096], path[4200];
 
@@ -163,9 +165,15 @@ test_round_trip(void **state)
   assert_string_equal(PKS_CauseName(PKS_GetDisruption(&back, 0)->cause), "pause");
   assert_string_equal(PKS_ActionName(PKS_GetDisruption(&back, 0)->action), "step");
 
-  /* A mode change moves mode_since, the same mode does not; stopped */
-  PKS_SetState(&st, "/dev/ptp0", "basic", "precise", 1, &later);
-  PKS_SetState(&st, "/dev/ptp0", "basic", "precise", 1, &(struct timespec){ 1, 0 });
+  /* A mode change moves mode_since and is news, the same state is not;
+     stopped */
+  assert_int_equal(PKS_SetState(&st, "/dev/ptp0", "basic", "precise", 1, &later), 1);
+  assert_int_equal(PKS_SetState(&st, "/dev/ptp0", "basic", "precise", 1,
+                                &(struct timespec){ 1, 0 }), 0);
+  assert_int_equal(PKS_SetState(&st, "/dev/ptp0", "basic", "precise", 0, &later), 1);
+  assert_int_equal(PKS_SetState(&st, "/dev/ptp1", "basic", "precise", 0, &later), 1);
+  assert_int_equal(PKS_SetState(&st, "/dev/ptp1", "basic", "basic", 0, &later), 1);
+  assert_int_equal(PKS_SetState(&st, "/dev/ptp0", "basic", "precise", 1, &later), 1);
   st.running = 0;
   assert_int_equal(PKS_Write(&st, path), 1);
   read_back(&back);
@@ -229,9 +237,6 @@ test_atomic_write(void **state)
   assert_int_equal(sb.st_mode & 07777, 0644);
   assert_int_equal(access(tmp, F_OK), -1);
   snprintf(first, sizeof (first), "%s", read_text(path));
-
-  /* Same state: not written again */
-  assert_int_equal(PKS_Write(&st, path), 0);
 
   /* A write that fails half-way (file size limit, larger new content)
      leaves the previous file complete and no temporary file */
@@ -346,6 +351,10 @@ test_path_and_names(void **state)
   assert_string_equal(PKS_CauseName(PKS_CAUSE_COLD_START), "cold_start");
   assert_string_equal(PKS_CauseName(PKS_CAUSE_CHRONYD_STEP), "chronyd_step");
   assert_string_equal(PKS_CauseName(PKS_CAUSE_COUNT), "other");
+  assert_string_equal(PKS_CauseText(PKS_CAUSE_PAUSE), "host clock jumped ahead (VM paused?)");
+  assert_string_equal(PKS_CauseText(PKS_CAUSE_COUNT), "unknown cause");
+  /* Only none, flush and step are a disruption's actions */
+  assert_string_equal(PKS_ActionName(PKS_ACTION_ADD), "none");
 }
 
 /* ================================================== */

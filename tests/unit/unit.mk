@@ -2,22 +2,21 @@
 # Copyright (C) 2026 The chrony-ptpkvm authors.  GPL-2.0-only.
 #
 # Included by the top-level Makefile.  Builds the cmocka tests of the
-# driver's chrony-independent logic (refclock_ptpkvm_policy.c, the
-# decision loop refclock_ptpkvm_decide.c on phc_reader, the status file
-# of refclock_ptpkvm_status.c) from
-# tests/unit/ptpkvm_*_test.c, under ASan+UBSan, into $(BUILD)/ptpkvm-unit/
-# and runs them.  Target:
+# driver's chrony-independent units (refclock_ptpkvm_opts.c, the decisions
+# of refclock_ptpkvm_decide.c, the status file of refclock_ptpkvm_status.c)
+# from tests/unit/ptpkvm_*_test.c, each of which #includes the units it
+# tests (as chrony's own tests do), under ASan+UBSan, into
+# $(BUILD)/ptpkvm-unit/ and runs them.  Target:
 #   ptpkvm-check   the adapter's unit tests                  (CHECK_TARGETS)
 
 PTPKVM_U_DIR := $(BUILD)/ptpkvm-unit
 PTPKVM_U_NAMES := $(patsubst $(TOP)/tests/unit/%.c,%,$(wildcard $(TOP)/tests/unit/ptpkvm_*_test.c))
 PTPKVM_U_BINS := $(addprefix $(PTPKVM_U_DIR)/,$(PTPKVM_U_NAMES))
-PTPKVM_U_SRCS := $(TOP)/refclock_ptpkvm_policy.c $(TOP)/refclock_ptpkvm_decide.c \
-  $(TOP)/refclock_ptpkvm_status.c $(PHCR_SRCS)
-PTPKVM_U_HDRS := $(TOP)/refclock_ptpkvm_policy.h $(TOP)/refclock_ptpkvm_decide.h \
-  $(TOP)/refclock_ptpkvm_status.h $(wildcard $(TOP)/include/*.h)
+PTPKVM_U_SRCS := $(PHCR_SRCS) $(TOP)/tests/unit/fake_phc.c $(TOP)/tests/model/ptpkvm_model.c
+PTPKVM_U_HDRS := $(wildcard $(TOP)/refclock_ptpkvm_*.[ch]) $(wildcard $(TOP)/include/*.h) \
+  $(TOP)/tests/unit/fake_phc.h
 PTPKVM_U_CFLAGS := -std=gnu11 -g -O1 -Wall -Wextra -Werror -Wno-unused-parameter -I$(TOP) \
-  -I$(TOP)/include \
+  -I$(TOP)/include -I$(TOP)/phc_reader -I$(TOP)/tests/unit -I$(TOP)/tests/model \
   -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 CHECK_TARGETS += ptpkvm-check

@@ -1,5 +1,5 @@
 /*
-  chrony-ptpkvm -- policy of the PTPKVM reference clock driver
+  chrony-ptpkvm -- options of the PTPKVM reference clock driver
 
   Copyright (C) 2026 The chrony-ptpkvm authors
 
@@ -16,9 +16,8 @@
 
   =======================================================================
 
-  Implementation of the PTPKVM driver's pure decisions (see
-  refclock_ptpkvm_policy.h): option parsing and validation, jump action,
-  sample quality, failure/recovery state, backoffs and sentinel timing.  Plain C, no chrony headers, no I/O.
+  Parsing and validation of the PTPKVM driver's options (see
+  refclock_ptpkvm_opts.h).  Plain C, no chrony headers, no I/O.
   */
 
 #include <errno.h>
@@ -27,9 +26,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "refclock_ptpkvm_policy.h"
+#include "refclock_ptpkvm_opts.h"
 
-/* ================================================== */
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 typedef struct {
   const char *name;
@@ -39,13 +39,14 @@ typedef struct {
 static const OptionInfo options[] = {
   { "nocrossts", "nocrossts" },
   { "noextended", "noextended" },
-  { "samples", "samples=<1-25>" },
-  { "step", "step=<seconds, 0 = never step, up to 1e9>" },
-  { "jump", "jump=<seconds, 0.00001-1e9>" },
-  { "confirm", "confirm=<1-10>" },
-  { "maxsteps", "maxsteps=<count up to 1000000000, -1 = unlimited>" },
-  { "sentinel", "sentinel=<seconds, 0 = off, 0.01-60>" },
-  { "reprobe", "reprobe=<seconds, 0 = never, up to 1e6>" },
+  { "samples", "samples=<1-" STR(PHCR_MAX_SAMPLES) ">" },
+  { "step", "step=<seconds, 0 = never step, up to " STR(PKP_MAX_STEP) ">" },
+  { "jump", "jump=<seconds, " STR(PKP_MIN_JUMP) "-" STR(PKP_MAX_JUMP) ">" },
+  { "confirm", "confirm=<1-" STR(PKP_MAX_CONFIRM) ">" },
+  { "maxsteps", "maxsteps=<count up to " STR(PKP_MAX_MAXSTEPS) ", -1 = unlimited>" },
+  { "sentinel", "sentinel=<seconds, 0 = off, " STR(PKP_MIN_SENTINEL) "-"
+    STR(PKP_MAX_SENTINEL) ">" },
+  { "reprobe", "reprobe=<seconds, 0 = never, up to " STR(PKP_MAX_REPROBE) ">" },
   { "clockname", "clockname=<clock_name of 1-63 characters, '_' for space>" },
   { NULL, NULL }
 };
@@ -86,14 +87,13 @@ void
 PKP_DefaultOptions(PKP_Options *opts)
 {
   memset(opts, 0, sizeof (*opts));
-  opts->samples = PKP_DEFAULT_SAMPLES;
+  opts->samples = PHCR_DEFAULT_SAMPLES;
   opts->step = PKP_DEFAULT_STEP;
   opts->jump = PKP_DEFAULT_JUMP;
   opts->confirm = PKP_DEFAULT_CONFIRM;
   opts->maxsteps = PKP_DEFAULT_MAXSTEPS;
   opts->sentinel = PKP_DEFAULT_SENTINEL;
-  opts->reprobe = PKP_DEFAULT_REPROBE;
-  opts->clockname[0] = '\0';
+  opts->reprobe = PHCR_DEFAULT_REPROBE;
 }
 
 /* ================================================== */
@@ -126,7 +126,7 @@ parse_int(const char *s, int *value)
     return 0;
   errno = 0;
   v = strtol(s, &end, 10);
-  if (errno || *end || v < -1000000000L || v > 1000000000L)
+  if (errno || *end || v < -1L || v > PKP_MAX_MAXSTEPS)
     return 0;
   *value = (int)v;
   return 1;
@@ -225,7 +225,7 @@ PKP_ParseOptions(PKP_Options *opts, PKP_OptionGetter get, void *arg, char *err,
 
   return get_flag("nocrossts", &opts->nocrossts, get, arg, err, err_len) &&
          get_flag("noextended", &opts->noextended, get, arg, err, err_len) &&
-         get_int("samples", &opts->samples, 1, PKP_MAX_SAMPLES, get, arg, err, err_len) &&
+         get_int("samples", &opts->samples, 1, PHCR_MAX_SAMPLES, get, arg, err, err_len) &&
          get_double("step", &opts->step, 0.0, PKP_MAX_STEP, 1, get, arg, err, err_len) &&
          get_double("jump", &opts->jump, PKP_MIN_JUMP, PKP_MAX_JUMP, 0,
                     get, arg, err, err_len) &&
@@ -235,198 +235,4 @@ PKP_ParseOptions(PKP_Options *opts, PKP_OptionGetter get, void *arg, char *err,
                     get, arg, err, err_len) &&
          get_double("reprobe", &opts->reprobe, 0.0, PKP_MAX_REPROBE, 1, get, arg, err, err_len) &&
          get_clockname(opts, get, arg, err, err_len);
-}
-
-/* ================================================== */
-
-PKP_Action
-PKP_DecideJump(const PKP_Options *opts, double jump, int steps_done,
-               int normal_mode, int may_step, PKP_Reason *why)
-{
-  PKP_Reason r;
-  PKP_Action a;
-
-  if (!normal_mode) {
-    r = PKP_WHY_NOT_NORMAL;
-    a = PKP_ACT_IGNORE;
-  } else if (!may_step) {
-    r = PKP_WHY_NOSELECT;
-    a = PKP_ACT_IGNORE;
-  } else if (opts->step <= 0.0) {
-    r = PKP_WHY_DISABLED;
-    a = PKP_ACT_FLUSH;
-  } else if (fabs(jump) < opts->step) {
-    r = PKP_WHY_BELOW;
-    a = PKP_ACT_FLUSH;
-  } else if (opts->maxsteps >= 0 && steps_done >= opts->maxsteps) {
-    r = PKP_WHY_LIMIT;
-    a = PKP_ACT_FLUSH;
-  } else {
-    r = PKP_WHY_STEP;
-    a = PKP_ACT_STEP;
-  }
-
-  if (why)
-    *why = r;
-  return a;
-}
-
-/* ================================================== */
-
-const char *
-PKP_ReasonText(PKP_Reason why)
-{
-  switch (why) {
-    case PKP_WHY_NOT_NORMAL:
-      return "not acting outside chronyd's normal mode";
-    case PKP_WHY_NOSELECT:
-      return "not stepping: the source may not move the clock (noselect)";
-    case PKP_WHY_DISABLED:
-      return "stepping disabled (step=0), slewing";
-    case PKP_WHY_BELOW:
-      return "below the step threshold, slewing";
-    case PKP_WHY_LIMIT:
-      return "step limit (maxsteps) reached, slewing";
-    case PKP_WHY_STEP_FAILED:
-      return "could not step the clock, slewing";
-    default:
-      return "stepping";
-  }
-}
-
-/* ================================================== */
-
-void
-PKP_QualityInit(PKP_QualityTracker *q)
-{
-  memset(q, 0, sizeof (*q));
-  q->mode = -1;
-}
-
-/* ================================================== */
-
-int
-PKP_QualityAssess(PKP_QualityTracker *q, double error, int mode)
-{
-  double min_error;
-  int i, quality;
-
-  if (mode != q->mode) {
-    q->n = q->pos = 0;
-    q->mode = mode;
-  }
-
-  if (q->n < 4) {
-    quality = 2;
-  } else {
-    for (i = 0, min_error = q->error[0]; i < q->n; i++) {
-      if (q->error[i] < min_error)
-        min_error = q->error[i];
-    }
-    if (error <= 3.0 * min_error + 0.1e-6)
-      quality = 2;
-    else if (error <= 20.0 * min_error + 1.0e-6)
-      quality = 1;
-    else
-      quality = 0;
-  }
-
-  /* Record every error, so that a lasting change of the delay is
-     accepted after one window */
-  q->error[q->pos] = error;
-  q->pos = (q->pos + 1) % PKP_QUALITY_WINDOW;
-  if (q->n < PKP_QUALITY_WINDOW)
-    q->n++;
-
-  return quality;
-}
-
-/* ================================================== */
-
-void
-PKP_HealthInit(PKP_Health *h)
-{
-  memset(h, 0, sizeof (*h));
-}
-
-/* ================================================== */
-
-PKP_HealthEvent
-PKP_HealthUpdate(PKP_Health *h, int ok, double now)
-{
-  if (ok) {
-    if (!h->failing)
-      return PKP_HEALTH_SAME;
-    h->failing = 0;
-    if (h->logged)
-      return PKP_HEALTH_RECOVERED;
-    h->unlogged++;
-    return PKP_HEALTH_SAME;
-  }
-
-  if (h->failing) {
-    h->failures++;
-    if (h->logged || now - h->since < PKP_HEALTH_QUIET)
-      return PKP_HEALTH_SAME;
-  } else {
-    h->failing = 1;
-    h->logged = 0;
-    h->failures = 1;
-    h->since = now;
-    if (h->have_logged && now >= h->last_logged &&
-        now - h->last_logged < PKP_HEALTH_QUIET)
-      return PKP_HEALTH_SAME;
-  }
-
-  h->logged = 1;
-  h->have_logged = 1;
-  h->last_logged = now;
-  h->skipped = h->unlogged;
-  h->unlogged = 0;
-  return PKP_HEALTH_FAILING;
-}
-
-/* ================================================== */
-
-double
-PKP_Backoff(int n)
-{
-  if (n < 1)
-    n = 1;
-  if (n > 4)
-    n = 4;
-  return (double)(1 << (n - 1));
-}
-
-/* ================================================== */
-
-double
-PKP_RetryDelay(int n)
-{
-  double d;
-
-  if (n < 1)
-    n = 1;
-  if (n > 6)
-    return PKP_MAX_RETRY_DELAY;
-  d = (double)(1 << n);
-  return d < PKP_MAX_RETRY_DELAY ? d : PKP_MAX_RETRY_DELAY;
-}
-
-/* ================================================== */
-
-int
-PKP_SentinelDue(const PKP_Options *opts, double interval, double since, int usable)
-{
-  double margin;
-
-  if (opts->sentinel <= 0.0 || !usable)
-    return 0;
-
-  margin = opts->sentinel / 2.0;
-  if (since < margin)
-    return 0;
-  if (fabs(since - interval) < margin)
-    return 0;
-  return 1;
 }

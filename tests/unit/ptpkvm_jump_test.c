@@ -15,7 +15,8 @@
 
   =======================================================================
 
-  cmocka tests of the phc_reader jump detector: zero false confirmations
+  cmocka tests of the jump detector of refclock_ptpkvm_decide.c (included,
+  fed directly with points of the watched offset): zero false confirmations
   (and zero suspects) over 10^6 noisy samples with 0.1-1 % spikes of
   50-500 us, detection of 1 ms ... 10 year jumps of both signs with the
   configured number of confirmations, exact J, dismissal of wild readings,
@@ -31,6 +32,67 @@
 #include <cmocka.h>
 
 #include "fake_phc.h"
+#include "refclock_ptpkvm_decide.c"
+#include "refclock_ptpkvm_opts.c"
+
+/* ================================================== */
+/* The detector alone, with its threshold and confirmations */
+
+typedef struct {
+  double threshold;
+  int confirmations;
+} JdConfig;
+
+typedef struct {
+  PKS_Action state;      /* ADD (normal), CONFIRM (suspect), STEP (confirmed) */
+  int64_t jump_ns;
+  double jump;
+} JdResult;
+
+typedef struct {
+  PKP_Options opts;
+  PKD_State d;
+} *Jd;
+
+static void
+jd_defaults(JdConfig *c)
+{
+  c->threshold = PKP_DEFAULT_JUMP;
+  c->confirmations = PKP_DEFAULT_CONFIRM;
+}
+
+static Jd
+jd_create(const JdConfig *c)
+{
+  Jd j = calloc(1, sizeof (*j));
+
+  assert_non_null(j);
+  PKP_DefaultOptions(&j->opts);
+  if (c) {
+    j->opts.jump = c->threshold;
+    j->opts.confirm = c->confirmations;
+  }
+  PKD_Init(&j->d, &j->opts, 0.0);
+  return j;
+}
+
+static PKS_Action
+jd_feed(Jd j, const PKD_Point *p, JdResult *res)
+{
+  JdResult local;
+
+  if (!res)
+    res = &local;
+  res->state = detect(&j->d, p, &res->jump_ns);
+  res->jump = (double)res->jump_ns * 1e-9;
+  return res->state;
+}
+
+static void
+jd_reset(Jd j, int cold)
+{
+  restart(&j->d, cold);
+}
 
 #define NS 1000000000LL
 #define DAY_NS (86400LL * NS)
@@ -60,10 +122,10 @@ source_init(Source *s, uint64_t seed, double noise)
 }
 
 /* Advance by dt and produce a measurement with noise */
-static PHCR_JumpInput
+static PKD_Point
 source_next(Source *s, double dt)
 {
-  PHCR_JumpInput in;
+  PKD_Point in;
 
   s->t += dt;
   s->offset += s->drift * dt;
@@ -74,17 +136,17 @@ source_next(Source *s, double dt)
   return in;
 }
 
-static PHCR_JumpDetector
-warm_detector(const PHCR_JumpConfig *cfg, Source *s, int n)
+static Jd
+warm_detector(const JdConfig *cfg, Source *s, int n)
 {
-  PHCR_JumpDetector d = PHCR_JumpCreate(cfg);
-  PHCR_JumpInput in;
+  Jd d = jd_create(cfg);
+  PKD_Point in;
   int i;
 
   assert_non_null(d);
   for (i = 0; i < n; i++) {
     in = source_next(s, 1.0);
-    assert_int_equal(PHCR_JumpFeed(d, &in, NULL), PHCR_JUMP_NORMAL);
+    assert_int_equal(jd_feed(d, &in, NULL), PKS_ACTION_ADD);
   }
   return d;
 }
@@ -114,9 +176,9 @@ test_soak_no_false_confirmations(void **state)
   static const int64_t jumps[] = { 10000000LL, NS, 360 * NS, DAY_NS };
   long i, n = soak_samples(), spikes = 0, false_events = 0, injected = 0;
   long detected = 0;
-  PHCR_JumpDetector d;
-  PHCR_JumpResult res;
-  PHCR_JumpInput in;
+  Jd d;
+  JdResult res;
+  PKD_Point in;
   Source s;
   double p, dt, spike;
   int64_t j;
@@ -124,7 +186,7 @@ test_soak_no_false_confirmations(void **state)
 
   (void)state;
   source_init(&s, 12345, 1e-6);
-  d = PHCR_JumpCreate(NULL);
+  d = jd_create(NULL);
   assert_non_null(d);
 
   for (i = 0; i < n; i++) {
@@ -139,12 +201,12 @@ test_soak_no_false_confirmations(void **state)
       s.base_ns += j;
       for (k = 0; k < 3; k++) {
         in = source_next(&s, k ? 0.002 : 1.0);
-        PHCR_JumpFeed(d, &in, &res);
+        jd_feed(d, &in, &res);
       }
-      if (res.state == PHCR_JUMP_CONFIRMED && llabs(res.jump_ns - j) < 1000000) {
+      if (res.state == PKS_ACTION_STEP && llabs(res.jump_ns - j) < 1000000) {
         detected++;
         s.base_ns -= res.jump_ns;
-        PHCR_JumpReset(d);
+        jd_reset(d, 0);
       }
       continue;
     }
@@ -161,7 +223,7 @@ test_soak_no_false_confirmations(void **state)
       spikes++;
     }
 
-    if (PHCR_JumpFeed(d, &in, &res) != PHCR_JUMP_NORMAL)
+    if (jd_feed(d, &in, &res) != PKS_ACTION_ADD)
       false_events++;
   }
 
@@ -171,7 +233,7 @@ test_soak_no_false_confirmations(void **state)
   assert_true(spikes > n / 400);
   assert_int_equal(false_events, 0);
   assert_int_equal(detected, injected);
-  PHCR_JumpDestroy(d);
+  free(d);
 }
 
 /* Spikes with honest error bounds (offset error <= delay / 2 = error) and a
@@ -179,15 +241,15 @@ test_soak_no_false_confirmations(void **state)
 static void
 test_spikes_honest_low_threshold(void **state)
 {
-  PHCR_JumpConfig cfg;
-  PHCR_JumpDetector d;
-  PHCR_JumpInput in;
+  JdConfig cfg;
+  Jd d;
+  PKD_Point in;
   Source s;
   double delay, asym;
   long i, suspects = 0;
 
   (void)state;
-  PHCR_JumpConfigDefaults(&cfg);
+  jd_defaults(&cfg);
   cfg.threshold = 200e-6;
   source_init(&s, 777, 0.5e-6);
   d = warm_detector(&cfg, &s, 20);
@@ -200,11 +262,11 @@ test_spikes_honest_low_threshold(void **state)
       in.offset_ns += (int64_t)llround(asym * delay * 1e9);
       in.error = delay / 2.0 + 1e-6;
     }
-    if (PHCR_JumpFeed(d, &in, NULL) != PHCR_JUMP_NORMAL)
+    if (jd_feed(d, &in, NULL) != PKS_ACTION_ADD)
       suspects++;
   }
   assert_int_equal(suspects, 0);
-  PHCR_JumpDestroy(d);
+  free(d);
 }
 
 /* ================================================== */
@@ -212,15 +274,15 @@ test_spikes_honest_low_threshold(void **state)
 static void
 check_jump(int64_t jump_ns, int confirmations, double noise, int exact)
 {
-  PHCR_JumpConfig cfg;
-  PHCR_JumpDetector d;
-  PHCR_JumpResult res;
-  PHCR_JumpInput in;
-  PHCR_JumpState st;
+  JdConfig cfg;
+  Jd d;
+  JdResult res;
+  PKD_Point in;
+  PKS_Action st;
   Source s;
   int k;
 
-  PHCR_JumpConfigDefaults(&cfg);
+  jd_defaults(&cfg);
   cfg.confirmations = confirmations;
   source_init(&s, (uint64_t)(jump_ns ^ confirmations), noise);
   if (exact)
@@ -230,8 +292,8 @@ check_jump(int64_t jump_ns, int confirmations, double noise, int exact)
   s.base_ns += jump_ns;
   for (k = 0; k <= confirmations; k++) {
     in = source_next(&s, k == 0 ? 1.0 : 0.002);
-    st = PHCR_JumpFeed(d, &in, &res);
-    assert_int_equal(st, k < confirmations ? PHCR_JUMP_SUSPECT : PHCR_JUMP_CONFIRMED);
+    st = jd_feed(d, &in, &res);
+    assert_int_equal(st, k < confirmations ? PKS_ACTION_CONFIRM : PKS_ACTION_STEP);
   }
 
   if (exact)
@@ -241,13 +303,13 @@ check_jump(int64_t jump_ns, int confirmations, double noise, int exact)
   assert_true((res.jump > 0) == (jump_ns > 0));
 
   /* The caller steps by J and resets: the detector starts clean */
-  PHCR_JumpReset(d);
+  jd_reset(d, 0);
   s.base_ns -= res.jump_ns;
   for (k = 0; k < 30; k++) {
     in = source_next(&s, 1.0);
-    assert_int_equal(PHCR_JumpFeed(d, &in, NULL), PHCR_JUMP_NORMAL);
+    assert_int_equal(jd_feed(d, &in, NULL), PKS_ACTION_ADD);
   }
-  PHCR_JumpDestroy(d);
+  free(d);
 }
 
 static const int64_t jump_sizes[] = {
@@ -296,9 +358,9 @@ test_confirmation_count_respected(void **state)
 static void
 test_single_wild_reading_dismissed(void **state)
 {
-  PHCR_JumpDetector d;
-  PHCR_JumpResult res;
-  PHCR_JumpInput in;
+  Jd d;
+  JdResult res;
+  PKD_Point in;
   Source s;
   size_t i;
 
@@ -309,19 +371,19 @@ test_single_wild_reading_dismissed(void **state)
   for (i = 0; i < sizeof (jump_sizes) / sizeof (jump_sizes[0]); i++) {
     in = source_next(&s, 1.0);
     in.offset_ns += (i % 2 ? -1 : 1) * jump_sizes[i];
-    assert_int_equal(PHCR_JumpFeed(d, &in, &res), PHCR_JUMP_SUSPECT);
+    assert_int_equal(jd_feed(d, &in, &res), PKS_ACTION_CONFIRM);
 
     in = source_next(&s, 0.002);
-    assert_int_equal(PHCR_JumpFeed(d, &in, &res), PHCR_JUMP_NORMAL);
+    assert_int_equal(jd_feed(d, &in, &res), PKS_ACTION_ADD);
     assert_true(res.jump_ns == 0);
   }
 
   /* the wild readings left the estimate where it was */
   for (i = 0; i < 20; i++) {
     in = source_next(&s, 1.0);
-    assert_int_equal(PHCR_JumpFeed(d, &in, &res), PHCR_JUMP_NORMAL);
+    assert_int_equal(jd_feed(d, &in, &res), PKS_ACTION_ADD);
   }
-  PHCR_JumpDestroy(d);
+  free(d);
 }
 
 /* A sample that agrees with the suspect's J within the tolerance (50 us)
@@ -331,9 +393,9 @@ test_single_wild_reading_dismissed(void **state)
 static void
 test_confirming_samples_must_be_jumps(void **state)
 {
-  PHCR_JumpDetector d;
-  PHCR_JumpResult res;
-  PHCR_JumpInput in;
+  Jd d;
+  JdResult res;
+  PKD_Point in;
   Source s;
   int k;
 
@@ -343,13 +405,13 @@ test_confirming_samples_must_be_jumps(void **state)
   d = warm_detector(NULL, &s, 20);
   in = source_next(&s, 1.0);
   in.offset_ns += NS / 1000;
-  assert_int_equal(PHCR_JumpFeed(d, &in, &res), PHCR_JUMP_SUSPECT);
+  assert_int_equal(jd_feed(d, &in, &res), PKS_ACTION_CONFIRM);
   for (k = 0; k < 3; k++) {
     in = source_next(&s, 0.002);
     in.offset_ns += NS / 1000 - 40000;
-    assert_int_equal(PHCR_JumpFeed(d, &in, &res), PHCR_JUMP_NORMAL);
+    assert_int_equal(jd_feed(d, &in, &res), PKS_ACTION_ADD);
   }
-  PHCR_JumpDestroy(d);
+  free(d);
 }
 
 /* Frequent sub-threshold outliers (15 % at 700 us) must not inflate the
@@ -357,9 +419,9 @@ test_confirming_samples_must_be_jumps(void **state)
 static void
 test_outliers_do_not_blind(void **state)
 {
-  PHCR_JumpDetector d;
-  PHCR_JumpResult res;
-  PHCR_JumpInput in;
+  Jd d;
+  JdResult res;
+  PKD_Point in;
   Source s;
   long i;
   int k;
@@ -372,15 +434,15 @@ test_outliers_do_not_blind(void **state)
     in = source_next(&s, 1.0);
     if (FAKE_RngUniform(&s.rng) < 0.15)
       in.offset_ns += 700000;
-    assert_int_equal(PHCR_JumpFeed(d, &in, &res), PHCR_JUMP_NORMAL);
+    assert_int_equal(jd_feed(d, &in, &res), PKS_ACTION_ADD);
   }
   s.base_ns += NS / 1000;
   for (k = 0; k < 3; k++) {
     in = source_next(&s, k ? 0.002 : 1.0);
-    PHCR_JumpFeed(d, &in, &res);
+    jd_feed(d, &in, &res);
   }
-  assert_int_equal(res.state, PHCR_JUMP_CONFIRMED);
-  PHCR_JumpDestroy(d);
+  assert_int_equal(res.state, PKS_ACTION_STEP);
+  free(d);
 }
 
 /* Wild readings of different sizes in a row replace each other and never
@@ -388,9 +450,9 @@ test_outliers_do_not_blind(void **state)
 static void
 test_inconsistent_wild_readings(void **state)
 {
-  PHCR_JumpDetector d;
-  PHCR_JumpResult res;
-  PHCR_JumpInput in;
+  Jd d;
+  JdResult res;
+  PKD_Point in;
   Source s;
   int i;
 
@@ -401,37 +463,37 @@ test_inconsistent_wild_readings(void **state)
   for (i = 0; i < 50; i++) {
     in = source_next(&s, 0.002);
     in.offset_ns += (i + 1) * 3 * NS / 1000 * (i % 2 ? -1 : 1);
-    assert_int_equal(PHCR_JumpFeed(d, &in, &res), PHCR_JUMP_SUSPECT);
+    assert_int_equal(jd_feed(d, &in, &res), PKS_ACTION_CONFIRM);
     /* each one replaces the previous suspect */
     assert_true(llabs(res.jump_ns - (i + 1) * 3 * NS / 1000 * (i % 2 ? -1 : 1)) < 20000);
   }
 
   /* back to normal */
   in = source_next(&s, 0.002);
-  assert_int_equal(PHCR_JumpFeed(d, &in, &res), PHCR_JUMP_NORMAL);
+  assert_int_equal(jd_feed(d, &in, &res), PKS_ACTION_ADD);
 
   /* Twice the same wild value, then normal: not confirmed */
   for (i = 0; i < 2; i++) {
     in = source_next(&s, 0.002);
     in.offset_ns += 5 * NS;
-    assert_int_equal(PHCR_JumpFeed(d, &in, &res), PHCR_JUMP_SUSPECT);
+    assert_int_equal(jd_feed(d, &in, &res), PKS_ACTION_CONFIRM);
   }
   in = source_next(&s, 0.002);
-  assert_int_equal(PHCR_JumpFeed(d, &in, &res), PHCR_JUMP_NORMAL);
-  PHCR_JumpDestroy(d);
+  assert_int_equal(jd_feed(d, &in, &res), PKS_ACTION_ADD);
+  free(d);
 }
 
 /* ================================================== */
 
-/* Without the caller's reset, the detector follows the new level after a
-   confirmed jump; a caller step by -J then needs the reset, otherwise it
-   is (rightly) seen as another jump */
+/* After a confirmed jump the detector restarts (warm) and follows the new
+   level; a caller step by -J then needs the reset, otherwise it is
+   (rightly) seen as another jump */
 static void
 test_reset_semantics(void **state)
 {
-  PHCR_JumpDetector d;
-  PHCR_JumpResult res;
-  PHCR_JumpInput in;
+  Jd d;
+  JdResult res;
+  PKD_Point in;
   Source s;
   int k;
 
@@ -442,29 +504,29 @@ test_reset_semantics(void **state)
   s.base_ns += 360 * NS;
   for (k = 0; k < 3; k++) {
     in = source_next(&s, k ? 0.002 : 1.0);
-    PHCR_JumpFeed(d, &in, &res);
+    jd_feed(d, &in, &res);
   }
-  assert_int_equal(res.state, PHCR_JUMP_CONFIRMED);
+  assert_int_equal(res.state, PKS_ACTION_STEP);
 
   /* no action by the caller: the new level is normal */
   for (k = 0; k < 40; k++) {
     in = source_next(&s, 1.0);
-    assert_int_equal(PHCR_JumpFeed(d, &in, &res), PHCR_JUMP_NORMAL);
+    assert_int_equal(jd_feed(d, &in, &res), PKS_ACTION_ADD);
   }
 
   /* the caller steps without reset: a jump of -J */
   s.base_ns -= 360 * NS;
   in = source_next(&s, 1.0);
-  assert_int_equal(PHCR_JumpFeed(d, &in, &res), PHCR_JUMP_SUSPECT);
+  assert_int_equal(jd_feed(d, &in, &res), PKS_ACTION_CONFIRM);
   assert_true(llabs(res.jump_ns + 360 * NS) < 100000);
 
   /* with the reset, it is normal at once */
-  PHCR_JumpReset(d);
+  jd_reset(d, 0);
   for (k = 0; k < 20; k++) {
     in = source_next(&s, 1.0);
-    assert_int_equal(PHCR_JumpFeed(d, &in, &res), PHCR_JUMP_NORMAL);
+    assert_int_equal(jd_feed(d, &in, &res), PKS_ACTION_ADD);
   }
-  PHCR_JumpDestroy(d);
+  free(d);
 }
 
 /* Cold start: no history and |offset| > threshold is a suspect (J = the
@@ -473,36 +535,36 @@ test_reset_semantics(void **state)
 static void
 test_first_sample_rule(void **state)
 {
-  PHCR_JumpDetector d;
-  PHCR_JumpResult res;
-  PHCR_JumpInput in = { 10.0, 360 * NS + 5, 2e-6 };
+  Jd d;
+  JdResult res;
+  PKD_Point in = { 10.0, 360 * NS + 5, 2e-6 };
   int k;
 
   (void)state;
-  d = PHCR_JumpCreate(NULL);
+  d = jd_create(NULL);
   for (k = 0; k < 3; k++) {
     in.time += 0.002;
-    PHCR_JumpFeed(d, &in, &res);
-    assert_int_equal(res.state, k < 2 ? PHCR_JUMP_SUSPECT : PHCR_JUMP_CONFIRMED);
+    jd_feed(d, &in, &res);
+    assert_int_equal(res.state, k < 2 ? PKS_ACTION_CONFIRM : PKS_ACTION_STEP);
     assert_true(res.jump_ns == 360 * NS + 5);
   }
   assert_true(res.jump_ns == 360 * NS + 5);
 
   /* after Reset, a far first sample only seeds the history */
-  PHCR_JumpReset(d);
-  assert_int_equal(PHCR_JumpFeed(d, &in, &res), PHCR_JUMP_NORMAL);
+  jd_reset(d, 0);
+  assert_int_equal(jd_feed(d, &in, &res), PKS_ACTION_ADD);
 
   /* ResetCold re-arms it; a wild first reading is dismissed */
-  PHCR_JumpResetCold(d);
-  assert_int_equal(PHCR_JumpFeed(d, &in, &res), PHCR_JUMP_SUSPECT);
+  jd_reset(d, 1);
+  assert_int_equal(jd_feed(d, &in, &res), PKS_ACTION_CONFIRM);
   in.offset_ns = 20000;
-  assert_int_equal(PHCR_JumpFeed(d, &in, &res), PHCR_JUMP_NORMAL);
+  assert_int_equal(jd_feed(d, &in, &res), PKS_ACTION_ADD);
 
   /* small first offset: normal */
-  PHCR_JumpResetCold(d);
+  jd_reset(d, 1);
   in.offset_ns = 500000;
-  assert_int_equal(PHCR_JumpFeed(d, &in, &res), PHCR_JUMP_NORMAL);
-  PHCR_JumpDestroy(d);
+  assert_int_equal(jd_feed(d, &in, &res), PKS_ACTION_ADD);
+  free(d);
 }
 
 /* A step below the threshold is absorbed without suspects: a later jump is
@@ -510,9 +572,9 @@ test_first_sample_rule(void **state)
 static void
 test_subthreshold_step_absorbed(void **state)
 {
-  PHCR_JumpDetector d;
-  PHCR_JumpResult res;
-  PHCR_JumpInput in;
+  Jd d;
+  JdResult res;
+  PKD_Point in;
   Source s;
   int k;
 
@@ -523,16 +585,16 @@ test_subthreshold_step_absorbed(void **state)
   s.base_ns += 600000;
   for (k = 0; k < 40; k++) {
     in = source_next(&s, 1.0);
-    assert_int_equal(PHCR_JumpFeed(d, &in, NULL), PHCR_JUMP_NORMAL);
+    assert_int_equal(jd_feed(d, &in, NULL), PKS_ACTION_ADD);
   }
   s.base_ns += 2 * NS / 1000;
   for (k = 0; k < 3; k++) {
     in = source_next(&s, k ? 0.002 : 1.0);
-    PHCR_JumpFeed(d, &in, &res);
+    jd_feed(d, &in, &res);
   }
-  assert_int_equal(res.state, PHCR_JUMP_CONFIRMED);
+  assert_int_equal(res.state, PKS_ACTION_STEP);
   assert_true(llabs(res.jump_ns - 2 * NS / 1000) < 20000);
-  PHCR_JumpDestroy(d);
+  free(d);
 }
 
 /* Noisy source (50 us) and a 100 us threshold: the noise margin keeps
@@ -540,24 +602,24 @@ test_subthreshold_step_absorbed(void **state)
 static void
 test_noise_margin(void **state)
 {
-  PHCR_JumpConfig cfg;
-  PHCR_JumpDetector d;
-  PHCR_JumpResult res;
-  PHCR_JumpInput in;
+  JdConfig cfg;
+  Jd d;
+  JdResult res;
+  PKD_Point in;
   Source s;
   long i, suspects = 0;
   int k;
 
   (void)state;
-  PHCR_JumpConfigDefaults(&cfg);
+  jd_defaults(&cfg);
   cfg.threshold = 100e-6;
   source_init(&s, 8, 50e-6);
   s.error = 1e-6;
-  d = PHCR_JumpCreate(&cfg);
+  d = jd_create(&cfg);
   for (i = 0; i < 100000; i++) {
     in = source_next(&s, 1.0);
     /* the noise is unknown during the first samples */
-    if (PHCR_JumpFeed(d, &in, NULL) != PHCR_JUMP_NORMAL && i >= 10)
+    if (jd_feed(d, &in, NULL) != PKS_ACTION_ADD && i >= 10)
       suspects++;
   }
   assert_int_equal(suspects, 0);
@@ -565,19 +627,19 @@ test_noise_margin(void **state)
   s.base_ns -= 5 * NS / 1000;
   for (k = 0; k < 3; k++) {
     in = source_next(&s, k ? 0.002 : 1.0);
-    PHCR_JumpFeed(d, &in, &res);
+    jd_feed(d, &in, &res);
   }
-  assert_int_equal(res.state, PHCR_JUMP_CONFIRMED);
+  assert_int_equal(res.state, PKS_ACTION_STEP);
   assert_true(llabs(res.jump_ns + 5 * NS / 1000) < 500000);
-  PHCR_JumpDestroy(d);
+  free(d);
 }
 
 /* chronyd steering: frequency changes of 1 ppm/s for minutes */
 static void
 test_frequency_ramps(void **state)
 {
-  PHCR_JumpDetector d;
-  PHCR_JumpInput in;
+  Jd d;
+  PKD_Point in;
   Source s;
   long i, suspects = 0;
 
@@ -588,31 +650,31 @@ test_frequency_ramps(void **state)
     /* triangle wave between -100 and +100 ppm at 1 ppm/s */
     s.drift += ((i / 200) % 2 ? -1e-6 : 1e-6);
     in = source_next(&s, 1.0);
-    if (PHCR_JumpFeed(d, &in, NULL) != PHCR_JUMP_NORMAL)
+    if (jd_feed(d, &in, NULL) != PKS_ACTION_ADD)
       suspects++;
   }
   assert_int_equal(suspects, 0);
-  PHCR_JumpDestroy(d);
+  free(d);
 }
 
 /* Garbage inputs do not crash and cannot confirm alone */
 static void
 test_garbage_inputs(void **state)
 {
-  PHCR_JumpDetector d = PHCR_JumpCreate(NULL);
-  PHCR_JumpInput in = { NAN, INT64_MAX, -1.0 };
-  PHCR_JumpResult res;
+  Jd d = jd_create(NULL);
+  PKD_Point in = { NAN, INT64_MAX, -1.0 };
+  JdResult res;
 
   (void)state;
-  PHCR_JumpFeed(d, &in, &res);
+  jd_feed(d, &in, &res);
   in.offset_ns = INT64_MIN;
   in.time = INFINITY;
-  PHCR_JumpFeed(d, &in, &res);
+  jd_feed(d, &in, &res);
   in.offset_ns = 0;
   in.error = NAN;
-  PHCR_JumpFeed(d, &in, &res);
-  assert_int_not_equal(res.state, PHCR_JUMP_CONFIRMED);
-  PHCR_JumpDestroy(d);
+  jd_feed(d, &in, &res);
+  assert_int_not_equal(res.state, PKS_ACTION_STEP);
+  free(d);
 }
 
 int
@@ -636,5 +698,5 @@ main(void)
     cmocka_unit_test(test_garbage_inputs),
   };
 
-  return cmocka_run_group_tests_name("phcr_jump", tests, NULL, NULL);
+  return cmocka_run_group_tests_name("ptpkvm_jump", tests, NULL, NULL);
 }
