@@ -17,7 +17,7 @@
 #     doctor-check-status-sim  the driver's status file after pause-360x3 in the
 #                            simulator, read by the doctor (--json, --prometheus)
 #                            and checked against the simulator's truth
-#   install-guest  modules-load.d, udev rule, chrony snippet, systemd
+#   install-guest  udev rule, chrony snippet, systemd
 #                  drop-ins, the doctor binary and its manual page
 #                                                            (INSTALL_TARGETS)
 
