@@ -22,14 +22,14 @@
 
   PTPKVM refclock driver: reads the host's clock through the ptp_kvm PHC
   with phc_reader, feeds one filtered sample per driver poll to chrony,
-  checks between polls with cheap one-reading sentinel reads, and when
-  phc_reader's jump detector confirms a jump of the offset (a paused VM
-  resumed, the host clock was stepped, another program stepped the guest
-  clock), drops all samples as after an unknown step and steps the system
-  clock at once, to where the source with its generic options says the
-  time is.  It waits for a missing device, reopens a lost one and backs
-  off while the host cannot answer.  What to do with each reading is
-  decided in refclock_ptpkvm_decide.c, the options are parsed by
+  checks between polls with cheap one-reading sentinel reads, and when a
+  jump of the offset is confirmed (a paused VM resumed, the host clock was
+  stepped, another program stepped the guest clock), drops all samples as
+  after an unknown step and steps the system clock at once, to where the
+  source with its generic options says the time is.  It waits for a
+  missing device, reopens a lost one and backs off while the host cannot
+  answer.  What to do with each reading is decided in
+  refclock_ptpkvm_decide.c, the options are parsed by
   refclock_ptpkvm_opts.c.  This file is linked into chrony's source tree
   by the chrony-ptpkvm build; it is not part of chrony itself.
   */
@@ -304,6 +304,7 @@ static void
 log_first_mode(struct ptpkvm_instance *pk, const PHCR_Result *res)
 {
   PHCR_Mode better = PHCR_MODE_NONE, m;
+  char again[48] = "";
 
   for (m = res->mode + 1; m < PHCR_MODE_COUNT; m++) {
     if (res->attempt[m].attempts > 0 && res->attempt[m].error != PHCR_OK)
@@ -313,13 +314,9 @@ log_first_mode(struct ptpkvm_instance *pk, const PHCR_Result *res)
     return;
 
   if (PHCR_GetBestMode(pk->reader) > res->mode && pk->opts.reprobe > 0.0)
-    LOG(LOGS_INFO, "%s: reading in mode %s (%s: %s; tried again every %.0f s)",
-        pk->name, PHCR_ModeName(res->mode), PHCR_ModeName(better),
-        PHCR_ErrorString(res->attempt[better].error), pk->opts.reprobe);
-  else
-    LOG(LOGS_INFO, "%s: reading in mode %s (%s: %s)", pk->name,
-        PHCR_ModeName(res->mode), PHCR_ModeName(better),
-        PHCR_ErrorString(res->attempt[better].error));
+    snprintf(again, sizeof (again), "; tried again every %.0f s", pk->opts.reprobe);
+  LOG(LOGS_INFO, "%s: reading in mode %s (%s: %s%s)", pk->name, PHCR_ModeName(res->mode),
+      PHCR_ModeName(better), PHCR_ErrorString(res->attempt[better].error), again);
 }
 
 /* ================================================== */
@@ -597,16 +594,6 @@ process_read(struct ptpkvm_instance *pk, PHCR_Result *res, double now, int full)
 }
 
 /* ================================================== */
-/* While reads fail, try again after a growing delay with a single-ioctl
-   probe: every failed hypercall makes the guest kernel log a line */
-
-static int
-probe_due(struct ptpkvm_instance *pk, double now)
-{
-  return pk->read_failures == 0 || now >= pk->next_read;
-}
-
-/* ================================================== */
 
 static void
 sentinel_timeout(void *arg)
@@ -740,11 +727,11 @@ poll_device(struct ptpkvm_instance *pk)
   double now;
   int full;
 
+  /* While reads fail, try again after a growing delay with a single-ioctl
+     probe: every failed hypercall makes the guest kernel log a line */
   now = mono_time();
-  if (!ensure_device(pk, now) || !probe_due(pk, now))
+  if (!ensure_device(pk, now) || (pk->read_failures > 0 && now < pk->next_read))
     return 0;
-
-  /* After failures, one ioctl until the device answers again */
   full = pk->read_failures == 0;
   err = full ? PHCR_Read(pk->reader, 0, now, &res) : PHCR_ReadProbe(pk->reader, now, &res);
   account_read(pk, err, &res, now);

@@ -69,7 +69,6 @@ typedef struct {
   PHCR_Mode mode;
   int n;                                /* valid entries in t[] */
   PHCR_Triplet t[PHCR_MAX_SAMPLES];
-  struct timespec sys_monoraw;          /* PRECISE only, else zero */
 } PHCR_Reading;
 
 /* One filtered sample. */

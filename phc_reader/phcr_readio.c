@@ -83,7 +83,6 @@ ioctl_precise(const PHCR_Ops *ops, int fd, PHCR_Reading *out)
 
   out->n = 1;
   set_triplet(out, 0, &p.sys_realtime, &p.device, &p.sys_realtime);
-  to_timespec(&p.sys_monoraw, &out->sys_monoraw);
   return 0;
 }
 
