@@ -85,7 +85,7 @@ struct ptpkvm_instance {
   SCH_TimeoutID sentinel_id;
   PKD_Health health;
 
-  unsigned long steps, flushes, samples, dropped;
+  unsigned long dropped;        /* samples dropped for their quality */
   struct ptpkvm_instance *next; /* list of all PTPKVM instances */
 
   PKS_Status status;            /* for monitoring (docs/monitoring.md) */
@@ -480,8 +480,8 @@ write_status(struct ptpkvm_instance *pk, int news)
     mode = PHCR_GetMode(pk->reader);
     best = PHCR_GetBestMode(pk->reader);
   }
-  pk->status.counters = (PKS_Counters){ c.reads, c.failed_reads, pk->samples, pk->steps,
-                                        pk->flushes };
+  pk->status.counters.reads = c.reads;
+  pk->status.counters.read_failures = c.failed_reads;
   LCL_ReadCookedTime(&now, NULL);
   news |= PKS_SetState(&pk->status, pk->reader ? PHCR_GetPath(pk->reader) : pk->spec,
                        PHCR_ModeName(mode), PHCR_ModeName(best), pk->health.failing, &now);
@@ -513,12 +513,12 @@ act_on_jump(struct ptpkvm_instance *pk, const PKD_Verdict *v)
     LCL_ReadRawTime(&raw);
     LCL_CookTime(&raw, &cooked, NULL);
     LCL_NotifyExternalTimeStep(&raw, &cooked, 0.0, 0.0);
-    pk->flushes++;
+    pk->status.counters.flushes++;
     action = PKS_ACTION_FLUSH;
 
     if (v->action == PKS_ACTION_STEP && LCL_ApplyStepOffset(-v->step)) {
       stepped = 1;
-      pk->steps++;
+      pk->status.counters.steps++;
       action = PKS_ACTION_STEP;
     }
     RCL_RequestBurst(pk->rcl, PKD_BURST_POLLS, PKD_BURST_INTERVAL);
@@ -545,7 +545,7 @@ add_sample(struct ptpkvm_instance *pk, PHCR_Sample *s, int quality)
   if (quality < 1)
     pk->dropped++;
   else
-    pk->samples++;
+    pk->status.counters.samples++;
 
   /* The sample's error bound is its dispersion in chronyd */
   RCL_SetSampleError(pk->rcl, s->error);
@@ -707,8 +707,8 @@ ptpkvm_finalise(RCL_Instance instance)
     PHCR_GetCounters(pk->reader, &c);
     LOG(LOGS_INFO, "%s: %lu reads (%lu sentinel, %lu failed), %lu device readings, "
         "%lu samples (%lu dropped), %lu steps, %lu flushes", pk->name, c.reads,
-        c.sentinel_reads, c.failed_reads, c.device_samples, pk->samples, pk->dropped,
-        pk->steps, pk->flushes);
+        c.sentinel_reads, c.failed_reads, c.device_samples, pk->status.counters.samples,
+        pk->dropped, pk->status.counters.steps, pk->status.counters.flushes);
     PHCR_Close(pk->reader);
   }
 
