@@ -62,7 +62,6 @@ struct ptpkvm_instance {
   char *spec;                   /* device path or "auto" */
   char name[PHCR_PATH_MAX + 16];/* name for log messages */
   PKP_Options opts;
-  PHCR_Config config;
   PHCR_Reader reader;           /* NULL until the device was found */
   dev_t dev_rdev;               /* device number of the device, or 0 */
   PKD_State decide;
@@ -153,17 +152,6 @@ parse_options(struct ptpkvm_instance *pk)
 
 /* ================================================== */
 
-static void
-make_reader_config(struct ptpkvm_instance *pk)
-{
-  PHCR_ConfigDefaults(&pk->config);
-  pk->config.flags = (pk->opts.nocrossts ? PHCR_FLAG_NOCROSSTS : 0) |
-                     (pk->opts.noextended ? PHCR_FLAG_NOEXTENDED : 0);
-  pk->config.n_samples = pk->opts.samples;
-  pk->config.reprobe_interval = pk->opts.reprobe;
-}
-
-/* ================================================== */
 /* Follow chrony's own changes of the clock (the decision loop keeps the
    offset it watches free of them) and steps not made by this driver */
 
@@ -241,6 +229,7 @@ static int
 ensure_device(struct ptpkvm_instance *pk, double now)
 {
   PHCR_Discovery disc;
+  PHCR_Config config;
   PHCR_Error err;
 
   if (pk->ignored)
@@ -252,10 +241,15 @@ ensure_device(struct ptpkvm_instance *pk, double now)
     return 0;
 
   memset(&disc, 0, sizeof (disc));
-  if (!pk->reader)
-    err = PHCR_Open(NULL, pk->spec, pk->opts.clockname, &pk->config, &pk->reader, &disc);
-  else
+  if (!pk->reader) {
+    config.flags = (pk->opts.nocrossts ? PHCR_FLAG_NOCROSSTS : 0) |
+                   (pk->opts.noextended ? PHCR_FLAG_NOEXTENDED : 0);
+    config.n_samples = pk->opts.samples;
+    config.reprobe_interval = pk->opts.reprobe;
+    err = PHCR_Open(NULL, pk->spec, pk->opts.clockname, &config, &pk->reader, &disc);
+  } else {
     err = PHCR_Reopen(pk->reader, &disc);
+  }
 
   if (err == PHCR_OK) {
     if (!check_duplicate(pk, &disc))
@@ -661,7 +655,6 @@ ptpkvm_initialise(RCL_Instance instance)
   pk->spec = Strdup(spec);
   snprintf(pk->name, sizeof (pk->name), "PTPKVM %s", pk->spec);
 
-  make_reader_config(pk);
   PKD_Init(&pk->decide, &pk->opts, mono_time());
   pk->interval = UTI_Log2ToDouble(RCL_GetDriverPoll(instance));
   pk->last_full = mono_time();
