@@ -22,14 +22,14 @@
 
   PTPKVM refclock driver: reads the host's clock through the ptp_kvm PHC
   with phc_reader, feeds one filtered sample per driver poll to chrony,
-  checks between polls with cheap one-reading sentinel reads, and when
-  phc_reader's jump detector confirms a jump of the offset (a paused VM
-  resumed, the host clock was stepped, another program stepped the guest
-  clock), drops all samples as after an unknown step and steps the system
-  clock at once, to where the source with its generic options says the
-  time is.  It waits for a missing device, reopens a lost one and backs
-  off while the host cannot answer.  What to do with each reading is
-  decided in refclock_ptpkvm_decide.c, the options are parsed by
+  checks between polls with cheap one-reading sentinel reads, and when a
+  jump of the offset is confirmed (a paused VM resumed, the host clock was
+  stepped, another program stepped the guest clock), drops all samples as
+  after an unknown step and steps the system clock at once, to where the
+  source with its generic options says the time is.  It waits for a
+  missing device, reopens a lost one and backs off while the host cannot
+  answer.  What to do with each reading is decided in
+  refclock_ptpkvm_decide.c, the options are parsed by
   refclock_ptpkvm_opts.c.  This file is linked into chrony's source tree
   by the chrony-ptpkvm build; it is not part of chrony itself.
   */
@@ -62,7 +62,6 @@ struct ptpkvm_instance {
   char *spec;                   /* device path or "auto" */
   char name[PHCR_PATH_MAX + 16];/* name for log messages */
   PKP_Options opts;
-  PHCR_Config config;
   PHCR_Reader reader;           /* NULL until the device was found */
   dev_t dev_rdev;               /* device number of the device, or 0 */
   PKD_State decide;
@@ -85,7 +84,7 @@ struct ptpkvm_instance {
   SCH_TimeoutID sentinel_id;
   PKD_Health health;
 
-  unsigned long steps, flushes, samples, dropped;
+  unsigned long dropped;        /* samples dropped for their quality */
   struct ptpkvm_instance *next; /* list of all PTPKVM instances */
 
   PKS_Status status;            /* for monitoring (docs/monitoring.md) */
@@ -153,17 +152,6 @@ parse_options(struct ptpkvm_instance *pk)
 
 /* ================================================== */
 
-static void
-make_reader_config(struct ptpkvm_instance *pk)
-{
-  PHCR_ConfigDefaults(&pk->config);
-  pk->config.flags = (pk->opts.nocrossts ? PHCR_FLAG_NOCROSSTS : 0) |
-                     (pk->opts.noextended ? PHCR_FLAG_NOEXTENDED : 0);
-  pk->config.n_samples = pk->opts.samples;
-  pk->config.reprobe_interval = pk->opts.reprobe;
-}
-
-/* ================================================== */
 /* Follow chrony's own changes of the clock (the decision loop keeps the
    offset it watches free of them) and steps not made by this driver */
 
@@ -241,6 +229,7 @@ static int
 ensure_device(struct ptpkvm_instance *pk, double now)
 {
   PHCR_Discovery disc;
+  PHCR_Config config;
   PHCR_Error err;
 
   if (pk->ignored)
@@ -252,10 +241,15 @@ ensure_device(struct ptpkvm_instance *pk, double now)
     return 0;
 
   memset(&disc, 0, sizeof (disc));
-  if (!pk->reader)
-    err = PHCR_Open(NULL, pk->spec, pk->opts.clockname, &pk->config, &pk->reader, &disc);
-  else
+  if (!pk->reader) {
+    config.flags = (pk->opts.nocrossts ? PHCR_FLAG_NOCROSSTS : 0) |
+                   (pk->opts.noextended ? PHCR_FLAG_NOEXTENDED : 0);
+    config.n_samples = pk->opts.samples;
+    config.reprobe_interval = pk->opts.reprobe;
+    err = PHCR_Open(NULL, pk->spec, pk->opts.clockname, &config, &pk->reader, &disc);
+  } else {
     err = PHCR_Reopen(pk->reader, &disc);
+  }
 
   if (err == PHCR_OK) {
     if (!check_duplicate(pk, &disc))
@@ -304,6 +298,7 @@ static void
 log_first_mode(struct ptpkvm_instance *pk, const PHCR_Result *res)
 {
   PHCR_Mode better = PHCR_MODE_NONE, m;
+  char again[48] = "";
 
   for (m = res->mode + 1; m < PHCR_MODE_COUNT; m++) {
     if (res->attempt[m].attempts > 0 && res->attempt[m].error != PHCR_OK)
@@ -313,13 +308,9 @@ log_first_mode(struct ptpkvm_instance *pk, const PHCR_Result *res)
     return;
 
   if (PHCR_GetBestMode(pk->reader) > res->mode && pk->opts.reprobe > 0.0)
-    LOG(LOGS_INFO, "%s: reading in mode %s (%s: %s; tried again every %.0f s)",
-        pk->name, PHCR_ModeName(res->mode), PHCR_ModeName(better),
-        PHCR_ErrorString(res->attempt[better].error), pk->opts.reprobe);
-  else
-    LOG(LOGS_INFO, "%s: reading in mode %s (%s: %s)", pk->name,
-        PHCR_ModeName(res->mode), PHCR_ModeName(better),
-        PHCR_ErrorString(res->attempt[better].error));
+    snprintf(again, sizeof (again), "; tried again every %.0f s", pk->opts.reprobe);
+  LOG(LOGS_INFO, "%s: reading in mode %s (%s: %s%s)", pk->name, PHCR_ModeName(res->mode),
+      PHCR_ModeName(better), PHCR_ErrorString(res->attempt[better].error), again);
 }
 
 /* ================================================== */
@@ -483,8 +474,8 @@ write_status(struct ptpkvm_instance *pk, int news)
     mode = PHCR_GetMode(pk->reader);
     best = PHCR_GetBestMode(pk->reader);
   }
-  pk->status.counters = (PKS_Counters){ c.reads, c.failed_reads, pk->samples, pk->steps,
-                                        pk->flushes };
+  pk->status.counters.reads = c.reads;
+  pk->status.counters.read_failures = c.failed_reads;
   LCL_ReadCookedTime(&now, NULL);
   news |= PKS_SetState(&pk->status, pk->reader ? PHCR_GetPath(pk->reader) : pk->spec,
                        PHCR_ModeName(mode), PHCR_ModeName(best), pk->health.failing, &now);
@@ -516,12 +507,12 @@ act_on_jump(struct ptpkvm_instance *pk, const PKD_Verdict *v)
     LCL_ReadRawTime(&raw);
     LCL_CookTime(&raw, &cooked, NULL);
     LCL_NotifyExternalTimeStep(&raw, &cooked, 0.0, 0.0);
-    pk->flushes++;
+    pk->status.counters.flushes++;
     action = PKS_ACTION_FLUSH;
 
     if (v->action == PKS_ACTION_STEP && LCL_ApplyStepOffset(-v->step)) {
       stepped = 1;
-      pk->steps++;
+      pk->status.counters.steps++;
       action = PKS_ACTION_STEP;
     }
     RCL_RequestBurst(pk->rcl, PKD_BURST_POLLS, PKD_BURST_INTERVAL);
@@ -548,7 +539,7 @@ add_sample(struct ptpkvm_instance *pk, PHCR_Sample *s, int quality)
   if (quality < 1)
     pk->dropped++;
   else
-    pk->samples++;
+    pk->status.counters.samples++;
 
   /* The sample's error bound is its dispersion in chronyd */
   RCL_SetSampleError(pk->rcl, s->error);
@@ -594,16 +585,6 @@ process_read(struct ptpkvm_instance *pk, PHCR_Result *res, double now, int full)
     act_on_jump(pk, &v);
 
   return v.action == PKS_ACTION_ADD ? add_sample(pk, &res->sample, v.quality) : 0;
-}
-
-/* ================================================== */
-/* While reads fail, try again after a growing delay with a single-ioctl
-   probe: every failed hypercall makes the guest kernel log a line */
-
-static int
-probe_due(struct ptpkvm_instance *pk, double now)
-{
-  return pk->read_failures == 0 || now >= pk->next_read;
 }
 
 /* ================================================== */
@@ -674,7 +655,6 @@ ptpkvm_initialise(RCL_Instance instance)
   pk->spec = Strdup(spec);
   snprintf(pk->name, sizeof (pk->name), "PTPKVM %s", pk->spec);
 
-  make_reader_config(pk);
   PKD_Init(&pk->decide, &pk->opts, mono_time());
   pk->interval = UTI_Log2ToDouble(RCL_GetDriverPoll(instance));
   pk->last_full = mono_time();
@@ -720,8 +700,8 @@ ptpkvm_finalise(RCL_Instance instance)
     PHCR_GetCounters(pk->reader, &c);
     LOG(LOGS_INFO, "%s: %lu reads (%lu sentinel, %lu failed), %lu device readings, "
         "%lu samples (%lu dropped), %lu steps, %lu flushes", pk->name, c.reads,
-        c.sentinel_reads, c.failed_reads, c.device_samples, pk->samples, pk->dropped,
-        pk->steps, pk->flushes);
+        c.sentinel_reads, c.failed_reads, c.device_samples, pk->status.counters.samples,
+        pk->dropped, pk->status.counters.steps, pk->status.counters.flushes);
     PHCR_Close(pk->reader);
   }
 
@@ -740,11 +720,11 @@ poll_device(struct ptpkvm_instance *pk)
   double now;
   int full;
 
+  /* While reads fail, try again after a growing delay with a single-ioctl
+     probe: every failed hypercall makes the guest kernel log a line */
   now = mono_time();
-  if (!ensure_device(pk, now) || !probe_due(pk, now))
+  if (!ensure_device(pk, now) || (pk->read_failures > 0 && now < pk->next_read))
     return 0;
-
-  /* After failures, one ioctl until the device answers again */
   full = pk->read_failures == 0;
   err = full ? PHCR_Read(pk->reader, 0, now, &res) : PHCR_ReadProbe(pk->reader, now, &res);
   account_read(pk, err, &res, now);

@@ -88,22 +88,13 @@ sat_add_double(int64_t a, double x_ns)
 
 /* ================================================== */
 
-/* Median of times, which are normally in order already (then no selection
-   is needed); tmp receives a copy otherwise */
+/* Median of x[0..n-1], which is left unchanged (tmp receives a copy) */
 
 static double
-median_of_times(const double *t, int n, double *tmp)
+median_of(const double *x, int n, double *tmp)
 {
-  int i;
-
-  for (i = 1; i < n; i++)
-    if (t[i] < t[i - 1])
-      break;
-  if (i < n) {
-    memcpy(tmp, t, sizeof (double) * n);
-    return PHCR_MedianDouble(tmp, n);
-  }
-  return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
+  memcpy(tmp, x, sizeof (double) * n);
+  return PHCR_MedianDouble(tmp, n);
 }
 
 /* ================================================== */
@@ -146,13 +137,11 @@ fit_model(PKD_State *d, PKD_Model *m)
   h = n / 2;
   m->warmup = 1;
   if (n >= 3) {
-    ta = median_of_times(t, h, v);
-    tb = median_of_times(t + h, n - h, v);
+    ta = median_of(t, h, v);
+    tb = median_of(t + h, n - h, v);
     if (tb - ta >= MIN_DRIFT_SPAN) {
-      memcpy(v, o, sizeof (double) * h);
-      oa = PHCR_MedianDouble(v, h);
-      memcpy(v, o + h, sizeof (double) * (n - h));
-      ob = PHCR_MedianDouble(v, n - h);
+      oa = median_of(o, h, v);
+      ob = median_of(o + h, n - h, v);
       m->drift = (ob - oa) / (tb - ta);
       if (m->drift > MAX_DRIFT)
         m->drift = MAX_DRIFT;

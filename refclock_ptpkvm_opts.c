@@ -99,42 +99,6 @@ PKP_DefaultOptions(PKP_Options *opts)
 /* ================================================== */
 
 static int
-parse_double(const char *s, double *value)
-{
-  char *end;
-  double v;
-
-  if (!s || !*s)
-    return 0;
-  errno = 0;
-  v = strtod(s, &end);
-  if (errno || *end || !isfinite(v))
-    return 0;
-  *value = v;
-  return 1;
-}
-
-/* ================================================== */
-
-static int
-parse_int(const char *s, int *value)
-{
-  char *end;
-  long v;
-
-  if (!s || !*s)
-    return 0;
-  errno = 0;
-  v = strtol(s, &end, 10);
-  if (errno || *end || v < -1L || v > PKP_MAX_MAXSTEPS)
-    return 0;
-  *value = (int)v;
-  return 1;
-}
-
-/* ================================================== */
-
-static int
 bad_option(const char *name, const char *value, char *err, size_t err_len)
 {
   snprintf(err, err_len, "invalid refclock PTPKVM option %s%s%s: valid form is %s",
@@ -165,13 +129,16 @@ get_int(const char *name, int *value, int min, int max, PKP_OptionGetter get,
         void *arg, char *err, size_t err_len)
 {
   const char *v = get(arg, name);
-  int x;
+  char *end;
+  long x;
 
   if (!v)
     return 1;
-  if (!parse_int(v, &x) || x < min || x > max)
+  errno = 0;
+  x = strtol(v, &end, 10);
+  if (!*v || errno || *end || x < min || x > max)
     return bad_option(name, v, err, err_len);
-  *value = x;
+  *value = (int)x;
   return 1;
 }
 
@@ -182,11 +149,14 @@ get_double(const char *name, double *value, double min, double max, int zero_ok,
            PKP_OptionGetter get, void *arg, char *err, size_t err_len)
 {
   const char *v = get(arg, name);
+  char *end;
   double x;
 
   if (!v)
     return 1;
-  if (!parse_double(v, &x) || x > max || (x < min && !(zero_ok && x == 0.0)))
+  errno = 0;
+  x = strtod(v, &end);
+  if (!*v || errno || *end || !isfinite(x) || x > max || (x < min && !(zero_ok && x == 0.0)))
     return bad_option(name, v, err, err_len);
   *value = x;
   return 1;

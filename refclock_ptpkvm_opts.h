@@ -26,7 +26,7 @@
 
 #include <stddef.h>
 
-#include "phcr_reader.h"
+#include "phcr.h"
 
 /* Defaults (see docs/configuration.md); samples and reprobe are
    phc_reader's */

@@ -15,19 +15,174 @@
 
   =======================================================================
 
-  Umbrella header of phc_reader, the library that reads a PTP hardware
-  clock (ptp_kvm in particular) reliably: discovery, reading modes with
-  fallback and re-probe, error classes, validation and filtering.  Include
-  this one header to use the whole API; each header it includes declares
-  what the .c file of the same name defines.
+  phc_reader, the library that reads a PTP hardware clock (ptp_kvm in
+  particular) reliably: discovery, reading modes with fallback and
+  re-probe, error classes, validation and filtering.  Include this one
+  header to use the whole API.  The reader declared here is an open device
+  plus its reading-mode state machine.  A read tries PRECISE -> EXTENDED
+  -> basic PTP_SYS_OFFSET (original ioctl numbers only; GETCAPS only at
+  open), falls back within the same call when the current mode fails,
+  periodically re-probes better modes, and reports every mode change and
+  failure in the result, so it never goes silent.  Each successful read is
+  validated and filtered into one sample (offset in exact integer
+  nanoseconds and in seconds, delay, error bound).  No allocation and no
+  clock reads on the read path: the caller passes its own monotonic time.
   */
 
 #ifndef PHCR_H
 #define PHCR_H
 
-#include "phcr_error.h"
-#include "phcr_ops.h"
+#include <stdint.h>
+#include <time.h>
+
 #include "phcr_device.h"
-#include "phcr_reader.h"
+
+/* Same as PTP_MAX_SAMPLES of <linux/ptp_clock.h>. */
+#define PHCR_MAX_SAMPLES 25
+/* Defaults of PHCR_Config */
+#define PHCR_DEFAULT_SAMPLES 10
+#define PHCR_DEFAULT_REPROBE 60.0
+
+/* Reading modes, ordered by quality (a higher value is better). */
+typedef enum {
+  PHCR_MODE_NONE = 0,     /* no successful reading yet / all failed */
+  PHCR_MODE_BASIC = 1,    /* PTP_SYS_OFFSET (ioctl 5) */
+  PHCR_MODE_EXTENDED = 2, /* PTP_SYS_OFFSET_EXTENDED (ioctl 9) */
+  PHCR_MODE_PRECISE = 3,  /* PTP_SYS_OFFSET_PRECISE (ioctl 8) */
+  PHCR_MODE_COUNT
+} PHCR_Mode;
+
+/* "none", "basic", "extended", "precise" (never NULL). */
+extern const char *PHCR_ModeName(PHCR_Mode mode);
+
+/* One measurement: system time before, PHC time, system time after
+   (CLOCK_REALTIME as read by the kernel).  For PRECISE, sys_before ==
+   sys_after == the cross-timestamp's sys_realtime. */
+typedef struct {
+  struct timespec sys_before;
+  struct timespec phc;
+  struct timespec sys_after;
+} PHCR_Triplet;
+
+/* What one ioctl returned, after validation. */
+typedef struct {
+  PHCR_Mode mode;
+  int n;                                /* valid entries in t[] */
+  PHCR_Triplet t[PHCR_MAX_SAMPLES];
+} PHCR_Reading;
+
+/* One filtered sample. */
+typedef struct {
+  struct timespec sys;   /* system time of the sample (CLOCK_REALTIME as
+                            read by the kernel, middle of the combined
+                            triplets) */
+  struct timespec phc;   /* PHC time at sys: sys + offset_ns */
+  int64_t offset_ns;     /* phc - sys, exact integer nanoseconds (safe for
+                            jumps of centuries) */
+  double offset;         /* phc - sys in seconds (same value, rounded) */
+  double delay;          /* smallest delay among the used triplets (s);
+                            0 for PRECISE */
+  double error;          /* bound: |true offset - offset| <= error (s), if
+                            each used triplet's PHC read happened between its
+                            two system reads */
+  int n_used;            /* triplets combined */
+  int n_total;           /* valid triplets in the reading */
+  int n_outliers;        /* triplets dropped as outliers */
+  PHCR_Mode mode;
+} PHCR_Sample;
+
+/* Mode exclusion flags (PHCR_Config.flags). */
+#define PHCR_FLAG_NOCROSSTS   0x1  /* never use PRECISE */
+#define PHCR_FLAG_NOEXTENDED  0x2  /* never use EXTENDED */
+
+typedef struct {
+  unsigned int flags;        /* PHCR_FLAG_* */
+  int n_samples;             /* samples per read for EXTENDED/basic when
+                                PHCR_Read is given 0; 1..PHCR_MAX_SAMPLES */
+  double reprobe_interval;   /* re-try better modes after this many seconds
+                                of caller time in a worse mode; 0 = never */
+} PHCR_Config;
+
+extern void PHCR_ConfigDefaults(PHCR_Config *config);
+
+/* What happened to one mode during one read. */
+typedef struct {
+  int attempts;          /* ioctls issued in this mode (0 = not tried) */
+  PHCR_Error error;      /* PHCR_OK if it succeeded or was not tried */
+  int sys_errno;         /* errno of the last failure, 0 if none */
+} PHCR_ModeAttempt;
+
+typedef struct {
+  PHCR_Error error;      /* same as the return value of the read */
+  int sys_errno;         /* on failure: errno of the last mode tried (the
+                            error's cause), 0 if none (e.g. invalid data) */
+  PHCR_Mode mode;        /* mode of this sample (NONE if failed) */
+  PHCR_Mode prev_mode;   /* mode of the previous successful read */
+  int mode_changed;      /* mode differs from prev_mode (not NONE) */
+  PHCR_ModeAttempt attempt[PHCR_MODE_COUNT];  /* indexed by PHCR_Mode */
+  int retries;           /* retried ioctls in this call */
+  int rejected;          /* triplets rejected by validation in this call */
+  PHCR_Reading reading;  /* the validated reading the sample came from */
+  PHCR_Sample sample;    /* valid if error == PHCR_OK */
+} PHCR_Result;
+
+/* Cumulative counters of a reader. */
+typedef struct {
+  unsigned long reads;            /* PHCR_Read, sentinel and probe calls */
+  unsigned long sentinel_reads;   /* sentinel and probe calls */
+  unsigned long failed_reads;
+  unsigned long device_samples;   /* device readings (hypercalls for
+                                     ptp_kvm) */
+} PHCR_Counters;
+
+typedef struct PHCR_Reader_Record *PHCR_Reader;
+
+/* Discover (see PHCR_FindDevice), open and verify the device, and create a
+   reader.  env and config may be NULL (defaults); env->root is copied.
+   disc may be NULL; if given it receives the choice and its reason or the
+   error text.  Modes that GETCAPS says are unsupported (no
+   cross_timestamping -> no PRECISE) are excluded like the flags. */
+extern PHCR_Error PHCR_Open(const PHCR_Env *env, const char *spec,
+                            const char *clock_name, const PHCR_Config *config,
+                            PHCR_Reader *reader, PHCR_Discovery *disc);
+
+extern void PHCR_Close(PHCR_Reader reader);
+
+/* After PHCR_ERR_GONE: close the fd and discover/open again with the same
+   spec; the mode state restarts from the best allowed mode, counters are
+   kept.  On failure the reader stays usable for another PHCR_Reopen (reads
+   return PHCR_ERR_GONE meanwhile). */
+extern PHCR_Error PHCR_Reopen(PHCR_Reader reader, PHCR_Discovery *disc);
+
+/* One full read: n_samples triplets (0 = config default, clamped to
+   1..25; PRECISE always takes one cross-timestamp), validated and
+   filtered into res->sample.  now is the caller's monotonic time in
+   seconds (used for the re-probe interval only).  Returns PHCR_OK or the
+   error of the last mode tried; res is always filled. */
+extern PHCR_Error PHCR_Read(PHCR_Reader reader, int n_samples, double now,
+                            PHCR_Result *res);
+
+/* Cheap read: one device sample in the current mode (falls back like
+   PHCR_Read, never re-probes). */
+extern PHCR_Error PHCR_ReadSentinel(PHCR_Reader reader, double now,
+                                   PHCR_Result *res);
+
+/* Retry after failures: one device sample in the current mode, falling
+   back like PHCR_ReadSentinel except past a mode whose host cannot answer
+   (one failed hypercall, one guest kernel log line, per probe). */
+extern PHCR_Error PHCR_ReadProbe(PHCR_Reader reader, double now,
+                                 PHCR_Result *res);
+
+/* Mode the next read starts in. */
+extern PHCR_Mode PHCR_GetMode(PHCR_Reader reader);
+/* Best mode the reader may still use (after flags, caps and disabling). */
+extern PHCR_Mode PHCR_GetBestMode(PHCR_Reader reader);
+extern const char *PHCR_GetPath(PHCR_Reader reader); /* without root */
+extern void PHCR_GetCounters(PHCR_Reader reader, PHCR_Counters *counters);
+
+/* Order statistics of v[0..n-1], n >= 1 (reorder v): the k-th smallest
+   (0 <= k < n), the median (mean of the two middle values for even n) */
+extern int64_t PHCR_SelectKthI64(int64_t *v, int n, int k);
+extern double PHCR_MedianDouble(double *v, int n);
 
 #endif

@@ -227,19 +227,6 @@ set_why(PHCR_Discovery *out, const char *fmt, ...)
 
 /* ================================================== */
 
-static PHCR_Error
-open_error(int err)
-{
-  switch (err) {
-    case EACCES:
-    case EPERM:
-      return PHCR_ERR_ACCESS;
-    default:
-      return PHCR_ERR_NODEVICE;
-  }
-}
-
-/* ================================================== */
 /* Open path (without root) and verify it is a PHC.  Returns PHCR_OK with
    *fd open, or an error with the reason appended to out->error. */
 
@@ -265,7 +252,7 @@ open_verified(const PHCR_Env *env, const char *path, PHCR_Discovery *out,
     out->sys_errno = err;
     append(out->error, sizeof (out->error), "%s: cannot open: %s; ",
            path, strerror(err));
-    return open_error(err);
+    return err == EACCES || err == EPERM ? PHCR_ERR_ACCESS : PHCR_ERR_NODEVICE;
   }
 
   if (ops->fstat && ops->fstat(ops->ctx, *fd, &st) == 0) {

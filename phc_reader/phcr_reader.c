@@ -15,14 +15,9 @@
 
   =======================================================================
 
-  The reader of phc_reader: an open PHC and its reading-mode state machine.
-  Reads start in the current mode and fall back PRECISE -> EXTENDED ->
-  basic within the same call; better modes are re-probed after some
-  seconds in a worse mode; every mode's attempts and errors are reported
-  in the result, reads and failures are counted.  One mode is read by
-  phcr_readio.c, the reading is filtered by phcr_filter.c.  Only the
-  original reading ioctl numbers are used, and GETCAPS only at open
-  (chronyd's seccomp allow-list).
+  The reader of phc_reader (see phcr.h): an open PHC and its reading-mode
+  state machine; reads and failures are counted.  One mode is read by
+  phcr_readio.c, the reading is filtered by phcr_filter.c.
   */
 
 #include <stdlib.h>
@@ -245,17 +240,6 @@ PHCR_Reopen(PHCR_Reader r, PHCR_Discovery *disc)
 
 /* ================================================== */
 
-static int
-reprobe_due(PHCR_Reader r, double now)
-{
-  const PHCR_Config *c = &r->config;
-
-  return c->reprobe_interval > 0.0 && r->below_since_valid &&
-         (now < r->below_since || now - r->below_since >= c->reprobe_interval);
-}
-
-/* ================================================== */
-
 static void
 note_below_best(PHCR_Reader r, double now)
 {
@@ -269,13 +253,15 @@ static PHCR_Mode
 start_mode(PHCR_Reader r, int sentinel, double now)
 {
   PHCR_Mode best = PHCR_GetBestMode(r), m = r->mode;
+  double reprobe = r->config.reprobe_interval;
 
   if (!usable(r, m))
     m = lower_usable(r, m);
   if (m == PHCR_MODE_NONE)
     m = best;
 
-  if (!sentinel && m < best && reprobe_due(r, now)) {
+  if (!sentinel && m < best && reprobe > 0.0 && r->below_since_valid &&
+      (now < r->below_since || now - r->below_since >= reprobe)) {
     note_below_best(r, now);
     return best;
   }

@@ -23,12 +23,20 @@
   timestamps copied from the system timestamp by old kernels when the host
   cannot answer, and whole readings whose PHC timestamps go backwards by
   more than noise), and retries transient failures and garbage a bounded
-  number of times.
+  number of times.  Also the names and messages of the error classes, and
+  the real syscalls behind the PHCR_Ops seam, restricted to
+  open/read/close/ioctl/fstat and opendir/readdir/closedir (no stdio,
+  readlink or realpath), which is what chronyd's seccomp filter allows and
+  what the guest simulator intercepts.
   */
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 #include <linux/ptp_clock.h>
 
 #include "phcr_internal.h"
@@ -75,7 +83,6 @@ ioctl_precise(const PHCR_Ops *ops, int fd, PHCR_Reading *out)
 
   out->n = 1;
   set_triplet(out, 0, &p.sys_realtime, &p.device, &p.sys_realtime);
-  to_timespec(&p.sys_monoraw, &out->sys_monoraw);
   return 0;
 }
 
@@ -304,3 +311,160 @@ PHCR_ReadMode(const PHCR_Ops *ops, int fd, PHCR_Mode mode, int n,
     res->retries++;
   }
 }
+
+/* ================================================== */
+
+static const char *const error_names[PHCR_ERR_COUNT] = {
+  "OK", "HOST_NOTSUPP", "CLOCKSOURCE", "RETRY", "GONE", "INVALID",
+  "NODEVICE", "NOTPHC", "NOMODE", "ACCESS", "ARGS", "OTHER"
+};
+
+static const char *const error_strings[PHCR_ERR_COUNT] = {
+  "success",
+  "host cannot answer (EOPNOTSUPP, or PHC timestamps copied from system "
+    "time by a guest kernel < 5.0: host clocksource not TSC or no TSC "
+    "scaling, e.g. after migration; or the driver lacks this mode)",
+  "cross-timestamp unavailable (ENODEV on PRECISE: guest clocksource is "
+    "not kvm-clock/arch counter)",
+  "device busy or interrupted (EINTR/EAGAIN/EBUSY, EINVAL on PRECISE), "
+    "retries exhausted",
+  "device gone (ENODEV/ENXIO/EBADF), reopen needed",
+  "device returned invalid readings",
+  "no matching PHC device found",
+  "not a PTP hardware clock (PTP_CLOCK_GETCAPS failed)",
+  "no usable reading mode (all excluded or unsupported)",
+  "permission denied (EACCES/EPERM)",
+  "invalid argument",
+  "unexpected error"
+};
+
+/* ================================================== */
+
+const char *
+PHCR_ErrorString(PHCR_Error code)
+{
+  if ((unsigned int)code >= PHCR_ERR_COUNT)
+    return "unknown error";
+  return error_strings[code];
+}
+
+/* ================================================== */
+
+const char *
+PHCR_ErrorName(PHCR_Error code)
+{
+  if ((unsigned int)code >= PHCR_ERR_COUNT)
+    return "UNKNOWN";
+  return error_names[code];
+}
+
+/* ================================================== */
+
+static int
+sys_open(void *ctx, const char *path, int flags)
+{
+  (void)ctx;
+  return open(path, flags);
+}
+
+/* ================================================== */
+
+static int
+sys_close(void *ctx, int fd)
+{
+  (void)ctx;
+  return close(fd);
+}
+
+/* ================================================== */
+
+static int
+sys_ioctl(void *ctx, int fd, unsigned long request, void *arg)
+{
+  (void)ctx;
+  return ioctl(fd, request, arg);
+}
+
+/* ================================================== */
+
+static ssize_t
+sys_read_file(void *ctx, const char *path, char *buf, size_t len)
+{
+  size_t total = 0;
+  ssize_t r;
+  int fd, saved;
+
+  (void)ctx;
+  if (len == 0) {
+    errno = EINVAL;
+    return -1;
+  }
+
+  fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return -1;
+
+  while (total < len - 1) {
+    r = read(fd, buf + total, len - 1 - total);
+    if (r < 0) {
+      if (errno == EINTR)
+        continue;
+      saved = errno;
+      close(fd);
+      errno = saved;
+      return -1;
+    }
+    if (r == 0)
+      break;
+    total += (size_t)r;
+  }
+
+  buf[total] = '\0';
+  close(fd);
+  return (ssize_t)total;
+}
+
+/* ================================================== */
+
+static int
+sys_list_dir(void *ctx, const char *path, PHCR_ListDirCallback cb, void *arg)
+{
+  struct dirent *e;
+  DIR *d;
+
+  (void)ctx;
+  d = opendir(path);
+  if (!d)
+    return -1;
+
+  while ((e = readdir(d)) != NULL) {
+    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+      continue;
+    if (cb(e->d_name, arg))
+      break;
+  }
+
+  closedir(d);
+  return 0;
+}
+
+/* ================================================== */
+
+static int
+sys_fstat(void *ctx, int fd, struct stat *st)
+{
+  (void)ctx;
+  return fstat(fd, st);
+}
+
+/* ================================================== */
+
+const PHCR_Ops PHCR_DefaultOps = {
+  .open = sys_open,
+  .close = sys_close,
+  .ioctl = sys_ioctl,
+  .read_file = sys_read_file,
+  .list_dir = sys_list_dir,
+  .fstat = sys_fstat,
+  .ctx = NULL
+};
