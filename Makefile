@@ -68,7 +68,7 @@ export TOP BUILD CHRONY_VERSION CHRONY_DIR CHRONYD CHRONYC PHCR_LIB ENSURE
 
 all: chrony
 
-include $(wildcard $(TOP)/phc_reader/phc_reader.mk $(TOP)/tests/unit/unit.mk \
+include $(wildcard $(TOP)/tests/unit/unit.mk \
   $(TOP)/tests/sim/sim.mk $(TOP)/tools/tools.mk $(TOP)/mk/deb.mk)
 
 # Re-evaluated after the fragments, which may add packages and targets.
