@@ -229,6 +229,23 @@ def run_doctor(tree, *extra, as_nobody=False, path=None):
                           universal_newlines=True, timeout=60, env=env)
 
 
+STATUS_KEYS = {"file", "refclock", "pid", "state", "stale", "updated", "device", "mode",
+               "best_mode", "mode_since", "failing", "counters", "disruptions_total", "disruptions"}
+
+
+def details_problems(c):
+    """ptpkvm.status alone has details (docs/monitoring.md): one object per file"""
+    d = c.get("details")
+    if d is None:
+        return [] if c["id"] != "ptpkvm.status" or c["status"] == "SKIP" else ["no details"]
+    if c["id"] != "ptpkvm.status" or set(d) != {"dir", "files"} or not d["files"]:
+        return ["%s: details %s" % (c["id"], str(d)[:100])]
+    return ["details file keys %s" % sorted(f) for f in d["files"]
+            if set(f) != STATUS_KEYS and set(f) != {"file", "error"} or
+            "disruptions" in f and any(set(x) != {"when", "size", "cause", "delay", "action",
+                                                  "text"} for x in f["disruptions"])]
+
+
 def check_schema(doc):
     """Validate the JSON report; returns a list of problems."""
     problems = []
@@ -248,7 +265,7 @@ def check_schema(doc):
     ids = set()
     worst = 0
     for c in doc["checks"]:
-        if set(c) != {"id", "status", "message", "fix", "metrics"}:
+        if set(c) - {"details"} != {"id", "status", "message", "fix", "metrics"}:
             problems.append("check keys %s" % sorted(c))
             continue
         if not re.match(r"^[a-z_]+\.[a-z_]+$", c["id"]) or c["id"] in ids:
@@ -271,6 +288,7 @@ def check_schema(doc):
             for k, v in c["metrics"].items():
                 if not re.match(r"^[a-z_]+$", k) or not (v is None or isinstance(v, (int, float))):
                     problems.append("%s: bad metric %r=%r" % (c["id"], k, v))
+        problems += details_problems(c)
         if c["status"] != "SKIP":
             worst = max(worst, STATUSES.index(c["status"]))
     if doc["exit_code"] != worst or doc["status"] != STATUSES[worst]:
@@ -722,6 +740,17 @@ def test_status():
                              "--prometheus", prom,
                              contains={"ptpkvm.status": "ptpkvm-0.status: /dev/ptp0, mode "
                                        "precise, 1000 reads (0 failed), 1 steps, 1 flushes"})
+    f = [c for c in doc["checks"] if c["id"] == "ptpkvm.status"][0]["details"]["files"][0]
+    want = {"file": "ptpkvm-0.status", "refclock": "0", "pid": 412, "state": "running",
+            "stale": False, "device": "/dev/ptp0", "mode": "precise", "failing": False,
+            "counters": {"reads": 1000, "read_failures": 0, "samples": f["counters"]["samples"],
+                         "steps": 1, "flushes": 1},
+            "disruptions": [{"when": 1000000000.5, "size": 360.0, "cause": "pause", "delay": 0.2,
+                             "action": "step", "text": f["disruptions"][0]["text"]}]}
+    bad = ["%s=%s (want %s)" % (k, f.get(k), v) for k, v in want.items() if f.get(k) != v]
+    report(not bad and f["disruptions_total"]["pause"] == 1 and
+           abs(f["updated"] - os.stat(t.path("/run/chrony/ptpkvm-0.status")).st_mtime) < 1e-6,
+           "status: JSON details of the file", "; ".join(bad) or str(f)[:300])
     m = prom_samples(prom)
     want = {'ptpkvm_reads_total{refclock="0"}': 1000, 'ptpkvm_read_failures_total{refclock="0"}': 0,
             'ptpkvm_steps_total{refclock="0"}': 1, 'ptpkvm_flushes_total{refclock="0"}': 1,
@@ -768,6 +797,9 @@ def test_status():
                              contains={"ptpkvm.status": "/run/chrony/ptpkvm-0.status: line 14: "
                                        "no 'end' line (file truncated?)"})
     m = prom_samples(prom)
+    files = [c for c in doc["checks"] if c["id"] == "ptpkvm.status"][0]["details"]["files"]
+    report([sorted(f) for f in files] == [["error", "file"], sorted(STATUS_KEYS)] and
+           "line 14" in files[0]["error"], "status: JSON details, the bad file's error", str(files)[:300])
     report("ptpkvm-1.status: /dev/ptp0" in checks["ptpkvm.status"]["message"] and
            "ptpkvm-1.status.tmp" not in checks["ptpkvm.status"]["message"] and
            'ptpkvm_reads_total{refclock="1"}' in m and
