@@ -106,6 +106,7 @@ boot_config(DOC_Context *ctx, BootScan *s)
                               "/usr/local/lib/modules-load.d", "/usr/lib/modules-load.d",
                               "/lib/modules-load.d" };
   static const char *units[] = { "/etc/systemd/system", "/run/systemd/system",
+                                 "/usr/local/lib/systemd/system",
                                  "/usr/lib/systemd/system", "/lib/systemd/system" };
   static const char *sub[N_KINDS] = { NULL, "", "/chrony.service.d", "/modprobe@ptp_kvm.service.d" };
   char dir[256];
