@@ -108,7 +108,8 @@ boot_config(DOC_Context *ctx, BootScan *s)
   static const char *units[] = { "/etc/systemd/system", "/run/systemd/system",
                                  "/usr/local/lib/systemd/system",
                                  "/usr/lib/systemd/system", "/lib/systemd/system" };
-  static const char *sub[N_KINDS] = { NULL, "", "/chrony.service.d", "/modprobe@ptp_kvm.service.d" };
+  static const char *sub[N_KINDS] = { NULL, "", "/chrony.service.d",
+                                      "/modprobe@ptp_kvm.service.d" };
   char dir[256];
   unsigned int i;
 
@@ -147,7 +148,8 @@ unit_outcome(DOC_Context *ctx)
   if (ctx->fixture || DOC_RunCommand(argv, out, sizeof (out), ctx->timeout, &status) < 0 ||
       status)
     return "";
-  if (strstr(out, "ConditionTimestampMonotonic=0\n") || !strstr(out, "ConditionTimestampMonotonic="))
+  if (strstr(out, "ConditionTimestampMonotonic=0\n") ||
+      !strstr(out, "ConditionTimestampMonotonic="))
     return "not run";
   return strstr(out, "ConditionResult=yes") ? "ran" : "condition failed";
 }
