@@ -14,8 +14,9 @@
   driver loaded or built in now, and what loads it at boot?  ptp_kvm has
   no device alias, so only a modules-load.d entry (or /etc/modules), a
   unit that runs modprobe, or chrony-ptpkvm's drop-in of chrony's unit
-  (which pulls in modprobe@ptp_kvm.service) loads it.  What happened is judged from the
-  running kernel, never from the presence of such a file: an entry on a
+  (which pulls in modprobe@ptp_kvm.service) loads it.  What happened is
+  judged from the running kernel (and, for modprobe@ptp_kvm.service, from
+  systemd), never from the presence of such a file: an entry on a
   guest where the module is not loaded means the load failed (no KVM, or
   a host that offers no ptp_kvm), and a modules-load.d entry on a machine
   without KVM fails systemd-modules-load.service at every boot.
@@ -192,17 +193,20 @@ DOC_CheckModule(DOC_Context *ctx)
     DOC_AddResult(ctx->report, "kernel.ptp_kvm", DOC_SKIP, NULL,
                   "not loaded, and cannot be here: not a KVM guest, so PTPKVM cannot work; "
                   "chronyd keeps its other sources");
-  } else if (available && !strcmp(outcome, "not run")) {
+  } else if (available && outcome[0] && strcmp(outcome, "ran")) {
     DOC_AddResult(ctx->report, "kernel.ptp_kvm", have_phc ? DOC_WARN : DOC_FAIL,
-                  "systemctl restart chrony (its start loads ptp_kvm)",
-                  "ptp_kvm is not loaded: %s has not run in this boot", by);
+                  strcmp(outcome, "not run") ? "modprobe ptp_kvm; if that works, drop the "
+                  "condition (systemctl edit modprobe@ptp_kvm.service)"
+                  : "systemctl restart chrony (its start loads ptp_kvm)",
+                  "ptp_kvm is not loaded: %s %s", by, strcmp(outcome, "not run") ?
+                  "was skipped (systemd sees no KVM: ConditionVirtualization=kvm)" :
+                  "has not run in this boot");
   } else if (available && by[0]) {
     snprintf(path, sizeof (path), "the host offers no ptp_kvm (modprobe ptp_kvm: 'Operation not "
              "supported'; journalctl -b -u %s): PTPKVM cannot work on this host; chronyd keeps "
              "its other sources", journal);
     DOC_AddResult(ctx->report, "kernel.ptp_kvm", have_phc ? DOC_WARN : DOC_FAIL, path,
-                  "%s should load ptp_kvm at boot, but it is not loaded: the load failed%s%s%s",
-                  by, outcome[0] ? " (systemd: " : "", outcome, outcome[0] ? ")" : "");
+                  "%s should load ptp_kvm at boot, but it is not loaded: the load failed", by);
   } else if (available) {
     DOC_AddResult(ctx->report, "kernel.ptp_kvm", have_phc ? DOC_WARN : DOC_FAIL,
                   "modprobe ptp_kvm (and install chrony-ptpkvm for boot)",
