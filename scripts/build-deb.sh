@@ -128,7 +128,7 @@ rm -rf "$stage"
 mkdir -p "$stage/a" "$stage/b/ptpkvm/docs"
 cp "$top"/refclock_ptpkvm*.c "$top"/refclock_ptpkvm*.h "$stage/b/"
 cp -r "$top/phc_reader" "$top/include" "$top/tools" "$top/guest" "$stage/b/ptpkvm/"
-cp "$top/docs/setup.md" "$top/docs/troubleshooting.md" "$stage/b/ptpkvm/docs/"
+cp "$top"/docs/{configuration,monitoring,setup,troubleshooting}.md "$stage/b/ptpkvm/docs/"
 find "$stage/b" \( -name '*.mk' -o -name '*.o' -o -name '*.a' \) -delete
 find "$stage" -exec touch -h -d "@$epoch" {} +
 

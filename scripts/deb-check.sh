@@ -189,14 +189,34 @@ if [ "${1:-}" = --in-chroot ]; then
   # 5. ptpkvm-doctor --json on this (device-less) system
   inroot ptpkvm-doctor --json > "$work/doctor.json" 2> "$work/doctor.err"
   echo "deb-check: ptpkvm-doctor exit code $?"
-  check "ptpkvm-doctor --json runs and reports its checks" \
-    python3 - "$work/doctor.json" <<'PY'
-import json, sys
+  check "ptpkvm-doctor --json: the packaged refclock line, driver verdict and boot loading seen" \
+    python3 - "$work/doctor.json" "$root" <<'PY'
+import json, os, re, sys
 d = json.load(open(sys.argv[1]))
+ids = {c["id"]: c for c in d["checks"]}
 for c in d["checks"]:
     print("    doctor: %-20s %-4s %s" % (c["id"], c["status"], c["message"][:90]))
 assert d["tool"] == "ptpkvm-doctor" and len(d["checks"]) >= 10, d
+# chronyd -p read it through conf.d/ptpkvm.conf -> /run/chrony; its status
+# depends on this machine having a KVM PHC or not
+r = ids["chrony.refclock"]
+assert "refclock PTPKVM auto" in r["message"], r
+v = ids["chrony.driver"]
+assert v["status"] == "OK" and "/run/chrony/ptpkvm.conf: in use" in v["message"], v
+# no ptp_kvm here: the drop-in is named, nothing is called loaded
+b = ids["kernel.ptp_kvm_boot"]
+assert b["status"] == "SKIP" and "modprobe@ptp_kvm.service (pulled in by " \
+    "/usr/lib/systemd/system/chrony.service.d/50-ptpkvm.conf, only under KVM)" in b["message"], b
+# every page the advice names is installed
+pages = re.findall(r"/usr/share/doc/chrony-ptpkvm/[\w.-]+", json.dumps(d))
+missing = [p for p in pages if not os.path.isfile(sys.argv[2] + p)]
+print("    doctor: pages named: %s" % " ".join(sorted(set(pages))))
+assert not missing, missing
 PY
+  for page in configuration monitoring setup troubleshooting; do
+    check "doc page $page.md installed (named by the doctor's advice)" \
+      sh -c "ls '$root/usr/share/doc/chrony-ptpkvm/$page.md'* > /dev/null 2>&1"
+  done
   check "man ptpkvm-doctor is installed" test -f "$root/usr/share/man/man8/ptpkvm-doctor.8.gz"
   check "no NEWS.Debian of chrony in chrony-ptpkvm" \
     test ! -e "$root/usr/share/doc/chrony-ptpkvm/NEWS.Debian.gz"

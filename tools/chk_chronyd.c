@@ -405,19 +405,41 @@ ask_version(DOC_Context *ctx, Chronyd *c, char *out, size_t len)
   return 0;
 }
 
+/* The driver, and the verdict ptpkvm-refclock wrote as the first line of
+   VERDICT_FILE before chronyd's last start */
+
+#define VERDICT_FILE "/run/chrony/ptpkvm.conf"
+#define VERDICT_TAG "# chrony-ptpkvm: "
+
 static void
 report_driver(DOC_Context *ctx, Chronyd *c)
 {
-  if (c->has_ptpkvm) {
+  char v[DOC_TEXT_LEN] = "";
+  const char *verdict;
+
+  if (DOC_ReadLine(ctx, VERDICT_FILE, v, sizeof (v)) < 0 || strncmp(v, VERDICT_TAG,
+                                                                   strlen(VERDICT_TAG)))
+    v[0] = '\0';
+  verdict = v + (v[0] ? strlen(VERDICT_TAG) : 0);
+  if (c->has_ptpkvm && strstr(verdict, "NOT USED")) {
+    DOC_AddResult(ctx->report, "chrony.driver", DOC_WARN, "systemctl restart chrony",
+                  "%s (chrony %s) has the PTPKVM driver, but at chronyd's last start %s said: %s",
+                  ctx->chronyd, c->version, VERDICT_FILE, verdict);
+  } else if (c->has_ptpkvm) {
     DOC_AddResult(ctx->report, "chrony.driver", DOC_OK, NULL,
-                  "%s (chrony %s) has the PTPKVM driver", ctx->chronyd, c->version);
-    return;
+                  "%s (chrony %s) has the PTPKVM driver%s%s", ctx->chronyd, c->version,
+                  v[0] ? "; " VERDICT_FILE ": " : "", verdict);
+  } else if (strstr(verdict, "NOT USED")) {
+    DOC_AddResult(ctx->report, "chrony.driver", DOC_FAIL, DOC_REBUILD, "%s (%s)", verdict,
+                  VERDICT_FILE);
+  } else {
+    DOC_AddResult(ctx->report, "chrony.driver", DOC_FAIL, "bring chrony-ptpkvm's chrony back: "
+                  DOC_REBUILD,
+                  "refclock PTPKVM NOT USED: %s (chrony %s) has no PTPKVM driver; a chronyd "
+                  "without it (e.g. the distribution's, after an upgrade) replaced "
+                  "chrony-ptpkvm's, and a 'refclock PTPKVM' line stops it at start",
+                  ctx->chronyd, c->version);
   }
-  DOC_AddResult(ctx->report, "chrony.driver", DOC_FAIL, "bring chrony-ptpkvm's chrony back: "
-                DOC_REBUILD,
-                "PTPKVM IS NOT USED: %s (chrony %s) has no PTPKVM driver; a chronyd without it "
-                "(e.g. the distribution's, after an upgrade) replaced chrony-ptpkvm's, and a "
-                "'refclock PTPKVM' line stops it at start", ctx->chronyd, c->version);
 }
 
 /* ================================================== */

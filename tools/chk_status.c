@@ -13,9 +13,9 @@
   Check "ptpkvm.status": the state files the PTPKVM driver keeps in
   chronyd's run directory (ptpkvm-N.status, parsed with the driver's own
   PKS_Parse).  Shows each file's device, reading mode, counters and last
-  disruptions in the text report (the file itself is the machine-readable
-  form), and as Prometheus metrics with their own names
-  (ptpkvm_reads_total, ..., docs/monitoring.md).  WARN when reads are failing, when the clock was
+  disruptions in the text report, as the result's JSON details and as
+  Prometheus metrics with their own names (ptpkvm_reads_total, ...; both
+  schemas in docs/monitoring.md).  WARN when reads are failing, when the clock was
   stepped in the last hour, when a file cannot be parsed, or when the
   chronyd that wrote "running" is gone.
   */
@@ -47,7 +47,7 @@ typedef struct {
 static StatusFile files[MAX_FILES];
 static int n_files;
 /* the result's text details and Prometheus lines, kept until the next run */
-static char *text_buf, *prom_buf;
+static char *text_buf, *json_buf, *prom_buf;
 
 /* ================================================== */
 
@@ -222,6 +222,54 @@ text_details(const StatusFile *f, FILE *o)
 }
 
 /* ================================================== */
+/* JSON details: {"dir": ..., "files": [one object per file]} */
+
+static void
+json_file(const StatusFile *f, FILE *o)
+{
+  const PKS_Status *st = &f->st;
+  const PKS_Counters *c = &st->counters;
+  const PKS_Disruption *d;
+  int i;
+
+  fprintf(o, "{\"file\": ");
+  DOC_JsonString(o, f->name);
+  if (f->error[0]) {
+    fprintf(o, ", \"error\": ");
+    DOC_JsonString(o, f->error);
+    fprintf(o, "}");
+    return;
+  }
+  fprintf(o, ", \"refclock\": ");
+  DOC_JsonString(o, f->index);
+  fprintf(o, ", \"pid\": %ld, \"state\": \"%s\", \"stale\": %s, \"updated\": %.9f, "
+          "\"device\": ", st->pid, st->running ? "running" : "stopped",
+          f->stale ? "true" : "false", f->updated);
+  DOC_JsonString(o, st->device);
+  fprintf(o, ", \"mode\": ");
+  DOC_JsonString(o, st->mode);
+  fprintf(o, ", \"best_mode\": ");
+  DOC_JsonString(o, st->best_mode);
+  fprintf(o, ", \"mode_since\": %.9f, \"failing\": %s, \"counters\": {\"reads\": %lu, "
+          "\"read_failures\": %lu, \"samples\": %lu, \"steps\": %lu, \"flushes\": %lu}, "
+          "\"disruptions_total\": {", ts_seconds(&st->mode_since),
+          st->failing ? "true" : "false", c->reads, c->read_failures, c->samples, c->steps,
+          c->flushes);
+  for (i = 0; i < PKS_CAUSE_COUNT; i++)
+    fprintf(o, "%s\"%s\": %lu", i ? ", " : "", PKS_CauseName(i), st->disruptions[i]);
+  fprintf(o, "}, \"disruptions\": [");
+  for (i = 0; (d = PKS_GetDisruption(st, i)) != NULL; i++) {
+    fprintf(o, "%s{\"when\": %ld.%09ld, \"size\": %.9f, \"cause\": \"%s\", \"delay\": %.6f, "
+            "\"action\": \"%s\", \"text\": ", i ? ", " : "", (long)d->when.tv_sec,
+            d->when.tv_nsec, d->size, PKS_CauseName(d->cause), d->delay,
+            PKS_ActionName(d->action));
+    DOC_JsonString(o, d->text);
+    fprintf(o, "}");
+  }
+  fprintf(o, "]}");
+}
+
+/* ================================================== */
 /* Prometheus: one family at a time over all parsed files */
 
 typedef enum {
@@ -324,9 +372,9 @@ void
 DOC_CheckStatus(DOC_Context *ctx)
 {
   char fix[DOC_TEXT_LEN], *msg_buf = NULL;
-  size_t msg_len, text_len, prom_len;
+  size_t msg_len, text_len, json_len, prom_len;
   DOC_Status status = DOC_OK, s;
-  FILE *msg, *text, *prom;
+  FILE *msg, *text, *json, *prom;
   DOC_Result *r;
   double now = time(NULL);
   int i, err;
@@ -345,21 +393,28 @@ DOC_CheckStatus(DOC_Context *ctx)
   qsort(files, n_files, sizeof (files[0]), compare_files);
 
   free(text_buf);
+  free(json_buf);
   free(prom_buf);
   msg = open_memstream(&msg_buf, &msg_len);
   text = open_memstream(&text_buf, &text_len);
+  json = open_memstream(&json_buf, &json_len);
   prom = open_memstream(&prom_buf, &prom_len);
-  if (!msg || !text || !prom)
+  if (!msg || !text || !json || !prom)
     abort();
+  fprintf(json, "{\"dir\": \"" RUN_DIR "\", \"files\": [");
   for (i = 0; i < n_files; i++) {
     load_file(ctx, &files[i]);
     s = summarise(&files[i], now, msg);
     status = s > status ? s : status;
     text_details(&files[i], text);
+    fprintf(json, "%s", i ? ", " : "");
+    json_file(&files[i], json);
   }
+  fprintf(json, "]}");
   prometheus(prom);
   fclose(msg);
   fclose(text);
+  fclose(json);
   fclose(prom);
 
   snprintf(fix, sizeof (fix), "see the disruption lines in chronyd's log and %s",
@@ -367,5 +422,6 @@ DOC_CheckStatus(DOC_Context *ctx)
   r = DOC_AddResult(ctx->report, "ptpkvm.status", status, fix, "%s", msg_buf);
   free(msg_buf);
   r->details_text = text_buf;
+  r->details_json = json_buf;
   r->prometheus = prom_buf;
 }

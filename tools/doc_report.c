@@ -11,7 +11,8 @@
   =======================================================================
 
   The doctor's report: collecting check results and writing them as
-  human text, as JSON (schema documented in docs/troubleshooting.md),
+  human text, as JSON (schema documented in docs/troubleshooting.md and,
+  for the details of ptpkvm.status, docs/monitoring.md),
   and as a Prometheus textfile-collector file that is replaced
   atomically (write to a temporary file in the same directory, fsync,
   rename).  Check ids and metric names are plain identifiers: they need
@@ -150,8 +151,8 @@ DOC_PrintText(const DOC_Report *report, FILE *f, int verbose)
 
 /* ================================================== */
 
-static void
-json_string(FILE *f, const char *s)
+void
+DOC_JsonString(FILE *f, const char *s)
 {
   const unsigned char *p;
 
@@ -175,7 +176,7 @@ DOC_PrintJson(const DOC_Report *report, const DOC_Context *ctx, FILE *f)
 
   fprintf(f, "{\n  \"tool\": \"ptpkvm-doctor\",\n  \"version\": \"%s\",\n", DOC_VERSION);
   fprintf(f, "  \"schema\": %d,\n  \"root\": ", DOC_SCHEMA_VERSION);
-  json_string(f, ctx->root[0] ? ctx->root : "/");
+  DOC_JsonString(f, ctx->root[0] ? ctx->root : "/");
   fprintf(f, ",\n  \"uid\": %ld,\n  \"status\": \"%s\",\n  \"exit_code\": %d,\n  \"checks\": [",
           (long)ctx->uid, DOC_StatusName(DOC_OverallStatus(report)),
           (int)DOC_OverallStatus(report));
@@ -183,19 +184,20 @@ DOC_PrintJson(const DOC_Report *report, const DOC_Context *ctx, FILE *f)
     r = &report->results[i];
     fprintf(f, "%s\n    {\"id\": \"%s\", \"status\": \"%s\", \"message\": ", i ? "," : "",
             r->id, DOC_StatusName(r->status));
-    json_string(f, r->message);
+    DOC_JsonString(f, r->message);
     fprintf(f, ", \"fix\": ");
-    json_string(f, r->fix);
+    DOC_JsonString(f, r->fix);
     fprintf(f, ", \"metrics\": {");
     for (j = 0; j < r->n_metrics; j++)
       fprintf(f, isfinite(r->metrics[j].value) ? "%s\"%s\": %.9g" : "%s\"%s\": null",
               j ? ", " : "", r->metrics[j].name, r->metrics[j].value);
-    fprintf(f, "}}");
+    fprintf(f, "}%s%s}", r->details_json ? ", \"details\": " : "",
+            r->details_json ? r->details_json : "");
   }
   fprintf(f, "\n  ],\n  \"unreadable\": [");
   for (i = 0; i < report->n_unreadable; i++) {
     fprintf(f, "%s", i ? ", " : "");
-    json_string(f, report->unreadable[i]);
+    DOC_JsonString(f, report->unreadable[i]);
   }
   fprintf(f, "]\n}\n");
 }

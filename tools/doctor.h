@@ -54,9 +54,10 @@ typedef struct {
   int n_metrics;
   DOC_Metric metrics[DOC_MAX_METRICS];
   /* Optional, owned by the check (static, valid until it runs again):
-     lines printed under the result, lines appended to the Prometheus file
-     (own metric names) */
+     lines printed under the result, its JSON details, lines appended to
+     the Prometheus file (own metric names) */
   const char *details_text;
+  const char *details_json;     /* a JSON object, the result's "details" */
   const char *prometheus;
 } DOC_Result;
 
@@ -104,6 +105,7 @@ extern DOC_Status DOC_OverallStatus(const DOC_Report *report);
 extern const char *DOC_StatusName(DOC_Status status);
 extern const DOC_Result *DOC_FindResult(const DOC_Report *report, const char *id);
 extern void DOC_PrintText(const DOC_Report *report, FILE *f, int verbose);
+extern void DOC_JsonString(FILE *f, const char *s);
 extern void DOC_PrintJson(const DOC_Report *report, const DOC_Context *ctx, FILE *f);
 /* Replace path atomically; returns 0 or -errno */
 extern int DOC_WritePrometheus(const DOC_Report *report, const char *path);

@@ -17,8 +17,9 @@
 #     doctor-check-status-sim  the driver's status file after pause-360x3 in the
 #                            simulator, read by the doctor (--json, --prometheus)
 #                            and checked against the simulator's truth
-#   install-guest  udev rule, chrony snippet, systemd
-#                  drop-ins, the doctor binary and its manual page
+#   install-guest  udev rule, /etc/chrony/ptpkvm.conf, conf.d/ptpkvm.conf,
+#                  ptpkvm-refclock, systemd drop-ins, the doctor, its manual
+#                  page and the pages its advice names
 #                                                            (INSTALL_TARGETS)
 
 DOCTOR_DIR := $(BUILD)/tools
@@ -209,4 +210,5 @@ install-guest: $(DOCTOR)
 	install -m 0644 $(TOP)/guest/chrony/ptpkvm.conf $(DESTDIR)$(CHRONY_CONFDIR)/../ptpkvm.conf
 	install -m 0644 $(TOP)/guest/chrony/conf.d/ptpkvm.conf $(DESTDIR)$(CHRONY_CONFDIR)/ptpkvm.conf
 	install -m 0644 $(TOP)/guest/systemd/app-after-time-sync.conf \
-	  $(TOP)/docs/setup.md $(TOP)/docs/troubleshooting.md $(DESTDIR)$(docdir)/
+	  $(addprefix $(TOP)/docs/,configuration.md monitoring.md setup.md troubleshooting.md) \
+	  $(DESTDIR)$(docdir)/

@@ -132,7 +132,8 @@ healthy(int *kvm_dev)
              0644);
   write_file(f, "/proc/cpuinfo", "flags\t\t: fpu tsc constant_tsc nonstop_tsc hypervisor\n",
              0644);
-  write_file(f, "/etc/modules-load.d/ptp_kvm.conf", "ptp_kvm\n", 0644);
+  write_file(f, "/usr/lib/systemd/system/chrony.service.d/50-ptpkvm.conf",
+             "[Unit]\nWants=modprobe@ptp_kvm.service\n", 0644);
   write_file(f, "/sys/devices/system/clocksource/clocksource0/current_clocksource",
              "kvm-clock\n", 0644);
   write_file(f, "/sys/devices/system/clocksource/clocksource0/available_clocksource",

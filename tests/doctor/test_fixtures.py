@@ -30,7 +30,10 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from testlib import check as report, finish, prom_samples, run  # noqa: E402
 
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 KVM_NAME = "KVM virtual PTP"
+PULL_DROPIN = "/usr/lib/systemd/system/chrony.service.d/50-ptpkvm.conf"
+VERDICT = "/run/chrony/ptpkvm.conf"
 RELEASE = "6.1.0-test-amd64"
 STATUSES = ("OK", "WARN", "FAIL", "SKIP")
 EXPECTED_IDS = [
@@ -146,6 +149,19 @@ class Tree:
     def chrony_conf(self, text, path="/etc/chrony/chrony.conf"):
         self.write(path, text)
 
+    def packaged(self):
+        """chrony-ptpkvm's files (the repository's own), and the
+        /run/chrony/ptpkvm.conf its ExecStartPre writes for a chronyd with the driver."""
+        for rel, dst in (("guest/systemd/chrony.service.d/50-ptpkvm.conf", PULL_DROPIN),
+                         ("guest/systemd/modprobe@ptp_kvm.service.d/50-ptpkvm.conf",
+                          "/usr/lib/systemd/system/modprobe@ptp_kvm.service.d/50-ptpkvm.conf"),
+                         ("guest/chrony/ptpkvm.conf", "/etc/chrony/ptpkvm.conf"),
+                         ("guest/chrony/conf.d/ptpkvm.conf", "/etc/chrony/conf.d/ptpkvm.conf")):
+            with open(os.path.join(TOP, rel)) as f:
+                self.write(dst, f.read())
+        self.write(VERDICT, "# chrony-ptpkvm: in use: /etc/chrony/ptpkvm.conf for "
+                   "/usr/sbin/chronyd (chrony 4.6.1, PTPKVM driver)\nrefclock PTPKVM auto\n")
+
     def status_file(self, index=0, pid=412, state="running", failing=0, reads=1000,
                     failures=0, mode="precise", disruptions=(), tail="end\n"):
         """The PTPKVM driver's status file (format 1, docs/monitoring.md);
@@ -179,7 +195,6 @@ def healthy(name):
             "kernel/drivers/ptp/ptp.ko.xz:\n"
             "kernel/drivers/ptp/ptp_kvm.ko.xz: kernel/drivers/ptp/ptp.ko.xz\n")
     t.write("/lib/modules/%s/modules.builtin" % RELEASE, "kernel/drivers/char/mem.ko\n")
-    t.write("/etc/modules-load.d/ptp_kvm.conf", "# comment\nptp_kvm\n")
     t.phc(0, KVM_NAME)
     t.symlink("/dev/ptp_kvm", "ptp0")
     t.write("/sys/devices/system/clocksource/clocksource0/current_clocksource", "kvm-clock\n")
@@ -194,7 +209,7 @@ def healthy(name):
             "root:x:0:\n")
     t.chrony_conf("# Debian-like\npool 2.debian.pool.ntp.org iburst\n"
                   "makestep 1 3\nconfdir /etc/chrony/conf.d\n")
-    t.write("/etc/chrony/conf.d/ptpkvm.conf", "refclock PTPKVM auto\n")
+    t.packaged()
     t.process(1, "systemd", 0)
     t.process(412, "chronyd")
     t.chronyc(GOOD_CSV)
@@ -212,6 +227,23 @@ def run_doctor(tree, *extra, as_nobody=False, path=None):
     env = dict(os.environ, PATH=path + ":" + os.environ["PATH"]) if path else None
     return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           universal_newlines=True, timeout=60, env=env)
+
+
+STATUS_KEYS = {"file", "refclock", "pid", "state", "stale", "updated", "device", "mode",
+               "best_mode", "mode_since", "failing", "counters", "disruptions_total", "disruptions"}
+
+
+def details_problems(c):
+    """ptpkvm.status alone has details (docs/monitoring.md): one object per file"""
+    d = c.get("details")
+    if d is None:
+        return [] if c["id"] != "ptpkvm.status" or c["status"] == "SKIP" else ["no details"]
+    if c["id"] != "ptpkvm.status" or set(d) != {"dir", "files"} or not d["files"]:
+        return ["%s: details %s" % (c["id"], str(d)[:100])]
+    return ["details file keys %s" % sorted(f) for f in d["files"]
+            if set(f) != STATUS_KEYS and set(f) != {"file", "error"} or
+            "disruptions" in f and any(set(x) != {"when", "size", "cause", "delay", "action",
+                                                  "text"} for x in f["disruptions"])]
 
 
 def check_schema(doc):
@@ -233,7 +265,7 @@ def check_schema(doc):
     ids = set()
     worst = 0
     for c in doc["checks"]:
-        if set(c) != {"id", "status", "message", "fix", "metrics"}:
+        if set(c) - {"details"} != {"id", "status", "message", "fix", "metrics"}:
             problems.append("check keys %s" % sorted(c))
             continue
         if not re.match(r"^[a-z_]+\.[a-z_]+$", c["id"]) or c["id"] in ids:
@@ -256,6 +288,7 @@ def check_schema(doc):
             for k, v in c["metrics"].items():
                 if not re.match(r"^[a-z_]+$", k) or not (v is None or isinstance(v, (int, float))):
                     problems.append("%s: bad metric %r=%r" % (c["id"], k, v))
+        problems += details_problems(c)
         if c["status"] != "SKIP":
             worst = max(worst, STATUSES.index(c["status"]))
     if doc["exit_code"] != worst or doc["status"] != STATUSES[worst]:
@@ -308,10 +341,11 @@ def test_healthy():
                  "chrony.update": "SKIP"})
     st, checks, doc = expect("healthy tree: every non-device check OK", t, want,
                              contains={"phc.ioctls": "GETCAPS",
-                                       "kernel.ptp_kvm_boot": "/etc/modules-load.d/ptp_kvm.conf",
+                                       "kernel.ptp_kvm_boot": "modprobe@ptp_kvm.service (pulled "
+                                       "in by %s, only under KVM)" % PULL_DROPIN,
                                        "chrony.refclock": "refclock PTPKVM auto: /dev/ptp0: not a "
                                                           "character device",
-                                       "chrony.driver": "has the PTPKVM driver"})
+                                       "chrony.driver": "has the PTPKVM driver; %s: in use" % VERDICT})
     report(doc is not None and [c["id"] for c in doc["checks"]] == EXPECTED_IDS,
            "every check reported once, in order",
            doc and str([c["id"] for c in doc["checks"]]))
@@ -334,14 +368,14 @@ def test_module():
     t = healthy("mod-builtin")
     t.write("/proc/modules", "ptp 36864 0 - Live 0x0\n")
     t.write("/lib/modules/%s/modules.builtin" % RELEASE, "kernel/drivers/ptp/ptp_kvm.ko\n")
-    t.remove("/etc/modules-load.d/ptp_kvm.conf")
     expect("module: built in -> OK, boot OK", t,
            {"kernel.ptp_kvm": "OK", "kernel.ptp_kvm_boot": "OK"}, contains={"kernel.ptp_kvm": "built"})
 
     t = healthy("mod-noboot")
-    t.remove("/etc/modules-load.d/ptp_kvm.conf")
-    expect("module: loaded, no modules-load.d -> boot WARN", t,
-           {"kernel.ptp_kvm": "OK", "kernel.ptp_kvm_boot": "WARN"})
+    t.remove(PULL_DROPIN)
+    expect("module: loaded, no chrony drop-in -> boot WARN", t,
+           {"kernel.ptp_kvm": "OK", "kernel.ptp_kvm_boot": "WARN"},
+           contains={"kernel.ptp_kvm_boot": "install chrony-ptpkvm"})
     t.write("/etc/modules", "# /etc/modules\nloop\nptp_kvm\n")
     expect("module: /etc/modules counts -> boot OK", t, {"kernel.ptp_kvm_boot": "OK"},
            contains={"kernel.ptp_kvm_boot": "/etc/modules"})
@@ -364,7 +398,6 @@ def test_module():
     t = healthy("mod-missing")
     t.write("/proc/modules", "ptp 36864 0 - Live 0x0\n")
     t.write("/lib/modules/%s/modules.dep" % RELEASE, "kernel/drivers/ptp/ptp.ko.xz:\n")
-    t.remove("/etc/modules-load.d/ptp_kvm.conf")
     t.remove("/sys/class/ptp")
     expect("module: not in the kernel at all -> FAIL, boot SKIP", t,
            {"kernel.ptp_kvm": "FAIL", "kernel.ptp_kvm_boot": "SKIP"},
@@ -383,15 +416,22 @@ def test_module_truth():
     t = healthy("mod-failed")
     t.write("/proc/modules", "ptp 36864 0 - Live 0x0\n")
     t.remove("/sys/class/ptp")
-    st, checks, _ = expect("module: entry present, load failed on KVM -> FAIL, never 'loaded'", t,
+    st, checks, _ = expect("module: pulled in, load failed on KVM -> FAIL, never 'loaded'", t,
                            {"kernel.ptp_kvm": "FAIL", "kernel.ptp_kvm_boot": "SKIP"},
                            contains={"kernel.ptp_kvm": "the load failed",
                                      "kernel.ptp_kvm_boot": "not loaded now"})
+    report("journalctl -b -u modprobe@ptp_kvm" in checks["kernel.ptp_kvm"]["fix"],
+           "module: the fix names the unit that ran modprobe", checks["kernel.ptp_kvm"]["fix"])
     report("loaded at boot" not in checks["kernel.ptp_kvm_boot"]["message"] and
            "modprobe ptp_kvm (" not in checks["kernel.ptp_kvm"]["fix"],
            "module: a failed load is not called loaded, no modprobe advice")
     t.cpuid(sigs=())
-    st, checks, _ = expect("module: no KVM signature, modules-load.d entry -> boot WARN", t,
+    expect("module: no KVM signature, packaged drop-in -> boot SKIP naming it", t,
+           {"kvm.guest": "FAIL", "kernel.ptp_kvm": "SKIP", "kernel.ptp_kvm_boot": "SKIP"},
+           contains={"kernel.ptp_kvm_boot": "not a KVM guest: nothing to load at boot; skipped: "
+                                            "modprobe@ptp_kvm.service (pulled in by " + PULL_DROPIN})
+    t.write("/etc/modules-load.d/ptp_kvm.conf", "# comment\nptp_kvm\n")
+    st, checks, _ = expect("module: no KVM signature, hand-written modules-load.d entry -> boot WARN", t,
                            {"kvm.guest": "FAIL", "kernel.ptp_kvm": "SKIP",
                             "kernel.ptp_kvm_boot": "WARN", "phc.devices": "FAIL"},
                            contains={"kernel.ptp_kvm": "not a KVM guest, so PTPKVM cannot work",
@@ -401,6 +441,7 @@ def test_module_truth():
     report("modprobe ptp_kvm (" not in text and "PRECISE" not in text,
            "module: without KVM no modprobe advice and no word of a KVM PHC", text[:300])
     t.remove("/etc/modules-load.d/ptp_kvm.conf")
+    t.remove(PULL_DROPIN)
     t.write("/usr/lib/systemd/system/ptpkvm-load.service",
             "[Unit]\nConditionVirtualization=kvm\n[Service]\nExecStart=/sbin/modprobe ptp_kvm\n")
     expect("module: no KVM, a unit that loads it under KVM -> boot SKIP", t,
@@ -548,9 +589,22 @@ def test_driver_and_update():
                            {"chrony.driver": "FAIL", "chrony.config": "FAIL"},
                            contains={"chrony.driver": "make deb",
                                      "chrony.config": "unknown refclock driver PTPKVM"})
-    report("PTPKVM IS NOT USED" in checks.get("chrony.driver", {}).get("message", ""),
+    report(checks.get("chrony.driver", {}).get("message", "").startswith("refclock PTPKVM NOT USED"),
            "driver: the finding says PTPKVM is not used")
+    # what ptpkvm-refclock writes for that chronyd: the verdict, no refclock line
+    t.chrony_conf("makestep 1 3\nconfdir /etc/chrony/conf.d\n")
+    verdict = ("refclock PTPKVM NOT USED: /usr/sbin/chronyd (chrony 4.6.1+deb13u9) has no PTPKVM "
+               "driver; to bring it back, build chrony-ptpkvm on this chrony (make deb)")
+    t.write(VERDICT, "# chrony-ptpkvm: %s\n" % verdict)
+    st, checks, _ = expect("driver: ptpkvm-refclock's verdict -> FAIL quoting it, with the fix", t,
+                           {"chrony.driver": "FAIL", "chrony.config": "OK"},
+                           contains={"chrony.driver": verdict + " (%s)" % VERDICT})
+    report("make deb" in checks.get("chrony.driver", {}).get("fix", ""),
+           "driver: the verdict's finding has the rebuild command as its fix")
     t.chronyd_stub("+CMDMON +NTP +REFCLOCK +PTPKVM")
+    expect("driver: chronyd has the driver, last start said NOT USED -> WARN restart", t,
+           {"chrony.driver": "WARN"}, contains={"chrony.driver": "said: " + verdict})
+    t.remove(VERDICT)
     expect("driver: the +PTPKVM feature flag is enough", t,
            {"chrony.driver": "OK", "chrony.config": "OK"})
 
@@ -686,6 +740,17 @@ def test_status():
                              "--prometheus", prom,
                              contains={"ptpkvm.status": "ptpkvm-0.status: /dev/ptp0, mode "
                                        "precise, 1000 reads (0 failed), 1 steps, 1 flushes"})
+    f = [c for c in doc["checks"] if c["id"] == "ptpkvm.status"][0]["details"]["files"][0]
+    want = {"file": "ptpkvm-0.status", "refclock": "0", "pid": 412, "state": "running",
+            "stale": False, "device": "/dev/ptp0", "mode": "precise", "failing": False,
+            "counters": {"reads": 1000, "read_failures": 0, "samples": f["counters"]["samples"],
+                         "steps": 1, "flushes": 1},
+            "disruptions": [{"when": 1000000000.5, "size": 360.0, "cause": "pause", "delay": 0.2,
+                             "action": "step", "text": f["disruptions"][0]["text"]}]}
+    bad = ["%s=%s (want %s)" % (k, f.get(k), v) for k, v in want.items() if f.get(k) != v]
+    report(not bad and f["disruptions_total"]["pause"] == 1 and
+           abs(f["updated"] - os.stat(t.path("/run/chrony/ptpkvm-0.status")).st_mtime) < 1e-6,
+           "status: JSON details of the file", "; ".join(bad) or str(f)[:300])
     m = prom_samples(prom)
     want = {'ptpkvm_reads_total{refclock="0"}': 1000, 'ptpkvm_read_failures_total{refclock="0"}': 0,
             'ptpkvm_steps_total{refclock="0"}': 1, 'ptpkvm_flushes_total{refclock="0"}': 1,
@@ -732,6 +797,9 @@ def test_status():
                              contains={"ptpkvm.status": "/run/chrony/ptpkvm-0.status: line 14: "
                                        "no 'end' line (file truncated?)"})
     m = prom_samples(prom)
+    files = [c for c in doc["checks"] if c["id"] == "ptpkvm.status"][0]["details"]["files"]
+    report([sorted(f) for f in files] == [["error", "file"], sorted(STATUS_KEYS)] and
+           "line 14" in files[0]["error"], "status: JSON details, the bad file's error", str(files)[:300])
     report("ptpkvm-1.status: /dev/ptp0" in checks["ptpkvm.status"]["message"] and
            "ptpkvm-1.status.tmp" not in checks["ptpkvm.status"]["message"] and
            'ptpkvm_reads_total{refclock="1"}' in m and
@@ -863,15 +931,19 @@ def test_installed_assets():
     if not d:
         return
     files = {
-        "usr/lib/modules-load.d/ptp_kvm.conf": None,
         "usr/lib/udev/rules.d/61-ptpkvm.rules": None,
         "usr/lib/systemd/system/chrony.service.d/50-ptpkvm.conf": None,
         "usr/lib/systemd/system/chrony-wait.service.d/50-ptpkvm.conf": None,
-        "usr/lib/systemd/system/dev-ptp_kvm.device.d/50-ptpkvm.conf": None,
-        "etc/chrony/conf.d/ptpkvm.conf.sample": None,
+        "usr/lib/systemd/system/modprobe@ptp_kvm.service.d/50-ptpkvm.conf": None,
+        "usr/lib/chrony-ptpkvm/ptpkvm-refclock": None,
+        "etc/chrony/ptpkvm.conf": None,
+        "etc/chrony/conf.d/ptpkvm.conf": None,
         "usr/bin/ptpkvm-doctor": None,
         "usr/share/man/man8/ptpkvm-doctor.8": None,
     }
+    # every page the doctor's advice names (tools/*.c: DOC_DocPath)
+    for page in ("configuration", "monitoring", "setup", "troubleshooting"):
+        files["usr/share/doc/chrony-ptpkvm/%s.md" % page] = None
     for rel in files:
         report(os.path.isfile(os.path.join(d, rel)), "installed: %s" % rel)
     rules = open(os.path.join(d, "usr/lib/udev/rules.d/61-ptpkvm.rules")).read()
@@ -882,7 +954,7 @@ def test_installed_assets():
             ok &= bool(re.match(r'^(ACTION|SUBSYSTEM|ATTR\{clock_name\}|SYMLINK|TAG|GROUP|MODE|'
                                 r'GOTO|LABEL)(==|!=|\+=|=)"[^"]*"$', part))
     report(ok, "installed udev rule: substituted group, well-formed keys", rules)
-    for unit in ("chrony.service.d", "chrony-wait.service.d", "dev-ptp_kvm.device.d"):
+    for unit in ("chrony.service.d", "chrony-wait.service.d", "modprobe@ptp_kvm.service.d"):
         text = open(os.path.join(d, "usr/lib/systemd/system", unit, "50-ptpkvm.conf")).read()
         body = [l for l in text.splitlines() if l and not l.startswith("#")]
         good = bool(body) and body[0] in ("[Unit]", "[Service]") and \
@@ -897,7 +969,7 @@ def test_installed_assets():
                 f.write("[Unit]\nDescription=stub\n[Service]\nType=oneshot\nExecStart=/bin/true\n")
         env = dict(os.environ, SYSTEMD_UNIT_PATH=units + ":")
         p = subprocess.run(["systemd-analyze", "verify", "--man=no", "chrony.service",
-                            "chrony-wait.service", "dev-ptp_kvm.device"], env=env,
+                            "chrony-wait.service", "modprobe@ptp_kvm.service"], env=env,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            universal_newlines=True, cwd=units)
         # chronyc need not be installed on the build machine; everything else counts
@@ -915,17 +987,23 @@ def test_installed_assets():
     wait = open(os.path.join(d, "usr/lib/systemd/system/chrony-wait.service.d/50-ptpkvm.conf")).read()
     report("ExecStart=\n" in wait and "waitsync" in wait, "chrony-wait drop-in resets ExecStart")
 
-    # a guest with only the installed assets (module loaded, snippet activated)
+    report("confdir /run/chrony" in open(os.path.join(d, "etc/chrony/conf.d/ptpkvm.conf")).read(),
+           "installed conf.d/ptpkvm.conf reads /run/chrony")
+    # a guest with only the installed assets (module loaded, the helper's file written)
     t = healthy("installed")
-    t.remove("/etc/modules-load.d")
-    t.write("/usr/lib/modules-load.d/ptp_kvm.conf",
-            open(os.path.join(d, "usr/lib/modules-load.d/ptp_kvm.conf")).read())
-    t.remove("/etc/chrony/conf.d/ptpkvm.conf")
-    t.write("/etc/chrony/conf.d/ptpkvm.conf",
-            open(os.path.join(d, "etc/chrony/conf.d/ptpkvm.conf.sample")).read())
-    expect("installed assets: boot OK, chronyd accepts the sample refclock line", t,
-           {"kernel.ptp_kvm_boot": "OK", "chrony.config": "OK", "chrony.makestep": "OK"},
-           contains={"chrony.refclock": "refclock PTPKVM"})
+    for rel in (PULL_DROPIN, "/usr/lib/systemd/system/modprobe@ptp_kvm.service.d/50-ptpkvm.conf",
+                "/etc/chrony/conf.d/ptpkvm.conf"):
+        t.write(rel, open(os.path.join(d, rel.lstrip("/"))).read())
+    t.remove(VERDICT)
+    helper = os.path.join(d, "usr/lib/chrony-ptpkvm/ptpkvm-refclock")
+    text = open(helper).read().replace("/etc/chrony/ptpkvm.conf",
+                                       os.path.join(d, "etc/chrony/ptpkvm.conf"))
+    text = text.replace("/run/chrony/ptpkvm.conf", t.path(VERDICT))
+    subprocess.run(["sh", "-c", text, "ptpkvm-refclock", t.path("/usr/sbin/chronyd")], check=False)
+    expect("installed assets: boot OK, the helper's file read, chronyd accepts its line", t,
+           {"kernel.ptp_kvm_boot": "OK", "chrony.config": "OK", "chrony.makestep": "OK",
+            "chrony.driver": "OK"},
+           contains={"chrony.refclock": "refclock PTPKVM", "chrony.driver": "in use"})
 
 
 def main():
