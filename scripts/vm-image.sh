@@ -15,9 +15,9 @@
 #
 # Both are made with mmdebstrap from the Debian archive configured in
 # /etc/apt (fetch-chrony.sh --archive-entries).  KEY is a hash of what goes
-# in: the kind, suite, package list, archive entries, this script and the
-# runner files, so a change of any of them makes a new image; older images
-# of the same kind and suite are deleted.
+# in: the kind, suite, package list, archive entries and, for the guest,
+# this script and the runner files, so a change of any of them makes a new
+# image; older images of the same kind and suite are deleted.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,17 +27,18 @@ kind=${1:-}
 case "$kind" in
   qemu) [ $# -eq 2 ] || die "usage: vm-image.sh qemu DIR"; suite=trixie; dir=$2
     packages=qemu-system-x86
-    files=() ;;
+    script= ;;
   guest) [ $# -eq 3 ] || die "usage: vm-image.sh guest SUITE DIR"; suite=$2; dir=$3
-    # linuxptp: phc_ctl; python3-minimal: the test's PHC reader
-    packages=systemd-sysv,udev,kmod,initramfs-tools,linux-image-amd64,apparmor,chrony,linuxptp,python3-minimal,procps
-    files=("$top/tests/vm/vmtest.service" "$top/tests/vm/vmtest-boot") ;;
+    # linuxptp: phc_ctl; python3: the test's PHC reader, the doctor's JSON
+    packages=systemd-sysv,udev,kmod,initramfs-tools,linux-image-amd64,apparmor,chrony,linuxptp,python3,procps
+    script="$0 $top/tests/vm/vmtest.service $top/tests/vm/vmtest-boot" ;;
   *) die "usage: vm-image.sh qemu DIR | guest SUITE DIR" ;;
 esac
 
 entries=$("$top/scripts/fetch-chrony.sh" --archive-entries)
 [ -n "$entries" ] || die "no Debian archive configured in /etc/apt"
-key=$( { echo "$kind $suite $packages"; echo "$entries"; cat "$0" "${files[@]}"; } |
+# shellcheck disable=SC2086
+key=$( { echo "$kind $suite $packages"; echo "$entries"; [ -z "$script" ] || cat $script; } |
   sha256sum | cut -c1-12)
 out="$dir/$kind-$suite-$key"
 if [ -e "$out/.done" ]; then
