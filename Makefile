@@ -69,7 +69,7 @@ export TOP BUILD CHRONY_VERSION CHRONY_DIR CHRONYD CHRONYC PHCR_LIB ENSURE
 all: chrony
 
 include $(wildcard $(TOP)/tests/unit/unit.mk \
-  $(TOP)/tests/sim/sim.mk $(TOP)/tools/tools.mk $(TOP)/mk/deb.mk)
+  $(TOP)/tests/sim/sim.mk $(TOP)/tools/tools.mk $(TOP)/mk/deb.mk $(TOP)/mk/vm.mk)
 
 # Re-evaluated after the fragments, which may add packages and targets.
 all: $(ALL_TARGETS)

@@ -1,0 +1,15 @@
+# chrony-ptpkvm -- make fragment for the guest test
+# Copyright (C) 2026 The chrony-ptpkvm authors.  GPL-2.0-only.
+#
+# Included by the top-level Makefile.  Target (root; CHRONY_VERSION picks
+# the release: 4.6.1 trixie, 4.3 bookworm):
+#   vm-check   boots a Debian guest of the release under QEMU (KVM when it
+#              works here, TCG otherwise, no network), installs the
+#              packages of make deb in it under systemd and AppArmor and
+#              prints one PASS/FAIL line per check (scripts/vm-check.sh,
+#              tests/vm/); runs make deb first when they are missing.
+
+.PHONY: vm-check
+
+vm-check:
+	$(TOP)/scripts/vm-check.sh $(CHRONY_VERSION)

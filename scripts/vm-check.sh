@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# vm-check.sh VERSION: boot a Debian guest of the release that carries chrony
+# VERSION (patches/chrony-versions), install our packages in it under
+# systemd and AppArmor, and print the guest's checks (tests/vm/run):
+# one "PASS|FAIL|SKIP name: evidence" line each, then a summary.  Exits 1
+# on any FAIL or when the guest did not finish.
+#
+# Packages: build/deb/VERSION/out (make deb when missing).  Guest image and
+# QEMU: scripts/vm-image.sh, cached under build/vm.  Per run, in
+# build/vm/run-VERSION: a copy of the image's root disk, a test disk made
+# with mkfs.ext4 -d (the test, our .debs), the kernel console
+# (console.log), the test's output (results.log, the guest's second serial
+# port) and the guest's logs (out/, copied from the test disk with
+# debugfs).  QEMU is trixie's, run from its chroot in a private mount
+# namespace (nothing stays mounted); the guest gets no network (an igb NIC
+# without backend, for its PHC), -accel kvm when /dev/kvm works here (a
+# boot probe), TCG otherwise; VM_ACCEL=kvm|tcg forces one.  VM_TIMEOUT
+# (default 900 s) bounds the whole guest run: a hung guest is killed and
+# reported.
+set -uo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+die() { echo "vm-check: error: $*" >&2; exit 2; }
+
+[ $# -eq 1 ] || die "usage: vm-check.sh VERSION"
+version=$1
+suite=$(awk -v v="$version" '!/^#/ && $1 == v { print $2 }' "$top/patches/chrony-versions")
+case "$suite" in
+  trixie|bookworm) ;;
+  *) die "no guest test for chrony '$version' (suite '${suite:-unknown}'; trixie and bookworm are tested)" ;;
+esac
+[ "$(id -u)" -eq 0 ] || die "must run as root (mmdebstrap, QEMU's chroot)"
+t_all=$SECONDS
+
+debs="$top/build/deb/$version/out"
+if ! ls "$debs"/chrony_*.deb "$debs"/chrony-ptpkvm_*.deb > /dev/null 2>&1; then
+  echo "vm-check: no packages in $debs: make deb CHRONY_VERSION=$version"
+  make -C "$top" --no-print-directory deb CHRONY_VERSION="$version" || die "make deb failed"
+fi
+deb_chrony=$(ls "$debs"/chrony_*.deb)
+deb_ptpkvm=$(ls "$debs"/chrony-ptpkvm_*.deb)
+
+t0=$SECONDS
+qemu=$("$top/scripts/vm-image.sh" qemu "$top/build/vm") || die "QEMU chroot failed"
+image=$("$top/scripts/vm-image.sh" guest "$suite" "$top/build/vm") || die "guest image failed"
+t_image=$((SECONDS - t0))
+
+run="$top/build/vm/run-$version"
+rm -rf "$run" && mkdir -p "$run/disk/debs"
+cp --sparse=always "$image/root.ext4" "$run/root.ext4"
+cp "$image/vmlinuz" "$image/initrd.img" "$run/"
+cp "$top/tests/vm/run" "$top/tests/vm/phcstep.py" "$run/disk/"
+cp "$deb_chrony" "$deb_ptpkvm" "$run/disk/debs/"
+dpkg-deb -f "$deb_chrony" Version > "$run/disk/expect"
+mkfs.ext4 -q -L vmtest -d "$run/disk" "$run/test.ext4" 128M > /dev/null || die "mkfs.ext4 of the test disk failed"
+
+# qemu TIMEOUT ARG...: trixie's qemu-system-x86_64 with the run directory
+# as /mnt, /dev and /proc mounted in its chroot for this process only
+qemu() {
+  local limit=$1; shift
+  timeout --kill-after=10 "$limit" unshare --mount --propagation private -- \
+    sh -c 'q=$1 r=$2; shift 2
+      mount --rbind /dev "$q/dev" && mount -t proc proc "$q/proc" &&
+      mount --bind "$r" "$q/mnt" && exec chroot "$q" "$@"' \
+    sh "$qemu" "$run" qemu-system-x86_64 -nodefaults -no-user-config -display none \
+    -machine q35 -m 1G -smp 2 -kernel /mnt/vmlinuz -initrd /mnt/initrd.img "$@"
+}
+
+# The kernel must really run under KVM: the probe boots the guest's kernel
+# with an init that does not exist; its panic (panic=-1: reboot, and
+# -no-reboot ends QEMU) on the console shows that it ran.
+accel=${VM_ACCEL:-auto}
+if [ "$accel" = auto ]; then
+  accel=tcg
+  if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
+    qemu 60 -accel kvm -cpu host -no-reboot -serial "file:/mnt/kvm-probe.log" \
+      -append "console=ttyS0 panic=-1 rdinit=/vmtest-no-init init=/vmtest-no-init" \
+      > "$run/kvm-probe.qemu.log" 2>&1
+    if grep -q 'Kernel panic' "$run/kvm-probe.log" 2>/dev/null; then
+      accel=kvm
+    else
+      echo "vm-check: /dev/kvm present but the guest kernel does not boot under it" \
+        "($(grep -v warning "$run/kvm-probe.qemu.log" | head -n 1)$(tail -n 1 "$run/kvm-probe.log" 2>/dev/null)); using TCG"
+    fi
+  fi
+fi
+case "$accel" in
+  kvm) cpu=host ;;
+  tcg) cpu=max ;;
+  *) die "VM_ACCEL=$accel: kvm, tcg or auto" ;;
+esac
+
+# audit=1: seccomp kills are audited (audit_seccomp() returns early when
+# audit is off); kauditd prints records through printk_ratelimit() when no
+# auditd runs, and the queue holds audit_backlog_limit records: both
+# lifted, so no line is lost before the test reads the kernel log.
+cmdline="root=/dev/vda rw console=ttyS0 vmtest.accel=$accel audit=1 audit_backlog_limit=8192"
+cmdline="$cmdline sysctl.kernel.printk_ratelimit=0 log_buf_len=8M loglevel=4"
+timeout_s=${VM_TIMEOUT:-900}
+echo "vm-check: chrony $version, $suite guest, $accel, packages $(cat "$run/disk/expect"); image ready in $t_image s; limit $timeout_s s"
+t0=$SECONDS
+qemu "$timeout_s" -accel "$accel" -cpu "$cpu" -append "$cmdline" \
+  -drive file=/mnt/root.ext4,format=raw,if=virtio -drive file=/mnt/test.ext4,format=raw,if=virtio \
+  -device igb -serial file:/mnt/console.log -serial file:/mnt/results.log \
+  > "$run/qemu.log" 2>&1
+qrc=$?
+t_guest=$((SECONDS - t0))
+debugfs -R "rdump /out $run" "$run/test.ext4" > /dev/null 2>&1
+
+tr -d '\r' < "$run/results.log" 2>/dev/null | grep -E '^(PASS|FAIL|SKIP|INFO) |^  \| ' > "$run/verdicts.txt"
+cat "$run/verdicts.txt"
+passed=$(grep -c '^PASS ' "$run/verdicts.txt")
+failed=$(grep -c '^FAIL ' "$run/verdicts.txt")
+skipped=$(grep -c '^SKIP ' "$run/verdicts.txt")
+if ! grep -q '^INFO test done' "$run/verdicts.txt"; then
+  what="QEMU exit $qrc"
+  [ "$qrc" = 124 ] && what="killed after $timeout_s s"
+  echo "FAIL harness: the guest did not finish the test ($what; console: $run/console.log)"
+  grep -v -i warning "$run/qemu.log" | head -n 5 | sed 's/^/  | /'
+  tr -d '\r' < "$run/console.log" 2>/dev/null | tail -n 8 | sed 's/^/  | /'
+  failed=$((failed + 1))
+fi
+echo "vm-check: chrony $version ($suite, $accel): $passed passed, $failed failed, $skipped skipped;" \
+  "image $t_image s, guest $t_guest s (two boots), total $((SECONDS - t_all)) s; logs in $run"
+[ "$failed" -eq 0 ]
