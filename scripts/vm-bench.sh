@@ -18,12 +18,15 @@
 # port's latency) and the spread over those 3 s is printed as the
 # resolution of each row.  A paused guest's clock stops with it, so right
 # after cont the offset is minus the pause; chronyd must correct it.
+# Recovery: the time from cont to the first stamp after which every stamp
+# of the watch is within 1 ms.
 #
 # KVM when the guest kernel boots under it here (the probe of
 # vm-check.sh), TCG otherwise (VM_ACCEL=kvm|tcg forces one).  Under TCG the
 # guest has no ptp_kvm: the run still boots, pauses and measures the
 # stopped clock, and its recovery cells say that they are not measurable
-# and why.  Under TCG on 2 cores the default run takes about 6 minutes.
+# and why.  Under TCG on 2 cores with other builds running the default run
+# takes about 9 minutes (boot and apt-get install 3-4 of them).
 # Output: a Markdown table on stdout and in build/vm/bench-VERSION.md; the
 # guest's progress on stderr; logs in build/vm/bench-VERSION/.
 set -uo pipefail

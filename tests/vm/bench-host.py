@@ -213,7 +213,7 @@ def main():
         if m["rec"] is not None:
             rec = " / ".join([fmt(m["rec"])] * 3)
         elif "/dev/ptp_kvm:absent" in info:
-            rec = NO_KVM
+            rec = NO_KVM if accel == "tcg" else "not measurable: no /dev/ptp_kvm in the guest"
         else:
             rec = "never within %g s" % watch
         during = "advanced %s while the host's advanced %s" % (fmt(m["guest_adv"]),
