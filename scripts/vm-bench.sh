@@ -26,7 +26,7 @@
 # guest has no ptp_kvm: the run still boots, pauses and measures the
 # stopped clock, and its recovery cells say that they are not measurable
 # and why.  Under TCG on 2 cores with other builds running the default run
-# takes about 9 minutes (boot and apt-get install 3-4 of them).
+# takes 7-9 minutes (boot and apt-get install 3-4 of them).
 # Output: a Markdown table on stdout and in build/vm/bench-VERSION.md; the
 # guest's progress on stderr; logs in build/vm/bench-VERSION/.
 set -uo pipefail
