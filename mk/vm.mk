@@ -13,3 +13,12 @@
 
 vm-check:
 	$(TOP)/scripts/vm-check.sh $(CHRONY_VERSION)
+
+# vm-bench: the same guest paused through QMP (5 s and 60 s; VM_BENCH_PAUSES
+# "5 60 360" for the full set), the guest's offset measured from the host
+# for the stock PHC refclock and PTPKVM; table on stdout and in
+# build/vm/bench-$(CHRONY_VERSION).md (scripts/vm-bench.sh).
+.PHONY: vm-bench
+
+vm-bench:
+	$(TOP)/scripts/vm-bench.sh $(CHRONY_VERSION)
