@@ -45,7 +45,7 @@ LEAPLIST = "leapseclist /usr/share/zoneinfo/leap-seconds.list"
 
 # (refclock arguments, chronyd's verdict, other directives[, "p"])
 TABLE = [
-    # the cases of issue 11
+    # the driver's own options
     ("PTPKVM auto:step=abc", "refuse", ""),
     ("PTPKVM auto:unknownopt=1", "refuse", ""),
     ("PTPKVM auto:clockname=", "refuse", ""),

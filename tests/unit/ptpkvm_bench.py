@@ -6,7 +6,7 @@
 # This program is free software; you can redistribute it and/or modify it
 # under the terms of version 2 of the GNU General Public License.
 #
-# Runs the issue-4 acceptance scenarios in the guest simulator (tests/sim,
+# Runs the driver's recovery scenarios in the guest simulator (tests/sim,
 # same chronyd, same seeds) for `refclock PTPKVM auto` and stock
 # `refclock PHC poll 1` + `makestep 0.1 -1`, and prints one Markdown table
 # with what the simulator's own bench does not show: besides recovery and
