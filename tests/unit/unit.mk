@@ -74,7 +74,7 @@ PHCR_T_LIBSRCS := $(wildcard $(TOP)/phc_reader/*.c)
 PHCR_T_HDRS := $(wildcard $(TOP)/include/phcr*.h $(TOP)/phc_reader/*.h) \
   $(TOP)/tests/unit/fake_phc.h $(TOP)/tests/model/ptpkvm_model.h
 PHCR_T_FAKE := $(TOP)/tests/unit/fake_phc.c $(TOP)/tests/model/ptpkvm_model.c
-PHCR_T_NAMES := $(patsubst $(TOP)/tests/unit/%.c,%,$(wildcard $(TOP)/tests/unit/phcr_test_*.c))
+PHCR_T_NAMES := $(patsubst $(TOP)/tests/unit/%.c,%,$(wildcard $(TOP)/tests/unit/phcr_*_test.c))
 PHCR_T_ASAN := $(addprefix $(PHCR_T_DIR)/asan/,$(PHCR_T_NAMES))
 PHCR_T_PLAIN := $(addprefix $(PHCR_T_DIR)/plain/,$(PHCR_T_NAMES))
 PHCR_T_BENCH := $(PHCR_T_DIR)/phcr_bench
