@@ -22,3 +22,13 @@ vm-check:
 
 vm-bench:
 	$(TOP)/scripts/vm-bench.sh $(CHRONY_VERSION)
+
+# vm-lifecycle: the same guest through the apt lifecycle (upgrade,
+# full-upgrade, --only-upgrade, rollback, remove, purge, reinstall; the
+# packaged ptpkvm.conf and an administrator's line), a newer distribution
+# revision offered from a local repository; restart and reboot checks
+# (VM_TEST=lifecycle scripts/vm-check.sh, tests/vm/lifecycle).
+.PHONY: vm-lifecycle
+
+vm-lifecycle:
+	VM_TEST=lifecycle $(TOP)/scripts/vm-check.sh $(CHRONY_VERSION)

@@ -17,6 +17,14 @@
 # boot probe), TCG otherwise; VM_ACCEL=kvm|tcg forces one.  VM_TIMEOUT
 # (default 900 s) bounds the whole guest run: a hung guest is killed and
 # reported.
+#
+# VM_TEST=lifecycle (make vm-lifecycle) runs tests/vm/lifecycle instead,
+# in build/vm/lifecycle-VERSION: the apt paths from our pair, one reboot
+# after each group of them.  Its test disk holds an apt repository (repo/)
+# with our pair, the distribution's chrony of the image (apt-get download
+# from the configured archive, through a private apt state in build/vm)
+# and a newer revision of it: that .deb re-versioned with dpkg-deb, as
+# scripts/deb-check.sh makes it.  Default VM_TIMEOUT 2400 s.
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -30,6 +38,12 @@ case "$suite" in
   *) die "no guest test for chrony '$version' (suite '${suite:-unknown}'; trixie and bookworm are tested)" ;;
 esac
 [ "$(id -u)" -eq 0 ] || die "must run as root (mmdebstrap, QEMU's chroot)"
+test=${VM_TEST:-check}
+case "$test" in
+  check) name=run; limit=900 ;;
+  lifecycle) name=lifecycle; limit=2400 ;;
+  *) die "VM_TEST=$test: check or lifecycle" ;;
+esac
 t_all=$SECONDS
 
 debs="$top/build/deb/$version/out"
@@ -45,12 +59,50 @@ qemu=$("$top/scripts/vm-image.sh" qemu "$top/build/vm") || die "QEMU chroot fail
 image=$("$top/scripts/vm-image.sh" guest "$suite" "$top/build/vm") || die "guest image failed"
 t_image=$((SECONDS - t0))
 
-run="$top/build/vm/run-$version"
+run="$top/build/vm/$name-$version"
 rm -rf "$run" && mkdir -p "$run/disk/debs"
 cp --sparse=always "$image/root.ext4" "$run/root.ext4"
 cp "$image/vmlinuz" "$image/initrd.img" "$run/"
-cp "$top/tests/vm/run" "$top/tests/vm/phcstep.py" "$run/disk/"
-cp "$deb_chrony" "$deb_ptpkvm" "$run/disk/debs/"
+if [ "$test" = check ]; then
+  cp "$top/tests/vm/run" "$top/tests/vm/phcstep.py" "$run/disk/"
+  cp "$deb_chrony" "$deb_ptpkvm" "$run/disk/debs/"
+else
+  "$top/scripts/ensure-packages.sh" dpkg-dev >&2
+  cp "$top/tests/vm/lifecycle" "$run/disk/run"
+  repo="$run/disk/repo"
+  mkdir -p "$repo"
+  cp "$deb_chrony" "$deb_ptpkvm" "$repo/"
+  ours=$(dpkg-deb -f "$deb_chrony" Version)
+  distro=$(debugfs -R "cat /var/lib/dpkg/status" "$run/root.ext4" 2>/dev/null |
+    awk '/^Package: / { p = $2 } p == "chrony" && /^Version: / { print $2; exit }')
+  [ -n "$distro" ] || die "no chrony in the guest image"
+  # the distribution's .deb of the image's version, once per version
+  apt="$top/build/vm/apt-$suite"
+  if ! ls "$apt/chrony_${distro#*:}_"*.deb > /dev/null 2>&1; then
+    rm -rf "$apt" && mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial" "$apt/parts"
+    "$top/scripts/fetch-chrony.sh" --archive-entries | while read -r uri keyring; do
+      if [ "$keyring" = - ]; then echo "deb $uri $suite main"
+      else echo "deb [signed-by=$keyring] $uri $suite main"; fi
+    done > "$apt/sources.list"
+    set -- -o Dir::Etc::SourceList="$apt/sources.list" -o Dir::Etc::SourceParts="$apt/parts" \
+      -o Dir::State::Lists="$apt/lists" -o Dir::Cache="$apt/cache" -o Dir::State::status=/dev/null \
+      -o Debug::NoLocking=1 -o APT::Sandbox::User=root -o APT::Architecture=amd64
+    { apt-get "$@" -q update && (cd "$apt" && apt-get "$@" -q download "chrony=$distro"); } \
+      > "$apt/download.log" 2>&1 || die "apt-get download chrony=$distro failed (see $apt/download.log)"
+    set --
+  fi
+  cp "$apt/chrony_${distro#*:}_"*.deb "$repo/"
+  newer=$(echo "$distro" | perl -pe 's/(\d+)$/$1 + 1/e')
+  dpkg-deb -R "$repo/chrony_${distro#*:}_"*.deb "$run/newer"
+  sed -i "s/^Version: .*/Version: $newer/" "$run/newer/DEBIAN/control"
+  dpkg-deb -b "$run/newer" "$repo/chrony_${newer#*:}_amd64.deb" > /dev/null || die "dpkg-deb -b failed"
+  rm -rf "$run/newer"
+  (cd "$repo" && dpkg-scanpackages -m . > Packages 2> /dev/null) || die "dpkg-scanpackages failed"
+  echo "$ours" > "$run/disk/ours"; echo "$distro" > "$run/disk/distro"; echo "$newer" > "$run/disk/newer"
+  dpkg --compare-versions "$newer" gt "$ours" && dpkg --compare-versions "$ours" gt "$distro" ||
+    die "versions do not sort distro $distro < ours $ours < newer $newer"
+  echo "vm-check: repository: chrony $distro (the image's), $ours (ours), $newer (re-versioned)"
+fi
 dpkg-deb -f "$deb_chrony" Version > "$run/disk/expect"
 mkfs.ext4 -q -L vmtest -d "$run/disk" "$run/test.ext4" 128M > /dev/null || die "mkfs.ext4 of the test disk failed"
 
@@ -96,8 +148,8 @@ esac
 # lifted, so no line is lost before the test reads the kernel log.
 cmdline="root=/dev/vda rw console=ttyS0 vmtest.accel=$accel audit=1 audit_backlog_limit=8192"
 cmdline="$cmdline sysctl.kernel.printk_ratelimit=0 log_buf_len=8M loglevel=4"
-timeout_s=${VM_TIMEOUT:-900}
-echo "vm-check: chrony $version, $suite guest, $accel, packages $(cat "$run/disk/expect"); image ready in $t_image s; limit $timeout_s s"
+timeout_s=${VM_TIMEOUT:-$limit}
+echo "vm-$test: chrony $version, $suite guest, $accel, packages $(cat "$run/disk/expect"); image ready in $t_image s; limit $timeout_s s"
 t0=$SECONDS
 qemu "$timeout_s" -accel "$accel" -cpu "$cpu" -append "$cmdline" \
   -drive file=/mnt/root.ext4,format=raw,if=virtio -drive file=/mnt/test.ext4,format=raw,if=virtio \
@@ -120,6 +172,7 @@ if ! grep -q '^INFO test done' "$run/verdicts.txt"; then
   tr -d '\r' < "$run/console.log" 2>/dev/null | tail -n 8 | sed 's/^/  | /'
   failed=$((failed + 1))
 fi
-echo "vm-check: chrony $version ($suite, $accel): $passed passed, $failed failed, $skipped skipped;" \
-  "image $t_image s, guest $t_guest s (two boots), total $((SECONDS - t_all)) s; logs in $run"
+boots=$(grep -c '^INFO phase' "$run/verdicts.txt")
+echo "vm-$test: chrony $version ($suite, $accel): $passed passed, $failed failed, $skipped skipped;" \
+  "image $t_image s, guest $t_guest s ($boots boots), total $((SECONDS - t_all)) s; logs in $run"
 [ "$failed" -eq 0 ]
