@@ -36,16 +36,9 @@
 /* ================================================== */
 /* phcr_device.c */
 
-/* ops of an env, never NULL */
-extern const PHCR_Ops *PHCR_EnvOps(const PHCR_Env *env);
-
-/* Copy a string, truncating */
-extern void PHCR_CopyString(char *dst, size_t len, const char *src);
-
 /* Like PHCR_FindDevice, but on success the verified descriptor is left
    open in *fd. */
-extern PHCR_Error PHCR_FindAndOpenDevice(const PHCR_Env *env, const char *spec,
-                                         const char *clock_name,
+extern PHCR_Error PHCR_FindAndOpenDevice(const char *spec, const char *clock_name,
                                          PHCR_Discovery *out, int *fd);
 
 /* ================================================== */
@@ -81,9 +74,8 @@ extern PHCR_Error PHCR_ValidateReading(PHCR_Reading *r,
                                        unsigned long rejects[PHCR_REJ_COUNT]);
 
 /* One mode, with bounded retries and validation, into res->reading;
-   updates res->attempt[mode], res->retries and res->rejected. */
-extern PHCR_Error PHCR_ReadMode(const PHCR_Ops *ops, int fd, PHCR_Mode mode,
-                                int n, PHCR_Result *res);
+   updates res->attempt[mode] and res->rejected. */
+extern PHCR_Error PHCR_ReadMode(int fd, PHCR_Mode mode, int n, PHCR_Result *res);
 
 /* ================================================== */
 /* phcr_filter.c */

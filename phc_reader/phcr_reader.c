@@ -20,16 +20,16 @@
   phcr_readio.c, the reading is filtered by phcr_filter.c.
   */
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "phcr_internal.h"
 
 #define MODE_BIT(m) (1U << (m))
 
 struct PHCR_Reader_Record {
-  const PHCR_Ops *ops;
-  char root[PHCR_ROOT_MAX];
   char spec[PHCR_PATH_MAX];
   char clock_name[PHCR_NAME_MAX];
   PHCR_Config config;
@@ -142,24 +142,24 @@ set_allowed(PHCR_Reader r)
 
 /* ================================================== */
 
-/* Find and open the reader's device (its spec, clock name and root), and
-   take it with its capabilities */
+/* Find and open the reader's device (its spec and clock name), and take
+   it with its capabilities */
 
 static PHCR_Error
 open_device(PHCR_Reader r, PHCR_Discovery *disc)
 {
-  PHCR_Env e;
+  PHCR_Discovery local;
   PHCR_Error res;
-  int fd;
 
-  e.ops = r->ops;
-  e.root = r->root;
-  res = PHCR_FindAndOpenDevice(&e, r->spec, r->clock_name, disc, &fd);
+  if (!disc)
+    disc = &local;
+  if (r->fd >= 0)
+    close(r->fd);
+  res = PHCR_FindAndOpenDevice(r->spec, r->clock_name, disc, &r->fd);
   if (res != PHCR_OK)
     return res;
 
-  r->fd = fd;
-  PHCR_CopyString(r->path, sizeof (r->path), disc->path);
+  snprintf(r->path, sizeof (r->path), "%s", disc->path);
   r->cross_timestamping = disc->cross_timestamping;
   set_allowed(r);
   return PHCR_OK;
@@ -168,28 +168,19 @@ open_device(PHCR_Reader r, PHCR_Discovery *disc)
 /* ================================================== */
 
 PHCR_Error
-PHCR_Open(const PHCR_Env *env, const char *spec, const char *clock_name,
-          const PHCR_Config *config, PHCR_Reader *reader, PHCR_Discovery *disc)
+PHCR_Open(const char *spec, const char *clock_name, const PHCR_Config *config,
+          PHCR_Reader *reader, PHCR_Discovery *disc)
 {
-  PHCR_Discovery local;
   PHCR_Reader r;
   PHCR_Error res;
 
-  if (!reader)
-    return PHCR_ERR_ARGS;
   *reader = NULL;
-  if (!disc)
-    disc = &local;
-
   r = calloc(1, sizeof (*r));
   if (!r)
     return PHCR_ERR_OTHER;
 
-  r->ops = PHCR_EnvOps(env);
-  PHCR_CopyString(r->root, sizeof (r->root), env ? env->root : NULL);
-  PHCR_CopyString(r->spec, sizeof (r->spec), spec && *spec ? spec : PHCR_SPEC_AUTO);
-  PHCR_CopyString(r->clock_name, sizeof (r->clock_name),
-                  clock_name && *clock_name ? clock_name : PHCR_DEFAULT_CLOCK_NAME);
+  snprintf(r->spec, sizeof (r->spec), "%s", spec ? spec : "");
+  snprintf(r->clock_name, sizeof (r->clock_name), "%s", clock_name ? clock_name : "");
   if (config)
     r->config = *config;
   else
@@ -215,7 +206,7 @@ PHCR_Close(PHCR_Reader r)
   if (!r)
     return;
   if (r->fd >= 0)
-    r->ops->close(r->ops->ctx, r->fd);
+    close(r->fd);
   free(r);
 }
 
@@ -224,17 +215,6 @@ PHCR_Close(PHCR_Reader r)
 PHCR_Error
 PHCR_Reopen(PHCR_Reader r, PHCR_Discovery *disc)
 {
-  PHCR_Discovery local;
-
-  if (!r)
-    return PHCR_ERR_ARGS;
-  if (!disc)
-    disc = &local;
-
-  if (r->fd >= 0)
-    r->ops->close(r->ops->ctx, r->fd);
-  r->fd = -1;
-
   return open_device(r, disc);
 }
 
@@ -307,7 +287,7 @@ finish_ok(PHCR_Reader r, PHCR_Mode m, int disable_ext, double now,
 static PHCR_Error
 do_read(PHCR_Reader r, int n, int kind, double now, PHCR_Result *res)
 {
-  PHCR_Error err = PHCR_ERR_NOMODE;
+  PHCR_Error err = PHCR_ERR_GONE;
   PHCR_Mode m, last = PHCR_MODE_NONE, transient = PHCR_MODE_NONE;
   int disable_ext = 0, sentinel = kind != READ_FULL;
 
@@ -317,15 +297,11 @@ do_read(PHCR_Reader r, int n, int kind, double now, PHCR_Result *res)
   if (sentinel)
     r->counters.sentinel_reads++;
 
-  if (r->fd < 0) {
-    err = PHCR_ERR_GONE;
-    goto failed;
-  }
-
-  for (m = start_mode(r, sentinel, now); m != PHCR_MODE_NONE;
-       m = lower_usable(r, m)) {
+  /* BASIC is always usable: at least one mode is tried on an open device */
+  for (m = r->fd >= 0 ? start_mode(r, sentinel, now) : PHCR_MODE_NONE;
+       m != PHCR_MODE_NONE; m = lower_usable(r, m)) {
     last = m;
-    err = PHCR_ReadMode(r->ops, r->fd, m, n, res);
+    err = PHCR_ReadMode(r->fd, m, n, res);
     r->counters.device_samples +=
       (unsigned long)res->attempt[m].attempts * (m == PHCR_MODE_PRECISE ? 1 : n);
     if (err == PHCR_OK) {
@@ -344,7 +320,6 @@ do_read(PHCR_Reader r, int n, int kind, double now, PHCR_Result *res)
       disable_ext = 1;
   }
 
-failed:
   res->error = err;
   res->sys_errno = last != PHCR_MODE_NONE ? res->attempt[last].sys_errno : 0;
   r->counters.failed_reads++;
@@ -356,8 +331,6 @@ failed:
 PHCR_Error
 PHCR_Read(PHCR_Reader r, int n_samples, double now, PHCR_Result *res)
 {
-  if (!r || !res)
-    return PHCR_ERR_ARGS;
   return do_read(r, n_samples > 0 ? clamp_samples(n_samples) :
                  r->config.n_samples, READ_FULL, now, res);
 }
@@ -367,8 +340,6 @@ PHCR_Read(PHCR_Reader r, int n_samples, double now, PHCR_Result *res)
 PHCR_Error
 PHCR_ReadSentinel(PHCR_Reader r, double now, PHCR_Result *res)
 {
-  if (!r || !res)
-    return PHCR_ERR_ARGS;
   return do_read(r, 1, READ_SENTINEL, now, res);
 }
 
@@ -377,8 +348,6 @@ PHCR_ReadSentinel(PHCR_Reader r, double now, PHCR_Result *res)
 PHCR_Error
 PHCR_ReadProbe(PHCR_Reader r, double now, PHCR_Result *res)
 {
-  if (!r || !res)
-    return PHCR_ERR_ARGS;
   return do_read(r, 1, READ_PROBE, now, res);
 }
 
@@ -387,7 +356,7 @@ PHCR_ReadProbe(PHCR_Reader r, double now, PHCR_Result *res)
 PHCR_Mode
 PHCR_GetMode(PHCR_Reader r)
 {
-  return r ? r->mode : PHCR_MODE_NONE;
+  return r->mode;
 }
 
 /* ================================================== */
@@ -395,7 +364,7 @@ PHCR_GetMode(PHCR_Reader r)
 const char *
 PHCR_GetPath(PHCR_Reader r)
 {
-  return r ? r->path : "";
+  return r->path;
 }
 
 /* ================================================== */
@@ -403,6 +372,5 @@ PHCR_GetPath(PHCR_Reader r)
 void
 PHCR_GetCounters(PHCR_Reader r, PHCR_Counters *counters)
 {
-  if (r && counters)
-    *counters = r->counters;
+  *counters = r->counters;
 }

@@ -23,20 +23,13 @@
   timestamps copied from the system timestamp by old kernels when the host
   cannot answer, and whole readings whose PHC timestamps go backwards by
   more than noise), and retries transient failures and garbage a bounded
-  number of times.  Also the names and messages of the error classes, and
-  the real syscalls behind the PHCR_Ops seam, restricted to
-  open/read/close/ioctl/fstat and opendir/readdir/closedir (no stdio,
-  readlink or realpath), which is what chronyd's seccomp filter allows and
-  what the guest simulator intercepts.
+  number of times.  Also the names and messages of the error classes.
   */
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <unistd.h>
 #include <linux/ptp_clock.h>
 
 #include "phcr_internal.h"
@@ -73,12 +66,12 @@ set_triplet(PHCR_Reading *out, int i, const struct ptp_clock_time *before,
 /* ================================================== */
 
 static int
-ioctl_precise(const PHCR_Ops *ops, int fd, PHCR_Reading *out)
+ioctl_precise(int fd, PHCR_Reading *out)
 {
   struct ptp_sys_offset_precise p;
 
   memset(&p, 0, sizeof (p));
-  if (ops->ioctl(ops->ctx, fd, PTP_SYS_OFFSET_PRECISE, &p) < 0)
+  if (ioctl(fd, PTP_SYS_OFFSET_PRECISE, &p) < 0)
     return -1;
 
   out->n = 1;
@@ -89,14 +82,14 @@ ioctl_precise(const PHCR_Ops *ops, int fd, PHCR_Reading *out)
 /* ================================================== */
 
 static int
-ioctl_extended(const PHCR_Ops *ops, int fd, int n, PHCR_Reading *out)
+ioctl_extended(int fd, int n, PHCR_Reading *out)
 {
   struct ptp_sys_offset_extended p;
   int i;
 
   memset(&p, 0, sizeof (p));
   p.n_samples = (unsigned int)n;
-  if (ops->ioctl(ops->ctx, fd, PTP_SYS_OFFSET_EXTENDED, &p) < 0)
+  if (ioctl(fd, PTP_SYS_OFFSET_EXTENDED, &p) < 0)
     return -1;
 
   out->n = n;
@@ -108,14 +101,14 @@ ioctl_extended(const PHCR_Ops *ops, int fd, int n, PHCR_Reading *out)
 /* ================================================== */
 
 static int
-ioctl_basic(const PHCR_Ops *ops, int fd, int n, PHCR_Reading *out)
+ioctl_basic(int fd, int n, PHCR_Reading *out)
 {
   struct ptp_sys_offset p;
   int i;
 
   memset(&p, 0, sizeof (p));
   p.n_samples = (unsigned int)n;
-  if (ops->ioctl(ops->ctx, fd, PTP_SYS_OFFSET, &p) < 0)
+  if (ioctl(fd, PTP_SYS_OFFSET, &p) < 0)
     return -1;
 
   /* ts[] = sys, phc, sys, phc, ..., sys */
@@ -128,21 +121,15 @@ ioctl_basic(const PHCR_Ops *ops, int fd, int n, PHCR_Reading *out)
 /* ================================================== */
 
 static int
-issue(const PHCR_Ops *ops, int fd, PHCR_Mode mode, int n, PHCR_Reading *out)
+issue(int fd, PHCR_Mode mode, int n, PHCR_Reading *out)
 {
   memset(out, 0, sizeof (*out));
   out->mode = mode;
-  switch (mode) {
-    case PHCR_MODE_PRECISE:
-      return ioctl_precise(ops, fd, out);
-    case PHCR_MODE_EXTENDED:
-      return ioctl_extended(ops, fd, n, out);
-    case PHCR_MODE_BASIC:
-      return ioctl_basic(ops, fd, n, out);
-    default:
-      errno = EINVAL;
-      return -1;
-  }
+  if (mode == PHCR_MODE_PRECISE)
+    return ioctl_precise(fd, out);
+  if (mode == PHCR_MODE_EXTENDED)
+    return ioctl_extended(fd, n, out);
+  return ioctl_basic(fd, n, out);
 }
 
 /* ================================================== */
@@ -154,17 +141,12 @@ PHCR_ErrorFromErrno(int sys_errno, PHCR_Mode mode)
     case 0:
       return PHCR_OK;
     case EOPNOTSUPP:
-#if defined(ENOTSUP) && ENOTSUP != EOPNOTSUPP
-    case ENOTSUP:
-#endif
       return PHCR_ERR_HOST_NOTSUPP;
     case ENODEV:
       /* The kernel's get_device_system_crosststamp() fails with ENODEV
-         when the current clocksource does not match the device's */
+         when the current clocksource does not match the device's;
+         posix_clock_ioctl() when the clock was removed */
       return mode == PHCR_MODE_PRECISE ? PHCR_ERR_CLOCKSOURCE : PHCR_ERR_GONE;
-    case ENXIO:
-    case EBADF:
-      return PHCR_ERR_GONE;
     case EINVAL:
       /* PRECISE: the device's counter value lies before the current
          timekeeping interval and ptp_kvm passes no history
@@ -172,14 +154,9 @@ PHCR_ErrorFromErrno(int sys_errno, PHCR_Mode mode)
       return mode == PHCR_MODE_PRECISE ? PHCR_ERR_RETRY : PHCR_ERR_OTHER;
     case EINTR:
     case EAGAIN:
-#if EWOULDBLOCK != EAGAIN
-    case EWOULDBLOCK:
-#endif
     case EBUSY:
+      /* e.g. a NIC driver's gettimex64 that cannot take its lock */
       return PHCR_ERR_RETRY;
-    case EACCES:
-    case EPERM:
-      return PHCR_ERR_ACCESS;
     default:
       return PHCR_ERR_OTHER;
   }
@@ -236,13 +213,6 @@ PHCR_ValidateReading(PHCR_Reading *r, unsigned long rejects[PHCR_REJ_COUNT])
   int64_t before = 0, phc = 0, after = 0, prev_phc = 0;
   int i, j, cls, monotonic = 1, copied = 0;
 
-  if (!r)
-    return PHCR_ERR_ARGS;
-  if (r->n < 0 || r->n > PHCR_MAX_SAMPLES) {
-    r->n = 0;
-    return PHCR_ERR_INVALID;
-  }
-
   for (i = j = 0; i < r->n; i++) {
     cls = classify_triplet(&r->t[i], r->mode == PHCR_MODE_PRECISE, &before,
                            &phc, &after);
@@ -280,8 +250,7 @@ PHCR_ValidateReading(PHCR_Reading *r, unsigned long rejects[PHCR_REJ_COUNT])
 /* ================================================== */
 
 PHCR_Error
-PHCR_ReadMode(const PHCR_Ops *ops, int fd, PHCR_Mode mode, int n,
-              PHCR_Result *res)
+PHCR_ReadMode(int fd, PHCR_Mode mode, int n, PHCR_Result *res)
 {
   PHCR_ModeAttempt *att = &res->attempt[mode];
   unsigned long rej[PHCR_REJ_COUNT];
@@ -291,7 +260,7 @@ PHCR_ReadMode(const PHCR_Ops *ops, int fd, PHCR_Mode mode, int n,
   for (try = 0; ; try++) {
     att->attempts++;
 
-    if (issue(ops, fd, mode, n, &res->reading) < 0) {
+    if (issue(fd, mode, n, &res->reading) < 0) {
       att->sys_errno = errno;
       cls = PHCR_ErrorFromErrno(att->sys_errno, mode);
     } else {
@@ -308,7 +277,6 @@ PHCR_ReadMode(const PHCR_Ops *ops, int fd, PHCR_Mode mode, int n,
     att->error = cls;
     if ((cls != PHCR_ERR_RETRY && cls != PHCR_ERR_INVALID) || try >= MAX_RETRIES)
       return cls;
-    res->retries++;
   }
 }
 
@@ -316,7 +284,7 @@ PHCR_ReadMode(const PHCR_Ops *ops, int fd, PHCR_Mode mode, int n,
 
 static const char *const error_names[PHCR_ERR_COUNT] = {
   "OK", "HOST_NOTSUPP", "CLOCKSOURCE", "RETRY", "GONE", "INVALID",
-  "NODEVICE", "NOTPHC", "NOMODE", "ACCESS", "ARGS", "OTHER"
+  "NODEVICE", "NOTPHC", "ACCESS", "ARGS", "OTHER"
 };
 
 static const char *const error_strings[PHCR_ERR_COUNT] = {
@@ -328,13 +296,12 @@ static const char *const error_strings[PHCR_ERR_COUNT] = {
     "not kvm-clock/arch counter)",
   "device busy or interrupted (EINTR/EAGAIN/EBUSY, EINVAL on PRECISE), "
     "retries exhausted",
-  "device gone (ENODEV/ENXIO/EBADF), reopen needed",
+  "device gone (ENODEV), reopen needed",
   "device returned invalid readings",
   "no matching PHC device found",
   "not a PTP hardware clock (PTP_CLOCK_GETCAPS failed)",
-  "no usable reading mode (all excluded or unsupported)",
   "permission denied (EACCES/EPERM)",
-  "invalid argument",
+  "invalid device",
   "unexpected error"
 };
 
@@ -357,114 +324,3 @@ PHCR_ErrorName(PHCR_Error code)
     return "UNKNOWN";
   return error_names[code];
 }
-
-/* ================================================== */
-
-static int
-sys_open(void *ctx, const char *path, int flags)
-{
-  (void)ctx;
-  return open(path, flags);
-}
-
-/* ================================================== */
-
-static int
-sys_close(void *ctx, int fd)
-{
-  (void)ctx;
-  return close(fd);
-}
-
-/* ================================================== */
-
-static int
-sys_ioctl(void *ctx, int fd, unsigned long request, void *arg)
-{
-  (void)ctx;
-  return ioctl(fd, request, arg);
-}
-
-/* ================================================== */
-
-static ssize_t
-sys_read_file(void *ctx, const char *path, char *buf, size_t len)
-{
-  size_t total = 0;
-  ssize_t r;
-  int fd, saved;
-
-  (void)ctx;
-  if (len == 0) {
-    errno = EINVAL;
-    return -1;
-  }
-
-  fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return -1;
-
-  while (total < len - 1) {
-    r = read(fd, buf + total, len - 1 - total);
-    if (r < 0) {
-      if (errno == EINTR)
-        continue;
-      saved = errno;
-      close(fd);
-      errno = saved;
-      return -1;
-    }
-    if (r == 0)
-      break;
-    total += (size_t)r;
-  }
-
-  buf[total] = '\0';
-  close(fd);
-  return (ssize_t)total;
-}
-
-/* ================================================== */
-
-static int
-sys_list_dir(void *ctx, const char *path, PHCR_ListDirCallback cb, void *arg)
-{
-  struct dirent *e;
-  DIR *d;
-
-  (void)ctx;
-  d = opendir(path);
-  if (!d)
-    return -1;
-
-  while ((e = readdir(d)) != NULL) {
-    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-      continue;
-    if (cb(e->d_name, arg))
-      break;
-  }
-
-  closedir(d);
-  return 0;
-}
-
-/* ================================================== */
-
-static int
-sys_fstat(void *ctx, int fd, struct stat *st)
-{
-  (void)ctx;
-  return fstat(fd, st);
-}
-
-/* ================================================== */
-
-const PHCR_Ops PHCR_DefaultOps = {
-  .open = sys_open,
-  .close = sys_close,
-  .ioctl = sys_ioctl,
-  .read_file = sys_read_file,
-  .list_dir = sys_list_dir,
-  .fstat = sys_fstat,
-  .ctx = NULL
-};
