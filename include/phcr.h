@@ -16,15 +16,10 @@
   =======================================================================
 
   phc_reader, the library that reads a PTP hardware clock (ptp_kvm in
-  particular) reliably: discovery, reading modes with fallback and
-  re-probe, error classes, validation and filtering.  Discovery lists the
-  PHCs of /sys/class/ptp, chooses one from a spec (a path, or "auto" = the
-  first PHC whose clock_name matches, then, for the KVM clock's name,
-  /dev/ptp_kvm unless it leads to a PHC with another clock_name), verifies
-  it with PTP_CLOCK_GETCAPS and explains the choice or the failure.  A
-  reader is an open device plus its reading-mode state machine: a read
-  tries PRECISE -> EXTENDED -> basic PTP_SYS_OFFSET (original ioctl
-  numbers only; GETCAPS only at open), falls back within the same call,
+  particular) reliably (docs/phc_reader.md).  Discovery chooses a PHC of
+  /sys/class/ptp by path or clock_name and says why.  A reader is an open
+  device plus its reading-mode state machine: a read tries PRECISE ->
+  EXTENDED -> basic PTP_SYS_OFFSET, falls back within the same call,
   periodically re-probes better modes, and reports every mode change and
   failure in the result, so it never goes silent.  Each successful read is
   validated and filtered into one sample.  No allocation and no clock
@@ -41,21 +36,14 @@
 #include <sys/types.h>
 #include <time.h>
 
-/* Error classes.  The numbers are stable (status texts and tests name
-   them); a new class gets a new number. */
+/* Error classes (the errno each stands for is in its PHCR_ErrorString()).
+   The numbers are stable: a new class gets a new number. */
 typedef enum {
   PHCR_OK = 0,
-  PHCR_ERR_HOST_NOTSUPP = 1, /* EOPNOTSUPP: the host cannot answer (host
-                                clocksource not TSC, no TSC scaling, e.g.
-                                after live migration), or the driver lacks
-                                the ioctl */
-  PHCR_ERR_CLOCKSOURCE = 2,  /* ENODEV on PRECISE: the guest's current
-                                clocksource is not kvm-clock/arch counter */
-  PHCR_ERR_RETRY = 3,        /* EINTR/EAGAIN/EBUSY (or EINVAL on PRECISE)
-                                persisted after the bounded internal
-                                retries */
-  PHCR_ERR_GONE = 4,         /* ENODEV on basic/EXTENDED (posix-clock.c:
-                                a removed clock): caller reopens */
+  PHCR_ERR_HOST_NOTSUPP = 1, /* the host cannot answer, or no such mode */
+  PHCR_ERR_CLOCKSOURCE = 2,  /* no PRECISE with the guest's clocksource */
+  PHCR_ERR_RETRY = 3,        /* transient failure after the retries */
+  PHCR_ERR_GONE = 4,         /* device removed: the caller reopens */
   PHCR_ERR_INVALID = 5,      /* the device returned garbage readings */
   PHCR_ERR_NODEVICE = 6,     /* discovery found no matching device */
   PHCR_ERR_NOTPHC = 7,       /* the file is not a PHC (GETCAPS failed) */
@@ -89,7 +77,6 @@ typedef struct {
 typedef struct {
   char path[PHCR_PATH_MAX];        /* chosen device */
   char clock_name[PHCR_NAME_MAX];  /* its clock_name if known, else "" */
-  int index;                       /* N of /dev/ptpN if known, else -1 */
   dev_t rdev;                      /* its device number */
   int cross_timestamping;          /* from PTP_CLOCK_GETCAPS */
   char why[320];                   /* e.g. "/dev/ptp2: clock_name 'KVM
@@ -108,14 +95,12 @@ extern int PHCR_ListDevices(PHCR_DeviceInfo *devices, int max);
    path?  Returns 1, or 0 with a message naming the valid forms in err. */
 extern int PHCR_CheckSpec(const char *spec, char *err, size_t err_len);
 
-/* Choose a device.  spec is a path or "auto" (NULL means "auto");
-   clock_name is the name matched by "auto" (NULL or "" means
-   PHCR_DEFAULT_CLOCK_NAME; matched exactly after stripping the trailing
-   newline).  The chosen device is opened and verified with
-   PTP_CLOCK_GETCAPS, then closed.  Returns PHCR_OK and fills out, or an
-   error code with out->error explaining it: PHCR_ERR_NODEVICE (nothing
-   matches / path missing), PHCR_ERR_NOTPHC, PHCR_ERR_ACCESS,
-   PHCR_ERR_ARGS. */
+/* Choose a device: spec is a path or "auto" (NULL means "auto"): the first
+   PHC whose clock_name is clock_name (NULL or "" means
+   PHCR_DEFAULT_CLOCK_NAME), then, for that name only, PHCR_KVM_SYMLINK
+   unless it leads to a PHC with another clock_name.  The device is
+   verified with PTP_CLOCK_GETCAPS, then closed.  Returns PHCR_OK and fills
+   out, or an error code with out->error explaining it. */
 extern PHCR_Error PHCR_FindDevice(const char *spec, const char *clock_name,
                                   PHCR_Discovery *out);
 
@@ -202,7 +187,6 @@ typedef struct {
   PHCR_Mode prev_mode;   /* mode of the previous successful read */
   int mode_changed;      /* mode differs from prev_mode (not NONE) */
   PHCR_ModeAttempt attempt[PHCR_MODE_COUNT];  /* indexed by PHCR_Mode */
-  int rejected;          /* triplets rejected by validation in this call */
   PHCR_Reading reading;  /* the validated reading the sample came from */
   PHCR_Sample sample;    /* valid if error == PHCR_OK */
 } PHCR_Result;

@@ -15,13 +15,10 @@
 
   =======================================================================
 
-  PHC discovery of phc_reader: enumerate /sys/class/ptp, match
-  clock_name, fall back to the /dev/ptp_kvm symlink, identify explicitly
-  given devices through their device number, verify with
-  PTP_CLOCK_GETCAPS, and explain the choice or the failure in words.
-  Files are read with open/read/close and directories with
-  opendir/readdir (no stdio, readlink or realpath): what chronyd's seccomp
-  filter allows and what the guest simulator intercepts.
+  PHC discovery of phc_reader (see PHCR_FindDevice): devices are mapped
+  to their sysfs entry through the device number, files are read with
+  open/read/close and directories with opendir/readdir (no stdio,
+  readlink or realpath: what chronyd's seccomp filter allows).
   */
 
 #include <dirent.h>
@@ -64,19 +61,17 @@ append(char *buf, size_t len, const char *fmt, ...)
 
 /* ================================================== */
 
+/* N of "ptpN", or -1 */
+
 static int
 parse_ptp_index(const char *name)
 {
-  char *end;
-  long n;
+  size_t digits;
 
-  if (strncmp(name, "ptp", 3) != 0 || name[3] < '0' || name[3] > '9')
+  if (strncmp(name, "ptp", 3))
     return -1;
-  errno = 0;
-  n = strtol(name + 3, &end, 10);
-  if (errno || *end != '\0' || n > 100000)
-    return -1;
-  return (int)n;
+  digits = strspn(name + 3, "0123456789");
+  return digits == 0 || digits > 5 || name[3 + digits] ? -1 : atoi(name + 3);
 }
 
 /* ================================================== */
@@ -216,15 +211,6 @@ identify(const PHCR_Discovery *out, const PHCR_DeviceInfo *devs, int n)
 /* ================================================== */
 
 static void
-take_entry(PHCR_Discovery *out, const PHCR_DeviceInfo *dev)
-{
-  out->index = dev->index;
-  memcpy(out->clock_name, dev->clock_name, sizeof (out->clock_name));
-}
-
-/* ================================================== */
-
-static void
 append_found(PHCR_Discovery *out, const PHCR_DeviceInfo *devs, int n, int listed)
 {
   int i;
@@ -275,7 +261,7 @@ try_kvm_symlink(const char *name, const PHCR_DeviceInfo *devs, int n, PHCR_Disco
   }
 
   if (i >= 0)
-    take_entry(out, &devs[i]);
+    memcpy(out->clock_name, devs[i].clock_name, sizeof (out->clock_name));
   append(out->why, sizeof (out->why), "%s: udev symlink of the KVM PTP clock%s%s (no PHC "
          "with clock_name '%s' in " SYSFS_PTP ")", PHCR_KVM_SYMLINK,
          i >= 0 ? " -> " : "", i >= 0 ? devs[i].dev_path : "", name);
@@ -297,7 +283,7 @@ find_auto(const char *name, const PHCR_DeviceInfo *devs, int n, int listed,
     matched++;
     res = open_verified(devs[i].dev_path, out, fd);
     if (res == PHCR_OK) {
-      take_entry(out, &devs[i]);
+      memcpy(out->clock_name, devs[i].clock_name, sizeof (out->clock_name));
       append(out->why, sizeof (out->why), "%s: clock_name '%s'",
              devs[i].dev_path, devs[i].clock_name);
       return PHCR_OK;
@@ -342,7 +328,7 @@ find_path(const char *path, const char *name, const PHCR_DeviceInfo *devs, int n
     return PHCR_OK;
   }
 
-  take_entry(out, &devs[i]);
+  memcpy(out->clock_name, devs[i].clock_name, sizeof (out->clock_name));
   append(out->why, sizeof (out->why), "%s: given path, %s clock_name '%s'%s",
          path, devs[i].dev_path, devs[i].clock_name,
          strcmp(devs[i].clock_name, name) == 0 ? "" : " (not the expected clock name)");
@@ -373,7 +359,6 @@ PHCR_FindAndOpenDevice(const char *spec, const char *clock_name, PHCR_Discovery 
   int listed, n;
 
   memset(out, 0, sizeof (*out));
-  out->index = -1;
   *fd = -1;
 
   if (!spec || !*spec)

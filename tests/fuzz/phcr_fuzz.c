@@ -169,7 +169,6 @@ set_ts(struct timespec *ts, int64_t base, int32_t delta, uint8_t raw, Input *in)
 static void
 fuzz_readings(Input *in, uint8_t sel)
 {
-  unsigned long rejects[PHCR_REJ_COUNT];
   PHCR_FilterState fs;
   PHCR_Reading r;
   PHCR_Sample s;
@@ -179,7 +178,6 @@ fuzz_readings(Input *in, uint8_t sel)
   int i;
 
   detector_init(&det, sel);
-  memset(rejects, 0, sizeof (rejects));
   /* the noise the filter learns over this input's readings */
   memset(&fs, 0, sizeof (fs));
 
@@ -200,7 +198,7 @@ fuzz_readings(Input *in, uint8_t sel)
     }
     base += 1000000 + (take_u8(in) << 20);
 
-    if (PHCR_ValidateReading(&r, rejects) != PHCR_OK) {
+    if (PHCR_ValidateReading(&r) != PHCR_OK) {
       CHECK(r.n == 0);
       continue;
     }

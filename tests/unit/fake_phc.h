@@ -25,7 +25,8 @@
   true offset; the script adds per-mode errnos (persistent or queued),
   queued garbage and removal.  Sysfs is a real fixture tree in a
   temporary directory: paths under /sys are looked up below it, while
-  paths under /dev are the scripted devices (ENOENT for others).  Used by the phc_reader and doctor tests.
+  paths under /dev are the scripted devices (ENOENT for others).  Used
+  by the phc_reader and doctor tests.
   */
 
 #ifndef FAKE_PHC_H

@@ -101,7 +101,7 @@ run(int stage, long iters)
   start = now_ns();
   for (i = 0; i < iters; i++) {
     r = readings[i % N_READINGS];
-    PHCR_ValidateReading(&r, NULL);
+    PHCR_ValidateReading(&r);
     if (stage >= 1)
       PHCR_FilterReading(&r, NULL, &s);
     if (stage >= 2) {
