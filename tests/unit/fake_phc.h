@@ -61,8 +61,7 @@ extern int FAKE_WriteFile(FAKE_Phc *f, const char *rel_path,
                           const char *content);
 extern int FAKE_MkDir(FAKE_Phc *f, const char *rel_path);
 
-/* Add a scripted device at path (absolute, without the root prefix, e.g.
-   "/dev/ptp0").  By default it is a PHC with cross_timestamping = 1 whose
+/* Add a scripted device at a path under /dev (e.g. "/dev/ptp0").  By default it is a PHC with cross_timestamping = 1 whose
    PRECISE, EXTENDED and basic modes all work, true offset 0, default
    noise.  Returns the device number or -1. */
 extern int FAKE_AddDevice(FAKE_Phc *f, const char *path);
