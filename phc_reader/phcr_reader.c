@@ -342,7 +342,6 @@ clamp_samples(int n)
   return n < 1 ? 1 : n > PHCR_MAX_SAMPLES ? PHCR_MAX_SAMPLES : n;
 }
 
-
 /* ================================================== */
 
 static int
@@ -451,7 +450,6 @@ PHCR_Reopen(PHCR_Reader r, PHCR_Discovery *disc)
   set_allowed(r, disc->cross_timestamping);
   return PHCR_OK;
 }
-
 
 /* ================================================== */
 
