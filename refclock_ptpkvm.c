@@ -246,7 +246,7 @@ ensure_device(struct ptpkvm_instance *pk, double now)
                    (pk->opts.noextended ? PHCR_FLAG_NOEXTENDED : 0);
     config.n_samples = pk->opts.samples;
     config.reprobe_interval = pk->opts.reprobe;
-    err = PHCR_Open(NULL, pk->spec, pk->opts.clockname, &config, &pk->reader, &disc);
+    err = PHCR_Open(pk->spec, pk->opts.clockname, &config, &pk->reader, &disc);
   } else {
     err = PHCR_Reopen(pk->reader, &disc);
   }

@@ -16,26 +16,93 @@
   =======================================================================
 
   phc_reader, the library that reads a PTP hardware clock (ptp_kvm in
-  particular) reliably: discovery, reading modes with fallback and
-  re-probe, error classes, validation and filtering.  Include this one
-  header to use the whole API.  The reader declared here is an open device
-  plus its reading-mode state machine.  A read tries PRECISE -> EXTENDED
-  -> basic PTP_SYS_OFFSET (original ioctl numbers only; GETCAPS only at
-  open), falls back within the same call when the current mode fails,
+  particular) reliably (docs/phc_reader.md).  Discovery chooses a PHC of
+  /sys/class/ptp by path or clock_name and says why.  A reader is an open
+  device plus its reading-mode state machine: a read tries PRECISE ->
+  EXTENDED -> basic PTP_SYS_OFFSET, falls back within the same call,
   periodically re-probes better modes, and reports every mode change and
   failure in the result, so it never goes silent.  Each successful read is
-  validated and filtered into one sample (offset in exact integer
-  nanoseconds and in seconds, delay, error bound).  No allocation and no
-  clock reads on the read path: the caller passes its own monotonic time.
+  validated and filtered into one sample.  No allocation and no clock
+  reads on the read path: the caller passes its own monotonic time.  The
+  library uses only open/read/close/ioctl/fstat and
+  opendir/readdir/closedir, which chronyd's seccomp filter allows.
   */
 
 #ifndef PHCR_H
 #define PHCR_H
 
+#include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
-#include "phcr_device.h"
+/* Error classes (the errno each stands for is in its PHCR_ErrorString()).
+   The numbers are stable: a new class gets a new number. */
+typedef enum {
+  PHCR_OK = 0,
+  PHCR_ERR_HOST_NOTSUPP = 1, /* the host cannot answer, or no such mode */
+  PHCR_ERR_CLOCKSOURCE = 2,  /* no PRECISE with the guest's clocksource */
+  PHCR_ERR_RETRY = 3,        /* transient failure after the retries */
+  PHCR_ERR_GONE = 4,         /* device removed: the caller reopens */
+  PHCR_ERR_INVALID = 5,      /* the device returned garbage readings */
+  PHCR_ERR_NODEVICE = 6,     /* discovery found no matching device */
+  PHCR_ERR_NOTPHC = 7,       /* the file is not a PHC (GETCAPS failed) */
+  PHCR_ERR_ACCESS = 8,       /* EACCES/EPERM opening the device */
+  PHCR_ERR_ARGS = 9,         /* invalid device spec */
+  PHCR_ERR_OTHER = 10,       /* any other errno (see the attempt record) */
+  PHCR_ERR_COUNT             /* number of codes, not a code */
+} PHCR_Error;
+
+/* Short human message and stable identifier (e.g. "HOST_NOTSUPP") of an
+   error code (never NULL). */
+extern const char *PHCR_ErrorString(PHCR_Error code);
+extern const char *PHCR_ErrorName(PHCR_Error code);
+
+#define PHCR_DEFAULT_CLOCK_NAME "KVM virtual PTP"
+#define PHCR_KVM_SYMLINK "/dev/ptp_kvm"
+
+#define PHCR_PATH_MAX 256
+#define PHCR_NAME_MAX 64
+#define PHCR_ERRTEXT_MAX 1024
+#define PHCR_MAX_DEVICES 32
+
+/* One PHC listed in /sys/class/ptp. */
+typedef struct {
+  int index;                      /* N of ptpN */
+  char dev_path[PHCR_PATH_MAX];   /* "/dev/ptpN" */
+  char clock_name[PHCR_NAME_MAX]; /* "" if unreadable */
+} PHCR_DeviceInfo;
+
+/* Result of discovery. */
+typedef struct {
+  char path[PHCR_PATH_MAX];        /* chosen device */
+  char clock_name[PHCR_NAME_MAX];  /* its clock_name if known, else "" */
+  dev_t rdev;                      /* its device number */
+  int cross_timestamping;          /* from PTP_CLOCK_GETCAPS */
+  char why[320];                   /* e.g. "/dev/ptp2: clock_name 'KVM
+                                      virtual PTP'" */
+  char error[PHCR_ERRTEXT_MAX];    /* on failure: what was tried and the
+                                      PHCs found with their clock_names */
+  int sys_errno;                   /* errno of the decisive failure, or 0 */
+} PHCR_Discovery;
+
+/* List the PHCs of /sys/class/ptp sorted by index.  Fills at most max
+   entries and returns the number found (which may exceed max), or -1 if
+   the directory cannot be read. */
+extern int PHCR_ListDevices(PHCR_DeviceInfo *devices, int max);
+
+/* Is spec a device that discovery can ever resolve: "auto" or an absolute
+   path?  Returns 1, or 0 with a message naming the valid forms in err. */
+extern int PHCR_CheckSpec(const char *spec, char *err, size_t err_len);
+
+/* Choose a device: spec is a path or "auto" (NULL means "auto"): the first
+   PHC whose clock_name is clock_name (NULL or "" means
+   PHCR_DEFAULT_CLOCK_NAME), then, for that name only, PHCR_KVM_SYMLINK
+   unless it leads to a PHC with another clock_name.  The device is
+   verified with PTP_CLOCK_GETCAPS, then closed.  Returns PHCR_OK and fills
+   out, or an error code with out->error explaining it. */
+extern PHCR_Error PHCR_FindDevice(const char *spec, const char *clock_name,
+                                  PHCR_Discovery *out);
 
 /* Same as PTP_MAX_SAMPLES of <linux/ptp_clock.h>. */
 #define PHCR_MAX_SAMPLES 25
@@ -120,8 +187,6 @@ typedef struct {
   PHCR_Mode prev_mode;   /* mode of the previous successful read */
   int mode_changed;      /* mode differs from prev_mode (not NONE) */
   PHCR_ModeAttempt attempt[PHCR_MODE_COUNT];  /* indexed by PHCR_Mode */
-  int retries;           /* retried ioctls in this call */
-  int rejected;          /* triplets rejected by validation in this call */
   PHCR_Reading reading;  /* the validated reading the sample came from */
   PHCR_Sample sample;    /* valid if error == PHCR_OK */
 } PHCR_Result;
@@ -138,20 +203,20 @@ typedef struct {
 typedef struct PHCR_Reader_Record *PHCR_Reader;
 
 /* Discover (see PHCR_FindDevice), open and verify the device, and create a
-   reader.  env and config may be NULL (defaults); env->root is copied.
-   disc may be NULL; if given it receives the choice and its reason or the
-   error text.  Modes that GETCAPS says are unsupported (no
-   cross_timestamping -> no PRECISE) are excluded like the flags. */
-extern PHCR_Error PHCR_Open(const PHCR_Env *env, const char *spec,
-                            const char *clock_name, const PHCR_Config *config,
-                            PHCR_Reader *reader, PHCR_Discovery *disc);
+   reader.  config may be NULL (defaults).  disc may be NULL; if given it
+   receives the choice and its reason or the error text.  Modes that
+   GETCAPS says are unsupported (no cross_timestamping -> no PRECISE) are
+   excluded like the flags. */
+extern PHCR_Error PHCR_Open(const char *spec, const char *clock_name,
+                            const PHCR_Config *config, PHCR_Reader *reader,
+                            PHCR_Discovery *disc);
 
 extern void PHCR_Close(PHCR_Reader reader);
 
 /* After PHCR_ERR_GONE: close the fd and discover/open again with the same
    spec; the mode state restarts from the best allowed mode, counters are
    kept.  On failure the reader stays usable for another PHCR_Reopen (reads
-   return PHCR_ERR_GONE meanwhile). */
+   return PHCR_ERR_GONE meanwhile).  disc may be NULL. */
 extern PHCR_Error PHCR_Reopen(PHCR_Reader reader, PHCR_Discovery *disc);
 
 /* One full read: n_samples triplets (0 = config default, clamped to
@@ -177,7 +242,7 @@ extern PHCR_Error PHCR_ReadProbe(PHCR_Reader reader, double now,
 extern PHCR_Mode PHCR_GetMode(PHCR_Reader reader);
 /* Best mode the reader may still use (after flags, caps and disabling). */
 extern PHCR_Mode PHCR_GetBestMode(PHCR_Reader reader);
-extern const char *PHCR_GetPath(PHCR_Reader reader); /* without root */
+extern const char *PHCR_GetPath(PHCR_Reader reader);
 extern void PHCR_GetCounters(PHCR_Reader reader, PHCR_Counters *counters);
 
 /* Order statistics of v[0..n-1], n >= 1 (reorder v): the k-th smallest

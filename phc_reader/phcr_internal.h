@@ -17,8 +17,8 @@
 
   Declarations shared by the phc_reader modules and their tests, not
   installed: each group is defined by the file named above it.  The
-  read path is phcr_reader.c (modes, fallback, re-probe) -> phcr_readio.c
-  (ioctl, errno class, validation, retries) -> phcr_filter.c (one sample).
+  read path is phcr_reader.c (modes, fallback, re-probe, ioctl, errno
+  class, validation, retries) -> phcr_filter.c (one sample).
   */
 
 #ifndef PHCR_INTERNAL_H
@@ -36,54 +36,29 @@
 /* ================================================== */
 /* phcr_device.c */
 
-/* ops of an env, never NULL */
-extern const PHCR_Ops *PHCR_EnvOps(const PHCR_Env *env);
-
-/* Copy a string, truncating */
-extern void PHCR_CopyString(char *dst, size_t len, const char *src);
-
 /* Like PHCR_FindDevice, but on success the verified descriptor is left
    open in *fd. */
-extern PHCR_Error PHCR_FindAndOpenDevice(const PHCR_Env *env, const char *spec,
-                                         const char *clock_name,
+extern PHCR_Error PHCR_FindAndOpenDevice(const char *spec, const char *clock_name,
                                          PHCR_Discovery *out, int *fd);
 
 /* ================================================== */
-/* phcr_readio.c */
+/* phcr_reader.c */
 
 /* Map an errno of a reading ioctl in a mode to its class. */
 extern PHCR_Error PHCR_ErrorFromErrno(int sys_errno, PHCR_Mode mode);
 
-/* Validation reject classes */
-typedef enum {
-  PHCR_REJ_NSEC = 0,         /* tv_nsec outside [0, 1e9) */
-  PHCR_REJ_ORDER,            /* sys_after < sys_before */
-  PHCR_REJ_NONMONOTONIC,     /* PHC timestamps go backwards by more than
-                                1 ms within one ioctl */
-  PHCR_REJ_DELAY,            /* delay (sys_after - sys_before) above 1 s */
-  PHCR_REJ_ABSURD,           /* negative seconds, zero time, PHC or system
-                                time out of the int64 ns range */
-  PHCR_REJ_SYSCOPY,          /* PHC timestamp equal to the system timestamp
-                                before it: a guest kernel < 5.0 copied it
-                                when the host could not answer */
-  PHCR_REJ_COUNT             /* number of classes, not a class */
-} PHCR_Reject;
-
-/* Remove invalid triplets from a reading in place, counting each reject in
-   rejects[class] (rejects may be NULL).  System timestamps of consecutive
-   triplets may overlap (timestamp noise larger than their spacing); a PHC
-   timestamp going backwards by more than 1 ms invalidates the whole
-   reading, as it cannot be told which is wrong.  Returns PHCR_OK if at
-   least one triplet is left, PHCR_ERR_HOST_NOTSUPP if every triplet
+/* Remove invalid triplets from a reading in place: malformed or absurd
+   times (tv_nsec outside [0, 1e9), negative or zero seconds, out of the
+   int64 ns range), sys_after < sys_before, a delay above 1 s, and a PHC
+   timestamp equal to the system timestamp before it (a guest kernel < 5.0
+   copies it when the host cannot answer).  System timestamps of
+   consecutive triplets may overlap (timestamp noise larger than their
+   spacing); a PHC timestamp going backwards by more than 1 ms invalidates
+   the whole reading, as it cannot be told which is wrong.  Returns PHCR_OK
+   if at least one triplet is left, PHCR_ERR_HOST_NOTSUPP if every triplet
    carried a copied system timestamp (the host did not answer),
    PHCR_ERR_INVALID otherwise (r->n is then 0). */
-extern PHCR_Error PHCR_ValidateReading(PHCR_Reading *r,
-                                       unsigned long rejects[PHCR_REJ_COUNT]);
-
-/* One mode, with bounded retries and validation, into res->reading;
-   updates res->attempt[mode], res->retries and res->rejected. */
-extern PHCR_Error PHCR_ReadMode(const PHCR_Ops *ops, int fd, PHCR_Mode mode,
-                                int n, PHCR_Result *res);
+extern PHCR_Error PHCR_ValidateReading(PHCR_Reading *r);
 
 /* ================================================== */
 /* phcr_filter.c */

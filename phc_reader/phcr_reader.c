@@ -16,30 +16,47 @@
   =======================================================================
 
   The reader of phc_reader (see phcr.h): an open PHC and its reading-mode
-  state machine; reads and failures are counted.  One mode is read by
-  phcr_readio.c, the reading is filtered by phcr_filter.c.
+  state machine, and the device I/O under it.  One read issues the
+  reading ioctl of a mode (PTP_SYS_OFFSET_PRECISE, PTP_SYS_OFFSET_EXTENDED
+  or PTP_SYS_OFFSET, original numbers), maps errno to an error class,
+  validates the triplets (PHCR_ValidateReading), retries transient
+  failures and garbage a bounded number of times, falls back to worse
+  modes, and hands the reading to phcr_filter.c.  Reads and failures are
+  counted.  Also the names of the modes and error classes.
   */
 
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+#include <linux/ptp_clock.h>
 
 #include "phcr_internal.h"
+
+/* EINTR/EAGAIN/EBUSY/garbage retries per mode and read */
+#define MAX_RETRIES 3
+/* Largest delay of a valid triplet */
+#define MAX_DELAY_NS PHCR_NS_PER_S
+/* Timestamp noise tolerated between consecutive PHC timestamps of one
+   ioctl; more is a step of the clock or garbage (a jump of 1 ms or more is
+   what the driver acts on) */
+#define MAX_PHC_BACKWARDS_NS 1000000
 
 #define MODE_BIT(m) (1U << (m))
 
 struct PHCR_Reader_Record {
-  const PHCR_Ops *ops;
-  char root[PHCR_ROOT_MAX];
   char spec[PHCR_PATH_MAX];
   char clock_name[PHCR_NAME_MAX];
   PHCR_Config config;
 
   int fd;
   char path[PHCR_PATH_MAX];
-  int cross_timestamping;     /* from GETCAPS */
 
-  unsigned int allowed;       /* bit per mode: allowed by flags and caps */
-  unsigned int disabled;      /* bit per mode: not implemented by device */
+  unsigned int allowed;       /* bit per mode: allowed by flags and caps and
+                                 implemented by the device */
   PHCR_Mode mode;             /* where reads start */
   PHCR_Mode last_ok_mode;     /* mode of the last successful read */
 
@@ -54,18 +71,256 @@ struct PHCR_Reader_Record {
 
 /* ================================================== */
 
+static const char *const error_names[PHCR_ERR_COUNT] = {
+  "OK", "HOST_NOTSUPP", "CLOCKSOURCE", "RETRY", "GONE", "INVALID",
+  "NODEVICE", "NOTPHC", "ACCESS", "ARGS", "OTHER"
+};
+
+static const char *const error_strings[PHCR_ERR_COUNT] = {
+  "success",
+  "host cannot answer (EOPNOTSUPP, or PHC timestamps copied from system "
+    "time by a guest kernel < 5.0: host clocksource not TSC or no TSC "
+    "scaling, e.g. after migration; or the driver lacks this mode)",
+  "cross-timestamp unavailable (ENODEV on PRECISE: guest clocksource is "
+    "not kvm-clock/arch counter)",
+  "device busy or interrupted (EINTR/EAGAIN/EBUSY, EINVAL on PRECISE), "
+    "retries exhausted",
+  "device gone (ENODEV on basic/EXTENDED: posix_clock_ioctl() of a removed "
+    "clock), reopen needed",
+  "device returned invalid readings",
+  "no matching PHC device found",
+  "not a PTP hardware clock (PTP_CLOCK_GETCAPS failed)",
+  "permission denied (EACCES/EPERM)",
+  "invalid device",
+  "unexpected error"
+};
+
+/* ================================================== */
+
+const char *
+PHCR_ErrorString(PHCR_Error code)
+{
+  if ((unsigned int)code >= PHCR_ERR_COUNT)
+    return "unknown error";
+  return error_strings[code];
+}
+
+/* ================================================== */
+
+const char *
+PHCR_ErrorName(PHCR_Error code)
+{
+  if ((unsigned int)code >= PHCR_ERR_COUNT)
+    return "UNKNOWN";
+  return error_names[code];
+}
+
+/* ================================================== */
+
 const char *
 PHCR_ModeName(PHCR_Mode mode)
 {
-  switch (mode) {
-    case PHCR_MODE_BASIC:
-      return "basic";
-    case PHCR_MODE_EXTENDED:
-      return "extended";
-    case PHCR_MODE_PRECISE:
-      return "precise";
+  static const char *const names[PHCR_MODE_COUNT] = { "none", "basic", "extended", "precise" };
+
+  return (unsigned int)mode < PHCR_MODE_COUNT ? names[mode] : "none";
+}
+
+/* ================================================== */
+
+static void
+to_timespec(const struct ptp_clock_time *pt, struct timespec *ts)
+{
+  ts->tv_sec = (time_t)pt->sec;
+  ts->tv_nsec = (long)pt->nsec;
+}
+
+/* ================================================== */
+
+static void
+set_triplet(PHCR_Triplet *t, const struct ptp_clock_time *before,
+            const struct ptp_clock_time *phc, const struct ptp_clock_time *after)
+{
+  to_timespec(before, &t->sys_before);
+  to_timespec(phc, &t->phc);
+  to_timespec(after, &t->sys_after);
+}
+
+/* ================================================== */
+
+/* The reading ioctl of a mode into out; 0, or -1 with errno */
+
+static int
+issue(int fd, PHCR_Mode mode, int n, PHCR_Reading *out)
+{
+  union {
+    struct ptp_sys_offset_precise precise;
+    struct ptp_sys_offset_extended ext;
+    struct ptp_sys_offset basic;
+  } p;
+  int i;
+
+  memset(out, 0, sizeof (*out));
+  memset(&p, 0, sizeof (p));
+  out->mode = mode;
+
+  if (mode == PHCR_MODE_PRECISE) {
+    if (ioctl(fd, PTP_SYS_OFFSET_PRECISE, &p.precise) < 0)
+      return -1;
+    n = 1;
+    set_triplet(&out->t[0], &p.precise.sys_realtime, &p.precise.device,
+                &p.precise.sys_realtime);
+  } else if (mode == PHCR_MODE_EXTENDED) {
+    p.ext.n_samples = (unsigned int)n;
+    if (ioctl(fd, PTP_SYS_OFFSET_EXTENDED, &p.ext) < 0)
+      return -1;
+    for (i = 0; i < n; i++)
+      set_triplet(&out->t[i], &p.ext.ts[i][0], &p.ext.ts[i][1], &p.ext.ts[i][2]);
+  } else {
+    p.basic.n_samples = (unsigned int)n;
+    if (ioctl(fd, PTP_SYS_OFFSET, &p.basic) < 0)
+      return -1;
+    /* ts[] = sys, phc, sys, phc, ..., sys */
+    for (i = 0; i < n; i++)
+      set_triplet(&out->t[i], &p.basic.ts[2 * i], &p.basic.ts[2 * i + 1],
+                  &p.basic.ts[2 * i + 2]);
+  }
+
+  out->n = n;
+  return 0;
+}
+
+/* ================================================== */
+
+PHCR_Error
+PHCR_ErrorFromErrno(int sys_errno, PHCR_Mode mode)
+{
+  switch (sys_errno) {
+    case 0:
+      return PHCR_OK;
+    case EOPNOTSUPP:
+      return PHCR_ERR_HOST_NOTSUPP;
+    case ENODEV:
+      /* The kernel's get_device_system_crosststamp() fails with ENODEV
+         when the current clocksource does not match the device's;
+         posix_clock_ioctl() when the clock was removed */
+      return mode == PHCR_MODE_PRECISE ? PHCR_ERR_CLOCKSOURCE : PHCR_ERR_GONE;
+    case EINVAL:
+      /* PRECISE: the device's counter value lies before the current
+         timekeeping interval and ptp_kvm passes no history
+         (get_device_system_crosststamp()): transient.  Elsewhere a bug. */
+      return mode == PHCR_MODE_PRECISE ? PHCR_ERR_RETRY : PHCR_ERR_OTHER;
+    case EINTR:
+    case EAGAIN:
+    case EBUSY:
+      /* e.g. a NIC driver's gettimex64 that cannot take its lock */
+      return PHCR_ERR_RETRY;
     default:
-      return "none";
+      return PHCR_ERR_OTHER;
+  }
+}
+
+/* ================================================== */
+
+static int
+nsec_ok(const struct timespec *ts)
+{
+  return ts->tv_nsec >= 0 && ts->tv_nsec < PHCR_NS_PER_S;
+}
+
+/* ================================================== */
+
+static int
+value_ok(const struct timespec *ts)
+{
+  return ts->tv_sec >= 0 && (int64_t)ts->tv_sec <= PHCR_MAX_SEC &&
+         (ts->tv_sec != 0 || ts->tv_nsec != 0);
+}
+
+/* ================================================== */
+
+/* A triplet's times in ns; TRIPLET_OK, or why it is rejected */
+
+#define TRIPLET_OK 0
+#define TRIPLET_INVALID 1
+#define TRIPLET_COPIED 2
+
+static int
+check_triplet(const PHCR_Triplet *t, int precise, int64_t *before, int64_t *phc,
+              int64_t *after)
+{
+  if (!nsec_ok(&t->sys_before) || !nsec_ok(&t->phc) || !nsec_ok(&t->sys_after) ||
+      !value_ok(&t->sys_before) || !value_ok(&t->phc) || !value_ok(&t->sys_after))
+    return TRIPLET_INVALID;
+
+  /* in range: no saturation, no overflow */
+  *before = (int64_t)t->sys_before.tv_sec * PHCR_NS_PER_S + t->sys_before.tv_nsec;
+  *phc = (int64_t)t->phc.tv_sec * PHCR_NS_PER_S + t->phc.tv_nsec;
+  *after = (int64_t)t->sys_after.tv_sec * PHCR_NS_PER_S + t->sys_after.tv_nsec;
+  if (*after < *before)
+    return TRIPLET_INVALID;
+  /* Guest kernels < 5.0 ignore a failed PHC read in PTP_SYS_OFFSET and
+     copy the system timestamp just read (ptp_chardev.c) */
+  if (!precise && *phc == *before)
+    return TRIPLET_COPIED;
+  return *after - *before > MAX_DELAY_NS ? TRIPLET_INVALID : TRIPLET_OK;
+}
+
+/* ================================================== */
+
+PHCR_Error
+PHCR_ValidateReading(PHCR_Reading *r)
+{
+  int64_t before = 0, phc = 0, after = 0, prev_phc = 0;
+  int i, j, check, monotonic = 1, copied = 0;
+
+  for (i = j = 0; i < r->n; i++) {
+    check = check_triplet(&r->t[i], r->mode == PHCR_MODE_PRECISE, &before, &phc, &after);
+    if (check != TRIPLET_OK) {
+      copied += check == TRIPLET_COPIED;
+      continue;
+    }
+    /* a PHC going back by more than noise: not read in order */
+    if (j > 0 && phc < prev_phc - MAX_PHC_BACKWARDS_NS)
+      monotonic = 0;
+    prev_phc = phc;
+    r->t[j++] = r->t[i];
+  }
+  r->n = monotonic ? j : 0;
+
+  if (r->n > 0)
+    return PHCR_OK;
+  return copied > 0 && copied == i ? PHCR_ERR_HOST_NOTSUPP : PHCR_ERR_INVALID;
+}
+
+/* ================================================== */
+
+/* One mode, with bounded retries and validation, into res->reading;
+   updates res->attempt[mode] */
+
+static PHCR_Error
+read_mode(int fd, PHCR_Mode mode, int n, PHCR_Result *res)
+{
+  PHCR_ModeAttempt *att = &res->attempt[mode];
+  PHCR_Error cls;
+  int try;
+
+  for (try = 0; ; try++) {
+    att->attempts++;
+
+    if (issue(fd, mode, n, &res->reading) < 0) {
+      att->sys_errno = errno;
+      cls = PHCR_ErrorFromErrno(att->sys_errno, mode);
+    } else {
+      cls = PHCR_ValidateReading(&res->reading);
+      if (cls == PHCR_OK) {
+        att->error = PHCR_OK;
+        return PHCR_OK;
+      }
+    }
+
+    att->error = cls;
+    if ((cls != PHCR_ERR_RETRY && cls != PHCR_ERR_INVALID) || try >= MAX_RETRIES)
+      return cls;
   }
 }
 
@@ -89,21 +344,10 @@ clamp_samples(int n)
 
 /* ================================================== */
 
-static void
-sanitise_config(PHCR_Config *c)
-{
-  c->n_samples = clamp_samples(c->n_samples);
-  if (!(c->reprobe_interval > 0.0))
-    c->reprobe_interval = 0.0;
-}
-
-/* ================================================== */
-
 static int
 usable(PHCR_Reader r, PHCR_Mode m)
 {
-  return m > PHCR_MODE_NONE && m < PHCR_MODE_COUNT &&
-         (r->allowed & ~r->disabled & MODE_BIT(m));
+  return m > PHCR_MODE_NONE && m < PHCR_MODE_COUNT && (r->allowed & MODE_BIT(m));
 }
 
 /* ================================================== */
@@ -128,76 +372,43 @@ PHCR_GetBestMode(PHCR_Reader r)
 /* ================================================== */
 
 static void
-set_allowed(PHCR_Reader r)
+set_allowed(PHCR_Reader r, int cross_timestamping)
 {
   r->allowed = MODE_BIT(PHCR_MODE_BASIC);
   if (!(r->config.flags & PHCR_FLAG_NOEXTENDED))
     r->allowed |= MODE_BIT(PHCR_MODE_EXTENDED);
-  if (!(r->config.flags & PHCR_FLAG_NOCROSSTS) && r->cross_timestamping)
+  if (!(r->config.flags & PHCR_FLAG_NOCROSSTS) && cross_timestamping)
     r->allowed |= MODE_BIT(PHCR_MODE_PRECISE);
-  r->disabled = 0;
   r->mode = PHCR_GetBestMode(r);
   r->below_since_valid = 0;
 }
 
 /* ================================================== */
 
-/* Find and open the reader's device (its spec, clock name and root), and
-   take it with its capabilities */
-
-static PHCR_Error
-open_device(PHCR_Reader r, PHCR_Discovery *disc)
-{
-  PHCR_Env e;
-  PHCR_Error res;
-  int fd;
-
-  e.ops = r->ops;
-  e.root = r->root;
-  res = PHCR_FindAndOpenDevice(&e, r->spec, r->clock_name, disc, &fd);
-  if (res != PHCR_OK)
-    return res;
-
-  r->fd = fd;
-  PHCR_CopyString(r->path, sizeof (r->path), disc->path);
-  r->cross_timestamping = disc->cross_timestamping;
-  set_allowed(r);
-  return PHCR_OK;
-}
-
-/* ================================================== */
-
 PHCR_Error
-PHCR_Open(const PHCR_Env *env, const char *spec, const char *clock_name,
-          const PHCR_Config *config, PHCR_Reader *reader, PHCR_Discovery *disc)
+PHCR_Open(const char *spec, const char *clock_name, const PHCR_Config *config,
+          PHCR_Reader *reader, PHCR_Discovery *disc)
 {
-  PHCR_Discovery local;
   PHCR_Reader r;
   PHCR_Error res;
 
-  if (!reader)
-    return PHCR_ERR_ARGS;
   *reader = NULL;
-  if (!disc)
-    disc = &local;
-
   r = calloc(1, sizeof (*r));
   if (!r)
     return PHCR_ERR_OTHER;
 
-  r->ops = PHCR_EnvOps(env);
-  PHCR_CopyString(r->root, sizeof (r->root), env ? env->root : NULL);
-  PHCR_CopyString(r->spec, sizeof (r->spec), spec && *spec ? spec : PHCR_SPEC_AUTO);
-  PHCR_CopyString(r->clock_name, sizeof (r->clock_name),
-                  clock_name && *clock_name ? clock_name : PHCR_DEFAULT_CLOCK_NAME);
+  snprintf(r->spec, sizeof (r->spec), "%s", spec ? spec : "");
+  snprintf(r->clock_name, sizeof (r->clock_name), "%s", clock_name ? clock_name : "");
   if (config)
     r->config = *config;
   else
     PHCR_ConfigDefaults(&r->config);
-  sanitise_config(&r->config);
+  r->config.n_samples = clamp_samples(r->config.n_samples);
+  if (!(r->config.reprobe_interval > 0.0))
+    r->config.reprobe_interval = 0.0;
   r->fd = -1;
 
-  res = open_device(r, disc);
+  res = PHCR_Reopen(r, disc);
   if (res != PHCR_OK) {
     free(r);
     return res;
@@ -215,7 +426,7 @@ PHCR_Close(PHCR_Reader r)
   if (!r)
     return;
   if (r->fd >= 0)
-    r->ops->close(r->ops->ctx, r->fd);
+    close(r->fd);
   free(r);
 }
 
@@ -225,26 +436,19 @@ PHCR_Error
 PHCR_Reopen(PHCR_Reader r, PHCR_Discovery *disc)
 {
   PHCR_Discovery local;
+  PHCR_Error res;
 
-  if (!r)
-    return PHCR_ERR_ARGS;
   if (!disc)
     disc = &local;
-
   if (r->fd >= 0)
-    r->ops->close(r->ops->ctx, r->fd);
-  r->fd = -1;
+    close(r->fd);
+  res = PHCR_FindAndOpenDevice(r->spec, r->clock_name, disc, &r->fd);
+  if (res != PHCR_OK)
+    return res;
 
-  return open_device(r, disc);
-}
-
-/* ================================================== */
-
-static void
-note_below_best(PHCR_Reader r, double now)
-{
-  r->below_since = now;
-  r->below_since_valid = 1;
+  snprintf(r->path, sizeof (r->path), "%s", disc->path);
+  set_allowed(r, disc->cross_timestamping);
+  return PHCR_OK;
 }
 
 /* ================================================== */
@@ -262,7 +466,7 @@ start_mode(PHCR_Reader r, int sentinel, double now)
 
   if (!sentinel && m < best && reprobe > 0.0 && r->below_since_valid &&
       (now < r->below_since || now - r->below_since >= reprobe)) {
-    note_below_best(r, now);
+    r->below_since = now;
     return best;
   }
   return m;
@@ -279,13 +483,15 @@ finish_ok(PHCR_Reader r, PHCR_Mode m, int disable_ext, double now,
   /* EXTENDED failed with EOPNOTSUPP while a worse mode works: the driver
      does not implement it (e.g. ptp_kvm has no gettimex64) */
   if (disable_ext && m < PHCR_MODE_EXTENDED)
-    r->disabled |= MODE_BIT(PHCR_MODE_EXTENDED);
+    r->allowed &= ~MODE_BIT(PHCR_MODE_EXTENDED);
 
   best = PHCR_GetBestMode(r);
-  if (m < best && (r->mode >= best || !r->below_since_valid))
-    note_below_best(r, now);
-  else if (m >= best)
+  if (m < best && (r->mode >= best || !r->below_since_valid)) {
+    r->below_since = now;
+    r->below_since_valid = 1;
+  } else if (m >= best) {
     r->below_since_valid = 0;
+  }
   r->mode = m;
 
   res->prev_mode = r->last_ok_mode;
@@ -307,7 +513,7 @@ finish_ok(PHCR_Reader r, PHCR_Mode m, int disable_ext, double now,
 static PHCR_Error
 do_read(PHCR_Reader r, int n, int kind, double now, PHCR_Result *res)
 {
-  PHCR_Error err = PHCR_ERR_NOMODE;
+  PHCR_Error err = PHCR_ERR_GONE;
   PHCR_Mode m, last = PHCR_MODE_NONE, transient = PHCR_MODE_NONE;
   int disable_ext = 0, sentinel = kind != READ_FULL;
 
@@ -317,15 +523,11 @@ do_read(PHCR_Reader r, int n, int kind, double now, PHCR_Result *res)
   if (sentinel)
     r->counters.sentinel_reads++;
 
-  if (r->fd < 0) {
-    err = PHCR_ERR_GONE;
-    goto failed;
-  }
-
-  for (m = start_mode(r, sentinel, now); m != PHCR_MODE_NONE;
-       m = lower_usable(r, m)) {
+  /* BASIC is always usable: at least one mode is tried on an open device */
+  for (m = r->fd >= 0 ? start_mode(r, sentinel, now) : PHCR_MODE_NONE;
+       m != PHCR_MODE_NONE; m = lower_usable(r, m)) {
     last = m;
-    err = PHCR_ReadMode(r->ops, r->fd, m, n, res);
+    err = read_mode(r->fd, m, n, res);
     r->counters.device_samples +=
       (unsigned long)res->attempt[m].attempts * (m == PHCR_MODE_PRECISE ? 1 : n);
     if (err == PHCR_OK) {
@@ -344,7 +546,6 @@ do_read(PHCR_Reader r, int n, int kind, double now, PHCR_Result *res)
       disable_ext = 1;
   }
 
-failed:
   res->error = err;
   res->sys_errno = last != PHCR_MODE_NONE ? res->attempt[last].sys_errno : 0;
   r->counters.failed_reads++;
@@ -356,8 +557,6 @@ failed:
 PHCR_Error
 PHCR_Read(PHCR_Reader r, int n_samples, double now, PHCR_Result *res)
 {
-  if (!r || !res)
-    return PHCR_ERR_ARGS;
   return do_read(r, n_samples > 0 ? clamp_samples(n_samples) :
                  r->config.n_samples, READ_FULL, now, res);
 }
@@ -367,8 +566,6 @@ PHCR_Read(PHCR_Reader r, int n_samples, double now, PHCR_Result *res)
 PHCR_Error
 PHCR_ReadSentinel(PHCR_Reader r, double now, PHCR_Result *res)
 {
-  if (!r || !res)
-    return PHCR_ERR_ARGS;
   return do_read(r, 1, READ_SENTINEL, now, res);
 }
 
@@ -377,8 +574,6 @@ PHCR_ReadSentinel(PHCR_Reader r, double now, PHCR_Result *res)
 PHCR_Error
 PHCR_ReadProbe(PHCR_Reader r, double now, PHCR_Result *res)
 {
-  if (!r || !res)
-    return PHCR_ERR_ARGS;
   return do_read(r, 1, READ_PROBE, now, res);
 }
 
@@ -387,7 +582,7 @@ PHCR_ReadProbe(PHCR_Reader r, double now, PHCR_Result *res)
 PHCR_Mode
 PHCR_GetMode(PHCR_Reader r)
 {
-  return r ? r->mode : PHCR_MODE_NONE;
+  return r->mode;
 }
 
 /* ================================================== */
@@ -395,7 +590,7 @@ PHCR_GetMode(PHCR_Reader r)
 const char *
 PHCR_GetPath(PHCR_Reader r)
 {
-  return r ? r->path : "";
+  return r->path;
 }
 
 /* ================================================== */
@@ -403,6 +598,5 @@ PHCR_GetPath(PHCR_Reader r)
 void
 PHCR_GetCounters(PHCR_Reader r, PHCR_Counters *counters)
 {
-  if (r && counters)
-    *counters = r->counters;
+  *counters = r->counters;
 }

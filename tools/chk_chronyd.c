@@ -218,14 +218,13 @@ static PHCR_Error
 find_device(DOC_Context *ctx, const Refclock *rc, PHCR_Discovery *disc, char *want,
             size_t len)
 {
-  PHCR_Env env = { ctx->ops, ctx->root };
   char spec[PHCR_PATH_MAX];
 
   snprintf(want, len, "%s", rc->opts.clockname[0] ? rc->opts.clockname
                                                   : PHCR_DEFAULT_CLOCK_NAME);
   snprintf(spec, sizeof (spec), "%.*s", (int)strcspn(rc->param, ":"), rc->param);
   memset(disc, 0, sizeof (*disc));
-  return PHCR_FindDevice(&env, spec, want, disc);
+  return PHCR_FindDevice(spec, want, disc);
 }
 
 /* ================================================== */

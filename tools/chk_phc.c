@@ -14,8 +14,8 @@
   the /dev/ptp_kvm symlink), "phc.access" (can chronyd, after dropping
   root, reopen the device?), "phc.ioctls" (which PTP ioctls answer right
   now and what each failure means) and "phc.stats" (delay and offset
-  PHC - CLOCK_REALTIME over N readings).  Device access goes through a
-  PHCR_Ops table, so tests run these checks on the fake device backend.
+  PHC - CLOCK_REALTIME over N readings).  Tests run these checks on the
+  fake device backend (tests/unit/fake_phc.h).
   */
 
 #include <errno.h>
@@ -35,10 +35,9 @@
 void
 DOC_ScanPhcs(DOC_Context *ctx)
 {
-  PHCR_Env env = { ctx->ops, ctx->root };
   int i, n;
 
-  n = PHCR_ListDevices(&env, ctx->phcs, PHCR_MAX_DEVICES, NULL);
+  n = PHCR_ListDevices(ctx->phcs, PHCR_MAX_DEVICES);
   ctx->n_phcs = n < 0 ? 0 : (n > PHCR_MAX_DEVICES ? PHCR_MAX_DEVICES : n);
   for (i = 0; i < ctx->n_phcs && !ctx->kvm_phc[0]; i++) {
     if (!strcmp(ctx->phcs[i].clock_name, PHCR_DEFAULT_CLOCK_NAME))
@@ -253,7 +252,6 @@ probe_modes(DOC_Context *ctx, Probe *probes, PHCR_Discovery *disc)
   static const unsigned int flags[] = {
     0, PHCR_FLAG_NOCROSSTS, PHCR_FLAG_NOCROSSTS | PHCR_FLAG_NOEXTENDED
   };
-  PHCR_Env env = { ctx->ops, ctx->root };
   PHCR_Config config;
   PHCR_Reader reader;
   PHCR_Result res;
@@ -267,7 +265,7 @@ probe_modes(DOC_Context *ctx, Probe *probes, PHCR_Discovery *disc)
     if (probes[PHCR_MODE_BASIC].tried)
       break;
     config.flags = flags[i];
-    err = PHCR_Open(&env, ctx->kvm_phc, NULL, &config, &reader, disc);
+    err = PHCR_Open(ctx->kvm_phc, NULL, &config, &reader, disc);
     if (err != PHCR_OK)
       return err;
     PHCR_Read(reader, 1, 0.0, &res);
@@ -332,7 +330,6 @@ check_stats(DOC_Context *ctx)
   PHCR_Result res;
   PHCR_Error err, last_error = PHCR_OK;
   int last_errno = 0;
-  PHCR_Env env = { ctx->ops, ctx->root };
   DOC_Result *r;
   DOC_Status status;
   double med_off, med_delay;
@@ -344,7 +341,7 @@ check_stats(DOC_Context *ctx)
   memset(&disc, 0, sizeof (disc));
   PHCR_ConfigDefaults(&config);
   config.reprobe_interval = 0.0;
-  err = PHCR_Open(&env, ctx->kvm_phc, NULL, &config, &reader, &disc);
+  err = PHCR_Open(ctx->kvm_phc, NULL, &config, &reader, &disc);
   if (err != PHCR_OK) {
     DOC_AddResult(ctx->report, "phc.stats", DOC_SKIP, NULL, "phc_reader cannot open %s: %s",
                   ctx->kvm_phc, disc.error[0] ? disc.error : PHCR_ErrorString(err));

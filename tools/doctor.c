@@ -113,7 +113,7 @@ usage(FILE *f)
 /* ================================================== */
 
 int
-DOC_Main(int argc, char **argv, const struct PHCR_Ops *ops)
+DOC_Main(int argc, char **argv)
 {
   static const struct option longopts[] = {
     { "json", no_argument, NULL, 'j' },
@@ -216,7 +216,6 @@ DOC_Main(int argc, char **argv, const struct PHCR_Ops *ops)
   ctx.root = root;
   ctx.fixture = rl > 0;
   ctx.uid = getuid();
-  ctx.ops = ops;
   ctx.report = &report;
 
   if (!ctx.chronyd)

@@ -23,7 +23,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-#include "phcr_device.h"
+#include "phcr.h"
 
 #define DOC_VERSION "0.1"
 #define DOC_SCHEMA_VERSION 1
@@ -78,7 +78,6 @@ typedef struct {
   int samples;                  /* PHC readings for statistics */
   double timeout;               /* limit for helper programs (chronyc, journalctl), s */
   int clock_check;              /* run PHC ioctl and statistics checks */
-  const PHCR_Ops *ops;          /* device access, NULL = phc_reader default */
   uid_t uid;
   DOC_Report *report;
 
@@ -122,7 +121,8 @@ extern int DOC_Exists(const DOC_Context *ctx, const char *path);
    the target as a path of the inspected system, or -errno */
 extern int DOC_ResolveLink(const DOC_Context *ctx, const char *path, char *buf, size_t len);
 /* Call cb for each entry but . and .. (it returns non-zero to stop); 0 or -errno */
-extern int DOC_ListDir(const DOC_Context *ctx, const char *path, PHCR_ListDirCallback cb,
+typedef int (*DOC_ListDirCallback)(const char *name, void *arg);
+extern int DOC_ListDir(const DOC_Context *ctx, const char *path, DOC_ListDirCallback cb,
                        void *arg);
 /* Is word (whitespace-delimited) in text? */
 extern int DOC_HasWord(const char *text, const char *word);
@@ -159,8 +159,8 @@ extern int DOC_RunCommand(char *const argv[], char *out, size_t len, double time
                           int *status);
 
 /* ---- driver (doctor.c) ---- */
-/* Full command line; ops NULL = real devices. Returns the exit code. */
-extern int DOC_Main(int argc, char **argv, const struct PHCR_Ops *ops);
+/* Full command line. Returns the exit code. */
+extern int DOC_Main(int argc, char **argv);
 /* Report of the last DOC_Main() run (for tests) */
 extern const DOC_Report *DOC_LastReport(void);
 

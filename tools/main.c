@@ -10,8 +10,8 @@
 
   =======================================================================
 
-  Entry point of the ptpkvm-doctor binary: the real device backend of
-  phc_reader, everything else is in doctor.c.
+  Entry point of the ptpkvm-doctor binary; everything else is in doctor.c
+  (tests link it with a fake device instead).
   */
 
 #include "doctor.h"
@@ -19,5 +19,5 @@
 int
 main(int argc, char **argv)
 {
-  return DOC_Main(argc, argv, NULL);
+  return DOC_Main(argc, argv);
 }

@@ -92,7 +92,7 @@ $(FAKE_PHC_OBJS): $(DOCTOR_TEST_DIR)/%.o: $(filter %.c,$(FAKE_PHC_SRC)) $(FAKE_P
 $(DOCTOR_FAKE_TEST): $(TOP)/tests/doctor/test_doctor_phc.c $(DOCTOR_CORE_OBJS) \
     $(FAKE_PHC_OBJS) $(PHCR_LIB)
 	@mkdir -p $(DOCTOR_TEST_DIR)
-	$(CC) $(DOCTOR_CFLAGS) $(DOCTOR_LDFLAGS) $(FAKE_PHC_CFLAGS) -o $@ $< \
+	$(CC) $(DOCTOR_CFLAGS) $(DOCTOR_LDFLAGS) $(FAKE_PHC_CFLAGS) $(FAKE_WRAP) -o $@ $< \
 	  $(DOCTOR_CORE_OBJS) $(FAKE_PHC_OBJS) $(PHCR_LIB) -lm
 
 doctor-check-fixtures: $(DOCTOR) chrony
@@ -133,7 +133,7 @@ $(DOCTOR_ASAN_DIR)/ptpkvm-doctor: $(DOCTOR_ASAN_DEPS) | deps
 $(DOCTOR_ASAN_DIR)/test_doctor_phc: $(DOCTOR_ASAN_DEPS) $(TOP)/tests/doctor/test_doctor_phc.c \
     $(FAKE_PHC_SRC) $(FAKE_PHC_HDRS) | deps
 	@mkdir -p $(DOCTOR_ASAN_DIR)
-	$(CC) $(DOCTOR_ASAN_FLAGS) -o $@ $(TOP)/tests/doctor/test_doctor_phc.c $(DOCTOR_CORE_SRCS) \
+	$(CC) $(DOCTOR_ASAN_FLAGS) $(FAKE_WRAP) -o $@ $(TOP)/tests/doctor/test_doctor_phc.c $(DOCTOR_CORE_SRCS) \
 	  $(DOCTOR_DRIVER_SRCS) $(TOP)/phc_reader/*.c $(FAKE_PHC_SRC) -lm
 
 doctor-check-asan: $(DOCTOR_ASAN_DIR)/ptpkvm-doctor $(DOCTOR_ASAN_DIR)/test_doctor_phc \

@@ -188,7 +188,7 @@ run(FAKE_Phc *f, const char *samples, const char *extra)
   if (extra)
     argv[argc++] = (char *)extra;
   argv[argc] = NULL;
-  return DOC_Main(argc, argv, FAKE_Ops(f));
+  return DOC_Main(argc, argv);
 }
 
 static const DOC_Result *
@@ -281,7 +281,7 @@ test_healthy(const char *json_out)
 
     fflush(stdout);
     dup2(fd, 1);
-    rc = DOC_Main(4, argv, FAKE_Ops(f));
+    rc = DOC_Main(4, argv);
     fflush(stdout);
     dup2(saved, 1);
     close(fd);

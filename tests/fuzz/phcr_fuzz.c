@@ -18,19 +18,24 @@
   libFuzzer target of phc_reader.  The input drives two paths: (1) raw
   readings (1..25 triplets of arbitrary timestamps, or PRECISE) through
   validation, the filter and the driver's jump detector (of
-  refclock_ptpkvm_decide.c, included); (2) the reader itself over
-  an ops table whose ioctls return input bytes or errnos.  Besides the
+  refclock_ptpkvm_decide.c, included); (2) the reader itself on a device
+  whose ioctls return input bytes or errnos (open, close, ioctl, fstat and
+  opendir wrapped at link time, as for tests/unit/fake_phc.c).  Besides the
   sanitizers, it checks invariants: a filtered sample is self-consistent
   with a finite error bound, a result is OK exactly when it has a mode,
   and a jump is never confirmed without the configured number of
   consecutive agreeing suspects.
   */
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <linux/ptp_clock.h>
 
 #include "phcr_internal.h"
@@ -164,7 +169,6 @@ set_ts(struct timespec *ts, int64_t base, int32_t delta, uint8_t raw, Input *in)
 static void
 fuzz_readings(Input *in, uint8_t sel)
 {
-  unsigned long rejects[PHCR_REJ_COUNT];
   PHCR_FilterState fs;
   PHCR_Reading r;
   PHCR_Sample s;
@@ -174,7 +178,6 @@ fuzz_readings(Input *in, uint8_t sel)
   int i;
 
   detector_init(&det, sel);
-  memset(rejects, 0, sizeof (rejects));
   /* the noise the filter learns over this input's readings */
   memset(&fs, 0, sizeof (fs));
 
@@ -195,7 +198,7 @@ fuzz_readings(Input *in, uint8_t sel)
     }
     base += 1000000 + (take_u8(in) << 20);
 
-    if (PHCR_ValidateReading(&r, rejects) != PHCR_OK) {
+    if (PHCR_ValidateReading(&r) != PHCR_OK) {
       CHECK(r.n == 0);
       continue;
     }
@@ -206,36 +209,81 @@ fuzz_readings(Input *in, uint8_t sel)
 }
 
 /* ================================================== */
-/* Path 2: the reader over input-driven ops */
+/* Path 2: the reader on an input-driven device */
 
 static const int errnos[] = {
   EOPNOTSUPP, ENODEV, EINTR, EAGAIN, EBUSY, ENXIO, EBADF, EINVAL, EACCES
 };
 
-static int
-f_open(void *ctx, const char *path, int flags)
+/* The device's descriptor; no sysfs, so discovery takes /dev/ptp_kvm */
+#define FUZZ_FD 1000
+static Input *device_input;
+
+extern int __real_open(const char *path, int flags, ...);
+extern int __real_close(int fd);
+extern int __real_ioctl(int fd, unsigned long req, ...);
+extern int __real_fstat(int fd, struct stat *st);
+extern DIR *__real_opendir(const char *path);
+int __wrap_open(const char *path, int flags, ...);
+int __wrap_close(int fd);
+int __wrap_ioctl(int fd, unsigned long req, ...);
+int __wrap_fstat(int fd, struct stat *st);
+DIR *__wrap_opendir(const char *path);
+
+int
+__wrap_open(const char *path, int flags, ...)
 {
-  (void)ctx;
-  (void)path;
-  (void)flags;
-  return 3;
+  va_list ap;
+  mode_t mode = 0;
+
+  if (device_input && !strncmp(path, "/dev/", 5))
+    return FUZZ_FD;
+  va_start(ap, flags);
+  if (flags & O_CREAT)
+    mode = va_arg(ap, mode_t);
+  va_end(ap);
+  return __real_open(path, flags, mode);
 }
 
-static int
-f_close(void *ctx, int fd)
+int
+__wrap_close(int fd)
 {
-  (void)ctx;
-  (void)fd;
+  return fd == FUZZ_FD ? 0 : __real_close(fd);
+}
+
+int
+__wrap_fstat(int fd, struct stat *st)
+{
+  if (fd != FUZZ_FD)
+    return __real_fstat(fd, st);
+  memset(st, 0, sizeof (*st));
+  st->st_mode = S_IFCHR | 0600;
   return 0;
 }
 
-static int
-f_ioctl(void *ctx, int fd, unsigned long req, void *arg)
+DIR *
+__wrap_opendir(const char *path)
 {
-  Input *in = ctx;
+  if (device_input && !strncmp(path, "/sys/", 5)) {
+    errno = ENOENT;
+    return NULL;
+  }
+  return __real_opendir(path);
+}
+
+int
+__wrap_ioctl(int fd, unsigned long req, ...)
+{
+  Input *in = device_input;
+  va_list ap;
+  void *arg;
   uint8_t b;
 
-  (void)fd;
+  va_start(ap, req);
+  arg = va_arg(ap, void *);
+  va_end(ap);
+  if (fd != FUZZ_FD || !in)
+    return __real_ioctl(fd, req, arg);
   if (req == PTP_CLOCK_GETCAPS) {
     struct ptp_clock_caps *caps = arg;
     memset(caps, 0, sizeof (*caps));
@@ -258,30 +306,9 @@ f_ioctl(void *ctx, int fd, unsigned long req, void *arg)
   return 0;
 }
 
-static ssize_t
-f_read_file(void *ctx, const char *path, char *buf, size_t len)
-{
-  (void)ctx;
-  (void)path;
-  strncpy(buf, "KVM virtual PTP\n", len - 1);
-  buf[len - 1] = '\0';
-  return (ssize_t)strlen(buf);
-}
-
-static int
-f_list_dir(void *ctx, const char *path, PHCR_ListDirCallback cb, void *arg)
-{
-  (void)ctx;
-  (void)path;
-  cb("ptp0", arg);
-  return 0;
-}
-
 static void
 fuzz_reader(Input *in, uint8_t sel)
 {
-  PHCR_Ops ops = { f_open, f_close, f_ioctl, f_read_file, f_list_dir, NULL, in };
-  PHCR_Env env = { &ops, "" };
   PHCR_Config cfg;
   PHCR_Reader r;
   PHCR_Result res;
@@ -293,8 +320,11 @@ fuzz_reader(Input *in, uint8_t sel)
   PHCR_ConfigDefaults(&cfg);
   cfg.reprobe_interval = sel % 4;
   cfg.flags = (sel >> 2) & 3;
-  if (PHCR_Open(&env, "auto", NULL, &cfg, &r, NULL) != PHCR_OK)
+  device_input = in;
+  if (PHCR_Open("auto", NULL, &cfg, &r, NULL) != PHCR_OK) {
+    device_input = NULL;
     return;
+  }
   detector_init(&det, sel);
 
   while (in->n > 0) {
@@ -315,6 +345,7 @@ fuzz_reader(Input *in, uint8_t sel)
     }
   }
   PHCR_Close(r);
+  device_input = NULL;
 }
 
 /* ================================================== */

@@ -16,16 +16,18 @@
   =======================================================================
 
   Implementation of the fake PHC backend (see fake_phc.h): scripted
-  devices behind a PHCR_Ops table answered by the shared device model on a
-  virtual system clock and a seeded random stream, and a real fixture
-  sysfs tree in a temporary directory.
+  devices behind the wrapped open/close/ioctl/fstat/opendir, answered by
+  the shared device model on a virtual system clock and a seeded random
+  stream, and a real fixture sysfs tree in a temporary directory.
   */
 
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <dirent.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +43,8 @@
 #define MAX_FDS 64
 #define FD_BASE 1000
 #define PTP_MAJOR 246
+#define ROOT_MAX 64
+#define PATH_MAX_ (ROOT_MAX + PHCR_PATH_MAX)
 
 typedef struct {
   PHCR_Mode mode;
@@ -64,9 +68,8 @@ typedef struct {
 } Device;
 
 struct FAKE_Phc_Record {
-  PHCR_Ops ops;
   PKM_Env env;
-  char root[PHCR_ROOT_MAX];
+  char root[ROOT_MAX];
   FAKE_Rng rng;
   int64_t sys_ns;
   Device dev[FAKE_MAX_DEVICES];
@@ -75,6 +78,9 @@ struct FAKE_Phc_Record {
   unsigned long log[FAKE_LOG_MAX];
   int log_n, log_pos;
 };
+
+/* The fake that answers the wrapped calls */
+static FAKE_Phc *current;
 
 /* ================================================== */
 /* PRNG: splitmix64 */
@@ -242,17 +248,39 @@ static const PKM_Env env_template = {
 };
 
 /* ================================================== */
-/* ops */
+/* The wrapped calls */
+
+extern int __real_open(const char *path, int flags, ...);
+extern int __real_close(int fd);
+extern int __real_ioctl(int fd, unsigned long req, ...);
+extern int __real_fstat(int fd, struct stat *st);
+extern DIR *__real_opendir(const char *path);
+
+int __wrap_open(const char *path, int flags, ...);
+int __wrap_close(int fd);
+int __wrap_ioctl(int fd, unsigned long req, ...);
+int __wrap_fstat(int fd, struct stat *st);
+DIR *__wrap_opendir(const char *path);
+
+/* A /sys path below the fixture root, else path itself */
+
+static const char *
+fixture_path(const char *path, char *buf, size_t len)
+{
+  if (!current || strncmp(path, "/sys/", 5))
+    return path;
+  snprintf(buf, len, "%s%s", current->root, path);
+  return buf;
+}
+
+/* /dev: the scripted devices only */
 
 static int
-op_open(void *ctx, const char *path, int flags)
+fake_open(FAKE_Phc *f, int d)
 {
-  FAKE_Phc *f = ctx;
-  int d, i;
+  int i;
 
-  (void)flags;
   f->c.opens++;
-  d = find_dev_by_path(f, path);
   if (d < 0) {
     errno = ENOENT;
     return -1;
@@ -272,54 +300,55 @@ op_open(void *ctx, const char *path, int flags)
   return -1;
 }
 
-static int
-op_close(void *ctx, int fd)
+int
+__wrap_open(const char *path, int flags, ...)
 {
-  FAKE_Phc *f = ctx;
+  char buf[PATH_MAX_];
+  mode_t mode = 0;
+  va_list ap;
+  int d;
 
-  f->c.closes++;
-  if (fd_to_dev(f, fd) < 0) {
-    errno = EBADF;
-    return -1;
+  if (flags & O_CREAT) {
+    va_start(ap, flags);
+    mode = va_arg(ap, mode_t);
+    va_end(ap);
   }
-  f->fd_dev[fd - FD_BASE] = -1;
-  f->c.open_fds--;
+  d = current ? find_dev_by_path(current, path) : -1;
+  if (d >= 0 || (current && !strncmp(path, "/dev/", 5)))
+    return fake_open(current, d);
+  return __real_open(fixture_path(path, buf, sizeof (buf)), flags, mode);
+}
+
+int
+__wrap_close(int fd)
+{
+  if (!current || fd_to_dev(current, fd) < 0)
+    return __real_close(fd);
+  current->c.closes++;
+  current->fd_dev[fd - FD_BASE] = -1;
+  current->c.open_fds--;
   return 0;
 }
 
-static int
-op_fstat(void *ctx, int fd, struct stat *st)
+int
+__wrap_fstat(int fd, struct stat *st)
 {
-  FAKE_Phc *f = ctx;
-  int d = fd_to_dev(f, fd);
+  int d = current ? fd_to_dev(current, fd) : -1;
 
-  f->c.fstats++;
-  if (d < 0) {
-    errno = EBADF;
-    return -1;
-  }
+  if (d < 0)
+    return __real_fstat(fd, st);
   memset(st, 0, sizeof (*st));
   st->st_mode = S_IFCHR | 0600;
-  st->st_rdev = makedev(PTP_MAJOR, f->dev[d].minor);
+  st->st_rdev = makedev(PTP_MAJOR, current->dev[d].minor);
   return 0;
 }
 
-static ssize_t
-op_read_file(void *ctx, const char *path, char *buf, size_t len)
+DIR *
+__wrap_opendir(const char *path)
 {
-  FAKE_Phc *f = ctx;
+  char buf[PATH_MAX_];
 
-  f->c.read_files++;
-  return PHCR_DefaultOps.read_file(NULL, path, buf, len);
-}
-
-static int
-op_list_dir(void *ctx, const char *path, PHCR_ListDirCallback cb, void *arg)
-{
-  FAKE_Phc *f = ctx;
-
-  f->c.list_dirs++;
-  return PHCR_DefaultOps.list_dir(NULL, path, cb, arg);
+  return __real_opendir(fixture_path(path, buf, sizeof (buf)));
 }
 
 /* ================================================== */
@@ -360,10 +389,9 @@ request_mode(unsigned long req)
 /* ================================================== */
 
 static int
-op_ioctl(void *ctx, int fd, unsigned long req, void *arg)
+fake_ioctl(FAKE_Phc *f, int di, unsigned long req, void *arg)
 {
-  FAKE_Phc *f = ctx;
-  int di = fd_to_dev(f, fd), err = 0, garbage = PKM_GARBAGE_NONE, r;
+  int err = 0, garbage = PKM_GARBAGE_NONE, r;
   PHCR_Mode mode;
   Device *d;
 
@@ -372,10 +400,6 @@ op_ioctl(void *ctx, int fd, unsigned long req, void *arg)
   if (f->log_n < FAKE_LOG_MAX)
     f->log_n++;
 
-  if (di < 0) {
-    errno = EBADF;
-    return -1;
-  }
   d = &f->dev[di];
   mode = request_mode(req);
 
@@ -405,13 +429,28 @@ op_ioctl(void *ctx, int fd, unsigned long req, void *arg)
   return 0;
 }
 
+int
+__wrap_ioctl(int fd, unsigned long req, ...)
+{
+  int d = current ? fd_to_dev(current, fd) : -1;
+  void *arg;
+  va_list ap;
+
+  va_start(ap, req);
+  arg = va_arg(ap, void *);
+  va_end(ap);
+  if (d < 0)
+    return __real_ioctl(fd, req, arg);
+  return fake_ioctl(current, d, req, arg);
+}
+
 /* ================================================== */
 /* Fixture tree */
 
 static int
 mkdir_p(const char *path)
 {
-  char buf[PHCR_ROOT_MAX + PHCR_PATH_MAX];
+  char buf[PATH_MAX_];
   size_t i;
 
   snprintf(buf, sizeof (buf), "%s", path);
@@ -433,7 +472,7 @@ mkdir_p(const char *path)
 int
 FAKE_MkDir(FAKE_Phc *f, const char *rel_path)
 {
-  char path[PHCR_ROOT_MAX + PHCR_PATH_MAX];
+  char path[PATH_MAX_];
 
   snprintf(path, sizeof (path), "%s/%s", f->root,
            rel_path[0] == '/' ? rel_path + 1 : rel_path);
@@ -445,7 +484,7 @@ FAKE_MkDir(FAKE_Phc *f, const char *rel_path)
 int
 FAKE_WriteFile(FAKE_Phc *f, const char *rel_path, const char *content)
 {
-  char path[PHCR_ROOT_MAX + PHCR_PATH_MAX], *slash;
+  char path[PATH_MAX_], *slash;
   size_t len = strlen(content);
   int fd, ok;
 
@@ -500,13 +539,6 @@ FAKE_Create(uint64_t seed)
     return NULL;
   }
 
-  f->ops.open = op_open;
-  f->ops.close = op_close;
-  f->ops.ioctl = op_ioctl;
-  f->ops.read_file = op_read_file;
-  f->ops.list_dir = op_list_dir;
-  f->ops.fstat = op_fstat;
-  f->ops.ctx = f;
   f->env = env_template;
   f->env.ctx = f;
 
@@ -514,6 +546,7 @@ FAKE_Create(uint64_t seed)
   f->sys_ns = 1700000000LL * 1000000000LL;
   for (i = 0; i < MAX_FDS; i++)
     f->fd_dev[i] = -1;
+  current = f;
   return f;
 }
 
@@ -535,29 +568,18 @@ FAKE_Destroy(FAKE_Phc *f)
 {
   if (!f)
     return;
+  if (current == f)
+    current = NULL;
   nftw(f->root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
   free(f);
 }
 
 /* ================================================== */
 
-const PHCR_Ops *
-FAKE_Ops(FAKE_Phc *f)
-{
-  return &f->ops;
-}
-
 const char *
 FAKE_Root(FAKE_Phc *f)
 {
   return f->root;
-}
-
-void
-FAKE_Env(FAKE_Phc *f, PHCR_Env *env)
-{
-  env->ops = &f->ops;
-  env->root = f->root;
 }
 
 /* ================================================== */

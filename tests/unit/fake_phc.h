@@ -15,16 +15,18 @@
 
   =======================================================================
 
-  Fake PHC backend for tests: a PHCR_Ops implementation with scripted
-  devices.  What a device answers comes from the shared device model
-  (tests/model/ptpkvm_model.h, by default a NIC PHC with cross-timestamping
-  whose PRECISE, EXTENDED and basic modes work) on the fake's virtual
-  system clock, which advances with every reading, and a true offset;
-  the script adds per-mode errnos (persistent or queued), queued garbage
-  and removal.  Sysfs is a real fixture tree created in a temporary
-  directory (pass FAKE_Root() as PHCR_Env.root); list_dir and read_file
-  read it for real, while open/ioctl/close/fstat on the device paths are
-  served by the script.  Used by the phc_reader and doctor tests.
+  Fake PHC backend for tests, linked with -Wl,--wrap for open, close,
+  ioctl, fstat and opendir (FAKE_WRAP in tests/unit/unit.mk): the code
+  under test calls the syscalls as it does in chronyd, and the fake
+  created last answers.  What a device answers comes from the shared
+  device model (tests/model/ptpkvm_model.h, by default a NIC PHC with
+  cross-timestamping whose PRECISE, EXTENDED and basic modes work) on the
+  fake's virtual system clock, which advances with every reading, and a
+  true offset; the script adds per-mode errnos (persistent or queued),
+  queued garbage and removal.  Sysfs is a real fixture tree in a
+  temporary directory: paths under /sys are looked up below it, while
+  paths under /dev are the scripted devices (ENOENT for others).  Used
+  by the phc_reader and doctor tests.
   */
 
 #ifndef FAKE_PHC_H
@@ -43,15 +45,13 @@ typedef struct FAKE_Phc_Record FAKE_Phc;
 /* Device numbers returned by FAKE_AddDevice are 0..FAKE_MAX_DEVICES-1. */
 
 /* Create a fake system with its own temporary fixture root (created
-   immediately, removed by FAKE_Destroy).  seed fixes every random draw. */
+   immediately, removed by FAKE_Destroy); it answers the wrapped calls
+   until destroyed.  seed fixes every random draw. */
 extern FAKE_Phc *FAKE_Create(uint64_t seed);
 extern void FAKE_Destroy(FAKE_Phc *f);
 
-/* Ops table with ctx = f, and the fixture root for PHCR_Env.root. */
-extern const PHCR_Ops *FAKE_Ops(FAKE_Phc *f);
+/* The fixture root (a --root for the doctor). */
 extern const char *FAKE_Root(FAKE_Phc *f);
-/* Convenience: fill env with FAKE_Ops() and FAKE_Root(). */
-extern void FAKE_Env(FAKE_Phc *f, PHCR_Env *env);
 
 /* Fixture tree helpers (paths relative to the root, created with parents).
    FAKE_AddSysfsPtp writes <root>/sys/class/ptp/ptpN/clock_name (with a
@@ -61,8 +61,7 @@ extern int FAKE_WriteFile(FAKE_Phc *f, const char *rel_path,
                           const char *content);
 extern int FAKE_MkDir(FAKE_Phc *f, const char *rel_path);
 
-/* Add a scripted device at path (absolute, without the root prefix, e.g.
-   "/dev/ptp0").  By default it is a PHC with cross_timestamping = 1 whose
+/* Add a scripted device at a path under /dev (e.g. "/dev/ptp0").  By default it is a PHC with cross_timestamping = 1 whose
    PRECISE, EXTENDED and basic modes all work, true offset 0, default
    noise.  Returns the device number or -1. */
 extern int FAKE_AddDevice(FAKE_Phc *f, const char *path);
@@ -100,7 +99,6 @@ typedef struct {
   unsigned long ioctl_mode[PHCR_MODE_COUNT]; /* reading ioctls per mode */
   unsigned long other_ioctls;       /* any other request (e.g. *2) */
   unsigned long device_samples;     /* device readings (hypercalls) */
-  unsigned long read_files, list_dirs, fstats;
 } FAKE_Counters;
 extern void FAKE_GetCounters(FAKE_Phc *f, FAKE_Counters *c);
 /* Requests of the last ioctls, oldest first; returns the number stored. */

@@ -101,7 +101,7 @@ run(int stage, long iters)
   start = now_ns();
   for (i = 0; i < iters; i++) {
     r = readings[i % N_READINGS];
-    PHCR_ValidateReading(&r, NULL);
+    PHCR_ValidateReading(&r);
     if (stage >= 1)
       PHCR_FilterReading(&r, NULL, &s);
     if (stage >= 2) {
@@ -124,17 +124,15 @@ run_reader(long iters)
   FAKE_Phc *f = FAKE_Create(3);
   PHCR_Reader reader;
   PHCR_Config cfg;
-  PHCR_Env env;
   PHCR_Result res;
   double start;
   long i;
 
-  FAKE_Env(f, &env);
   FAKE_AddSysfsPtp(f, 0, "KVM virtual PTP");
   FAKE_AddDevice(f, "/dev/ptp0");
   PHCR_ConfigDefaults(&cfg);
   cfg.flags = PHCR_FLAG_NOCROSSTS | PHCR_FLAG_NOEXTENDED;
-  if (PHCR_Open(&env, "auto", NULL, &cfg, &reader, NULL) != PHCR_OK) {
+  if (PHCR_Open("auto", NULL, &cfg, &reader, NULL) != PHCR_OK) {
     FAKE_Destroy(f);
     return -1.0;
   }

@@ -9,6 +9,9 @@
 # $(BUILD)/ptpkvm-unit/ and runs them.  Target:
 #   ptpkvm-check   the adapter's unit tests                  (CHECK_TARGETS)
 
+# The fake device answers the syscalls of the code under test (fake_phc.h)
+FAKE_WRAP := -Wl,--wrap=open,--wrap=close,--wrap=ioctl,--wrap=fstat,--wrap=opendir
+
 PTPKVM_U_DIR := $(BUILD)/ptpkvm-unit
 PTPKVM_U_NAMES := $(patsubst $(TOP)/tests/unit/%.c,%,$(wildcard $(TOP)/tests/unit/ptpkvm_*_test.c))
 PTPKVM_U_BINS := $(addprefix $(PTPKVM_U_DIR)/,$(PTPKVM_U_NAMES))
@@ -28,7 +31,7 @@ ptpkvm-unit-deps:
 
 $(PTPKVM_U_DIR)/%: $(TOP)/tests/unit/%.c $(PTPKVM_U_SRCS) $(PTPKVM_U_HDRS) | ptpkvm-unit-deps
 	@mkdir -p $(PTPKVM_U_DIR)
-	$(CC) $(PTPKVM_U_CFLAGS) -o $@ $< $(PTPKVM_U_SRCS) \
+	$(CC) $(PTPKVM_U_CFLAGS) $(FAKE_WRAP) -o $@ $< $(PTPKVM_U_SRCS) \
 	  $$(pkg-config --cflags --libs cmocka) -lm
 
 ptpkvm-check: $(PTPKVM_U_BINS)
@@ -107,13 +110,13 @@ phcr-tests: $(PHCR_T_ASAN) $(PHCR_T_PLAIN)
 $(PHCR_T_DIR)/asan/%: $(TOP)/tests/unit/%.c $(PHCR_T_LIBSRCS) $(PHCR_T_FAKE) \
     $(PHCR_T_HDRS) | phcr-deps
 	@mkdir -p $(@D)
-	$(CC) $(PHCR_T_CFLAGS) $(PHCR_T_SANFLAGS) -o $@ $< $(PHCR_T_LIBSRCS) \
+	$(CC) $(PHCR_T_CFLAGS) $(PHCR_T_SANFLAGS) $(FAKE_WRAP) -o $@ $< $(PHCR_T_LIBSRCS) \
 	  $(PHCR_T_FAKE) $(PHCR_T_CMOCKA) -lm
 
 $(PHCR_T_DIR)/plain/%: $(TOP)/tests/unit/%.c $(PHCR_T_LIBSRCS) $(PHCR_T_FAKE) \
     $(PHCR_T_HDRS) | phcr-deps
 	@mkdir -p $(@D)
-	$(CC) $(PHCR_T_CFLAGS) -O1 -o $@ $< $(PHCR_T_LIBSRCS) $(PHCR_T_FAKE) \
+	$(CC) $(PHCR_T_CFLAGS) -O1 $(FAKE_WRAP) -o $@ $< $(PHCR_T_LIBSRCS) $(PHCR_T_FAKE) \
 	  $(PHCR_T_CMOCKA) -lm
 
 # Each program prints cmocka's summary; a failing one fails the target.
@@ -131,11 +134,12 @@ phcr-check-valgrind: $(PHCR_T_PLAIN)
 phcr-check: phcr-check-asan phcr-check-valgrind phcr-fuzz $(PHCR_T_EXAMPLE)
 	@echo "phcr-check: all phc_reader checks passed"
 
-$(PHCR_T_FUZZ): $(TOP)/tests/fuzz/phcr_fuzz.c $(PHCR_T_LIBSRCS) $(PHCR_T_FAKE) \
+# The fuzzer is its own device (it wraps the same calls)
+$(PHCR_T_FUZZ): $(TOP)/tests/fuzz/phcr_fuzz.c $(PHCR_T_LIBSRCS) \
     $(PHCR_T_HDRS) $(wildcard $(TOP)/refclock_ptpkvm_*.[ch]) | phcr-deps
 	@mkdir -p $(@D)
 	clang $(PHCR_T_CFLAGS) -I$(TOP) -O1 -fsanitize=fuzzer,address,undefined \
-	  -fno-sanitize-recover=all -o $@ $< $(PHCR_T_LIBSRCS) $(PHCR_T_FAKE) -lm
+	  -fno-sanitize-recover=all $(FAKE_WRAP) -o $@ $< $(PHCR_T_LIBSRCS) -lm
 
 # The documented example, cut from the page (the C block after "## Example"),
 # built as the page says: public headers and the library only.
@@ -156,7 +160,7 @@ phcr-fuzz: $(PHCR_T_FUZZ)
 $(PHCR_T_BENCH): $(TOP)/tests/unit/phcr_bench.c $(PHCR_T_LIBSRCS) $(PHCR_T_FAKE) \
     $(PHCR_T_HDRS) $(wildcard $(TOP)/refclock_ptpkvm_*.[ch]) | phcr-deps
 	@mkdir -p $(@D)
-	$(CC) -O2 -g -fPIE -fwrapv -D_FORTIFY_SOURCE=2 -std=gnu11 -Wall -Wextra -I$(TOP) \
+	$(CC) -O2 -g -fPIE -fwrapv -D_FORTIFY_SOURCE=2 -std=gnu11 -Wall -Wextra $(FAKE_WRAP) -I$(TOP) \
 	  -I$(TOP)/include -I$(TOP)/phc_reader -I$(TOP)/tests/unit -I$(TOP)/tests/model -o $@ $< \
 	  $(PHCR_T_LIBSRCS) \
 	  $(PHCR_T_FAKE) -lm
