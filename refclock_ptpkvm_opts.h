@@ -17,8 +17,9 @@
   =======================================================================
 
   The driver's options: names, defaults, limits, and parsing with messages
-  naming the valid form.  The one definition of every default and limit;
-  chrony-free, so ptpkvm-doctor links the same parser.
+  naming the valid form.  The table of refclock_ptpkvm_opts.c is the one
+  definition of every default and limit; chrony-free, so ptpkvm-doctor
+  links the same parser.
   */
 
 #ifndef REFCLOCK_PTPKVM_OPTS_H
@@ -28,23 +29,8 @@
 
 #include "phcr.h"
 
-/* Defaults (see docs/configuration.md); samples and reprobe are
-   phc_reader's */
-#define PKP_DEFAULT_STEP 1.0e-3
-#define PKP_DEFAULT_JUMP 1.0e-3
-#define PKP_DEFAULT_CONFIRM 2
-#define PKP_DEFAULT_MAXSTEPS (-1)
-#define PKP_DEFAULT_SENTINEL 0.2
-
-/* Limits, written as the valid forms show them */
-#define PKP_MIN_JUMP 0.00001
-#define PKP_MAX_JUMP 1e9
-#define PKP_MAX_STEP 1e9
+/* Limits that size arrays (the others are in the table) */
 #define PKP_MAX_CONFIRM 10
-#define PKP_MAX_MAXSTEPS 1000000000
-#define PKP_MIN_SENTINEL 0.01
-#define PKP_MAX_SENTINEL 60
-#define PKP_MAX_REPROBE 1e6
 #define PKP_CLOCKNAME_MAX 64
 
 typedef struct {

@@ -57,8 +57,11 @@ typedef struct {
 static void
 jd_defaults(JdConfig *c)
 {
-  c->threshold = PKP_DEFAULT_JUMP;
-  c->confirmations = PKP_DEFAULT_CONFIRM;
+  PKP_Options o;
+
+  PKP_DefaultOptions(&o);
+  c->threshold = o.jump;
+  c->confirmations = o.confirm;
 }
 
 static Jd
