@@ -23,7 +23,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -195,125 +194,61 @@ PKS_MakePath(char *buf, size_t len, const char *socket_path, int index)
 }
 
 /* ================================================== */
-/* Formatting into a fixed buffer; overflow is remembered */
-
-typedef struct {
-  char *buf;
-  size_t len, used;
-  int overflow;
-} Text;
 
 static void
-text_add(Text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-text_add(Text *t, const char *fmt, ...)
+format_status(const PKS_Status *st, FILE *f)
 {
-  va_list ap;
-  int n;
-
-  if (t->overflow)
-    return;
-  va_start(ap, fmt);
-  n = vsnprintf(t->buf + t->used, t->len - t->used, fmt, ap);
-  va_end(ap);
-  if (n < 0 || (size_t)n >= t->len - t->used)
-    t->overflow = 1;
-  else
-    t->used += n;
-}
-
-/* ================================================== */
-/* The whole file; returns its length or -1 if it does not fit */
-
-static int
-format_status(const PKS_Status *st, char *buf, size_t len)
-{
-  Text t = { buf, len, 0, 0 };
   const PKS_Disruption *d;
   int i;
 
-  text_add(&t, "ptpkvm-status %d\n", PKS_FORMAT_VERSION);
-  text_add(&t, "pid %ld\nstate %s\ndevice %s\n", st->pid, st->running ? "running" : "stopped",
-           st->device);
-  text_add(&t, "mode %s\nbest_mode %s\nmode_since %lld.%09ld\nfailing %d\n", st->mode,
-           st->best_mode, (long long)st->mode_since.tv_sec, st->mode_since.tv_nsec,
-           st->failing);
+  fprintf(f, "ptpkvm-status %d\npid %ld\nstate %s\ndevice %s\n", PKS_FORMAT_VERSION, st->pid,
+          st->running ? "running" : "stopped", st->device);
+  fprintf(f, "mode %s\nbest_mode %s\nmode_since %lld.%09ld\nfailing %d\n", st->mode,
+          st->best_mode, (long long)st->mode_since.tv_sec, st->mode_since.tv_nsec,
+          st->failing);
   for (i = 0; i < N_COUNTERS; i++)
-    text_add(&t, "%s %lu\n", counter_names[i],
-             *(const unsigned long *)((const char *)&st->counters + counter_offsets[i]));
+    fprintf(f, "%s %lu\n", counter_names[i],
+            *(const unsigned long *)((const char *)&st->counters + counter_offsets[i]));
   for (i = 0; i < PKS_CAUSE_COUNT; i++)
-    text_add(&t, "disruptions %s %lu\n", cause_names[i], st->disruptions[i]);
+    fprintf(f, "disruptions %s %lu\n", cause_names[i], st->disruptions[i]);
   for (i = 0; (d = PKS_GetDisruption(st, i)); i++)
-    text_add(&t, "disruption %lld.%09ld %+.9f %s %.6f %s %s\n", (long long)d->when.tv_sec,
-             d->when.tv_nsec, d->size, cause_names[d->cause], d->delay,
-             action_names[d->action], d->text);
-  text_add(&t, "end\n");
-
-  return t.overflow ? -1 : (int)t.used;
+    fprintf(f, "disruption %lld.%09ld %+.9f %s %.6f %s %s\n", (long long)d->when.tv_sec,
+            d->when.tv_nsec, d->size, cause_names[d->cause], d->delay,
+            action_names[d->action], d->text);
+  fprintf(f, "end\n");
 }
 
 /* ================================================== */
+/* A temporary file next to path, then rename: a reader sees the old or the
+   new file, never a part.  open and fdopen as chronyd's own files (its
+   seccomp filter allows their calls); chmod, not fchmod, is in the filter
+   and makes the mode independent of the umask. */
 
-static int
-write_all(int fd, const char *buf, size_t len)
-{
-  ssize_t n;
-
-  while (len > 0) {
-    n = write(fd, buf, len);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0)
-      return -errno;
-    buf += n;
-    len -= n;
-  }
-  return 0;
-}
-
-/* ================================================== */
-/* Temporary file next to path, then rename: a reader sees the old or the
-   new file, never a part.  chmod, not fchmod, is in chronyd's seccomp
-   list; it makes the mode independent of the umask. */
-
-static int
-replace_file(const char *path, const char *buf, size_t len)
+int
+PKS_Write(const PKS_Status *st, const char *path)
 {
   char tmp[PKS_NAME_MAX + 16];
-  int fd, err;
+  FILE *f = NULL;
+  int fd, err = 0;
 
   if (snprintf(tmp, sizeof (tmp), "%s.tmp", path) >= (int)sizeof (tmp))
     return -ENAMETOOLONG;
-
   fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-  if (fd < 0)
-    return -errno;
-  err = write_all(fd, buf, len);
-  if (close(fd) < 0 && !err)
+  if (fd < 0 || !(f = fdopen(fd, "w"))) {
     err = -errno;
+    if (fd >= 0)
+      close(fd);
+  } else {
+    format_status(st, f);
+    if ((ferror(f) | fclose(f)) && !(err = -errno))
+      err = -EIO;
+  }
   if (!err && chmod(tmp, 0644) < 0)
     err = -errno;
   if (!err && rename(tmp, path) < 0)
     err = -errno;
   if (err)
     unlink(tmp);
-  return err;
-}
-
-/* ================================================== */
-
-int
-PKS_Write(PKS_Status *st, const char *path)
-{
-  static char buf[PKS_FILE_MAX];
-  int len, err;
-
-  len = format_status(st, buf, sizeof (buf));
-  if (len < 0)
-    return -EOVERFLOW;
-
-  err = replace_file(path, buf, len);
   return err < 0 ? err : 1;
 }
 

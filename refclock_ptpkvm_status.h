@@ -128,7 +128,7 @@ extern int PKS_MakePath(char *buf, size_t len, const char *socket_path, int inde
 
 /* Write the file atomically (a temporary file in the same directory,
    mode 0644, renamed over path).  Returns 1 written, -errno on error. */
-extern int PKS_Write(PKS_Status *st, const char *path);
+extern int PKS_Write(const PKS_Status *st, const char *path);
 
 /* Parse the text of a status file.  Returns 1, or 0 with a message naming
    the line and the problem in err. */
