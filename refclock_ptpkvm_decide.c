@@ -632,35 +632,25 @@ PKD_Process(PKD_State *d, const PKD_Input *in, PKD_Verdict *v)
 PKD_HealthEvent
 PKD_HealthUpdate(PKD_Health *h, int ok, double now)
 {
+  int was_logged = h->failing && h->logged;
+
   if (ok) {
-    if (!h->failing)
-      return PKD_HEALTH_SAME;
     h->failing = 0;
-    if (h->logged)
-      return PKD_HEALTH_RECOVERED;
-    h->unlogged++;
-    return PKD_HEALTH_SAME;
+    return was_logged ? PKD_HEALTH_RECOVERED : PKD_HEALTH_SAME;
   }
 
-  if (h->failing) {
-    h->failures++;
-    if (h->logged || now - h->since < PKD_HEALTH_QUIET)
-      return PKD_HEALTH_SAME;
-  } else {
+  if (!h->failing) {
     h->failing = 1;
     h->logged = 0;
-    h->failures = 1;
+    h->failures = 0;
     h->since = now;
-    if (h->have_logged && now >= h->last_logged &&
-        now - h->last_logged < PKD_HEALTH_QUIET)
-      return PKD_HEALTH_SAME;
   }
+  h->failures++;
+  if (h->logged || (h->since < h->quiet_until && now - h->since < PKD_HEALTH_QUIET))
+    return PKD_HEALTH_SAME;
 
   h->logged = 1;
-  h->have_logged = 1;
-  h->last_logged = now;
-  h->skipped = h->unlogged;
-  h->unlogged = 0;
+  h->quiet_until = now + PKD_HEALTH_QUIET;
   return PKD_HEALTH_FAILING;
 }
 

@@ -168,28 +168,22 @@ extern void PKD_ClockChanged(PKD_State *d, PKD_Change change, double doffset);
 /* ================================================== */
 /* Device/read failures: log one line when they start, one at recovery.
    A failure that starts less than PKD_HEALTH_QUIET seconds after the last
-   logged one is not logged (nor its recovery) unless it lasts that long;
-   the next logged failure says how many were left out. */
+   logged one is logged (with its recovery) only if it lasts that long. */
 
 #define PKD_HEALTH_QUIET 60.0
 
 typedef enum {
   PKD_HEALTH_SAME = 0,
-  PKD_HEALTH_FAILING,     /* failure to log (first after working, or a
-                             quiet one that lasted PKD_HEALTH_QUIET) */
+  PKD_HEALTH_FAILING,     /* failure to log */
   PKD_HEALTH_RECOVERED    /* first success after a logged failure */
 } PKD_HealthEvent;
 
 typedef struct {
   int failing;
   int logged;             /* the current failure was logged */
-  unsigned long failures; /* consecutive failed reads */
-  double since;           /* time of the first failure */
-  int have_logged;
-  double last_logged;     /* time of the last logged failure */
-  unsigned long unlogged; /* failures not logged since then */
-  unsigned long skipped;  /* with PKD_HEALTH_FAILING: failures left out
-                             before this one */
+  unsigned long failures; /* failed reads of the current (or last) failure */
+  double since;           /* time of its first failed read */
+  double quiet_until;     /* a failure starting before is not logged at once */
 } PKD_Health;
 
 extern PKD_HealthEvent PKD_HealthUpdate(PKD_Health *h, int ok, double now);
