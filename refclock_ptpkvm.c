@@ -51,7 +51,7 @@
 #include "util.h"
 
 #include "phcr.h"
-#include "refclock_ptpkvm_decide.h"
+#include "refclock_ptpkvm.h"
 
 #ifndef PTPKVM_CHRONY_VERSION
 #error "PTPKVM_CHRONY_VERSION not defined (chrony-ptpkvm configure patch missing?)"

@@ -16,7 +16,7 @@
 
   =======================================================================
 
-  Implementation of the driver's decisions (see refclock_ptpkvm_decide.h).
+  Implementation of the driver's decisions (see refclock_ptpkvm.h).
   The jump detector keeps the last normal readings of the watched offset,
   estimates offset and drift robustly (medians of the older and newer
   halves, MAD of the residuals) and finds a suspect when a reading's
@@ -35,8 +35,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "refclock_ptpkvm_decide.h"
-#include "phcr.h"
+#include "refclock_ptpkvm.h"
 
 /* Largest value handled as a correction or an option offset (s) */
 #define MAX_CORRECTION 9.0e9

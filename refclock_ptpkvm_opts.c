@@ -17,7 +17,7 @@
   =======================================================================
 
   Parsing and validation of the PTPKVM driver's options (see
-  refclock_ptpkvm_opts.h).  Plain C, no chrony headers, no I/O.
+  refclock_ptpkvm.h).  Plain C, no chrony headers, no I/O.
   */
 
 #include <errno.h>
@@ -27,7 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "refclock_ptpkvm_opts.h"
+#include "refclock_ptpkvm.h"
 
 #define STR_(x) #x
 #define STR(x) STR_(x)

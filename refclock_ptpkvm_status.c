@@ -16,8 +16,8 @@
 
   =======================================================================
 
-  The PTPKVM driver's status file (see refclock_ptpkvm_status.h): the
-  writer and the parser are the only definition of the format.
+  The PTPKVM driver's status file (see refclock_ptpkvm.h): the writer and
+  the parser are the only definition of the format.
   */
 
 #include <errno.h>
@@ -30,7 +30,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "refclock_ptpkvm_status.h"
+#include "refclock_ptpkvm.h"
 
 static const char *const cause_names[PKS_CAUSE_COUNT] = {
   "pause", "host_step", "guest_step", "suspend", "outage", "cold_start", "leap",
