@@ -108,24 +108,6 @@ mono_time(void)
 }
 
 /* ================================================== */
-/* Who moved the clock: REALTIME and BOOTTIME against MONOTONIC (steps move
-   only REALTIME, a suspend moves REALTIME and BOOTTIME) */
-
-static void
-read_clock_offsets(double *rt_mono, double *boot_mono)
-{
-  struct timespec mono, rt, boot;
-
-  if (clock_gettime(CLOCK_MONOTONIC, &mono) < 0 || clock_gettime(CLOCK_REALTIME, &rt) < 0 ||
-      clock_gettime(CLOCK_BOOTTIME, &boot) < 0) {
-    *rt_mono = *boot_mono = 0.0;
-    return;
-  }
-  *rt_mono = UTI_DiffTimespecsToDouble(&rt, &mono);
-  *boot_mono = UTI_DiffTimespecsToDouble(&boot, &mono);
-}
-
-/* ================================================== */
 
 static const char *
 get_option(void *arg, const char *name)
@@ -339,7 +321,7 @@ static void
 make_input(struct ptpkvm_instance *pk, PHCR_Sample *s, int full, double now,
            PKD_Input *in)
 {
-  struct timespec sys = s->sys, phc = s->phc;
+  struct timespec sys = s->sys, phc = s->phc, mono, rt, boot;
   double raw_offset = UTI_DiffTimespecsToDouble(&phc, &sys), offset;
 
   memset(in, 0, sizeof (*in));
@@ -357,7 +339,13 @@ make_input(struct ptpkvm_instance *pk, PHCR_Sample *s, int full, double now,
   else
     in->may_step = 0;
 
-  read_clock_offsets(&in->rt_mono, &in->boot_mono);
+  /* Who moved the clock: REALTIME and BOOTTIME against MONOTONIC (steps
+     move only REALTIME, a suspend moves REALTIME and BOOTTIME) */
+  if (clock_gettime(CLOCK_MONOTONIC, &mono) == 0 && clock_gettime(CLOCK_REALTIME, &rt) == 0 &&
+      clock_gettime(CLOCK_BOOTTIME, &boot) == 0) {
+    in->rt_mono = UTI_DiffTimespecsToDouble(&rt, &mono);
+    in->boot_mono = UTI_DiffTimespecsToDouble(&boot, &mono);
+  }
 }
 
 /* ================================================== */
@@ -383,20 +371,6 @@ log_jump(struct ptpkvm_instance *pk, const PKD_Verdict *v, int stepped)
         "%s: offset to the host clock changed by %+.6f seconds (%s, %s); %s%s", pk->name,
         v->jump, PKS_CauseText(v->cause), when, flushed ? "samples dropped, " : "",
         v->action == PKS_ACTION_STEP ? "could not step the clock, slewing" : v->why);
-}
-
-/* ================================================== */
-/* The status file lives next to chronyd's command socket: chronyd creates
-   that directory (the run directory) writable for its -u user */
-
-static void
-init_status(struct ptpkvm_instance *pk)
-{
-  char path[PKS_NAME_MAX];
-
-  PKS_Init(&pk->status, (long)getpid(), pk->spec);
-  if (PKS_MakePath(path, sizeof (path), CNF_GetBindCommandPath(), pk->line - 1))
-    pk->status_path = Strdup(path);
 }
 
 /* ================================================== */
@@ -573,7 +547,7 @@ ptpkvm_initialise(RCL_Instance instance)
 {
   static int lines = 0;
   struct ptpkvm_instance *pk;
-  char *spec, err[512];
+  char *spec, text[512];         /* a message, then the status file's path */
 
   pk = MallocNew(struct ptpkvm_instance);
   memset(pk, 0, sizeof (*pk));
@@ -581,12 +555,12 @@ ptpkvm_initialise(RCL_Instance instance)
   pk->line = ++lines;
 
   RCL_CheckDriverOptions(instance, PKP_OptionNames());
-  if (!PKP_ParseOptions(&pk->opts, get_option, instance, err, sizeof (err)))
-    LOG_FATAL("%s", err);
+  if (!PKP_ParseOptions(&pk->opts, get_option, instance, text, sizeof (text)))
+    LOG_FATAL("%s", text);
 
   spec = RCL_GetDriverParameter(instance);
-  if (!PHCR_CheckSpec(spec, err, sizeof (err)))
-    LOG_FATAL("refclock PTPKVM: %s", err);
+  if (!PHCR_CheckSpec(spec, text, sizeof (text)))
+    LOG_FATAL("refclock PTPKVM: %s", text);
   pk->spec = Strdup(spec);
   snprintf(pk->name, sizeof (pk->name), "PTPKVM %s", pk->spec);
 
@@ -596,7 +570,12 @@ ptpkvm_initialise(RCL_Instance instance)
 
   RCL_SetDriverData(instance, pk);
   LCL_AddParameterChangeHandler(clock_changed, pk);
-  init_status(pk);
+
+  /* The status file lives next to chronyd's command socket: chronyd
+     creates that directory (the run directory) writable for its -u user */
+  PKS_Init(&pk->status, (long)getpid(), pk->spec);
+  if (PKS_MakePath(text, sizeof (text), CNF_GetBindCommandPath(), pk->line - 1))
+    pk->status_path = Strdup(text);
   pk->next = instances;
   instances = pk;
 

@@ -670,15 +670,8 @@ PKD_Backoff(int n, double first, double max)
 int
 PKD_SentinelDue(const PKP_Options *opts, double interval, double since, int usable)
 {
-  double margin;
+  double margin = opts->sentinel / 2.0;
 
-  if (opts->sentinel <= 0.0 || !usable)
-    return 0;
-
-  margin = opts->sentinel / 2.0;
-  if (since < margin)
-    return 0;
-  if (fabs(since - interval) < margin)
-    return 0;
-  return 1;
+  return opts->sentinel > 0.0 && usable && since >= margin &&
+         fabs(since - interval) >= margin;
 }
