@@ -72,11 +72,6 @@ typedef struct {
    the same table as the valid forms */
 extern const char **PKP_OptionNames(void);
 
-/* Valid form of an option, e.g. "samples=<1-25>", or NULL if unknown */
-extern const char *PKP_OptionForm(const char *name);
-
-extern void PKP_DefaultOptions(PKP_Options *opts);
-
 /* Return the value of an option: "" for a bare flag, NULL if absent */
 typedef const char *(*PKP_OptionGetter)(void *arg, const char *name);
 

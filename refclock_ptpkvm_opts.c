@@ -73,38 +73,24 @@ static const Option options[] = {
   { "reprobe", SECONDS, FIELD(reprobe), PHCR_DEFAULT_REPROBE, 0.0, MAX_REPROBE, 1,
     "reprobe=<seconds, 0 = never, up to " STR(MAX_REPROBE) ">" },
   { "clockname", NAME, FIELD(clockname), 0, 0, 0, 0,
-    "clockname=<clock_name of 1-63 characters, '_' for space>" },
-  { NULL }
+    "clockname=<clock_name of 1-63 characters, '_' for space>" }
 };
+
+#define N_OPTIONS (int)(sizeof (options) / sizeof (options[0]))
 
 /* ================================================== */
 
 const char **
 PKP_OptionNames(void)
 {
-  static const char *names[sizeof (options) / sizeof (options[0])];
+  static const char *names[N_OPTIONS + 1];
   int i;
 
-  for (i = 0; options[i].name; i++)
+  for (i = 0; i < N_OPTIONS; i++)
     names[i] = options[i].name;
   names[i] = NULL;
 
   return names;
-}
-
-/* ================================================== */
-
-const char *
-PKP_OptionForm(const char *name)
-{
-  int i;
-
-  for (i = 0; name && options[i].name; i++) {
-    if (!strcmp(options[i].name, name))
-      return options[i].form;
-  }
-
-  return NULL;
 }
 
 /* ================================================== */
@@ -122,13 +108,13 @@ set_value(PKP_Options *opts, const Option *o, double x)
 
 /* ================================================== */
 
-void
-PKP_DefaultOptions(PKP_Options *opts)
+static void
+default_options(PKP_Options *opts)
 {
   const Option *o;
 
   memset(opts, 0, sizeof (*opts));
-  for (o = options; o->name; o++)
+  for (o = options; o < options + N_OPTIONS; o++)
     set_value(opts, o, o->def);
 }
 
@@ -169,11 +155,11 @@ PKP_ParseOptions(PKP_Options *opts, PKP_OptionGetter get, void *arg, char *err,
   double x;
   size_t i;
 
-  PKP_DefaultOptions(opts);
+  default_options(opts);
   if (err_len > 0)
     err[0] = '\0';
 
-  for (o = options; o->name; o++) {
+  for (o = options; o < options + N_OPTIONS; o++) {
     if (!(v = get(arg, o->name)))
       continue;
     if (!check_value(o, v, &x)) {

@@ -68,7 +68,7 @@ setup(void **state)
   static Guest g;
 
   memset(&g, 0, sizeof (g));
-  PKP_DefaultOptions(&g.opts);
+  default_options(&g.opts);
   g.now = 100.0;
   g.rt_mono = 1.7e9;
   g.boot_mono = 10.0;
@@ -560,7 +560,7 @@ test_jump_action(void **state)
   PKD_Input in = { .normal_mode = 1, .may_step = 1, .full = 1 };
   const char *why;
 
-  PKP_DefaultOptions(&o);
+  default_options(&o);
   PKD_Init(&d, &o, 0.0);
 
   assert_int_equal(jump_action(&d, &in, 360.0, &why), PKS_ACTION_STEP);
@@ -619,7 +619,7 @@ test_quality(void **state)
   PKD_State q;
   int i;
 
-  PKP_DefaultOptions(&o);
+  default_options(&o);
   PKD_Init(&q, &o, 0.0);
 
   /* Warm-up: everything is good */
@@ -728,7 +728,7 @@ test_sentinel(void **state)
   PKP_Options o;
   int i, due;
 
-  PKP_DefaultOptions(&o);
+  default_options(&o);
 
   assert_int_equal(PKD_SentinelDue(&o, 1.0, 0.2, 1), 1);
   assert_int_equal(PKD_SentinelDue(&o, 1.0, 0.8, 1), 1);

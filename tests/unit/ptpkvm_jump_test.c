@@ -59,7 +59,7 @@ jd_defaults(JdConfig *c)
 {
   PKP_Options o;
 
-  PKP_DefaultOptions(&o);
+  default_options(&o);
   c->threshold = o.jump;
   c->confirmations = o.confirm;
 }
@@ -70,7 +70,7 @@ jd_create(const JdConfig *c)
   Jd j = calloc(1, sizeof (*j));
 
   assert_non_null(j);
-  PKP_DefaultOptions(&j->opts);
+  default_options(&j->opts);
   if (c) {
     j->opts.jump = c->threshold;
     j->opts.confirm = c->confirmations;
