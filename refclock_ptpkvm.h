@@ -114,8 +114,7 @@ typedef enum {
   PKS_ACTION_FLUSH,       /* drop all samples as after an unknown step */
   PKS_ACTION_STEP,        /* flush, then step the clock */
   PKS_ACTION_ADD,         /* give the reading to chronyd */
-  PKS_ACTION_CONFIRM,     /* a suspect jump: read again at once */
-  PKS_ACTION_COUNT
+  PKS_ACTION_CONFIRM      /* a suspect jump: read again at once */
 } PKS_Action;
 
 typedef struct {
@@ -187,10 +186,6 @@ extern int PKS_Parse(const char *text, PKS_Status *st, char *err, size_t err_len
 
 /* ================================================== */
 /* Decisions */
-
-/* Shortest time without a good reading, with failed reads in it, after
-   which the next reading is judged as at a cold start */
-#define PKD_OUTAGE_MIN 2.0
 
 /* After a flush, poll this many times at this interval (s): chronyd
    selects a source with at least 3 samples, so it is synchronised again

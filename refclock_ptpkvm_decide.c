@@ -37,6 +37,10 @@
 
 #include "refclock_ptpkvm.h"
 
+/* Shortest time without a good reading, with failed reads in it, after
+   which the next reading is judged as at a cold start */
+#define OUTAGE_MIN 2.0
+
 /* Largest value handled as a correction or an option offset (s) */
 #define MAX_CORRECTION 9.0e9
 
@@ -477,10 +481,8 @@ PKD_ClockChanged(PKD_State *d, PKD_Change change, double doffset)
         restart(d, 1);
       break;
     default:
-      if (!isfinite(doffset) || fabs(doffset) >= MAX_CORRECTION)
-        restart(d, 1);
-      else if (d->fed)
-        d->adjusted_ns += llround(doffset * 1.0e9);
+      if (d->fed)
+        d->adjusted_ns += to_ns(doffset);
       break;
   }
 }
@@ -510,7 +512,7 @@ track_clocks(PKD_State *d, const PKD_Input *in)
 static void
 check_outage(PKD_State *d, double now)
 {
-  if (d->failed && now - d->last_good >= PKD_OUTAGE_MIN) {
+  if (d->failed && now - d->last_good >= OUTAGE_MIN) {
     d->gap = now - d->last_good;
     restart(d, 1);
   }
