@@ -37,10 +37,6 @@
 
 #include "refclock_ptpkvm.h"
 
-/* Shortest time without a good reading, with failed reads in it, after
-   which the next reading is judged as at a cold start */
-#define OUTAGE_MIN 2.0
-
 /* Largest value handled as a correction or an option offset (s) */
 #define MAX_CORRECTION 9.0e9
 
@@ -508,6 +504,10 @@ track_clocks(PKD_State *d, const PKD_Input *in)
 /* ================================================== */
 /* An outage of readings makes the history useless: judge the next reading
    as at a cold start */
+
+/* Shortest time without a good reading, with failed reads in it, after
+   which the next reading is judged as at a cold start */
+#define OUTAGE_MIN 2.0
 
 static void
 check_outage(PKD_State *d, double now)
