@@ -51,7 +51,7 @@
 #include "util.h"
 
 #include "phcr.h"
-#include "refclock_ptpkvm_decide.h"
+#include "refclock_ptpkvm.h"
 
 #ifndef PTPKVM_CHRONY_VERSION
 #error "PTPKVM_CHRONY_VERSION not defined (chrony-ptpkvm configure patch missing?)"
@@ -64,25 +64,20 @@ struct ptpkvm_instance {
   PKP_Options opts;
   PHCR_Reader reader;           /* NULL until the device was found */
   dev_t dev_rdev;               /* device number of the device, or 0 */
-  PKD_State decide;
-
-  int open_failures;            /* consecutive failed open/reopen attempts */
-  double next_open;             /* monotonic time of the next attempt */
   int gone;                     /* the open device went away */
-  int waiting_logged;
   int ignored;                  /* another line reads the device */
   int line;                     /* 1 for the first PTPKVM line, ... */
+  PKD_State decide;
 
+  int failures;                 /* consecutive failed opens, or reads */
+  double next_try;              /* with failures: monotonic time of the next */
+  PKD_Health health;            /* of the reads, for the log */
   int transient_fallback;       /* the last mode change was a transient
                                    fallback */
-  int read_failures;            /* consecutive failed reads */
-  double next_read;             /* with read_failures: time of the next try */
 
   double interval;              /* driver poll interval (s) */
   double last_full;             /* monotonic time of the last full read */
-
   SCH_TimeoutID sentinel_id;
-  PKD_Health health;
 
   unsigned long dropped;        /* samples dropped for their quality */
   struct ptpkvm_instance *next; /* list of all PTPKVM instances */
@@ -113,41 +108,11 @@ mono_time(void)
 }
 
 /* ================================================== */
-/* Who moved the clock: REALTIME and BOOTTIME against MONOTONIC (steps move
-   only REALTIME, a suspend moves REALTIME and BOOTTIME) */
-
-static void
-read_clock_offsets(double *rt_mono, double *boot_mono)
-{
-  struct timespec mono, rt, boot;
-
-  if (clock_gettime(CLOCK_MONOTONIC, &mono) < 0 || clock_gettime(CLOCK_REALTIME, &rt) < 0 ||
-      clock_gettime(CLOCK_BOOTTIME, &boot) < 0) {
-    *rt_mono = *boot_mono = 0.0;
-    return;
-  }
-  *rt_mono = UTI_DiffTimespecsToDouble(&rt, &mono);
-  *boot_mono = UTI_DiffTimespecsToDouble(&boot, &mono);
-}
-
-/* ================================================== */
 
 static const char *
 get_option(void *arg, const char *name)
 {
   return RCL_GetDriverOption((RCL_Instance)arg, (char *)name);
-}
-
-/* ================================================== */
-
-static void
-parse_options(struct ptpkvm_instance *pk)
-{
-  char err[512];
-
-  RCL_CheckDriverOptions(pk->rcl, PKP_OptionNames());
-  if (!PKP_ParseOptions(&pk->opts, get_option, pk->rcl, err, sizeof (err)))
-    LOG_FATAL("%s", err);
 }
 
 /* ================================================== */
@@ -208,8 +173,8 @@ log_open(struct ptpkvm_instance *pk, const PHCR_Discovery *disc, int reopen)
   /* The reason starts with the path already named */
   if (!strncmp(why, path, len) && !strncmp(why + len, ": ", 2))
     why += len + 2;
-  if (pk->open_failures > 0)
-    snprintf(attempts, sizeof (attempts), ", found after %d attempts", pk->open_failures + 1);
+  if (pk->failures > 0)
+    snprintf(attempts, sizeof (attempts), ", found after %d attempts", pk->failures + 1);
 
   /* A given path may lead to another PHC (e.g. a NIC's): say it loudly */
   foreign = disc->clock_name[0] && strcmp(disc->clock_name, want);
@@ -237,7 +202,7 @@ ensure_device(struct ptpkvm_instance *pk, double now)
   if (pk->reader && !pk->gone)
     return 1;
   PKD_ReadFailed(&pk->decide);
-  if (pk->open_failures > 0 && now < pk->next_open)
+  if (pk->failures > 0 && now < pk->next_try)
     return 0;
 
   memset(&disc, 0, sizeof (disc));
@@ -255,86 +220,54 @@ ensure_device(struct ptpkvm_instance *pk, double now)
     if (!check_duplicate(pk, &disc))
       return 0;
     log_open(pk, &disc, pk->gone);
-    pk->open_failures = 0;
-    pk->waiting_logged = 0;
+    pk->failures = 0;
     pk->gone = 0;
-    pk->read_failures = 0;
     return 1;
   }
 
-  pk->open_failures++;
-  pk->next_open = now + PKD_Backoff(pk->open_failures, PKD_OPEN_DELAY, PKD_OPEN_DELAY_MAX);
+  pk->failures++;
+  pk->next_try = now + PKD_Backoff(pk->failures, PKD_OPEN_DELAY, PKD_OPEN_DELAY_MAX);
 
-  if (!pk->waiting_logged) {
+  /* The first failure says it waits, unless the failed read said so */
+  if (pk->failures == 1 && !(pk->gone && pk->health.logged))
     LOG(LOGS_WARN, "%s: %s (%s); source unreachable, waiting for the device",
         pk->name, PHCR_ErrorString(err), disc.error[0] ? disc.error : PHCR_ErrorName(err));
-    pk->waiting_logged = 1;
-  } else {
-    DEBUG_LOG("%s: open attempt %d failed: %s", pk->name, pk->open_failures,
+  else
+    DEBUG_LOG("%s: open attempt %d failed: %s", pk->name, pk->failures,
               PHCR_ErrorString(err));
-  }
 
   return 0;
 }
 
 /* ================================================== */
-
-static const char *
-skipped_text(const PKD_Health *h)
-{
-  static char buf[96];
-
-  if (!h->skipped)
-    return "";
-  snprintf(buf, sizeof (buf), " (%lu brief failures since the last report not logged)",
-           h->skipped);
-  return buf;
-}
-
-/* ================================================== */
-/* The first successful read names a better mode that failed */
+/* A change of the reading mode, and at the first read a better mode that
+   failed.  A fallback for a transient error of the better mode (retried at
+   the next read) and the return from it are not news. */
 
 static void
-log_first_mode(struct ptpkvm_instance *pk, const PHCR_Result *res)
+log_mode(struct ptpkvm_instance *pk, const PHCR_Result *res)
 {
   PHCR_Mode better = PHCR_MODE_NONE, m;
+  PHCR_Error why;
   char again[48] = "";
+  int transient;
 
   for (m = res->mode + 1; m < PHCR_MODE_COUNT; m++) {
     if (res->attempt[m].attempts > 0 && res->attempt[m].error != PHCR_OK)
       better = m;
   }
-  if (better == PHCR_MODE_NONE)
+  why = res->attempt[better].error;
+  transient = better != PHCR_MODE_NONE ? why == PHCR_ERR_RETRY : pk->transient_fallback;
+  pk->transient_fallback = better != PHCR_MODE_NONE && why == PHCR_ERR_RETRY;
+  if (transient || (res->prev_mode == PHCR_MODE_NONE && better == PHCR_MODE_NONE))
     return;
 
-  if (PHCR_GetBestMode(pk->reader) > res->mode && pk->opts.reprobe > 0.0)
+  if (better != PHCR_MODE_NONE && PHCR_GetBestMode(pk->reader) > res->mode &&
+      pk->opts.reprobe > 0.0)
     snprintf(again, sizeof (again), "; tried again every %.0f s", pk->opts.reprobe);
-  LOG(LOGS_INFO, "%s: reading in mode %s (%s: %s%s)", pk->name, PHCR_ModeName(res->mode),
-      PHCR_ModeName(better), PHCR_ErrorString(res->attempt[better].error), again);
-}
-
-/* ================================================== */
-/* A mode change.  A fallback for a transient error of the better mode
-   (retried at the next read) and the return from it are not news. */
-
-static void
-log_mode_change(struct ptpkvm_instance *pk, const PHCR_Result *res)
-{
-  PHCR_Mode better = res->prev_mode > res->mode ? res->prev_mode : res->mode;
-  PHCR_Error why = res->attempt[better].error;
-  int transient = res->mode < res->prev_mode ? why == PHCR_ERR_RETRY : pk->transient_fallback;
-
-  pk->transient_fallback = res->mode < res->prev_mode && why == PHCR_ERR_RETRY;
-  if (transient) {
-    DEBUG_LOG("%s: reading mode %s -> %s%s%s", pk->name, PHCR_ModeName(res->prev_mode),
-              PHCR_ModeName(res->mode), why != PHCR_OK ? ", " : "",
-              why != PHCR_OK ? PHCR_ErrorString(why) : "");
-    return;
-  }
-  LOG(LOGS_INFO, "%s: reading mode %s -> %s%s%s", pk->name,
-      PHCR_ModeName(res->prev_mode), PHCR_ModeName(res->mode),
-      res->mode < res->prev_mode ? ", " : "",
-      res->mode < res->prev_mode ? PHCR_ErrorString(why) : "");
+  LOG(LOGS_INFO, "%s: reading mode %s -> %s%s%s%s", pk->name, PHCR_ModeName(res->prev_mode),
+      PHCR_ModeName(res->mode), better != PHCR_MODE_NONE ? ", " : "",
+      better != PHCR_MODE_NONE ? PHCR_ErrorString(why) : "", again);
 }
 
 /* ================================================== */
@@ -348,10 +281,8 @@ account_read(struct ptpkvm_instance *pk, PHCR_Error err, const PHCR_Result *res,
   PKD_HealthEvent ev;
   char since[64] = "", errno_text[32] = "";
 
-  if (err == PHCR_OK && res->prev_mode == PHCR_MODE_NONE)
-    log_first_mode(pk, res);
-  else if (err == PHCR_OK && res->mode_changed)
-    log_mode_change(pk, res);
+  if (err == PHCR_OK && (res->prev_mode == PHCR_MODE_NONE || res->mode_changed))
+    log_mode(pk, res);
 
   ev = PKD_HealthUpdate(&pk->health, err == PHCR_OK, now);
   if (ev == PKD_HEALTH_FAILING) {
@@ -360,28 +291,26 @@ account_read(struct ptpkvm_instance *pk, PHCR_Error err, const PHCR_Result *res,
                now - pk->health.since);
     if (res->sys_errno)
       snprintf(errno_text, sizeof (errno_text), " (errno %d)", res->sys_errno);
-    LOG(LOGS_WARN, "%s: reading failed%s: %s%s; source unreachable until it works%s",
-        pk->name, since, PHCR_ErrorString(err), errno_text, skipped_text(&pk->health));
+    LOG(LOGS_WARN, "%s: reading failed%s: %s%s; source unreachable until it works",
+        pk->name, since, PHCR_ErrorString(err), errno_text);
   } else if (ev == PKD_HEALTH_RECOVERED) {
     LOG(LOGS_INFO, "%s: reading works again in mode %s after %lu failed reads in %.1f s",
         pk->name, PHCR_ModeName(res->mode), pk->health.failures, now - pk->health.since);
   }
 
   if (err == PHCR_OK) {
-    pk->read_failures = 0;
+    pk->failures = 0;
     return;
   }
 
   PKD_ReadFailed(&pk->decide);
-  pk->read_failures++;
-  pk->next_read = now + PKD_Backoff(pk->read_failures, PKD_READ_DELAY, PKD_READ_DELAY_MAX);
+  pk->failures++;
+  pk->next_try = now + PKD_Backoff(pk->failures, PKD_READ_DELAY, PKD_READ_DELAY_MAX);
 
+  /* Reopen at the next poll */
   if (err == PHCR_ERR_GONE && !pk->gone) {
-    /* Reopen at the next poll.  If the failure line was left out (a brief
-       failure shortly before), the first failed reopen says it waits. */
     pk->gone = 1;
-    pk->open_failures = 0;
-    pk->waiting_logged = pk->health.logged;
+    pk->failures = 0;
   }
 }
 
@@ -392,7 +321,7 @@ static void
 make_input(struct ptpkvm_instance *pk, PHCR_Sample *s, int full, double now,
            PKD_Input *in)
 {
-  struct timespec sys = s->sys, phc = s->phc;
+  struct timespec sys = s->sys, phc = s->phc, mono, rt, boot;
   double raw_offset = UTI_DiffTimespecsToDouble(&phc, &sys), offset;
 
   memset(in, 0, sizeof (*in));
@@ -410,7 +339,13 @@ make_input(struct ptpkvm_instance *pk, PHCR_Sample *s, int full, double now,
   else
     in->may_step = 0;
 
-  read_clock_offsets(&in->rt_mono, &in->boot_mono);
+  /* Who moved the clock: REALTIME and BOOTTIME against MONOTONIC (steps
+     move only REALTIME, a suspend moves REALTIME and BOOTTIME) */
+  if (clock_gettime(CLOCK_MONOTONIC, &mono) == 0 && clock_gettime(CLOCK_REALTIME, &rt) == 0 &&
+      clock_gettime(CLOCK_BOOTTIME, &boot) == 0) {
+    in->rt_mono = UTI_DiffTimespecsToDouble(&rt, &mono);
+    in->boot_mono = UTI_DiffTimespecsToDouble(&boot, &mono);
+  }
 }
 
 /* ================================================== */
@@ -436,20 +371,6 @@ log_jump(struct ptpkvm_instance *pk, const PKD_Verdict *v, int stepped)
         "%s: offset to the host clock changed by %+.6f seconds (%s, %s); %s%s", pk->name,
         v->jump, PKS_CauseText(v->cause), when, flushed ? "samples dropped, " : "",
         v->action == PKS_ACTION_STEP ? "could not step the clock, slewing" : v->why);
-}
-
-/* ================================================== */
-/* The status file lives next to chronyd's command socket: chronyd creates
-   that directory (the run directory) writable for its -u user */
-
-static void
-init_status(struct ptpkvm_instance *pk)
-{
-  char path[PKS_NAME_MAX];
-
-  PKS_Init(&pk->status, (long)getpid(), pk->spec);
-  if (PKS_MakePath(path, sizeof (path), CNF_GetBindCommandPath(), pk->line - 1))
-    pk->status_path = Strdup(path);
 }
 
 /* ================================================== */
@@ -601,7 +522,7 @@ sentinel_timeout(void *arg)
 
   now = mono_time();
   if (!PKD_SentinelDue(&pk->opts, pk->interval, now - pk->last_full,
-                       pk->reader && !pk->gone && pk->read_failures == 0))
+                       pk->reader && !pk->gone && pk->failures == 0))
     return;
 
   err = PHCR_ReadSentinel(pk->reader, now, &res);
@@ -620,38 +541,26 @@ sentinel_timeout(void *arg)
 }
 
 /* ================================================== */
-/* Sentinels run on the full reads' grid (full read + k x sentinel), so that
-   they never leave a longer gap than their interval before a full read,
-   also after a burst moved the polls */
-
-static void
-restart_sentinel(struct ptpkvm_instance *pk)
-{
-  if (!pk->sentinel_id)
-    return;
-  SCH_RemoveTimeout(pk->sentinel_id);
-  pk->sentinel_id = SCH_AddTimeoutByDelay(pk->opts.sentinel, sentinel_timeout, pk);
-}
-
-/* ================================================== */
 
 static int
 ptpkvm_initialise(RCL_Instance instance)
 {
   static int lines = 0;
   struct ptpkvm_instance *pk;
-  char *spec, err[PHCR_ERRTEXT_MAX];
+  char *spec, text[512];         /* a message, then the status file's path */
 
   pk = MallocNew(struct ptpkvm_instance);
   memset(pk, 0, sizeof (*pk));
   pk->rcl = instance;
   pk->line = ++lines;
 
-  parse_options(pk);
+  RCL_CheckDriverOptions(instance, PKP_OptionNames());
+  if (!PKP_ParseOptions(&pk->opts, get_option, instance, text, sizeof (text)))
+    LOG_FATAL("%s", text);
 
   spec = RCL_GetDriverParameter(instance);
-  if (!PHCR_CheckSpec(spec, err, sizeof (err)))
-    LOG_FATAL("refclock PTPKVM: %s", err);
+  if (!PHCR_CheckSpec(spec, text, sizeof (text)))
+    LOG_FATAL("refclock PTPKVM: %s", text);
   pk->spec = Strdup(spec);
   snprintf(pk->name, sizeof (pk->name), "PTPKVM %s", pk->spec);
 
@@ -661,7 +570,12 @@ ptpkvm_initialise(RCL_Instance instance)
 
   RCL_SetDriverData(instance, pk);
   LCL_AddParameterChangeHandler(clock_changed, pk);
-  init_status(pk);
+
+  /* The status file lives next to chronyd's command socket: chronyd
+     creates that directory (the run directory) writable for its -u user */
+  PKS_Init(&pk->status, (long)getpid(), pk->spec);
+  if (PKS_MakePath(text, sizeof (text), CNF_GetBindCommandPath(), pk->line - 1))
+    pk->status_path = Strdup(text);
   pk->next = instances;
   instances = pk;
 
@@ -713,38 +627,33 @@ ptpkvm_finalise(RCL_Instance instance)
 /* ================================================== */
 
 static int
-poll_device(struct ptpkvm_instance *pk)
-{
-  PHCR_Result res;
-  PHCR_Error err;
-  double now;
-  int full;
-
-  /* While reads fail, try again after a growing delay with a single-ioctl
-     probe: every failed hypercall makes the guest kernel log a line */
-  now = mono_time();
-  if (!ensure_device(pk, now) || (pk->read_failures > 0 && now < pk->next_read))
-    return 0;
-  full = pk->read_failures == 0;
-  err = full ? PHCR_Read(pk->reader, 0, now, &res) : PHCR_ReadProbe(pk->reader, now, &res);
-  account_read(pk, err, &res, now);
-  if (err != PHCR_OK)
-    return 0;
-
-  pk->last_full = now;
-  restart_sentinel(pk);
-  return process_read(pk, &res, now, full);
-}
-
-/* ================================================== */
-
-static int
 ptpkvm_poll(RCL_Instance instance)
 {
   struct ptpkvm_instance *pk = RCL_GetDriverData(instance);
-  int r;
+  PHCR_Result res;
+  PHCR_Error err;
+  double now = mono_time();
+  int full, r = 0;
 
-  r = poll_device(pk);
+  /* While reads fail, try again after a growing delay with a single-ioctl
+     probe: every failed hypercall makes the guest kernel log a line */
+  if (ensure_device(pk, now) && !(pk->failures > 0 && now < pk->next_try)) {
+    full = pk->failures == 0;
+    err = full ? PHCR_Read(pk->reader, 0, now, &res) : PHCR_ReadProbe(pk->reader, now, &res);
+    account_read(pk, err, &res, now);
+    if (err == PHCR_OK) {
+      pk->last_full = now;
+      /* Sentinels run on the full reads' grid (full read + k x sentinel),
+         so that they never leave a longer gap than their interval before
+         a full read, also after a burst moved the polls */
+      if (pk->sentinel_id) {
+        SCH_RemoveTimeout(pk->sentinel_id);
+        pk->sentinel_id = SCH_AddTimeoutByDelay(pk->opts.sentinel, sentinel_timeout, pk);
+      }
+      r = process_read(pk, &res, now, full);
+    }
+  }
+
   write_status(pk, 0);
   return r;
 }

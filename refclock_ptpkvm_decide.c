@@ -16,7 +16,7 @@
 
   =======================================================================
 
-  Implementation of the driver's decisions (see refclock_ptpkvm_decide.h).
+  Implementation of the driver's decisions (see refclock_ptpkvm.h).
   The jump detector keeps the last normal readings of the watched offset,
   estimates offset and drift robustly (medians of the older and newer
   halves, MAD of the residuals) and finds a suspect when a reading's
@@ -35,8 +35,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "refclock_ptpkvm_decide.h"
-#include "phcr.h"
+#include "refclock_ptpkvm.h"
 
 /* Largest value handled as a correction or an option offset (s) */
 #define MAX_CORRECTION 9.0e9
@@ -478,10 +477,8 @@ PKD_ClockChanged(PKD_State *d, PKD_Change change, double doffset)
         restart(d, 1);
       break;
     default:
-      if (!isfinite(doffset) || fabs(doffset) >= MAX_CORRECTION)
-        restart(d, 1);
-      else if (d->fed)
-        d->adjusted_ns += llround(doffset * 1.0e9);
+      if (d->fed)
+        d->adjusted_ns += to_ns(doffset);
       break;
   }
 }
@@ -508,10 +505,14 @@ track_clocks(PKD_State *d, const PKD_Input *in)
 /* An outage of readings makes the history useless: judge the next reading
    as at a cold start */
 
+/* Shortest time without a good reading, with failed reads in it, after
+   which the next reading is judged as at a cold start */
+#define OUTAGE_MIN 2.0
+
 static void
 check_outage(PKD_State *d, double now)
 {
-  if (d->failed && now - d->last_good >= PKD_OUTAGE_MIN) {
+  if (d->failed && now - d->last_good >= OUTAGE_MIN) {
     d->gap = now - d->last_good;
     restart(d, 1);
   }
@@ -632,35 +633,25 @@ PKD_Process(PKD_State *d, const PKD_Input *in, PKD_Verdict *v)
 PKD_HealthEvent
 PKD_HealthUpdate(PKD_Health *h, int ok, double now)
 {
+  int was_logged = h->failing && h->logged;
+
   if (ok) {
-    if (!h->failing)
-      return PKD_HEALTH_SAME;
     h->failing = 0;
-    if (h->logged)
-      return PKD_HEALTH_RECOVERED;
-    h->unlogged++;
-    return PKD_HEALTH_SAME;
+    return was_logged ? PKD_HEALTH_RECOVERED : PKD_HEALTH_SAME;
   }
 
-  if (h->failing) {
-    h->failures++;
-    if (h->logged || now - h->since < PKD_HEALTH_QUIET)
-      return PKD_HEALTH_SAME;
-  } else {
+  if (!h->failing) {
     h->failing = 1;
     h->logged = 0;
-    h->failures = 1;
+    h->failures = 0;
     h->since = now;
-    if (h->have_logged && now >= h->last_logged &&
-        now - h->last_logged < PKD_HEALTH_QUIET)
-      return PKD_HEALTH_SAME;
   }
+  h->failures++;
+  if (h->logged || (h->since < h->quiet_until && now - h->since < PKD_HEALTH_QUIET))
+    return PKD_HEALTH_SAME;
 
   h->logged = 1;
-  h->have_logged = 1;
-  h->last_logged = now;
-  h->skipped = h->unlogged;
-  h->unlogged = 0;
+  h->quiet_until = now + PKD_HEALTH_QUIET;
   return PKD_HEALTH_FAILING;
 }
 
@@ -681,15 +672,8 @@ PKD_Backoff(int n, double first, double max)
 int
 PKD_SentinelDue(const PKP_Options *opts, double interval, double since, int usable)
 {
-  double margin;
+  double margin = opts->sentinel / 2.0;
 
-  if (opts->sentinel <= 0.0 || !usable)
-    return 0;
-
-  margin = opts->sentinel / 2.0;
-  if (since < margin)
-    return 0;
-  if (fabs(since - interval) < margin)
-    return 0;
-  return 1;
+  return opts->sentinel > 0.0 && usable && since >= margin &&
+         fabs(since - interval) >= margin;
 }

@@ -17,49 +17,76 @@
   =======================================================================
 
   Parsing and validation of the PTPKVM driver's options (see
-  refclock_ptpkvm_opts.h).  Plain C, no chrony headers, no I/O.
+  refclock_ptpkvm.h).  Plain C, no chrony headers, no I/O.
   */
 
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "refclock_ptpkvm_opts.h"
+#include "refclock_ptpkvm.h"
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
 
+/* Limits, written as the valid forms show them */
+#define MIN_JUMP 0.00001
+#define MAX_JUMP 1e9
+#define MAX_STEP 1e9
+#define MAX_MAXSTEPS 1000000000
+#define MIN_SENTINEL 0.01
+#define MAX_SENTINEL 60
+#define MAX_REPROBE 1e6
+
+typedef enum { FLAG, COUNT, SECONDS, NAME } OptionType;
+
 typedef struct {
   const char *name;
+  OptionType type;
+  size_t field;           /* offset of the value in PKP_Options */
+  double def, min, max;   /* default and valid range (COUNT, SECONDS) */
+  int zero_ok;            /* 0 (off) is valid too */
   const char *form;
-} OptionInfo;
+} Option;
 
-static const OptionInfo options[] = {
-  { "nocrossts", "nocrossts" },
-  { "noextended", "noextended" },
-  { "samples", "samples=<1-" STR(PHCR_MAX_SAMPLES) ">" },
-  { "step", "step=<seconds, 0 = never step, up to " STR(PKP_MAX_STEP) ">" },
-  { "jump", "jump=<seconds, " STR(PKP_MIN_JUMP) "-" STR(PKP_MAX_JUMP) ">" },
-  { "confirm", "confirm=<1-" STR(PKP_MAX_CONFIRM) ">" },
-  { "maxsteps", "maxsteps=<count up to " STR(PKP_MAX_MAXSTEPS) ", -1 = unlimited>" },
-  { "sentinel", "sentinel=<seconds, 0 = off, " STR(PKP_MIN_SENTINEL) "-"
-    STR(PKP_MAX_SENTINEL) ">" },
-  { "reprobe", "reprobe=<seconds, 0 = never, up to " STR(PKP_MAX_REPROBE) ">" },
-  { "clockname", "clockname=<clock_name of 1-63 characters, '_' for space>" },
-  { NULL, NULL }
+#define FIELD(f) offsetof(PKP_Options, f)
+
+/* Defaults as documented in docs/configuration.md */
+static const Option options[] = {
+  { "nocrossts", FLAG, FIELD(nocrossts), 0, 0, 0, 0, "nocrossts" },
+  { "noextended", FLAG, FIELD(noextended), 0, 0, 0, 0, "noextended" },
+  { "samples", COUNT, FIELD(samples), PHCR_DEFAULT_SAMPLES, 1, PHCR_MAX_SAMPLES, 0,
+    "samples=<1-" STR(PHCR_MAX_SAMPLES) ">" },
+  { "step", SECONDS, FIELD(step), 1.0e-3, 0.0, MAX_STEP, 1,
+    "step=<seconds, 0 = never step, up to " STR(MAX_STEP) ">" },
+  { "jump", SECONDS, FIELD(jump), 1.0e-3, MIN_JUMP, MAX_JUMP, 0,
+    "jump=<seconds, " STR(MIN_JUMP) "-" STR(MAX_JUMP) ">" },
+  { "confirm", COUNT, FIELD(confirm), 2, 1, PKP_MAX_CONFIRM, 0,
+    "confirm=<1-" STR(PKP_MAX_CONFIRM) ">" },
+  { "maxsteps", COUNT, FIELD(maxsteps), -1, -1, MAX_MAXSTEPS, 0,
+    "maxsteps=<count up to " STR(MAX_MAXSTEPS) ", -1 = unlimited>" },
+  { "sentinel", SECONDS, FIELD(sentinel), 0.2, MIN_SENTINEL, MAX_SENTINEL, 1,
+    "sentinel=<seconds, 0 = off, " STR(MIN_SENTINEL) "-" STR(MAX_SENTINEL) ">" },
+  { "reprobe", SECONDS, FIELD(reprobe), PHCR_DEFAULT_REPROBE, 0.0, MAX_REPROBE, 1,
+    "reprobe=<seconds, 0 = never, up to " STR(MAX_REPROBE) ">" },
+  { "clockname", NAME, FIELD(clockname), 0, 0, 0, 0,
+    "clockname=<clock_name of 1-63 characters, '_' for space>" }
 };
+
+#define N_OPTIONS (int)(sizeof (options) / sizeof (options[0]))
 
 /* ================================================== */
 
 const char **
 PKP_OptionNames(void)
 {
-  static const char *names[sizeof (options) / sizeof (options[0])];
+  static const char *names[N_OPTIONS + 1];
   int i;
 
-  for (i = 0; options[i].name; i++)
+  for (i = 0; i < N_OPTIONS; i++)
     names[i] = options[i].name;
   names[i] = NULL;
 
@@ -68,119 +95,53 @@ PKP_OptionNames(void)
 
 /* ================================================== */
 
-const char *
-PKP_OptionForm(const char *name)
+static void
+set_value(PKP_Options *opts, const Option *o, double x)
 {
-  int i;
+  void *field = (char *)opts + o->field;
 
-  for (i = 0; name && options[i].name; i++) {
-    if (!strcmp(options[i].name, name))
-      return options[i].form;
-  }
-
-  return NULL;
+  if (o->type == SECONDS)
+    *(double *)field = x;
+  else if (o->type != NAME)
+    *(int *)field = x;
 }
 
 /* ================================================== */
 
-void
-PKP_DefaultOptions(PKP_Options *opts)
+static void
+default_options(PKP_Options *opts)
 {
+  const Option *o;
+
   memset(opts, 0, sizeof (*opts));
-  opts->samples = PHCR_DEFAULT_SAMPLES;
-  opts->step = PKP_DEFAULT_STEP;
-  opts->jump = PKP_DEFAULT_JUMP;
-  opts->confirm = PKP_DEFAULT_CONFIRM;
-  opts->maxsteps = PKP_DEFAULT_MAXSTEPS;
-  opts->sentinel = PKP_DEFAULT_SENTINEL;
-  opts->reprobe = PHCR_DEFAULT_REPROBE;
+  for (o = options; o < options + N_OPTIONS; o++)
+    set_value(opts, o, o->def);
 }
 
 /* ================================================== */
+/* Is v a valid value of the option?  x receives a number. */
 
 static int
-bad_option(const char *name, const char *value, char *err, size_t err_len)
+check_value(const Option *o, const char *v, double *x)
 {
-  snprintf(err, err_len, "invalid refclock PTPKVM option %s%s%s: valid form is %s",
-           name, value && *value ? "=" : "", value ? value : "", PKP_OptionForm(name));
-  return 0;
-}
-
-/* ================================================== */
-
-static int
-get_flag(const char *name, int *flag, PKP_OptionGetter get, void *arg,
-         char *err, size_t err_len)
-{
-  const char *v = get(arg, name);
-
-  if (!v)
-    return 1;
-  if (*v)
-    return bad_option(name, v, err, err_len);
-  *flag = 1;
-  return 1;
-}
-
-/* ================================================== */
-
-static int
-get_int(const char *name, int *value, int min, int max, PKP_OptionGetter get,
-        void *arg, char *err, size_t err_len)
-{
-  const char *v = get(arg, name);
   char *end;
-  long x;
 
-  if (!v)
-    return 1;
   errno = 0;
-  x = strtol(v, &end, 10);
-  if (!*v || errno || *end || x < min || x > max)
-    return bad_option(name, v, err, err_len);
-  *value = (int)x;
-  return 1;
-}
-
-/* ================================================== */
-
-static int
-get_double(const char *name, double *value, double min, double max, int zero_ok,
-           PKP_OptionGetter get, void *arg, char *err, size_t err_len)
-{
-  const char *v = get(arg, name);
-  char *end;
-  double x;
-
-  if (!v)
-    return 1;
-  errno = 0;
-  x = strtod(v, &end);
-  if (!*v || errno || *end || !isfinite(x) || x > max || (x < min && !(zero_ok && x == 0.0)))
-    return bad_option(name, v, err, err_len);
-  *value = x;
-  return 1;
-}
-
-/* ================================================== */
-
-static int
-get_clockname(PKP_Options *opts, PKP_OptionGetter get, void *arg, char *err,
-              size_t err_len)
-{
-  const char *v = get(arg, "clockname");
-  size_t i, n;
-
-  if (!v)
-    return 1;
-  n = strlen(v);
-  if (n == 0 || n >= sizeof (opts->clockname))
-    return bad_option("clockname", v, err, err_len);
-
-  /* chrony splits the directive at white space: '_' stands for a space */
-  for (i = 0; i <= n; i++)
-    opts->clockname[i] = v[i] == '_' ? ' ' : v[i];
-  return 1;
+  switch (o->type) {
+    case FLAG:
+      *x = 1.0;
+      return *v == '\0';
+    case NAME:
+      return *v != '\0' && strlen(v) < PKP_CLOCKNAME_MAX;
+    case COUNT:
+      *x = strtol(v, &end, 10);
+      break;
+    default:
+      *x = strtod(v, &end);
+      break;
+  }
+  return *v && !errno && !*end && isfinite(*x) && *x <= o->max &&
+         (*x >= o->min || (o->zero_ok && *x == 0.0));
 }
 
 /* ================================================== */
@@ -189,20 +150,27 @@ int
 PKP_ParseOptions(PKP_Options *opts, PKP_OptionGetter get, void *arg, char *err,
                  size_t err_len)
 {
-  PKP_DefaultOptions(opts);
+  const Option *o;
+  const char *v;
+  double x;
+  size_t i;
+
+  default_options(opts);
   if (err_len > 0)
     err[0] = '\0';
 
-  return get_flag("nocrossts", &opts->nocrossts, get, arg, err, err_len) &&
-         get_flag("noextended", &opts->noextended, get, arg, err, err_len) &&
-         get_int("samples", &opts->samples, 1, PHCR_MAX_SAMPLES, get, arg, err, err_len) &&
-         get_double("step", &opts->step, 0.0, PKP_MAX_STEP, 1, get, arg, err, err_len) &&
-         get_double("jump", &opts->jump, PKP_MIN_JUMP, PKP_MAX_JUMP, 0,
-                    get, arg, err, err_len) &&
-         get_int("confirm", &opts->confirm, 1, PKP_MAX_CONFIRM, get, arg, err, err_len) &&
-         get_int("maxsteps", &opts->maxsteps, -1, PKP_MAX_MAXSTEPS, get, arg, err, err_len) &&
-         get_double("sentinel", &opts->sentinel, PKP_MIN_SENTINEL, PKP_MAX_SENTINEL, 1,
-                    get, arg, err, err_len) &&
-         get_double("reprobe", &opts->reprobe, 0.0, PKP_MAX_REPROBE, 1, get, arg, err, err_len) &&
-         get_clockname(opts, get, arg, err, err_len);
+  for (o = options; o < options + N_OPTIONS; o++) {
+    if (!(v = get(arg, o->name)))
+      continue;
+    if (!check_value(o, v, &x)) {
+      snprintf(err, err_len, "invalid refclock PTPKVM option %s%s%s: valid form is %s",
+               o->name, *v ? "=" : "", v, o->form);
+      return 0;
+    }
+    set_value(opts, o, x);
+    /* chrony splits the directive at white space: '_' stands for a space */
+    for (i = 0; o->type == NAME && i <= strlen(v); i++)
+      opts->clockname[i] = v[i] == '_' ? ' ' : v[i];
+  }
+  return 1;
 }

@@ -16,24 +16,21 @@
 
   =======================================================================
 
-  The PTPKVM driver's status file: the state it records, the text format
-  (version 1, one "key value" line each, docs/monitoring.md), the atomic
-  write, and the parser ptpkvm-doctor uses.  The writer and the parser
-  are the only definition of the format.  Nothing here reads a clock or
-  knows chrony.
+  The PTPKVM driver's status file (see refclock_ptpkvm.h): the writer and
+  the parser are the only definition of the format.
   */
 
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
-#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "refclock_ptpkvm_status.h"
+#include "refclock_ptpkvm.h"
 
 static const char *const cause_names[PKS_CAUSE_COUNT] = {
   "pause", "host_step", "guest_step", "suspend", "outage", "cold_start", "leap",
@@ -50,6 +47,19 @@ static const char *const cause_texts[PKS_CAUSE_COUNT] = {
 /* The actions a disruption records */
 #define DISRUPTION_ACTIONS (PKS_ACTION_STEP + 1)
 static const char *const action_names[DISRUPTION_ACTIONS] = { "none", "flush", "step" };
+
+#define N_COUNTERS 5
+static const char *const counter_names[N_COUNTERS] = {
+  "reads", "read_failures", "samples", "steps", "flushes"
+};
+static const size_t counter_offsets[N_COUNTERS] = {
+  offsetof(PKS_Counters, reads), offsetof(PKS_Counters, read_failures),
+  offsetof(PKS_Counters, samples), offsetof(PKS_Counters, steps),
+  offsetof(PKS_Counters, flushes)
+};
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 /* ================================================== */
 
@@ -118,11 +128,6 @@ PKS_AddDisruption(PKS_Status *st, const struct timespec *when, double size,
 {
   PKS_Disruption *d;
 
-  if ((unsigned int)cause >= PKS_CAUSE_COUNT)
-    cause = PKS_CAUSE_OTHER;
-  if ((unsigned int)action >= DISRUPTION_ACTIONS)
-    action = PKS_ACTION_NONE;
-
   if (st->n_ring < PKS_RING) {
     d = &st->ring[(st->ring_head + st->n_ring++) % PKS_RING];
   } else {
@@ -154,7 +159,7 @@ PKS_GetDisruption(const PKS_Status *st, int i)
 const char *
 PKS_CauseName(PKS_Cause cause)
 {
-  return (unsigned int)cause < PKS_CAUSE_COUNT ? cause_names[cause] : "other";
+  return cause_names[cause];
 }
 
 /* ================================================== */
@@ -162,7 +167,7 @@ PKS_CauseName(PKS_Cause cause)
 const char *
 PKS_CauseText(PKS_Cause cause)
 {
-  return cause_texts[(unsigned int)cause < PKS_CAUSE_COUNT ? cause : PKS_CAUSE_OTHER];
+  return cause_texts[cause];
 }
 
 /* ================================================== */
@@ -170,7 +175,7 @@ PKS_CauseText(PKS_Cause cause)
 const char *
 PKS_ActionName(PKS_Action action)
 {
-  return (unsigned int)action < DISRUPTION_ACTIONS ? action_names[action] : "none";
+  return action_names[action];
 }
 
 /* ================================================== */
@@ -189,233 +194,93 @@ PKS_MakePath(char *buf, size_t len, const char *socket_path, int index)
 }
 
 /* ================================================== */
-/* Formatting into a fixed buffer; overflow is remembered */
-
-typedef struct {
-  char *buf;
-  size_t len, used;
-  int overflow;
-} Text;
 
 static void
-text_add(Text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-text_add(Text *t, const char *fmt, ...)
+format_status(const PKS_Status *st, FILE *f)
 {
-  va_list ap;
-  int n;
-
-  if (t->overflow)
-    return;
-  va_start(ap, fmt);
-  n = vsnprintf(t->buf + t->used, t->len - t->used, fmt, ap);
-  va_end(ap);
-  if (n < 0 || (size_t)n >= t->len - t->used)
-    t->overflow = 1;
-  else
-    t->used += n;
-}
-
-/* ================================================== */
-
-static void
-format_disruption(Text *t, const PKS_Disruption *d)
-{
-  text_add(t, "disruption %lld.%09ld %+.9f %s %.6f %s %s\n", (long long)d->when.tv_sec,
-           d->when.tv_nsec, d->size, PKS_CauseName(d->cause), d->delay,
-           PKS_ActionName(d->action), d->text);
-}
-
-/* ================================================== */
-/* The whole file; returns its length or -1 if it does not fit */
-
-static int
-format_status(const PKS_Status *st, char *buf, size_t len)
-{
-  Text t = { buf, len, 0, 0 };
-  const PKS_Counters *c = &st->counters;
+  const PKS_Disruption *d;
   int i;
 
-  text_add(&t, "ptpkvm-status %d\n", PKS_FORMAT_VERSION);
-  text_add(&t, "pid %ld\nstate %s\ndevice %s\n", st->pid, st->running ? "running" : "stopped",
-           st->device);
-  text_add(&t, "mode %s\nbest_mode %s\nmode_since %lld.%09ld\nfailing %d\n", st->mode,
-           st->best_mode, (long long)st->mode_since.tv_sec, st->mode_since.tv_nsec,
-           st->failing);
-  text_add(&t, "reads %lu\nread_failures %lu\nsamples %lu\nsteps %lu\nflushes %lu\n",
-           c->reads, c->read_failures, c->samples, c->steps, c->flushes);
+  fprintf(f, "ptpkvm-status %d\npid %ld\nstate %s\ndevice %s\n", PKS_FORMAT_VERSION, st->pid,
+          st->running ? "running" : "stopped", st->device);
+  fprintf(f, "mode %s\nbest_mode %s\nmode_since %lld.%09ld\nfailing %d\n", st->mode,
+          st->best_mode, (long long)st->mode_since.tv_sec, st->mode_since.tv_nsec,
+          st->failing);
+  for (i = 0; i < N_COUNTERS; i++)
+    fprintf(f, "%s %lu\n", counter_names[i],
+            *(const unsigned long *)((const char *)&st->counters + counter_offsets[i]));
   for (i = 0; i < PKS_CAUSE_COUNT; i++)
-    text_add(&t, "disruptions %s %lu\n", cause_names[i], st->disruptions[i]);
-  for (i = 0; i < st->n_ring; i++)
-    format_disruption(&t, PKS_GetDisruption(st, i));
-  text_add(&t, "end\n");
-
-  return t.overflow ? -1 : (int)t.used;
+    fprintf(f, "disruptions %s %lu\n", cause_names[i], st->disruptions[i]);
+  for (i = 0; (d = PKS_GetDisruption(st, i)); i++)
+    fprintf(f, "disruption %lld.%09ld %+.9f %s %.6f %s %s\n", (long long)d->when.tv_sec,
+            d->when.tv_nsec, d->size, cause_names[d->cause], d->delay,
+            action_names[d->action], d->text);
+  fprintf(f, "end\n");
 }
 
 /* ================================================== */
+/* A temporary file next to path, then rename: a reader sees the old or the
+   new file, never a part.  open and fdopen as chronyd's own files (its
+   seccomp filter allows their calls); chmod, not fchmod, is in the filter
+   and makes the mode independent of the umask. */
 
-static int
-write_all(int fd, const char *buf, size_t len)
-{
-  ssize_t n;
-
-  while (len > 0) {
-    n = write(fd, buf, len);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0)
-      return -errno;
-    buf += n;
-    len -= n;
-  }
-  return 0;
-}
-
-/* ================================================== */
-/* Temporary file next to path, then rename: a reader sees the old or the
-   new file, never a part.  chmod, not fchmod, is in chronyd's seccomp
-   list; it makes the mode independent of the umask. */
-
-static int
-replace_file(const char *path, const char *buf, size_t len)
+int
+PKS_Write(const PKS_Status *st, const char *path)
 {
   char tmp[PKS_NAME_MAX + 16];
-  int fd, err;
+  FILE *f = NULL;
+  int fd, err = 0;
 
   if (snprintf(tmp, sizeof (tmp), "%s.tmp", path) >= (int)sizeof (tmp))
     return -ENAMETOOLONG;
-
   fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-  if (fd < 0)
-    return -errno;
-  err = write_all(fd, buf, len);
-  if (close(fd) < 0 && !err)
+  if (fd < 0 || !(f = fdopen(fd, "w"))) {
     err = -errno;
+    if (fd >= 0)
+      close(fd);
+  } else {
+    format_status(st, f);
+    if ((ferror(f) | fclose(f)) && !(err = -errno))
+      err = -EIO;
+  }
   if (!err && chmod(tmp, 0644) < 0)
     err = -errno;
   if (!err && rename(tmp, path) < 0)
     err = -errno;
   if (err)
     unlink(tmp);
-  return err;
-}
-
-/* ================================================== */
-
-int
-PKS_Write(PKS_Status *st, const char *path)
-{
-  static char buf[PKS_FILE_MAX];
-  int len, err;
-
-  len = format_status(st, buf, sizeof (buf));
-  if (len < 0)
-    return -EOVERFLOW;
-
-  err = replace_file(path, buf, len);
   return err < 0 ? err : 1;
 }
 
 /* ================================================== */
-/* Parser: one line at a time, the key selects the field */
-
-typedef struct {
-  char *err;
-  size_t err_len;
-  int line;
-} Parser;
+/* Parser.  Each function takes the value of a line and returns NULL, or
+   what is wrong with it. */
 
 static int
-fail(Parser *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int
-fail(Parser *p, const char *fmt, ...)
-{
-  char msg[256];
-  va_list ap;
-
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof (msg), fmt, ap);
-  va_end(ap);
-  snprintf(p->err, p->err_len, "line %d: %s", p->line, msg);
-  return 0;
-}
-
-/* ================================================== */
-
-static int
-parse_ulong(const char *s, unsigned long *v)
+parse_count(const char *s, unsigned long *v)
 {
   char *end;
 
-  if (*s < '0' || *s > '9')
-    return 0;
   errno = 0;
   *v = strtoul(s, &end, 10);
-  return !errno && *end == '\0';
+  return *s >= '0' && *s <= '9' && !errno && *end == '\0';
 }
 
 /* ================================================== */
-/* "<seconds>.<9 digits>", the next character must be end or a space */
+/* "<seconds>.<9 digits>", then the end or a space; returns the rest */
 
 static const char *
 parse_time(const char *s, struct timespec *ts)
 {
-  char *end;
+  char frac[10];
   long long sec;
-  long ns = 0;
-  int i;
+  int n = 0;
 
-  if (*s < '0' || *s > '9')
-    return NULL;
-  errno = 0;
-  sec = strtoll(s, &end, 10);
-  if (errno || *end != '.')
-    return NULL;
-  for (i = 1; i <= 9; i++) {
-    if (end[i] < '0' || end[i] > '9')
-      return NULL;
-    ns = ns * 10 + (end[i] - '0');
-  }
-  if (end[10] != '\0' && end[10] != ' ')
+  if (*s < '0' || *s > '9' || sscanf(s, "%lld.%9[0-9]%n", &sec, frac, &n) != 2 ||
+      strlen(frac) != 9 || (s[n] != '\0' && s[n] != ' '))
     return NULL;
   ts->tv_sec = sec;
-  ts->tv_nsec = ns;
-  return end + 10;
-}
-
-/* ================================================== */
-
-static const char *
-parse_double(const char *s, double *v)
-{
-  char *end;
-
-  errno = 0;
-  *v = strtod(s, &end);
-  if (end == s || errno || !isfinite(*v) || (*end != '\0' && *end != ' '))
-    return NULL;
-  return end;
-}
-
-/* ================================================== */
-/* Next space-delimited word into buf; returns the rest or NULL */
-
-static const char *
-parse_word(const char *s, char *buf, size_t len)
-{
-  size_t n = 0;
-
-  while (*s == ' ')
-    s++;
-  while (s[n] && s[n] != ' ')
-    n++;
-  if (n == 0 || n >= len)
-    return NULL;
-  memcpy(buf, s, n);
-  buf[n] = '\0';
+  ts->tv_nsec = atol(frac);
   return s + n;
 }
 
@@ -426,105 +291,83 @@ lookup(const char *const *names, int n, const char *name)
 {
   int i;
 
-  for (i = 0; i < n; i++) {
-    if (!strcmp(names[i], name))
-      return i;
-  }
-  return -1;
+  for (i = 0; i < n && strcmp(names[i], name); i++)
+    ;
+  return i < n ? i : -1;
 }
 
 /* ================================================== */
 
-static int
-parse_disruption(Parser *p, PKS_Status *st, const char *s)
+static const char *
+parse_disruption(PKS_Status *st, const char *s)
 {
-  PKS_Disruption d;
-  char word[32];
-  int i;
-
-  memset(&d, 0, sizeof (d));
-  if (!(s = parse_time(s, &d.when)))
-    return fail(p, "disruption: bad time (want <seconds>.<9 digits>)");
-  if (!(s = parse_double(s, &d.size)))
-    return fail(p, "disruption: bad size");
-  if (!(s = parse_word(s, word, sizeof (word))))
-    return fail(p, "disruption: missing cause");
-  i = lookup(cause_names, PKS_CAUSE_COUNT, word);
-  d.cause = i < 0 ? PKS_CAUSE_OTHER : i;
-  if (!(s = parse_double(s, &d.delay)) || d.delay < 0.0)
-    return fail(p, "disruption: bad detection delay");
-  if (!(s = parse_word(s, word, sizeof (word))) ||
-      (i = lookup(action_names, DISRUPTION_ACTIONS, word)) < 0)
-    return fail(p, "disruption: action is not none, flush or step");
-  d.action = i;
-  copy_line(d.text, sizeof (d.text), *s == ' ' ? s + 1 : s);
+  char cause[32], action[8];
+  PKS_Disruption *d;
+  int i, n = 0;
 
   if (st->n_ring >= PKS_RING)
-    return fail(p, "more than %d disruptions", PKS_RING);
-  st->ring[st->n_ring++] = d;
-  return 1;
-}
-
-/* ================================================== */
-
-static int
-parse_totals(Parser *p, PKS_Status *st, const char *s)
-{
-  char name[32];
-  unsigned long v;
-  int i;
-
-  if (!(s = parse_word(s, name, sizeof (name))) || *s != ' ' || !parse_ulong(s + 1, &v))
-    return fail(p, "disruptions: want <cause> <count>");
-  i = lookup(cause_names, PKS_CAUSE_COUNT, name);
-  st->disruptions[i < 0 ? PKS_CAUSE_OTHER : i] += v;
-  return 1;
+    return "more than " STR(PKS_RING);
+  d = &st->ring[st->n_ring];
+  memset(d, 0, sizeof (*d));
+  if (!(s = parse_time(s, &d->when)))
+    return "bad time (want <seconds>.<9 digits>)";
+  if (sscanf(s, "%lf %31s %lf %7s%n", &d->size, cause, &d->delay, action, &n) != 4 ||
+      !isfinite(d->size) || !(d->delay >= 0.0) || (s[n] != '\0' && s[n] != ' '))
+    return "want <when> <size> <cause> <delay> <action> <text>";
+  if ((i = lookup(action_names, DISRUPTION_ACTIONS, action)) < 0)
+    return "action is not none, flush or step";
+  d->action = i;
+  i = lookup(cause_names, PKS_CAUSE_COUNT, cause);
+  d->cause = i < 0 ? PKS_CAUSE_OTHER : i;
+  copy_line(d->text, sizeof (d->text), s[n] ? s + n + 1 : "");
+  st->n_ring++;
+  return NULL;
 }
 
 /* ================================================== */
 /* One "key value" line.  Unknown keys are skipped: version 1 readers
    accept files with fields added later. */
 
-static int
-parse_line(Parser *p, PKS_Status *st, const char *key, const char *v)
+static const char *
+parse_line(PKS_Status *st, const char *key, const char *v)
 {
-  static const char *const counters[] = { "reads", "read_failures", "samples", "steps",
-                                          "flushes" };
-  unsigned long *cv[] = { &st->counters.reads, &st->counters.read_failures,
-                          &st->counters.samples, &st->counters.steps, &st->counters.flushes };
+  char name[32];
   unsigned long u;
-  int i;
+  int i, n = 0;
 
-  if ((i = lookup(counters, 5, key)) >= 0) {
-    if (!parse_ulong(v, cv[i]))
-      return fail(p, "%s: not a count", key);
+  if ((i = lookup(counter_names, N_COUNTERS, key)) >= 0) {
+    if (!parse_count(v, (unsigned long *)((char *)&st->counters + counter_offsets[i])))
+      return "not a count";
   } else if (!strcmp(key, "pid")) {
-    if (!parse_ulong(v, &u) || u == 0 || u > 0x7fffffffUL)
-      return fail(p, "pid: not a process id");
+    if (!parse_count(v, &u) || u == 0 || u > 0x7fffffffUL)
+      return "not a process id";
     st->pid = u;
   } else if (!strcmp(key, "state")) {
     if (strcmp(v, "running") && strcmp(v, "stopped"))
-      return fail(p, "state is not running or stopped");
+      return "not running or stopped";
     st->running = !strcmp(v, "running");
   } else if (!strcmp(key, "device")) {
     copy_line(st->device, sizeof (st->device), v);
   } else if (!strcmp(key, "mode") || !strcmp(key, "best_mode")) {
     if (!*v || strlen(v) >= PKS_MODE_MAX || strchr(v, ' '))
-      return fail(p, "%s: not a mode name", key);
+      return "not a mode name";
     copy_line(key[0] == 'm' ? st->mode : st->best_mode, PKS_MODE_MAX, v);
   } else if (!strcmp(key, "mode_since")) {
     if (!parse_time(v, &st->mode_since))
-      return fail(p, "mode_since: bad time (want <seconds>.<9 digits>)");
+      return "bad time (want <seconds>.<9 digits>)";
   } else if (!strcmp(key, "failing")) {
     if (strcmp(v, "0") && strcmp(v, "1"))
-      return fail(p, "failing is not 0 or 1");
+      return "not 0 or 1";
     st->failing = v[0] == '1';
   } else if (!strcmp(key, "disruptions")) {
-    return parse_totals(p, st, v);
+    if (sscanf(v, "%31s %n", name, &n) != 1 || !n || !parse_count(v + n, &u))
+      return "want <cause> <count>";
+    i = lookup(cause_names, PKS_CAUSE_COUNT, name);
+    st->disruptions[i < 0 ? PKS_CAUSE_OTHER : i] += u;
   } else if (!strcmp(key, "disruption")) {
-    return parse_disruption(p, st, v);
+    return parse_disruption(st, v);
   }
-  return 1;
+  return NULL;
 }
 
 /* ================================================== */
@@ -532,55 +375,52 @@ parse_line(Parser *p, PKS_Status *st, const char *key, const char *v)
 int
 PKS_Parse(const char *text, PKS_Status *st, char *err, size_t err_len)
 {
-  Parser p = { err, err_len, 0 };
-  char line[PKS_TEXT_MAX + 128], *v;
-  const char *s = text, *nl;
-  size_t n;
-  int have_pid = 0, have_state = 0, have_end = 0;
+  char line[PKS_TEXT_MAX + 128], *v = NULL;
+  const char *s = text, *nl, *problem = NULL;
+  int n = 0, have_state = 0, have_end = 0;
 
   memset(st, 0, sizeof (*st));
-  while (*s && !have_end) {
-    p.line++;
+  while (*s && !have_end && !problem) {
+    n++;
     nl = strchr(s, '\n');
-    if (!nl)
-      return fail(&p, "incomplete line (file truncated?)");
-    n = nl - s;
-    if (n >= sizeof (line))
-      return fail(&p, "line too long");
-    memcpy(line, s, n);
-    line[n] = '\0';
+    if (!nl || nl - s >= (long)sizeof (line)) {
+      problem = nl ? "line too long" : "incomplete line (file truncated?)";
+      break;
+    }
+    memcpy(line, s, nl - s);
+    line[nl - s] = '\0';
     s = nl + 1;
 
-    if (p.line == 1) {
-      if (strncmp(line, "ptpkvm-status ", 14))
-        return fail(&p, "not a PTPKVM status file (no 'ptpkvm-status' header)");
-      if (strcmp(line + 14, "1"))
-        return fail(&p, "format version %s, this reader knows version %d", line + 14,
-                    PKS_FORMAT_VERSION);
-      continue;
-    }
-    if (!strcmp(line, "end")) {
-      have_end = 1;
-      continue;
-    }
     v = strchr(line, ' ');
-    if (!v)
-      return fail(&p, "'%s' without a value", line);
-    *v++ = '\0';
-    have_pid |= !strcmp(line, "pid");
-    have_state |= !strcmp(line, "state");
-    if (!parse_line(&p, st, line, v))
-      return 0;
+    if (v)
+      *v++ = '\0';
+    if (n == 1 && (strcmp(line, "ptpkvm-status") || !v))
+      problem = "not a PTPKVM status file (no 'ptpkvm-status' header)";
+    else if (n == 1 && strcmp(v, STR(PKS_FORMAT_VERSION)))
+      problem = "not format version " STR(PKS_FORMAT_VERSION) " (written by a newer driver?)";
+    else if (n > 1 && !strcmp(line, "end") && !v)
+      have_end = 1;
+    else if (n > 1 && !v)
+      problem = "a key without a value";
+    else if (n > 1 && (problem = parse_line(st, line, v)))
+      break;
+    have_state |= n > 1 && !strcmp(line, "state");
+    v = NULL;
   }
 
-  p.line++;
-  if (p.line == 1)
-    return fail(&p, "empty file");
-  if (!have_end)
-    return fail(&p, "no 'end' line (file truncated?)");
-  if (*s)
-    return fail(&p, "text after the 'end' line");
-  if (!have_pid || !have_state)
-    return fail(&p, "no %s line", have_pid ? "state" : "pid");
-  return 1;
+  if (!problem) {
+    n++;
+    if (n == 1)
+      problem = "empty file";
+    else if (!have_end)
+      problem = "no 'end' line (file truncated?)";
+    else if (*s)
+      problem = "text after the 'end' line";
+    else if (!st->pid || !have_state)
+      problem = st->pid ? "no state line" : "no pid line";
+  }
+  /* A bad value is named by its key */
+  if (problem)
+    snprintf(err, err_len, "line %d: %s%s%s", n, v ? line : "", v ? ": " : "", problem);
+  return !problem;
 }

@@ -35,7 +35,7 @@
 
 #include "doctor.h"
 #include "phcr.h"
-#include "refclock_ptpkvm_opts.h"
+#include "refclock_ptpkvm.h"
 
 #define MAX_REFCLOCKS 8
 #define OUT_LEN 65536

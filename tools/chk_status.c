@@ -29,7 +29,7 @@
 
 #include "doctor.h"
 #include "phcr.h"
-#include "refclock_ptpkvm_status.h"
+#include "refclock_ptpkvm.h"
 
 #define RUN_DIR "/run/chrony"
 #define MAX_FILES 8

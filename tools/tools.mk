@@ -28,7 +28,7 @@ DOCTOR_CORE_SRCS := $(filter-out $(TOP)/tools/main.c,$(wildcard $(TOP)/tools/*.c
 # the driver's option parser and its status file module (with the parser of
 # the file) are compiled in (they are chrony-free), never copied
 DOCTOR_DRIVER_SRCS := $(TOP)/refclock_ptpkvm_opts.c $(TOP)/refclock_ptpkvm_status.c
-DOCTOR_DRIVER_HDRS := $(DOCTOR_DRIVER_SRCS:.c=.h)
+DOCTOR_DRIVER_HDRS := $(TOP)/refclock_ptpkvm.h
 DOCTOR_CORE_OBJS := $(patsubst $(TOP)/tools/%.c,$(DOCTOR_DIR)/%.o,$(DOCTOR_CORE_SRCS)) \
   $(patsubst $(TOP)/%.c,$(DOCTOR_DIR)/%.o,$(DOCTOR_DRIVER_SRCS))
 DOCTOR_CFLAGS := -O2 -g -fPIE -D_FORTIFY_SOURCE=2 -Wall -Wextra -Wno-format-truncation -std=gnu11 \
@@ -70,7 +70,7 @@ $(DOCTOR_DIR)/%.o: $(TOP)/tools/%.c $(wildcard $(TOP)/tools/*.h) $(wildcard $(TO
 	@mkdir -p $(DOCTOR_DIR)
 	$(CC) $(DOCTOR_CFLAGS) -c -o $@ $<
 
-$(DOCTOR_DIR)/refclock_%.o: $(TOP)/refclock_%.c $(TOP)/refclock_%.h | deps
+$(DOCTOR_DIR)/refclock_%.o: $(TOP)/refclock_%.c $(DOCTOR_DRIVER_HDRS) | deps
 	@mkdir -p $(DOCTOR_DIR)
 	$(CC) $(DOCTOR_CFLAGS) -c -o $@ $<
 

@@ -33,7 +33,7 @@
 
 #include "doctor.h"
 #include "fake_phc.h"
-#include "refclock_ptpkvm_status.h"
+#include "refclock_ptpkvm.h"
 
 static int passed, failed;
 

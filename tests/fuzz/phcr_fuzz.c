@@ -97,7 +97,7 @@ typedef struct {
 static void
 detector_init(Detector *det, uint8_t sel)
 {
-  PKP_DefaultOptions(&det->opts);
+  default_options(&det->opts);
   det->opts.confirm = 1 + sel % 4;
   det->opts.jump = (sel & 0x10) ? 100e-6 : 1e-3;
   det->cold_resets = (sel & 0x20) != 0;

@@ -96,7 +96,7 @@ run(int stage, long iters)
   long i;
 
   memset(&s, 0, sizeof (s));
-  PKP_DefaultOptions(&opts);
+  default_options(&opts);
   PKD_Init(&det, &opts, 0.0);
   start = now_ns();
   for (i = 0; i < iters; i++) {

@@ -57,8 +57,11 @@ typedef struct {
 static void
 jd_defaults(JdConfig *c)
 {
-  c->threshold = PKP_DEFAULT_JUMP;
-  c->confirmations = PKP_DEFAULT_CONFIRM;
+  PKP_Options o;
+
+  default_options(&o);
+  c->threshold = o.jump;
+  c->confirmations = o.confirm;
 }
 
 static Jd
@@ -67,7 +70,7 @@ jd_create(const JdConfig *c)
   Jd j = calloc(1, sizeof (*j));
 
   assert_non_null(j);
-  PKP_DefaultOptions(&j->opts);
+  default_options(&j->opts);
   if (c) {
     j->opts.jump = c->threshold;
     j->opts.confirm = c->confirmations;

@@ -16,7 +16,7 @@ PTPKVM_U_DIR := $(BUILD)/ptpkvm-unit
 PTPKVM_U_NAMES := $(patsubst $(TOP)/tests/unit/%.c,%,$(wildcard $(TOP)/tests/unit/ptpkvm_*_test.c))
 PTPKVM_U_BINS := $(addprefix $(PTPKVM_U_DIR)/,$(PTPKVM_U_NAMES))
 PTPKVM_U_SRCS := $(PHCR_SRCS) $(TOP)/tests/unit/fake_phc.c $(TOP)/tests/model/ptpkvm_model.c
-PTPKVM_U_HDRS := $(wildcard $(TOP)/refclock_ptpkvm_*.[ch]) $(wildcard $(TOP)/include/*.h) \
+PTPKVM_U_HDRS := $(wildcard $(TOP)/refclock_ptpkvm*.[ch]) $(wildcard $(TOP)/include/*.h) \
   $(TOP)/tests/unit/fake_phc.h
 PTPKVM_U_CFLAGS := -std=gnu11 -g -O1 -Wall -Wextra -Werror -Wno-unused-parameter -I$(TOP) \
   -I$(TOP)/include -I$(TOP)/phc_reader -I$(TOP)/tests/unit -I$(TOP)/tests/model \
@@ -136,7 +136,7 @@ phcr-check: phcr-check-asan phcr-check-valgrind phcr-fuzz $(PHCR_T_EXAMPLE)
 
 # The fuzzer is its own device (it wraps the same calls)
 $(PHCR_T_FUZZ): $(TOP)/tests/fuzz/phcr_fuzz.c $(PHCR_T_LIBSRCS) \
-    $(PHCR_T_HDRS) $(wildcard $(TOP)/refclock_ptpkvm_*.[ch]) | phcr-deps
+    $(PHCR_T_HDRS) $(wildcard $(TOP)/refclock_ptpkvm*.[ch]) | phcr-deps
 	@mkdir -p $(@D)
 	clang $(PHCR_T_CFLAGS) -I$(TOP) -O1 -fsanitize=fuzzer,address,undefined \
 	  -fno-sanitize-recover=all $(FAKE_WRAP) -o $@ $< $(PHCR_T_LIBSRCS) -lm
@@ -158,7 +158,7 @@ phcr-fuzz: $(PHCR_T_FUZZ)
 
 # Release flags, like $(PHCR_LIB).
 $(PHCR_T_BENCH): $(TOP)/tests/unit/phcr_bench.c $(PHCR_T_LIBSRCS) $(PHCR_T_FAKE) \
-    $(PHCR_T_HDRS) $(wildcard $(TOP)/refclock_ptpkvm_*.[ch]) | phcr-deps
+    $(PHCR_T_HDRS) $(wildcard $(TOP)/refclock_ptpkvm*.[ch]) | phcr-deps
 	@mkdir -p $(@D)
 	$(CC) -O2 -g -fPIE -fwrapv -D_FORTIFY_SOURCE=2 -std=gnu11 -Wall -Wextra $(FAKE_WRAP) -I$(TOP) \
 	  -I$(TOP)/include -I$(TOP)/phc_reader -I$(TOP)/tests/unit -I$(TOP)/tests/model -o $@ $< \
