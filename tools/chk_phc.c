@@ -10,304 +10,160 @@
 
   =======================================================================
 
-  PHC checks, on phc_reader: "phc.devices" (the KVM PHC among all PHCs,
-  the /dev/ptp_kvm symlink), "phc.access" (can chronyd, after dropping
-  root, reopen the device?), "phc.ioctls" (which PTP ioctls answer right
-  now and what each failure means) and "phc.stats" (delay and offset
-  PHC - CLOCK_REALTIME over N readings).  Device access goes through a
-  PHCR_Ops table, so tests run these checks on the fake device backend.
+  PHC checks of the running guest, through phc_reader's public calls:
+  "phc.devices" (the KVM PHC among all PHCs, the /dev/ptp_kvm link of the
+  udev rule), "phc.access" (can chronyd, after dropping root, reopen its
+  device?) and "phc.read" (which reading mode works, what the better ones
+  answered, and the offset PHC - CLOCK_REALTIME and delay over N reads).
   */
 
 #include <errno.h>
 #include <grp.h>
-#include <pwd.h>
 #include <math.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "doctor.h"
-#include "phcr.h"
+
+#define MAX_READS 1000
 
 /* ================================================== */
 
 void
-DOC_ScanPhcs(DOC_Context *ctx)
+DOC_CheckPhc(DOC_Context *ctx)
 {
-  PHCR_Env env = { ctx->ops, ctx->root };
-  int i, n;
-
-  n = PHCR_ListDevices(&env, ctx->phcs, PHCR_MAX_DEVICES, NULL);
-  ctx->n_phcs = n < 0 ? 0 : (n > PHCR_MAX_DEVICES ? PHCR_MAX_DEVICES : n);
-  for (i = 0; i < ctx->n_phcs && !ctx->kvm_phc[0]; i++) {
-    if (!strcmp(ctx->phcs[i].clock_name, PHCR_DEFAULT_CLOCK_NAME))
-      snprintf(ctx->kvm_phc, sizeof (ctx->kvm_phc), "%s", ctx->phcs[i].dev_path);
-  }
-}
-
-/* ================================================== */
-/* "/dev/ptp0 'name', ..." of the PHCs listed by DOC_ScanPhcs */
-
-static void
-list_phcs(const DOC_Context *ctx, char *buf, size_t len)
-{
-  int i;
-
-  buf[0] = '\0';
-  for (i = 0; i < ctx->n_phcs; i++)
-    snprintf(buf + strlen(buf), len - strlen(buf), "%s%s '%s'", i ? ", " : "",
-             ctx->phcs[i].dev_path, ctx->phcs[i].clock_name[0] ? ctx->phcs[i].clock_name : "?");
-}
-
-/* ================================================== */
-
-void
-DOC_CheckPhcDevices(DOC_Context *ctx)
-{
-  char list[1024], link[256], note[512] = "";
+  PHCR_DeviceInfo phcs[PHCR_MAX_DEVICES];
+  char list[1024] = "", link[PHCR_PATH_MAX], note[256] = "";
   const char *kvm = ctx->kvm_phc;
-  DOC_Result *r;
-  int i, err;
+  int i, n;
+  ssize_t l;
 
-  list_phcs(ctx, list, sizeof (list));
+  if (ctx->root[0]) {
+    DOC_AddResult(ctx->report, "phc.devices", DOC_SKIP, NULL, DOC_ROOT_SKIP);
+    return;
+  }
+  n = PHCR_ListDevices(NULL, phcs, PHCR_MAX_DEVICES, NULL);
+  n = n < 0 ? 0 : n > PHCR_MAX_DEVICES ? PHCR_MAX_DEVICES : n;
+  for (i = 0; i < n; i++) {
+    snprintf(list + strlen(list), sizeof (list) - strlen(list), "%s%s '%s'", i ? ", " : "",
+             phcs[i].dev_path, phcs[i].clock_name);
+    if (strcmp(phcs[i].clock_name, PHCR_DEFAULT_CLOCK_NAME)) {
+      if (!strcmp(phcs[i].dev_path, "/dev/ptp0"))
+        snprintf(note, sizeof (note), "; note: /dev/ptp0 is '%s', not the KVM clock",
+                 phcs[i].clock_name);
+    } else if (!kvm[0]) {
+      snprintf(ctx->kvm_phc, sizeof (ctx->kvm_phc), "%s", phcs[i].dev_path);
+    }
+  }
 
-  if (!kvm[0]) {
-    r = DOC_AddResult(ctx->report, "phc.devices", DOC_FAIL,
+  l = readlink(PHCR_KVM_SYMLINK, link, sizeof (link) - 1);
+  link[l > 0 ? l : 0] = '\0';
+  if (!kvm[0])
+    DOC_AddResult(ctx->report, "phc.devices", DOC_FAIL,
                       ctx->not_kvm ? "none here: not a KVM guest, so there is no KVM PHC; "
                                      "other PHCs are not the host clock"
                                    : "load ptp_kvm (see kernel.ptp_kvm); other PHCs are not "
                                      "the host clock",
                       "no PHC with clock_name '%s' (PHCs found: %s)", PHCR_DEFAULT_CLOCK_NAME,
-                      ctx->n_phcs ? list : "none");
-    DOC_AddMetric(r, "phc_count", ctx->n_phcs);
-    DOC_AddMetric(r, "phc_kvm_present", 0);
-    return;
-  }
-
-  for (i = 0; i < ctx->n_phcs; i++) {
-    if (!strcmp(ctx->phcs[i].dev_path, "/dev/ptp0") &&
-        strcmp(ctx->phcs[i].clock_name, PHCR_DEFAULT_CLOCK_NAME))
-      snprintf(note, sizeof (note), "; note: /dev/ptp0 is '%s', not the KVM clock",
-               ctx->phcs[i].clock_name);
-  }
-
-  err = DOC_ResolveLink(ctx, PHCR_KVM_SYMLINK, link, sizeof (link));
-  if (err == -ENOENT || err == -EINVAL) {
-    r = DOC_AddResult(ctx->report, "phc.devices", DOC_WARN,
-                      "install the udev rule (make install-guest) or use 'refclock PTPKVM auto'",
-                      "KVM PHC is %s, but " PHCR_KVM_SYMLINK " is missing%s (PHCs: %s)%s",
-                      kvm, err == -EINVAL ? " (not a symlink)" : "", list, note);
-  } else if (err < 0) {
-    r = DOC_AddResult(ctx->report, "phc.devices", DOC_WARN,
-                      "run as root to check " PHCR_KVM_SYMLINK,
-                      "KVM PHC is %s; cannot read " PHCR_KVM_SYMLINK ": %s (PHCs: %s)", kvm,
-                      strerror(-err), list);
-  } else if (strcmp(link, kvm)) {
-    r = DOC_AddResult(ctx->report, "phc.devices", DOC_FAIL,
+                      n ? list : "none");
+  else if (l < 0)
+    DOC_AddResult(ctx->report, "phc.devices", DOC_WARN,
+                      "install the udev rule (chrony-ptpkvm) or use 'refclock PTPKVM auto'",
+                      "KVM PHC is %s, but " PHCR_KVM_SYMLINK " is %s (PHCs: %s)%s", kvm,
+                      errno == EINVAL ? "not a symlink" : "missing", list, note);
+  else if (strcmp(kvm, link) && strcmp(kvm + 5, link))
+    DOC_AddResult(ctx->report, "phc.devices", DOC_FAIL,
                       "fix the udev rule that creates " PHCR_KVM_SYMLINK " (match ATTR{clock_name}"
                       "==\"KVM virtual PTP\"), then udevadm trigger -s ptp",
                       PHCR_KVM_SYMLINK " points to %s, but the KVM PHC is %s (PHCs: %s)",
                       link, kvm, list);
-  } else {
-    r = DOC_AddResult(ctx->report, "phc.devices", DOC_OK, NULL,
+  else
+    DOC_AddResult(ctx->report, "phc.devices", DOC_OK, NULL,
                       "KVM PHC %s, " PHCR_KVM_SYMLINK " -> %s (PHCs: %s)%s", kvm, link, list,
                       note);
-  }
-  DOC_AddMetric(r, "phc_count", ctx->n_phcs);
-  DOC_AddMetric(r, "phc_kvm_present", 1);
 }
 
 /* ================================================== */
-/* Users and groups of the inspected tree's /etc, read by glibc's parsers */
-
-static FILE *
-open_db(DOC_Context *ctx, const char *file)
-{
-  char full[4096];
-  FILE *f;
-
-  DOC_Path(ctx, file, full, sizeof (full));
-  f = fopen(full, "re");
-  if (!f)
-    DOC_NoteUnreadable(ctx->report, file, errno);
-  return f;
-}
-
-static int
-find_user(DOC_Context *ctx, const char *name, uid_t *uid, gid_t *gid)
-{
-  FILE *f = open_db(ctx, "/etc/passwd");
-  struct passwd *pw;
-  int found = 0;
-
-  while (f && !found && (pw = fgetpwent(f)) != NULL) {
-    found = !strcmp(pw->pw_name, name);
-    *uid = pw->pw_uid;
-    *gid = pw->pw_gid;
-  }
-  if (f)
-    fclose(f);
-  return found;
-}
-
-/* Is the user a member of group gid?  Fills its name (the number if unknown) */
-static int
-in_group(DOC_Context *ctx, const char *user, gid_t gid, char *name, size_t len)
-{
-  FILE *f = open_db(ctx, "/etc/group");
-  struct group *gr;
-  int member = 0;
-  char **m;
-
-  snprintf(name, len, "%ld", (long)gid);
-  while (f && (gr = fgetgrent(f)) != NULL) {
-    if (gr->gr_gid != gid)
-      continue;
-    snprintf(name, len, "%s", gr->gr_name);
-    for (m = gr->gr_mem; user && *m; m++)
-      member |= !strcmp(*m, user);
-    break;
-  }
-  if (f)
-    fclose(f);
-  return member;
-}
-
-/* ================================================== */
-
-void
-DOC_CheckPhcAccess(DOC_Context *ctx)
-{
-  static const char *users[] = { "_chrony", "chrony" };
-  char path[4096], gname[64];
-  const char *user = ctx->chrony_user;
-  uid_t uid;
-  gid_t gid;
-  struct stat st;
-  unsigned int i;
-  int readable, found, member;
-  /* The device chronyd's refclock (re)opens, else the KVM PHC */
-  const char *dev = ctx->refclock_dev[0] ? ctx->refclock_dev : ctx->kvm_phc;
-
-  if (!dev[0]) {
-    DOC_AddResult(ctx->report, "phc.access", DOC_SKIP, NULL, "no KVM PHC");
-    return;
-  }
-  DOC_Path(ctx, dev, path, sizeof (path));
-  if (stat(path, &st) < 0) {
-    DOC_AddResult(ctx->report, "phc.access", DOC_SKIP, NULL, "cannot stat %s: %s",
-                  dev, strerror(errno));
-    return;
-  }
-
-  found = user[0] && find_user(ctx, user, &uid, &gid);
-  for (i = 0; !ctx->chrony_user[0] && !found && i < sizeof (users) / sizeof (users[0]); i++) {
-    user = users[i];
-    found = find_user(ctx, user, &uid, &gid);
-  }
-  if (!found) {
-    in_group(ctx, NULL, st.st_gid, gname, sizeof (gname));
-    DOC_AddResult(ctx->report, "phc.access", DOC_SKIP, NULL,
-                  "%s mode %04o group %s; no chrony user (_chrony/chrony) in /etc/passwd",
-                  dev, (unsigned int)(st.st_mode & 07777), gname);
-    return;
-  }
-
-  member = in_group(ctx, user, st.st_gid, gname, sizeof (gname)) || gid == st.st_gid;
-  if (uid == 0 || (st.st_mode & S_IROTH))
-    readable = 1;
-  else if (uid == st.st_uid)
-    readable = !!(st.st_mode & S_IRUSR);
-  else
-    readable = member && (st.st_mode & S_IRGRP);
-
-  if (readable) {
-    DOC_AddResult(ctx->report, "phc.access", DOC_OK, NULL,
-                  "chronyd's user %s can reopen %s (mode %04o, group %s)", user,
-                  dev, (unsigned int)(st.st_mode & 07777), gname);
-  } else {
-    DOC_AddResult(ctx->report, "phc.access", DOC_WARN,
-                  "install the udev rule (make install-guest) giving the chrony group read "
-                  "access, then udevadm trigger -s ptp",
-                  "chronyd's user %s cannot open %s (mode %04o, group %s): after dropping "
-                  "root it cannot reopen the device", user, dev,
-                  (unsigned int)(st.st_mode & 07777), gname);
-  }
-}
-
-/* ================================================== */
-/* Which reading modes answer right now, by phc_reader: readers that may use
-   all modes, then none better than EXTENDED, then basic only, one reading
-   each, until every mode was tried (a failing mode falls back within a read) */
-
-typedef struct {
-  int tried;
-  PHCR_Error error;
-  int sys_errno;
-} Probe;
-
-static PHCR_Error
-probe_modes(DOC_Context *ctx, Probe *probes, PHCR_Discovery *disc)
-{
-  static const unsigned int flags[] = {
-    0, PHCR_FLAG_NOCROSSTS, PHCR_FLAG_NOCROSSTS | PHCR_FLAG_NOEXTENDED
-  };
-  PHCR_Env env = { ctx->ops, ctx->root };
-  PHCR_Config config;
-  PHCR_Reader reader;
-  PHCR_Result res;
-  PHCR_Error err;
-  unsigned int i;
-  int m;
-
-  PHCR_ConfigDefaults(&config);
-  config.reprobe_interval = 0.0;
-  for (i = 0; i < sizeof (flags) / sizeof (flags[0]); i++) {
-    if (probes[PHCR_MODE_BASIC].tried)
-      break;
-    config.flags = flags[i];
-    err = PHCR_Open(&env, ctx->kvm_phc, NULL, &config, &reader, disc);
-    if (err != PHCR_OK)
-      return err;
-    PHCR_Read(reader, 1, 0.0, &res);
-    PHCR_Close(reader);
-    for (m = PHCR_MODE_BASIC; m < PHCR_MODE_COUNT; m++) {
-      if (probes[m].tried || !res.attempt[m].attempts)
-        continue;
-      probes[m].tried = 1;
-      probes[m].error = res.attempt[m].error;
-      probes[m].sys_errno = res.attempt[m].sys_errno;
-    }
-  }
-  return PHCR_OK;
-}
-
-/* The ioctl answers (invalid readings are judged by phc.stats) */
-static int
-answers(const Probe *p)
-{
-  return p->tried && (p->error == PHCR_OK || p->error == PHCR_ERR_INVALID);
-}
+/* Can chronyd's user (chrony.conf's 'user', else Debian's or RHEL's) open
+   the device it (re)opens after dropping root? */
 
 static void
-describe_probe(char *buf, size_t len, PHCR_Mode mode, const Probe *p, int crossts)
+check_access(DOC_Context *ctx)
 {
-  static const char *names[PHCR_MODE_COUNT] = { "", "SYS_OFFSET", "EXTENDED", "PRECISE" };
-  const char *name = names[mode];
+  const char *dev = ctx->refclock_dev[0] ? ctx->refclock_dev : ctx->kvm_phc;
+  const char *users[] = { ctx->chrony_user, "_chrony", "chrony" };
+  gid_t groups[64];
+  int i, n = 64, readable = 0;
+  struct passwd *pw = NULL;
+  struct group *gr;
+  struct stat st;
+  char gname[64];
 
-  if (!p->tried)
-    snprintf(buf + strlen(buf), len - strlen(buf), "; %s not tried%s", name,
-             mode == PHCR_MODE_PRECISE && !crossts ? " (cross_timestamping=0)" : "");
-  else if (p->error == PHCR_OK)
-    snprintf(buf + strlen(buf), len - strlen(buf), "; %s works", name);
-  else if (mode == PHCR_MODE_EXTENDED && p->sys_errno == EOPNOTSUPP)
-    snprintf(buf + strlen(buf), len - strlen(buf), "; %s: EOPNOTSUPP, not implemented by "
-             "ptp_kvm (normal)", name);
+  if (!dev[0] || stat(dev, &st) < 0) {
+    DOC_AddResult(ctx->report, "phc.access", DOC_SKIP, NULL, "%s", dev[0] ? strerror(errno) :
+                  "no KVM PHC");
+    return;
+  }
+  for (i = ctx->chrony_user[0] ? 0 : 1; i < 3 && !pw; i++)
+    pw = getpwnam(users[i]);
+  gr = getgrgid(st.st_gid);
+  snprintf(gname, sizeof (gname), "%s", gr ? gr->gr_name : "?");
+  if (!pw) {
+    DOC_AddResult(ctx->report, "phc.access", DOC_SKIP, NULL,
+                  "%s mode %04o group %s; no chrony user (_chrony/chrony)", dev,
+                  (unsigned int)(st.st_mode & 07777), gname);
+    return;
+  }
+  if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &n) < 0)
+    n = 0;
+  for (i = 0; i < n; i++)
+    readable |= groups[i] == st.st_gid && (st.st_mode & S_IRGRP);
+  readable |= pw->pw_uid == 0 || (st.st_mode & S_IROTH) ||
+              (pw->pw_uid == st.st_uid && (st.st_mode & S_IRUSR));
+
+  if (readable)
+    DOC_AddResult(ctx->report, "phc.access", DOC_OK, NULL,
+                  "chronyd's user %s can reopen %s (mode %04o, group %s)", pw->pw_name, dev,
+                  (unsigned int)(st.st_mode & 07777), gname);
   else
-    snprintf(buf + strlen(buf), len - strlen(buf), "; %s: %s%s%s", name,
-             PHCR_ErrorString(p->error), p->error == PHCR_ERR_OTHER ? ": " : "",
-             p->error == PHCR_ERR_OTHER ? strerror(p->sys_errno) : "");
+    DOC_AddResult(ctx->report, "phc.access", DOC_WARN,
+                  "install the udev rule (chrony-ptpkvm) giving the chrony group read access, "
+                  "then udevadm trigger -s ptp",
+                  "chronyd's user %s cannot open %s (mode %04o, group %s): after dropping "
+                  "root it cannot reopen the device", pw->pw_name, dev,
+                  (unsigned int)(st.st_mode & 07777), gname);
+}
+
+/* ================================================== */
+/* What each reading mode answered in the first read (a failing mode falls
+   back within the read, so every mode down to the working one is tried) */
+
+static void
+describe_modes(const PHCR_Result *res, int crossts, char *buf, size_t len)
+{
+  const PHCR_ModeAttempt *a;
+  int m;
+
+  snprintf(buf, len, "reading mode %s", PHCR_ModeName(res->mode));
+  for (m = PHCR_MODE_PRECISE; m > PHCR_MODE_NONE; m--) {
+    a = &res->attempt[m];
+    if (m == PHCR_MODE_PRECISE && !crossts)
+      snprintf(buf + strlen(buf), len - strlen(buf), "; precise not offered "
+               "(cross_timestamping=0)");
+    else if (!a->attempts || a->error == PHCR_OK)
+      continue;
+    else if (m == PHCR_MODE_EXTENDED && a->sys_errno == EOPNOTSUPP)
+      snprintf(buf + strlen(buf), len - strlen(buf), "; extended: EOPNOTSUPP, not "
+               "implemented by ptp_kvm (normal)");
+    else
+      snprintf(buf + strlen(buf), len - strlen(buf), "; %s: %s%s%s", PHCR_ModeName(m),
+               PHCR_ErrorString(a->error), a->error == PHCR_ERR_OTHER ? ": " : "",
+               a->error == PHCR_ERR_OTHER ? strerror(a->sys_errno) : "");
+  }
 }
 
 static int
@@ -321,81 +177,82 @@ compare_double(const void *a, const void *b)
 /* ================================================== */
 
 static void
-check_stats(DOC_Context *ctx)
+check_read(DOC_Context *ctx)
 {
-  static double delays[PHCR_MAX_SAMPLES * 1000], offsets[1000];
-  int i, j, n_delays = 0, n_offsets = 0, failed = 0, samples = ctx->samples;
-  int mode_count[PHCR_MODE_COUNT] = { 0 };
+  static double offsets[MAX_READS], delays[MAX_READS];
+  int i, n = ctx->samples > 0 ? ctx->samples : 1, ok = 0, failed = 0;
+  char modes[DOC_TEXT_LEN], far[DOC_TEXT_LEN];
+  PHCR_Result res, first;
   PHCR_Discovery disc;
   PHCR_Config config;
   PHCR_Reader reader;
-  PHCR_Result res;
-  PHCR_Error err, last_error = PHCR_OK;
-  int last_errno = 0;
-  PHCR_Env env = { ctx->ops, ctx->root };
-  DOC_Result *r;
-  DOC_Status status;
-  double med_off, med_delay;
-  char delay_text[160], far[DOC_TEXT_LEN];
-  const char *fix;
+  PHCR_Error err, last = PHCR_OK;
+  const char *fix = NULL;
+  DOC_Status status = DOC_OK;
+  double med, med_delay;
 
-  if (samples > 1000)
-    samples = 1000;
-  memset(&disc, 0, sizeof (disc));
-  PHCR_ConfigDefaults(&config);
-  config.reprobe_interval = 0.0;
-  err = PHCR_Open(&env, ctx->kvm_phc, NULL, &config, &reader, &disc);
-  if (err != PHCR_OK) {
-    DOC_AddResult(ctx->report, "phc.stats", DOC_SKIP, NULL, "phc_reader cannot open %s: %s",
-                  ctx->kvm_phc, disc.error[0] ? disc.error : PHCR_ErrorString(err));
+  if (!ctx->kvm_phc[0]) {
+    DOC_AddResult(ctx->report, "phc.read", DOC_SKIP, NULL, "no KVM PHC");
     return;
   }
-
-  for (i = 0; i < samples; i++) {
-    if (PHCR_Read(reader, 5, 0.0, &res) != PHCR_OK) {
-      last_error = res.error;
-      last_errno = res.sys_errno;
+  PHCR_ConfigDefaults(&config);
+  config.reprobe_interval = 0.0;
+  err = PHCR_Open(NULL, ctx->kvm_phc, NULL, &config, &reader, &disc);
+  if (err == PHCR_ERR_ACCESS) {
+    DOC_AddResult(ctx->report, "phc.read", DOC_SKIP, NULL,
+                  "as uid %ld: %s (run as root or a member of its group)", (long)getuid(),
+                  disc.error);
+    DOC_NoteUnreadable(ctx->report, ctx->kvm_phc, disc.sys_errno);
+    return;
+  } else if (err != PHCR_OK) {
+    DOC_AddResult(ctx->report, "phc.read", DOC_FAIL,
+                  err == PHCR_ERR_NOTPHC ? "the device is not a working PHC: check dmesg for "
+                  "ptp_kvm errors" : "check that udev created the device node (ls -l "
+                  "/dev/ptp*; udevadm trigger -s ptp)", "%s", disc.error);
+    return;
+  }
+  for (i = 0; i < n; i++) {
+    if (PHCR_Read(reader, 5, 0.0, &res) == PHCR_OK) {
+      offsets[ok] = res.sample.offset;
+      delays[ok++] = res.sample.delay;
+    } else {
       failed++;
-      continue;
+      last = res.error;
     }
-    mode_count[res.mode]++;
-    offsets[n_offsets++] = res.sample.offset;
-    for (j = 0; res.mode != PHCR_MODE_PRECISE && j < res.reading.n; j++) {
-      const PHCR_Triplet *t = &res.reading.t[j];
-      delays[n_delays++] = (t->sys_after.tv_sec - t->sys_before.tv_sec) +
-                           (t->sys_after.tv_nsec - t->sys_before.tv_nsec) * 1e-9;
-    }
+    if (i == 0)
+      first = res;
   }
   PHCR_Close(reader);
+  describe_modes(&first, disc.cross_timestamping, modes, sizeof (modes));
 
   /* With most reads failing, the few that passed prove nothing (a garbage
      reading can look consistent): report the failures, not their values */
-  if (!n_offsets || failed * 2 > samples) {
-    r = DOC_AddResult(ctx->report, "phc.stats", DOC_FAIL,
-                      "see phc.ioctls for what the failures mean; rerun to see if it persists",
-                      "%s %d readings of %s failed (last: %s%s%s)",
-                      n_offsets ? "most of" : "all", samples, ctx->kvm_phc,
-                      PHCR_ErrorString(last_error), last_errno ? ", " : "",
-                      last_errno ? strerror(last_errno) : "");
-    DOC_AddMetric(r, "phc_reads_ok", n_offsets);
-    DOC_AddMetric(r, "phc_reads_failed", failed);
+  if (!ok || failed * 2 > n) {
+    DOC_AddResult(ctx->report, "phc.read", DOC_FAIL,
+                      last == PHCR_ERR_HOST_NOTSUPP ? "host side: use a TSC clocksource on "
+                      "the host (and TSC scaling across migrations); meanwhile use NTP" :
+                      "reload ptp_kvm (modprobe -r ptp_kvm; modprobe ptp_kvm) and rerun",
+                      "%s: %s %d readings failed (last: %s); %s", ctx->kvm_phc,
+                      ok ? "most of" : "all", n, PHCR_ErrorName(last), modes);
+    return;
+  }
+  if (ctx->samples <= 0) {
+    DOC_AddResult(ctx->report, "phc.read", DOC_OK, NULL, "%s: %s (no statistics: --samples 0)",
+                  ctx->kvm_phc, modes);
     return;
   }
 
-  qsort(offsets, n_offsets, sizeof (double), compare_double);
-  qsort(delays, n_delays, sizeof (double), compare_double);
-  med_off = offsets[n_offsets / 2];
-  med_delay = n_delays ? delays[n_delays / 2] : 0.0;
-
-  status = DOC_OK;
-  fix = NULL;
-  if (fabs(med_off) > 1.0) {
+  qsort(offsets, ok, sizeof (double), compare_double);
+  qsort(delays, ok, sizeof (double), compare_double);
+  med = offsets[ok / 2];
+  med_delay = delays[ok / 2];
+  if (fabs(med) > 1.0) {
     status = DOC_FAIL;
     snprintf(far, sizeof (far), "the guest clock is far from the host's: check chronyd "
              "(makestep, refclock) and %s, \"Offsets after pauses\"",
              DOC_DocPath(ctx, "troubleshooting.md"));
     fix = far;
-  } else if (fabs(med_off) > 1e-3) {
+  } else if (fabs(med) > 1e-3) {
     status = DOC_WARN;
     fix = "the guest clock is not synchronised to the KVM PHC: check chronyd's refclock";
   } else if (med_delay > 100e-6) {
@@ -403,97 +260,24 @@ check_stats(DOC_Context *ctx)
     fix = "slow PHC reads: the host is overloaded or the vCPU is preempted often";
   } else if (failed) {
     status = DOC_WARN;
-    fix = "intermittent read failures: see phc.ioctls";
+    fix = "intermittent read failures: rerun to see if they persist";
   }
-
-  if (n_delays)
-    snprintf(delay_text, sizeof (delay_text), "delay min/median/max %.3f/%.3f/%.3f us over %d "
-             "readings", delays[0] * 1e6, med_delay * 1e6, delays[n_delays - 1] * 1e6, n_delays);
-  else
-    snprintf(delay_text, sizeof (delay_text), "no delay (PRECISE cross-timestamps)");
-  r = DOC_AddResult(ctx->report, "phc.stats", status, fix,
-                    "%d/%d reads (PRECISE %d, EXTENDED %d, basic %d); %s; offset PHC-REALTIME "
-                    "min/median/max %+.9f/%+.9f/%+.9f s", n_offsets, samples,
-                    mode_count[PHCR_MODE_PRECISE], mode_count[PHCR_MODE_EXTENDED],
-                    mode_count[PHCR_MODE_BASIC], delay_text,
-                    offsets[0], med_off, offsets[n_offsets - 1]);
-  if (n_delays) {
-    DOC_AddMetric(r, "phc_delay_min_seconds", delays[0]);
-    DOC_AddMetric(r, "phc_delay_median_seconds", med_delay);
-    DOC_AddMetric(r, "phc_delay_max_seconds", delays[n_delays - 1]);
-  }
-  DOC_AddMetric(r, "phc_offset_min_seconds", offsets[0]);
-  DOC_AddMetric(r, "phc_offset_median_seconds", med_off);
-  DOC_AddMetric(r, "phc_offset_max_seconds", offsets[n_offsets - 1]);
-  DOC_AddMetric(r, "phc_reads_ok", n_offsets);
-  DOC_AddMetric(r, "phc_reads_failed", failed);
+  DOC_AddResult(ctx->report, "phc.read", status, fix,
+                    "%s: %s; %d/%d reads; offset PHC-REALTIME min/median/max %+.9f/%+.9f/%+.9f "
+                    "s; delay min/median %.3f/%.3f us", ctx->kvm_phc, modes, ok, n, offsets[0],
+                    med, offsets[ok - 1], delays[0] * 1e6, med_delay * 1e6);
 }
 
 /* ================================================== */
 
 void
-DOC_CheckPhcClock(DOC_Context *ctx)
+DOC_CheckPhcRead(DOC_Context *ctx)
 {
-  Probe probes[PHCR_MODE_COUNT];
-  char text[DOC_TEXT_LEN];
-  PHCR_Discovery disc;
-  PHCR_Error err;
-  DOC_Result *r;
-  int m, precise_ok, basic_ok;
-
-  if (!ctx->kvm_phc[0]) {
-    DOC_AddResult(ctx->report, "phc.ioctls", DOC_SKIP, NULL, "no KVM PHC");
-    DOC_AddResult(ctx->report, "phc.stats", DOC_SKIP, NULL, "no KVM PHC");
+  if (ctx->root[0]) {
+    DOC_AddResult(ctx->report, "phc.access", DOC_SKIP, NULL, DOC_ROOT_SKIP);
+    DOC_AddResult(ctx->report, "phc.read", DOC_SKIP, NULL, DOC_ROOT_SKIP);
     return;
   }
-  memset(probes, 0, sizeof (probes));
-  err = probe_modes(ctx, probes, &disc);
-  if (err == PHCR_ERR_ACCESS) {
-    DOC_AddResult(ctx->report, "phc.ioctls", DOC_SKIP, NULL,
-                  "as uid %ld: %s (run as root or a member of its group)", (long)ctx->uid,
-                  disc.error);
-    DOC_NoteUnreadable(ctx->report, ctx->kvm_phc, disc.sys_errno);
-  } else if (err != PHCR_OK) {
-    DOC_AddResult(ctx->report, "phc.ioctls", DOC_FAIL,
-                  err == PHCR_ERR_NOTPHC
-                    ? "the device is not a working PHC: check dmesg for ptp_kvm errors"
-                    : "check that udev created the device node (ls -l /dev/ptp*; udevadm "
-                      "trigger -s ptp)", "GETCAPS: %s", disc.error);
-  }
-  if (err != PHCR_OK) {
-    DOC_AddResult(ctx->report, "phc.stats", DOC_SKIP, NULL, "device not readable");
-    return;
-  }
-
-  snprintf(text, sizeof (text), "GETCAPS works (cross_timestamping=%d)",
-           disc.cross_timestamping);
-  for (m = PHCR_MODE_PRECISE; m >= PHCR_MODE_BASIC; m--)
-    describe_probe(text, sizeof (text), m, &probes[m], disc.cross_timestamping);
-  precise_ok = answers(&probes[PHCR_MODE_PRECISE]);
-  basic_ok = answers(&probes[PHCR_MODE_BASIC]);
-
-  if (probes[PHCR_MODE_BASIC].error == PHCR_ERR_HOST_NOTSUPP && !precise_ok) {
-    r = DOC_AddResult(ctx->report, "phc.ioctls", DOC_FAIL,
-                      "host side: use a TSC clocksource on the host (and TSC scaling across "
-                      "migrations); meanwhile use NTP", "%s", text);
-  } else if (!basic_ok && !precise_ok) {
-    r = DOC_AddResult(ctx->report, "phc.ioctls", DOC_FAIL,
-                      "reload ptp_kvm (modprobe -r ptp_kvm; modprobe ptp_kvm) and rerun",
-                      "%s", text);
-  } else if (!basic_ok) {
-    r = DOC_AddResult(ctx->report, "phc.ioctls", DOC_WARN,
-                      "PRECISE works but stops if the clocksource changes: check the host",
-                      "%s", text);
-  } else {
-    r = DOC_AddResult(ctx->report, "phc.ioctls", DOC_OK, NULL, "%s", text);
-  }
-  DOC_AddMetric(r, "phc_precise_works", precise_ok);
-  DOC_AddMetric(r, "phc_sys_offset_works", basic_ok);
-
-  if (ctx->samples <= 0)
-    DOC_AddResult(ctx->report, "phc.stats", DOC_SKIP, NULL, "not requested (--samples 0)");
-  else if (basic_ok || precise_ok)
-    check_stats(ctx);
-  else
-    DOC_AddResult(ctx->report, "phc.stats", DOC_SKIP, NULL, "no reading ioctl works");
+  check_access(ctx);
+  check_read(ctx);
 }

@@ -13,8 +13,7 @@
   Check "ptpkvm.status": the state files the PTPKVM driver keeps in
   chronyd's run directory (ptpkvm-N.status, parsed with the driver's own
   PKS_Parse).  Shows each file's device, reading mode, counters and last
-  disruptions in the text report, as the result's JSON details and as
-  Prometheus metrics with their own names (ptpkvm_reads_total, ...; both
+  disruptions as the result's JSON details and as Prometheus metrics with their own names (ptpkvm_reads_total, ...; both
   schemas in docs/monitoring.md).  WARN when reads are failing, when the clock was
   stepped in the last hour, when a file cannot be parsed, or when the
   chronyd that wrote "running" is gone.
@@ -46,8 +45,8 @@ typedef struct {
 
 static StatusFile files[MAX_FILES];
 static int n_files;
-/* the result's text details and Prometheus lines, kept until the next run */
-static char *text_buf, *json_buf, *prom_buf;
+/* the result's JSON details and Prometheus lines */
+static char *json_buf, *prom_buf;
 
 /* ================================================== */
 
@@ -55,18 +54,6 @@ static double
 ts_seconds(const struct timespec *ts)
 {
   return ts->tv_sec + 1.0e-9 * ts->tv_nsec;
-}
-
-/* ================================================== */
-
-static void
-format_utc(double t, char *buf, size_t len)
-{
-  time_t s = (time_t)t;
-  struct tm tm;
-
-  if (!gmtime_r(&s, &tm) || !strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm))
-    snprintf(buf, len, "%.0f", t);
 }
 
 /* ================================================== */
@@ -98,24 +85,12 @@ compare_files(const void *a, const void *b)
 }
 
 /* ================================================== */
-/* Is the chronyd that wrote "running" still there? */
-
-static int
-chronyd_alive(DOC_Context *ctx, long pid)
-{
-  char path[64], comm[64];
-
-  snprintf(path, sizeof (path), "/proc/%ld/comm", pid);
-  return DOC_ReadLine(ctx, path, comm, sizeof (comm)) == 0 && !strcmp(comm, "chronyd");
-}
-
-/* ================================================== */
 
 static void
 load_file(DOC_Context *ctx, StatusFile *f)
 {
   static char text[PKS_FILE_MAX + 1];
-  char path[128], full[4096], err[256];
+  char path[128], full[4096], err[256], comm[64];
   struct stat sb;
   ssize_t n;
 
@@ -131,7 +106,10 @@ load_file(DOC_Context *ctx, StatusFile *f)
   }
   DOC_Path(ctx, path, full, sizeof (full));
   f->updated = stat(full, &sb) == 0 ? sb.st_mtim.tv_sec + 1e-9 * sb.st_mtim.tv_nsec : 0.0;
-  f->stale = f->st.running && !chronyd_alive(ctx, f->st.pid);
+  /* "running", but is the chronyd that wrote it still there? */
+  snprintf(path, sizeof (path), "/proc/%ld/comm", f->st.pid);
+  f->stale = f->st.running && (DOC_ReadLine(ctx, path, comm, sizeof (comm)) < 0 ||
+                               strcmp(comm, "chronyd"));
 }
 
 /* ================================================== */
@@ -197,28 +175,6 @@ summarise(const StatusFile *f, double now, FILE *msg)
     status = DOC_WARN;
   }
   return status;
-}
-
-/* ================================================== */
-
-static void
-text_details(const StatusFile *f, FILE *o)
-{
-  const PKS_Disruption *d;
-  char when[32];
-  int i;
-
-  if (f->error[0])
-    return;
-  fprintf(o, "       %-20s %s: chronyd pid %ld %s, %s mode %s (best %s), %lu samples\n", "",
-      f->name, f->st.pid, f->st.running ? (f->stale ? "gone" : "running") : "stopped",
-      f->st.device, f->st.mode, f->st.best_mode, f->st.counters.samples);
-  for (i = 0; i < f->st.n_ring; i++) {
-    d = PKS_GetDisruption(&f->st, i);
-    format_utc(ts_seconds(&d->when), when, sizeof (when));
-    fprintf(o, "       %-20s   %s %-10s %+.6f s %-5s detected after %.2f s\n", "", when,
-        PKS_CauseName(d->cause), d->size, PKS_ActionName(d->action), d->delay);
-  }
 }
 
 /* ================================================== */
@@ -372,9 +328,9 @@ void
 DOC_CheckStatus(DOC_Context *ctx)
 {
   char fix[DOC_TEXT_LEN], *msg_buf = NULL;
-  size_t msg_len, text_len, json_len, prom_len;
+  size_t msg_len, json_len, prom_len;
   DOC_Status status = DOC_OK, s;
-  FILE *msg, *text, *json, *prom;
+  FILE *msg, *json, *prom;
   DOC_Result *r;
   double now = time(NULL);
   int i, err;
@@ -392,28 +348,22 @@ DOC_CheckStatus(DOC_Context *ctx)
   }
   qsort(files, n_files, sizeof (files[0]), compare_files);
 
-  free(text_buf);
-  free(json_buf);
-  free(prom_buf);
   msg = open_memstream(&msg_buf, &msg_len);
-  text = open_memstream(&text_buf, &text_len);
   json = open_memstream(&json_buf, &json_len);
   prom = open_memstream(&prom_buf, &prom_len);
-  if (!msg || !text || !json || !prom)
+  if (!msg || !json || !prom)
     abort();
   fprintf(json, "{\"dir\": \"" RUN_DIR "\", \"files\": [");
   for (i = 0; i < n_files; i++) {
     load_file(ctx, &files[i]);
     s = summarise(&files[i], now, msg);
     status = s > status ? s : status;
-    text_details(&files[i], text);
     fprintf(json, "%s", i ? ", " : "");
     json_file(&files[i], json);
   }
   fprintf(json, "]}");
   prometheus(prom);
   fclose(msg);
-  fclose(text);
   fclose(json);
   fclose(prom);
 
@@ -421,7 +371,6 @@ DOC_CheckStatus(DOC_Context *ctx)
            DOC_DocPath(ctx, "monitoring.md"));
   r = DOC_AddResult(ctx->report, "ptpkvm.status", status, fix, "%s", msg_buf);
   free(msg_buf);
-  r->details_text = text_buf;
   r->details_json = json_buf;
   r->prometheus = prom_buf;
 }

@@ -11,16 +11,14 @@
   =======================================================================
 
   The doctor's report: collecting check results and writing them as
-  human text, as JSON (schema documented in docs/troubleshooting.md and,
-  for the details of ptpkvm.status, docs/monitoring.md),
-  and as a Prometheus textfile-collector file that is replaced
-  atomically (write to a temporary file in the same directory, fsync,
-  rename).  Check ids and metric names are plain identifiers: they need
+  human text, as JSON (schema in docs/troubleshooting.md, the details of
+  ptpkvm.status in docs/monitoring.md), and as a Prometheus
+  textfile-collector file replaced atomically (temporary file in the same
+  directory, fsync, rename).  Check ids and metric names are plain identifiers: they need
   no escaping.
   */
 
 #include <errno.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -49,20 +47,6 @@ DOC_AddResult(DOC_Report *report, const char *id, DOC_Status status, const char 
   vsnprintf(r->message, sizeof (r->message), fmt, ap);
   va_end(ap);
   return r;
-}
-
-/* ================================================== */
-
-void
-DOC_AddMetric(DOC_Result *result, const char *name, double value)
-{
-  DOC_Metric *m;
-
-  if (result->n_metrics >= DOC_MAX_METRICS)
-    return;
-  m = &result->metrics[result->n_metrics++];
-  snprintf(m->name, sizeof (m->name), "%s", name);
-  m->value = value;
 }
 
 /* ================================================== */
@@ -101,8 +85,8 @@ DOC_OverallStatus(const DOC_Report *report)
 
 /* ================================================== */
 
-const char *
-DOC_StatusName(DOC_Status status)
+static const char *
+status_name(DOC_Status status)
 {
   static const char *names[] = { "OK", "WARN", "FAIL", "SKIP" };
 
@@ -111,41 +95,23 @@ DOC_StatusName(DOC_Status status)
 
 /* ================================================== */
 
-const DOC_Result *
-DOC_FindResult(const DOC_Report *report, const char *id)
-{
-  int i;
-
-  for (i = 0; i < report->n_results; i++) {
-    if (!strcmp(report->results[i].id, id))
-      return &report->results[i];
-  }
-  return NULL;
-}
-
-/* ================================================== */
-
 void
-DOC_PrintText(const DOC_Report *report, FILE *f, int verbose)
+DOC_PrintText(const DOC_Report *report, FILE *f)
 {
   const DOC_Result *r;
-  int i, j, counts[4] = { 0, 0, 0, 0 };
+  int i, counts[4] = { 0, 0, 0, 0 };
 
   for (i = 0; i < report->n_results; i++) {
     r = &report->results[i];
     counts[r->status]++;
-    fprintf(f, "[%-4s] %-20s %s\n", DOC_StatusName(r->status), r->id, r->message);
+    fprintf(f, "[%-4s] %-20s %s\n", status_name(r->status), r->id, r->message);
     if (r->fix[0])
       fprintf(f, "       %-20s fix: %s\n", "", r->fix);
-    for (j = 0; verbose && j < r->n_metrics; j++)
-      fprintf(f, "       %-20s %s = %.9g\n", "", r->metrics[j].name, r->metrics[j].value);
-    if (r->details_text)
-      fputs(r->details_text, f);
   }
   for (i = 0; i < report->n_unreadable; i++)
     fprintf(f, "note: could not read %s\n", report->unreadable[i]);
   fprintf(f, "summary: %s (%d OK, %d WARN, %d FAIL, %d SKIP)\n",
-          DOC_StatusName(DOC_OverallStatus(report)), counts[DOC_OK], counts[DOC_WARN],
+          status_name(DOC_OverallStatus(report)), counts[DOC_OK], counts[DOC_WARN],
           counts[DOC_FAIL], counts[DOC_SKIP]);
 }
 
@@ -169,29 +135,25 @@ DOC_JsonString(FILE *f, const char *s)
 }
 
 void
-DOC_PrintJson(const DOC_Report *report, const DOC_Context *ctx, FILE *f)
+DOC_PrintJson(const DOC_Report *report, const char *root, FILE *f)
 {
   const DOC_Result *r;
-  int i, j;
+  int i;
 
   fprintf(f, "{\n  \"tool\": \"ptpkvm-doctor\",\n  \"version\": \"%s\",\n", DOC_VERSION);
   fprintf(f, "  \"schema\": %d,\n  \"root\": ", DOC_SCHEMA_VERSION);
-  DOC_JsonString(f, ctx->root[0] ? ctx->root : "/");
+  DOC_JsonString(f, root[0] ? root : "/");
   fprintf(f, ",\n  \"uid\": %ld,\n  \"status\": \"%s\",\n  \"exit_code\": %d,\n  \"checks\": [",
-          (long)ctx->uid, DOC_StatusName(DOC_OverallStatus(report)),
+          (long)getuid(), status_name(DOC_OverallStatus(report)),
           (int)DOC_OverallStatus(report));
   for (i = 0; i < report->n_results; i++) {
     r = &report->results[i];
     fprintf(f, "%s\n    {\"id\": \"%s\", \"status\": \"%s\", \"message\": ", i ? "," : "",
-            r->id, DOC_StatusName(r->status));
+            r->id, status_name(r->status));
     DOC_JsonString(f, r->message);
     fprintf(f, ", \"fix\": ");
     DOC_JsonString(f, r->fix);
-    fprintf(f, ", \"metrics\": {");
-    for (j = 0; j < r->n_metrics; j++)
-      fprintf(f, isfinite(r->metrics[j].value) ? "%s\"%s\": %.9g" : "%s\"%s\": null",
-              j ? ", " : "", r->metrics[j].name, r->metrics[j].value);
-    fprintf(f, "}%s%s}", r->details_json ? ", \"details\": " : "",
+    fprintf(f, "%s%s}", r->details_json ? ", \"details\": " : "",
             r->details_json ? r->details_json : "");
   }
   fprintf(f, "\n  ],\n  \"unreadable\": [");
@@ -207,8 +169,7 @@ DOC_PrintJson(const DOC_Report *report, const DOC_Context *ctx, FILE *f)
 static void
 write_prometheus(const DOC_Report *report, FILE *f)
 {
-  const DOC_Result *r;
-  int i, j;
+  int i;
 
   fprintf(f, "# HELP ptpkvm_doctor_status Overall result: 0 OK, 1 WARN, 2 FAIL.\n"
           "# TYPE ptpkvm_doctor_status gauge\nptpkvm_doctor_status %d\n"
@@ -217,16 +178,8 @@ write_prometheus(const DOC_Report *report, FILE *f)
   for (i = 0; i < report->n_results; i++)
     fprintf(f, "ptpkvm_doctor_check_status{check=\"%s\"} %d\n", report->results[i].id,
             (int)report->results[i].status);
-  for (i = 0; i < report->n_results; i++) {
-    r = &report->results[i];
-    for (j = 0; j < r->n_metrics; j++) {
-      if (isfinite(r->metrics[j].value))
-        fprintf(f, "# TYPE ptpkvm_doctor_%s gauge\nptpkvm_doctor_%s %.9g\n",
-                r->metrics[j].name, r->metrics[j].name, r->metrics[j].value);
-    }
-    if (r->prometheus)
-      fputs(r->prometheus, f);
-  }
+  for (i = 0; i < report->n_results; i++)
+    fputs(report->results[i].prometheus ? report->results[i].prometheus : "", f);
   fprintf(f, "# HELP ptpkvm_doctor_unreadable_paths Paths the doctor could not read.\n"
           "# TYPE ptpkvm_doctor_unreadable_paths gauge\nptpkvm_doctor_unreadable_paths %d\n",
           report->n_unreadable);

@@ -11,11 +11,10 @@
   =======================================================================
 
   The doctor's command line and check sequence: parse options, run every
-  check in a fixed order against the chosen root, print the report (text
-  or JSON), optionally write the Prometheus file, and return the exit
-  code for monitoring (0 all OK, 1 WARN, 2 FAIL, 3 the doctor itself
-  could not run, e.g. a bad option).  Kept apart from main() so tests can
-  run the whole doctor with a fake device backend.
+  check in a fixed order, print the report (text or JSON), optionally
+  write the Prometheus file, and return the exit code for monitoring (0
+  all OK, 1 WARN, 2 FAIL, 3 the doctor itself could not run, e.g. a bad
+  option).
   */
 
 #include <errno.h>
@@ -27,7 +26,6 @@
 #include <unistd.h>
 
 #include "doctor.h"
-#include "phcr.h"
 
 #define EXIT_DOCTOR_ERROR 3
 #define DEFAULT_SAMPLES 20
@@ -37,47 +35,18 @@ static DOC_Report report;
 
 /* ================================================== */
 
-const DOC_Report *
-DOC_LastReport(void)
-{
-  return &report;
-}
-
-/* ================================================== */
-
 static void
 run_checks(DOC_Context *ctx)
 {
-  DOC_ScanPhcs(ctx);
   DOC_CheckKvm(ctx);
+  DOC_CheckPhc(ctx);
   DOC_CheckModule(ctx);
-  DOC_CheckPhcDevices(ctx);
   DOC_CheckChronyConfig(ctx);
   DOC_CheckUpdate(ctx);
-  DOC_CheckPhcAccess(ctx);
-  DOC_CheckPhcClock(ctx);
+  DOC_CheckPhcRead(ctx);
   DOC_CheckClocksource(ctx);
-  DOC_CheckServices(ctx);
   DOC_CheckSync(ctx);
   DOC_CheckStatus(ctx);
-}
-
-/* ================================================== */
-
-const char *
-DOC_DocPath(const DOC_Context *ctx, const char *page)
-{
-  static char bufs[4][PHCR_PATH_MAX];
-  static int next;
-  char *buf = bufs[next++ % 4];
-
-  /* dh_compress gzips the larger pages */
-  snprintf(buf, PHCR_PATH_MAX, "/usr/share/doc/chrony-ptpkvm/%s.gz", page);
-  if (!DOC_Exists(ctx, buf))
-    buf[strlen(buf) - 3] = '\0';
-  if (!DOC_Exists(ctx, buf))
-    snprintf(buf, PHCR_PATH_MAX, "docs/%s", page);
-  return buf;
 }
 
 /* ================================================== */
@@ -91,19 +60,18 @@ usage(FILE *f)
           "Read-only; runs unprivileged (says what it could not read).\n\n"
           "  -j, --json              print the report as JSON\n"
           "  -p, --prometheus FILE   also write a textfile-collector file (atomic rename)\n"
-          "  -r, --root DIR          inspect a tree (fake /sys, /proc, /dev, /etc) instead of /\n"
+          "  -r, --root DIR          check the files of a tree (an image) instead of /: its\n"
+          "                          configuration, units, packages; no devices\n"
           "  -f, --config FILE       chrony.conf to check (default: /etc/chrony/chrony.conf,\n"
           "                          else /etc/chrony.conf; under DIR with --root)\n"
           "  -n, --samples N         PHC readings for statistics (default %d, 0 = none)\n"
           "  -d, --chronyd PATH      chronyd asked about the configuration (default:\n"
           "                          /usr/sbin/chronyd, else chronyd in PATH; with --root\n"
           "                          a path in DIR, run in a chroot of DIR, as root only)\n"
-          "  -c, --chronyc PATH      chronyc to ask (default: chronyc, or DIR/usr/bin/chronyc\n"
-          "                          with --root)\n"
+          "  -c, --chronyc PATH      chronyc to ask (default: chronyc in PATH)\n"
           "  -C, --no-chronyc        do not run chronyc\n"
           "  -t, --timeout SEC       time limit for each helper program (default %g)\n"
           "  -q, --quiet             print nothing (exit code and --prometheus only)\n"
-          "  -v, --verbose           print metrics in the text report\n"
           "  -V, --version           print the version\n"
           "  -h, --help              this help\n\n"
           "Exit status: 0 all OK, 1 warnings, 2 failures, 3 the doctor could not run.\n",
@@ -113,7 +81,7 @@ usage(FILE *f)
 /* ================================================== */
 
 int
-DOC_Main(int argc, char **argv, const struct PHCR_Ops *ops)
+main(int argc, char **argv)
 {
   static const struct option longopts[] = {
     { "json", no_argument, NULL, 'j' },
@@ -126,27 +94,23 @@ DOC_Main(int argc, char **argv, const struct PHCR_Ops *ops)
     { "no-chronyc", no_argument, NULL, 'C' },
     { "timeout", required_argument, NULL, 't' },
     { "quiet", no_argument, NULL, 'q' },
-    { "verbose", no_argument, NULL, 'v' },
     { "version", no_argument, NULL, 'V' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 }
   };
-  static char root[4096], chronyc[4096];
-  const char *prom = NULL;
-  int opt, json = 0, quiet = 0, verbose = 0, no_chronyc = 0, err;
+  static char root[4096];
   static DOC_Context ctx;
+  const char *prom = NULL;
+  int opt, json = 0, quiet = 0, err;
   struct stat st;
   char *end;
   size_t rl;
 
-  memset(&ctx, 0, sizeof (ctx));
-  memset(&report, 0, sizeof (report));
-  root[0] = chronyc[0] = '\0';
+  ctx.chronyc = "chronyc";
   ctx.samples = DEFAULT_SAMPLES;
   ctx.timeout = DEFAULT_TIMEOUT;
-  optind = 1;
 
-  while ((opt = getopt_long(argc, argv, "jp:r:f:n:d:c:Ct:qvVh", longopts, NULL)) != -1) {
+  while ((opt = getopt_long(argc, argv, "jp:r:f:n:d:c:Ct:qVh", longopts, NULL)) != -1) {
     switch (opt) {
       case 'j':
         json = 1;
@@ -171,10 +135,10 @@ DOC_Main(int argc, char **argv, const struct PHCR_Ops *ops)
         ctx.chronyd = optarg;
         break;
       case 'c':
-        snprintf(chronyc, sizeof (chronyc), "%s", optarg);
+        ctx.chronyc = optarg;
         break;
       case 'C':
-        no_chronyc = 1;
+        ctx.chronyc = NULL;
         break;
       case 't':
         ctx.timeout = strtod(optarg, &end);
@@ -185,9 +149,6 @@ DOC_Main(int argc, char **argv, const struct PHCR_Ops *ops)
         break;
       case 'q':
         quiet = 1;
-        break;
-      case 'v':
-        verbose = 1;
         break;
       case 'V':
         printf("ptpkvm-doctor %s\n", DOC_VERSION);
@@ -214,31 +175,17 @@ DOC_Main(int argc, char **argv, const struct PHCR_Ops *ops)
     return EXIT_DOCTOR_ERROR;
   }
   ctx.root = root;
-  ctx.fixture = rl > 0;
-  ctx.uid = getuid();
-  ctx.ops = ops;
   ctx.report = &report;
 
   if (!ctx.chronyd)
-    ctx.chronyd = ctx.fixture || DOC_Exists(&ctx, "/usr/sbin/chronyd") ? "/usr/sbin/chronyd"
-                                                                        : "chronyd";
-  if (no_chronyc) {
-    ctx.chronyc = NULL;
-  } else if (chronyc[0]) {
-    ctx.chronyc = chronyc;
-  } else if (ctx.fixture) {
-    snprintf(chronyc, sizeof (chronyc), "%s/usr/bin/chronyc", root);
-    ctx.chronyc = chronyc;
-  } else {
-    ctx.chronyc = "chronyc";
-  }
+    ctx.chronyd = rl || DOC_Exists(&ctx, "/usr/sbin/chronyd") ? "/usr/sbin/chronyd" : "chronyd";
 
   run_checks(&ctx);
 
   if (!quiet && json)
-    DOC_PrintJson(&report, &ctx, stdout);
+    DOC_PrintJson(&report, root, stdout);
   else if (!quiet)
-    DOC_PrintText(&report, stdout, verbose);
+    DOC_PrintText(&report, stdout);
   fflush(stdout);
   if (prom) {
     err = DOC_WritePrometheus(&report, prom);
