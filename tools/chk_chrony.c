@@ -88,7 +88,7 @@ ask_chronyd(DOC_Context *ctx, const char *a1, const char *a2, const char *a3, ch
 /* One line of chronyd -p: the directives the later checks need */
 
 static void
-parse_line(DOC_Context *ctx, Chronyd *c, char *line)
+parse_line(Chronyd *c, char *line)
 {
   char *args = line + strcspn(line, " "), *w;
   Refclock *rc;
@@ -99,8 +99,6 @@ parse_line(DOC_Context *ctx, Chronyd *c, char *line)
     c->have_leap = 1;
   } else if (!strcasecmp(line, "pidfile")) {
     snprintf(c->pidfile, sizeof (c->pidfile), "%s", args);
-  } else if (!strcasecmp(line, "user")) {
-    snprintf(ctx->chrony_user, sizeof (ctx->chrony_user), "%s", args);
   } else if (!strcasecmp(line, "refclock") && c->n_refclocks < MAX_REFCLOCKS) {
     rc = &c->refclocks[c->n_refclocks++];
     memset(rc, 0, sizeof (*rc));
@@ -237,98 +235,72 @@ check_start(DOC_Context *ctx, Chronyd *c, Refclock *rc, char *err, size_t len)
 }
 
 /* ================================================== */
-/* Which device one PTPKVM or PHC line opens.  Adds a FAIL result and
-   returns -1 if none or the wrong clock, returns 1 if this user cannot
-   tell (no permission to open the device), 0 if it is the wanted clock */
+/* Which device the refclock the KVM PHC is meant for opens: the first
+   PTPKVM line, else the first PHC line */
 
-static int
-check_device(DOC_Context *ctx, const Refclock *rc, PHCR_Discovery *disc, char *unverified,
-             size_t len)
+static const Refclock *
+find_line(const Chronyd *c, const char *driver)
 {
-  char want[PHCR_NAME_MAX];
-  PHCR_Error err = find_device(rc, disc, want, sizeof (want));
-  int custom = strcmp(want, PHCR_DEFAULT_CLOCK_NAME) != 0;
+  int i;
 
-  if (err == PHCR_ERR_ACCESS) {
-    if (!unverified[0])
-      snprintf(unverified, len, "%s: %s", rc->line, disc->error);
-    return 1;
+  for (i = 0; i < c->n_refclocks; i++) {
+    if (!strcmp(c->refclocks[i].driver, driver))
+      return &c->refclocks[i];
   }
-  if (err != PHCR_OK) {
-    /* PTPKVM only: chronyd refuses a PHC line whose device does not open */
-    DOC_AddResult(ctx->report, "chrony.refclock", DOC_FAIL,
-                  custom ? "set clockname= to the clock_name of the wanted PHC ('_' for a space)"
-                         : "use 'refclock PTPKVM auto' with ptp_kvm loaded (see "
-                           "kernel.ptp_kvm and phc.devices)",
-                  "%s: %s: the source stays unreachable", rc->line,
-                  disc->error[0] ? disc->error : PHCR_ErrorString(err));
-    return -1;
-  }
-  if (disc->clock_name[0] && strcmp(disc->clock_name, want)) {
-    DOC_AddResult(ctx->report, "chrony.refclock", DOC_FAIL,
-                  custom ? "point it at the PHC with that clock_name, or use 'refclock PTPKVM "
-                           "auto' with clockname="
-                         : "point it at /dev/ptp_kvm, or use 'refclock PTPKVM auto'",
-                  "%s is %s with clock_name '%s', not '%s': not the host's clock", rc->line,
-                  disc->path, disc->clock_name, want);
-    snprintf(ctx->refclock_name, sizeof (ctx->refclock_name), "%s", disc->clock_name);
-    return -1;
-  }
-  return 0;
+  return NULL;
 }
-
-/* ================================================== */
 
 static void
 check_refclocks(DOC_Context *ctx, Chronyd *c)
 {
-  char unverified[DOC_TEXT_LEN] = "";
-  PHCR_Discovery disc[MAX_REFCLOCKS];
-  int i, res, found = -1;
-  Refclock *rc;
+  const Refclock *rc = find_line(c, "PTPKVM") ? find_line(c, "PTPKVM") : find_line(c, "PHC");
+  const char *id = "chrony.refclock";
+  char want[PHCR_NAME_MAX];
+  PHCR_Discovery disc;
+  PHCR_Error err;
+  int custom;
 
-  for (i = 0; i < c->n_refclocks; i++) {
-    rc = &c->refclocks[i];
-    if (strcmp(rc->driver, "PTPKVM") && strcmp(rc->driver, "PHC"))
-      continue;
-    if (ctx->root[0] && !ctx->has_refclock)
-      DOC_AddResult(ctx->report, "chrony.refclock", DOC_SKIP, NULL, "%s: device not checked, "
-                    DOC_ROOT_SKIP, rc->line);
-    ctx->has_refclock = 1;
-    if (ctx->root[0])
-      continue;
-    res = check_device(ctx, rc, &disc[i], unverified, sizeof (unverified));
-    if (res < 0)
-      return;
-    /* the first PTPKVM line, else the first PHC line */
-    if (res == 0 && (found < 0 || (!strcmp(rc->driver, "PTPKVM") &&
-                                   strcmp(c->refclocks[found].driver, "PTPKVM"))))
-      found = i;
-  }
-  if (found < 0 && ctx->root[0] && ctx->has_refclock)
-    return;
-  if (found < 0) {
-    if (unverified[0])
-      DOC_AddResult(ctx->report, "chrony.refclock", DOC_SKIP, NULL,
-                    "cannot tell which device chronyd opens as uid %ld (run as root): %s",
-                    (long)getuid(), unverified);
-    else
-      DOC_AddResult(ctx->report, "chrony.refclock", DOC_FAIL,
-                    "add 'refclock PTPKVM auto' (see guest/chrony/ptpkvm.conf)",
-                    "no refclock uses the KVM PHC (%d refclock line(s))", c->n_refclocks);
+  ctx->has_refclock = rc != NULL;
+  if (!rc) {
+    DOC_AddResult(ctx->report, id, DOC_FAIL, "add 'refclock PTPKVM auto' (see "
+                  "/etc/chrony/ptpkvm.conf)", "no refclock uses the KVM PHC (%d refclock "
+                  "line(s))", c->n_refclocks);
     return;
   }
-  rc = &c->refclocks[found];
-  snprintf(ctx->refclock_dev, sizeof (ctx->refclock_dev), "%s", disc[found].path);
-  if (!strcmp(rc->driver, "PHC") && !strncmp(rc->param, "/dev/ptp", 8) &&
-      isdigit((unsigned char)rc->param[8]))
-    DOC_AddResult(ctx->report, "chrony.refclock", DOC_WARN,
+  if (ctx->root[0]) {
+    DOC_AddResult(ctx->report, id, DOC_SKIP, NULL, "%s: device not checked, " DOC_ROOT_SKIP,
+                  rc->line);
+    return;
+  }
+  err = find_device(rc, &disc, want, sizeof (want));
+  custom = strcmp(want, PHCR_DEFAULT_CLOCK_NAME) != 0;
+  if (err == PHCR_OK && disc.clock_name[0] && strcmp(disc.clock_name, want))
+    snprintf(ctx->refclock_name, sizeof (ctx->refclock_name), "%s", disc.clock_name);
+  if (err == PHCR_ERR_ACCESS)
+    DOC_AddResult(ctx->report, id, DOC_SKIP, NULL, "cannot tell which device chronyd opens as "
+                  "uid %ld (run as root): %s: %s", (long)getuid(), rc->line, disc.error);
+  else if (err != PHCR_OK)
+    DOC_AddResult(ctx->report, id, DOC_FAIL,
+                  custom ? "set clockname= to the clock_name of the wanted PHC ('_' for a space)"
+                         : "use 'refclock PTPKVM auto' with ptp_kvm loaded (see "
+                           "kernel.ptp_kvm and phc.devices)",
+                  "%s: %s: the source stays unreachable", rc->line,
+                  disc.error[0] ? disc.error : PHCR_ErrorString(err));
+  else if (ctx->refclock_name[0])
+    DOC_AddResult(ctx->report, id, DOC_FAIL,
+                  custom ? "point it at the PHC with that clock_name, or use 'refclock PTPKVM "
+                           "auto' with clockname="
+                         : "point it at /dev/ptp_kvm, or use 'refclock PTPKVM auto'",
+                  "%s is %s with clock_name '%s', not '%s': not the host's clock", rc->line,
+                  disc.path, disc.clock_name, want);
+  else if (!strcmp(rc->driver, "PHC") && !strncmp(rc->param, "/dev/ptp", 8) &&
+           isdigit((unsigned char)rc->param[8]))
+    DOC_AddResult(ctx->report, id, DOC_WARN,
                   "use /dev/ptp_kvm or 'refclock PTPKVM auto': ptpN numbers can change at "
                   "boot when other PHCs appear", "%s -> %s (numbered device path)", rc->line,
-                  disc[found].why);
+                  disc.why);
   else
-    DOC_AddResult(ctx->report, "chrony.refclock", DOC_OK, NULL, "%s -> %s", rc->line,
-                  disc[found].why);
+    DOC_AddResult(ctx->report, id, DOC_OK, NULL, "%s -> %s", rc->line, disc.why);
 }
 
 /* ================================================== */
@@ -454,7 +426,7 @@ DOC_CheckChronyConfig(DOC_Context *ctx)
     if (fatal && !err[0])
       snprintf(err, sizeof (err), "%s", fatal);
     else if (!fatal)
-      parse_line(ctx, &c, line);
+      parse_line(&c, line);
   }
   if (!err[0] && status)
     snprintf(err, sizeof (err), "%s -p exited with status %d", ctx->chronyd, status);
@@ -558,78 +530,58 @@ void
 DOC_CheckSync(DOC_Context *ctx)
 {
   char out[4096], *argv[] = { (char *)ctx->chronyc, "-n", "-c", "tracking", NULL };
-  char *fields[N_FIELDS + 2], *nl;
-  double correction, rms;
-  unsigned long refid;
-  int n, status = 0, synced, is_ip;
-  char fix[DOC_TEXT_LEN];
+  char *fields[N_FIELDS + 2], fix[DOC_TEXT_LEN];
+  const char *id = "chrony.sync";
+  int n, status = 0, is_ip;
+  double correction;
 
-  snprintf(fix, sizeof (fix), "chronyc sources -v; see %s", DOC_DocPath(ctx, "troubleshooting.md"));
   if (!ctx->chronyc || ctx->root[0]) {
-    DOC_AddResult(ctx->report, "chrony.sync", DOC_SKIP, NULL, "%s",
+    DOC_AddResult(ctx->report, id, DOC_SKIP, NULL, "%s",
                   ctx->root[0] ? DOC_ROOT_SKIP : "not asked (--no-chronyc)");
     return;
   }
   n = DOC_RunCommand(argv, out, sizeof (out), ctx->timeout, &status);
-  if (n == -ENOENT) {
-    DOC_AddResult(ctx->report, "chrony.sync", DOC_WARN, "install chrony (provides chronyc)",
-                  "%s not found: synchronisation not checked", ctx->chronyc);
-    return;
-  }
+  out[strcspn(out, "\n")] = '\0';
   if (n < 0 || status != 0) {
-    nl = strchr(out, '\n');
-    if (nl)
-      *nl = '\0';
-    DOC_AddResult(ctx->report, "chrony.sync", DOC_WARN,
-                  "is chronyd running? systemctl status chrony (RHEL: chronyd)",
-                  "chronyc could not ask chronyd (%s%s)",
-                  n < 0 ? strerror(-n) : "exit status", n < 0 ? "" : (out[0] ? "" : " != 0"));
+    DOC_AddResult(ctx->report, id, DOC_WARN, n == -ENOENT ? "install chrony (provides chronyc)"
+                  : "is chronyd running? systemctl status chrony (RHEL: chronyd)",
+                  "%s could not ask chronyd (%s)", ctx->chronyc, n < 0 ? strerror(-n) : out);
     return;
   }
-
-  nl = strchr(out, '\n');
-  if (nl)
-    *nl = '\0';
   if (split_csv(out, fields, N_FIELDS + 1) != N_FIELDS) {
-    DOC_AddResult(ctx->report, "chrony.sync", DOC_WARN,
-                  "check that chronyc matches chronyd's version",
+    DOC_AddResult(ctx->report, id, DOC_WARN, "check that chronyc matches chronyd's version",
                   "unexpected chronyc tracking output");
     return;
   }
 
-  refid = strtoul(fields[0], NULL, 16);
   correction = atof(fields[4]);
-  rms = atof(fields[6]);
-  synced = strcmp(fields[13], "Not synchronised") && refid != 0;
   is_ip = strchr(fields[1], '.') || strchr(fields[1], ':');
-
-  if (!synced) {
-    DOC_AddResult(ctx->report, "chrony.sync", DOC_FAIL,
-                      fix,
-                      "chronyd is not synchronised (leap status '%s')", fields[13]);
-  } else if (refid == LOCAL_REFID) {
-    DOC_AddResult(ctx->report, "chrony.sync", DOC_WARN,
-                      "the local reference is a fallback: check the refclock with chronyc "
-                      "sources -v", "synchronised to the local clock only (stratum %s)",
-                      fields[2]);
-  } else if (is_ip && ctx->has_refclock) {
-    DOC_AddResult(ctx->report, "chrony.sync", DOC_WARN,
-                      "chronyc sources -v: why is the refclock not selected?",
-                      "synchronised to NTP server %s, not to the KVM PHC refclock", fields[1]);
-  } else if (!is_ip && ctx->refclock_name[0]) {
-    DOC_AddResult(ctx->report, "chrony.sync", DOC_WARN,
-                      "point the refclock at the KVM PHC (see chrony.refclock)",
-                      "synchronised to refclock %s, a PHC with clock_name '%s': not the host's "
-                      "clock (chronyd warns \"not the expected clock name\")", fields[1],
-                      ctx->refclock_name);
-  } else if (fabs(correction) > 1e-3) {
-    DOC_AddResult(ctx->report, "chrony.sync", DOC_WARN,
-                      "wait, or step once with chronyc makestep if it is large",
-                      "synchronised to %s, but the clock is still %+.6f s from it (slewing)",
-                      fields[1], correction);
-  } else {
-    DOC_AddResult(ctx->report, "chrony.sync", DOC_OK, NULL,
-                      "synchronised to %s (stratum %s), offset %+.9f s, RMS offset %.9f s, "
-                      "frequency %s ppm", fields[1], fields[2], correction, rms, fields[7]);
-  }
+  snprintf(fix, sizeof (fix), "chronyc sources -v; see %s",
+           DOC_DocPath(ctx, "troubleshooting.md"));
+  if (!strcmp(fields[13], "Not synchronised") || !strtoul(fields[0], NULL, 16))
+    DOC_AddResult(ctx->report, id, DOC_FAIL, fix,
+                  "chronyd is not synchronised (leap status '%s')", fields[13]);
+  else if (strtoul(fields[0], NULL, 16) == LOCAL_REFID)
+    DOC_AddResult(ctx->report, id, DOC_WARN,
+                  "the local reference is a fallback: check the refclock with chronyc sources -v",
+                  "synchronised to the local clock only (stratum %s)", fields[2]);
+  else if (is_ip && ctx->has_refclock)
+    DOC_AddResult(ctx->report, id, DOC_WARN,
+                  "chronyc sources -v: why is the refclock not selected?",
+                  "synchronised to NTP server %s, not to the KVM PHC refclock", fields[1]);
+  else if (!is_ip && ctx->refclock_name[0])
+    DOC_AddResult(ctx->report, id, DOC_WARN,
+                  "point the refclock at the KVM PHC (see chrony.refclock)",
+                  "synchronised to refclock %s, a PHC with clock_name '%s': not the host's "
+                  "clock (chronyd warns \"not the expected clock name\")", fields[1],
+                  ctx->refclock_name);
+  else if (fabs(correction) > 1e-3)
+    DOC_AddResult(ctx->report, id, DOC_WARN,
+                  "wait, or step once with chronyc makestep if it is large",
+                  "synchronised to %s, but the clock is still %+.6f s from it (slewing)",
+                  fields[1], correction);
+  else
+    DOC_AddResult(ctx->report, id, DOC_OK, NULL,
+                  "synchronised to %s (stratum %s), offset %+.9f s, RMS offset %s s, "
+                  "frequency %s ppm", fields[1], fields[2], correction, fields[6], fields[7]);
 }

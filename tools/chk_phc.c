@@ -12,19 +12,16 @@
 
   PHC checks of the running guest, through phc_reader's public calls:
   "phc.devices" (the KVM PHC among all PHCs, the /dev/ptp_kvm link of the
-  udev rule), "phc.access" (can chronyd, after dropping root, reopen its
-  device?) and "phc.read" (which reading mode works, what the better ones
-  answered, and the offset PHC - CLOCK_REALTIME and delay over N reads).
+  udev rule, which also gives chrony's group read access) and "phc.read"
+  (which reading mode works, what the better ones answered, and the
+  offset PHC - CLOCK_REALTIME and delay over N reads).
   */
 
 #include <errno.h>
-#include <grp.h>
 #include <math.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "doctor.h"
@@ -72,7 +69,8 @@ DOC_CheckPhc(DOC_Context *ctx)
                       n ? list : "none");
   else if (l < 0)
     DOC_AddResult(ctx->report, "phc.devices", DOC_WARN,
-                      "install the udev rule (chrony-ptpkvm) or use 'refclock PTPKVM auto'",
+                      "install the udev rule (chrony-ptpkvm): it makes the link and gives chrony's group read "
+                      "access",
                       "KVM PHC is %s, but " PHCR_KVM_SYMLINK " is %s (PHCs: %s)%s", kvm,
                       errno == EINVAL ? "not a symlink" : "missing", list, note);
   else if (strcmp(kvm, link) && strcmp(kvm + 5, link))
@@ -85,57 +83,6 @@ DOC_CheckPhc(DOC_Context *ctx)
     DOC_AddResult(ctx->report, "phc.devices", DOC_OK, NULL,
                       "KVM PHC %s, " PHCR_KVM_SYMLINK " -> %s (PHCs: %s)%s", kvm, link, list,
                       note);
-}
-
-/* ================================================== */
-/* Can chronyd's user (chrony.conf's 'user', else Debian's or RHEL's) open
-   the device it (re)opens after dropping root? */
-
-static void
-check_access(DOC_Context *ctx)
-{
-  const char *dev = ctx->refclock_dev[0] ? ctx->refclock_dev : ctx->kvm_phc;
-  const char *users[] = { ctx->chrony_user, "_chrony", "chrony" };
-  gid_t groups[64];
-  int i, n = 64, readable = 0;
-  struct passwd *pw = NULL;
-  struct group *gr;
-  struct stat st;
-  char gname[64];
-
-  if (!dev[0] || stat(dev, &st) < 0) {
-    DOC_AddResult(ctx->report, "phc.access", DOC_SKIP, NULL, "%s", dev[0] ? strerror(errno) :
-                  "no KVM PHC");
-    return;
-  }
-  for (i = ctx->chrony_user[0] ? 0 : 1; i < 3 && !pw; i++)
-    pw = getpwnam(users[i]);
-  gr = getgrgid(st.st_gid);
-  snprintf(gname, sizeof (gname), "%s", gr ? gr->gr_name : "?");
-  if (!pw) {
-    DOC_AddResult(ctx->report, "phc.access", DOC_SKIP, NULL,
-                  "%s mode %04o group %s; no chrony user (_chrony/chrony)", dev,
-                  (unsigned int)(st.st_mode & 07777), gname);
-    return;
-  }
-  if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &n) < 0)
-    n = 0;
-  for (i = 0; i < n; i++)
-    readable |= groups[i] == st.st_gid && (st.st_mode & S_IRGRP);
-  readable |= pw->pw_uid == 0 || (st.st_mode & S_IROTH) ||
-              (pw->pw_uid == st.st_uid && (st.st_mode & S_IRUSR));
-
-  if (readable)
-    DOC_AddResult(ctx->report, "phc.access", DOC_OK, NULL,
-                  "chronyd's user %s can reopen %s (mode %04o, group %s)", pw->pw_name, dev,
-                  (unsigned int)(st.st_mode & 07777), gname);
-  else
-    DOC_AddResult(ctx->report, "phc.access", DOC_WARN,
-                  "install the udev rule (chrony-ptpkvm) giving the chrony group read access, "
-                  "then udevadm trigger -s ptp",
-                  "chronyd's user %s cannot open %s (mode %04o, group %s): after dropping "
-                  "root it cannot reopen the device", pw->pw_name, dev,
-                  (unsigned int)(st.st_mode & 07777), gname);
 }
 
 /* ================================================== */
@@ -176,8 +123,8 @@ compare_double(const void *a, const void *b)
 
 /* ================================================== */
 
-static void
-check_read(DOC_Context *ctx)
+void
+DOC_CheckPhcRead(DOC_Context *ctx)
 {
   static double offsets[MAX_READS], delays[MAX_READS];
   int i, n = ctx->samples > 0 ? ctx->samples : 1, ok = 0, failed = 0;
@@ -191,8 +138,9 @@ check_read(DOC_Context *ctx)
   DOC_Status status = DOC_OK;
   double med, med_delay;
 
-  if (!ctx->kvm_phc[0]) {
-    DOC_AddResult(ctx->report, "phc.read", DOC_SKIP, NULL, "no KVM PHC");
+  if (ctx->root[0] || !ctx->kvm_phc[0]) {
+    DOC_AddResult(ctx->report, "phc.read", DOC_SKIP, NULL, "%s",
+                  ctx->root[0] ? DOC_ROOT_SKIP : "no KVM PHC");
     return;
   }
   PHCR_ConfigDefaults(&config);
@@ -202,7 +150,6 @@ check_read(DOC_Context *ctx)
     DOC_AddResult(ctx->report, "phc.read", DOC_SKIP, NULL,
                   "as uid %ld: %s (run as root or a member of its group)", (long)getuid(),
                   disc.error);
-    DOC_NoteUnreadable(ctx->report, ctx->kvm_phc, disc.sys_errno);
     return;
   } else if (err != PHCR_OK) {
     DOC_AddResult(ctx->report, "phc.read", DOC_FAIL,
@@ -266,18 +213,4 @@ check_read(DOC_Context *ctx)
                     "%s: %s; %d/%d reads; offset PHC-REALTIME min/median/max %+.9f/%+.9f/%+.9f "
                     "s; delay min/median %.3f/%.3f us", ctx->kvm_phc, modes, ok, n, offsets[0],
                     med, offsets[ok - 1], delays[0] * 1e6, med_delay * 1e6);
-}
-
-/* ================================================== */
-
-void
-DOC_CheckPhcRead(DOC_Context *ctx)
-{
-  if (ctx->root[0]) {
-    DOC_AddResult(ctx->report, "phc.access", DOC_SKIP, NULL, DOC_ROOT_SKIP);
-    DOC_AddResult(ctx->report, "phc.read", DOC_SKIP, NULL, DOC_ROOT_SKIP);
-    return;
-  }
-  check_access(ctx);
-  check_read(ctx);
 }

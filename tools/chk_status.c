@@ -113,27 +113,6 @@ load_file(DOC_Context *ctx, StatusFile *f)
 }
 
 /* ================================================== */
-/* Rank of a reading mode name (PHCR_Mode order), -1 if unknown */
-
-static int
-mode_rank(const char *name)
-{
-  int m;
-
-  for (m = PHCR_MODE_NONE; m < PHCR_MODE_COUNT; m++) {
-    if (!strcmp(PHCR_ModeName(m), name))
-      return m;
-  }
-  return -1;
-}
-
-static int
-mode_fallback(const PKS_Status *st)
-{
-  return mode_rank(st->mode) < mode_rank(st->best_mode);
-}
-
-/* ================================================== */
 /* One line per file for the result's message; returns its severity */
 
 static DOC_Status
@@ -273,7 +252,7 @@ value(const StatusFile *f, Family k, int sub, double *v)
   const double values[M_COUNT] = {
     1.0, f->updated, st->counters.reads, st->counters.read_failures, st->counters.samples,
     st->counters.steps, st->counters.flushes, !strcmp(PHCR_ModeName(sub), st->mode),
-    mode_fallback(st), ts_seconds(&st->mode_since), st->failing,
+    strcmp(st->mode, st->best_mode) != 0, ts_seconds(&st->mode_since), st->failing,
     sub < PKS_CAUSE_COUNT ? st->disruptions[sub] : 0, d ? ts_seconds(&d->when) : 0.0,
     d ? d->size : 0.0, d ? d->delay : 0.0, d && d->action == PKS_ACTION_STEP
   };

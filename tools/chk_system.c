@@ -225,8 +225,8 @@ void
 DOC_CheckModule(DOC_Context *ctx)
 {
   char release[128] = "", path[512], by[600], fix[DOC_TEXT_LEN];
-  int loaded, builtin, available, dep, blt, modules, have_phc;
-  DOC_Status bad;
+  int loaded, builtin, available, modules;
+  DOC_Status bad = ctx->kvm_phc[0] ? DOC_WARN : DOC_FAIL;
   BootScan boot;
 
   boot_config(ctx, &boot, by, sizeof (by));
@@ -235,22 +235,18 @@ DOC_CheckModule(DOC_Context *ctx)
     check_boot(ctx, &boot, by, 0, 0, 0);
     return;
   }
-  have_phc = ctx->kvm_phc[0] != '\0';
-  bad = have_phc ? DOC_WARN : DOC_FAIL;
   modules = DOC_Exists(ctx, "/proc/modules");
   DOC_ReadLine(ctx, "/proc/sys/kernel/osrelease", release, sizeof (release));
   loaded = file_has(ctx, "/proc/modules", "ptp_kvm ") > 0;
   snprintf(path, sizeof (path), "/lib/modules/%s/modules.builtin", release);
-  blt = release[0] ? file_has(ctx, path, "") : -1;
+  builtin = !loaded && (DOC_Exists(ctx, "/sys/module/ptp_kvm") || file_has(ctx, path, "") > 0);
   snprintf(path, sizeof (path), "/lib/modules/%s/modules.dep", release);
-  dep = release[0] ? file_has(ctx, path, "") : -1;
-  builtin = !loaded && (DOC_Exists(ctx, "/sys/module/ptp_kvm") || blt > 0);
-  available = dep > 0;
+  available = file_has(ctx, path, "") > 0;
 
-  if (loaded || builtin) {
+  if (loaded || builtin || ctx->kvm_phc[0]) {
     DOC_AddResult(ctx->report, "kernel.ptp_kvm", DOC_OK, NULL, "ptp_kvm %s kernel %s",
-                  loaded ? "module loaded in" : "built into", release);
-  } else if (ctx->not_kvm && !have_phc) {
+                  loaded ? "module loaded in" : builtin ? "built into" : "present in", release);
+  } else if (ctx->not_kvm) {
     DOC_AddResult(ctx->report, "kernel.ptp_kvm", DOC_SKIP, NULL,
                   "not loaded, and cannot be here: not a KVM guest, so PTPKVM cannot work; "
                   "chronyd keeps its other sources");
@@ -265,17 +261,12 @@ DOC_CheckModule(DOC_Context *ctx)
     DOC_AddResult(ctx->report, "kernel.ptp_kvm", bad,
                   "modprobe ptp_kvm (and install chrony-ptpkvm for boot)",
                   "ptp_kvm is available for kernel %s but not loaded", release);
-  } else if (blt >= 0 || dep >= 0 || !modules) {
+  } else {
     DOC_AddResult(ctx->report, "kernel.ptp_kvm", bad,
                   "install a kernel with CONFIG_PTP_1588_CLOCK_KVM (modinfo ptp_kvm must "
                   "find it; some distributions ship it in an extra-modules package)",
-                  "kernel %s has no ptp_kvm (not loaded, not built in, %s)",
-                  release[0] ? release : "(unknown)",
+                  "kernel %s has no ptp_kvm (not loaded, not built in, %s)", release,
                   modules ? "not in modules.dep" : "no module support");
-  } else {
-    DOC_AddResult(ctx->report, "kernel.ptp_kvm", have_phc ? DOC_OK : DOC_SKIP, NULL,
-                  have_phc ? "KVM PHC present; module lists unreadable"
-                           : "cannot tell: /proc/modules and /lib/modules unreadable");
   }
   check_boot(ctx, &boot, by, loaded, builtin, available && !ctx->not_kvm);
 }

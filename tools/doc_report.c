@@ -51,23 +51,6 @@ DOC_AddResult(DOC_Report *report, const char *id, DOC_Status status, const char 
 
 /* ================================================== */
 
-void
-DOC_NoteUnreadable(DOC_Report *report, const char *path, int err)
-{
-  int i;
-
-  for (i = 0; i < report->n_unreadable; i++) {
-    if (!strncmp(report->unreadable[i], path, strlen(path)))
-      return;
-  }
-  if (report->n_unreadable >= DOC_MAX_UNREADABLE)
-    return;
-  snprintf(report->unreadable[report->n_unreadable++], sizeof (report->unreadable[0]),
-           "%s (%s)", path, strerror(err));
-}
-
-/* ================================================== */
-
 DOC_Status
 DOC_OverallStatus(const DOC_Report *report)
 {
@@ -108,8 +91,6 @@ DOC_PrintText(const DOC_Report *report, FILE *f)
     if (r->fix[0])
       fprintf(f, "       %-20s fix: %s\n", "", r->fix);
   }
-  for (i = 0; i < report->n_unreadable; i++)
-    fprintf(f, "note: could not read %s\n", report->unreadable[i]);
   fprintf(f, "summary: %s (%d OK, %d WARN, %d FAIL, %d SKIP)\n",
           status_name(DOC_OverallStatus(report)), counts[DOC_OK], counts[DOC_WARN],
           counts[DOC_FAIL], counts[DOC_SKIP]);
@@ -156,12 +137,7 @@ DOC_PrintJson(const DOC_Report *report, const char *root, FILE *f)
     fprintf(f, "%s%s}", r->details_json ? ", \"details\": " : "",
             r->details_json ? r->details_json : "");
   }
-  fprintf(f, "\n  ],\n  \"unreadable\": [");
-  for (i = 0; i < report->n_unreadable; i++) {
-    fprintf(f, "%s", i ? ", " : "");
-    DOC_JsonString(f, report->unreadable[i]);
-  }
-  fprintf(f, "]\n}\n");
+  fprintf(f, "\n  ]\n}\n");
 }
 
 /* ================================================== */
@@ -180,9 +156,6 @@ write_prometheus(const DOC_Report *report, FILE *f)
             (int)report->results[i].status);
   for (i = 0; i < report->n_results; i++)
     fputs(report->results[i].prometheus ? report->results[i].prometheus : "", f);
-  fprintf(f, "# HELP ptpkvm_doctor_unreadable_paths Paths the doctor could not read.\n"
-          "# TYPE ptpkvm_doctor_unreadable_paths gauge\nptpkvm_doctor_unreadable_paths %d\n",
-          report->n_unreadable);
 }
 
 /* ================================================== */

@@ -11,9 +11,7 @@
   =======================================================================
 
   Read-only access to the inspected system ("/", or the tree of --root)
-  and helper programs.  Every file a check reads goes through here, so
-  permission problems are collected in one place and reported as "could
-  not read" instead of being mistaken for absent files.  Helper programs
+  and helper programs: every file a check reads goes through here.  Helper programs
   (chronyd, chronyc, apt-cache) run without a shell, stdin /dev/null,
   output and errors captured, killed at a time limit.
   */
@@ -41,41 +39,24 @@ DOC_Path(const DOC_Context *ctx, const char *path, char *buf, size_t len)
 
 /* ================================================== */
 
-static int
-note_error(const DOC_Context *ctx, const char *path, int err)
-{
-  if (err == EACCES || err == EPERM)
-    DOC_NoteUnreadable(ctx->report, path, err);
-  return -err;
-}
-
-/* ================================================== */
-
 ssize_t
 DOC_ReadFile(const DOC_Context *ctx, const char *path, char *buf, size_t len)
 {
   char full[4096];
-  ssize_t n, used = 0;
-  int fd;
+  ssize_t ret;
+  size_t n;
+  FILE *f;
 
   buf[0] = '\0';
   DOC_Path(ctx, path, full, sizeof (full));
-  fd = open(full, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return note_error(ctx, path, errno);
-  while ((size_t)used + 1 < len && (n = read(fd, buf + used, len - 1 - used)) != 0) {
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0) {
-      n = errno;
-      close(fd);
-      return note_error(ctx, path, n);
-    }
-    used += n;
-  }
-  buf[used] = '\0';
-  close(fd);
-  return used;
+  f = fopen(full, "re");
+  if (!f)
+    return -errno;
+  n = fread(buf, 1, len - 1, f);
+  buf[n] = '\0';
+  ret = ferror(f) ? -EIO : (ssize_t)n;
+  fclose(f);
+  return ret;
 }
 
 /* ================================================== */
@@ -116,7 +97,7 @@ DOC_ListDir(const DOC_Context *ctx, const char *path, DOC_DirCallback cb, void *
   DOC_Path(ctx, path, full, sizeof (full));
   d = opendir(full);
   if (!d)
-    return note_error(ctx, path, errno);
+    return -errno;
   while ((e = readdir(d)) != NULL) {
     if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && cb(e->d_name, arg))
       break;

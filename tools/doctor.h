@@ -37,7 +37,6 @@ typedef enum {
 } DOC_Status;
 
 #define DOC_MAX_RESULTS 24
-#define DOC_MAX_UNREADABLE 16
 #define DOC_TEXT_LEN 640
 
 typedef struct {
@@ -54,8 +53,6 @@ typedef struct {
 typedef struct {
   int n_results;
   DOC_Result results[DOC_MAX_RESULTS];
-  int n_unreadable;
-  char unreadable[DOC_MAX_UNREADABLE][160];
 } DOC_Report;
 
 typedef struct {
@@ -71,10 +68,8 @@ typedef struct {
   int not_kvm;                  /* CPUID says this is no KVM guest */
   char kvm_phc[PHCR_PATH_MAX];  /* "/dev/ptpN" of the KVM PHC, "" if none */
   int has_refclock;             /* a PTPKVM or PHC refclock line */
-  char refclock_dev[PHCR_PATH_MAX]; /* device of that refclock, "" if unknown */
   char refclock_name[PHCR_NAME_MAX]; /* clock_name of a refclock's PHC that is not
                                         the wanted one, "" if none */
-  char chrony_user[32];         /* 'user' directive of chrony.conf, "" if none */
 } DOC_Context;
 
 /* With --root: the checks of the running system's devices and kernel */
@@ -88,7 +83,6 @@ typedef struct {
 extern DOC_Result *DOC_AddResult(DOC_Report *report, const char *id, DOC_Status status,
                                  const char *fix, const char *fmt, ...)
   __attribute__((format(printf, 5, 6)));
-extern void DOC_NoteUnreadable(DOC_Report *report, const char *path, int err);
 extern DOC_Status DOC_OverallStatus(const DOC_Report *report);
 extern void DOC_PrintText(const DOC_Report *report, FILE *f);
 extern void DOC_JsonString(FILE *f, const char *s);
@@ -100,8 +94,7 @@ extern int DOC_WritePrometheus(const DOC_Report *report, const char *path);
 typedef int (*DOC_DirCallback)(const char *name, void *arg);
 
 extern void DOC_Path(const DOC_Context *ctx, const char *path, char *buf, size_t len);
-/* Read a whole file (NUL-terminated, truncated to len - 1); returns bytes or -errno.
-   Permission errors are noted in the report's unreadable list. */
+/* Read a whole file (NUL-terminated, truncated to len - 1); returns bytes or -errno */
 extern ssize_t DOC_ReadFile(const DOC_Context *ctx, const char *path, char *buf, size_t len);
 /* First line, trimmed; returns 0 or -errno */
 extern int DOC_ReadLine(const DOC_Context *ctx, const char *path, char *buf, size_t len);
