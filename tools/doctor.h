@@ -79,18 +79,13 @@ typedef struct {
 #define DOC_REBUILD "run `make deb` in the chrony-ptpkvm source tree and install the two " \
   "packages it builds (chrony, chrony-ptpkvm)"
 
-/* ---- report (doc_report.c) ---- */
+/* ---- report (doctor.c) ---- */
 extern DOC_Result *DOC_AddResult(DOC_Report *report, const char *id, DOC_Status status,
                                  const char *fix, const char *fmt, ...)
   __attribute__((format(printf, 5, 6)));
-extern DOC_Status DOC_OverallStatus(const DOC_Report *report);
-extern void DOC_PrintText(const DOC_Report *report, FILE *f);
 extern void DOC_JsonString(FILE *f, const char *s);
-extern void DOC_PrintJson(const DOC_Report *report, const char *root, FILE *f);
-/* Replace path atomically; returns 0 or -errno */
-extern int DOC_WritePrometheus(const DOC_Report *report, const char *path);
 
-/* ---- files of the inspected system, helper programs (doc_sys.c) ---- */
+/* ---- files of the inspected system, helper programs (doctor.c) ---- */
 typedef int (*DOC_DirCallback)(const char *name, void *arg);
 
 extern void DOC_Path(const DOC_Context *ctx, const char *path, char *buf, size_t len);
@@ -114,13 +109,13 @@ extern int DOC_RunCommand(char *const argv[], char *out, size_t len, double time
 
 /* ---- checks, in the order main runs them ---- */
 extern void DOC_CheckKvm(DOC_Context *ctx);           /* chk_system.c */
-extern void DOC_CheckPhc(DOC_Context *ctx);           /* chk_phc.c */
-extern void DOC_CheckModule(DOC_Context *ctx);        /* chk_system.c */
-extern void DOC_CheckChronyConfig(DOC_Context *ctx);  /* chk_chronyd.c */
+extern void DOC_CheckPhc(DOC_Context *ctx);
+extern void DOC_CheckModule(DOC_Context *ctx);
+extern void DOC_CheckChronyConfig(DOC_Context *ctx);  /* chk_chrony.c */
 extern void DOC_CheckUpdate(DOC_Context *ctx);
-extern void DOC_CheckPhcRead(DOC_Context *ctx);       /* chk_phc.c */
-extern void DOC_CheckClocksource(DOC_Context *ctx);   /* chk_system.c */
-extern void DOC_CheckSync(DOC_Context *ctx);          /* chk_chronyd.c */
+extern void DOC_CheckPhcRead(DOC_Context *ctx);       /* chk_system.c */
+extern void DOC_CheckClocksource(DOC_Context *ctx);
+extern void DOC_CheckSync(DOC_Context *ctx);          /* chk_chrony.c */
 extern void DOC_CheckStatus(DOC_Context *ctx);        /* chk_status.c */
 
 #endif

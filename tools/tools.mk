@@ -5,15 +5,16 @@
 # ENSURE, CHRONYD, CHRONYC, DESTDIR, prefix, bindir, sysconfdir).  Targets:
 #   doctor         build/tools/ptpkvm-doctor                (ALL_TARGETS)
 #   doctor-check   all of the following                     (CHECK_TARGETS)
-#     doctor-check-fixtures  real binary with --root on generated fixture trees
+#     doctor-check-fixtures  real binary with --root on generated fixture trees,
+#                            chrony.sync on a stub chronyc
 #     doctor-check-install   install-guest into a scratch DESTDIR, verified
 #     doctor-check-asan      the fixture trees again under ASan/UBSan
 #     doctor-check-table     one table of configuration lines through the real
 #                            chronyd (-p, and started) and the doctor
 #                            (VERSION_CHECK_TARGETS)
 #     doctor-check-sim       real binary on the simulator's ptp_kvm (the PHC
-#                            checks), chrony.sync against a real chronyd
-#                            (VERSION_CHECK_TARGETS)
+#                            checks), real chronyds asked by it (PTPKVM, a NIC
+#                            PHC, a replaced binary) (VERSION_CHECK_TARGETS)
 #     doctor-check-status-sim  the driver's status file after pause-360x3 in the
 #                            simulator, read by the doctor (--json, --prometheus)
 #                            and checked against the simulator's truth

@@ -109,10 +109,11 @@ def start_chronyd(args, name, conf_lines, pace, scenario="chronyd-sync", binary=
     proc = subprocess.Popen(["setpriv", "--bounding-set=-sys_time", "--inh-caps=-sys_time", "--",
                              binary or args.chronyd, "-d", "-f", conf, "-u", "root", "-F", "1"],
                             env=env, stdout=log, stderr=subprocess.STDOUT)
-    # chronyc wrapper: the doctor runs "<chronyc> -n -c tracking"
+    # chronyc wrapper: the doctor runs "<chronyc> -n -c tracking"; outside
+    # the simulator of a doctor that runs under it
     wrapper = os.path.join(rundir, "chronyc")
     with open(wrapper, "w") as f:
-        f.write("#!/bin/sh\nexec %s -h %s \"$@\"\n" % (args.chronyc, sock))
+        f.write("#!/bin/sh\nexec env -u LD_PRELOAD %s -h %s \"$@\"\n" % (args.chronyc, sock))
     os.chmod(wrapper, 0o755)
     deadline = time.time() + 20
     while not os.path.exists(sock) and proc.poll() is None and time.time() < deadline:
