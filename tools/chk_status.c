@@ -13,8 +13,9 @@
   Check "ptpkvm.status": the state files the PTPKVM driver keeps in
   chronyd's run directory (ptpkvm-N.status, parsed with the driver's own
   PKS_Parse).  Shows each file's device, reading mode, counters and last
-  disruptions as the result's JSON details and as Prometheus metrics with their own names (ptpkvm_reads_total, ...; both
-  schemas in docs/monitoring.md).  WARN when reads are failing, when the clock was
+  disruptions as the result's JSON details and as Prometheus metrics with
+  their own names (ptpkvm_reads_total, ...; both schemas in
+  docs/monitoring.md).  WARN when reads are failing, when the clock was
   stepped in the last hour, when a file cannot be parsed, or when the
   chronyd that wrote "running" is gone.
   */
@@ -218,28 +219,25 @@ static const struct {
 } families[M_COUNT] = {
   { "info", "gauge", "PTPKVM refclock status file: device and state." },
   { "status_updated_timestamp_seconds", "gauge",
-    "When the driver last wrote its status file (Unix time)." },
+    "When the status file was last written (Unix time)." },
   { "reads_total", "counter", "Reads of the PHC (full and sentinel)." },
   { "read_failures_total", "counter", "Failed reads of the PHC." },
   { "samples_total", "counter", "Samples given to chronyd." },
   { "steps_total", "counter", "Steps of the system clock by the driver." },
   { "flushes_total", "counter", "Times the driver dropped all samples (unknown step)." },
   { "reading_mode", "gauge", "Reading mode of the last successful read." },
-  { "reading_mode_fallback", "gauge",
-    "1 while reading in a worse mode than the best the device offers." },
+  { "reading_mode_fallback", "gauge", "1 while reading in a worse mode than the device's best." },
   { "reading_mode_since_timestamp_seconds", "gauge",
     "When the reading mode last changed (Unix time)." },
   { "reading_failing", "gauge", "1 while reads of the PHC are failing." },
-  { "disruptions_total", "counter",
-    "Disruptions (jumps of the offset to the host clock) acted upon, by cause." },
+  { "disruptions_total", "counter", "Disruptions (jumps of the offset to the host) acted upon." },
   { "last_disruption_timestamp_seconds", "gauge",
     "When the last disruption was acted upon (Unix time)." },
   { "last_disruption_size_seconds", "gauge",
-    "Offset change of the last disruption (host minus guest)." },
+    "Offset change of the last disruption (host - guest)." },
   { "last_disruption_detection_delay_seconds", "gauge",
-    "Running time until the last disruption was detected (upper bound)." },
-  { "last_disruption_stepped", "gauge",
-    "1 if the driver stepped the clock for the last disruption." },
+    "Upper bound of the last disruption's detection time." },
+  { "last_disruption_stepped", "gauge", "1 if the driver stepped the clock for it." },
 };
 
 /* Value of family k for a file (sub: the mode or cause of the sample);

@@ -87,7 +87,7 @@ DOC_CheckKvm(DOC_Context *ctx)
   }
   ctx->not_kvm = 0;
   DOC_AddResult(ctx->report, "kvm.guest", DOC_OK, NULL,
-                    "KVM guest (CPUID hypervisor bit, signature at %s)", list);
+                "KVM guest (CPUID hypervisor bit, signature at %s)", list);
 #else
   DOC_AddResult(ctx->report, "kvm.guest", DOC_SKIP, NULL,
                 ctx->root[0] ? DOC_ROOT_SKIP : "CPUID not available on this architecture");
@@ -306,23 +306,23 @@ DOC_CheckClocksource(DOC_Context *ctx)
 
   if (lacks[0]) {
     DOC_AddResult(ctx->report, "clocksource.current", DOC_WARN,
-                      "give the guest an invariant TSC (libvirt: <feature policy='require' "
-                      "name='invtsc'/>) or switch to kvm-clock",
-                      "current tsc, but the vCPU lacks%s: the TSC may drift or stop", lacks);
+                  "give the guest an invariant TSC (libvirt: <feature policy='require' "
+                  "name='invtsc'/>) or switch to kvm-clock",
+                  "current tsc, but the vCPU lacks%s: the TSC may drift or stop", lacks);
   } else if (!strcmp(cur, "kvm-clock") || !strcmp(cur, "arch_sys_counter") ||
              !strcmp(cur, "tsc")) {
     DOC_AddResult(ctx->report, "clocksource.current", DOC_OK, NULL,
-                      "current %s (available: %s)", cur, avail);
+                  "current %s (available: %s)", cur, avail);
   } else {
     DOC_AddResult(ctx->report, "clocksource.current",
-                      strstr(cur, "jiffies") ? DOC_FAIL : DOC_WARN,
-                      DOC_HasWord(avail, "kvm-clock")
-                        ? "echo kvm-clock > " CS_DIR "/current_clocksource (and boot with "
-                          "clocksource=kvm-clock)"
-                        : "enable kvm-clock in the guest kernel (CONFIG_KVM_GUEST)",
-                      "current %s (available: %s): %s", cur, avail, strstr(cur, "jiffies") ?
-                      "tick-resolution clock, no usable timekeeping" :
-                      "slow clocksource, usually tsc was marked unstable");
+                  strstr(cur, "jiffies") ? DOC_FAIL : DOC_WARN,
+                  DOC_HasWord(avail, "kvm-clock")
+                    ? "echo kvm-clock > " CS_DIR "/current_clocksource (and boot with "
+                      "clocksource=kvm-clock)"
+                    : "enable kvm-clock in the guest kernel (CONFIG_KVM_GUEST)",
+                  "current %s (available: %s): %s", cur, avail, strstr(cur, "jiffies") ?
+                  "tick-resolution clock, no usable timekeeping" :
+                  "slow clocksource, usually tsc was marked unstable");
   }
 }
 
@@ -361,28 +361,28 @@ DOC_CheckPhc(DOC_Context *ctx)
   link[l > 0 ? l : 0] = '\0';
   if (!kvm[0])
     DOC_AddResult(ctx->report, "phc.devices", DOC_FAIL,
-                      ctx->not_kvm ? "none here: not a KVM guest, so there is no KVM PHC; "
+                  ctx->not_kvm ? "none here: not a KVM guest, so there is no KVM PHC; "
                                      "other PHCs are not the host clock"
                                    : "load ptp_kvm (see kernel.ptp_kvm); other PHCs are not "
                                      "the host clock",
-                      "no PHC with clock_name '%s' (PHCs found: %s)", PHCR_DEFAULT_CLOCK_NAME,
-                      n ? list : "none");
+                  "no PHC with clock_name '%s' (PHCs found: %s)", PHCR_DEFAULT_CLOCK_NAME,
+                  n ? list : "none");
   else if (l < 0)
     DOC_AddResult(ctx->report, "phc.devices", DOC_WARN,
-                      "install the udev rule (chrony-ptpkvm): it makes the link and gives chrony's group read "
-                      "access",
-                      "KVM PHC is %s, but " PHCR_KVM_SYMLINK " is %s (PHCs: %s)%s", kvm,
-                      errno == EINVAL ? "not a symlink" : "missing", list, note);
+                  "install the udev rule (chrony-ptpkvm): it makes the link and gives "
+                  "chrony's group read access",
+                  "KVM PHC is %s, but " PHCR_KVM_SYMLINK " is %s (PHCs: %s)%s", kvm,
+                  errno == EINVAL ? "not a symlink" : "missing", list, note);
   else if (strcmp(kvm, link) && strcmp(kvm + 5, link))
     DOC_AddResult(ctx->report, "phc.devices", DOC_FAIL,
-                      "fix the udev rule that creates " PHCR_KVM_SYMLINK " (match ATTR{clock_name}"
-                      "==\"KVM virtual PTP\"), then udevadm trigger -s ptp",
-                      PHCR_KVM_SYMLINK " points to %s, but the KVM PHC is %s (PHCs: %s)",
-                      link, kvm, list);
+                  "fix the udev rule that creates " PHCR_KVM_SYMLINK " (match ATTR{clock_name}"
+                  "==\"KVM virtual PTP\"), then udevadm trigger -s ptp",
+                  PHCR_KVM_SYMLINK " points to %s, but the KVM PHC is %s (PHCs: %s)",
+                  link, kvm, list);
   else
     DOC_AddResult(ctx->report, "phc.devices", DOC_OK, NULL,
-                      "KVM PHC %s, " PHCR_KVM_SYMLINK " -> %s (PHCs: %s)%s", kvm, link, list,
-                      note);
+                  "KVM PHC %s, " PHCR_KVM_SYMLINK " -> %s (PHCs: %s)%s", kvm, link, list,
+                  note);
 }
 
 /* ================================================== */
@@ -476,11 +476,11 @@ DOC_CheckPhcRead(DOC_Context *ctx)
      reading can look consistent): report the failures, not their values */
   if (!ok || failed * 2 > n) {
     DOC_AddResult(ctx->report, "phc.read", DOC_FAIL,
-                      last == PHCR_ERR_HOST_NOTSUPP ? "host side: use a TSC clocksource on "
-                      "the host (and TSC scaling across migrations); meanwhile use NTP" :
-                      "reload ptp_kvm (modprobe -r ptp_kvm; modprobe ptp_kvm) and rerun",
-                      "%s: %s %d readings failed (last: %s); %s", ctx->kvm_phc,
-                      ok ? "most of" : "all", n, PHCR_ErrorName(last), modes);
+                  last == PHCR_ERR_HOST_NOTSUPP ? "host side: use a TSC clocksource on "
+                  "the host (and TSC scaling across migrations); meanwhile use NTP" :
+                  "reload ptp_kvm (modprobe -r ptp_kvm; modprobe ptp_kvm) and rerun",
+                  "%s: %s %d readings failed (last: %s); %s", ctx->kvm_phc,
+                  ok ? "most of" : "all", n, PHCR_ErrorName(last), modes);
     return;
   }
   if (ctx->samples <= 0) {
@@ -510,7 +510,7 @@ DOC_CheckPhcRead(DOC_Context *ctx)
     fix = "intermittent read failures: rerun to see if they persist";
   }
   DOC_AddResult(ctx->report, "phc.read", status, fix,
-                    "%s: %s; %d/%d reads; offset PHC-REALTIME min/median/max %+.9f/%+.9f/%+.9f "
-                    "s; delay min/median %.3f/%.3f us", ctx->kvm_phc, modes, ok, n, offsets[0],
-                    med, offsets[ok - 1], delays[0] * 1e6, med_delay * 1e6);
+                "%s: %s; %d/%d reads; offset PHC-REALTIME min/median/max %+.9f/%+.9f/%+.9f "
+                "s; delay min/median %.3f/%.3f us", ctx->kvm_phc, modes, ok, n, offsets[0],
+                med, offsets[ok - 1], delays[0] * 1e6, med_delay * 1e6);
 }

@@ -160,7 +160,8 @@ def test_real_chronyd(args):
         report(w.returncode == 0, "real chronyd with refclock PTPKVM synchronises (chronyc waitsync)",
                w.stdout[-300:])
         c = doctor_sync(args, wrapper)
-        m = re.search(r"synchronised to KVM0 \(stratum 1\), offset ([-+.0-9]+) s", c.get("message", ""))
+        m = re.search(r"synchronised to KVM0 \(stratum 1\), offset ([-+.0-9]+) s",
+                      c.get("message", ""))
         report(c.get("status") == "OK" and m and abs(float(m.group(1))) < 1e-3,
                "real chronyc CSV parsed: synchronised to KVM0 (the PTPKVM refid), stratum 1, "
                "offset < 1 ms", str(c))
