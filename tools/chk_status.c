@@ -13,9 +13,9 @@
   Check "ptpkvm.status": the state files the PTPKVM driver keeps in
   chronyd's run directory (ptpkvm-N.status, parsed with the driver's own
   PKS_Parse).  Shows each file's device, reading mode, counters and last
-  disruptions in the text report, as the result's JSON details and as
-  Prometheus metrics with their own names (ptpkvm_reads_total, ...; both
-  schemas in docs/monitoring.md).  WARN when reads are failing, when the clock was
+  disruptions as the result's JSON details and as Prometheus metrics with
+  their own names (ptpkvm_reads_total, ...; both schemas in
+  docs/monitoring.md).  WARN when reads are failing, when the clock was
   stepped in the last hour, when a file cannot be parsed, or when the
   chronyd that wrote "running" is gone.
   */
@@ -46,8 +46,8 @@ typedef struct {
 
 static StatusFile files[MAX_FILES];
 static int n_files;
-/* the result's text details and Prometheus lines, kept until the next run */
-static char *text_buf, *json_buf, *prom_buf;
+/* the result's JSON details and Prometheus lines */
+static char *json_buf, *prom_buf;
 
 /* ================================================== */
 
@@ -55,18 +55,6 @@ static double
 ts_seconds(const struct timespec *ts)
 {
   return ts->tv_sec + 1.0e-9 * ts->tv_nsec;
-}
-
-/* ================================================== */
-
-static void
-format_utc(double t, char *buf, size_t len)
-{
-  time_t s = (time_t)t;
-  struct tm tm;
-
-  if (!gmtime_r(&s, &tm) || !strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm))
-    snprintf(buf, len, "%.0f", t);
 }
 
 /* ================================================== */
@@ -98,24 +86,12 @@ compare_files(const void *a, const void *b)
 }
 
 /* ================================================== */
-/* Is the chronyd that wrote "running" still there? */
-
-static int
-chronyd_alive(DOC_Context *ctx, long pid)
-{
-  char path[64], comm[64];
-
-  snprintf(path, sizeof (path), "/proc/%ld/comm", pid);
-  return DOC_ReadLine(ctx, path, comm, sizeof (comm)) == 0 && !strcmp(comm, "chronyd");
-}
-
-/* ================================================== */
 
 static void
 load_file(DOC_Context *ctx, StatusFile *f)
 {
   static char text[PKS_FILE_MAX + 1];
-  char path[128], full[4096], err[256];
+  char path[128], full[4096], err[256], comm[64];
   struct stat sb;
   ssize_t n;
 
@@ -131,28 +107,10 @@ load_file(DOC_Context *ctx, StatusFile *f)
   }
   DOC_Path(ctx, path, full, sizeof (full));
   f->updated = stat(full, &sb) == 0 ? sb.st_mtim.tv_sec + 1e-9 * sb.st_mtim.tv_nsec : 0.0;
-  f->stale = f->st.running && !chronyd_alive(ctx, f->st.pid);
-}
-
-/* ================================================== */
-/* Rank of a reading mode name (PHCR_Mode order), -1 if unknown */
-
-static int
-mode_rank(const char *name)
-{
-  int m;
-
-  for (m = PHCR_MODE_NONE; m < PHCR_MODE_COUNT; m++) {
-    if (!strcmp(PHCR_ModeName(m), name))
-      return m;
-  }
-  return -1;
-}
-
-static int
-mode_fallback(const PKS_Status *st)
-{
-  return mode_rank(st->mode) < mode_rank(st->best_mode);
+  /* "running", but is the chronyd that wrote it still there? */
+  snprintf(path, sizeof (path), "/proc/%ld/comm", f->st.pid);
+  f->stale = f->st.running && (DOC_ReadLine(ctx, path, comm, sizeof (comm)) < 0 ||
+                               strcmp(comm, "chronyd"));
 }
 
 /* ================================================== */
@@ -197,28 +155,6 @@ summarise(const StatusFile *f, double now, FILE *msg)
     status = DOC_WARN;
   }
   return status;
-}
-
-/* ================================================== */
-
-static void
-text_details(const StatusFile *f, FILE *o)
-{
-  const PKS_Disruption *d;
-  char when[32];
-  int i;
-
-  if (f->error[0])
-    return;
-  fprintf(o, "       %-20s %s: chronyd pid %ld %s, %s mode %s (best %s), %lu samples\n", "",
-      f->name, f->st.pid, f->st.running ? (f->stale ? "gone" : "running") : "stopped",
-      f->st.device, f->st.mode, f->st.best_mode, f->st.counters.samples);
-  for (i = 0; i < f->st.n_ring; i++) {
-    d = PKS_GetDisruption(&f->st, i);
-    format_utc(ts_seconds(&d->when), when, sizeof (when));
-    fprintf(o, "       %-20s   %s %-10s %+.6f s %-5s detected after %.2f s\n", "", when,
-        PKS_CauseName(d->cause), d->size, PKS_ActionName(d->action), d->delay);
-  }
 }
 
 /* ================================================== */
@@ -283,28 +219,25 @@ static const struct {
 } families[M_COUNT] = {
   { "info", "gauge", "PTPKVM refclock status file: device and state." },
   { "status_updated_timestamp_seconds", "gauge",
-    "When the driver last wrote its status file (Unix time)." },
+    "When the status file was last written (Unix time)." },
   { "reads_total", "counter", "Reads of the PHC (full and sentinel)." },
   { "read_failures_total", "counter", "Failed reads of the PHC." },
   { "samples_total", "counter", "Samples given to chronyd." },
   { "steps_total", "counter", "Steps of the system clock by the driver." },
   { "flushes_total", "counter", "Times the driver dropped all samples (unknown step)." },
   { "reading_mode", "gauge", "Reading mode of the last successful read." },
-  { "reading_mode_fallback", "gauge",
-    "1 while reading in a worse mode than the best the device offers." },
+  { "reading_mode_fallback", "gauge", "1 while reading in a worse mode than the device's best." },
   { "reading_mode_since_timestamp_seconds", "gauge",
     "When the reading mode last changed (Unix time)." },
   { "reading_failing", "gauge", "1 while reads of the PHC are failing." },
-  { "disruptions_total", "counter",
-    "Disruptions (jumps of the offset to the host clock) acted upon, by cause." },
+  { "disruptions_total", "counter", "Disruptions (jumps of the offset to the host) acted upon." },
   { "last_disruption_timestamp_seconds", "gauge",
     "When the last disruption was acted upon (Unix time)." },
   { "last_disruption_size_seconds", "gauge",
-    "Offset change of the last disruption (host minus guest)." },
+    "Offset change of the last disruption (host - guest)." },
   { "last_disruption_detection_delay_seconds", "gauge",
-    "Running time until the last disruption was detected (upper bound)." },
-  { "last_disruption_stepped", "gauge",
-    "1 if the driver stepped the clock for the last disruption." },
+    "Upper bound of the last disruption's detection time." },
+  { "last_disruption_stepped", "gauge", "1 if the driver stepped the clock for it." },
 };
 
 /* Value of family k for a file (sub: the mode or cause of the sample);
@@ -317,7 +250,7 @@ value(const StatusFile *f, Family k, int sub, double *v)
   const double values[M_COUNT] = {
     1.0, f->updated, st->counters.reads, st->counters.read_failures, st->counters.samples,
     st->counters.steps, st->counters.flushes, !strcmp(PHCR_ModeName(sub), st->mode),
-    mode_fallback(st), ts_seconds(&st->mode_since), st->failing,
+    strcmp(st->mode, st->best_mode) != 0, ts_seconds(&st->mode_since), st->failing,
     sub < PKS_CAUSE_COUNT ? st->disruptions[sub] : 0, d ? ts_seconds(&d->when) : 0.0,
     d ? d->size : 0.0, d ? d->delay : 0.0, d && d->action == PKS_ACTION_STEP
   };
@@ -372,9 +305,9 @@ void
 DOC_CheckStatus(DOC_Context *ctx)
 {
   char fix[DOC_TEXT_LEN], *msg_buf = NULL;
-  size_t msg_len, text_len, json_len, prom_len;
+  size_t msg_len, json_len, prom_len;
   DOC_Status status = DOC_OK, s;
-  FILE *msg, *text, *json, *prom;
+  FILE *msg, *json, *prom;
   DOC_Result *r;
   double now = time(NULL);
   int i, err;
@@ -392,28 +325,22 @@ DOC_CheckStatus(DOC_Context *ctx)
   }
   qsort(files, n_files, sizeof (files[0]), compare_files);
 
-  free(text_buf);
-  free(json_buf);
-  free(prom_buf);
   msg = open_memstream(&msg_buf, &msg_len);
-  text = open_memstream(&text_buf, &text_len);
   json = open_memstream(&json_buf, &json_len);
   prom = open_memstream(&prom_buf, &prom_len);
-  if (!msg || !text || !json || !prom)
+  if (!msg || !json || !prom)
     abort();
   fprintf(json, "{\"dir\": \"" RUN_DIR "\", \"files\": [");
   for (i = 0; i < n_files; i++) {
     load_file(ctx, &files[i]);
     s = summarise(&files[i], now, msg);
     status = s > status ? s : status;
-    text_details(&files[i], text);
     fprintf(json, "%s", i ? ", " : "");
     json_file(&files[i], json);
   }
   fprintf(json, "]}");
   prometheus(prom);
   fclose(msg);
-  fclose(text);
   fclose(json);
   fclose(prom);
 
@@ -421,7 +348,6 @@ DOC_CheckStatus(DOC_Context *ctx)
            DOC_DocPath(ctx, "monitoring.md"));
   r = DOC_AddResult(ctx->report, "ptpkvm.status", status, fix, "%s", msg_buf);
   free(msg_buf);
-  r->details_text = text_buf;
   r->details_json = json_buf;
   r->prometheus = prom_buf;
 }

@@ -10,24 +10,35 @@
 
   =======================================================================
 
-  The doctor's command line and check sequence: parse options, run every
-  check in a fixed order against the chosen root, print the report (text
-  or JSON), optionally write the Prometheus file, and return the exit
-  code for monitoring (0 all OK, 1 WARN, 2 FAIL, 3 the doctor itself
-  could not run, e.g. a bad option).  Kept apart from main() so tests can
-  run the whole doctor with a fake device backend.
+  The doctor's frame: parse options, run every check in a fixed order,
+  collect one result per check, print them as text or JSON (schema in
+  docs/troubleshooting.md, the details of ptpkvm.status in
+  docs/monitoring.md), optionally write a Prometheus textfile-collector
+  file (replaced atomically: temporary file in the same directory, fsync,
+  rename), and return the exit code for monitoring (0 all OK, 1 WARN, 2
+  FAIL, 3 the doctor itself could not run, e.g. a bad option).  The
+  checks read the inspected system ("/", or the tree of --root) through
+  the file helpers here, and run helper programs (chronyd, chronyc,
+  apt-cache) without a shell, stdin /dev/null, output and errors
+  captured, killed at a time limit.
   */
 
+#define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "doctor.h"
-#include "phcr.h"
 
 #define EXIT_DOCTOR_ERROR 3
 #define DEFAULT_SAMPLES 20
@@ -37,29 +48,257 @@ static DOC_Report report;
 
 /* ================================================== */
 
-const DOC_Report *
-DOC_LastReport(void)
+DOC_Result *
+DOC_AddResult(DOC_Report *report, const char *id, DOC_Status status, const char *fix,
+              const char *fmt, ...)
 {
-  return &report;
+  DOC_Result *r;
+  va_list ap;
+
+  if (report->n_results >= DOC_MAX_RESULTS)
+    return &report->results[DOC_MAX_RESULTS - 1];
+
+  r = &report->results[report->n_results++];
+  memset(r, 0, sizeof (*r));
+  snprintf(r->id, sizeof (r->id), "%s", id);
+  r->status = status;
+  snprintf(r->fix, sizeof (r->fix), "%s", fix && status != DOC_OK ? fix : "");
+  va_start(ap, fmt);
+  vsnprintf(r->message, sizeof (r->message), fmt, ap);
+  va_end(ap);
+  return r;
+}
+
+/* ================================================== */
+
+static DOC_Status
+overall_status(const DOC_Report *report)
+{
+  DOC_Status worst = DOC_OK;
+  int i;
+
+  for (i = 0; i < report->n_results; i++) {
+    if (report->results[i].status == DOC_SKIP)
+      continue;
+    if (report->results[i].status > worst)
+      worst = report->results[i].status;
+  }
+  return worst;
+}
+
+/* ================================================== */
+
+static const char *
+status_name(DOC_Status status)
+{
+  static const char *names[] = { "OK", "WARN", "FAIL", "SKIP" };
+
+  return names[status];
 }
 
 /* ================================================== */
 
 static void
-run_checks(DOC_Context *ctx)
+print_text(const DOC_Report *report, FILE *f)
 {
-  DOC_ScanPhcs(ctx);
-  DOC_CheckKvm(ctx);
-  DOC_CheckModule(ctx);
-  DOC_CheckPhcDevices(ctx);
-  DOC_CheckChronyConfig(ctx);
-  DOC_CheckUpdate(ctx);
-  DOC_CheckPhcAccess(ctx);
-  DOC_CheckPhcClock(ctx);
-  DOC_CheckClocksource(ctx);
-  DOC_CheckServices(ctx);
-  DOC_CheckSync(ctx);
-  DOC_CheckStatus(ctx);
+  const DOC_Result *r;
+  int i, counts[4] = { 0, 0, 0, 0 };
+
+  for (i = 0; i < report->n_results; i++) {
+    r = &report->results[i];
+    counts[r->status]++;
+    fprintf(f, "[%-4s] %-20s %s\n", status_name(r->status), r->id, r->message);
+    if (r->fix[0])
+      fprintf(f, "       %-20s fix: %s\n", "", r->fix);
+  }
+  fprintf(f, "summary: %s (%d OK, %d WARN, %d FAIL, %d SKIP)\n",
+          status_name(overall_status(report)), counts[DOC_OK], counts[DOC_WARN],
+          counts[DOC_FAIL], counts[DOC_SKIP]);
+}
+
+/* ================================================== */
+
+void
+DOC_JsonString(FILE *f, const char *s)
+{
+  const unsigned char *p;
+
+  fputc('"', f);
+  for (p = (const unsigned char *)s; *p; p++) {
+    if (*p == '"' || *p == '\\')
+      fprintf(f, "\\%c", *p);
+    else if (*p < 0x20 || *p == 0x7f)
+      fprintf(f, "\\u%04x", *p);
+    else
+      fputc(*p, f);
+  }
+  fputc('"', f);
+}
+
+static void
+print_json(const DOC_Report *report, const char *root, FILE *f)
+{
+  const DOC_Result *r;
+  int i;
+
+  fprintf(f, "{\n  \"tool\": \"ptpkvm-doctor\",\n  \"version\": \"%s\",\n", DOC_VERSION);
+  fprintf(f, "  \"schema\": %d,\n  \"root\": ", DOC_SCHEMA_VERSION);
+  DOC_JsonString(f, root[0] ? root : "/");
+  fprintf(f, ",\n  \"uid\": %ld,\n  \"status\": \"%s\",\n  \"exit_code\": %d,\n  \"checks\": [",
+          (long)getuid(), status_name(overall_status(report)),
+          (int)overall_status(report));
+  for (i = 0; i < report->n_results; i++) {
+    r = &report->results[i];
+    fprintf(f, "%s\n    {\"id\": \"%s\", \"status\": \"%s\", \"message\": ", i ? "," : "",
+            r->id, status_name(r->status));
+    DOC_JsonString(f, r->message);
+    fprintf(f, ", \"fix\": ");
+    DOC_JsonString(f, r->fix);
+    fprintf(f, "%s%s}", r->details_json ? ", \"details\": " : "",
+            r->details_json ? r->details_json : "");
+  }
+  fprintf(f, "\n  ]\n}\n");
+}
+
+/* ================================================== */
+
+static int
+write_prometheus(const DOC_Report *report, const char *path)
+{
+  char tmp[4096];
+  int i, err = 0;
+  FILE *f;
+
+  if (snprintf(tmp, sizeof (tmp), "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof (tmp))
+    return -ENAMETOOLONG;
+  f = fopen(tmp, "we");
+  if (!f)
+    return -errno;
+  fprintf(f, "# HELP ptpkvm_doctor_status Overall result: 0 OK, 1 WARN, 2 FAIL.\n"
+          "# TYPE ptpkvm_doctor_status gauge\nptpkvm_doctor_status %d\n"
+          "# HELP ptpkvm_doctor_check_status Result per check: 0 OK, 1 WARN, 2 FAIL, 3 SKIP.\n"
+          "# TYPE ptpkvm_doctor_check_status gauge\n", (int)overall_status(report));
+  for (i = 0; i < report->n_results; i++)
+    fprintf(f, "ptpkvm_doctor_check_status{check=\"%s\"} %d\n", report->results[i].id,
+            (int)report->results[i].status);
+  for (i = 0; i < report->n_results; i++)
+    fputs(report->results[i].prometheus ? report->results[i].prometheus : "", f);
+  if (fflush(f) || ferror(f) || fsync(fileno(f)) < 0)
+    err = errno ? errno : EIO;
+  if (fclose(f) && !err)
+    err = errno;
+  if (!err && rename(tmp, path) < 0)
+    err = errno;
+  if (err)
+    unlink(tmp);
+  return -err;
+}
+
+/* ================================================== */
+
+void
+DOC_Path(const DOC_Context *ctx, const char *path, char *buf, size_t len)
+{
+  snprintf(buf, len, "%s%s", ctx->root, path);
+}
+
+/* ================================================== */
+
+ssize_t
+DOC_ReadFile(const DOC_Context *ctx, const char *path, char *buf, size_t len)
+{
+  char full[4096];
+  ssize_t ret;
+  size_t n;
+  FILE *f;
+
+  buf[0] = '\0';
+  DOC_Path(ctx, path, full, sizeof (full));
+  f = fopen(full, "re");
+  if (!f)
+    return -errno;
+  n = fread(buf, 1, len - 1, f);
+  buf[n] = '\0';
+  ret = ferror(f) ? -EIO : (ssize_t)n;
+  fclose(f);
+  return ret;
+}
+
+/* ================================================== */
+
+int
+DOC_ReadLine(const DOC_Context *ctx, const char *path, char *buf, size_t len)
+{
+  ssize_t n = DOC_ReadFile(ctx, path, buf, len);
+
+  if (n < 0)
+    return (int)n;
+  buf[strcspn(buf, "\n")] = '\0';
+  DOC_Trim(buf);
+  return 0;
+}
+
+/* ================================================== */
+
+int
+DOC_Exists(const DOC_Context *ctx, const char *path)
+{
+  char full[4096];
+  struct stat st;
+
+  DOC_Path(ctx, path, full, sizeof (full));
+  return lstat(full, &st) == 0;
+}
+
+/* ================================================== */
+
+int
+DOC_ListDir(const DOC_Context *ctx, const char *path, DOC_DirCallback cb, void *arg)
+{
+  char full[4096];
+  struct dirent *e;
+  DIR *d;
+
+  DOC_Path(ctx, path, full, sizeof (full));
+  d = opendir(full);
+  if (!d)
+    return -errno;
+  while ((e = readdir(d)) != NULL) {
+    if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && cb(e->d_name, arg))
+      break;
+  }
+  closedir(d);
+  return 0;
+}
+
+/* ================================================== */
+
+int
+DOC_HasWord(const char *text, const char *word)
+{
+  size_t wl = strlen(word);
+  const char *p = text;
+
+  while ((p = strstr(p, word)) != NULL) {
+    if ((p == text || strchr(" \t\n", p[-1])) && (p[wl] == '\0' || strchr(" \t\n", p[wl])))
+      return 1;
+    p += wl;
+  }
+  return 0;
+}
+
+/* ================================================== */
+
+char *
+DOC_Trim(char *s)
+{
+  size_t n = strlen(s);
+  char *p = s + strspn(s, " \t");
+
+  while (n > 0 && strchr(" \t\r\n", s[n - 1]))
+    s[--n] = '\0';
+  memmove(s, p, strlen(p) + 1);
+  return s;
 }
 
 /* ================================================== */
@@ -82,6 +321,89 @@ DOC_DocPath(const DOC_Context *ctx, const char *page)
 
 /* ================================================== */
 
+static volatile sig_atomic_t timed_out;
+
+static void
+on_alarm(int sig)
+{
+  (void)sig;
+  timed_out = 1;
+}
+
+/* Blocking reads until the child closes its output, interrupted by
+   SIGALRM at the limit (whole seconds, rounded up) */
+int
+DOC_RunCommand(char *const argv[], char *out, size_t len, double timeout, int *status)
+{
+  struct sigaction sa = { .sa_handler = on_alarm }, old;
+  int pipefd[2], wstatus = 0, null_fd;
+  char discard[512];
+  size_t used = 0;
+  ssize_t n;
+  pid_t pid;
+
+  out[0] = '\0';
+  if (pipe2(pipefd, O_CLOEXEC) < 0)
+    return -errno;
+  pid = fork();
+  if (pid == 0) {
+    null_fd = open("/dev/null", O_RDWR);
+    dup2(null_fd, 0);
+    dup2(pipefd[1], 1);
+    dup2(pipefd[1], 2);
+    execvp(argv[0], argv);
+    _exit(127);
+  }
+  close(pipefd[1]);
+  if (pid < 0) {
+    close(pipefd[0]);
+    return -errno;
+  }
+
+  timed_out = 0;
+  sigaction(SIGALRM, &sa, &old);
+  alarm((unsigned int)ceil(timeout));
+  while (!timed_out) {
+    n = used + 1 < len ? read(pipefd[0], out + used, len - 1 - used)
+                       : read(pipefd[0], discard, sizeof (discard));
+    if (n <= 0 && !(n < 0 && errno == EINTR))
+      break;
+    used += n > 0 && used + 1 < len ? (size_t)n : 0;
+  }
+  alarm(0);
+  sigaction(SIGALRM, &old, NULL);
+  out[used] = '\0';
+  close(pipefd[0]);
+  if (timed_out)
+    kill(pid, SIGKILL);
+  while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR)
+    ;
+  if (timed_out)
+    return -ETIMEDOUT;
+  if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 127)
+    return -ENOENT;
+  *status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
+  return (int)used;
+}
+
+/* ================================================== */
+
+static void
+run_checks(DOC_Context *ctx)
+{
+  DOC_CheckKvm(ctx);
+  DOC_CheckPhc(ctx);
+  DOC_CheckModule(ctx);
+  DOC_CheckChronyConfig(ctx);
+  DOC_CheckUpdate(ctx);
+  DOC_CheckPhcRead(ctx);
+  DOC_CheckClocksource(ctx);
+  DOC_CheckSync(ctx);
+  DOC_CheckStatus(ctx);
+}
+
+/* ================================================== */
+
 static void
 usage(FILE *f)
 {
@@ -91,19 +413,18 @@ usage(FILE *f)
           "Read-only; runs unprivileged (says what it could not read).\n\n"
           "  -j, --json              print the report as JSON\n"
           "  -p, --prometheus FILE   also write a textfile-collector file (atomic rename)\n"
-          "  -r, --root DIR          inspect a tree (fake /sys, /proc, /dev, /etc) instead of /\n"
+          "  -r, --root DIR          check the files of a tree (an image) instead of /: its\n"
+          "                          configuration, units, packages; no devices\n"
           "  -f, --config FILE       chrony.conf to check (default: /etc/chrony/chrony.conf,\n"
           "                          else /etc/chrony.conf; under DIR with --root)\n"
           "  -n, --samples N         PHC readings for statistics (default %d, 0 = none)\n"
           "  -d, --chronyd PATH      chronyd asked about the configuration (default:\n"
           "                          /usr/sbin/chronyd, else chronyd in PATH; with --root\n"
           "                          a path in DIR, run in a chroot of DIR, as root only)\n"
-          "  -c, --chronyc PATH      chronyc to ask (default: chronyc, or DIR/usr/bin/chronyc\n"
-          "                          with --root)\n"
+          "  -c, --chronyc PATH      chronyc to ask (default: chronyc in PATH)\n"
           "  -C, --no-chronyc        do not run chronyc\n"
           "  -t, --timeout SEC       time limit for each helper program (default %g)\n"
           "  -q, --quiet             print nothing (exit code and --prometheus only)\n"
-          "  -v, --verbose           print metrics in the text report\n"
           "  -V, --version           print the version\n"
           "  -h, --help              this help\n\n"
           "Exit status: 0 all OK, 1 warnings, 2 failures, 3 the doctor could not run.\n",
@@ -113,7 +434,7 @@ usage(FILE *f)
 /* ================================================== */
 
 int
-DOC_Main(int argc, char **argv)
+main(int argc, char **argv)
 {
   static const struct option longopts[] = {
     { "json", no_argument, NULL, 'j' },
@@ -126,27 +447,23 @@ DOC_Main(int argc, char **argv)
     { "no-chronyc", no_argument, NULL, 'C' },
     { "timeout", required_argument, NULL, 't' },
     { "quiet", no_argument, NULL, 'q' },
-    { "verbose", no_argument, NULL, 'v' },
     { "version", no_argument, NULL, 'V' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 }
   };
-  static char root[4096], chronyc[4096];
-  const char *prom = NULL;
-  int opt, json = 0, quiet = 0, verbose = 0, no_chronyc = 0, err;
+  static char root[4096];
   static DOC_Context ctx;
+  const char *prom = NULL;
+  int opt, json = 0, quiet = 0, err;
   struct stat st;
   char *end;
   size_t rl;
 
-  memset(&ctx, 0, sizeof (ctx));
-  memset(&report, 0, sizeof (report));
-  root[0] = chronyc[0] = '\0';
+  ctx.chronyc = "chronyc";
   ctx.samples = DEFAULT_SAMPLES;
   ctx.timeout = DEFAULT_TIMEOUT;
-  optind = 1;
 
-  while ((opt = getopt_long(argc, argv, "jp:r:f:n:d:c:Ct:qvVh", longopts, NULL)) != -1) {
+  while ((opt = getopt_long(argc, argv, "jp:r:f:n:d:c:Ct:qVh", longopts, NULL)) != -1) {
     switch (opt) {
       case 'j':
         json = 1;
@@ -171,10 +488,10 @@ DOC_Main(int argc, char **argv)
         ctx.chronyd = optarg;
         break;
       case 'c':
-        snprintf(chronyc, sizeof (chronyc), "%s", optarg);
+        ctx.chronyc = optarg;
         break;
       case 'C':
-        no_chronyc = 1;
+        ctx.chronyc = NULL;
         break;
       case 't':
         ctx.timeout = strtod(optarg, &end);
@@ -185,9 +502,6 @@ DOC_Main(int argc, char **argv)
         break;
       case 'q':
         quiet = 1;
-        break;
-      case 'v':
-        verbose = 1;
         break;
       case 'V':
         printf("ptpkvm-doctor %s\n", DOC_VERSION);
@@ -214,37 +528,24 @@ DOC_Main(int argc, char **argv)
     return EXIT_DOCTOR_ERROR;
   }
   ctx.root = root;
-  ctx.fixture = rl > 0;
-  ctx.uid = getuid();
   ctx.report = &report;
 
   if (!ctx.chronyd)
-    ctx.chronyd = ctx.fixture || DOC_Exists(&ctx, "/usr/sbin/chronyd") ? "/usr/sbin/chronyd"
-                                                                        : "chronyd";
-  if (no_chronyc) {
-    ctx.chronyc = NULL;
-  } else if (chronyc[0]) {
-    ctx.chronyc = chronyc;
-  } else if (ctx.fixture) {
-    snprintf(chronyc, sizeof (chronyc), "%s/usr/bin/chronyc", root);
-    ctx.chronyc = chronyc;
-  } else {
-    ctx.chronyc = "chronyc";
-  }
+    ctx.chronyd = rl || DOC_Exists(&ctx, "/usr/sbin/chronyd") ? "/usr/sbin/chronyd" : "chronyd";
 
   run_checks(&ctx);
 
   if (!quiet && json)
-    DOC_PrintJson(&report, &ctx, stdout);
+    print_json(&report, root, stdout);
   else if (!quiet)
-    DOC_PrintText(&report, stdout, verbose);
+    print_text(&report, stdout);
   fflush(stdout);
   if (prom) {
-    err = DOC_WritePrometheus(&report, prom);
+    err = write_prometheus(&report, prom);
     if (err < 0) {
       fprintf(stderr, "ptpkvm-doctor: cannot write %s: %s\n", prom, strerror(-err));
       return EXIT_DOCTOR_ERROR;
     }
   }
-  return (int)DOC_OverallStatus(&report);
+  return (int)overall_status(&report);
 }

@@ -5,15 +5,16 @@
 # ENSURE, CHRONYD, CHRONYC, DESTDIR, prefix, bindir, sysconfdir).  Targets:
 #   doctor         build/tools/ptpkvm-doctor                (ALL_TARGETS)
 #   doctor-check   all of the following                     (CHECK_TARGETS)
-#     doctor-check-fixtures  real binary on generated fixture trees
-#     doctor-check-phc       checks linked with the fake device backend
+#     doctor-check-fixtures  real binary with --root on generated fixture trees,
+#                            chrony.sync on a stub chronyc
 #     doctor-check-install   install-guest into a scratch DESTDIR, verified
-#     doctor-check-asan      the first two again under ASan/UBSan
+#     doctor-check-asan      the fixture trees again under ASan/UBSan
 #     doctor-check-table     one table of configuration lines through the real
 #                            chronyd (-p, and started) and the doctor
 #                            (VERSION_CHECK_TARGETS)
-#     doctor-check-sim       real binary on the simulator's ptp_kvm, chrony.sync
-#                            against a real chronyd (VERSION_CHECK_TARGETS)
+#     doctor-check-sim       real binary on the simulator's ptp_kvm (the PHC
+#                            checks), real chronyds asked by it (PTPKVM, a NIC
+#                            PHC, a replaced binary) (VERSION_CHECK_TARGETS)
 #     doctor-check-status-sim  the driver's status file after pause-360x3 in the
 #                            simulator, read by the doctor (--json, --prometheus)
 #                            and checked against the simulator's truth
@@ -24,25 +25,18 @@
 
 DOCTOR_DIR := $(BUILD)/tools
 DOCTOR := $(DOCTOR_DIR)/ptpkvm-doctor
-DOCTOR_CORE_SRCS := $(filter-out $(TOP)/tools/main.c,$(wildcard $(TOP)/tools/*.c))
+DOCTOR_SRCS := $(wildcard $(TOP)/tools/*.c)
 # the driver's option parser and its status file module (with the parser of
 # the file) are compiled in (they are chrony-free), never copied
 DOCTOR_DRIVER_SRCS := $(TOP)/refclock_ptpkvm_opts.c $(TOP)/refclock_ptpkvm_status.c
 DOCTOR_DRIVER_HDRS := $(TOP)/refclock_ptpkvm.h
-DOCTOR_CORE_OBJS := $(patsubst $(TOP)/tools/%.c,$(DOCTOR_DIR)/%.o,$(DOCTOR_CORE_SRCS)) \
+DOCTOR_OBJS := $(patsubst $(TOP)/tools/%.c,$(DOCTOR_DIR)/%.o,$(DOCTOR_SRCS)) \
   $(patsubst $(TOP)/%.c,$(DOCTOR_DIR)/%.o,$(DOCTOR_DRIVER_SRCS))
 DOCTOR_CFLAGS := -O2 -g -fPIE -D_FORTIFY_SOURCE=2 -Wall -Wextra -Wno-format-truncation -std=gnu11 \
   -I$(TOP)/include -I$(TOP)/tools -I$(TOP)
 DOCTOR_LDFLAGS := -pie
 
-# Tests: the real binary against generated fixture trees (Python runner), and
-# the doctor's checks linked with phc_reader's fake device backend (C runner).
 DOCTOR_TEST_DIR := $(BUILD)/doctor-tests
-DOCTOR_FAKE_TEST := $(DOCTOR_TEST_DIR)/test_doctor_phc
-FAKE_PHC_SRC := $(TOP)/tests/unit/fake_phc.c $(TOP)/tests/model/ptpkvm_model.c
-FAKE_PHC_HDRS := $(TOP)/tests/unit/fake_phc.h $(TOP)/tests/model/ptpkvm_model.h
-FAKE_PHC_OBJS := $(DOCTOR_TEST_DIR)/fake_phc.o $(DOCTOR_TEST_DIR)/ptpkvm_model.o
-FAKE_PHC_CFLAGS := -I$(TOP)/tests/unit -I$(TOP)/tests/model
 
 # Guest asset locations (Debian defaults; RHEL: CHRONY_GROUP=chrony
 # CHRONY_UNIT=chronyd.service).
@@ -60,7 +54,7 @@ ALL_TARGETS += doctor
 CHECK_TARGETS += doctor-check
 INSTALL_TARGETS += install-guest
 
-.PHONY: doctor doctor-check doctor-check-fixtures doctor-check-phc doctor-check-install \
+.PHONY: doctor doctor-check doctor-check-fixtures doctor-check-install \
   doctor-check-asan doctor-check-sim doctor-check-table install-guest
 
 doctor: $(DOCTOR)
@@ -74,37 +68,13 @@ $(DOCTOR_DIR)/refclock_%.o: $(TOP)/refclock_%.c $(DOCTOR_DRIVER_HDRS) | deps
 	@mkdir -p $(DOCTOR_DIR)
 	$(CC) $(DOCTOR_CFLAGS) -c -o $@ $<
 
-$(DOCTOR): $(DOCTOR_DIR)/main.o $(DOCTOR_CORE_OBJS) $(PHCR_LIB)
-	$(CC) $(DOCTOR_LDFLAGS) -o $@ $(DOCTOR_DIR)/main.o $(DOCTOR_CORE_OBJS) $(PHCR_LIB) -lm
-
-# The build's chronyd with the libraries it loads, linked into every fixture
-# tree: the doctor asks it in a chroot, as it asks an inspected tree's own
-DOCTOR_CHRONYD_ROOT := $(DOCTOR_TEST_DIR)/chronyd-root-$(CHRONY_VERSION)
-
-$(DOCTOR_CHRONYD_ROOT): chrony
-	@$(ENSURE) python3
-	python3 $(TOP)/tests/doctor/test_fixtures.py --chronyd $(CHRONYD) --make-root $@
-
-$(FAKE_PHC_OBJS): $(DOCTOR_TEST_DIR)/%.o: $(filter %.c,$(FAKE_PHC_SRC)) $(FAKE_PHC_HDRS) | deps
-	@mkdir -p $(DOCTOR_TEST_DIR)
-	$(CC) $(DOCTOR_CFLAGS) $(FAKE_PHC_CFLAGS) -c -o $@ $(filter %/$*.c,$(FAKE_PHC_SRC))
-
-$(DOCTOR_FAKE_TEST): $(TOP)/tests/doctor/test_doctor_phc.c $(DOCTOR_CORE_OBJS) \
-    $(FAKE_PHC_OBJS) $(PHCR_LIB)
-	@mkdir -p $(DOCTOR_TEST_DIR)
-	$(CC) $(DOCTOR_CFLAGS) $(DOCTOR_LDFLAGS) $(FAKE_PHC_CFLAGS) $(FAKE_WRAP) -o $@ $< \
-	  $(DOCTOR_CORE_OBJS) $(FAKE_PHC_OBJS) $(PHCR_LIB) -lm
+$(DOCTOR): $(DOCTOR_OBJS) $(PHCR_LIB)
+	$(CC) $(DOCTOR_LDFLAGS) -o $@ $(DOCTOR_OBJS) $(PHCR_LIB) -lm
 
 doctor-check-fixtures: $(DOCTOR) chrony
 	@$(ENSURE) python3 util-linux
 	python3 $(TOP)/tests/doctor/test_fixtures.py --doctor $(DOCTOR) --chronyd $(CHRONYD) \
 	  --workdir $(DOCTOR_TEST_DIR)/fixtures
-
-doctor-check-phc: $(DOCTOR_FAKE_TEST) $(DOCTOR_CHRONYD_ROOT)
-	@$(ENSURE) python3
-	DOCTOR_CHRONYD_ROOT=$(DOCTOR_CHRONYD_ROOT) $(DOCTOR_FAKE_TEST) \
-	  $(DOCTOR_TEST_DIR)/healthy-fake.json
-	python3 $(TOP)/tests/doctor/test_fixtures.py --check-json $(DOCTOR_TEST_DIR)/healthy-fake.json
 
 # install-guest into a scratch DESTDIR (Debian layout), then check the files and
 # that a guest with only these assets satisfies the doctor
@@ -117,12 +87,12 @@ doctor-check-install: $(DOCTOR) chrony
 	  --workdir $(DOCTOR_TEST_DIR)/fixtures-install --destdir $(DOCTOR_TEST_DIR)/destdir \
 	  --only-install
 
-# The same two suites again with AddressSanitizer and UBSan (every source compiled
+# The fixture trees again with AddressSanitizer and UBSan (every source compiled
 # in, phc_reader included; any report aborts the run)
 DOCTOR_ASAN_DIR := $(DOCTOR_TEST_DIR)/asan
 DOCTOR_ASAN_FLAGS := -O1 -g -fwrapv -fsanitize=address,undefined -fno-sanitize-recover=all \
   -fno-omit-frame-pointer -Wall -Wextra -Wno-format-truncation -std=gnu11 \
-  -I$(TOP)/include -I$(TOP)/tools $(FAKE_PHC_CFLAGS) -I$(TOP)
+  -I$(TOP)/include -I$(TOP)/tools -I$(TOP)
 DOCTOR_ASAN_DEPS := $(wildcard $(TOP)/tools/*.c $(TOP)/tools/*.h $(TOP)/phc_reader/*.c \
   $(TOP)/phc_reader/*.h $(TOP)/include/*.h) $(DOCTOR_DRIVER_SRCS) $(DOCTOR_DRIVER_HDRS)
 
@@ -130,17 +100,8 @@ $(DOCTOR_ASAN_DIR)/ptpkvm-doctor: $(DOCTOR_ASAN_DEPS) | deps
 	@mkdir -p $(DOCTOR_ASAN_DIR)
 	$(CC) $(DOCTOR_ASAN_FLAGS) -o $@ $(TOP)/tools/*.c $(DOCTOR_DRIVER_SRCS) $(TOP)/phc_reader/*.c -lm
 
-$(DOCTOR_ASAN_DIR)/test_doctor_phc: $(DOCTOR_ASAN_DEPS) $(TOP)/tests/doctor/test_doctor_phc.c \
-    $(FAKE_PHC_SRC) $(FAKE_PHC_HDRS) | deps
-	@mkdir -p $(DOCTOR_ASAN_DIR)
-	$(CC) $(DOCTOR_ASAN_FLAGS) $(FAKE_WRAP) -o $@ $(TOP)/tests/doctor/test_doctor_phc.c $(DOCTOR_CORE_SRCS) \
-	  $(DOCTOR_DRIVER_SRCS) $(TOP)/phc_reader/*.c $(FAKE_PHC_SRC) -lm
-
-doctor-check-asan: $(DOCTOR_ASAN_DIR)/ptpkvm-doctor $(DOCTOR_ASAN_DIR)/test_doctor_phc \
-    $(DOCTOR_CHRONYD_ROOT)
-	@$(ENSURE) python3
-	DOCTOR_CHRONYD_ROOT=$(DOCTOR_CHRONYD_ROOT) ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-	  $(DOCTOR_ASAN_DIR)/test_doctor_phc
+doctor-check-asan: $(DOCTOR_ASAN_DIR)/ptpkvm-doctor chrony
+	@$(ENSURE) python3 util-linux
 	ASAN_OPTIONS=detect_leaks=1 python3 $(TOP)/tests/doctor/test_fixtures.py --chronyd $(CHRONYD) \
 	  --doctor $(DOCTOR_ASAN_DIR)/ptpkvm-doctor --workdir $(DOCTOR_TEST_DIR)/fixtures-asan
 
@@ -153,8 +114,7 @@ doctor-check-table: $(DOCTOR) chrony
 
 VERSION_CHECK_TARGETS += doctor-check-table
 
-DOCTOR_CHECKS := doctor-check-fixtures doctor-check-phc doctor-check-install doctor-check-asan \
-  doctor-check-table
+DOCTOR_CHECKS := doctor-check-fixtures doctor-check-install doctor-check-asan doctor-check-table
 
 # The real binary (real device backend) under the guest simulator's emulated
 # ptp_kvm, and chrony.sync against a real patched chronyd (refclock PTPKVM)

@@ -9,11 +9,15 @@
 # published by the Free Software Foundation.
 #
 # Runs the real ptpkvm-doctor binary with --root on fixture trees that this
-# script generates (fake /sys, /proc, /dev, /etc, /lib/modules, a CPUID
-# description, a fake chronyc, the build's chronyd with the libraries it
-# loads, asked by the doctor in a chroot), one tree per scenario, and checks the status
-# of each check, every WARN and FAIL path, the JSON schema, exit codes, the
-# Prometheus file, the unprivileged run and the installed guest assets.
+# script generates (/etc, units, /run/chrony, the build's chronyd with the
+# libraries it loads, asked by the doctor in a chroot), one tree per
+# scenario, and checks what --root checks (configuration, driver, packages,
+# boot loading, status files; the device and kernel checks say they are
+# skipped), every WARN and FAIL path of those, the JSON schema, exit codes,
+# the Prometheus file, the unprivileged run and the installed guest assets.
+# chrony.sync runs without --root, on a stub chronyc.  The device and
+# kernel checks run under the guest simulator (test_sim.py) and in a booted
+# guest (make vm-check).
 # Prints "N passed, N failed" last; exit status 1 if anything failed.
 
 import argparse
@@ -31,19 +35,18 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from testlib import check as report, finish, prom_samples, run  # noqa: E402
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-KVM_NAME = "KVM virtual PTP"
 PULL_DROPIN = "/usr/lib/systemd/system/chrony.service.d/50-ptpkvm.conf"
 VERDICT = "/run/chrony/ptpkvm.conf"
-RELEASE = "6.1.0-test-amd64"
 STATUSES = ("OK", "WARN", "FAIL", "SKIP")
 EXPECTED_IDS = [
-    "kvm.guest", "kernel.ptp_kvm", "kernel.ptp_kvm_boot", "phc.devices",
-    "chrony.config", "chrony.driver", "chrony.refclock", "chrony.makestep", "chrony.update",
-    "phc.access",
-    "phc.ioctls", "phc.stats", "clocksource.current",
-    "kernel.clock_log", "services.time", "chrony.sync",
-    "ptpkvm.status",
+    "kvm.guest", "phc.devices", "kernel.ptp_kvm", "kernel.ptp_kvm_boot",
+    "chrony.config", "chrony.driver", "chrony.refclock", "chrony.update",
+    "phc.read", "clocksource.current", "chrony.sync", "ptpkvm.status",
 ]
+# what --root does not look at
+ROOT_SKIPPED = ["kvm.guest", "phc.devices", "kernel.ptp_kvm", "phc.read",
+                "clocksource.current", "chrony.sync"]
+ROOT_SKIP = "skipped: --root (devices are checked on the running system)"
 GOOD_CSV = ("50484330,PHC0,1,1763770000.123456789,0.000000012,-0.000000020,"
             "0.000000030,-12.345,0.000,0.010,0.000000001,0.000010000,2.0,Normal")
 
@@ -107,36 +110,11 @@ class Tree:
         elif os.path.lexists(p):
             os.unlink(p)
 
-    def symlink(self, rel, target):
-        p = self.path(rel)
-        os.makedirs(os.path.dirname(p), exist_ok=True)
-        if os.path.lexists(p):
-            os.unlink(p)
-        os.symlink(target, p)
-
     # --- pieces of a guest
-    def cpuid(self, hypervisor=1, sigs=((0x40000000, "KVMKVMKVM"),)):
-        text = "hypervisor %d\n" % hypervisor
-        for leaf, sig in sigs:
-            text += "signature 0x%08x %s\n" % (leaf, sig)
-        self.write("/ptpkvm-doctor.cpuid", text)
-
-    def phc(self, index, name, mode=0o640, gid=None):
-        self.write("/sys/class/ptp/ptp%d/clock_name" % index, name + "\n")
-        self.write("/dev/ptp%d" % index, "", mode)
-        os.chown(self.path("/dev/ptp%d" % index), -1, os.getgid() if gid is None else gid)
-
     def process(self, pid, comm, ppid=1):
         self.write("/proc/%d/comm" % pid, comm + "\n")
         self.write("/proc/%d/stat" % pid,
                    "%d (%s) S %d %d %d 0 -1 4194560 0 0 0 0\n" % (pid, comm, ppid, pid, pid))
-
-    def chronyc(self, output, status=0):
-        # checks that the doctor asks exactly for CSV tracking without DNS
-        self.write("/usr/bin/chronyc",
-                   "#!/bin/sh\n"
-                   "[ \"$*\" = \"-n -c tracking\" ] || { echo \"bad args: $*\" >&2; exit 9; }\n"
-                   "cat <<'EOF'\n%s\nEOF\nexit %d\n" % (output, status), 0o755)
 
     def chronyd_stub(self, features):
         """A chronyd that answers -v with these features and -p with the file."""
@@ -183,36 +161,12 @@ class Tree:
 
 
 def healthy(name):
-    """A KVM guest set up right: every check OK (PHC ioctls need a real device)."""
+    """The files of a KVM guest image set up right: every check --root makes OK."""
     t = Tree(name)
-    t.cpuid()
-    t.write("/proc/sys/kernel/osrelease", RELEASE + "\n")
-    t.write("/proc/modules", "ptp_kvm 20480 0 - Live 0x0000000000000000\n"
-            "ptp 36864 1 ptp_kvm, Live 0x0000000000000000\n")
-    t.write("/proc/cpuinfo", "processor\t: 0\nvendor_id\t: GenuineIntel\n"
-            "flags\t\t: fpu tsc msr constant_tsc nonstop_tsc hypervisor\n\n")
-    t.write("/lib/modules/%s/modules.dep" % RELEASE,
-            "kernel/drivers/ptp/ptp.ko.xz:\n"
-            "kernel/drivers/ptp/ptp_kvm.ko.xz: kernel/drivers/ptp/ptp.ko.xz\n")
-    t.write("/lib/modules/%s/modules.builtin" % RELEASE, "kernel/drivers/char/mem.ko\n")
-    t.phc(0, KVM_NAME)
-    t.symlink("/dev/ptp_kvm", "ptp0")
-    t.write("/sys/devices/system/clocksource/clocksource0/current_clocksource", "kvm-clock\n")
-    t.write("/sys/devices/system/clocksource/clocksource0/available_clocksource",
-            "kvm-clock tsc acpi_pm \n")
-    t.write("/dev/kmsg", "kvm-clock: Using msrs 4b564d01 and 4b564d00\n"
-            "clocksource: Switched to clocksource kvm-clock\n")
-    gid = os.getgid()
-    t.write("/etc/passwd", "root:x:0:0:root:/root:/bin/bash\n"
-            "_chrony:x:4243:%d:Chrony daemon,,,:/var/lib/chrony:/usr/sbin/nologin\n" % gid)
-    t.write("/etc/group", "root:x:0:\nptpgrp:x:%d:\n" % gid if gid != 0 else
-            "root:x:0:\n")
     t.chrony_conf("# Debian-like\npool 2.debian.pool.ntp.org iburst\n"
                   "makestep 1 3\nconfdir /etc/chrony/conf.d\n")
     t.packaged()
-    t.process(1, "systemd", 0)
     t.process(412, "chronyd")
-    t.chronyc(GOOD_CSV)
     t.status_file(disruptions=[(1000000000.5, 360.0, "pause", 0.2, "step")])
     return t
 
@@ -250,7 +204,7 @@ def check_schema(doc):
     """Validate the JSON report; returns a list of problems."""
     problems = []
     want = {"tool": str, "version": str, "schema": int, "root": str, "uid": int,
-            "status": str, "exit_code": int, "checks": list, "unreadable": list}
+            "status": str, "exit_code": int, "checks": list}
     for key, typ in want.items():
         if key not in doc:
             problems.append("missing key %s" % key)
@@ -260,12 +214,12 @@ def check_schema(doc):
         return problems
     if set(doc) - set(want):
         problems.append("unexpected keys %s" % sorted(set(doc) - set(want)))
-    if doc["tool"] != "ptpkvm-doctor" or doc["schema"] != 1:
+    if doc["tool"] != "ptpkvm-doctor" or doc["schema"] != 2:
         problems.append("tool/schema")
     ids = set()
     worst = 0
     for c in doc["checks"]:
-        if set(c) - {"details"} != {"id", "status", "message", "fix", "metrics"}:
+        if set(c) - {"details"} != {"id", "status", "message", "fix"}:
             problems.append("check keys %s" % sorted(c))
             continue
         if not re.match(r"^[a-z_]+\.[a-z_]+$", c["id"]) or c["id"] in ids:
@@ -282,21 +236,12 @@ def check_schema(doc):
             problems.append("%s: fix on %s" % (c["id"], c["status"]))
         if "\n" in c["fix"]:
             problems.append("%s: fix is not one line" % c["id"])
-        if not isinstance(c["metrics"], dict):
-            problems.append("%s: metrics not an object" % c["id"])
-        else:
-            for k, v in c["metrics"].items():
-                if not re.match(r"^[a-z_]+$", k) or not (v is None or isinstance(v, (int, float))):
-                    problems.append("%s: bad metric %r=%r" % (c["id"], k, v))
         problems += details_problems(c)
         if c["status"] != "SKIP":
             worst = max(worst, STATUSES.index(c["status"]))
     if doc["exit_code"] != worst or doc["status"] != STATUSES[worst]:
         problems.append("status %s/exit %d but worst check is %s" %
                         (doc["status"], doc["exit_code"], STATUSES[worst]))
-    for u in doc["unreadable"]:
-        if not isinstance(u, str):
-            problems.append("unreadable entry not a string")
     return problems
 
 
@@ -334,205 +279,64 @@ def expect(name, tree, expected, *extra, as_nobody=False, contains=None, path=No
 
 def test_healthy():
     t = healthy("healthy")
+    # a tree's /sys and /proc are not the running system's: never judged
+    t.write("/sys/devices/system/clocksource/clocksource0/current_clocksource", "jiffies\n")
+    t.write("/sys/class/ptp/ptp0/clock_name", "KVM virtual PTP\n")
+    t.write("/proc/modules", "ptp 36864 0 - Live 0x0\n")
     want = {i: "OK" for i in EXPECTED_IDS}
-    # a regular file is not a PHC: the ioctl probe and phc_reader's discovery
-    # must say so (tests/doctor/test_doctor_phc.c runs them on PHCs)
-    want.update({"phc.ioctls": "FAIL", "phc.stats": "SKIP", "chrony.refclock": "FAIL",
-                 "chrony.update": "SKIP"})
-    st, checks, doc = expect("healthy tree: every non-device check OK", t, want,
-                             contains={"phc.ioctls": "GETCAPS",
-                                       "kernel.ptp_kvm_boot": "modprobe@ptp_kvm.service (pulled "
+    want.update({i: "SKIP" for i in ROOT_SKIPPED})
+    want.update({"chrony.refclock": "SKIP", "chrony.update": "SKIP"})
+    st, checks, doc = expect("healthy tree: every check of files OK, devices skipped", t, want,
+                             contains={"kernel.ptp_kvm_boot": "modprobe@ptp_kvm.service (pulled "
                                        "in by %s, only under KVM)" % PULL_DROPIN,
-                                       "chrony.refclock": "refclock PTPKVM auto: /dev/ptp0: not a "
-                                                          "character device",
+                                       "chrony.refclock": "refclock PTPKVM auto: device not "
+                                                          "checked, " + ROOT_SKIP,
                                        "chrony.driver": "has the PTPKVM driver; %s: in use" % VERDICT})
     report(doc is not None and [c["id"] for c in doc["checks"]] == EXPECTED_IDS,
            "every check reported once, in order",
            doc and str([c["id"] for c in doc["checks"]]))
+    report(doc is not None and all(checks[i]["message"] == ROOT_SKIP for i in ROOT_SKIPPED),
+           "--root: the device and kernel checks say why they are skipped")
 
 
-def test_kvm():
-    t = healthy("kvm-nohv")
-    t.cpuid(hypervisor=0, sigs=())
-    expect("kvm: bare metal -> FAIL", t, {"kvm.guest": "FAIL"}, contains={"kvm.guest": "not a virtual"})
-    t.cpuid(sigs=((0x40000000, "Microsoft Hv"),))
-    expect("kvm: Hyper-V only -> FAIL", t, {"kvm.guest": "FAIL"}, contains={"kvm.guest": "Microsoft Hv"})
-    t.cpuid(sigs=((0x40000000, "Microsoft Hv"), (0x40000100, "KVMKVMKVM")))
-    expect("kvm: KVM behind Hyper-V enlightenments -> OK", t, {"kvm.guest": "OK"},
-           contains={"kvm.guest": "0x40000100"})
-    t.remove("/ptpkvm-doctor.cpuid")
-    expect("kvm: no CPUID data -> SKIP", t, {"kvm.guest": "SKIP"})
-
-
-def test_module():
-    t = healthy("mod-builtin")
-    t.write("/proc/modules", "ptp 36864 0 - Live 0x0\n")
-    t.write("/lib/modules/%s/modules.builtin" % RELEASE, "kernel/drivers/ptp/ptp_kvm.ko\n")
-    expect("module: built in -> OK, boot OK", t,
-           {"kernel.ptp_kvm": "OK", "kernel.ptp_kvm_boot": "OK"}, contains={"kernel.ptp_kvm": "built"})
-
-    t = healthy("mod-noboot")
+def test_boot():
+    """What loads ptp_kvm at boot, from the tree's files."""
+    t = healthy("boot")
     t.remove(PULL_DROPIN)
-    expect("module: loaded, no chrony drop-in -> boot WARN", t,
-           {"kernel.ptp_kvm": "OK", "kernel.ptp_kvm_boot": "WARN"},
+    expect("boot: no chrony drop-in, no entry -> WARN", t, {"kernel.ptp_kvm_boot": "WARN"},
            contains={"kernel.ptp_kvm_boot": "install chrony-ptpkvm"})
     t.write("/etc/modules", "# /etc/modules\nloop\nptp_kvm\n")
-    expect("module: /etc/modules counts -> boot OK", t, {"kernel.ptp_kvm_boot": "OK"},
+    expect("boot: /etc/modules counts -> OK", t, {"kernel.ptp_kvm_boot": "OK"},
            contains={"kernel.ptp_kvm_boot": "/etc/modules"})
     t.remove("/etc/modules")
     t.write("/usr/lib/modules-load.d/ptp-kvm.conf", "ptp-kvm\n")
-    expect("module: /usr/lib/modules-load.d, dash spelling -> boot OK", t,
-           {"kernel.ptp_kvm_boot": "OK"})
-
-    t = healthy("mod-notloaded")
-    t.write("/proc/modules", "ptp 36864 0 - Live 0x0\n")
-    t.remove("/sys/class/ptp")
-    t.remove("/dev/ptp0")
-    t.remove("/dev/ptp_kvm")
-    expect("module: available, not loaded, no PHC -> FAIL", t,
-           {"kernel.ptp_kvm": "FAIL", "phc.devices": "FAIL"}, contains={"kernel.ptp_kvm": "modprobe"})
-    t.phc(0, KVM_NAME)
-    expect("module: available, not in /proc/modules, PHC present -> WARN", t,
-           {"kernel.ptp_kvm": "WARN"})
-
-    t = healthy("mod-missing")
-    t.write("/proc/modules", "ptp 36864 0 - Live 0x0\n")
-    t.write("/lib/modules/%s/modules.dep" % RELEASE, "kernel/drivers/ptp/ptp.ko.xz:\n")
-    t.remove("/sys/class/ptp")
-    expect("module: not in the kernel at all -> FAIL, boot SKIP", t,
-           {"kernel.ptp_kvm": "FAIL", "kernel.ptp_kvm_boot": "SKIP"},
-           contains={"kernel.ptp_kvm": "CONFIG_PTP_1588_CLOCK_KVM"})
-    t.remove("/proc/modules")
-    t.remove("/lib/modules")
-    expect("module: kernel without module support -> FAIL", t, {"kernel.ptp_kvm": "FAIL"},
-           contains={"kernel.ptp_kvm": "no module support"})
-    t.phc(0, KVM_NAME)
-    expect("module: not in any list, but a KVM PHC exists -> WARN", t, {"kernel.ptp_kvm": "WARN",
-           "phc.devices": "OK"})
-
-
-def test_module_truth():
-    """What happened, not which file exists: a failed load, a machine without KVM."""
-    t = healthy("mod-failed")
-    t.write("/proc/modules", "ptp 36864 0 - Live 0x0\n")
-    t.remove("/sys/class/ptp")
-    st, checks, _ = expect("module: pulled in, load failed on KVM -> FAIL, never 'loaded'", t,
-                           {"kernel.ptp_kvm": "FAIL", "kernel.ptp_kvm_boot": "SKIP"},
-                           contains={"kernel.ptp_kvm": "the load failed",
-                                     "kernel.ptp_kvm_boot": "not loaded now"})
-    report("journalctl -b -u modprobe@ptp_kvm" in checks["kernel.ptp_kvm"]["fix"],
-           "module: the fix names the unit that ran modprobe", checks["kernel.ptp_kvm"]["fix"])
-    report("loaded at boot" not in checks["kernel.ptp_kvm_boot"]["message"] and
-           "modprobe ptp_kvm (" not in checks["kernel.ptp_kvm"]["fix"],
-           "module: a failed load is not called loaded, no modprobe advice")
-    t.cpuid(sigs=())
-    expect("module: no KVM signature, packaged drop-in -> boot SKIP naming it", t,
-           {"kvm.guest": "FAIL", "kernel.ptp_kvm": "SKIP", "kernel.ptp_kvm_boot": "SKIP"},
-           contains={"kernel.ptp_kvm_boot": "not a KVM guest: nothing to load at boot; skipped: "
-                                            "modprobe@ptp_kvm.service (pulled in by " + PULL_DROPIN})
-    t.write("/etc/modules-load.d/ptp_kvm.conf", "# comment\nptp_kvm\n")
-    st, checks, _ = expect("module: no KVM signature, hand-written modules-load.d entry -> boot WARN", t,
-                           {"kvm.guest": "FAIL", "kernel.ptp_kvm": "SKIP",
-                            "kernel.ptp_kvm_boot": "WARN", "phc.devices": "FAIL"},
-                           contains={"kernel.ptp_kvm": "not a KVM guest, so PTPKVM cannot work",
-                                     "kernel.ptp_kvm_boot": "systemd-modules-load.service fail",
-                                     "phc.devices": "not a KVM guest"})
-    text = " ".join(c["message"] + " " + c["fix"] for c in checks.values())
-    report("modprobe ptp_kvm (" not in text and "PRECISE" not in text,
-           "module: without KVM no modprobe advice and no word of a KVM PHC", text[:300])
-    t.remove("/etc/modules-load.d/ptp_kvm.conf")
-    t.remove(PULL_DROPIN)
-    t.write("/usr/lib/systemd/system/ptpkvm-load.service",
-            "[Unit]\nConditionVirtualization=kvm\n[Service]\nExecStart=/sbin/modprobe ptp_kvm\n")
-    expect("module: no KVM, a unit that loads it under KVM -> boot SKIP", t,
-           {"kernel.ptp_kvm_boot": "SKIP"}, contains={"kernel.ptp_kvm_boot": "not a KVM guest"})
-    t.cpuid()
-    t.write("/proc/modules", "ptp_kvm 20480 0 - Live 0x0\n")
-    expect("module: KVM, loaded by a unit -> boot OK naming it", t, {"kernel.ptp_kvm_boot": "OK"},
-           contains={"kernel.ptp_kvm_boot": "ptpkvm-load.service"})
-
-
-def test_devices():
-    t = healthy("dev-nolink")
-    t.remove("/dev/ptp_kvm")
-    expect("devices: no /dev/ptp_kvm -> WARN", t, {"phc.devices": "WARN"},
-           contains={"phc.devices": "udev"})
-
-    t.write("/dev/ptp_kvm", "")
-    expect("devices: /dev/ptp_kvm is not a symlink -> WARN", t, {"phc.devices": "WARN"},
-           contains={"phc.devices": "not a symlink"})
-
-    t = healthy("dev-wronglink")
-    t.remove("/sys/class/ptp")
-    t.phc(0, "mlx5_ptp")
-    t.phc(1, KVM_NAME)
-    t.symlink("/dev/ptp_kvm", "/dev/ptp0")
-    st, checks, _ = expect("devices: /dev/ptp_kvm -> NIC PHC -> FAIL", t, {"phc.devices": "FAIL"},
-                           contains={"phc.devices": "/dev/ptp1"})
-    t.symlink("/dev/ptp_kvm", "ptp1")
-    expect("devices: KVM PHC is ptp1, ptp0 is a NIC -> OK with note", t, {"phc.devices": "OK"},
-           contains={"phc.devices": "/dev/ptp0 is 'mlx5_ptp'"})
-
-    t = healthy("dev-none")
-    t.remove("/sys/class/ptp")
-    t.phc(0, "hyperv")
-    expect("devices: only another PHC -> FAIL, listing it", t, {"phc.devices": "FAIL",
-           "phc.access": "SKIP", "phc.ioctls": "SKIP"}, contains={"phc.devices": "'hyperv'"})
-
-
-def test_access():
-    t = healthy("access")
-    os.chmod(t.path("/dev/ptp0"), 0o600)
-    expect("access: mode 0600 -> WARN (chronyd cannot reopen)", t, {"phc.access": "WARN"},
-           contains={"phc.access": "_chrony"})
-    os.chmod(t.path("/dev/ptp0"), 0o604)
-    expect("access: world-readable -> OK", t, {"phc.access": "OK"})
-    # membership through /etc/group instead of the primary group
-    gid = os.getgid()
-    t.write("/etc/passwd", "root:x:0:0::/root:/bin/sh\n_chrony:x:4243:4244::/:/bin/false\n")
-    t.write("/etc/group", "chronygrp:x:4244:\ndevgrp:x:%d:someone,_chrony\n" % gid)
-    os.chmod(t.path("/dev/ptp0"), 0o640)
-    expect("access: supplementary group -> OK", t, {"phc.access": "OK"})
-    t.write("/etc/group", "chronygrp:x:4244:\ndevgrp:x:%d:someone\n" % gid)
-    expect("access: not a member -> WARN", t, {"phc.access": "WARN"})
-    t.write("/etc/passwd", "root:x:0:0::/root:/bin/sh\nchrony:x:4243:%d::/:/bin/false\n" % gid)
-    expect("access: RHEL user 'chrony' -> OK", t, {"phc.access": "OK"},
-           contains={"phc.access": "user chrony "})
-    t.write("/etc/passwd", "root:x:0:0::/root:/bin/sh\n")
-    expect("access: no chrony user -> SKIP", t, {"phc.access": "SKIP"})
-    t.write("/etc/passwd", "root:x:0:0::/root:/bin/sh\nntpuser:x:4243:%d::/:/bin/false\n" % gid)
-    t.write("/etc/chrony/conf.d/user.conf", "user ntpuser\n")
-    expect("access: 'user' directive of chrony.conf is honoured", t, {"phc.access": "OK"},
-           contains={"phc.access": "ntpuser"})
+    expect("boot: /usr/lib/modules-load.d, dash spelling -> OK", t,
+           {"kernel.ptp_kvm_boot": "OK"}, contains={"kernel.ptp_kvm_boot": "ptp-kvm.conf"})
+    t.remove("/usr/lib/modules-load.d")
+    t.write("/etc/systemd/system/chronyd.service.d/x.conf",
+            "[Unit]\nWants=modprobe@ptp_kvm.service\n")
+    expect("boot: RHEL's chronyd.service drop-in -> OK", t, {"kernel.ptp_kvm_boot": "OK"},
+           contains={"kernel.ptp_kvm_boot": "modprobe@ptp_kvm.service (pulled in by "
+                                            "/etc/systemd/system/chronyd.service.d/x.conf"})
 
 
 def test_chrony_config():
     """Which file the doctor gives chronyd, and what it makes of chronyd's
-    answer; which device a line opens is tested on PHCs in test_doctor_phc.c,
+    answer; which device a line opens is tested under the simulator (test_sim.py),
     whether chronyd accepts a line in test_refclock_table.py."""
     t = healthy("conf")
     t.remove("/etc/chrony")
-    expect("config: none -> WARN, refclock/makestep SKIP", t,
-           {"chrony.config": "WARN", "chrony.refclock": "SKIP", "chrony.makestep": "SKIP"})
-    t.chrony_conf("server 192.0.2.1 iburst\nrefclock PHC /dev/ptp7 poll 2\nmakestep 1 -1\n",
-                  "/etc/chrony.conf")
-    expect("config: RHEL path; stock PHC on a missing device: chronyd refuses -> FAIL", t,
-           {"chrony.config": "FAIL", "chrony.refclock": "SKIP", "chrony.makestep": "SKIP"},
-           contains={"chrony.config": "Could not open PHC /dev/ptp7 (/dev/ptp7: cannot open: "
-                                      "No such file or directory"})
+    expect("config: none -> WARN, refclock SKIP", t,
+           {"chrony.config": "WARN", "chrony.refclock": "SKIP"})
     t.chrony_conf("refclock PTPKVM auto\n", "/etc/chrony.conf")
     expect("config: RHEL path found", t, {"chrony.config": "OK"},
            contains={"chrony.config": "/etc/chrony.conf"})
     t.chrony_conf("pool pool.ntp.org\nrefclock SHM 0\n", "/etc/chrony.conf")
-    expect("config: no PHC refclock -> FAIL; no makestep -> WARN", t,
-           {"chrony.refclock": "FAIL", "chrony.makestep": "WARN"},
+    expect("config: no PHC refclock -> FAIL", t, {"chrony.refclock": "FAIL"},
            contains={"chrony.refclock": "PTPKVM auto"})
-    t.chrony_conf("refclock SHM 0\nmakestep 1 3\n", "/etc/chrony.conf")
-    expect("config: makestep with a limit and no PTPKVM -> WARN", t, {"chrony.makestep": "WARN"},
-           contains={"chrony.makestep": "first 3 updates"})
     t.chrony_conf("refclock SHM 0\nmakestep 1\n", "/etc/chrony.conf")
     expect("config: chronyd's own error line, verbatim -> FAIL", t,
-           {"chrony.config": "FAIL", "chrony.makestep": "SKIP"},
+           {"chrony.config": "FAIL", "chrony.refclock": "SKIP"},
            contains={"chrony.config": "Fatal error : Missing arguments for makestep directive "
                                       "at line 2 in file /etc/chrony.conf"})
     # include globbing and line numbers are chronyd's; all files are read
@@ -547,23 +351,8 @@ def test_chrony_config():
     expect("config: the refused refclock line of an included file", t, {"chrony.config": "FAIL"},
            contains={"chrony.config": "invalid refclock PTPKVM option samples=0"})
     t.write("/etc/chrony/extra/10-kvm.conf", "\n\n! comment\nREFCLOCK PTPKVM auto\n")
-    expect("config: included PTPKVM line without makestep -> makestep OK", t,
-           {"chrony.config": "OK", "chrony.makestep": "OK"},
+    expect("config: included PTPKVM line", t, {"chrony.config": "OK"},
            contains={"chrony.refclock": "refclock PTPKVM auto"})
-    # PTPKVM's own step policy, from the driver's option parser
-    t.chrony_conf("refclock PTPKVM auto:step=0 poll 2\nmakestep 1 3\n", "/etc/chrony.conf")
-    expect("config: PTPKVM step=0 with limited makestep -> WARN", t,
-           {"chrony.makestep": "WARN"}, contains={"chrony.makestep": "never steps"})
-    t.chrony_conf("refclock PTPKVM auto:step=0.000\nmakestep 1 3\n", "/etc/chrony.conf")
-    expect("config: PTPKVM step=0.000 is step=0 too -> WARN", t,
-           {"chrony.makestep": "WARN"}, contains={"chrony.makestep": "never steps"})
-    t.chrony_conf("refclock PTPKVM /dev/ptp_kvm:nocrossts:maxsteps=3\n", "/etc/chrony.conf")
-    expect("config: PTPKVM maxsteps=3 -> WARN", t, {"chrony.makestep": "WARN"},
-           contains={"chrony.makestep": "maxsteps=3"})
-    t.chrony_conf("refclock PTPKVM auto:step=0\nmakestep 1 -1\n", "/etc/chrony.conf")
-    expect("config: PTPKVM step=0 with unlimited makestep -> OK", t, {"chrony.makestep": "OK"})
-    t.chrony_conf("refclock PTPKVM auto:step=0.1:maxsteps=-1:samples=5\n", "/etc/chrony.conf")
-    expect("config: PTPKVM step=0.1 maxsteps=-1 -> OK", t, {"chrony.makestep": "OK"})
     # confdir: a file in an earlier directory hides one of the same name later
     t.chrony_conf("confdir /etc/chrony/a /etc/chrony/b\nmakestep 1 -1\n", "/etc/chrony.conf")
     t.write("/etc/chrony/a/kvm.conf", "# disabled\n")
@@ -632,103 +421,54 @@ def test_driver_and_update():
     expect("update: the distribution's chrony -> SKIP", t, {"chrony.update": "SKIP"}, path=stub)
 
 
-def test_clocksource():
-    t = healthy("cs")
-    cs = "/sys/devices/system/clocksource/clocksource0/"
-    t.write(cs + "current_clocksource", "tsc\n")
-    expect("clocksource: tsc -> OK, explains PRECISE ENODEV", t, {"clocksource.current": "OK"},
-           contains={"clocksource.current": "ENODEV"})
-    t.write("/proc/cpuinfo", "flags\t\t: fpu tsc constant_tsc hypervisor\n")
-    expect("tsc flags: tsc without nonstop_tsc -> WARN", t, {"clocksource.current": "WARN"},
-           contains={"clocksource.current": "lacks nonstop_tsc"})
-    t.write(cs + "current_clocksource", "kvm-clock\n")
-    expect("tsc flags: missing but kvm-clock in use -> OK", t, {"clocksource.current": "OK"})
-    t.write("/proc/cpuinfo", "processor : 0\nFeatures : fp asimd\n")
-    t.write(cs + "current_clocksource", "tsc\n")
-    expect("tsc flags: no x86 flags -> OK", t, {"clocksource.current": "OK"})
-    t.write(cs + "current_clocksource", "hpet\n")
-    expect("clocksource: hpet -> WARN", t, {"clocksource.current": "WARN"},
-           contains={"clocksource.current": "echo kvm-clock"})
-    t.write(cs + "current_clocksource", "refined-jiffies\n")
-    expect("clocksource: jiffies -> FAIL", t, {"clocksource.current": "FAIL"})
-    t.remove("/sys/devices")
-    expect("clocksource: unreadable -> SKIP", t, {"clocksource.current": "SKIP"})
-
-    t = healthy("kmsg")
-    t.write("/dev/kmsg", "clocksource: Switched to clocksource tsc\n"
-            "clocksource: timekeeping watchdog on CPU1: Marking clocksource 'tsc' as unstable"
-            " because the skew is too large:\n"
-            "clocksource: Switched to clocksource kvm-clock\n")
-    _, checks, _ = expect("kernel log: tsc marked unstable -> WARN", t, {"kernel.clock_log": "WARN"},
-                          contains={"kernel.clock_log": "unstable"})
-    report(checks.get("kernel.clock_log", {}).get("metrics", {}).get(
-        "kernel_unstable_clock_messages") == 1, "kernel log: counts the matching lines")
-    t.remove("/dev/kmsg")
-    expect("kernel log: unreadable -> SKIP (never required)", t, {"kernel.clock_log": "SKIP"})
-
-
-def test_services():
-    t = healthy("svc")
-    t.process(500, "systemd-timesyn")
-    expect("services: chronyd + timesyncd -> FAIL", t, {"services.time": "FAIL"},
-           contains={"services.time": "systemd-timesyn[500]"})
-    t.remove("/proc/500")
-    t.process(600, "chronyd", ppid=412)
-    _, checks, _ = expect("services: chronyd's own helper is not a second instance -> OK", t,
-                          {"services.time": "OK"})
-    report(checks.get("services.time", {}).get("metrics", {}).get("chronyd_instances") == 1,
-           "services: chronyd_instances metric is 1")
-    t.process(601, "chronyd", ppid=1)
-    expect("services: two chronyd -> FAIL", t, {"services.time": "FAIL"})
-    t.remove("/proc/600")
-    t.remove("/proc/601")
-    t.process(700, "phc2sys")
-    expect("services: chronyd + phc2sys -> FAIL", t, {"services.time": "FAIL"})
-    t.remove("/proc/700")
-    t.remove("/proc/412")
-    t.process(800, "ntpd")
-    expect("services: ntpd alone -> WARN", t, {"services.time": "WARN"},
-           contains={"services.time": "chrony"})
-    t.remove("/proc/800")
-    expect("services: nothing -> WARN", t, {"services.time": "WARN"})
-    t.remove("/proc/1")
-    t.process(900, "bash")
-    expect("services: hidepid-like /proc is reported", t, {"services.time": "WARN"},
-           contains={"services.time": "hidepid"})
-
-
 def test_sync():
-    t = healthy("sync")
-    _, checks, _ = expect("sync: synchronised to PHC0 -> OK", t, {"chrony.sync": "OK"},
-                          contains={"chrony.sync": "PHC0"})
-    m = checks.get("chrony.sync", {}).get("metrics", {})
-    report(m.get("chrony_synchronised") == 1 and abs(m.get("chrony_frequency_ppm", 0) + 12.345) < 1e-9,
-           "sync: metrics parsed from the CSV", str(m))
-    t.chronyc("00000000,,0,0.000000000,0.000000000,0.000000000,0.000000000,0.000,0.000,"
-              "0.000,1.000000000,1.000000000,0.0,Not synchronised")
-    expect("sync: not synchronised -> FAIL", t, {"chrony.sync": "FAIL"})
-    t.chronyc(GOOD_CSV.replace("50484330,PHC0,1", "7F7F0101,,10"))
-    expect("sync: local reference -> WARN", t, {"chrony.sync": "WARN"})
-    t.chronyc(GOOD_CSV.replace("50484330,PHC0,1", "C0000201,192.0.2.1,2"))
-    expect("sync: NTP server selected although a refclock is set -> WARN", t,
-           {"chrony.sync": "WARN"}, contains={"chrony.sync": "192.0.2.1"})
-    t.chronyc(GOOD_CSV.replace(",0.000000012,", ",-0.250000000,"))
-    expect("sync: large remaining correction -> WARN", t, {"chrony.sync": "WARN"},
-           contains={"chrony.sync": "-0.250000"})
-    t.chronyc("506 Cannot talk to daemon", status=1)
-    expect("sync: chronyd not answering -> WARN (not FAIL)", t, {"chrony.sync": "WARN"})
-    t.chronyc("garbage,1,2")
-    expect("sync: unexpected output -> WARN", t, {"chrony.sync": "WARN"})
-    t.write("/usr/bin/chronyc", "#!/bin/sh\nexec sleep 30\n", 0o755)
-    expect("sync: chronyc hangs -> killed after --timeout, WARN", t, {"chrony.sync": "WARN"},
-           "--timeout", "1", contains={"chrony.sync": "timed out"})
-    t.remove("/usr/bin/chronyc")
-    expect("sync: no chronyc -> WARN", t, {"chrony.sync": "WARN"}, contains={"chrony.sync": "not found"})
-    expect("sync: --no-chronyc -> SKIP", t, {"chrony.sync": "SKIP"}, "--no-chronyc")
-    t.chronyc(GOOD_CSV)
-    os.rename(t.path("/usr/bin/chronyc"), t.path("/usr/bin/mychronyc"))
-    expect("sync: --chronyc PATH is used", t, {"chrony.sync": "OK"}, "--chronyc",
-           t.path("/usr/bin/mychronyc"))
+    """chrony.sync asks the running chronyd: without --root, a stub chronyc"""
+    d = os.path.join(ARGS.workdir, "sync")
+    os.makedirs(d, exist_ok=True)
+    conf, stub = os.path.join(d, "chrony.conf"), os.path.join(d, "chronyc")
+    with open(conf, "w") as f:
+        f.write("refclock PTPKVM auto\n")
+
+    def chronyc(output, status=0):
+        # checks that the doctor asks exactly for CSV tracking without DNS
+        with open(stub, "w") as f:
+            f.write("#!/bin/sh\n[ \"$*\" = \"-n -c tracking\" ] || { echo \"bad args: $*\" >&2; "
+                    "exit 9; }\ncat <<'EOF'\n%s\nEOF\nexit %d\n" % (output, status))
+        os.chmod(stub, 0o755)
+
+    def sync(name, want, contains="", *extra):
+        p = subprocess.run([ARGS.doctor, "--json", "--samples", "0", "--chronyd", ARGS.chronyd,
+                            "--config", conf, "--chronyc", stub] + list(extra),
+                           stdout=subprocess.PIPE, universal_newlines=True, timeout=60)
+        c = {c["id"]: c for c in json.loads(p.stdout)["checks"]}.get("chrony.sync", {})
+        report(c.get("status") == want and contains in c.get("message", "") + c.get("fix", ""),
+               name, str(c))
+
+    chronyc(GOOD_CSV)
+    sync("sync: synchronised to PHC0 -> OK, offset and frequency from the CSV", "OK",
+         "synchronised to PHC0 (stratum 1), offset +0.000000012 s, RMS offset 0.000000030 s, "
+         "frequency -12.345 ppm")
+    chronyc("00000000,,0,0.000000000,0.000000000,0.000000000,0.000000000,0.000,0.000,"
+            "0.000,1.000000000,1.000000000,0.0,Not synchronised")
+    sync("sync: not synchronised -> FAIL", "FAIL")
+    chronyc(GOOD_CSV.replace("50484330,PHC0,1", "7F7F0101,,10"))
+    sync("sync: local reference -> WARN", "WARN", "local clock")
+    chronyc(GOOD_CSV.replace("50484330,PHC0,1", "C0000201,192.0.2.1,2"))
+    sync("sync: NTP server selected although a refclock is set -> WARN", "WARN", "192.0.2.1")
+    chronyc(GOOD_CSV.replace(",0.000000012,", ",-0.250000000,"))
+    sync("sync: large remaining correction -> WARN", "WARN", "-0.250000")
+    chronyc("506 Cannot talk to daemon", status=1)
+    sync("sync: chronyd not answering -> WARN (not FAIL), chronyc's words",
+         "WARN", "(506 Cannot talk to daemon)")
+    chronyc("garbage,1,2")
+    sync("sync: unexpected output -> WARN", "WARN", "unexpected")
+    with open(stub, "w") as f:
+        f.write("#!/bin/sh\nexec sleep 30\n")
+    sync("sync: chronyc hangs -> killed after --timeout, WARN", "WARN", "timed out",
+         "--timeout", "1")
+    os.unlink(stub)
+    sync("sync: no chronyc -> WARN", "WARN", "No such file")
+    sync("sync: --no-chronyc -> SKIP", "SKIP", "", "--no-chronyc")
 
 
 def test_status():
@@ -765,9 +505,6 @@ def test_status():
             'ptpkvm_info{refclock="0",device="/dev/ptp0",state="running"}': 1}
     bad = ["%s=%s (want %s)" % (k, m.get(k), v) for k, v in want.items() if m.get(k) != v]
     report(not bad, "status: Prometheus metrics", "; ".join(bad))
-    proc = run_doctor(t)
-    report("2001-09-09T01:46:40Z pause      +360.000000 s step  detected after 0.20 s"
-           in proc.stdout, "status: text lists the disruptions", proc.stdout[-600:])
 
     t.status_file(disruptions=[(now - 600, 360.0, "pause", 0.2, "step")])
     expect("status: step 10 min ago -> WARN", t, {"ptpkvm.status": "WARN"},
@@ -821,10 +558,11 @@ def test_status():
 
 def test_cli():
     t = healthy("cli")
-    t.write("/sys/devices/system/clocksource/clocksource0/current_clocksource", "hpet\n")
+    t.remove(PULL_DROPIN)
+    t.chrony_conf("pool pool.ntp.org\n")
     proc = run_doctor(t)
-    report(proc.returncode == 2 and "[WARN] clocksource.current" in proc.stdout
-           and "fix: echo kvm-clock" in proc.stdout and "summary: FAIL" in proc.stdout,
+    report(proc.returncode == 2 and "[WARN] kernel.ptp_kvm_boot" in proc.stdout
+           and "fix: install chrony-ptpkvm" in proc.stdout and "summary: FAIL" in proc.stdout,
            "text: statuses, one-line fixes, summary", proc.stdout[-400:])
     proc = run_doctor(t, "--quiet")
     report(proc.returncode == 2 and proc.stdout == "", "--quiet prints nothing, keeps exit code")
@@ -841,7 +579,7 @@ def test_cli():
                      re.match(r'^ptpkvm_[a-z_]+\{refclock="0"(,[a-z]+="[^"]*")*\} -?[0-9.]+$', l)
                      for l in lines)
     report(proc.returncode == 2 and good_lines and "ptpkvm_doctor_status 2" in lines
-           and 'ptpkvm_doctor_check_status{check="clocksource.current"} 1' in lines
+           and 'ptpkvm_doctor_check_status{check="kernel.ptp_kvm_boot"} 1' in lines
            and "stale" not in text, "prometheus: format and values", text[:300])
     report(os.stat(prom).st_ino != old_ino and
            os.listdir(os.path.dirname(prom)) == ["ptpkvm.prom"],
@@ -897,31 +635,23 @@ def test_unprivileged():
     """Run as a non-root user: it must work and say what it could not read."""
     with nobody_workdir():
         t = healthy("nobody")
-        t.remove("/dev/ptp_kvm")
-        # root-only device and kernel log; as a non-root runner mode 0 does the same
-        mode = 0o600 if os.getuid() == 0 else 0
-        os.chmod(t.path("/dev/ptp0"), mode)
-        os.chmod(t.path("/dev/kmsg"), mode)
+        # chronyd's run directory, root's only; as a non-root runner mode 0 does the same
+        os.chmod(t.path("/run/chrony"), 0o700 if os.getuid() == 0 else 0)
         st, checks, doc, proc = statuses(t, as_nobody=(os.getuid() == 0))
     if doc is None:
         report(False, "unprivileged: no report", proc.stderr)
         return
     report(doc["uid"] != 0, "unprivileged: runs as non-root", str(doc["uid"]))
-    ioctls = checks.get("phc.ioctls", {})
-    report(st.get("phc.ioctls") == "SKIP" and "Permission denied" in ioctls.get("message", ""),
-           "unprivileged: device not readable -> SKIP with the reason", str(ioctls))
-    report(st.get("kernel.clock_log") == "SKIP", "unprivileged: kernel log -> SKIP")
-    unread = " ".join(doc["unreadable"])
-    report("/dev/ptp0" in unread and "/dev/kmsg" in unread,
-           "unprivileged: unreadable paths listed", unread)
-    want = {i: "OK" for i in EXPECTED_IDS}
-    want.update({"phc.ioctls": "SKIP", "phc.stats": "SKIP", "kernel.clock_log": "SKIP",
-                 "phc.devices": "WARN", "phc.access": "WARN", "chrony.config": "SKIP",
-                 "chrony.driver": "SKIP", "chrony.refclock": "SKIP", "chrony.makestep": "SKIP",
-                 "chrony.update": "SKIP"})
+    report("Permission denied" in checks["ptpkvm.status"]["message"],
+           "unprivileged: the unreadable run directory is named with the reason",
+           checks["ptpkvm.status"]["message"])
+    want = {i: "SKIP" for i in EXPECTED_IDS}
+    want["kernel.ptp_kvm_boot"] = "OK"
     bad = ["%s=%s" % (k, st.get(k)) for k in want if st.get(k) != want[k]]
-    report(not bad and proc.returncode == 1,
-           "unprivileged: everything else checked; only WARNs -> exit 1",
+    report(not bad and proc.returncode == 0 and
+           "run the doctor as root" in checks["ptpkvm.status"]["message"] and
+           "as non-root" in checks["chrony.config"]["message"],
+           "unprivileged: what needs root says so; nothing else fails -> exit 0",
            "rc=%d %s" % (proc.returncode, bad))
 
 
@@ -1001,8 +731,7 @@ def test_installed_assets():
     text = text.replace("/run/chrony/ptpkvm.conf", t.path(VERDICT))
     subprocess.run(["sh", "-c", text, "ptpkvm-refclock", t.path("/usr/sbin/chronyd")], check=False)
     expect("installed assets: boot OK, the helper's file read, chronyd accepts its line", t,
-           {"kernel.ptp_kvm_boot": "OK", "chrony.config": "OK", "chrony.makestep": "OK",
-            "chrony.driver": "OK"},
+           {"kernel.ptp_kvm_boot": "OK", "chrony.config": "OK", "chrony.driver": "OK"},
            contains={"chrony.refclock": "refclock PTPKVM", "chrony.driver": "in use"})
 
 
@@ -1012,30 +741,10 @@ def main():
     ap.add_argument("--doctor")
     ap.add_argument("--workdir")
     ap.add_argument("--chronyd", help="the build's chronyd, put in every fixture tree")
-    ap.add_argument("--make-root", default=None,
-                    help="only put --chronyd and its libraries into this directory")
     ap.add_argument("--only-install", action="store_true",
                     help="only the checks of the installed guest assets")
     ap.add_argument("--destdir", default=None)
-    ap.add_argument("--check-json", default=None,
-                    help="only validate this JSON report against the schema")
     ARGS = ap.parse_args()
-    if ARGS.check_json:
-        with open(ARGS.check_json) as f:
-            doc = json.load(f)
-        problems = check_schema(doc)
-        ids = [c["id"] for c in doc.get("checks", [])]
-        report(not problems, "schema of %s" % ARGS.check_json, "; ".join(problems))
-        report(ids == EXPECTED_IDS, "every check reported once, in order", str(ids))
-        # apt knows no chrony-ptpkvm package on the build machine
-        report(doc.get("exit_code") == 0 and
-               all(c["status"] == "OK" for c in doc["checks"] if c["id"] != "chrony.update"),
-               "healthy fake guest: all OK, exit_code 0")
-        return finish()
-    if ARGS.make_root:
-        shutil.rmtree(ARGS.make_root, ignore_errors=True)
-        install_binary(os.path.abspath(ARGS.chronyd), ARGS.make_root, "/usr/sbin/chronyd")
-        return 0
     ARGS.doctor = os.path.abspath(ARGS.doctor)
     if os.path.isdir(ARGS.workdir):
         shutil.rmtree(ARGS.workdir)
@@ -1045,10 +754,8 @@ def main():
         ap.error("--doctor, --workdir and --chronyd are required")
     ARGS.chronyd_root = os.path.join(ARGS.workdir, "chronyd-root")
     install_binary(os.path.abspath(ARGS.chronyd), ARGS.chronyd_root, "/usr/sbin/chronyd")
-    tests = (test_healthy, test_kvm, test_module, test_module_truth, test_devices, test_access,
-             test_chrony_config, test_driver_and_update, test_clocksource, test_services, test_sync,
-             test_status, test_cli,
-             test_unprivileged)
+    tests = (test_healthy, test_boot, test_chrony_config, test_driver_and_update, test_sync,
+             test_status, test_cli, test_unprivileged)
     if ARGS.only_install:
         if not ARGS.destdir:
             ap.error("--only-install needs --destdir")

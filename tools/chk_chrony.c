@@ -10,35 +10,39 @@
 
   =======================================================================
 
-  Checks "chrony.config", "chrony.driver", "chrony.refclock" and
-  "chrony.makestep", asking the chronyd being diagnosed.  `chronyd -p -f
-  FILE` parses the whole configuration (include, confdir) with that
-  version's own parser and prints it, or exits with its own error; it
-  runs with CAP_SYS_TIME dropped (setpriv), and with --root in a chroot of
-  the inspected tree with the tree's own binary.  The refclock lines it
-  prints are then judged as chronyd judges them when it starts them: the
-  PTPKVM options by the driver's own parser (linked in), the device of
-  each PTPKVM or PHC line by phc_reader's discovery.
+  The chrony checks.  "chrony.config", "chrony.driver", "chrony.refclock"
+  ask the chronyd being diagnosed: `chronyd -p -f FILE` parses the whole
+  configuration (include, confdir) with that version's own parser and
+  prints it, or exits with its own error; it runs with CAP_SYS_TIME
+  dropped (setpriv), and with --root in a chroot of the inspected tree
+  with the tree's own binary.  The refclock lines it prints are then
+  judged as chronyd judges them when it starts them: the PTPKVM options
+  by the driver's own parser (linked in), the device of each PTPKVM or
+  PHC line by phc_reader's discovery.  "chrony.update": does the
+  distribution offer a newer chrony than the one chrony-ptpkvm's chrony
+  is built on (apt keeps it back until the packages are rebuilt)?
+  "chrony.sync": is the running chronyd synchronised, to what, and how
+  far the clock still has to go (`chronyc -n -c tracking`).
   */
 
 #define _GNU_SOURCE
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "doctor.h"
-#include "phcr.h"
 #include "refclock_ptpkvm.h"
 
 #define MAX_REFCLOCKS 8
 #define OUT_LEN 65536
+#define OUR_SUFFIX "+ptpkvm"
+#define N_FIELDS 14
+#define LOCAL_REFID 0x7F7F0101UL
 
 typedef struct {
   char line[DOC_TEXT_LEN / 2];  /* as chronyd prints it */
@@ -54,8 +58,8 @@ typedef struct {
   int has_ptpkvm;
   int n_refclocks;
   Refclock refclocks[MAX_REFCLOCKS];
-  int have_leap, makestep, makestep_limit;
-  double makestep_threshold;
+  int have_leap;
+  char pidfile[PHCR_PATH_MAX];
 } Chronyd;
 
 /* ================================================== */
@@ -69,7 +73,7 @@ ask_chronyd(DOC_Context *ctx, const char *a1, const char *a2, const char *a3, ch
   char *argv[12] = { "setpriv", "--bounding-set=-sys_time", "--inh-caps=-sys_time", "--" };
   int n = 4;
 
-  if (ctx->fixture) {
+  if (ctx->root[0]) {
     argv[n++] = "chroot";
     argv[n++] = (char *)ctx->root;
   }
@@ -81,37 +85,10 @@ ask_chronyd(DOC_Context *ctx, const char *a1, const char *a2, const char *a3, ch
 }
 
 /* ================================================== */
-/* Does the binary hold the driver's name as a string of its own? */
-
-static int
-binary_has(DOC_Context *ctx, const char *name)
-{
-  char path[4096], word[40];
-  struct stat st;
-  void *map;
-  int fd, found = 0;
-
-  DOC_Path(ctx, ctx->chronyd, path, sizeof (path));
-  fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return 0;
-  if (fstat(fd, &st) == 0 && st.st_size > 0) {
-    map = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (map != MAP_FAILED) {
-      snprintf(word, sizeof (word), "%c%s", '\0', name);
-      found = memmem(map, st.st_size, word, strlen(name) + 2) != NULL;
-      munmap(map, st.st_size);
-    }
-  }
-  close(fd);
-  return found;
-}
-
-/* ================================================== */
 /* One line of chronyd -p: the directives the later checks need */
 
 static void
-parse_line(DOC_Context *ctx, Chronyd *c, char *line)
+parse_line(Chronyd *c, char *line)
 {
   char *args = line + strcspn(line, " "), *w;
   Refclock *rc;
@@ -120,10 +97,8 @@ parse_line(DOC_Context *ctx, Chronyd *c, char *line)
     *args++ = '\0';
   if (!strcasecmp(line, "leapsectz") || !strcasecmp(line, "leapseclist")) {
     c->have_leap = 1;
-  } else if (!strcasecmp(line, "user")) {
-    snprintf(ctx->chrony_user, sizeof (ctx->chrony_user), "%s", args);
-  } else if (!strcasecmp(line, "makestep")) {
-    c->makestep = sscanf(args, "%lf %d", &c->makestep_threshold, &c->makestep_limit) == 2;
+  } else if (!strcasecmp(line, "pidfile")) {
+    snprintf(c->pidfile, sizeof (c->pidfile), "%s", args);
   } else if (!strcasecmp(line, "refclock") && c->n_refclocks < MAX_REFCLOCKS) {
     rc = &c->refclocks[c->n_refclocks++];
     memset(rc, 0, sizeof (*rc));
@@ -215,8 +190,7 @@ check_ptpkvm_options(Refclock *rc, char *err, size_t len)
    must have */
 
 static PHCR_Error
-find_device(DOC_Context *ctx, const Refclock *rc, PHCR_Discovery *disc, char *want,
-            size_t len)
+find_device(const Refclock *rc, PHCR_Discovery *disc, char *want, size_t len)
 {
   char spec[PHCR_PATH_MAX];
 
@@ -248,10 +222,10 @@ check_start(DOC_Context *ctx, Chronyd *c, Refclock *rc, char *err, size_t len)
   }
   if (!strcmp(rc->driver, "PTPKVM"))
     return check_ptpkvm_options(rc, err, len);
-  if (strcmp(rc->driver, "PHC") || rc->optional)
+  if (strcmp(rc->driver, "PHC") || rc->optional || ctx->root[0])
     return 1;
   /* the stock driver opens the path (as root) and stops if it cannot */
-  res = rc->param[0] == '/' ? find_device(ctx, rc, &disc, want, sizeof (want))
+  res = rc->param[0] == '/' ? find_device(rc, &disc, want, sizeof (want))
                             : PHCR_ERR_NODEVICE;
   if (res == PHCR_OK || res == PHCR_ERR_ACCESS)
     return 1;
@@ -261,135 +235,76 @@ check_start(DOC_Context *ctx, Chronyd *c, Refclock *rc, char *err, size_t len)
 }
 
 /* ================================================== */
-/* Which device one PTPKVM or PHC line opens.  Adds a FAIL result and
-   returns -1 if none or the wrong clock, returns 1 if this user cannot
-   tell (no permission to open the device), 0 if it is the wanted clock */
+/* Which device the refclock the KVM PHC is meant for opens: the first
+   PTPKVM line, else the first PHC line */
 
-static int
-check_device(DOC_Context *ctx, const Refclock *rc, PHCR_Discovery *disc, char *unverified,
-             size_t len)
+static const Refclock *
+find_line(const Chronyd *c, const char *driver)
 {
-  char want[PHCR_NAME_MAX];
-  PHCR_Error err = find_device(ctx, rc, disc, want, sizeof (want));
-  int custom = strcmp(want, PHCR_DEFAULT_CLOCK_NAME) != 0;
+  int i;
 
-  if (err == PHCR_ERR_ACCESS) {
-    if (!unverified[0])
-      snprintf(unverified, len, "%s: %s", rc->line, disc->error);
-    return 1;
+  for (i = 0; i < c->n_refclocks; i++) {
+    if (!strcmp(c->refclocks[i].driver, driver))
+      return &c->refclocks[i];
   }
-  if (err != PHCR_OK) {
-    /* PTPKVM only: chronyd refuses a PHC line whose device does not open */
-    DOC_AddResult(ctx->report, "chrony.refclock", DOC_FAIL,
-                  custom ? "set clockname= to the clock_name of the wanted PHC ('_' for a space)"
-                         : "use 'refclock PTPKVM auto' with ptp_kvm loaded (see "
-                           "kernel.ptp_kvm and phc.devices)",
-                  "%s: %s: the source stays unreachable", rc->line,
-                  disc->error[0] ? disc->error : PHCR_ErrorString(err));
-    return -1;
-  }
-  if (disc->clock_name[0] && strcmp(disc->clock_name, want)) {
-    DOC_AddResult(ctx->report, "chrony.refclock", DOC_FAIL,
-                  custom ? "point it at the PHC with that clock_name, or use 'refclock PTPKVM "
-                           "auto' with clockname="
-                         : "point it at /dev/ptp_kvm, or use 'refclock PTPKVM auto'",
-                  "%s is %s with clock_name '%s', not '%s': not the host's clock", rc->line,
-                  disc->path, disc->clock_name, want);
-    snprintf(ctx->refclock_name, sizeof (ctx->refclock_name), "%s", disc->clock_name);
-    return -1;
-  }
-  return 0;
+  return NULL;
 }
-
-/* ================================================== */
 
 static void
 check_refclocks(DOC_Context *ctx, Chronyd *c)
 {
-  char unverified[DOC_TEXT_LEN] = "";
-  PHCR_Discovery disc[MAX_REFCLOCKS];
-  int i, res, found = -1;
-  Refclock *rc;
+  const Refclock *rc = find_line(c, "PTPKVM") ? find_line(c, "PTPKVM") : find_line(c, "PHC");
+  const char *id = "chrony.refclock";
+  char want[PHCR_NAME_MAX];
+  PHCR_Discovery disc;
+  PHCR_Error err;
+  int custom;
 
-  for (i = 0; i < c->n_refclocks; i++) {
-    rc = &c->refclocks[i];
-    ctx->chrony_refclock = !strcmp(rc->driver, "PTPKVM") ? 2 : ctx->chrony_refclock;
-    if (strcmp(rc->driver, "PTPKVM") && strcmp(rc->driver, "PHC"))
-      continue;
-    res = check_device(ctx, rc, &disc[i], unverified, sizeof (unverified));
-    if (res < 0)
-      return;
-    /* the first PTPKVM line, else the first PHC line */
-    if (res == 0 && (found < 0 || (!strcmp(rc->driver, "PTPKVM") &&
-                                   strcmp(c->refclocks[found].driver, "PTPKVM"))))
-      found = i;
-  }
-  if (found < 0) {
-    if (unverified[0])
-      DOC_AddResult(ctx->report, "chrony.refclock", DOC_SKIP, NULL,
-                    "cannot tell which device chronyd opens as uid %ld (run as root): %s",
-                    (long)ctx->uid, unverified);
-    else
-      DOC_AddResult(ctx->report, "chrony.refclock", DOC_FAIL,
-                    "add 'refclock PTPKVM auto' (see guest/chrony/ptpkvm.conf)",
-                    "no refclock uses the KVM PHC (%d refclock line(s))", c->n_refclocks);
+  ctx->has_refclock = rc != NULL;
+  if (!rc) {
+    DOC_AddResult(ctx->report, id, DOC_FAIL, "add 'refclock PTPKVM auto' (see "
+                  "/etc/chrony/ptpkvm.conf)", "no refclock uses the KVM PHC (%d refclock "
+                  "line(s))", c->n_refclocks);
     return;
   }
-  rc = &c->refclocks[found];
-  ctx->chrony_refclock = strcmp(rc->driver, "PTPKVM") ? 1 : 2;
-  snprintf(ctx->refclock_dev, sizeof (ctx->refclock_dev), "%s", disc[found].path);
-  if (ctx->chrony_refclock == 1 && !strncmp(rc->param, "/dev/ptp", 8) &&
-      isdigit((unsigned char)rc->param[8]))
-    DOC_AddResult(ctx->report, "chrony.refclock", DOC_WARN,
+  if (ctx->root[0]) {
+    DOC_AddResult(ctx->report, id, DOC_SKIP, NULL, "%s: device not checked, " DOC_ROOT_SKIP,
+                  rc->line);
+    return;
+  }
+  err = find_device(rc, &disc, want, sizeof (want));
+  custom = strcmp(want, PHCR_DEFAULT_CLOCK_NAME) != 0;
+  if (err == PHCR_OK && disc.clock_name[0] && strcmp(disc.clock_name, want))
+    snprintf(ctx->refclock_name, sizeof (ctx->refclock_name), "%s", disc.clock_name);
+  if (err == PHCR_ERR_ACCESS)
+    DOC_AddResult(ctx->report, id, DOC_SKIP, NULL, "cannot tell which device chronyd opens as "
+                  "uid %ld (run as root): %s: %s", (long)getuid(), rc->line, disc.error);
+  else if (err != PHCR_OK)
+    DOC_AddResult(ctx->report, id, DOC_FAIL,
+                  custom ? "set clockname= to the clock_name of the wanted PHC ('_' for a space)"
+                         : "use 'refclock PTPKVM auto' with ptp_kvm loaded (see "
+                           "kernel.ptp_kvm and phc.devices)",
+                  "%s: %s: the source stays unreachable", rc->line,
+                  disc.error[0] ? disc.error : PHCR_ErrorString(err));
+  else if (ctx->refclock_name[0])
+    DOC_AddResult(ctx->report, id, DOC_FAIL,
+                  custom ? "point it at the PHC with that clock_name, or use 'refclock PTPKVM "
+                           "auto' with clockname="
+                         : "point it at /dev/ptp_kvm, or use 'refclock PTPKVM auto'",
+                  "%s is %s with clock_name '%s', not '%s': not the host's clock", rc->line,
+                  disc.path, disc.clock_name, want);
+  else if (!strcmp(rc->driver, "PHC") && !strncmp(rc->param, "/dev/ptp", 8) &&
+           isdigit((unsigned char)rc->param[8]))
+    DOC_AddResult(ctx->report, id, DOC_WARN,
                   "use /dev/ptp_kvm or 'refclock PTPKVM auto': ptpN numbers can change at "
                   "boot when other PHCs appear", "%s -> %s (numbered device path)", rc->line,
-                  disc[found].why);
+                  disc.why);
   else
-    DOC_AddResult(ctx->report, "chrony.refclock", DOC_OK, NULL, "%s -> %s", rc->line,
-                  disc[found].why);
+    DOC_AddResult(ctx->report, id, DOC_OK, NULL, "%s -> %s", rc->line, disc.why);
 }
 
 /* ================================================== */
-
-static void
-check_makestep(DOC_Context *ctx, Chronyd *c)
-{
-  const Refclock *rc = NULL;
-  int i;
-
-  for (i = 0; i < c->n_refclocks && !rc; i++)
-    rc = !strcmp(c->refclocks[i].driver, "PTPKVM") ? &c->refclocks[i] : NULL;
-
-  /* the PTPKVM driver steps after confirmed jumps unless step=0 or maxsteps */
-  if (rc && (rc->opts.step == 0.0 || rc->opts.maxsteps >= 0) &&
-      !(c->makestep && c->makestep_limit < 0))
-    DOC_AddResult(ctx->report, "chrony.makestep", DOC_WARN,
-                  "drop the step=0/maxsteps option unless stepping is forbidden here",
-                  "%s %s: offsets after later VM pauses are slewed, which takes hours",
-                  rc->line, rc->opts.step == 0.0 ? "never steps" : "stops stepping after "
-                  "maxsteps steps");
-  else if (!c->makestep && !rc)
-    DOC_AddResult(ctx->report, "chrony.makestep", DOC_WARN,
-                  "add 'makestep 1 3' (or use refclock PTPKVM, which steps after pauses)",
-                  "no makestep: a clock minutes off at boot is slewed for hours "
-                  "(at most 83 ms per second)");
-  else if (c->makestep && c->makestep_limit > 0 && !rc)
-    DOC_AddResult(ctx->report, "chrony.makestep", DOC_WARN,
-                  "use refclock PTPKVM (steps after pauses), or 'makestep 1 -1' with care",
-                  "makestep %g %d steps only in the first %d updates: offsets after VM "
-                  "pauses or crash dumps are slewed, which takes hours",
-                  c->makestep_threshold, c->makestep_limit, c->makestep_limit);
-  else if (!c->makestep)
-    DOC_AddResult(ctx->report, "chrony.makestep", DOC_OK, NULL,
-                  "no makestep; the PTPKVM driver steps by itself after confirmed jumps");
-  else
-    DOC_AddResult(ctx->report, "chrony.makestep", DOC_OK, NULL, "makestep %g %d",
-                  c->makestep_threshold, c->makestep_limit);
-}
-
-/* ================================================== */
-/* chronyd -v: its version, and whether it has the PTPKVM driver (the
-   feature flag, else the driver's name in the binary) */
+/* chronyd -v: its version, and whether it has the PTPKVM driver */
 
 static int
 ask_version(DOC_Context *ctx, Chronyd *c, char *out, size_t len)
@@ -400,7 +315,7 @@ ask_version(DOC_Context *ctx, Chronyd *c, char *out, size_t len)
   if (n < 0 || status || !v)
     return n < 0 ? n : -EINVAL;
   sscanf(v + 8, "%63s", c->version);
-  c->has_ptpkvm = strstr(out, "+PTPKVM") || binary_has(ctx, "PTPKVM");
+  c->has_ptpkvm = strstr(out, "+PTPKVM") != NULL;
   return 0;
 }
 
@@ -410,11 +325,30 @@ ask_version(DOC_Context *ctx, Chronyd *c, char *out, size_t len)
 #define VERDICT_FILE "/run/chrony/ptpkvm.conf"
 #define VERDICT_TAG "# chrony-ptpkvm: "
 
+/* The running chronyd (of its pidfile) if its binary was replaced on disk
+   since it started (an upgrade without a restart): it runs other code than
+   the chronyd asked */
+static long
+replaced_chronyd(DOC_Context *ctx, Chronyd *c)
+{
+  char line[32], path[64], exe[PHCR_PATH_MAX];
+  ssize_t n;
+
+  if (ctx->root[0] || DOC_ReadLine(ctx, c->pidfile[0] ? c->pidfile : "/run/chrony/chronyd.pid",
+                                   line, sizeof (line)) < 0)
+    return 0;
+  snprintf(path, sizeof (path), "/proc/%ld/exe", atol(line));
+  n = readlink(path, exe, sizeof (exe) - 1);
+  exe[n > 0 ? n : 0] = '\0';
+  return strstr(exe, " (deleted)") ? atol(line) : 0;
+}
+
 static void
 report_driver(DOC_Context *ctx, Chronyd *c)
 {
   char v[DOC_TEXT_LEN] = "";
   const char *verdict;
+  long pid = replaced_chronyd(ctx, c);
 
   if (DOC_ReadLine(ctx, VERDICT_FILE, v, sizeof (v)) < 0 || strncmp(v, VERDICT_TAG,
                                                                    strlen(VERDICT_TAG)))
@@ -424,6 +358,10 @@ report_driver(DOC_Context *ctx, Chronyd *c)
     DOC_AddResult(ctx->report, "chrony.driver", DOC_WARN, "systemctl restart chrony",
                   "%s (chrony %s) has the PTPKVM driver, but at chronyd's last start %s said: %s",
                   ctx->chronyd, c->version, VERDICT_FILE, verdict);
+  } else if (c->has_ptpkvm && pid) {
+    DOC_AddResult(ctx->report, "chrony.driver", DOC_WARN, "systemctl restart chrony",
+                  "%s (chrony %s) has the PTPKVM driver, but the running chronyd (pid %ld) is "
+                  "a binary since replaced on disk", ctx->chronyd, c->version, pid);
   } else if (c->has_ptpkvm) {
     DOC_AddResult(ctx->report, "chrony.driver", DOC_OK, NULL,
                   "%s (chrony %s) has the PTPKVM driver%s%s", ctx->chronyd, c->version,
@@ -463,21 +401,20 @@ DOC_CheckChronyConfig(DOC_Context *ctx)
                   "install chrony (apt-get install chrony / dnf install chrony)", "no %s",
                   ctx->config ? ctx->config : "chrony.conf in /etc/chrony/ or /etc/");
     skip = "no chrony.conf";
-  } else if (ctx->fixture && ctx->uid != 0) {
+  } else if (ctx->root[0] && getuid() != 0) {
     DOC_AddResult(ctx->report, "chrony.config", DOC_SKIP, NULL,
                   "cannot ask chronyd under --root as non-root (it runs in a chroot)");
     skip = "chronyd not asked";
   } else if ((n = ask_version(ctx, &c, out, sizeof (out))) < 0) {
     DOC_AddResult(ctx->report, "chrony.config", DOC_WARN,
                   "install chrony, or name its chronyd with --chronyd PATH",
-                  "cannot run %s%s: %s", ctx->fixture ? ctx->root : "", ctx->chronyd,
+                  "cannot run %s%s: %s", ctx->root, ctx->chronyd,
                   n == -EINVAL ? out : strerror(-n));
     skip = "chronyd not asked";
   }
   if (skip) {
     DOC_AddResult(ctx->report, "chrony.driver", DOC_SKIP, NULL, "%s", skip);
     DOC_AddResult(ctx->report, "chrony.refclock", DOC_SKIP, NULL, "%s", skip);
-    DOC_AddResult(ctx->report, "chrony.makestep", DOC_SKIP, NULL, "%s", skip);
     return;
   }
 
@@ -489,7 +426,7 @@ DOC_CheckChronyConfig(DOC_Context *ctx)
     if (fatal && !err[0])
       snprintf(err, sizeof (err), "%s", fatal);
     else if (!fatal)
-      parse_line(ctx, &c, line);
+      parse_line(&c, line);
   }
   if (!err[0] && status)
     snprintf(err, sizeof (err), "%s -p exited with status %d", ctx->chronyd, status);
@@ -505,12 +442,146 @@ DOC_CheckChronyConfig(DOC_Context *ctx)
                   c.version, c.conf, err);
     report_driver(ctx, &c);
     DOC_AddResult(ctx->report, "chrony.refclock", DOC_SKIP, NULL, "chronyd would not start");
-    DOC_AddResult(ctx->report, "chrony.makestep", DOC_SKIP, NULL, "chronyd would not start");
     return;
   }
   DOC_AddResult(ctx->report, "chrony.config", DOC_OK, NULL, "chronyd %s accepts %s",
                 c.version, c.conf);
   report_driver(ctx, &c);
   check_refclocks(ctx, &c);
-  check_makestep(ctx, &c);
+}
+
+/* ================================================== */
+
+static int
+newer(DOC_Context *ctx, const char *a, const char *b)
+{
+  char *argv[] = { "dpkg", "--compare-versions", (char *)a, "gt", (char *)b, NULL }, out[256];
+  int status = 1;
+
+  return DOC_RunCommand(argv, out, sizeof (out), ctx->timeout, &status) >= 0 && status == 0;
+}
+
+/* ================================================== */
+/* Our chrony's version is the distribution's with "+ptpkvmN" appended and
+   chrony-ptpkvm depends on it exactly.  Read-only: `apt-cache policy
+   chrony` (apt's lists as they are, the inspected tree's with --root) and
+   `dpkg --compare-versions`. */
+
+void
+DOC_CheckUpdate(DOC_Context *ctx)
+{
+  static char out[16384];
+  char dir[4200], *argv[] = { "apt-cache", "-o", dir, "policy", "chrony", NULL };
+  char installed[128] = "", base[128], best[128] = "", v[128], *line, *save = NULL, *p;
+  int n, status = 0;
+
+  snprintf(dir, sizeof (dir), "Dir=%s/", ctx->root);
+  n = DOC_RunCommand(argv, out, sizeof (out), ctx->timeout, &status);
+  for (line = strtok_r(n >= 0 ? out : "", "\n", &save); line;
+       line = strtok_r(NULL, "\n", &save)) {
+    /* "  Installed: V", then the version table: " *** V PRIO" or "     V PRIO" */
+    if ((p = strstr(line, "Installed: ")) != NULL)
+      sscanf(p + 11, "%127s", installed);
+    else if ((!strncmp(line, " *** ", 5) || !strncmp(line, "     ", 5)) && line[5] != ' ' &&
+             sscanf(line + 5, "%127s", v) == 1 && !strstr(v, OUR_SUFFIX) &&
+             (!best[0] || newer(ctx, v, best)))
+      snprintf(best, sizeof (best), "%s", v);
+  }
+  p = strstr(installed, OUR_SUFFIX);
+  if (n < 0 || status || !installed[0] || !strcmp(installed, "(none)") || !p) {
+    DOC_AddResult(ctx->report, "chrony.update", DOC_SKIP, NULL,
+                  "installed chrony: %s, not chrony-ptpkvm's package (apt-cache policy chrony)",
+                  installed[0] ? installed : "(none)");
+    return;
+  }
+  snprintf(base, sizeof (base), "%.*s", (int)(p - installed), installed);
+  if (best[0] && newer(ctx, best, base))
+    DOC_AddResult(ctx->report, "chrony.update", DOC_WARN,
+                  DOC_REBUILD " (it builds on the newest chrony apt offers)",
+                  "the distribution offers chrony %s, newer than %s that chrony %s is built on: "
+                  "apt keeps chrony back (its fixes too) until chrony-ptpkvm is rebuilt", best,
+                  base, installed);
+  else
+    DOC_AddResult(ctx->report, "chrony.update", DOC_OK, NULL,
+                  "chrony %s is built on the newest chrony apt knows (%s)", installed, base);
+}
+
+/* ================================================== */
+
+static int
+split_csv(char *line, char **fields, int max)
+{
+  int n = 0;
+  char *p = line;
+
+  while (n < max) {
+    fields[n++] = p;
+    p = strchr(p, ',');
+    if (!p)
+      break;
+    *p++ = '\0';
+  }
+  return n;
+}
+
+/* ================================================== */
+
+void
+DOC_CheckSync(DOC_Context *ctx)
+{
+  char out[4096], *argv[] = { (char *)ctx->chronyc, "-n", "-c", "tracking", NULL };
+  char *fields[N_FIELDS + 2], fix[DOC_TEXT_LEN];
+  const char *id = "chrony.sync";
+  int n, status = 0, is_ip;
+  double correction;
+
+  if (!ctx->chronyc || ctx->root[0]) {
+    DOC_AddResult(ctx->report, id, DOC_SKIP, NULL, "%s",
+                  ctx->root[0] ? DOC_ROOT_SKIP : "not asked (--no-chronyc)");
+    return;
+  }
+  n = DOC_RunCommand(argv, out, sizeof (out), ctx->timeout, &status);
+  out[strcspn(out, "\n")] = '\0';
+  if (n < 0 || status != 0) {
+    DOC_AddResult(ctx->report, id, DOC_WARN, n == -ENOENT ? "install chrony (provides chronyc)"
+                  : "is chronyd running? systemctl status chrony (RHEL: chronyd)",
+                  "%s could not ask chronyd (%s)", ctx->chronyc, n < 0 ? strerror(-n) : out);
+    return;
+  }
+  if (split_csv(out, fields, N_FIELDS + 1) != N_FIELDS) {
+    DOC_AddResult(ctx->report, id, DOC_WARN, "check that chronyc matches chronyd's version",
+                  "unexpected chronyc tracking output");
+    return;
+  }
+
+  correction = atof(fields[4]);
+  is_ip = strchr(fields[1], '.') || strchr(fields[1], ':');
+  snprintf(fix, sizeof (fix), "chronyc sources -v; see %s",
+           DOC_DocPath(ctx, "troubleshooting.md"));
+  if (!strcmp(fields[13], "Not synchronised") || !strtoul(fields[0], NULL, 16))
+    DOC_AddResult(ctx->report, id, DOC_FAIL, fix,
+                  "chronyd is not synchronised (leap status '%s')", fields[13]);
+  else if (strtoul(fields[0], NULL, 16) == LOCAL_REFID)
+    DOC_AddResult(ctx->report, id, DOC_WARN,
+                  "the local reference is a fallback: check the refclock with chronyc sources -v",
+                  "synchronised to the local clock only (stratum %s)", fields[2]);
+  else if (is_ip && ctx->has_refclock)
+    DOC_AddResult(ctx->report, id, DOC_WARN,
+                  "chronyc sources -v: why is the refclock not selected?",
+                  "synchronised to NTP server %s, not to the KVM PHC refclock", fields[1]);
+  else if (!is_ip && ctx->refclock_name[0])
+    DOC_AddResult(ctx->report, id, DOC_WARN,
+                  "point the refclock at the KVM PHC (see chrony.refclock)",
+                  "synchronised to refclock %s, a PHC with clock_name '%s': not the host's "
+                  "clock (chronyd warns \"not the expected clock name\")", fields[1],
+                  ctx->refclock_name);
+  else if (fabs(correction) > 1e-3)
+    DOC_AddResult(ctx->report, id, DOC_WARN,
+                  "wait, or step once with chronyc makestep if it is large",
+                  "synchronised to %s, but the clock is still %+.6f s from it (slewing)",
+                  fields[1], correction);
+  else
+    DOC_AddResult(ctx->report, id, DOC_OK, NULL,
+                  "synchronised to %s (stratum %s), offset %+.9f s, RMS offset %s s, "
+                  "frequency %s ppm", fields[1], fields[2], correction, fields[6], fields[7]);
 }
