@@ -79,7 +79,6 @@ struct ptpkvm_instance {
   double last_full;             /* monotonic time of the last full read */
   SCH_TimeoutID sentinel_id;
 
-  unsigned long dropped;        /* samples dropped for their quality */
   struct ptpkvm_instance *next; /* list of all PTPKVM instances */
 
   PKS_Status status;            /* for monitoring (docs/monitoring.md) */
@@ -230,8 +229,8 @@ ensure_device(struct ptpkvm_instance *pk, double now)
 
   /* The first failure says it waits, unless the failed read said so */
   if (pk->failures == 1 && !(pk->gone && pk->health.logged))
-    LOG(LOGS_WARN, "%s: %s (%s); source unreachable, waiting for the device",
-        pk->name, PHCR_ErrorString(err), disc.error[0] ? disc.error : PHCR_ErrorName(err));
+    LOG(LOGS_WARN, "%s: %s%s%s; source unreachable, waiting for the device", pk->name,
+        PHCR_ErrorString(err), disc.error[0] ? ": " : "", disc.error);
   else
     DEBUG_LOG("%s: open attempt %d failed: %s", pk->name, pk->failures,
               PHCR_ErrorString(err));
@@ -457,9 +456,7 @@ add_sample(struct ptpkvm_instance *pk, PHCR_Sample *s, int quality)
             pk->name, s->offset, s->error, s->delay, s->n_used, s->n_total,
             PHCR_ModeName(s->mode), quality);
 
-  if (quality < 1)
-    pk->dropped++;
-  else
+  if (quality >= 1)
     pk->status.counters.samples++;
 
   /* The sample's error bound is its dispersion in chronyd */
@@ -612,10 +609,9 @@ ptpkvm_finalise(RCL_Instance instance)
 
   if (pk->reader) {
     PHCR_GetCounters(pk->reader, &c);
-    LOG(LOGS_INFO, "%s: %lu reads (%lu sentinel, %lu failed), %lu device readings, "
-        "%lu samples (%lu dropped), %lu steps, %lu flushes", pk->name, c.reads,
-        c.sentinel_reads, c.failed_reads, c.device_samples, pk->status.counters.samples,
-        pk->dropped, pk->status.counters.steps, pk->status.counters.flushes);
+    LOG(LOGS_INFO, "%s: %lu reads (%lu sentinel, %lu failed), %lu samples, %lu steps, "
+        "%lu flushes", pk->name, c.reads, c.sentinel_reads, c.failed_reads,
+        pk->status.counters.samples, pk->status.counters.steps, pk->status.counters.flushes);
     PHCR_Close(pk->reader);
   }
 

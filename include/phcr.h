@@ -53,10 +53,8 @@ typedef enum {
   PHCR_ERR_COUNT             /* number of codes, not a code */
 } PHCR_Error;
 
-/* Short human message and stable identifier (e.g. "HOST_NOTSUPP") of an
-   error code (never NULL). */
+/* Short human message of an error code (never NULL) */
 extern const char *PHCR_ErrorString(PHCR_Error code);
-extern const char *PHCR_ErrorName(PHCR_Error code);
 
 #define PHCR_DEFAULT_CLOCK_NAME "KVM virtual PTP"
 #define PHCR_KVM_SYMLINK "/dev/ptp_kvm"
@@ -196,15 +194,12 @@ typedef struct {
   unsigned long reads;            /* PHCR_Read, sentinel and probe calls */
   unsigned long sentinel_reads;   /* sentinel and probe calls */
   unsigned long failed_reads;
-  unsigned long device_samples;   /* device readings (hypercalls for
-                                     ptp_kvm) */
 } PHCR_Counters;
 
 typedef struct PHCR_Reader_Record *PHCR_Reader;
 
 /* Discover (see PHCR_FindDevice), open and verify the device, and create a
-   reader.  config may be NULL (defaults).  disc may be NULL; if given it
-   receives the choice and its reason or the error text.  Modes that
+   reader.  disc may be NULL; if given it receives the choice and its reason or the error text.  Modes that
    GETCAPS says are unsupported (no cross_timestamping -> no PRECISE) are
    excluded like the flags. */
 extern PHCR_Error PHCR_Open(const char *spec, const char *clock_name,

@@ -71,11 +71,6 @@ struct PHCR_Reader_Record {
 
 /* ================================================== */
 
-static const char *const error_names[PHCR_ERR_COUNT] = {
-  "OK", "HOST_NOTSUPP", "CLOCKSOURCE", "RETRY", "GONE", "INVALID",
-  "NODEVICE", "NOTPHC", "ACCESS", "ARGS", "OTHER"
-};
-
 static const char *const error_strings[PHCR_ERR_COUNT] = {
   "success",
   "host cannot answer (EOPNOTSUPP, or PHC timestamps copied from system "
@@ -103,16 +98,6 @@ PHCR_ErrorString(PHCR_Error code)
   if ((unsigned int)code >= PHCR_ERR_COUNT)
     return "unknown error";
   return error_strings[code];
-}
-
-/* ================================================== */
-
-const char *
-PHCR_ErrorName(PHCR_Error code)
-{
-  if ((unsigned int)code >= PHCR_ERR_COUNT)
-    return "UNKNOWN";
-  return error_names[code];
 }
 
 /* ================================================== */
@@ -399,13 +384,8 @@ PHCR_Open(const char *spec, const char *clock_name, const PHCR_Config *config,
 
   snprintf(r->spec, sizeof (r->spec), "%s", spec ? spec : "");
   snprintf(r->clock_name, sizeof (r->clock_name), "%s", clock_name ? clock_name : "");
-  if (config)
-    r->config = *config;
-  else
-    PHCR_ConfigDefaults(&r->config);
+  r->config = *config;
   r->config.n_samples = clamp_samples(r->config.n_samples);
-  if (!(r->config.reprobe_interval > 0.0))
-    r->config.reprobe_interval = 0.0;
   r->fd = -1;
 
   res = PHCR_Reopen(r, disc);
@@ -458,11 +438,6 @@ start_mode(PHCR_Reader r, int sentinel, double now)
 {
   PHCR_Mode best = PHCR_GetBestMode(r), m = r->mode;
   double reprobe = r->config.reprobe_interval;
-
-  if (!usable(r, m))
-    m = lower_usable(r, m);
-  if (m == PHCR_MODE_NONE)
-    m = best;
 
   if (!sentinel && m < best && reprobe > 0.0 && r->below_since_valid &&
       (now < r->below_since || now - r->below_since >= reprobe)) {
@@ -528,8 +503,6 @@ do_read(PHCR_Reader r, int n, int kind, double now, PHCR_Result *res)
        m != PHCR_MODE_NONE; m = lower_usable(r, m)) {
     last = m;
     err = read_mode(r->fd, m, n, res);
-    r->counters.device_samples +=
-      (unsigned long)res->attempt[m].attempts * (m == PHCR_MODE_PRECISE ? 1 : n);
     if (err == PHCR_OK) {
       finish_ok(r, m, disable_ext, now, res);
       /* A transient failure of a better mode: start there next time */
