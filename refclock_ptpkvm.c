@@ -440,8 +440,7 @@ act_on_jump(struct ptpkvm_instance *pk, const PKD_Verdict *v)
 
   log_jump(pk, v, stepped);
   LCL_ReadCookedTime(&cooked, NULL);
-  PKS_AddDisruption(&pk->status, &cooked, v->jump, v->cause, v->latency, action,
-                    PKS_CauseText(v->cause));
+  PKS_AddDisruption(&pk->status, &cooked, v->jump, v->cause, v->latency, action);
   write_status(pk, 1);
 }
 

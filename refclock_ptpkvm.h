@@ -85,7 +85,6 @@ extern int PKP_ParseOptions(PKP_Options *opts, PKP_OptionGetter get, void *arg,
 
 #define PKS_FORMAT_VERSION 1
 #define PKS_RING 16             /* disruptions kept */
-#define PKS_TEXT_MAX 320        /* human text of a disruption, one line */
 #define PKS_NAME_MAX 256        /* device path */
 #define PKS_MODE_MAX 16         /* reading mode name */
 #define PKS_FILE_MAX 16384      /* upper bound of a status file */
@@ -100,7 +99,6 @@ typedef enum {
   PKS_CAUSE_SUSPEND,      /* the guest resumed from suspend */
   PKS_CAUSE_OUTAGE,       /* first reading after an outage of readings */
   PKS_CAUSE_COLD_START,   /* offset found at the first reading */
-  PKS_CAUSE_LEAP,         /* reserved keyword of the format */
   PKS_CAUSE_CHRONYD_STEP, /* chronyd stepped the clock for another source */
   PKS_CAUSE_OTHER,        /* a keyword this version does not know */
   PKS_CAUSE_COUNT
@@ -122,8 +120,7 @@ typedef struct {
   double size;            /* offset change (s), host minus guest */
   PKS_Cause cause;
   double delay;           /* detection delay (s of running time) */
-  PKS_Action action;
-  char text[PKS_TEXT_MAX];
+  PKS_Action action;      /* written with the cause's text */
 } PKS_Disruption;
 
 typedef struct {
@@ -161,7 +158,7 @@ extern int PKS_SetState(PKS_Status *st, const char *device, const char *mode,
    a full ring; the totals per cause count every one) */
 extern void PKS_AddDisruption(PKS_Status *st, const struct timespec *when,
                               double size, PKS_Cause cause, double delay,
-                              PKS_Action action, const char *text);
+                              PKS_Action action);
 
 /* i-th disruption of the ring, 0 = oldest; NULL if out of range */
 extern const PKS_Disruption *PKS_GetDisruption(const PKS_Status *st, int i);

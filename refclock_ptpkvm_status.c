@@ -33,15 +33,15 @@
 #include "refclock_ptpkvm.h"
 
 static const char *const cause_names[PKS_CAUSE_COUNT] = {
-  "pause", "host_step", "guest_step", "suspend", "outage", "cold_start", "leap",
-  "chronyd_step", "other"
+  "pause", "host_step", "guest_step", "suspend", "outage", "cold_start", "chronyd_step",
+  "other"
 };
 
 static const char *const cause_texts[PKS_CAUSE_COUNT] = {
   "host clock jumped ahead (VM paused?)", "host clock jumped back (host clock stepped?)",
   "the guest clock was stepped by another program", "the guest resumed from suspend",
   "the host clock moved while there were no readings", "initial offset from the host clock",
-  "leap second", "chronyd stepped the clock away from the host clock", "unknown cause"
+  "chronyd stepped the clock away from the host clock", "unknown cause"
 };
 
 /* The actions a disruption records */
@@ -124,7 +124,7 @@ PKS_SetState(PKS_Status *st, const char *device, const char *mode, const char *b
 
 void
 PKS_AddDisruption(PKS_Status *st, const struct timespec *when, double size,
-                  PKS_Cause cause, double delay, PKS_Action action, const char *text)
+                  PKS_Cause cause, double delay, PKS_Action action)
 {
   PKS_Disruption *d;
 
@@ -140,7 +140,6 @@ PKS_AddDisruption(PKS_Status *st, const struct timespec *when, double size,
   d->cause = cause;
   d->delay = delay;
   d->action = action;
-  copy_line(d->text, sizeof (d->text), text);
   st->disruptions[cause]++;
 }
 
@@ -214,7 +213,7 @@ format_status(const PKS_Status *st, FILE *f)
   for (i = 0; (d = PKS_GetDisruption(st, i)); i++)
     fprintf(f, "disruption %lld.%09ld %+.9f %s %.6f %s %s\n", (long long)d->when.tv_sec,
             d->when.tv_nsec, d->size, cause_names[d->cause], d->delay,
-            action_names[d->action], d->text);
+            action_names[d->action], cause_texts[d->cause]);
   fprintf(f, "end\n");
 }
 
@@ -319,7 +318,6 @@ parse_disruption(PKS_Status *st, const char *s)
   d->action = i;
   i = lookup(cause_names, PKS_CAUSE_COUNT, cause);
   d->cause = i < 0 ? PKS_CAUSE_OTHER : i;
-  copy_line(d->text, sizeof (d->text), s[n] ? s + n + 1 : "");
   st->n_ring++;
   return NULL;
 }
@@ -375,7 +373,7 @@ parse_line(PKS_Status *st, const char *key, const char *v)
 int
 PKS_Parse(const char *text, PKS_Status *st, char *err, size_t err_len)
 {
-  char line[PKS_TEXT_MAX + 128], *v = NULL;
+  char line[512], *v = NULL;
   const char *s = text, *nl, *problem = NULL;
   int n = 0, have_state = 0, have_end = 0;
 

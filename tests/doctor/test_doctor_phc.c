@@ -160,7 +160,7 @@ healthy(int *kvm_dev)
   PKS_Init(&st, 400, "auto");
   PKS_SetState(&st, "/dev/ptp0", "precise", "precise", 0, &when);
   st.counters = (PKS_Counters){ 1000, 0, 200, 1, 1 };
-  PKS_AddDisruption(&st, &when, 360.0, PKS_CAUSE_PAUSE, 0.2, PKS_ACTION_STEP, "old pause");
+  PKS_AddDisruption(&st, &when, 360.0, PKS_CAUSE_PAUSE, 0.2, PKS_ACTION_STEP);
   must(PKS_Write(&st, text) == 1 ? 0 : -1, "PKS_Write");
 
   d = add_phc(f, 0, PHCR_DEFAULT_CLOCK_NAME);
