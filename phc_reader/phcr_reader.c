@@ -113,21 +113,12 @@ PHCR_ModeName(PHCR_Mode mode)
 /* ================================================== */
 
 static void
-to_timespec(const struct ptp_clock_time *pt, struct timespec *ts)
-{
-  ts->tv_sec = (time_t)pt->sec;
-  ts->tv_nsec = (long)pt->nsec;
-}
-
-/* ================================================== */
-
-static void
 set_triplet(PHCR_Triplet *t, const struct ptp_clock_time *before,
             const struct ptp_clock_time *phc, const struct ptp_clock_time *after)
 {
-  to_timespec(before, &t->sys_before);
-  to_timespec(phc, &t->phc);
-  to_timespec(after, &t->sys_after);
+  t->sys_before = (struct timespec){ before->sec, before->nsec };
+  t->phc = (struct timespec){ phc->sec, phc->nsec };
+  t->sys_after = (struct timespec){ after->sec, after->nsec };
 }
 
 /* ================================================== */
@@ -206,24 +197,19 @@ PHCR_ErrorFromErrno(int sys_errno, PHCR_Mode mode)
 
 /* ================================================== */
 
+/* A time of the int64 ns range after 0, with a valid tv_nsec */
+
 static int
-nsec_ok(const struct timespec *ts)
+time_ok(const struct timespec *ts)
 {
-  return ts->tv_nsec >= 0 && ts->tv_nsec < PHCR_NS_PER_S;
+  return ts->tv_nsec >= 0 && ts->tv_nsec < PHCR_NS_PER_S && ts->tv_sec >= 0 &&
+         (int64_t)ts->tv_sec <= PHCR_MAX_SEC && (ts->tv_sec != 0 || ts->tv_nsec != 0);
 }
 
 /* ================================================== */
 
-static int
-value_ok(const struct timespec *ts)
-{
-  return ts->tv_sec >= 0 && (int64_t)ts->tv_sec <= PHCR_MAX_SEC &&
-         (ts->tv_sec != 0 || ts->tv_nsec != 0);
-}
-
-/* ================================================== */
-
-/* A triplet's times in ns; TRIPLET_OK, or why it is rejected */
+/* A triplet's times in ns; TRIPLET_OK, or why it is rejected: a bad
+   time, sys_after < sys_before, a delay above 1 s, a copied PHC time */
 
 #define TRIPLET_OK 0
 #define TRIPLET_INVALID 1
@@ -233,8 +219,7 @@ static int
 check_triplet(const PHCR_Triplet *t, int precise, int64_t *before, int64_t *phc,
               int64_t *after)
 {
-  if (!nsec_ok(&t->sys_before) || !nsec_ok(&t->phc) || !nsec_ok(&t->sys_after) ||
-      !value_ok(&t->sys_before) || !value_ok(&t->phc) || !value_ok(&t->sys_after))
+  if (!time_ok(&t->sys_before) || !time_ok(&t->phc) || !time_ok(&t->sys_after))
     return TRIPLET_INVALID;
 
   /* in range: no saturation, no overflow */
@@ -264,7 +249,8 @@ PHCR_ValidateReading(PHCR_Reading *r)
       copied += check == TRIPLET_COPIED;
       continue;
     }
-    /* a PHC going back by more than noise: not read in order */
+    /* a PHC going back by more than noise: not read in order (system
+       timestamps of consecutive triplets may overlap, being noisier) */
     if (j > 0 && phc < prev_phc - MAX_PHC_BACKWARDS_NS)
       monotonic = 0;
     prev_phc = phc;
