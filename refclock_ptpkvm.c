@@ -53,10 +53,6 @@
 #include "phcr.h"
 #include "refclock_ptpkvm.h"
 
-#ifndef PTPKVM_CHRONY_VERSION
-#error "PTPKVM_CHRONY_VERSION not defined (chrony-ptpkvm configure patch missing?)"
-#endif
-
 struct ptpkvm_instance {
   RCL_Instance rcl;
   char *spec;                   /* device path or "auto" */
@@ -101,8 +97,7 @@ mono_time(void)
 {
   struct timespec ts;
 
-  if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
-    return 0.0;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
   return ts.tv_sec + 1.0e-9 * ts.tv_nsec;
 }
 
@@ -163,25 +158,21 @@ check_duplicate(struct ptpkvm_instance *pk, const PHCR_Discovery *disc)
 static void
 log_open(struct ptpkvm_instance *pk, const PHCR_Discovery *disc, int reopen)
 {
-  const char *path = PHCR_GetPath(pk->reader), *why = disc->why;
   const char *want = pk->opts.clockname[0] ? pk->opts.clockname : PHCR_DEFAULT_CLOCK_NAME;
   char attempts[48] = "";
-  size_t len = strlen(path);
   int foreign;
 
-  /* The reason starts with the path already named */
-  if (!strncmp(why, path, len) && !strncmp(why + len, ": ", 2))
-    why += len + 2;
   if (pk->failures > 0)
     snprintf(attempts, sizeof (attempts), ", found after %d attempts", pk->failures + 1);
 
   /* A given path may lead to another PHC (e.g. a NIC's): say it loudly */
   foreign = disc->clock_name[0] && strcmp(disc->clock_name, want);
 
-  LOG(foreign ? LOGS_WARN : LOGS_INFO, "%s: %s %s (%s), best reading mode %s%s", pk->name,
-      reopen ? "reopened" : "using", path, why,
+  /* disc->why starts with the path */
+  LOG(foreign ? LOGS_WARN : LOGS_INFO, "%s: %s %s, best reading mode %s%s", pk->name,
+      reopen ? "reopened" : "using", disc->why,
       PHCR_ModeName(PHCR_GetBestMode(pk->reader)), attempts);
-  snprintf(pk->name, sizeof (pk->name), "PTPKVM %s", path);
+  snprintf(pk->name, sizeof (pk->name), "PTPKVM %s", disc->path);
   pk->dev_rdev = disc->rdev;
 }
 
@@ -340,11 +331,11 @@ make_input(struct ptpkvm_instance *pk, PHCR_Sample *s, int full, double now,
 
   /* Who moved the clock: REALTIME and BOOTTIME against MONOTONIC (steps
      move only REALTIME, a suspend moves REALTIME and BOOTTIME) */
-  if (clock_gettime(CLOCK_MONOTONIC, &mono) == 0 && clock_gettime(CLOCK_REALTIME, &rt) == 0 &&
-      clock_gettime(CLOCK_BOOTTIME, &boot) == 0) {
-    in->rt_mono = UTI_DiffTimespecsToDouble(&rt, &mono);
-    in->boot_mono = UTI_DiffTimespecsToDouble(&boot, &mono);
-  }
+  clock_gettime(CLOCK_MONOTONIC, &mono);
+  clock_gettime(CLOCK_REALTIME, &rt);
+  clock_gettime(CLOCK_BOOTTIME, &boot);
+  in->rt_mono = UTI_DiffTimespecsToDouble(&rt, &mono);
+  in->boot_mono = UTI_DiffTimespecsToDouble(&boot, &mono);
 }
 
 /* ================================================== */

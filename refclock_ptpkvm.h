@@ -17,26 +17,14 @@
   =======================================================================
 
   What the PTPKVM driver (refclock_ptpkvm.c) does without chrony, built
-  and unit-tested without it:
-
-  - its options (PKP_, refclock_ptpkvm_opts.c): names, defaults, limits,
-    and parsing with messages naming the valid form; ptpkvm-doctor links
-    the same parser;
-
-  - its status file (PKS_, refclock_ptpkvm_status.c): reading mode,
-    device, counters and a ring of the last PKS_RING disruptions (when,
-    size, cause, detection delay, action), written as a small line-based
-    text file (format version 1, docs/monitoring.md) replaced atomically
-    by a rename; ptpkvm-doctor parses the same file with PKS_Parse;
-
-  - its decisions (PKD_, refclock_ptpkvm_decide.c): what to do with each
-    reading (add it with a quality, read again at once to confirm a
-    suspect jump, flush, step by x) and the cause of a jump, from a jump
-    detector on the offset between the host clock and chronyd's cooked
-    time; when the failures of reads are worth a log line; the retry
-    backoffs and when a sentinel read is due.  The driver executes the
-    verdicts with chrony's functions.  The decisions read no clock: the
-    caller passes the times.
+  and unit-tested without it: its options (PKP_, refclock_ptpkvm_opts.c,
+  linked by ptpkvm-doctor too), its status file (PKS_,
+  refclock_ptpkvm_status.c, docs/monitoring.md; ptpkvm-doctor parses it
+  with PKS_Parse) and its decisions (PKD_, refclock_ptpkvm_decide.c: what
+  to do with each reading and the cause of a jump; when read failures are
+  worth a log line; the retry backoffs and when a sentinel read is due).
+  The driver executes the verdicts with chrony's functions.  The decisions
+  read no clock: the caller passes the times.
   */
 
 #ifndef REFCLOCK_PTPKVM_H
