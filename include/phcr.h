@@ -183,7 +183,6 @@ typedef struct {
                             error's cause), 0 if none (e.g. invalid data) */
   PHCR_Mode mode;        /* mode of this sample (NONE if failed) */
   PHCR_Mode prev_mode;   /* mode of the previous successful read */
-  int mode_changed;      /* mode differs from prev_mode (not NONE) */
   PHCR_ModeAttempt attempt[PHCR_MODE_COUNT];  /* indexed by PHCR_Mode */
   PHCR_Reading reading;  /* the validated reading the sample came from */
   PHCR_Sample sample;    /* valid if error == PHCR_OK */

@@ -456,7 +456,6 @@ finish_ok(PHCR_Reader r, PHCR_Mode m, int disable_ext, double now,
   r->mode = m;
 
   res->prev_mode = r->last_ok_mode;
-  res->mode_changed = r->last_ok_mode != PHCR_MODE_NONE && m != r->last_ok_mode;
   r->last_ok_mode = m;
   res->mode = m;
   PHCR_FilterReading(&res->reading, &r->filter, &res->sample);
