@@ -83,7 +83,8 @@ struct ptpkvm_instance {
   double status_due;            /* monotonic time of the next routine write */
 };
 
-/* All PTPKVM instances, to find two on one device */
+/* All PTPKVM instances, to find two on one device (chronyd finalises its
+   refclocks only at exit: none leaves the list before) */
 static struct ptpkvm_instance *instances;
 
 /* Status file: written at once when something happens, else at most
@@ -271,7 +272,7 @@ account_read(struct ptpkvm_instance *pk, PHCR_Error err, const PHCR_Result *res,
   PKD_HealthEvent ev;
   char since[64] = "", errno_text[32] = "";
 
-  if (err == PHCR_OK && (res->prev_mode == PHCR_MODE_NONE || res->mode_changed))
+  if (err == PHCR_OK && res->mode != res->prev_mode)
     log_mode(pk, res);
 
   ev = PKD_HealthUpdate(&pk->health, err == PHCR_OK, now);
@@ -582,7 +583,7 @@ ptpkvm_initialise(RCL_Instance instance)
 static void
 ptpkvm_finalise(RCL_Instance instance)
 {
-  struct ptpkvm_instance *pk = RCL_GetDriverData(instance), **p;
+  struct ptpkvm_instance *pk = RCL_GetDriverData(instance);
   PHCR_Counters c;
 
   if (pk->sentinel_id)
@@ -590,12 +591,6 @@ ptpkvm_finalise(RCL_Instance instance)
   LCL_RemoveParameterChangeHandler(clock_changed, pk);
   pk->status.running = 0;
   write_status(pk, 1);
-  for (p = &instances; *p; p = &(*p)->next) {
-    if (*p == pk) {
-      *p = pk->next;
-      break;
-    }
-  }
 
   if (pk->reader) {
     PHCR_GetCounters(pk->reader, &c);
