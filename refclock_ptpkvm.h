@@ -41,7 +41,6 @@
 
 /* Limits that size arrays (the others are in the table) */
 #define PKP_MAX_CONFIRM 10
-#define PKP_CLOCKNAME_MAX 64
 
 typedef struct {
   int nocrossts;          /* never use PTP_SYS_OFFSET_PRECISE */
@@ -53,7 +52,7 @@ typedef struct {
   int maxsteps;           /* steps allowed; -1 = unlimited */
   double sentinel;        /* interval of 1-reading checks (s); 0 = off */
   double reprobe;         /* re-try better reading modes after (s); 0 = no */
-  char clockname[PKP_CLOCKNAME_MAX]; /* clock_name matched by "auto" */
+  char clockname[PHCR_NAME_MAX]; /* clock_name matched by "auto" */
 } PKP_Options;
 
 /* Option names, NULL-terminated (for RCL_CheckDriverOptions); taken from
@@ -73,7 +72,6 @@ extern int PKP_ParseOptions(PKP_Options *opts, PKP_OptionGetter get, void *arg,
 
 #define PKS_FORMAT_VERSION 1
 #define PKS_RING 16             /* disruptions kept */
-#define PKS_NAME_MAX 256        /* device path */
 #define PKS_MODE_MAX 16         /* reading mode name */
 #define PKS_FILE_MAX 16384      /* upper bound of a status file */
 #define PKS_FILE_PREFIX "ptpkvm-"
@@ -122,7 +120,7 @@ typedef struct {
 typedef struct {
   long pid;                     /* chronyd */
   int running;                  /* 0 once chronyd has stopped */
-  char device[PKS_NAME_MAX];    /* device in use, or the configured one */
+  char device[PHCR_PATH_MAX];   /* device in use, or the configured one */
   char mode[PKS_MODE_MAX];      /* mode of the last successful read */
   char best_mode[PKS_MODE_MAX]; /* best mode the device offers */
   struct timespec mode_since;   /* realtime of the last mode change */
@@ -130,8 +128,7 @@ typedef struct {
   PKS_Counters counters;
   unsigned long disruptions[PKS_CAUSE_COUNT]; /* totals per cause */
   int n_ring;                   /* disruptions in the ring */
-  int ring_head;                /* index of the oldest one */
-  PKS_Disruption ring[PKS_RING];
+  PKS_Disruption ring[PKS_RING];  /* oldest first */
 } PKS_Status;
 
 extern void PKS_Init(PKS_Status *st, long pid, const char *device);

@@ -92,7 +92,7 @@ PKS_Init(PKS_Status *st, long pid, const char *device)
 static int
 set_line(char *dst, size_t len, const char *src)
 {
-  char line[PKS_NAME_MAX];
+  char line[PHCR_PATH_MAX];
 
   copy_line(line, len < sizeof (line) ? len : sizeof (line), src);
   if (!strcmp(line, dst))
@@ -128,13 +128,9 @@ PKS_AddDisruption(PKS_Status *st, const struct timespec *when, double size,
 {
   PKS_Disruption *d;
 
-  if (st->n_ring < PKS_RING) {
-    d = &st->ring[(st->ring_head + st->n_ring++) % PKS_RING];
-  } else {
-    d = &st->ring[st->ring_head];
-    st->ring_head = (st->ring_head + 1) % PKS_RING;
-  }
-
+  if (st->n_ring == PKS_RING)
+    memmove(st->ring, st->ring + 1, sizeof (st->ring[0]) * --st->n_ring);
+  d = &st->ring[st->n_ring++];
   d->when = *when;
   d->size = size;
   d->cause = cause;
@@ -148,9 +144,7 @@ PKS_AddDisruption(PKS_Status *st, const struct timespec *when, double size,
 const PKS_Disruption *
 PKS_GetDisruption(const PKS_Status *st, int i)
 {
-  if (i < 0 || i >= st->n_ring)
-    return NULL;
-  return &st->ring[(st->ring_head + i) % PKS_RING];
+  return i < 0 || i >= st->n_ring ? NULL : &st->ring[i];
 }
 
 /* ================================================== */
@@ -226,7 +220,7 @@ format_status(const PKS_Status *st, FILE *f)
 int
 PKS_Write(const PKS_Status *st, const char *path)
 {
-  char tmp[PKS_NAME_MAX + 16];
+  char tmp[PHCR_PATH_MAX + 16];
   FILE *f = NULL;
   int fd, err = 0;
 
@@ -347,8 +341,6 @@ parse_line(PKS_Status *st, const char *key, const char *v)
   } else if (!strcmp(key, "device")) {
     copy_line(st->device, sizeof (st->device), v);
   } else if (!strcmp(key, "mode") || !strcmp(key, "best_mode")) {
-    if (!*v || strlen(v) >= PKS_MODE_MAX || strchr(v, ' '))
-      return "not a mode name";
     copy_line(key[0] == 'm' ? st->mode : st->best_mode, PKS_MODE_MAX, v);
   } else if (!strcmp(key, "mode_since")) {
     if (!parse_time(v, &st->mode_since))
