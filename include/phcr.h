@@ -48,7 +48,7 @@ typedef enum {
   PHCR_ERR_NODEVICE = 6,     /* discovery found no matching device */
   PHCR_ERR_NOTPHC = 7,       /* the file is not a PHC (GETCAPS failed) */
   PHCR_ERR_ACCESS = 8,       /* EACCES/EPERM opening the device */
-  PHCR_ERR_ARGS = 9,         /* invalid device spec */
+  PHCR_ERR_ARGS = 9,         /* invalid arguments */
   PHCR_ERR_OTHER = 10,       /* any other errno (see the attempt record) */
   PHCR_ERR_COUNT             /* number of codes, not a code */
 } PHCR_Error;
@@ -93,8 +93,8 @@ extern int PHCR_ListDevices(PHCR_DeviceInfo *devices, int max);
    path?  Returns 1, or 0 with a message naming the valid forms in err. */
 extern int PHCR_CheckSpec(const char *spec, char *err, size_t err_len);
 
-/* Choose a device: spec is a path or "auto" (NULL means "auto"): the first
-   PHC whose clock_name is clock_name (NULL or "" means
+/* Choose a device: spec is one PHCR_CheckSpec accepts (NULL means
+   "auto"): the first PHC whose clock_name is clock_name (NULL or "" means
    PHCR_DEFAULT_CLOCK_NAME), then, for that name only, PHCR_KVM_SYMLINK
    unless it leads to a PHC with another clock_name.  The device is
    verified with PTP_CLOCK_GETCAPS, then closed.  Returns PHCR_OK and fills

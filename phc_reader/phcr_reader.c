@@ -86,7 +86,7 @@ static const char *const error_strings[PHCR_ERR_COUNT] = {
   "no matching PHC device found",
   "not a PTP hardware clock (PTP_CLOCK_GETCAPS failed)",
   "permission denied (EACCES/EPERM)",
-  "invalid device",
+  "invalid arguments",
   "unexpected error"
 };
 
