@@ -30,10 +30,6 @@
 #ifndef REFCLOCK_PTPKVM_H
 #define REFCLOCK_PTPKVM_H
 
-#include <stddef.h>
-#include <stdint.h>
-#include <time.h>
-
 #include "phcr.h"
 
 /* ================================================== */

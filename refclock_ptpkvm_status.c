@@ -246,8 +246,7 @@ PKS_Write(const PKS_Status *st, const char *path)
 }
 
 /* ================================================== */
-/* Parser.  Each function takes the value of a line and returns NULL, or
-   what is wrong with it. */
+/* Parser */
 
 static int
 parse_count(const char *s, unsigned long *v)

@@ -24,9 +24,6 @@
 #ifndef PHCR_INTERNAL_H
 #define PHCR_INTERNAL_H
 
-#include <stddef.h>
-#include <stdint.h>
-
 #include "phcr.h"
 
 #define PHCR_NS_PER_S 1000000000LL

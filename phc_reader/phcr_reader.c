@@ -15,14 +15,10 @@
 
   =======================================================================
 
-  The reader of phc_reader (see phcr.h): an open PHC and its reading-mode
-  state machine, and the device I/O under it.  One read issues the
-  reading ioctl of a mode (PTP_SYS_OFFSET_PRECISE, PTP_SYS_OFFSET_EXTENDED
-  or PTP_SYS_OFFSET, original numbers), maps errno to an error class,
-  validates the triplets (PHCR_ValidateReading), retries transient
-  failures and garbage a bounded number of times, falls back to worse
-  modes, and hands the reading to phcr_filter.c.  Reads and failures are
-  counted.  Also the names of the modes and error classes.
+  The reader of phc_reader (see phcr.h) and the device I/O under it: the
+  reading ioctl of a mode (original numbers), errno classes, validation
+  of the triplets, bounded retries of transient failures and garbage,
+  fallback to worse modes; phcr_filter.c makes the sample.
   */
 
 #include <errno.h>
