@@ -200,9 +200,9 @@ typedef struct {
 typedef struct PHCR_Reader_Record *PHCR_Reader;
 
 /* Discover (see PHCR_FindDevice), open and verify the device, and create a
-   reader.  disc may be NULL; if given it receives the choice and its reason or the error text.  Modes that
-   GETCAPS says are unsupported (no cross_timestamping -> no PRECISE) are
-   excluded like the flags. */
+   reader.  disc may be NULL; if given it receives the choice and its
+   reason or the error text.  Modes that GETCAPS says are unsupported (no
+   cross_timestamping -> no PRECISE) are excluded like the flags. */
 extern PHCR_Error PHCR_Open(const char *spec, const char *clock_name,
                             const PHCR_Config *config, PHCR_Reader *reader,
                             PHCR_Discovery *disc);
