@@ -12,10 +12,6 @@
   MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the GNU
   General Public License for more details.
 
-  You should have received a copy of the GNU General Public License along
-  with this program; if not, write to the Free Software Foundation, Inc.,
-  51 Franklin Street, Fifth Floor, Boston, MA  02110-1301, USA.
-
   SPDX-License-Identifier: GPL-2.0-only
 
   =======================================================================
@@ -53,10 +49,6 @@
 #include "phcr.h"
 #include "refclock_ptpkvm.h"
 
-#ifndef PTPKVM_CHRONY_VERSION
-#error "PTPKVM_CHRONY_VERSION not defined (chrony-ptpkvm configure patch missing?)"
-#endif
-
 struct ptpkvm_instance {
   RCL_Instance rcl;
   char *spec;                   /* device path or "auto" */
@@ -79,7 +71,6 @@ struct ptpkvm_instance {
   double last_full;             /* monotonic time of the last full read */
   SCH_TimeoutID sentinel_id;
 
-  unsigned long dropped;        /* samples dropped for their quality */
   struct ptpkvm_instance *next; /* list of all PTPKVM instances */
 
   PKS_Status status;            /* for monitoring (docs/monitoring.md) */
@@ -88,7 +79,8 @@ struct ptpkvm_instance {
   double status_due;            /* monotonic time of the next routine write */
 };
 
-/* All PTPKVM instances, to find two on one device */
+/* All PTPKVM instances, to find two on one device (chronyd finalises its
+   refclocks only at exit: none leaves the list before) */
 static struct ptpkvm_instance *instances;
 
 /* Status file: written at once when something happens, else at most
@@ -102,8 +94,7 @@ mono_time(void)
 {
   struct timespec ts;
 
-  if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
-    return 0.0;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
   return ts.tv_sec + 1.0e-9 * ts.tv_nsec;
 }
 
@@ -164,25 +155,21 @@ check_duplicate(struct ptpkvm_instance *pk, const PHCR_Discovery *disc)
 static void
 log_open(struct ptpkvm_instance *pk, const PHCR_Discovery *disc, int reopen)
 {
-  const char *path = PHCR_GetPath(pk->reader), *why = disc->why;
   const char *want = pk->opts.clockname[0] ? pk->opts.clockname : PHCR_DEFAULT_CLOCK_NAME;
   char attempts[48] = "";
-  size_t len = strlen(path);
   int foreign;
 
-  /* The reason starts with the path already named */
-  if (!strncmp(why, path, len) && !strncmp(why + len, ": ", 2))
-    why += len + 2;
   if (pk->failures > 0)
     snprintf(attempts, sizeof (attempts), ", found after %d attempts", pk->failures + 1);
 
   /* A given path may lead to another PHC (e.g. a NIC's): say it loudly */
   foreign = disc->clock_name[0] && strcmp(disc->clock_name, want);
 
-  LOG(foreign ? LOGS_WARN : LOGS_INFO, "%s: %s %s (%s), best reading mode %s%s", pk->name,
-      reopen ? "reopened" : "using", path, why,
+  /* disc->why starts with the path */
+  LOG(foreign ? LOGS_WARN : LOGS_INFO, "%s: %s %s, best reading mode %s%s", pk->name,
+      reopen ? "reopened" : "using", disc->why,
       PHCR_ModeName(PHCR_GetBestMode(pk->reader)), attempts);
-  snprintf(pk->name, sizeof (pk->name), "PTPKVM %s", path);
+  snprintf(pk->name, sizeof (pk->name), "PTPKVM %s", disc->path);
   pk->dev_rdev = disc->rdev;
 }
 
@@ -230,8 +217,8 @@ ensure_device(struct ptpkvm_instance *pk, double now)
 
   /* The first failure says it waits, unless the failed read said so */
   if (pk->failures == 1 && !(pk->gone && pk->health.logged))
-    LOG(LOGS_WARN, "%s: %s (%s); source unreachable, waiting for the device",
-        pk->name, PHCR_ErrorString(err), disc.error[0] ? disc.error : PHCR_ErrorName(err));
+    LOG(LOGS_WARN, "%s: %s%s%s; source unreachable, waiting for the device", pk->name,
+        PHCR_ErrorString(err), disc.error[0] ? ": " : "", disc.error);
   else
     DEBUG_LOG("%s: open attempt %d failed: %s", pk->name, pk->failures,
               PHCR_ErrorString(err));
@@ -281,7 +268,7 @@ account_read(struct ptpkvm_instance *pk, PHCR_Error err, const PHCR_Result *res,
   PKD_HealthEvent ev;
   char since[64] = "", errno_text[32] = "";
 
-  if (err == PHCR_OK && (res->prev_mode == PHCR_MODE_NONE || res->mode_changed))
+  if (err == PHCR_OK && res->mode != res->prev_mode)
     log_mode(pk, res);
 
   ev = PKD_HealthUpdate(&pk->health, err == PHCR_OK, now);
@@ -341,11 +328,11 @@ make_input(struct ptpkvm_instance *pk, PHCR_Sample *s, int full, double now,
 
   /* Who moved the clock: REALTIME and BOOTTIME against MONOTONIC (steps
      move only REALTIME, a suspend moves REALTIME and BOOTTIME) */
-  if (clock_gettime(CLOCK_MONOTONIC, &mono) == 0 && clock_gettime(CLOCK_REALTIME, &rt) == 0 &&
-      clock_gettime(CLOCK_BOOTTIME, &boot) == 0) {
-    in->rt_mono = UTI_DiffTimespecsToDouble(&rt, &mono);
-    in->boot_mono = UTI_DiffTimespecsToDouble(&boot, &mono);
-  }
+  clock_gettime(CLOCK_MONOTONIC, &mono);
+  clock_gettime(CLOCK_REALTIME, &rt);
+  clock_gettime(CLOCK_BOOTTIME, &boot);
+  in->rt_mono = UTI_DiffTimespecsToDouble(&rt, &mono);
+  in->boot_mono = UTI_DiffTimespecsToDouble(&boot, &mono);
 }
 
 /* ================================================== */
@@ -441,8 +428,7 @@ act_on_jump(struct ptpkvm_instance *pk, const PKD_Verdict *v)
 
   log_jump(pk, v, stepped);
   LCL_ReadCookedTime(&cooked, NULL);
-  PKS_AddDisruption(&pk->status, &cooked, v->jump, v->cause, v->latency, action,
-                    PKS_CauseText(v->cause));
+  PKS_AddDisruption(&pk->status, &cooked, v->jump, v->cause, v->latency, action);
   write_status(pk, 1);
 }
 
@@ -457,9 +443,7 @@ add_sample(struct ptpkvm_instance *pk, PHCR_Sample *s, int quality)
             pk->name, s->offset, s->error, s->delay, s->n_used, s->n_total,
             PHCR_ModeName(s->mode), quality);
 
-  if (quality < 1)
-    pk->dropped++;
-  else
+  if (quality >= 1)
     pk->status.counters.samples++;
 
   /* The sample's error bound is its dispersion in chronyd */
@@ -595,7 +579,7 @@ ptpkvm_initialise(RCL_Instance instance)
 static void
 ptpkvm_finalise(RCL_Instance instance)
 {
-  struct ptpkvm_instance *pk = RCL_GetDriverData(instance), **p;
+  struct ptpkvm_instance *pk = RCL_GetDriverData(instance);
   PHCR_Counters c;
 
   if (pk->sentinel_id)
@@ -603,19 +587,12 @@ ptpkvm_finalise(RCL_Instance instance)
   LCL_RemoveParameterChangeHandler(clock_changed, pk);
   pk->status.running = 0;
   write_status(pk, 1);
-  for (p = &instances; *p; p = &(*p)->next) {
-    if (*p == pk) {
-      *p = pk->next;
-      break;
-    }
-  }
 
   if (pk->reader) {
     PHCR_GetCounters(pk->reader, &c);
-    LOG(LOGS_INFO, "%s: %lu reads (%lu sentinel, %lu failed), %lu device readings, "
-        "%lu samples (%lu dropped), %lu steps, %lu flushes", pk->name, c.reads,
-        c.sentinel_reads, c.failed_reads, c.device_samples, pk->status.counters.samples,
-        pk->dropped, pk->status.counters.steps, pk->status.counters.flushes);
+    LOG(LOGS_INFO, "%s: %lu reads (%lu sentinel, %lu failed), %lu samples, %lu steps, "
+        "%lu flushes", pk->name, c.reads, c.sentinel_reads, c.failed_reads,
+        pk->status.counters.samples, pk->status.counters.steps, pk->status.counters.flushes);
     PHCR_Close(pk->reader);
   }
 

@@ -17,34 +17,18 @@
   =======================================================================
 
   What the PTPKVM driver (refclock_ptpkvm.c) does without chrony, built
-  and unit-tested without it:
-
-  - its options (PKP_, refclock_ptpkvm_opts.c): names, defaults, limits,
-    and parsing with messages naming the valid form; ptpkvm-doctor links
-    the same parser;
-
-  - its status file (PKS_, refclock_ptpkvm_status.c): reading mode,
-    device, counters and a ring of the last PKS_RING disruptions (when,
-    size, cause, detection delay, action), written as a small line-based
-    text file (format version 1, docs/monitoring.md) replaced atomically
-    by a rename; ptpkvm-doctor parses the same file with PKS_Parse;
-
-  - its decisions (PKD_, refclock_ptpkvm_decide.c): what to do with each
-    reading (add it with a quality, read again at once to confirm a
-    suspect jump, flush, step by x) and the cause of a jump, from a jump
-    detector on the offset between the host clock and chronyd's cooked
-    time; when the failures of reads are worth a log line; the retry
-    backoffs and when a sentinel read is due.  The driver executes the
-    verdicts with chrony's functions.  The decisions read no clock: the
-    caller passes the times.
+  and unit-tested without it: its options (PKP_, refclock_ptpkvm_opts.c,
+  linked by ptpkvm-doctor too), its status file (PKS_,
+  refclock_ptpkvm_status.c, docs/monitoring.md; ptpkvm-doctor parses it
+  with PKS_Parse) and its decisions (PKD_, refclock_ptpkvm_decide.c: what
+  to do with each reading and the cause of a jump; when read failures are
+  worth a log line; the retry backoffs and when a sentinel read is due).
+  The driver executes the verdicts with chrony's functions.  The decisions
+  read no clock: the caller passes the times.
   */
 
 #ifndef REFCLOCK_PTPKVM_H
 #define REFCLOCK_PTPKVM_H
-
-#include <stddef.h>
-#include <stdint.h>
-#include <time.h>
 
 #include "phcr.h"
 
@@ -53,7 +37,6 @@
 
 /* Limits that size arrays (the others are in the table) */
 #define PKP_MAX_CONFIRM 10
-#define PKP_CLOCKNAME_MAX 64
 
 typedef struct {
   int nocrossts;          /* never use PTP_SYS_OFFSET_PRECISE */
@@ -65,7 +48,7 @@ typedef struct {
   int maxsteps;           /* steps allowed; -1 = unlimited */
   double sentinel;        /* interval of 1-reading checks (s); 0 = off */
   double reprobe;         /* re-try better reading modes after (s); 0 = no */
-  char clockname[PKP_CLOCKNAME_MAX]; /* clock_name matched by "auto" */
+  char clockname[PHCR_NAME_MAX]; /* clock_name matched by "auto" */
 } PKP_Options;
 
 /* Option names, NULL-terminated (for RCL_CheckDriverOptions); taken from
@@ -85,8 +68,6 @@ extern int PKP_ParseOptions(PKP_Options *opts, PKP_OptionGetter get, void *arg,
 
 #define PKS_FORMAT_VERSION 1
 #define PKS_RING 16             /* disruptions kept */
-#define PKS_TEXT_MAX 320        /* human text of a disruption, one line */
-#define PKS_NAME_MAX 256        /* device path */
 #define PKS_MODE_MAX 16         /* reading mode name */
 #define PKS_FILE_MAX 16384      /* upper bound of a status file */
 #define PKS_FILE_PREFIX "ptpkvm-"
@@ -100,7 +81,6 @@ typedef enum {
   PKS_CAUSE_SUSPEND,      /* the guest resumed from suspend */
   PKS_CAUSE_OUTAGE,       /* first reading after an outage of readings */
   PKS_CAUSE_COLD_START,   /* offset found at the first reading */
-  PKS_CAUSE_LEAP,         /* reserved keyword of the format */
   PKS_CAUSE_CHRONYD_STEP, /* chronyd stepped the clock for another source */
   PKS_CAUSE_OTHER,        /* a keyword this version does not know */
   PKS_CAUSE_COUNT
@@ -122,8 +102,7 @@ typedef struct {
   double size;            /* offset change (s), host minus guest */
   PKS_Cause cause;
   double delay;           /* detection delay (s of running time) */
-  PKS_Action action;
-  char text[PKS_TEXT_MAX];
+  PKS_Action action;      /* written with the cause's text */
 } PKS_Disruption;
 
 typedef struct {
@@ -137,7 +116,7 @@ typedef struct {
 typedef struct {
   long pid;                     /* chronyd */
   int running;                  /* 0 once chronyd has stopped */
-  char device[PKS_NAME_MAX];    /* device in use, or the configured one */
+  char device[PHCR_PATH_MAX];   /* device in use, or the configured one */
   char mode[PKS_MODE_MAX];      /* mode of the last successful read */
   char best_mode[PKS_MODE_MAX]; /* best mode the device offers */
   struct timespec mode_since;   /* realtime of the last mode change */
@@ -145,8 +124,7 @@ typedef struct {
   PKS_Counters counters;
   unsigned long disruptions[PKS_CAUSE_COUNT]; /* totals per cause */
   int n_ring;                   /* disruptions in the ring */
-  int ring_head;                /* index of the oldest one */
-  PKS_Disruption ring[PKS_RING];
+  PKS_Disruption ring[PKS_RING];  /* oldest first */
 } PKS_Status;
 
 extern void PKS_Init(PKS_Status *st, long pid, const char *device);
@@ -161,7 +139,7 @@ extern int PKS_SetState(PKS_Status *st, const char *device, const char *mode,
    a full ring; the totals per cause count every one) */
 extern void PKS_AddDisruption(PKS_Status *st, const struct timespec *when,
                               double size, PKS_Cause cause, double delay,
-                              PKS_Action action, const char *text);
+                              PKS_Action action);
 
 /* i-th disruption of the ring, 0 = oldest; NULL if out of range */
 extern const PKS_Disruption *PKS_GetDisruption(const PKS_Status *st, int i);

@@ -132,7 +132,7 @@ check_value(const Option *o, const char *v, double *x)
       *x = 1.0;
       return *v == '\0';
     case NAME:
-      return *v != '\0' && strlen(v) < PKP_CLOCKNAME_MAX;
+      return *v != '\0' && strlen(v) < PHCR_NAME_MAX;
     case COUNT:
       *x = strtol(v, &end, 10);
       break;

@@ -33,15 +33,15 @@
 #include "refclock_ptpkvm.h"
 
 static const char *const cause_names[PKS_CAUSE_COUNT] = {
-  "pause", "host_step", "guest_step", "suspend", "outage", "cold_start", "leap",
-  "chronyd_step", "other"
+  "pause", "host_step", "guest_step", "suspend", "outage", "cold_start", "chronyd_step",
+  "other"
 };
 
 static const char *const cause_texts[PKS_CAUSE_COUNT] = {
   "host clock jumped ahead (VM paused?)", "host clock jumped back (host clock stepped?)",
   "the guest clock was stepped by another program", "the guest resumed from suspend",
   "the host clock moved while there were no readings", "initial offset from the host clock",
-  "leap second", "chronyd stepped the clock away from the host clock", "unknown cause"
+  "chronyd stepped the clock away from the host clock", "unknown cause"
 };
 
 /* The actions a disruption records */
@@ -92,7 +92,7 @@ PKS_Init(PKS_Status *st, long pid, const char *device)
 static int
 set_line(char *dst, size_t len, const char *src)
 {
-  char line[PKS_NAME_MAX];
+  char line[PHCR_PATH_MAX];
 
   copy_line(line, len < sizeof (line) ? len : sizeof (line), src);
   if (!strcmp(line, dst))
@@ -124,23 +124,18 @@ PKS_SetState(PKS_Status *st, const char *device, const char *mode, const char *b
 
 void
 PKS_AddDisruption(PKS_Status *st, const struct timespec *when, double size,
-                  PKS_Cause cause, double delay, PKS_Action action, const char *text)
+                  PKS_Cause cause, double delay, PKS_Action action)
 {
   PKS_Disruption *d;
 
-  if (st->n_ring < PKS_RING) {
-    d = &st->ring[(st->ring_head + st->n_ring++) % PKS_RING];
-  } else {
-    d = &st->ring[st->ring_head];
-    st->ring_head = (st->ring_head + 1) % PKS_RING;
-  }
-
+  if (st->n_ring == PKS_RING)
+    memmove(st->ring, st->ring + 1, sizeof (st->ring[0]) * --st->n_ring);
+  d = &st->ring[st->n_ring++];
   d->when = *when;
   d->size = size;
   d->cause = cause;
   d->delay = delay;
   d->action = action;
-  copy_line(d->text, sizeof (d->text), text);
   st->disruptions[cause]++;
 }
 
@@ -149,9 +144,7 @@ PKS_AddDisruption(PKS_Status *st, const struct timespec *when, double size,
 const PKS_Disruption *
 PKS_GetDisruption(const PKS_Status *st, int i)
 {
-  if (i < 0 || i >= st->n_ring)
-    return NULL;
-  return &st->ring[(st->ring_head + i) % PKS_RING];
+  return i < 0 || i >= st->n_ring ? NULL : &st->ring[i];
 }
 
 /* ================================================== */
@@ -214,7 +207,7 @@ format_status(const PKS_Status *st, FILE *f)
   for (i = 0; (d = PKS_GetDisruption(st, i)); i++)
     fprintf(f, "disruption %lld.%09ld %+.9f %s %.6f %s %s\n", (long long)d->when.tv_sec,
             d->when.tv_nsec, d->size, cause_names[d->cause], d->delay,
-            action_names[d->action], d->text);
+            action_names[d->action], cause_texts[d->cause]);
   fprintf(f, "end\n");
 }
 
@@ -227,7 +220,7 @@ format_status(const PKS_Status *st, FILE *f)
 int
 PKS_Write(const PKS_Status *st, const char *path)
 {
-  char tmp[PKS_NAME_MAX + 16];
+  char tmp[PHCR_PATH_MAX + 16];
   FILE *f = NULL;
   int fd, err = 0;
 
@@ -253,8 +246,7 @@ PKS_Write(const PKS_Status *st, const char *path)
 }
 
 /* ================================================== */
-/* Parser.  Each function takes the value of a line and returns NULL, or
-   what is wrong with it. */
+/* Parser */
 
 static int
 parse_count(const char *s, unsigned long *v)
@@ -319,7 +311,6 @@ parse_disruption(PKS_Status *st, const char *s)
   d->action = i;
   i = lookup(cause_names, PKS_CAUSE_COUNT, cause);
   d->cause = i < 0 ? PKS_CAUSE_OTHER : i;
-  copy_line(d->text, sizeof (d->text), s[n] ? s + n + 1 : "");
   st->n_ring++;
   return NULL;
 }
@@ -349,8 +340,6 @@ parse_line(PKS_Status *st, const char *key, const char *v)
   } else if (!strcmp(key, "device")) {
     copy_line(st->device, sizeof (st->device), v);
   } else if (!strcmp(key, "mode") || !strcmp(key, "best_mode")) {
-    if (!*v || strlen(v) >= PKS_MODE_MAX || strchr(v, ' '))
-      return "not a mode name";
     copy_line(key[0] == 'm' ? st->mode : st->best_mode, PKS_MODE_MAX, v);
   } else if (!strcmp(key, "mode_since")) {
     if (!parse_time(v, &st->mode_since))
@@ -375,7 +364,7 @@ parse_line(PKS_Status *st, const char *key, const char *v)
 int
 PKS_Parse(const char *text, PKS_Status *st, char *err, size_t err_len)
 {
-  char line[PKS_TEXT_MAX + 128], *v = NULL;
+  char line[512], *v = NULL;
   const char *s = text, *nl, *problem = NULL;
   int n = 0, have_state = 0, have_end = 0;
 

@@ -48,7 +48,7 @@ typedef enum {
   PHCR_ERR_NODEVICE = 6,     /* discovery found no matching device */
   PHCR_ERR_NOTPHC = 7,       /* the file is not a PHC (GETCAPS failed) */
   PHCR_ERR_ACCESS = 8,       /* EACCES/EPERM opening the device */
-  PHCR_ERR_ARGS = 9,         /* invalid device spec */
+  PHCR_ERR_ARGS = 9,         /* invalid arguments */
   PHCR_ERR_OTHER = 10,       /* any other errno (see the attempt record) */
   PHCR_ERR_COUNT             /* number of codes, not a code */
 } PHCR_Error;
@@ -95,8 +95,8 @@ extern int PHCR_ListDevices(PHCR_DeviceInfo *devices, int max);
    path?  Returns 1, or 0 with a message naming the valid forms in err. */
 extern int PHCR_CheckSpec(const char *spec, char *err, size_t err_len);
 
-/* Choose a device: spec is a path or "auto" (NULL means "auto"): the first
-   PHC whose clock_name is clock_name (NULL or "" means
+/* Choose a device: spec is one PHCR_CheckSpec accepts (NULL means
+   "auto"): the first PHC whose clock_name is clock_name (NULL or "" means
    PHCR_DEFAULT_CLOCK_NAME), then, for that name only, PHCR_KVM_SYMLINK
    unless it leads to a PHC with another clock_name.  The device is
    verified with PTP_CLOCK_GETCAPS, then closed.  Returns PHCR_OK and fills
@@ -185,7 +185,6 @@ typedef struct {
                             error's cause), 0 if none (e.g. invalid data) */
   PHCR_Mode mode;        /* mode of this sample (NONE if failed) */
   PHCR_Mode prev_mode;   /* mode of the previous successful read */
-  int mode_changed;      /* mode differs from prev_mode (not NONE) */
   PHCR_ModeAttempt attempt[PHCR_MODE_COUNT];  /* indexed by PHCR_Mode */
   PHCR_Reading reading;  /* the validated reading the sample came from */
   PHCR_Sample sample;    /* valid if error == PHCR_OK */
@@ -196,17 +195,14 @@ typedef struct {
   unsigned long reads;            /* PHCR_Read, sentinel and probe calls */
   unsigned long sentinel_reads;   /* sentinel and probe calls */
   unsigned long failed_reads;
-  unsigned long device_samples;   /* device readings (hypercalls for
-                                     ptp_kvm) */
 } PHCR_Counters;
 
 typedef struct PHCR_Reader_Record *PHCR_Reader;
 
 /* Discover (see PHCR_FindDevice), open and verify the device, and create a
-   reader.  config may be NULL (defaults).  disc may be NULL; if given it
-   receives the choice and its reason or the error text.  Modes that
-   GETCAPS says are unsupported (no cross_timestamping -> no PRECISE) are
-   excluded like the flags. */
+   reader.  disc may be NULL; if given it receives the choice and its
+   reason or the error text.  Modes that GETCAPS says are unsupported (no
+   cross_timestamping -> no PRECISE) are excluded like the flags. */
 extern PHCR_Error PHCR_Open(const char *spec, const char *clock_name,
                             const PHCR_Config *config, PHCR_Reader *reader,
                             PHCR_Discovery *disc);

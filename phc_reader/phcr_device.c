@@ -366,9 +366,6 @@ PHCR_FindAndOpenDevice(const char *spec, const char *clock_name, PHCR_Discovery 
   if (!clock_name || !*clock_name)
     clock_name = PHCR_DEFAULT_CLOCK_NAME;
 
-  if (!PHCR_CheckSpec(spec, out->error, sizeof (out->error)))
-    return PHCR_ERR_ARGS;
-
   listed = PHCR_ListDevices(devs, PHCR_MAX_DEVICES);
   n = listed < 0 ? 0 : listed < PHCR_MAX_DEVICES ? listed : PHCR_MAX_DEVICES;
 

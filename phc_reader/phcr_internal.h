@@ -24,9 +24,6 @@
 #ifndef PHCR_INTERNAL_H
 #define PHCR_INTERNAL_H
 
-#include <stddef.h>
-#include <stdint.h>
-
 #include "phcr.h"
 
 #define PHCR_NS_PER_S 1000000000LL
@@ -47,17 +44,11 @@ extern PHCR_Error PHCR_FindAndOpenDevice(const char *spec, const char *clock_nam
 /* Map an errno of a reading ioctl in a mode to its class. */
 extern PHCR_Error PHCR_ErrorFromErrno(int sys_errno, PHCR_Mode mode);
 
-/* Remove invalid triplets from a reading in place: malformed or absurd
-   times (tv_nsec outside [0, 1e9), negative or zero seconds, out of the
-   int64 ns range), sys_after < sys_before, a delay above 1 s, and a PHC
-   timestamp equal to the system timestamp before it (a guest kernel < 5.0
-   copies it when the host cannot answer).  System timestamps of
-   consecutive triplets may overlap (timestamp noise larger than their
-   spacing); a PHC timestamp going backwards by more than 1 ms invalidates
-   the whole reading, as it cannot be told which is wrong.  Returns PHCR_OK
-   if at least one triplet is left, PHCR_ERR_HOST_NOTSUPP if every triplet
-   carried a copied system timestamp (the host did not answer),
-   PHCR_ERR_INVALID otherwise (r->n is then 0). */
+/* Remove invalid triplets from a reading in place (check_triplet()); a PHC
+   timestamp going backwards by more than 1 ms invalidates the whole
+   reading.  Returns PHCR_OK if a triplet is left, PHCR_ERR_HOST_NOTSUPP if
+   every triplet carried a copied system timestamp (the host did not
+   answer), else PHCR_ERR_INVALID (r->n is then 0). */
 extern PHCR_Error PHCR_ValidateReading(PHCR_Reading *r);
 
 /* ================================================== */

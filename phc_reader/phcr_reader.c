@@ -15,14 +15,10 @@
 
   =======================================================================
 
-  The reader of phc_reader (see phcr.h): an open PHC and its reading-mode
-  state machine, and the device I/O under it.  One read issues the
-  reading ioctl of a mode (PTP_SYS_OFFSET_PRECISE, PTP_SYS_OFFSET_EXTENDED
-  or PTP_SYS_OFFSET, original numbers), maps errno to an error class,
-  validates the triplets (PHCR_ValidateReading), retries transient
-  failures and garbage a bounded number of times, falls back to worse
-  modes, and hands the reading to phcr_filter.c.  Reads and failures are
-  counted.  Also the names of the modes and error classes.
+  The reader of phc_reader (see phcr.h) and the device I/O under it: the
+  reading ioctl of a mode (original numbers), errno classes, validation
+  of the triplets, bounded retries of transient failures and garbage,
+  fallback to worse modes; phcr_filter.c makes the sample.
   */
 
 #include <errno.h>
@@ -91,7 +87,7 @@ static const char *const error_strings[PHCR_ERR_COUNT] = {
   "no matching PHC device found",
   "not a PTP hardware clock (PTP_CLOCK_GETCAPS failed)",
   "permission denied (EACCES/EPERM)",
-  "invalid device",
+  "invalid arguments",
   "unexpected error"
 };
 
@@ -128,21 +124,12 @@ PHCR_ModeName(PHCR_Mode mode)
 /* ================================================== */
 
 static void
-to_timespec(const struct ptp_clock_time *pt, struct timespec *ts)
-{
-  ts->tv_sec = (time_t)pt->sec;
-  ts->tv_nsec = (long)pt->nsec;
-}
-
-/* ================================================== */
-
-static void
 set_triplet(PHCR_Triplet *t, const struct ptp_clock_time *before,
             const struct ptp_clock_time *phc, const struct ptp_clock_time *after)
 {
-  to_timespec(before, &t->sys_before);
-  to_timespec(phc, &t->phc);
-  to_timespec(after, &t->sys_after);
+  t->sys_before = (struct timespec){ before->sec, before->nsec };
+  t->phc = (struct timespec){ phc->sec, phc->nsec };
+  t->sys_after = (struct timespec){ after->sec, after->nsec };
 }
 
 /* ================================================== */
@@ -221,24 +208,19 @@ PHCR_ErrorFromErrno(int sys_errno, PHCR_Mode mode)
 
 /* ================================================== */
 
+/* A time of the int64 ns range after 0, with a valid tv_nsec */
+
 static int
-nsec_ok(const struct timespec *ts)
+time_ok(const struct timespec *ts)
 {
-  return ts->tv_nsec >= 0 && ts->tv_nsec < PHCR_NS_PER_S;
+  return ts->tv_nsec >= 0 && ts->tv_nsec < PHCR_NS_PER_S && ts->tv_sec >= 0 &&
+         (int64_t)ts->tv_sec <= PHCR_MAX_SEC && (ts->tv_sec != 0 || ts->tv_nsec != 0);
 }
 
 /* ================================================== */
 
-static int
-value_ok(const struct timespec *ts)
-{
-  return ts->tv_sec >= 0 && (int64_t)ts->tv_sec <= PHCR_MAX_SEC &&
-         (ts->tv_sec != 0 || ts->tv_nsec != 0);
-}
-
-/* ================================================== */
-
-/* A triplet's times in ns; TRIPLET_OK, or why it is rejected */
+/* A triplet's times in ns; TRIPLET_OK, or why it is rejected: a bad
+   time, sys_after < sys_before, a delay above 1 s, a copied PHC time */
 
 #define TRIPLET_OK 0
 #define TRIPLET_INVALID 1
@@ -248,8 +230,7 @@ static int
 check_triplet(const PHCR_Triplet *t, int precise, int64_t *before, int64_t *phc,
               int64_t *after)
 {
-  if (!nsec_ok(&t->sys_before) || !nsec_ok(&t->phc) || !nsec_ok(&t->sys_after) ||
-      !value_ok(&t->sys_before) || !value_ok(&t->phc) || !value_ok(&t->sys_after))
+  if (!time_ok(&t->sys_before) || !time_ok(&t->phc) || !time_ok(&t->sys_after))
     return TRIPLET_INVALID;
 
   /* in range: no saturation, no overflow */
@@ -279,7 +260,8 @@ PHCR_ValidateReading(PHCR_Reading *r)
       copied += check == TRIPLET_COPIED;
       continue;
     }
-    /* a PHC going back by more than noise: not read in order */
+    /* a PHC going back by more than noise: not read in order (system
+       timestamps of consecutive triplets may overlap, being noisier) */
     if (j > 0 && phc < prev_phc - MAX_PHC_BACKWARDS_NS)
       monotonic = 0;
     prev_phc = phc;
@@ -399,13 +381,8 @@ PHCR_Open(const char *spec, const char *clock_name, const PHCR_Config *config,
 
   snprintf(r->spec, sizeof (r->spec), "%s", spec ? spec : "");
   snprintf(r->clock_name, sizeof (r->clock_name), "%s", clock_name ? clock_name : "");
-  if (config)
-    r->config = *config;
-  else
-    PHCR_ConfigDefaults(&r->config);
+  r->config = *config;
   r->config.n_samples = clamp_samples(r->config.n_samples);
-  if (!(r->config.reprobe_interval > 0.0))
-    r->config.reprobe_interval = 0.0;
   r->fd = -1;
 
   res = PHCR_Reopen(r, disc);
@@ -459,11 +436,6 @@ start_mode(PHCR_Reader r, int sentinel, double now)
   PHCR_Mode best = PHCR_GetBestMode(r), m = r->mode;
   double reprobe = r->config.reprobe_interval;
 
-  if (!usable(r, m))
-    m = lower_usable(r, m);
-  if (m == PHCR_MODE_NONE)
-    m = best;
-
   if (!sentinel && m < best && reprobe > 0.0 && r->below_since_valid &&
       (now < r->below_since || now - r->below_since >= reprobe)) {
     r->below_since = now;
@@ -495,7 +467,6 @@ finish_ok(PHCR_Reader r, PHCR_Mode m, int disable_ext, double now,
   r->mode = m;
 
   res->prev_mode = r->last_ok_mode;
-  res->mode_changed = r->last_ok_mode != PHCR_MODE_NONE && m != r->last_ok_mode;
   r->last_ok_mode = m;
   res->mode = m;
   PHCR_FilterReading(&res->reading, &r->filter, &res->sample);
@@ -528,8 +499,6 @@ do_read(PHCR_Reader r, int n, int kind, double now, PHCR_Result *res)
        m != PHCR_MODE_NONE; m = lower_usable(r, m)) {
     last = m;
     err = read_mode(r->fd, m, n, res);
-    r->counters.device_samples +=
-      (unsigned long)res->attempt[m].attempts * (m == PHCR_MODE_PRECISE ? 1 : n);
     if (err == PHCR_OK) {
       finish_ok(r, m, disable_ext, now, res);
       /* A transient failure of a better mode: start there next time */

@@ -199,7 +199,7 @@ json_file(const StatusFile *f, FILE *o)
             "\"action\": \"%s\", \"text\": ", i ? ", " : "", (long)d->when.tv_sec,
             d->when.tv_nsec, d->size, PKS_CauseName(d->cause), d->delay,
             PKS_ActionName(d->action));
-    DOC_JsonString(o, d->text);
+    DOC_JsonString(o, PKS_CauseText(d->cause));
     fprintf(o, "}");
   }
   fprintf(o, "]}");
