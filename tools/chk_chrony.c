@@ -117,17 +117,7 @@ parse_line(Chronyd *c, char *line)
 /* ================================================== */
 /* The driver options of a parameter, split at ':' like chrony's refclock.c */
 
-typedef struct {
-  char buf[PHCR_PATH_MAX];
-  size_t len;
-} DriverOptions;
-
-static const char *
-next_option(const DriverOptions *o, const char *option)
-{
-  option = option ? option + strlen(option) + 1 : o->buf + strlen(o->buf) + 1;
-  return option < o->buf + o->len ? option : NULL;
-}
+#define MAX_OPTIONS 16
 
 static int
 option_is(const char *option, const char *name)
@@ -141,11 +131,11 @@ option_is(const char *option, const char *name)
 static const char *
 get_option(void *arg, const char *name)
 {
-  const char *option;
+  char **option;
 
-  for (option = next_option(arg, NULL); option; option = next_option(arg, option)) {
-    if (option_is(option, name))
-      return option + strlen(name) + (option[strlen(name)] == '=');
+  for (option = arg; *option; option++) {
+    if (option_is(*option, name))
+      return *option + strlen(name) + ((*option)[strlen(name)] == '=');
   }
   return NULL;
 }
@@ -156,29 +146,31 @@ get_option(void *arg, const char *name)
 static int
 check_ptpkvm_options(Refclock *rc, char *err, size_t len)
 {
-  const char **names = PKP_OptionNames(), *option;
-  char msg[PHCR_ERRTEXT_MAX], valid[256] = "";
-  DriverOptions o;
-  size_t i;
-  int k;
+  const char **names = PKP_OptionNames();
+  char buf[PHCR_PATH_MAX], *options[MAX_OPTIONS + 1] = { NULL }, msg[PHCR_ERRTEXT_MAX];
+  char valid[256] = "", *p = buf;
+  int i, k;
 
-  snprintf(o.buf, sizeof (o.buf), "%s", rc->param);
-  for (o.len = strlen(o.buf), i = 0; i < o.len; i++)
-    o.buf[i] = o.buf[i] == ':' ? '\0' : o.buf[i];
-  for (option = next_option(&o, NULL); option; option = next_option(&o, option)) {
-    for (k = 0; names[k] && !option_is(option, names[k]); k++)
-      ;
-    if (names[k])
-      continue;
-    for (k = 0; names[k]; k++)
-      snprintf(valid + strlen(valid), sizeof (valid) - strlen(valid), "%s%s", k ? ", " : "",
-               names[k]);
-    snprintf(err, len, "Invalid refclock driver option %s (valid options: %s)", option, valid);
-    return 0;
+  snprintf(buf, sizeof (buf), "%s", rc->param);
+  for (i = 0; i < MAX_OPTIONS && (p = strchr(p, ':')) != NULL; i++) {
+    *p++ = '\0';
+    options[i] = p;
   }
-  if (!PKP_ParseOptions(&rc->opts, get_option, &o, err, len))
+  for (k = 0; names[k]; k++)
+    snprintf(valid + strlen(valid), sizeof (valid) - strlen(valid), "%s%s", k ? ", " : "",
+             names[k]);
+  for (i = 0; options[i]; i++) {
+    for (k = 0; names[k] && !option_is(options[i], names[k]); k++)
+      ;
+    if (!names[k]) {
+      snprintf(err, len, "Invalid refclock driver option %s (valid options: %s)", options[i],
+               valid);
+      return 0;
+    }
+  }
+  if (!PKP_ParseOptions(&rc->opts, get_option, options, err, len))
     return 0;
-  if (!PHCR_CheckSpec(o.buf, msg, sizeof (msg))) {
+  if (!PHCR_CheckSpec(buf, msg, sizeof (msg))) {
     snprintf(err, len, "refclock PTPKVM: %s", msg);
     return 0;
   }
@@ -508,29 +500,11 @@ DOC_CheckUpdate(DOC_Context *ctx)
 
 /* ================================================== */
 
-static int
-split_csv(char *line, char **fields, int max)
-{
-  int n = 0;
-  char *p = line;
-
-  while (n < max) {
-    fields[n++] = p;
-    p = strchr(p, ',');
-    if (!p)
-      break;
-    *p++ = '\0';
-  }
-  return n;
-}
-
-/* ================================================== */
-
 void
 DOC_CheckSync(DOC_Context *ctx)
 {
   char out[4096], *argv[] = { (char *)ctx->chronyc, "-n", "-c", "tracking", NULL };
-  char *fields[N_FIELDS + 2], fix[DOC_TEXT_LEN];
+  char *fields[N_FIELDS + 1], fix[DOC_TEXT_LEN], *p = out;
   const char *id = "chrony.sync";
   int n, status = 0, is_ip;
   double correction;
@@ -548,7 +522,12 @@ DOC_CheckSync(DOC_Context *ctx)
                   "%s could not ask chronyd (%s)", ctx->chronyc, n < 0 ? strerror(-n) : out);
     return;
   }
-  if (split_csv(out, fields, N_FIELDS + 1) != N_FIELDS) {
+  for (n = 0; n <= N_FIELDS && p; n++) {
+    fields[n] = p;
+    if ((p = strchr(p, ',')) != NULL)
+      *p++ = '\0';
+  }
+  if (n != N_FIELDS) {
     DOC_AddResult(ctx->report, id, DOC_WARN, "check that chronyc matches chronyd's version",
                   "unexpected chronyc tracking output");
     return;

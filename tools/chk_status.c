@@ -214,30 +214,14 @@ typedef enum {
   M_COUNT
 } Family;
 
-static const struct {
-  const char *name, *type, *help;
-} families[M_COUNT] = {
-  { "info", "gauge", "PTPKVM refclock status file: device and state." },
-  { "status_updated_timestamp_seconds", "gauge",
-    "When the status file was last written (Unix time)." },
-  { "reads_total", "counter", "Reads of the PHC (full and sentinel)." },
-  { "read_failures_total", "counter", "Failed reads of the PHC." },
-  { "samples_total", "counter", "Samples given to chronyd." },
-  { "steps_total", "counter", "Steps of the system clock by the driver." },
-  { "flushes_total", "counter", "Times the driver dropped all samples (unknown step)." },
-  { "reading_mode", "gauge", "Reading mode of the last successful read." },
-  { "reading_mode_fallback", "gauge", "1 while reading in a worse mode than the device's best." },
-  { "reading_mode_since_timestamp_seconds", "gauge",
-    "When the reading mode last changed (Unix time)." },
-  { "reading_failing", "gauge", "1 while reads of the PHC are failing." },
-  { "disruptions_total", "counter", "Disruptions (jumps of the offset to the host) acted upon." },
-  { "last_disruption_timestamp_seconds", "gauge",
-    "When the last disruption was acted upon (Unix time)." },
-  { "last_disruption_size_seconds", "gauge",
-    "Offset change of the last disruption (host - guest)." },
-  { "last_disruption_detection_delay_seconds", "gauge",
-    "Upper bound of the last disruption's detection time." },
-  { "last_disruption_stepped", "gauge", "1 if the driver stepped the clock for it." },
+/* Their names after "ptpkvm_" (a counter's ends in "_total"; their meaning
+   is in docs/monitoring.md) */
+static const char *families[M_COUNT] = {
+  "info", "status_updated_timestamp_seconds", "reads_total", "read_failures_total",
+  "samples_total", "steps_total", "flushes_total", "reading_mode", "reading_mode_fallback",
+  "reading_mode_since_timestamp_seconds", "reading_failing", "disruptions_total",
+  "last_disruption_timestamp_seconds", "last_disruption_size_seconds",
+  "last_disruption_detection_delay_seconds", "last_disruption_stepped"
 };
 
 /* Value of family k for a file (sub: the mode or cause of the sample);
@@ -278,12 +262,12 @@ prometheus(FILE *o)
   double v;
 
   for (k = 0; k < M_COUNT; k++) {
-    fprintf(o, "# HELP ptpkvm_%s %s\n# TYPE ptpkvm_%s %s\n", families[k].name, families[k].help,
-        families[k].name, families[k].type);
+    fprintf(o, "# TYPE ptpkvm_%s %s\n", families[k],
+            strstr(families[k], "_total") ? "counter" : "gauge");
     subs = k == M_MODE ? PHCR_MODE_COUNT : k == M_DISRUPTIONS ? PKS_CAUSE_COUNT : 1;
     for (i = 0; i < n_files; i++) {
       for (sub = 0; sub < subs && value(&files[i], k, sub, &v); sub++) {
-        fprintf(o, "ptpkvm_%s{refclock=\"%s\"", families[k].name, files[i].index);
+        fprintf(o, "ptpkvm_%s{refclock=\"%s\"", families[k], files[i].index);
         if (k == M_INFO) {
           prom_label(o, "device", files[i].st.device);
           prom_label(o, "state", files[i].st.running ? (files[i].stale ? "gone" : "running")

@@ -61,15 +61,8 @@ DOC_CheckKvm(DOC_Context *ctx)
   }
   ctx->not_kvm = 1;
   __get_cpuid(1, &eax, &ebx, &ecx, &edx);
-  if (!(ecx & (1U << 31))) {
-    DOC_AddResult(ctx->report, "kvm.guest", DOC_FAIL,
-                  "none: PTPKVM cannot work here (ptp_kvm exists only in KVM guests); chronyd "
-                  "keeps its other sources (NTP, a NIC's PHC)",
-                  "CPUID hypervisor bit is clear: not a virtual machine");
-    return;
-  }
   /* KVM may sit behind another hypervisor's leaves (Hyper-V enlightenments) */
-  for (base = 0x40000000; base < 0x40010000; base += 0x100) {
+  for (base = 0x40000000; ecx & (1U << 31) && base < 0x40010000; base += 0x100) {
     __cpuid(base, eax, sig[0], sig[1], sig[2]);
     if (eax < base || eax > base + 0xff)
       continue;
@@ -79,10 +72,10 @@ DOC_CheckKvm(DOC_Context *ctx)
   }
   if (!kvm) {
     DOC_AddResult(ctx->report, "kvm.guest", DOC_FAIL,
-                  "none: PTPKVM cannot work here (not a KVM guest); chronyd keeps its other "
-                  "sources; the hypervisor's own clock (ptp_hyperv, ptp_vmw) may serve",
-                  "virtual machine, but no KVM signature in CPUID (%s)",
-                  list[0] ? list : "no hypervisor leaves");
+                  "none: PTPKVM cannot work here (ptp_kvm exists only in KVM guests); chronyd "
+                  "keeps its other sources; another hypervisor's clock (ptp_hyperv, ptp_vmw) "
+                  "may serve", "no KVM signature in CPUID (%s)", ecx & (1U << 31) ?
+                  list : "hypervisor bit clear: not a virtual machine");
     return;
   }
   ctx->not_kvm = 0;
@@ -300,8 +293,8 @@ DOC_CheckClocksource(DOC_Context *ctx)
   if (!strcmp(cur, "tsc") && DOC_ReadFile(ctx, "/proc/cpuinfo", info, sizeof (info)) >= 0 &&
       (flags = strstr(info, "\nflags")) && (flags = strchr(flags, ':'))) {
     flags[strcspn(flags, "\n")] = '\0';
-    snprintf(lacks, sizeof (lacks), "%s%s", DOC_HasWord(flags + 1, "constant_tsc") ? "" :
-             " constant_tsc", DOC_HasWord(flags + 1, "nonstop_tsc") ? "" : " nonstop_tsc");
+    snprintf(lacks, sizeof (lacks), "%s%s", strstr(flags, "constant_tsc") ? "" :
+             " constant_tsc", strstr(flags, "nonstop_tsc") ? "" : " nonstop_tsc");
   }
 
   if (lacks[0]) {
@@ -316,7 +309,7 @@ DOC_CheckClocksource(DOC_Context *ctx)
   } else {
     DOC_AddResult(ctx->report, "clocksource.current",
                   strstr(cur, "jiffies") ? DOC_FAIL : DOC_WARN,
-                  DOC_HasWord(avail, "kvm-clock")
+                  strstr(avail, "kvm-clock")
                     ? "echo kvm-clock > " CS_DIR "/current_clocksource (and boot with "
                       "clocksource=kvm-clock)"
                     : "enable kvm-clock in the guest kernel (CONFIG_KVM_GUEST)",
@@ -328,13 +321,11 @@ DOC_CheckClocksource(DOC_Context *ctx)
 
 /* ================================================== */
 
-/* ================================================== */
-
 void
 DOC_CheckPhc(DOC_Context *ctx)
 {
   PHCR_DeviceInfo phcs[PHCR_MAX_DEVICES];
-  char list[1024] = "", link[PHCR_PATH_MAX], note[256] = "";
+  char list[1024] = "", link[PHCR_PATH_MAX];
   const char *kvm = ctx->kvm_phc;
   int i, n;
   ssize_t l;
@@ -348,13 +339,8 @@ DOC_CheckPhc(DOC_Context *ctx)
   for (i = 0; i < n; i++) {
     snprintf(list + strlen(list), sizeof (list) - strlen(list), "%s%s '%s'", i ? ", " : "",
              phcs[i].dev_path, phcs[i].clock_name);
-    if (strcmp(phcs[i].clock_name, PHCR_DEFAULT_CLOCK_NAME)) {
-      if (!strcmp(phcs[i].dev_path, "/dev/ptp0"))
-        snprintf(note, sizeof (note), "; note: /dev/ptp0 is '%s', not the KVM clock",
-                 phcs[i].clock_name);
-    } else if (!kvm[0]) {
+    if (!strcmp(phcs[i].clock_name, PHCR_DEFAULT_CLOCK_NAME) && !kvm[0])
       snprintf(ctx->kvm_phc, sizeof (ctx->kvm_phc), "%s", phcs[i].dev_path);
-    }
   }
 
   l = readlink(PHCR_KVM_SYMLINK, link, sizeof (link) - 1);
@@ -371,8 +357,8 @@ DOC_CheckPhc(DOC_Context *ctx)
     DOC_AddResult(ctx->report, "phc.devices", DOC_WARN,
                   "install the udev rule (chrony-ptpkvm): it makes the link and gives "
                   "chrony's group read access",
-                  "KVM PHC is %s, but " PHCR_KVM_SYMLINK " is %s (PHCs: %s)%s", kvm,
-                  errno == EINVAL ? "not a symlink" : "missing", list, note);
+                  "KVM PHC is %s, but " PHCR_KVM_SYMLINK " is %s (PHCs: %s)", kvm,
+                  errno == EINVAL ? "not a symlink" : "missing", list);
   else if (strcmp(kvm, link) && strcmp(kvm + 5, link))
     DOC_AddResult(ctx->report, "phc.devices", DOC_FAIL,
                   "fix the udev rule that creates " PHCR_KVM_SYMLINK " (match ATTR{clock_name}"
@@ -381,8 +367,7 @@ DOC_CheckPhc(DOC_Context *ctx)
                   link, kvm, list);
   else
     DOC_AddResult(ctx->report, "phc.devices", DOC_OK, NULL,
-                  "KVM PHC %s, " PHCR_KVM_SYMLINK " -> %s (PHCs: %s)%s", kvm, link, list,
-                  note);
+                  "KVM PHC %s, " PHCR_KVM_SYMLINK " -> %s (PHCs: %s)", kvm, link, list);
 }
 
 /* ================================================== */

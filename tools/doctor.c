@@ -28,8 +28,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <math.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,8 +139,8 @@ print_json(const DOC_Report *report, const char *root, FILE *f)
   const DOC_Result *r;
   int i;
 
-  fprintf(f, "{\n  \"tool\": \"ptpkvm-doctor\",\n  \"version\": \"%s\",\n", DOC_VERSION);
-  fprintf(f, "  \"schema\": %d,\n  \"root\": ", DOC_SCHEMA_VERSION);
+  fprintf(f, "{\n  \"tool\": \"ptpkvm-doctor\",\n  \"schema\": %d,\n  \"root\": ",
+          DOC_SCHEMA_VERSION);
   DOC_JsonString(f, root[0] ? root : "/");
   fprintf(f, ",\n  \"uid\": %ld,\n  \"status\": \"%s\",\n  \"exit_code\": %d,\n  \"checks\": [",
           (long)getuid(), status_name(overall_status(report)),
@@ -174,9 +172,7 @@ write_prometheus(const DOC_Report *report, const char *path)
   f = fopen(tmp, "we");
   if (!f)
     return -errno;
-  fprintf(f, "# HELP ptpkvm_doctor_status Overall result: 0 OK, 1 WARN, 2 FAIL.\n"
-          "# TYPE ptpkvm_doctor_status gauge\nptpkvm_doctor_status %d\n"
-          "# HELP ptpkvm_doctor_check_status Result per check: 0 OK, 1 WARN, 2 FAIL, 3 SKIP.\n"
+  fprintf(f, "# TYPE ptpkvm_doctor_status gauge\nptpkvm_doctor_status %d\n"
           "# TYPE ptpkvm_doctor_check_status gauge\n", (int)overall_status(report));
   for (i = 0; i < report->n_results; i++)
     fprintf(f, "ptpkvm_doctor_check_status{check=\"%s\"} %d\n", report->results[i].id,
@@ -273,22 +269,6 @@ DOC_ListDir(const DOC_Context *ctx, const char *path, DOC_DirCallback cb, void *
 
 /* ================================================== */
 
-int
-DOC_HasWord(const char *text, const char *word)
-{
-  size_t wl = strlen(word);
-  const char *p = text;
-
-  while ((p = strstr(p, word)) != NULL) {
-    if ((p == text || strchr(" \t\n", p[-1])) && (p[wl] == '\0' || strchr(" \t\n", p[wl])))
-      return 1;
-    p += wl;
-  }
-  return 0;
-}
-
-/* ================================================== */
-
 char *
 DOC_Trim(char *s)
 {
@@ -320,38 +300,29 @@ DOC_DocPath(const DOC_Context *ctx, const char *page)
 }
 
 /* ================================================== */
-
-static volatile sig_atomic_t timed_out;
-
-static void
-on_alarm(int sig)
-{
-  (void)sig;
-  timed_out = 1;
-}
-
-/* Blocking reads until the child closes its output, interrupted by
-   SIGALRM at the limit (whole seconds, rounded up) */
+/* Under coreutils' timeout, which ends the program's whole process group
+   at the limit (TERM, then KILL a second later) and then exits 124 */
 int
 DOC_RunCommand(char *const argv[], char *out, size_t len, double timeout, int *status)
 {
-  struct sigaction sa = { .sa_handler = on_alarm }, old;
-  int pipefd[2], wstatus = 0, null_fd;
-  char discard[512];
+  char limit[32], discard[512], *args[16] = { "timeout", "-k", "1", limit };
+  int i, pipefd[2], wstatus = 0;
   size_t used = 0;
   ssize_t n;
   pid_t pid;
 
+  snprintf(limit, sizeof (limit), "%g", timeout);
+  for (i = 0; argv[i] && i < 11; i++)
+    args[4 + i] = argv[i];
   out[0] = '\0';
   if (pipe2(pipefd, O_CLOEXEC) < 0)
     return -errno;
   pid = fork();
   if (pid == 0) {
-    null_fd = open("/dev/null", O_RDWR);
-    dup2(null_fd, 0);
+    dup2(open("/dev/null", O_RDONLY), 0);
     dup2(pipefd[1], 1);
     dup2(pipefd[1], 2);
-    execvp(argv[0], argv);
+    execvp(args[0], args);
     _exit(127);
   }
   close(pipefd[1]);
@@ -359,31 +330,19 @@ DOC_RunCommand(char *const argv[], char *out, size_t len, double timeout, int *s
     close(pipefd[0]);
     return -errno;
   }
-
-  timed_out = 0;
-  sigaction(SIGALRM, &sa, &old);
-  alarm((unsigned int)ceil(timeout));
-  while (!timed_out) {
+  for (;;) {
     n = used + 1 < len ? read(pipefd[0], out + used, len - 1 - used)
                        : read(pipefd[0], discard, sizeof (discard));
     if (n <= 0 && !(n < 0 && errno == EINTR))
       break;
     used += n > 0 && used + 1 < len ? (size_t)n : 0;
   }
-  alarm(0);
-  sigaction(SIGALRM, &old, NULL);
   out[used] = '\0';
   close(pipefd[0]);
-  if (timed_out)
-    kill(pid, SIGKILL);
   while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR)
     ;
-  if (timed_out)
-    return -ETIMEDOUT;
-  if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 127)
-    return -ENOENT;
   *status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
-  return (int)used;
+  return *status == 124 ? -ETIMEDOUT : *status == 127 ? -ENOENT : (int)used;
 }
 
 /* ================================================== */
@@ -425,7 +384,6 @@ usage(FILE *f)
           "  -C, --no-chronyc        do not run chronyc\n"
           "  -t, --timeout SEC       time limit for each helper program (default %g)\n"
           "  -q, --quiet             print nothing (exit code and --prometheus only)\n"
-          "  -V, --version           print the version\n"
           "  -h, --help              this help\n\n"
           "Exit status: 0 all OK, 1 warnings, 2 failures, 3 the doctor could not run.\n",
           DEFAULT_SAMPLES, DEFAULT_TIMEOUT);
@@ -447,7 +405,6 @@ main(int argc, char **argv)
     { "no-chronyc", no_argument, NULL, 'C' },
     { "timeout", required_argument, NULL, 't' },
     { "quiet", no_argument, NULL, 'q' },
-    { "version", no_argument, NULL, 'V' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 }
   };
@@ -463,7 +420,7 @@ main(int argc, char **argv)
   ctx.samples = DEFAULT_SAMPLES;
   ctx.timeout = DEFAULT_TIMEOUT;
 
-  while ((opt = getopt_long(argc, argv, "jp:r:f:n:d:c:Ct:qVh", longopts, NULL)) != -1) {
+  while ((opt = getopt_long(argc, argv, "jp:r:f:n:d:c:Ct:qh", longopts, NULL)) != -1) {
     switch (opt) {
       case 'j':
         json = 1;
@@ -503,9 +460,6 @@ main(int argc, char **argv)
       case 'q':
         quiet = 1;
         break;
-      case 'V':
-        printf("ptpkvm-doctor %s\n", DOC_VERSION);
-        return 0;
       case 'h':
         usage(stdout);
         return 0;

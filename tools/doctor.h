@@ -25,7 +25,6 @@
 
 #include "phcr.h"
 
-#define DOC_VERSION "0.2"
 #define DOC_SCHEMA_VERSION 2
 
 /* Results, ordered by severity except SKIP (check could not run) */
@@ -96,7 +95,6 @@ extern int DOC_ReadLine(const DOC_Context *ctx, const char *path, char *buf, siz
 extern int DOC_Exists(const DOC_Context *ctx, const char *path);
 /* Call cb for each entry but . and .. (it returns non-zero to stop); 0 or -errno */
 extern int DOC_ListDir(const DOC_Context *ctx, const char *path, DOC_DirCallback cb, void *arg);
-extern int DOC_HasWord(const char *text, const char *word);
 extern char *DOC_Trim(char *s);
 /* Where a page of our documentation is: installed, else the source tree's */
 extern const char *DOC_DocPath(const DOC_Context *ctx, const char *page);

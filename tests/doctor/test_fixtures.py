@@ -203,7 +203,7 @@ def details_problems(c):
 def check_schema(doc):
     """Validate the JSON report; returns a list of problems."""
     problems = []
-    want = {"tool": str, "version": str, "schema": int, "root": str, "uid": int,
+    want = {"tool": str, "schema": int, "root": str, "uid": int,
             "status": str, "exit_code": int, "checks": list}
     for key, typ in want.items():
         if key not in doc:
