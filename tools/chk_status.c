@@ -21,6 +21,7 @@
   */
 
 #include <errno.h>
+#include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,30 +60,38 @@ ts_seconds(const struct timespec *ts)
 
 /* ================================================== */
 
-static int
-collect(const char *name, void *arg)
-{
-  size_t n = strlen(name), pl = strlen(PKS_FILE_PREFIX), sl = strlen(PKS_FILE_SUFFIX);
-  StatusFile *f;
+static int dir_errno;          /* why RUN_DIR could not be read, 0 if it could */
 
-  (void)arg;
-  if (n_files >= MAX_FILES || n <= pl + sl || n >= sizeof (f->name) ||
-      strncmp(name, PKS_FILE_PREFIX, pl) || strcmp(name + n - sl, PKS_FILE_SUFFIX))
-    return 0;
-  f = &files[n_files++];
-  memset(f, 0, sizeof (*f));
-  snprintf(f->name, sizeof (f->name), "%s", name);
-  snprintf(f->index, sizeof (f->index), "%.*s", (int)(n - pl - sl), name + pl);
+static int
+dir_error(const char *path, int err)
+{
+  (void)path;
+  dir_errno = err;
   return 0;
 }
 
-static int
-compare_files(const void *a, const void *b)
+/* The files ptpkvm-N.status (glob's order) */
+static void
+collect(DOC_Context *ctx)
 {
-  const StatusFile *x = a, *y = b;
+  size_t pl = strlen(PKS_FILE_PREFIX), sl = strlen(PKS_FILE_SUFFIX), i;
+  char pattern[4200], *name;
+  StatusFile *f;
+  glob_t g;
 
-  return strlen(x->name) != strlen(y->name) ? (int)strlen(x->name) - (int)strlen(y->name) :
-         strcmp(x->name, y->name);
+  snprintf(pattern, sizeof (pattern), "%s" RUN_DIR "/" PKS_FILE_PREFIX "*" PKS_FILE_SUFFIX,
+           ctx->root);
+  dir_errno = 0;
+  if (glob(pattern, 0, dir_error, &g))
+    return;
+  for (i = 0; i < g.gl_pathc && n_files < MAX_FILES; i++) {
+    name = strrchr(g.gl_pathv[i], '/') + 1;
+    f = &files[n_files++];
+    memset(f, 0, sizeof (*f));
+    snprintf(f->name, sizeof (f->name), "%s", name);
+    snprintf(f->index, sizeof (f->index), "%.*s", (int)(strlen(name) - pl - sl), name + pl);
+  }
+  globfree(&g);
 }
 
 /* ================================================== */
@@ -294,20 +303,19 @@ DOC_CheckStatus(DOC_Context *ctx)
   FILE *msg, *json, *prom;
   DOC_Result *r;
   double now = time(NULL);
-  int i, err;
+  int i;
 
   n_files = 0;
-  err = DOC_ListDir(ctx, RUN_DIR, collect, NULL);
+  collect(ctx);
   if (n_files == 0) {
     DOC_AddResult(ctx->report, "ptpkvm.status", DOC_SKIP, NULL,
-                  "no PTPKVM status file in " RUN_DIR " (%s): %s", err < 0 ? strerror(-err) :
-                  "none there", err == -EACCES || err == -EPERM ?
+                  "no PTPKVM status file in " RUN_DIR " (%s): %s", dir_errno ?
+                  strerror(dir_errno) : "none there", dir_errno == EACCES ?
                   "run the doctor as root or as a member of chrony's group to read it" :
                   "the patched chronyd writes ptpkvm-N.status there while it runs "
                   "refclock PTPKVM");
     return;
   }
-  qsort(files, n_files, sizeof (files[0]), compare_files);
 
   msg = open_memstream(&msg_buf, &msg_len);
   json = open_memstream(&json_buf, &json_len);

@@ -27,6 +27,7 @@
   */
 
 #include <errno.h>
+#include <glob.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,10 +56,6 @@ DOC_CheckKvm(DOC_Context *ctx)
   char list[256] = "";
   int kvm = 0;
 
-  if (ctx->root[0]) {
-    DOC_AddResult(ctx->report, "kvm.guest", DOC_SKIP, NULL, DOC_ROOT_SKIP);
-    return;
-  }
   ctx->not_kvm = 1;
   __get_cpuid(1, &eax, &ebx, &ecx, &edx);
   /* KVM may sit behind another hypervisor's leaves (Hyper-V enlightenments) */
@@ -82,77 +79,62 @@ DOC_CheckKvm(DOC_Context *ctx)
   DOC_AddResult(ctx->report, "kvm.guest", DOC_OK, NULL,
                 "KVM guest (CPUID hypervisor bit, signature at %s)", list);
 #else
-  DOC_AddResult(ctx->report, "kvm.guest", DOC_SKIP, NULL,
-                ctx->root[0] ? DOC_ROOT_SKIP : "CPUID not available on this architecture");
+  DOC_AddResult(ctx->report, "kvm.guest", DOC_SKIP, NULL, "no CPUID on this architecture");
 #endif
 }
 
 /* ================================================== */
-/* Does the file have a line starting with prefix, or naming ptp_kvm.ko
-   (modules.* lists: any directory, any compression)?  -1 if unreadable */
+/* Does a modules.* list of the kernel name ptp_kvm.ko (in any directory,
+   with any compression)?  */
 
 static int
-file_has(DOC_Context *ctx, const char *path, const char *prefix)
+lists_ptp_kvm(DOC_Context *ctx, const char *path)
 {
   static char buf[BIG_FILE];
-  size_t pl = strlen(prefix);
   char *p;
 
-  if (DOC_ReadFile(ctx, path, buf, sizeof (buf)) < 0)
-    return -1;
-  for (p = buf; !pl && (p = strstr(p, "ptp_kvm.ko")) != NULL; p++) {
+  for (p = DOC_ReadFile(ctx, path, buf, sizeof (buf)) < 0 ? NULL : buf;
+       p && (p = strstr(p, "ptp_kvm.ko")) != NULL; p++) {
     if (p == buf || p[-1] == '/' || p[-1] == '\n')
-      return 1;
-  }
-  for (p = buf; pl && p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
-    if (!strncmp(p, prefix, pl))
       return 1;
   }
   return 0;
 }
 
 /* ================================================== */
-/* What loads ptp_kvm at boot: a modules-load.d entry, or a drop-in of
-   chrony's unit that pulls in modprobe@ptp_kvm.service (with
+/* What loads ptp_kvm at boot: a modules-load.d entry (or /etc/modules), or
+   a drop-in of chrony's unit that pulls in modprobe@ptp_kvm.service (with
    ConditionVirtualization=kvm in that unit's drop-in) */
 
 enum { ENTRY, PULL, COND, N_KINDS };
 
 typedef struct {
-  DOC_Context *ctx;
-  const char *dir;
-  int kind;
-  char found[N_KINDS][256];
+  char found[N_KINDS][256];     /* the first file with each kind of line */
 } BootScan;
 
 static int
-matches(int kind, const char *line)
+kind_of(const char *line)
 {
-  if (kind == ENTRY)
-    return !strcmp(line, "ptp_kvm") || !strcmp(line, "ptp-kvm");
-  if (kind == PULL)
-    return (!strncmp(line, "Wants=", 6) || !strncmp(line, "Requires=", 9)) &&
-           strstr(line, "modprobe@ptp_kvm.service");
-  return !strcmp(line, "ConditionVirtualization=kvm");
+  if (!strcmp(line, "ptp_kvm") || !strcmp(line, "ptp-kvm"))
+    return ENTRY;
+  if ((!strncmp(line, "Wants=", 6) || !strncmp(line, "Requires=", 9)) &&
+      strstr(line, "modprobe@ptp_kvm.service"))
+    return PULL;
+  return !strcmp(line, "ConditionVirtualization=kvm") ? COND : N_KINDS;
 }
 
-static int
-scan_file(const char *name, void *arg)
+static void
+scan_file(DOC_Context *ctx, BootScan *s, const char *path)
 {
-  BootScan *s = arg;
-  char path[512], buf[8192], *line, *save = NULL;
-  size_t nl = strlen(name);
+  char buf[8192], *line, *save = NULL;
+  int k;
 
-  if (s->found[s->kind][0] || nl <= 5 || strcmp(name + nl - 5, ".conf"))
-    return 0;
-  snprintf(path, sizeof (path), "%s/%s", s->dir, name);
-  if (DOC_ReadFile(s->ctx, path, buf, sizeof (buf)) < 0)
-    return 0;
+  if (DOC_ReadFile(ctx, path, buf, sizeof (buf)) < 0)
+    return;
   for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-    if (matches(s->kind, DOC_Trim(line)))
-      snprintf(s->found[s->kind], sizeof (s->found[0]), "%s", path);
+    if ((k = kind_of(DOC_Trim(line))) < N_KINDS && !s->found[k][0])
+      snprintf(s->found[k], sizeof (s->found[k]), "%s", path);
   }
-  return 0;
 }
 
 static void
@@ -162,21 +144,24 @@ boot_config(DOC_Context *ctx, BootScan *s, char *by, size_t len)
   static const char *sub[] = { "modules-load.d", "systemd/system/chrony.service.d",
                                "systemd/system/modprobe@ptp_kvm.service.d",
                                "systemd/system/chronyd.service.d" };
-  char dir[256];
+  char pattern[4400];
   unsigned int i, k;
+  size_t j;
+  glob_t g;
 
   memset(s, 0, sizeof (*s));
-  s->ctx = ctx;
   for (k = 0; k < sizeof (sub) / sizeof (sub[0]); k++) {
-    s->kind = k < COND ? k : k == COND ? COND : PULL;
     for (i = 0; i < sizeof (dirs) / sizeof (dirs[0]); i++) {
-      snprintf(dir, sizeof (dir), "%s/%s", dirs[i], sub[k]);
-      s->dir = dir;
-      DOC_ListDir(ctx, dir, scan_file, s);
+      snprintf(pattern, sizeof (pattern), "%s%s/%s/*.conf", ctx->root, dirs[i], sub[k]);
+      if (glob(pattern, 0, NULL, &g))
+        continue;
+      for (j = 0; j < g.gl_pathc; j++)
+        scan_file(ctx, s, g.gl_pathv[j] + strlen(ctx->root));
+      globfree(&g);
     }
   }
-  if (!s->found[ENTRY][0] && file_has(ctx, "/etc/modules", "ptp_kvm") > 0)
-    snprintf(s->found[ENTRY], sizeof (s->found[0]), "/etc/modules");
+  if (!s->found[ENTRY][0])
+    scan_file(ctx, s, "/etc/modules");
   if (s->found[ENTRY][0])
     snprintf(by, len, "%s", s->found[ENTRY]);
   else if (s->found[PULL][0])
@@ -196,8 +181,6 @@ check_boot(DOC_Context *ctx, const BootScan *boot, const char *by, int loaded, i
 
   if (builtin)
     DOC_AddResult(ctx->report, id, DOC_OK, NULL, "built in: present at every boot");
-  else if (ctx->root[0] && by[0])
-    DOC_AddResult(ctx->report, id, DOC_OK, NULL, "loaded at boot by %s", by);
   else if (ctx->not_kvm && boot->found[ENTRY][0])
     DOC_AddResult(ctx->report, id, DOC_WARN,
                   "remove that entry: chrony-ptpkvm loads ptp_kvm through "
@@ -207,8 +190,8 @@ check_boot(DOC_Context *ctx, const BootScan *boot, const char *by, int loaded, i
   else if (ctx->not_kvm && !loaded)
     DOC_AddResult(ctx->report, id, DOC_SKIP, NULL,
                   "not a KVM guest: nothing to load at boot%s%s", by[0] ? "; skipped: " : "", by);
-  else if (loaded && by[0])
-    DOC_AddResult(ctx->report, id, DOC_OK, NULL, "loaded, and loaded at boot by %s", by);
+  else if ((loaded || ctx->root[0]) && by[0])
+    DOC_AddResult(ctx->report, id, DOC_OK, NULL, "loaded at boot by %s", by);
   else if (by[0])
     DOC_AddResult(ctx->report, id, DOC_SKIP, NULL,
                   "%s loads ptp_kvm at boot, but it is not loaded now (see kernel.ptp_kvm)", by);
@@ -226,8 +209,8 @@ check_boot(DOC_Context *ctx, const BootScan *boot, const char *by, int loaded, i
 void
 DOC_CheckModule(DOC_Context *ctx)
 {
-  char release[128] = "", path[512], by[600], fix[DOC_TEXT_LEN];
-  int loaded, builtin, available, modules;
+  char release[128] = "", path[512], by[600];
+  int loaded, builtin, available;
   DOC_Status bad = ctx->kvm_phc[0] ? DOC_WARN : DOC_FAIL;
   BootScan boot;
 
@@ -237,13 +220,13 @@ DOC_CheckModule(DOC_Context *ctx)
     check_boot(ctx, &boot, by, 0, 0, 0);
     return;
   }
-  modules = DOC_Exists(ctx, "/proc/modules");
   DOC_ReadLine(ctx, "/proc/sys/kernel/osrelease", release, sizeof (release));
-  loaded = file_has(ctx, "/proc/modules", "ptp_kvm ") > 0;
+  /* as kmod tells them apart: initstate exists for a loaded module only */
+  loaded = DOC_Exists(ctx, "/sys/module/ptp_kvm/initstate");
   snprintf(path, sizeof (path), "/lib/modules/%s/modules.builtin", release);
-  builtin = !loaded && (DOC_Exists(ctx, "/sys/module/ptp_kvm") || file_has(ctx, path, "") > 0);
+  builtin = !loaded && (DOC_Exists(ctx, "/sys/module/ptp_kvm") || lists_ptp_kvm(ctx, path));
   snprintf(path, sizeof (path), "/lib/modules/%s/modules.dep", release);
-  available = file_has(ctx, path, "") > 0;
+  available = lists_ptp_kvm(ctx, path);
 
   if (loaded || builtin || ctx->kvm_phc[0]) {
     DOC_AddResult(ctx->report, "kernel.ptp_kvm", DOC_OK, NULL, "ptp_kvm %s kernel %s",
@@ -253,11 +236,9 @@ DOC_CheckModule(DOC_Context *ctx)
                   "not loaded, and cannot be here: not a KVM guest, so PTPKVM cannot work; "
                   "chronyd keeps its other sources");
   } else if (available && by[0]) {
-    snprintf(fix, sizeof (fix), "the host offers no ptp_kvm (modprobe ptp_kvm: 'Operation not "
-             "supported'; journalctl -b -u %s): PTPKVM cannot work on this host; chronyd keeps "
-             "its other sources", boot.found[ENTRY][0] ? "systemd-modules-load"
-                                                     : "modprobe@ptp_kvm");
-    DOC_AddResult(ctx->report, "kernel.ptp_kvm", bad, fix,
+    DOC_AddResult(ctx->report, "kernel.ptp_kvm", bad, "the host offers no ptp_kvm (modprobe "
+                  "ptp_kvm: 'Operation not supported'; see the boot's journal): PTPKVM cannot "
+                  "work on this host; chronyd keeps its other sources",
                   "%s should load ptp_kvm at boot, but it is not loaded: the load failed", by);
   } else if (available) {
     DOC_AddResult(ctx->report, "kernel.ptp_kvm", bad,
@@ -267,8 +248,8 @@ DOC_CheckModule(DOC_Context *ctx)
     DOC_AddResult(ctx->report, "kernel.ptp_kvm", bad,
                   "install a kernel with CONFIG_PTP_1588_CLOCK_KVM (modinfo ptp_kvm must "
                   "find it; some distributions ship it in an extra-modules package)",
-                  "kernel %s has no ptp_kvm (not loaded, not built in, %s)", release,
-                  modules ? "not in modules.dep" : "no module support");
+                  "kernel %s has no ptp_kvm (not loaded, not built in, not in modules.dep)",
+                  release);
   }
   check_boot(ctx, &boot, by, loaded, builtin, available && !ctx->not_kvm);
 }
@@ -283,9 +264,9 @@ DOC_CheckClocksource(DOC_Context *ctx)
   static char info[BIG_FILE];
   char cur[64], avail[256], lacks[64] = "", *flags;
 
-  if (ctx->root[0] || DOC_ReadLine(ctx, CS_DIR "/current_clocksource", cur, sizeof (cur)) < 0) {
-    DOC_AddResult(ctx->report, "clocksource.current", DOC_SKIP, NULL, "%s", ctx->root[0] ?
-                  DOC_ROOT_SKIP : "cannot read " CS_DIR "/current_clocksource");
+  if (DOC_ReadLine(ctx, CS_DIR "/current_clocksource", cur, sizeof (cur)) < 0) {
+    DOC_AddResult(ctx->report, "clocksource.current", DOC_SKIP, NULL,
+                  "cannot read " CS_DIR "/current_clocksource");
     return;
   }
   if (DOC_ReadLine(ctx, CS_DIR "/available_clocksource", avail, sizeof (avail)) < 0)
@@ -330,10 +311,6 @@ DOC_CheckPhc(DOC_Context *ctx)
   int i, n;
   ssize_t l;
 
-  if (ctx->root[0]) {
-    DOC_AddResult(ctx->report, "phc.devices", DOC_SKIP, NULL, DOC_ROOT_SKIP);
-    return;
-  }
   n = PHCR_ListDevices(phcs, PHCR_MAX_DEVICES);
   n = n < 0 ? 0 : n > PHCR_MAX_DEVICES ? PHCR_MAX_DEVICES : n;
   for (i = 0; i < n; i++) {
@@ -423,9 +400,8 @@ DOC_CheckPhcRead(DOC_Context *ctx)
   DOC_Status status = DOC_OK;
   double med, med_delay;
 
-  if (ctx->root[0] || !ctx->kvm_phc[0]) {
-    DOC_AddResult(ctx->report, "phc.read", DOC_SKIP, NULL, "%s",
-                  ctx->root[0] ? DOC_ROOT_SKIP : "no KVM PHC");
+  if (!ctx->kvm_phc[0]) {
+    DOC_AddResult(ctx->report, "phc.read", DOC_SKIP, NULL, "no KVM PHC");
     return;
   }
   PHCR_ConfigDefaults(&config);

@@ -60,7 +60,6 @@ typedef struct {
   const char *chronyc;          /* command asked for tracking, NULL = none */
   const char *chronyd;          /* binary asked about the configuration */
   int samples;                  /* PHC readings for statistics */
-  double timeout;               /* limit for helper programs, s */
   DOC_Report *report;
 
   /* Found by a check for the later ones (main runs them in order) */
@@ -85,25 +84,20 @@ extern DOC_Result *DOC_AddResult(DOC_Report *report, const char *id, DOC_Status 
 extern void DOC_JsonString(FILE *f, const char *s);
 
 /* ---- files of the inspected system, helper programs (doctor.c) ---- */
-typedef int (*DOC_DirCallback)(const char *name, void *arg);
-
 extern void DOC_Path(const DOC_Context *ctx, const char *path, char *buf, size_t len);
 /* Read a whole file (NUL-terminated, truncated to len - 1); returns bytes or -errno */
 extern ssize_t DOC_ReadFile(const DOC_Context *ctx, const char *path, char *buf, size_t len);
 /* First line, trimmed; returns 0 or -errno */
 extern int DOC_ReadLine(const DOC_Context *ctx, const char *path, char *buf, size_t len);
 extern int DOC_Exists(const DOC_Context *ctx, const char *path);
-/* Call cb for each entry but . and .. (it returns non-zero to stop); 0 or -errno */
-extern int DOC_ListDir(const DOC_Context *ctx, const char *path, DOC_DirCallback cb, void *arg);
 extern char *DOC_Trim(char *s);
-/* Where a page of our documentation is: installed, else the source tree's */
+/* Where a page of our documentation is installed (one buffer, reused) */
 extern const char *DOC_DocPath(const DOC_Context *ctx, const char *page);
-/* Run argv (no shell) with a time limit; output and errors go to out
+/* Run argv (no shell) for at most 8 s; output and errors go to out
    (NUL-terminated).  Returns the number of bytes and sets *status to the
    exit status; -ENOENT if the program could not be run, -ETIMEDOUT if it
    was killed at the limit, other -errno on failure. */
-extern int DOC_RunCommand(char *const argv[], char *out, size_t len, double timeout,
-                          int *status);
+extern int DOC_RunCommand(char *const argv[], char *out, size_t len, int *status);
 
 /* ---- checks, in the order main runs them ---- */
 extern void DOC_CheckKvm(DOC_Context *ctx);           /* chk_system.c */

@@ -387,7 +387,7 @@ def test_driver_and_update():
     t.write(VERDICT, "# chrony-ptpkvm: %s\n" % verdict)
     st, checks, _ = expect("driver: ptpkvm-refclock's verdict -> FAIL quoting it, with the fix", t,
                            {"chrony.driver": "FAIL", "chrony.config": "OK"},
-                           contains={"chrony.driver": verdict + " (%s)" % VERDICT})
+                           contains={"chrony.driver": "%s: %s" % (VERDICT, verdict)})
     report("make deb" in checks.get("chrony.driver", {}).get("fix", ""),
            "driver: the verdict's finding has the rebuild command as its fix")
     t.chronyd_stub("+CMDMON +NTP +REFCLOCK +PTPKVM")
@@ -464,8 +464,7 @@ def test_sync():
     sync("sync: unexpected output -> WARN", "WARN", "unexpected")
     with open(stub, "w") as f:
         f.write("#!/bin/sh\nexec sleep 30\n")
-    sync("sync: chronyc hangs -> killed after --timeout, WARN", "WARN", "timed out",
-         "--timeout", "1")
+    sync("sync: chronyc hangs -> killed after the time limit, WARN", "WARN", "timed out")
     os.unlink(stub)
     sync("sync: no chronyc -> WARN", "WARN", "No such file")
     sync("sync: --no-chronyc -> SKIP", "SKIP", "", "--no-chronyc")
@@ -595,8 +594,6 @@ def test_cli():
     report(proc.returncode == 3, "bad option -> exit 3")
     proc = run_doctor(t, "--samples", "-1")
     report(proc.returncode == 3, "bad --samples -> exit 3")
-    proc = run_doctor(t, "--timeout", "0")
-    report(proc.returncode == 3, "bad --timeout -> exit 3")
     proc = run_doctor(t, "extra-argument")
     report(proc.returncode == 3, "stray argument -> exit 3")
     proc = subprocess.run([ARGS.doctor, "--root", os.path.join(t.root, "missing")],
