@@ -53,7 +53,6 @@ typedef struct {
 } Refclock;
 
 typedef struct {
-  char conf[PHCR_PATH_MAX];
   char version[64];             /* of chronyd -v, "" if it did not answer */
   int has_ptpkvm;
   int n_refclocks;
@@ -254,14 +253,13 @@ check_refclocks(DOC_Context *ctx, Chronyd *c)
 
   ctx->has_refclock = rc != NULL;
   if (!rc) {
-    DOC_AddResult(ctx->report, id, DOC_FAIL, "add 'refclock PTPKVM auto' (see "
+    DOC_AddResult(ctx, id, DOC_FAIL, "add 'refclock PTPKVM auto' (see "
                   "/etc/chrony/ptpkvm.conf)", "no refclock uses the KVM PHC (%d refclock "
                   "line(s))", c->n_refclocks);
     return;
   }
   if (ctx->root[0]) {
-    DOC_AddResult(ctx->report, id, DOC_SKIP, NULL, "%s: device not checked, " DOC_ROOT_SKIP,
-                  rc->line);
+    DOC_AddResult(ctx, id, DOC_SKIP, NULL, "%s: device " DOC_ROOT_SKIP, rc->line);
     return;
   }
   err = find_device(rc, &disc, want, sizeof (want));
@@ -269,17 +267,17 @@ check_refclocks(DOC_Context *ctx, Chronyd *c)
   if (err == PHCR_OK && disc.clock_name[0] && strcmp(disc.clock_name, want))
     snprintf(ctx->refclock_name, sizeof (ctx->refclock_name), "%s", disc.clock_name);
   if (err == PHCR_ERR_ACCESS)
-    DOC_AddResult(ctx->report, id, DOC_SKIP, NULL, "cannot tell which device chronyd opens as "
+    DOC_AddResult(ctx, id, DOC_SKIP, NULL, "cannot tell which device chronyd opens as "
                   "uid %ld (run as root): %s: %s", (long)getuid(), rc->line, disc.error);
   else if (err != PHCR_OK)
-    DOC_AddResult(ctx->report, id, DOC_FAIL,
+    DOC_AddResult(ctx, id, DOC_FAIL,
                   custom ? "set clockname= to the clock_name of the wanted PHC ('_' for a space)"
                          : "use 'refclock PTPKVM auto' with ptp_kvm loaded (see "
                            "kernel.ptp_kvm and phc.devices)",
                   "%s: %s: the source stays unreachable", rc->line,
                   disc.error[0] ? disc.error : PHCR_ErrorString(err));
   else if (ctx->refclock_name[0])
-    DOC_AddResult(ctx->report, id, DOC_FAIL,
+    DOC_AddResult(ctx, id, DOC_FAIL,
                   custom ? "point it at the PHC with that clock_name, or use 'refclock PTPKVM "
                            "auto' with clockname="
                          : "point it at /dev/ptp_kvm, or use 'refclock PTPKVM auto'",
@@ -287,12 +285,12 @@ check_refclocks(DOC_Context *ctx, Chronyd *c)
                   disc.path, disc.clock_name, want);
   else if (!strcmp(rc->driver, "PHC") && !strncmp(rc->param, "/dev/ptp", 8) &&
            isdigit((unsigned char)rc->param[8]))
-    DOC_AddResult(ctx->report, id, DOC_WARN,
+    DOC_AddResult(ctx, id, DOC_WARN,
                   "use /dev/ptp_kvm or 'refclock PTPKVM auto': ptpN numbers can change at "
                   "boot when other PHCs appear", "%s -> %s (numbered device path)", rc->line,
                   disc.why);
   else
-    DOC_AddResult(ctx->report, id, DOC_OK, NULL, "%s -> %s", rc->line, disc.why);
+    DOC_AddResult(ctx, id, DOC_OK, NULL, "%s -> %s", rc->line, disc.why);
 }
 
 /* ================================================== */
@@ -320,46 +318,40 @@ ask_version(DOC_Context *ctx, Chronyd *c, char *out, size_t len)
 /* The running chronyd (of its pidfile) if its binary was replaced on disk
    since it started (an upgrade without a restart): it runs other code than
    the chronyd asked */
-static long
-replaced_chronyd(DOC_Context *ctx, Chronyd *c)
+static int
+replaced_chronyd(DOC_Context *ctx, Chronyd *c, char *buf, size_t len)
 {
-  char line[32], path[64], exe[PHCR_PATH_MAX];
-  ssize_t n;
+  char line[32], path[64], exe[PHCR_PATH_MAX] = "";
 
   if (ctx->root[0] || DOC_ReadLine(ctx, c->pidfile[0] ? c->pidfile : "/run/chrony/chronyd.pid",
                                    line, sizeof (line)) < 0)
     return 0;
   snprintf(path, sizeof (path), "/proc/%ld/exe", atol(line));
-  n = readlink(path, exe, sizeof (exe) - 1);
-  exe[n > 0 ? n : 0] = '\0';
-  return strstr(exe, " (deleted)") ? atol(line) : 0;
+  if (readlink(path, exe, sizeof (exe) - 1) < 0 || !strstr(exe, " (deleted)"))
+    return 0;
+  snprintf(buf, len, ", but the running chronyd (pid %ld) is a binary since replaced on disk",
+           atol(line));
+  return 1;
 }
 
 static void
 report_driver(DOC_Context *ctx, Chronyd *c)
 {
-  char v[DOC_TEXT_LEN] = "";
+  char v[DOC_TEXT_LEN] = "", replaced[128] = "";
   const char *verdict;
-  long pid = replaced_chronyd(ctx, c);
+  int stale = replaced_chronyd(ctx, c, replaced, sizeof (replaced));
 
   if (DOC_ReadLine(ctx, VERDICT_FILE, v, sizeof (v)) < 0 || strncmp(v, VERDICT_TAG,
                                                                    strlen(VERDICT_TAG)))
     v[0] = '\0';
   verdict = v + (v[0] ? strlen(VERDICT_TAG) : 0);
-  if (c->has_ptpkvm && strstr(verdict, "NOT USED")) {
-    DOC_AddResult(ctx->report, "chrony.driver", DOC_WARN, "systemctl restart chrony",
-                  "%s (chrony %s) has the PTPKVM driver, but at chronyd's last start %s said: %s",
-                  ctx->chronyd, c->version, VERDICT_FILE, verdict);
-  } else if (c->has_ptpkvm && pid) {
-    DOC_AddResult(ctx->report, "chrony.driver", DOC_WARN, "systemctl restart chrony",
-                  "%s (chrony %s) has the PTPKVM driver, but the running chronyd (pid %ld) is "
-                  "a binary since replaced on disk", ctx->chronyd, c->version, pid);
-  } else if (c->has_ptpkvm) {
-    DOC_AddResult(ctx->report, "chrony.driver", DOC_OK, NULL,
-                  "%s (chrony %s) has the PTPKVM driver%s%s", ctx->chronyd, c->version,
-                  v[0] ? "; " VERDICT_FILE ": " : "", verdict);
+  if (c->has_ptpkvm) {
+    DOC_AddResult(ctx, "chrony.driver", stale || strstr(verdict, "NOT USED") ? DOC_WARN : DOC_OK,
+                  "systemctl restart chrony", "%s (chrony %s) has the PTPKVM driver%s%s%s",
+                  ctx->chronyd, c->version, replaced, v[0] ? "; " VERDICT_FILE ": " : "",
+                  verdict);
   } else {
-    DOC_AddResult(ctx->report, "chrony.driver", DOC_FAIL, "bring chrony-ptpkvm's chrony back: "
+    DOC_AddResult(ctx, "chrony.driver", DOC_FAIL, "bring chrony-ptpkvm's chrony back: "
                   DOC_REBUILD, "refclock PTPKVM NOT USED: %s (chrony %s) has no PTPKVM driver; "
                   "a chronyd without it (e.g. the distribution's, after an upgrade) replaced "
                   "chrony-ptpkvm's%s%s", ctx->chronyd, c->version,
@@ -372,41 +364,38 @@ report_driver(DOC_Context *ctx, Chronyd *c)
 void
 DOC_CheckChronyConfig(DOC_Context *ctx)
 {
-  static const char *candidates[] = { "/etc/chrony/chrony.conf", "/etc/chrony.conf" };
   static char out[OUT_LEN];
   static Chronyd c;
   char err[DOC_TEXT_LEN] = "", fix[DOC_TEXT_LEN], *line, *save = NULL, *fatal;
-  const char *skip = NULL;
+  const char *skip = NULL, *conf = ctx->config ? ctx->config :
+                     DOC_Exists(ctx, "/etc/chrony/chrony.conf") ? "/etc/chrony/chrony.conf" :
+                     "/etc/chrony.conf";
   int i, n, status = 0;
 
   memset(&c, 0, sizeof (c));
-  snprintf(c.conf, sizeof (c.conf), "%s", ctx->config ? ctx->config : candidates[0]);
-  if (!ctx->config && !DOC_Exists(ctx, c.conf))
-    snprintf(c.conf, sizeof (c.conf), "%s", candidates[1]);
-
-  if (!DOC_Exists(ctx, c.conf)) {
-    DOC_AddResult(ctx->report, "chrony.config", DOC_WARN,
+  if (!DOC_Exists(ctx, conf)) {
+    DOC_AddResult(ctx, "chrony.config", DOC_WARN,
                   "install chrony (apt-get install chrony / dnf install chrony)", "no %s",
                   ctx->config ? ctx->config : "chrony.conf in /etc/chrony/ or /etc/");
     skip = "no chrony.conf";
   } else if (ctx->root[0] && getuid() != 0) {
-    DOC_AddResult(ctx->report, "chrony.config", DOC_SKIP, NULL,
+    DOC_AddResult(ctx, "chrony.config", DOC_SKIP, NULL,
                   "cannot ask chronyd under --root as non-root (it runs in a chroot)");
     skip = "chronyd not asked";
   } else if ((n = ask_version(ctx, &c, out, sizeof (out))) < 0) {
-    DOC_AddResult(ctx->report, "chrony.config", DOC_WARN,
+    DOC_AddResult(ctx, "chrony.config", DOC_WARN,
                   "install chrony, or name its chronyd with --chronyd PATH",
                   "cannot run %s%s: %s", ctx->root, ctx->chronyd,
                   n == -EINVAL ? out : strerror(-n));
     skip = "chronyd not asked";
   }
   if (skip) {
-    DOC_AddResult(ctx->report, "chrony.driver", DOC_SKIP, NULL, "%s", skip);
-    DOC_AddResult(ctx->report, "chrony.refclock", DOC_SKIP, NULL, "%s", skip);
+    DOC_AddResult(ctx, "chrony.driver", DOC_SKIP, NULL, "%s", skip);
+    DOC_AddResult(ctx, "chrony.refclock", DOC_SKIP, NULL, "%s", skip);
     return;
   }
 
-  n = ask_chronyd(ctx, "-p", "-f", c.conf, out, sizeof (out), &status);
+  n = ask_chronyd(ctx, "-p", "-f", conf, out, sizeof (out), &status);
   if (n < 0)
     snprintf(err, sizeof (err), "%s -p: %s", ctx->chronyd, strerror(-n));
   for (line = strtok_r(out, "\n", &save); n >= 0 && line; line = strtok_r(NULL, "\n", &save)) {
@@ -426,14 +415,13 @@ DOC_CheckChronyConfig(DOC_Context *ctx)
   if (err[0]) {
     snprintf(fix, sizeof (fix), "correct that line (chrony.conf(5); the PTPKVM options: %s)",
              DOC_DocPath(ctx, "configuration.md"));
-    DOC_AddResult(ctx->report, "chrony.config", DOC_FAIL, fix, "chronyd %s refuses %s: %s",
-                  c.version, c.conf, err);
+    DOC_AddResult(ctx, "chrony.config", DOC_FAIL, fix, "chronyd %s refuses %s: %s",
+                  c.version, conf, err);
     report_driver(ctx, &c);
-    DOC_AddResult(ctx->report, "chrony.refclock", DOC_SKIP, NULL, "chronyd would not start");
+    DOC_AddResult(ctx, "chrony.refclock", DOC_SKIP, NULL, "chronyd would not start");
     return;
   }
-  DOC_AddResult(ctx->report, "chrony.config", DOC_OK, NULL, "chronyd %s accepts %s",
-                c.version, c.conf);
+  DOC_AddResult(ctx, "chrony.config", DOC_OK, NULL, "chronyd %s accepts %s", c.version, conf);
   report_driver(ctx, &c);
   check_refclocks(ctx, &c);
 }
@@ -477,20 +465,20 @@ DOC_CheckUpdate(DOC_Context *ctx)
   }
   p = strstr(installed, OUR_SUFFIX);
   if (n < 0 || status || !installed[0] || !strcmp(installed, "(none)") || !p) {
-    DOC_AddResult(ctx->report, "chrony.update", DOC_SKIP, NULL,
+    DOC_AddResult(ctx, "chrony.update", DOC_SKIP, NULL,
                   "installed chrony: %s, not chrony-ptpkvm's package (apt-cache policy chrony)",
                   installed[0] ? installed : "(none)");
     return;
   }
   snprintf(base, sizeof (base), "%.*s", (int)(p - installed), installed);
   if (best[0] && newer(best, base))
-    DOC_AddResult(ctx->report, "chrony.update", DOC_WARN,
+    DOC_AddResult(ctx, "chrony.update", DOC_WARN,
                   DOC_REBUILD " (it builds on the newest chrony apt offers)",
                   "the distribution offers chrony %s, newer than %s that chrony %s is built on: "
                   "apt keeps chrony back (its fixes too) until chrony-ptpkvm is rebuilt", best,
                   base, installed);
   else
-    DOC_AddResult(ctx->report, "chrony.update", DOC_OK, NULL,
+    DOC_AddResult(ctx, "chrony.update", DOC_OK, NULL,
                   "chrony %s is built on the newest chrony apt knows (%s)", installed, base);
 }
 
@@ -506,13 +494,13 @@ DOC_CheckSync(DOC_Context *ctx)
   double correction;
 
   if (!ctx->chronyc) {
-    DOC_AddResult(ctx->report, id, DOC_SKIP, NULL, "not asked (--no-chronyc)");
+    DOC_AddResult(ctx, id, DOC_SKIP, NULL, "not asked (--no-chronyc)");
     return;
   }
   n = DOC_RunCommand(argv, out, sizeof (out), &status);
   out[strcspn(out, "\n")] = '\0';
   if (n < 0 || status != 0) {
-    DOC_AddResult(ctx->report, id, DOC_WARN, n == -ENOENT ? "install chrony (provides chronyc)"
+    DOC_AddResult(ctx, id, DOC_WARN, n == -ENOENT ? "install chrony (provides chronyc)"
                   : "is chronyd running? systemctl status chrony (RHEL: chronyd)",
                   "%s could not ask chronyd (%s)", ctx->chronyc, n < 0 ? strerror(-n) : out);
     return;
@@ -523,7 +511,7 @@ DOC_CheckSync(DOC_Context *ctx)
       *p++ = '\0';
   }
   if (n != N_FIELDS) {
-    DOC_AddResult(ctx->report, id, DOC_WARN, "check that chronyc matches chronyd's version",
+    DOC_AddResult(ctx, id, DOC_WARN, "check that chronyc matches chronyd's version",
                   "unexpected chronyc tracking output");
     return;
   }
@@ -533,29 +521,27 @@ DOC_CheckSync(DOC_Context *ctx)
   snprintf(fix, sizeof (fix), "chronyc sources -v; see %s",
            DOC_DocPath(ctx, "troubleshooting.md"));
   if (!strcmp(fields[13], "Not synchronised") || !strtoul(fields[0], NULL, 16))
-    DOC_AddResult(ctx->report, id, DOC_FAIL, fix,
+    DOC_AddResult(ctx, id, DOC_FAIL, fix,
                   "chronyd is not synchronised (leap status '%s')", fields[13]);
   else if (strtoul(fields[0], NULL, 16) == LOCAL_REFID)
-    DOC_AddResult(ctx->report, id, DOC_WARN,
+    DOC_AddResult(ctx, id, DOC_WARN,
                   "the local reference is a fallback: check the refclock with chronyc sources -v",
                   "synchronised to the local clock only (stratum %s)", fields[2]);
   else if (is_ip && ctx->has_refclock)
-    DOC_AddResult(ctx->report, id, DOC_WARN,
-                  "chronyc sources -v: why is the refclock not selected?",
+    DOC_AddResult(ctx, id, DOC_WARN, "chronyc sources -v: why is the refclock not selected?",
                   "synchronised to NTP server %s, not to the KVM PHC refclock", fields[1]);
   else if (!is_ip && ctx->refclock_name[0])
-    DOC_AddResult(ctx->report, id, DOC_WARN,
+    DOC_AddResult(ctx, id, DOC_WARN,
                   "point the refclock at the KVM PHC (see chrony.refclock)",
                   "synchronised to refclock %s, a PHC with clock_name '%s': not the host's "
                   "clock (chronyd warns \"not the expected clock name\")", fields[1],
                   ctx->refclock_name);
   else if (fabs(correction) > 1e-3)
-    DOC_AddResult(ctx->report, id, DOC_WARN,
-                  "wait, or step once with chronyc makestep if it is large",
+    DOC_AddResult(ctx, id, DOC_WARN, "wait, or step once with chronyc makestep if it is large",
                   "synchronised to %s, but the clock is still %+.6f s from it (slewing)",
                   fields[1], correction);
   else
-    DOC_AddResult(ctx->report, id, DOC_OK, NULL,
+    DOC_AddResult(ctx, id, DOC_OK, NULL,
                   "synchronised to %s (stratum %s), offset %+.9f s, RMS offset %s s, "
                   "frequency %s ppm", fields[1], fields[2], correction, fields[6], fields[7]);
 }

@@ -308,7 +308,7 @@ DOC_CheckStatus(DOC_Context *ctx)
   n_files = 0;
   collect(ctx);
   if (n_files == 0) {
-    DOC_AddResult(ctx->report, "ptpkvm.status", DOC_SKIP, NULL,
+    DOC_AddResult(ctx, "ptpkvm.status", DOC_SKIP, NULL,
                   "no PTPKVM status file in " RUN_DIR " (%s): %s", dir_errno ?
                   strerror(dir_errno) : "none there", dir_errno == EACCES ?
                   "run the doctor as root or as a member of chrony's group to read it" :
@@ -338,7 +338,7 @@ DOC_CheckStatus(DOC_Context *ctx)
 
   snprintf(fix, sizeof (fix), "see the disruption lines in chronyd's log and %s",
            DOC_DocPath(ctx, "monitoring.md"));
-  r = DOC_AddResult(ctx->report, "ptpkvm.status", status, fix, "%s", msg_buf);
+  r = DOC_AddResult(ctx, "ptpkvm.status", status, fix, "%s", msg_buf);
   free(msg_buf);
   r->details_json = json_buf;
   r->prometheus = prom_buf;

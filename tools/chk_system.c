@@ -68,7 +68,7 @@ DOC_CheckKvm(DOC_Context *ctx)
     kvm |= !memcmp(sig, KVM_SIGNATURE, strlen(KVM_SIGNATURE));
   }
   if (!kvm) {
-    DOC_AddResult(ctx->report, "kvm.guest", DOC_FAIL,
+    DOC_AddResult(ctx, "kvm.guest", DOC_FAIL,
                   "none: PTPKVM cannot work here (ptp_kvm exists only in KVM guests); chronyd "
                   "keeps its other sources; another hypervisor's clock (ptp_hyperv, ptp_vmw) "
                   "may serve", "no KVM signature in CPUID (%s)", ecx & (1U << 31) ?
@@ -76,10 +76,10 @@ DOC_CheckKvm(DOC_Context *ctx)
     return;
   }
   ctx->not_kvm = 0;
-  DOC_AddResult(ctx->report, "kvm.guest", DOC_OK, NULL,
+  DOC_AddResult(ctx, "kvm.guest", DOC_OK, NULL,
                 "KVM guest (CPUID hypervisor bit, signature at %s)", list);
 #else
-  DOC_AddResult(ctx->report, "kvm.guest", DOC_SKIP, NULL, "no CPUID on this architecture");
+  DOC_AddResult(ctx, "kvm.guest", DOC_SKIP, NULL, "no CPUID on this architecture");
 #endif
 }
 
@@ -180,28 +180,28 @@ check_boot(DOC_Context *ctx, const BootScan *boot, const char *by, int loaded, i
   const char *id = "kernel.ptp_kvm_boot";
 
   if (builtin)
-    DOC_AddResult(ctx->report, id, DOC_OK, NULL, "built in: present at every boot");
+    DOC_AddResult(ctx, id, DOC_OK, NULL, "built in: present at every boot");
   else if (ctx->not_kvm && boot->found[ENTRY][0])
-    DOC_AddResult(ctx->report, id, DOC_WARN,
+    DOC_AddResult(ctx, id, DOC_WARN,
                   "remove that entry: chrony-ptpkvm loads ptp_kvm through "
                   "modprobe@ptp_kvm.service, only under KVM",
                   "%s makes systemd-modules-load.service fail at every boot here (not a KVM "
                   "guest)", boot->found[ENTRY]);
   else if (ctx->not_kvm && !loaded)
-    DOC_AddResult(ctx->report, id, DOC_SKIP, NULL,
+    DOC_AddResult(ctx, id, DOC_SKIP, NULL,
                   "not a KVM guest: nothing to load at boot%s%s", by[0] ? "; skipped: " : "", by);
   else if ((loaded || ctx->root[0]) && by[0])
-    DOC_AddResult(ctx->report, id, DOC_OK, NULL, "loaded at boot by %s", by);
+    DOC_AddResult(ctx, id, DOC_OK, NULL, "loaded at boot by %s", by);
   else if (by[0])
-    DOC_AddResult(ctx->report, id, DOC_SKIP, NULL,
+    DOC_AddResult(ctx, id, DOC_SKIP, NULL,
                   "%s loads ptp_kvm at boot, but it is not loaded now (see kernel.ptp_kvm)", by);
   else if (loaded || available || ctx->root[0])
-    DOC_AddResult(ctx->report, id, DOC_WARN,
+    DOC_AddResult(ctx, id, DOC_WARN,
                   "install chrony-ptpkvm (its chrony drop-in pulls in modprobe@ptp_kvm.service, "
                   "which loads ptp_kvm under KVM)",
                   "nothing loads ptp_kvm at boot: it will be missing after reboot");
   else
-    DOC_AddResult(ctx->report, id, DOC_SKIP, NULL, "no loadable ptp_kvm module to configure");
+    DOC_AddResult(ctx, id, DOC_SKIP, NULL, "no loadable ptp_kvm module to configure");
 }
 
 /* ================================================== */
@@ -216,7 +216,7 @@ DOC_CheckModule(DOC_Context *ctx)
 
   boot_config(ctx, &boot, by, sizeof (by));
   if (ctx->root[0]) {
-    DOC_AddResult(ctx->report, "kernel.ptp_kvm", DOC_SKIP, NULL, DOC_ROOT_SKIP);
+    DOC_AddResult(ctx, "kernel.ptp_kvm", DOC_SKIP, NULL, DOC_ROOT_SKIP);
     check_boot(ctx, &boot, by, 0, 0, 0);
     return;
   }
@@ -229,23 +229,23 @@ DOC_CheckModule(DOC_Context *ctx)
   available = lists_ptp_kvm(ctx, path);
 
   if (loaded || builtin || ctx->kvm_phc[0]) {
-    DOC_AddResult(ctx->report, "kernel.ptp_kvm", DOC_OK, NULL, "ptp_kvm %s kernel %s",
+    DOC_AddResult(ctx, "kernel.ptp_kvm", DOC_OK, NULL, "ptp_kvm %s kernel %s",
                   loaded ? "module loaded in" : builtin ? "built into" : "present in", release);
   } else if (ctx->not_kvm) {
-    DOC_AddResult(ctx->report, "kernel.ptp_kvm", DOC_SKIP, NULL,
+    DOC_AddResult(ctx, "kernel.ptp_kvm", DOC_SKIP, NULL,
                   "not loaded, and cannot be here: not a KVM guest, so PTPKVM cannot work; "
                   "chronyd keeps its other sources");
   } else if (available && by[0]) {
-    DOC_AddResult(ctx->report, "kernel.ptp_kvm", bad, "the host offers no ptp_kvm (modprobe "
+    DOC_AddResult(ctx, "kernel.ptp_kvm", bad, "the host offers no ptp_kvm (modprobe "
                   "ptp_kvm: 'Operation not supported'; see the boot's journal): PTPKVM cannot "
                   "work on this host; chronyd keeps its other sources",
                   "%s should load ptp_kvm at boot, but it is not loaded: the load failed", by);
   } else if (available) {
-    DOC_AddResult(ctx->report, "kernel.ptp_kvm", bad,
+    DOC_AddResult(ctx, "kernel.ptp_kvm", bad,
                   "modprobe ptp_kvm (and install chrony-ptpkvm for boot)",
                   "ptp_kvm is available for kernel %s but not loaded", release);
   } else {
-    DOC_AddResult(ctx->report, "kernel.ptp_kvm", bad,
+    DOC_AddResult(ctx, "kernel.ptp_kvm", bad,
                   "install a kernel with CONFIG_PTP_1588_CLOCK_KVM (modinfo ptp_kvm must "
                   "find it; some distributions ship it in an extra-modules package)",
                   "kernel %s has no ptp_kvm (not loaded, not built in, not in modules.dep)",
@@ -265,7 +265,7 @@ DOC_CheckClocksource(DOC_Context *ctx)
   char cur[64], avail[256], lacks[64] = "", *flags;
 
   if (DOC_ReadLine(ctx, CS_DIR "/current_clocksource", cur, sizeof (cur)) < 0) {
-    DOC_AddResult(ctx->report, "clocksource.current", DOC_SKIP, NULL,
+    DOC_AddResult(ctx, "clocksource.current", DOC_SKIP, NULL,
                   "cannot read " CS_DIR "/current_clocksource");
     return;
   }
@@ -279,16 +279,16 @@ DOC_CheckClocksource(DOC_Context *ctx)
   }
 
   if (lacks[0]) {
-    DOC_AddResult(ctx->report, "clocksource.current", DOC_WARN,
+    DOC_AddResult(ctx, "clocksource.current", DOC_WARN,
                   "give the guest an invariant TSC (libvirt: <feature policy='require' "
                   "name='invtsc'/>) or switch to kvm-clock",
                   "current tsc, but the vCPU lacks%s: the TSC may drift or stop", lacks);
   } else if (!strcmp(cur, "kvm-clock") || !strcmp(cur, "arch_sys_counter") ||
              !strcmp(cur, "tsc")) {
-    DOC_AddResult(ctx->report, "clocksource.current", DOC_OK, NULL,
+    DOC_AddResult(ctx, "clocksource.current", DOC_OK, NULL,
                   "current %s (available: %s)", cur, avail);
   } else {
-    DOC_AddResult(ctx->report, "clocksource.current",
+    DOC_AddResult(ctx, "clocksource.current",
                   strstr(cur, "jiffies") ? DOC_FAIL : DOC_WARN,
                   strstr(avail, "kvm-clock")
                     ? "echo kvm-clock > " CS_DIR "/current_clocksource (and boot with "
@@ -323,7 +323,7 @@ DOC_CheckPhc(DOC_Context *ctx)
   l = readlink(PHCR_KVM_SYMLINK, link, sizeof (link) - 1);
   link[l > 0 ? l : 0] = '\0';
   if (!kvm[0])
-    DOC_AddResult(ctx->report, "phc.devices", DOC_FAIL,
+    DOC_AddResult(ctx, "phc.devices", DOC_FAIL,
                   ctx->not_kvm ? "none here: not a KVM guest, so there is no KVM PHC; "
                                      "other PHCs are not the host clock"
                                    : "load ptp_kvm (see kernel.ptp_kvm); other PHCs are not "
@@ -331,19 +331,19 @@ DOC_CheckPhc(DOC_Context *ctx)
                   "no PHC with clock_name '%s' (PHCs found: %s)", PHCR_DEFAULT_CLOCK_NAME,
                   n ? list : "none");
   else if (l < 0)
-    DOC_AddResult(ctx->report, "phc.devices", DOC_WARN,
+    DOC_AddResult(ctx, "phc.devices", DOC_WARN,
                   "install the udev rule (chrony-ptpkvm): it makes the link and gives "
                   "chrony's group read access",
                   "KVM PHC is %s, but " PHCR_KVM_SYMLINK " is %s (PHCs: %s)", kvm,
                   errno == EINVAL ? "not a symlink" : "missing", list);
   else if (strcmp(kvm, link) && strcmp(kvm + 5, link))
-    DOC_AddResult(ctx->report, "phc.devices", DOC_FAIL,
+    DOC_AddResult(ctx, "phc.devices", DOC_FAIL,
                   "fix the udev rule that creates " PHCR_KVM_SYMLINK " (match ATTR{clock_name}"
                   "==\"KVM virtual PTP\"), then udevadm trigger -s ptp",
                   PHCR_KVM_SYMLINK " points to %s, but the KVM PHC is %s (PHCs: %s)",
                   link, kvm, list);
   else
-    DOC_AddResult(ctx->report, "phc.devices", DOC_OK, NULL,
+    DOC_AddResult(ctx, "phc.devices", DOC_OK, NULL,
                   "KVM PHC %s, " PHCR_KVM_SYMLINK " -> %s (PHCs: %s)", kvm, link, list);
 }
 
@@ -401,19 +401,19 @@ DOC_CheckPhcRead(DOC_Context *ctx)
   double med, med_delay;
 
   if (!ctx->kvm_phc[0]) {
-    DOC_AddResult(ctx->report, "phc.read", DOC_SKIP, NULL, "no KVM PHC");
+    DOC_AddResult(ctx, "phc.read", DOC_SKIP, NULL, "no KVM PHC");
     return;
   }
   PHCR_ConfigDefaults(&config);
   config.reprobe_interval = 0.0;
   err = PHCR_Open(ctx->kvm_phc, NULL, &config, &reader, &disc);
   if (err == PHCR_ERR_ACCESS) {
-    DOC_AddResult(ctx->report, "phc.read", DOC_SKIP, NULL,
+    DOC_AddResult(ctx, "phc.read", DOC_SKIP, NULL,
                   "as uid %ld: %s (run as root or a member of its group)", (long)getuid(),
                   disc.error);
     return;
   } else if (err != PHCR_OK) {
-    DOC_AddResult(ctx->report, "phc.read", DOC_FAIL,
+    DOC_AddResult(ctx, "phc.read", DOC_FAIL,
                   err == PHCR_ERR_NOTPHC ? "the device is not a working PHC: check dmesg for "
                   "ptp_kvm errors" : "check that udev created the device node (ls -l "
                   "/dev/ptp*; udevadm trigger -s ptp)", "%s", disc.error);
@@ -436,7 +436,7 @@ DOC_CheckPhcRead(DOC_Context *ctx)
   /* With most reads failing, the few that passed prove nothing (a garbage
      reading can look consistent): report the failures, not their values */
   if (!ok || failed * 2 > n) {
-    DOC_AddResult(ctx->report, "phc.read", DOC_FAIL,
+    DOC_AddResult(ctx, "phc.read", DOC_FAIL,
                   last == PHCR_ERR_HOST_NOTSUPP ? "host side: use a TSC clocksource on "
                   "the host (and TSC scaling across migrations); meanwhile use NTP" :
                   "reload ptp_kvm (modprobe -r ptp_kvm; modprobe ptp_kvm) and rerun",
@@ -445,7 +445,7 @@ DOC_CheckPhcRead(DOC_Context *ctx)
     return;
   }
   if (ctx->samples <= 0) {
-    DOC_AddResult(ctx->report, "phc.read", DOC_OK, NULL, "%s: %s (no statistics: --samples 0)",
+    DOC_AddResult(ctx, "phc.read", DOC_OK, NULL, "%s: %s (no statistics: --samples 0)",
                   ctx->kvm_phc, modes);
     return;
   }
@@ -470,7 +470,7 @@ DOC_CheckPhcRead(DOC_Context *ctx)
     status = DOC_WARN;
     fix = "intermittent read failures: rerun to see if they persist";
   }
-  DOC_AddResult(ctx->report, "phc.read", status, fix,
+  DOC_AddResult(ctx, "phc.read", status, fix,
                 "%s: %s; %d/%d reads; offset PHC-REALTIME min/median/max %+.9f/%+.9f/%+.9f "
                 "s; delay min/median %.3f/%.3f us", ctx->kvm_phc, modes, ok, n, offsets[0],
                 med, offsets[ok - 1], delays[0] * 1e6, med_delay * 1e6);

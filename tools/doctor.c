@@ -40,21 +40,19 @@
 #define EXIT_DOCTOR_ERROR 3
 #define DEFAULT_SAMPLES 20
 
-static DOC_Report report;
-
 /* ================================================== */
 
 DOC_Result *
-DOC_AddResult(DOC_Report *report, const char *id, DOC_Status status, const char *fix,
+DOC_AddResult(DOC_Context *ctx, const char *id, DOC_Status status, const char *fix,
               const char *fmt, ...)
 {
   DOC_Result *r;
   va_list ap;
 
-  if (report->n_results >= DOC_MAX_RESULTS)
-    return &report->results[DOC_MAX_RESULTS - 1];
+  if (ctx->n_results >= DOC_MAX_RESULTS)
+    return &ctx->results[DOC_MAX_RESULTS - 1];
 
-  r = &report->results[report->n_results++];
+  r = &ctx->results[ctx->n_results++];
   memset(r, 0, sizeof (*r));
   snprintf(r->id, sizeof (r->id), "%s", id);
   r->status = status;
@@ -67,48 +65,38 @@ DOC_AddResult(DOC_Report *report, const char *id, DOC_Status status, const char 
 
 /* ================================================== */
 
+static const char *status_names[] = { "OK", "WARN", "FAIL", "SKIP" };
+
 static DOC_Status
-overall_status(const DOC_Report *report)
+overall_status(const DOC_Context *ctx)
 {
   DOC_Status worst = DOC_OK;
   int i;
 
-  for (i = 0; i < report->n_results; i++) {
-    if (report->results[i].status == DOC_SKIP)
-      continue;
-    if (report->results[i].status > worst)
-      worst = report->results[i].status;
+  for (i = 0; i < ctx->n_results; i++) {
+    if (ctx->results[i].status != DOC_SKIP && ctx->results[i].status > worst)
+      worst = ctx->results[i].status;
   }
   return worst;
 }
 
 /* ================================================== */
 
-static const char *
-status_name(DOC_Status status)
-{
-  static const char *names[] = { "OK", "WARN", "FAIL", "SKIP" };
-
-  return names[status];
-}
-
-/* ================================================== */
-
 static void
-print_text(const DOC_Report *report, FILE *f)
+print_text(const DOC_Context *ctx, FILE *f)
 {
   const DOC_Result *r;
   int i, counts[4] = { 0, 0, 0, 0 };
 
-  for (i = 0; i < report->n_results; i++) {
-    r = &report->results[i];
+  for (i = 0; i < ctx->n_results; i++) {
+    r = &ctx->results[i];
     counts[r->status]++;
-    fprintf(f, "[%-4s] %-20s %s\n", status_name(r->status), r->id, r->message);
+    fprintf(f, "[%-4s] %-20s %s\n", status_names[r->status], r->id, r->message);
     if (r->fix[0])
       fprintf(f, "       %-20s fix: %s\n", "", r->fix);
   }
   fprintf(f, "summary: %s (%d OK, %d WARN, %d FAIL, %d SKIP)\n",
-          status_name(overall_status(report)), counts[DOC_OK], counts[DOC_WARN],
+          status_names[overall_status(ctx)], counts[DOC_OK], counts[DOC_WARN],
           counts[DOC_FAIL], counts[DOC_SKIP]);
 }
 
@@ -132,21 +120,21 @@ DOC_JsonString(FILE *f, const char *s)
 }
 
 static void
-print_json(const DOC_Report *report, const char *root, FILE *f)
+print_json(const DOC_Context *ctx, FILE *f)
 {
   const DOC_Result *r;
   int i;
 
   fprintf(f, "{\n  \"tool\": \"ptpkvm-doctor\",\n  \"schema\": %d,\n  \"root\": ",
           DOC_SCHEMA_VERSION);
-  DOC_JsonString(f, root[0] ? root : "/");
+  DOC_JsonString(f, ctx->root[0] ? ctx->root : "/");
   fprintf(f, ",\n  \"uid\": %ld,\n  \"status\": \"%s\",\n  \"exit_code\": %d,\n  \"checks\": [",
-          (long)getuid(), status_name(overall_status(report)),
-          (int)overall_status(report));
-  for (i = 0; i < report->n_results; i++) {
-    r = &report->results[i];
+          (long)getuid(), status_names[overall_status(ctx)],
+          (int)overall_status(ctx));
+  for (i = 0; i < ctx->n_results; i++) {
+    r = &ctx->results[i];
     fprintf(f, "%s\n    {\"id\": \"%s\", \"status\": \"%s\", \"message\": ", i ? "," : "",
-            r->id, status_name(r->status));
+            r->id, status_names[r->status]);
     DOC_JsonString(f, r->message);
     fprintf(f, ", \"fix\": ");
     DOC_JsonString(f, r->fix);
@@ -159,7 +147,7 @@ print_json(const DOC_Report *report, const char *root, FILE *f)
 /* ================================================== */
 
 static int
-write_prometheus(const DOC_Report *report, const char *path)
+write_prometheus(const DOC_Context *ctx, const char *path)
 {
   char tmp[4096];
   int i, err = 0;
@@ -171,12 +159,12 @@ write_prometheus(const DOC_Report *report, const char *path)
   if (!f)
     return -errno;
   fprintf(f, "# TYPE ptpkvm_doctor_status gauge\nptpkvm_doctor_status %d\n"
-          "# TYPE ptpkvm_doctor_check_status gauge\n", (int)overall_status(report));
-  for (i = 0; i < report->n_results; i++)
-    fprintf(f, "ptpkvm_doctor_check_status{check=\"%s\"} %d\n", report->results[i].id,
-            (int)report->results[i].status);
-  for (i = 0; i < report->n_results; i++)
-    fputs(report->results[i].prometheus ? report->results[i].prometheus : "", f);
+          "# TYPE ptpkvm_doctor_check_status gauge\n", (int)overall_status(ctx));
+  for (i = 0; i < ctx->n_results; i++)
+    fprintf(f, "ptpkvm_doctor_check_status{check=\"%s\"} %d\n", ctx->results[i].id,
+            (int)ctx->results[i].status);
+  for (i = 0; i < ctx->n_results; i++)
+    fputs(ctx->results[i].prometheus ? ctx->results[i].prometheus : "", f);
   if (fflush(f) || ferror(f) || fsync(fileno(f)) < 0)
     err = errno ? errno : EIO;
   if (fclose(f) && !err)
@@ -343,7 +331,7 @@ run_checks(DOC_Context *ctx)
 
   for (i = 0; i < sizeof (checks) / sizeof (checks[0]); i++) {
     if (ctx->root[0] && checks[i].live_id)
-      DOC_AddResult(ctx->report, checks[i].live_id, DOC_SKIP, NULL, DOC_ROOT_SKIP);
+      DOC_AddResult(ctx, checks[i].live_id, DOC_SKIP, NULL, DOC_ROOT_SKIP);
     else
       checks[i].check(ctx);
   }
@@ -456,7 +444,6 @@ main(int argc, char **argv)
     return EXIT_DOCTOR_ERROR;
   }
   ctx.root = root;
-  ctx.report = &report;
 
   if (!ctx.chronyd)
     ctx.chronyd = rl || DOC_Exists(&ctx, "/usr/sbin/chronyd") ? "/usr/sbin/chronyd" : "chronyd";
@@ -464,16 +451,16 @@ main(int argc, char **argv)
   run_checks(&ctx);
 
   if (!quiet && json)
-    print_json(&report, root, stdout);
+    print_json(&ctx, stdout);
   else if (!quiet)
-    print_text(&report, stdout);
+    print_text(&ctx, stdout);
   fflush(stdout);
   if (prom) {
-    err = write_prometheus(&report, prom);
+    err = write_prometheus(&ctx, prom);
     if (err < 0) {
       fprintf(stderr, "ptpkvm-doctor: cannot write %s: %s\n", prom, strerror(-err));
       return EXIT_DOCTOR_ERROR;
     }
   }
-  return (int)overall_status(&report);
+  return (int)overall_status(&ctx);
 }

@@ -50,17 +50,13 @@ typedef struct {
 } DOC_Result;
 
 typedef struct {
-  int n_results;
-  DOC_Result results[DOC_MAX_RESULTS];
-} DOC_Report;
-
-typedef struct {
   const char *root;             /* "" = the running system, else an inspected tree */
   const char *config;           /* chrony.conf to check, NULL = Debian's, else RHEL's */
   const char *chronyc;          /* command asked for tracking, NULL = none */
   const char *chronyd;          /* binary asked about the configuration */
   int samples;                  /* PHC readings for statistics */
-  DOC_Report *report;
+  int n_results;
+  DOC_Result results[DOC_MAX_RESULTS];
 
   /* Found by a check for the later ones (main runs them in order) */
   int not_kvm;                  /* CPUID says this is no KVM guest */
@@ -78,7 +74,7 @@ typedef struct {
   "packages it builds (chrony, chrony-ptpkvm)"
 
 /* ---- report (doctor.c) ---- */
-extern DOC_Result *DOC_AddResult(DOC_Report *report, const char *id, DOC_Status status,
+extern DOC_Result *DOC_AddResult(DOC_Context *ctx, const char *id, DOC_Status status,
                                  const char *fix, const char *fmt, ...)
   __attribute__((format(printf, 5, 6)));
 extern void DOC_JsonString(FILE *f, const char *s);
