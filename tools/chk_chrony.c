@@ -151,9 +151,11 @@ check_ptpkvm_options(Refclock *rc, char *err, size_t len)
   int i, k;
 
   snprintf(buf, sizeof (buf), "%s", rc->param);
-  for (i = 0; i < MAX_OPTIONS && (p = strchr(p, ':')) != NULL; i++) {
+  /* an option starts before the end: "auto:" has none, "auto::x" an empty one */
+  for (i = 0; i < MAX_OPTIONS && (p = strchr(p, ':')) != NULL; ) {
     *p++ = '\0';
-    options[i] = p;
+    if (*p)
+      options[i++] = p;
   }
   for (k = 0; names[k]; k++)
     snprintf(valid + strlen(valid), sizeof (valid) - strlen(valid), "%s%s", k ? ", " : "",

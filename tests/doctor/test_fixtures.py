@@ -586,6 +586,12 @@ def test_cli():
            str(os.listdir(os.path.dirname(prom))))
     names = [l.split()[2] for l in text.splitlines() if l.startswith("# TYPE")]
     report(len(names) == len(set(names)), "prometheus: each metric declared once", str(names))
+    # each metric's type as docs/monitoring.md's table gives it
+    types = dict(l.split()[2:4] for l in text.splitlines() if l.startswith("# TYPE"))
+    doc = re.findall(r"^\| `(ptpkvm_[a-z_]+)[^`]*` \| (\w+) \|",
+                     open(os.path.join(TOP, "docs", "monitoring.md")).read(), re.M)
+    report(len(doc) == 16 and all(types.get(n) == t for n, t in doc),
+           "prometheus: types as docs/monitoring.md says", str(doc))
 
     proc = run_doctor(t, "--prometheus", os.path.join(t.root, "no", "such", "dir", "x.prom"))
     report(proc.returncode == 3 and "cannot write" in proc.stderr,
