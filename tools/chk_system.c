@@ -269,8 +269,7 @@ DOC_CheckClocksource(DOC_Context *ctx)
                   "cannot read " CS_DIR "/current_clocksource");
     return;
   }
-  if (DOC_ReadLine(ctx, CS_DIR "/available_clocksource", avail, sizeof (avail)) < 0)
-    snprintf(avail, sizeof (avail), "?");
+  DOC_ReadLine(ctx, CS_DIR "/available_clocksource", avail, sizeof (avail));
   if (!strcmp(cur, "tsc") && DOC_ReadFile(ctx, "/proc/cpuinfo", info, sizeof (info)) >= 0 &&
       (flags = strstr(info, "\nflags")) && (flags = strchr(flags, ':'))) {
     flags[strcspn(flags, "\n")] = '\0';

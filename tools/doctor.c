@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -262,7 +263,8 @@ DOC_DocPath(const DOC_Context *ctx, const char *page)
 
 /* ================================================== */
 /* Under coreutils' timeout, which ends the program's whole process group
-   at the limit (TERM, then KILL a second later) and then exits 124 */
+   at the limit and exits 124, or a second later KILLs the group, itself
+   included */
 int
 DOC_RunCommand(char *const argv[], char *out, size_t len, int *status)
 {
@@ -302,7 +304,9 @@ DOC_RunCommand(char *const argv[], char *out, size_t len, int *status)
   while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR)
     ;
   *status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
-  return *status == 124 ? -ETIMEDOUT : *status == 127 ? -ENOENT : (int)used;
+  if (*status == 124 || *status == 128 + SIGKILL)
+    return -ETIMEDOUT;
+  return *status == 127 ? -ENOENT : (int)used;
 }
 
 /* ================================================== */

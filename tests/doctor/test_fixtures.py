@@ -465,6 +465,9 @@ def test_sync():
     with open(stub, "w") as f:
         f.write("#!/bin/sh\nexec sleep 30\n")
     sync("sync: chronyc hangs -> killed after the time limit, WARN", "WARN", "timed out")
+    with open(stub, "w") as f:
+        f.write("#!/bin/sh\ntrap '' TERM\nexec sleep 30\n")
+    sync("sync: chronyc ignores TERM -> KILLed a second later, WARN", "WARN", "timed out")
     os.unlink(stub)
     sync("sync: no chronyc -> WARN", "WARN", "No such file")
     sync("sync: --no-chronyc -> SKIP", "SKIP", "", "--no-chronyc")
