@@ -53,7 +53,6 @@ typedef struct {
 } Refclock;
 
 typedef struct {
-  char conf[PHCR_PATH_MAX];
   char version[64];             /* of chronyd -v, "" if it did not answer */
   int has_ptpkvm;
   int n_refclocks;
@@ -81,7 +80,7 @@ ask_chronyd(DOC_Context *ctx, const char *a1, const char *a2, const char *a3, ch
   argv[n++] = (char *)a1;
   argv[n++] = (char *)a2;
   argv[n++] = (char *)a3;
-  return DOC_RunCommand(argv, out, len, ctx->timeout, status);
+  return DOC_RunCommand(argv, out, len, status);
 }
 
 /* ================================================== */
@@ -117,17 +116,7 @@ parse_line(Chronyd *c, char *line)
 /* ================================================== */
 /* The driver options of a parameter, split at ':' like chrony's refclock.c */
 
-typedef struct {
-  char buf[PHCR_PATH_MAX];
-  size_t len;
-} DriverOptions;
-
-static const char *
-next_option(const DriverOptions *o, const char *option)
-{
-  option = option ? option + strlen(option) + 1 : o->buf + strlen(o->buf) + 1;
-  return option < o->buf + o->len ? option : NULL;
-}
+#define MAX_OPTIONS 16
 
 static int
 option_is(const char *option, const char *name)
@@ -141,11 +130,11 @@ option_is(const char *option, const char *name)
 static const char *
 get_option(void *arg, const char *name)
 {
-  const char *option;
+  char **option;
 
-  for (option = next_option(arg, NULL); option; option = next_option(arg, option)) {
-    if (option_is(option, name))
-      return option + strlen(name) + (option[strlen(name)] == '=');
+  for (option = arg; *option; option++) {
+    if (option_is(*option, name))
+      return *option + strlen(name) + ((*option)[strlen(name)] == '=');
   }
   return NULL;
 }
@@ -156,29 +145,33 @@ get_option(void *arg, const char *name)
 static int
 check_ptpkvm_options(Refclock *rc, char *err, size_t len)
 {
-  const char **names = PKP_OptionNames(), *option;
-  char msg[PHCR_ERRTEXT_MAX], valid[256] = "";
-  DriverOptions o;
-  size_t i;
-  int k;
+  const char **names = PKP_OptionNames();
+  char buf[PHCR_PATH_MAX], *options[MAX_OPTIONS + 1] = { NULL }, msg[PHCR_ERRTEXT_MAX];
+  char valid[256] = "", *p = buf;
+  int i, k;
 
-  snprintf(o.buf, sizeof (o.buf), "%s", rc->param);
-  for (o.len = strlen(o.buf), i = 0; i < o.len; i++)
-    o.buf[i] = o.buf[i] == ':' ? '\0' : o.buf[i];
-  for (option = next_option(&o, NULL); option; option = next_option(&o, option)) {
-    for (k = 0; names[k] && !option_is(option, names[k]); k++)
-      ;
-    if (names[k])
-      continue;
-    for (k = 0; names[k]; k++)
-      snprintf(valid + strlen(valid), sizeof (valid) - strlen(valid), "%s%s", k ? ", " : "",
-               names[k]);
-    snprintf(err, len, "Invalid refclock driver option %s (valid options: %s)", option, valid);
-    return 0;
+  snprintf(buf, sizeof (buf), "%s", rc->param);
+  /* an option starts before the end: "auto:" has none, "auto::x" an empty one */
+  for (i = 0; i < MAX_OPTIONS && (p = strchr(p, ':')) != NULL; ) {
+    *p++ = '\0';
+    if (*p)
+      options[i++] = p;
   }
-  if (!PKP_ParseOptions(&rc->opts, get_option, &o, err, len))
+  for (k = 0; names[k]; k++)
+    snprintf(valid + strlen(valid), sizeof (valid) - strlen(valid), "%s%s", k ? ", " : "",
+             names[k]);
+  for (i = 0; options[i]; i++) {
+    for (k = 0; names[k] && !option_is(options[i], names[k]); k++)
+      ;
+    if (!names[k]) {
+      snprintf(err, len, "Invalid refclock driver option %s (valid options: %s)", options[i],
+               valid);
+      return 0;
+    }
+  }
+  if (!PKP_ParseOptions(&rc->opts, get_option, options, err, len))
     return 0;
-  if (!PHCR_CheckSpec(o.buf, msg, sizeof (msg))) {
+  if (!PHCR_CheckSpec(buf, msg, sizeof (msg))) {
     snprintf(err, len, "refclock PTPKVM: %s", msg);
     return 0;
   }
@@ -262,14 +255,13 @@ check_refclocks(DOC_Context *ctx, Chronyd *c)
 
   ctx->has_refclock = rc != NULL;
   if (!rc) {
-    DOC_AddResult(ctx->report, id, DOC_FAIL, "add 'refclock PTPKVM auto' (see "
+    DOC_AddResult(ctx, id, DOC_FAIL, "add 'refclock PTPKVM auto' (see "
                   "/etc/chrony/ptpkvm.conf)", "no refclock uses the KVM PHC (%d refclock "
                   "line(s))", c->n_refclocks);
     return;
   }
   if (ctx->root[0]) {
-    DOC_AddResult(ctx->report, id, DOC_SKIP, NULL, "%s: device not checked, " DOC_ROOT_SKIP,
-                  rc->line);
+    DOC_AddResult(ctx, id, DOC_SKIP, NULL, "%s: device " DOC_ROOT_SKIP, rc->line);
     return;
   }
   err = find_device(rc, &disc, want, sizeof (want));
@@ -277,17 +269,17 @@ check_refclocks(DOC_Context *ctx, Chronyd *c)
   if (err == PHCR_OK && disc.clock_name[0] && strcmp(disc.clock_name, want))
     snprintf(ctx->refclock_name, sizeof (ctx->refclock_name), "%s", disc.clock_name);
   if (err == PHCR_ERR_ACCESS)
-    DOC_AddResult(ctx->report, id, DOC_SKIP, NULL, "cannot tell which device chronyd opens as "
+    DOC_AddResult(ctx, id, DOC_SKIP, NULL, "cannot tell which device chronyd opens as "
                   "uid %ld (run as root): %s: %s", (long)getuid(), rc->line, disc.error);
   else if (err != PHCR_OK)
-    DOC_AddResult(ctx->report, id, DOC_FAIL,
+    DOC_AddResult(ctx, id, DOC_FAIL,
                   custom ? "set clockname= to the clock_name of the wanted PHC ('_' for a space)"
                          : "use 'refclock PTPKVM auto' with ptp_kvm loaded (see "
                            "kernel.ptp_kvm and phc.devices)",
                   "%s: %s: the source stays unreachable", rc->line,
                   disc.error[0] ? disc.error : PHCR_ErrorString(err));
   else if (ctx->refclock_name[0])
-    DOC_AddResult(ctx->report, id, DOC_FAIL,
+    DOC_AddResult(ctx, id, DOC_FAIL,
                   custom ? "point it at the PHC with that clock_name, or use 'refclock PTPKVM "
                            "auto' with clockname="
                          : "point it at /dev/ptp_kvm, or use 'refclock PTPKVM auto'",
@@ -295,12 +287,12 @@ check_refclocks(DOC_Context *ctx, Chronyd *c)
                   disc.path, disc.clock_name, want);
   else if (!strcmp(rc->driver, "PHC") && !strncmp(rc->param, "/dev/ptp", 8) &&
            isdigit((unsigned char)rc->param[8]))
-    DOC_AddResult(ctx->report, id, DOC_WARN,
+    DOC_AddResult(ctx, id, DOC_WARN,
                   "use /dev/ptp_kvm or 'refclock PTPKVM auto': ptpN numbers can change at "
                   "boot when other PHCs appear", "%s -> %s (numbered device path)", rc->line,
                   disc.why);
   else
-    DOC_AddResult(ctx->report, id, DOC_OK, NULL, "%s -> %s", rc->line, disc.why);
+    DOC_AddResult(ctx, id, DOC_OK, NULL, "%s -> %s", rc->line, disc.why);
 }
 
 /* ================================================== */
@@ -328,54 +320,44 @@ ask_version(DOC_Context *ctx, Chronyd *c, char *out, size_t len)
 /* The running chronyd (of its pidfile) if its binary was replaced on disk
    since it started (an upgrade without a restart): it runs other code than
    the chronyd asked */
-static long
-replaced_chronyd(DOC_Context *ctx, Chronyd *c)
+static int
+replaced_chronyd(DOC_Context *ctx, Chronyd *c, char *buf, size_t len)
 {
-  char line[32], path[64], exe[PHCR_PATH_MAX];
-  ssize_t n;
+  char line[32], path[64], exe[PHCR_PATH_MAX] = "";
 
   if (ctx->root[0] || DOC_ReadLine(ctx, c->pidfile[0] ? c->pidfile : "/run/chrony/chronyd.pid",
                                    line, sizeof (line)) < 0)
     return 0;
   snprintf(path, sizeof (path), "/proc/%ld/exe", atol(line));
-  n = readlink(path, exe, sizeof (exe) - 1);
-  exe[n > 0 ? n : 0] = '\0';
-  return strstr(exe, " (deleted)") ? atol(line) : 0;
+  if (readlink(path, exe, sizeof (exe) - 1) < 0 || !strstr(exe, " (deleted)"))
+    return 0;
+  snprintf(buf, len, ", but the running chronyd (pid %ld) is a binary since replaced on disk",
+           atol(line));
+  return 1;
 }
 
 static void
 report_driver(DOC_Context *ctx, Chronyd *c)
 {
-  char v[DOC_TEXT_LEN] = "";
+  char v[DOC_TEXT_LEN] = "", replaced[128] = "";
   const char *verdict;
-  long pid = replaced_chronyd(ctx, c);
+  int stale = replaced_chronyd(ctx, c, replaced, sizeof (replaced));
 
   if (DOC_ReadLine(ctx, VERDICT_FILE, v, sizeof (v)) < 0 || strncmp(v, VERDICT_TAG,
                                                                    strlen(VERDICT_TAG)))
     v[0] = '\0';
   verdict = v + (v[0] ? strlen(VERDICT_TAG) : 0);
-  if (c->has_ptpkvm && strstr(verdict, "NOT USED")) {
-    DOC_AddResult(ctx->report, "chrony.driver", DOC_WARN, "systemctl restart chrony",
-                  "%s (chrony %s) has the PTPKVM driver, but at chronyd's last start %s said: %s",
-                  ctx->chronyd, c->version, VERDICT_FILE, verdict);
-  } else if (c->has_ptpkvm && pid) {
-    DOC_AddResult(ctx->report, "chrony.driver", DOC_WARN, "systemctl restart chrony",
-                  "%s (chrony %s) has the PTPKVM driver, but the running chronyd (pid %ld) is "
-                  "a binary since replaced on disk", ctx->chronyd, c->version, pid);
-  } else if (c->has_ptpkvm) {
-    DOC_AddResult(ctx->report, "chrony.driver", DOC_OK, NULL,
-                  "%s (chrony %s) has the PTPKVM driver%s%s", ctx->chronyd, c->version,
-                  v[0] ? "; " VERDICT_FILE ": " : "", verdict);
-  } else if (strstr(verdict, "NOT USED")) {
-    DOC_AddResult(ctx->report, "chrony.driver", DOC_FAIL, DOC_REBUILD, "%s (%s)", verdict,
-                  VERDICT_FILE);
+  if (c->has_ptpkvm) {
+    DOC_AddResult(ctx, "chrony.driver", stale || strstr(verdict, "NOT USED") ? DOC_WARN : DOC_OK,
+                  "systemctl restart chrony", "%s (chrony %s) has the PTPKVM driver%s%s%s",
+                  ctx->chronyd, c->version, replaced, v[0] ? "; " VERDICT_FILE ": " : "",
+                  verdict);
   } else {
-    DOC_AddResult(ctx->report, "chrony.driver", DOC_FAIL, "bring chrony-ptpkvm's chrony back: "
-                  DOC_REBUILD,
-                  "refclock PTPKVM NOT USED: %s (chrony %s) has no PTPKVM driver; a chronyd "
-                  "without it (e.g. the distribution's, after an upgrade) replaced "
-                  "chrony-ptpkvm's, and a 'refclock PTPKVM' line stops it at start",
-                  ctx->chronyd, c->version);
+    DOC_AddResult(ctx, "chrony.driver", DOC_FAIL, "bring chrony-ptpkvm's chrony back: "
+                  DOC_REBUILD, "refclock PTPKVM NOT USED: %s (chrony %s) has no PTPKVM driver; "
+                  "a chronyd without it (e.g. the distribution's, after an upgrade) replaced "
+                  "chrony-ptpkvm's%s%s", ctx->chronyd, c->version,
+                  v[0] ? "; " VERDICT_FILE ": " : "", verdict);
   }
 }
 
@@ -384,41 +366,38 @@ report_driver(DOC_Context *ctx, Chronyd *c)
 void
 DOC_CheckChronyConfig(DOC_Context *ctx)
 {
-  static const char *candidates[] = { "/etc/chrony/chrony.conf", "/etc/chrony.conf" };
   static char out[OUT_LEN];
   static Chronyd c;
   char err[DOC_TEXT_LEN] = "", fix[DOC_TEXT_LEN], *line, *save = NULL, *fatal;
-  const char *skip = NULL;
+  const char *skip = NULL, *conf = ctx->config ? ctx->config :
+                     DOC_Exists(ctx, "/etc/chrony/chrony.conf") ? "/etc/chrony/chrony.conf" :
+                     "/etc/chrony.conf";
   int i, n, status = 0;
 
   memset(&c, 0, sizeof (c));
-  snprintf(c.conf, sizeof (c.conf), "%s", ctx->config ? ctx->config : candidates[0]);
-  if (!ctx->config && !DOC_Exists(ctx, c.conf))
-    snprintf(c.conf, sizeof (c.conf), "%s", candidates[1]);
-
-  if (!DOC_Exists(ctx, c.conf)) {
-    DOC_AddResult(ctx->report, "chrony.config", DOC_WARN,
+  if (!DOC_Exists(ctx, conf)) {
+    DOC_AddResult(ctx, "chrony.config", DOC_WARN,
                   "install chrony (apt-get install chrony / dnf install chrony)", "no %s",
                   ctx->config ? ctx->config : "chrony.conf in /etc/chrony/ or /etc/");
     skip = "no chrony.conf";
   } else if (ctx->root[0] && getuid() != 0) {
-    DOC_AddResult(ctx->report, "chrony.config", DOC_SKIP, NULL,
+    DOC_AddResult(ctx, "chrony.config", DOC_SKIP, NULL,
                   "cannot ask chronyd under --root as non-root (it runs in a chroot)");
     skip = "chronyd not asked";
   } else if ((n = ask_version(ctx, &c, out, sizeof (out))) < 0) {
-    DOC_AddResult(ctx->report, "chrony.config", DOC_WARN,
+    DOC_AddResult(ctx, "chrony.config", DOC_WARN,
                   "install chrony, or name its chronyd with --chronyd PATH",
                   "cannot run %s%s: %s", ctx->root, ctx->chronyd,
                   n == -EINVAL ? out : strerror(-n));
     skip = "chronyd not asked";
   }
   if (skip) {
-    DOC_AddResult(ctx->report, "chrony.driver", DOC_SKIP, NULL, "%s", skip);
-    DOC_AddResult(ctx->report, "chrony.refclock", DOC_SKIP, NULL, "%s", skip);
+    DOC_AddResult(ctx, "chrony.driver", DOC_SKIP, NULL, "%s", skip);
+    DOC_AddResult(ctx, "chrony.refclock", DOC_SKIP, NULL, "%s", skip);
     return;
   }
 
-  n = ask_chronyd(ctx, "-p", "-f", c.conf, out, sizeof (out), &status);
+  n = ask_chronyd(ctx, "-p", "-f", conf, out, sizeof (out), &status);
   if (n < 0)
     snprintf(err, sizeof (err), "%s -p: %s", ctx->chronyd, strerror(-n));
   for (line = strtok_r(out, "\n", &save); n >= 0 && line; line = strtok_r(NULL, "\n", &save)) {
@@ -438,14 +417,13 @@ DOC_CheckChronyConfig(DOC_Context *ctx)
   if (err[0]) {
     snprintf(fix, sizeof (fix), "correct that line (chrony.conf(5); the PTPKVM options: %s)",
              DOC_DocPath(ctx, "configuration.md"));
-    DOC_AddResult(ctx->report, "chrony.config", DOC_FAIL, fix, "chronyd %s refuses %s: %s",
-                  c.version, c.conf, err);
+    DOC_AddResult(ctx, "chrony.config", DOC_FAIL, fix, "chronyd %s refuses %s: %s",
+                  c.version, conf, err);
     report_driver(ctx, &c);
-    DOC_AddResult(ctx->report, "chrony.refclock", DOC_SKIP, NULL, "chronyd would not start");
+    DOC_AddResult(ctx, "chrony.refclock", DOC_SKIP, NULL, "chronyd would not start");
     return;
   }
-  DOC_AddResult(ctx->report, "chrony.config", DOC_OK, NULL, "chronyd %s accepts %s",
-                c.version, c.conf);
+  DOC_AddResult(ctx, "chrony.config", DOC_OK, NULL, "chronyd %s accepts %s", c.version, conf);
   report_driver(ctx, &c);
   check_refclocks(ctx, &c);
 }
@@ -453,12 +431,12 @@ DOC_CheckChronyConfig(DOC_Context *ctx)
 /* ================================================== */
 
 static int
-newer(DOC_Context *ctx, const char *a, const char *b)
+newer(const char *a, const char *b)
 {
   char *argv[] = { "dpkg", "--compare-versions", (char *)a, "gt", (char *)b, NULL }, out[256];
   int status = 1;
 
-  return DOC_RunCommand(argv, out, sizeof (out), ctx->timeout, &status) >= 0 && status == 0;
+  return DOC_RunCommand(argv, out, sizeof (out), &status) >= 0 && status == 0;
 }
 
 /* ================================================== */
@@ -476,7 +454,7 @@ DOC_CheckUpdate(DOC_Context *ctx)
   int n, status = 0;
 
   snprintf(dir, sizeof (dir), "Dir=%s/", ctx->root);
-  n = DOC_RunCommand(argv, out, sizeof (out), ctx->timeout, &status);
+  n = DOC_RunCommand(argv, out, sizeof (out), &status);
   for (line = strtok_r(n >= 0 ? out : "", "\n", &save); line;
        line = strtok_r(NULL, "\n", &save)) {
     /* "  Installed: V", then the version table: " *** V PRIO" or "     V PRIO" */
@@ -484,44 +462,26 @@ DOC_CheckUpdate(DOC_Context *ctx)
       sscanf(p + 11, "%127s", installed);
     else if ((!strncmp(line, " *** ", 5) || !strncmp(line, "     ", 5)) && line[5] != ' ' &&
              sscanf(line + 5, "%127s", v) == 1 && !strstr(v, OUR_SUFFIX) &&
-             (!best[0] || newer(ctx, v, best)))
+             (!best[0] || newer(v, best)))
       snprintf(best, sizeof (best), "%s", v);
   }
   p = strstr(installed, OUR_SUFFIX);
   if (n < 0 || status || !installed[0] || !strcmp(installed, "(none)") || !p) {
-    DOC_AddResult(ctx->report, "chrony.update", DOC_SKIP, NULL,
+    DOC_AddResult(ctx, "chrony.update", DOC_SKIP, NULL,
                   "installed chrony: %s, not chrony-ptpkvm's package (apt-cache policy chrony)",
                   installed[0] ? installed : "(none)");
     return;
   }
   snprintf(base, sizeof (base), "%.*s", (int)(p - installed), installed);
-  if (best[0] && newer(ctx, best, base))
-    DOC_AddResult(ctx->report, "chrony.update", DOC_WARN,
+  if (best[0] && newer(best, base))
+    DOC_AddResult(ctx, "chrony.update", DOC_WARN,
                   DOC_REBUILD " (it builds on the newest chrony apt offers)",
                   "the distribution offers chrony %s, newer than %s that chrony %s is built on: "
                   "apt keeps chrony back (its fixes too) until chrony-ptpkvm is rebuilt", best,
                   base, installed);
   else
-    DOC_AddResult(ctx->report, "chrony.update", DOC_OK, NULL,
+    DOC_AddResult(ctx, "chrony.update", DOC_OK, NULL,
                   "chrony %s is built on the newest chrony apt knows (%s)", installed, base);
-}
-
-/* ================================================== */
-
-static int
-split_csv(char *line, char **fields, int max)
-{
-  int n = 0;
-  char *p = line;
-
-  while (n < max) {
-    fields[n++] = p;
-    p = strchr(p, ',');
-    if (!p)
-      break;
-    *p++ = '\0';
-  }
-  return n;
 }
 
 /* ================================================== */
@@ -530,26 +490,30 @@ void
 DOC_CheckSync(DOC_Context *ctx)
 {
   char out[4096], *argv[] = { (char *)ctx->chronyc, "-n", "-c", "tracking", NULL };
-  char *fields[N_FIELDS + 2], fix[DOC_TEXT_LEN];
+  char *fields[N_FIELDS + 1], fix[DOC_TEXT_LEN], *p = out;
   const char *id = "chrony.sync";
   int n, status = 0, is_ip;
   double correction;
 
-  if (!ctx->chronyc || ctx->root[0]) {
-    DOC_AddResult(ctx->report, id, DOC_SKIP, NULL, "%s",
-                  ctx->root[0] ? DOC_ROOT_SKIP : "not asked (--no-chronyc)");
+  if (!ctx->chronyc) {
+    DOC_AddResult(ctx, id, DOC_SKIP, NULL, "not asked (--no-chronyc)");
     return;
   }
-  n = DOC_RunCommand(argv, out, sizeof (out), ctx->timeout, &status);
+  n = DOC_RunCommand(argv, out, sizeof (out), &status);
   out[strcspn(out, "\n")] = '\0';
   if (n < 0 || status != 0) {
-    DOC_AddResult(ctx->report, id, DOC_WARN, n == -ENOENT ? "install chrony (provides chronyc)"
+    DOC_AddResult(ctx, id, DOC_WARN, n == -ENOENT ? "install chrony (provides chronyc)"
                   : "is chronyd running? systemctl status chrony (RHEL: chronyd)",
                   "%s could not ask chronyd (%s)", ctx->chronyc, n < 0 ? strerror(-n) : out);
     return;
   }
-  if (split_csv(out, fields, N_FIELDS + 1) != N_FIELDS) {
-    DOC_AddResult(ctx->report, id, DOC_WARN, "check that chronyc matches chronyd's version",
+  for (n = 0; n <= N_FIELDS && p; n++) {
+    fields[n] = p;
+    if ((p = strchr(p, ',')) != NULL)
+      *p++ = '\0';
+  }
+  if (n != N_FIELDS) {
+    DOC_AddResult(ctx, id, DOC_WARN, "check that chronyc matches chronyd's version",
                   "unexpected chronyc tracking output");
     return;
   }
@@ -559,29 +523,27 @@ DOC_CheckSync(DOC_Context *ctx)
   snprintf(fix, sizeof (fix), "chronyc sources -v; see %s",
            DOC_DocPath(ctx, "troubleshooting.md"));
   if (!strcmp(fields[13], "Not synchronised") || !strtoul(fields[0], NULL, 16))
-    DOC_AddResult(ctx->report, id, DOC_FAIL, fix,
+    DOC_AddResult(ctx, id, DOC_FAIL, fix,
                   "chronyd is not synchronised (leap status '%s')", fields[13]);
   else if (strtoul(fields[0], NULL, 16) == LOCAL_REFID)
-    DOC_AddResult(ctx->report, id, DOC_WARN,
+    DOC_AddResult(ctx, id, DOC_WARN,
                   "the local reference is a fallback: check the refclock with chronyc sources -v",
                   "synchronised to the local clock only (stratum %s)", fields[2]);
   else if (is_ip && ctx->has_refclock)
-    DOC_AddResult(ctx->report, id, DOC_WARN,
-                  "chronyc sources -v: why is the refclock not selected?",
+    DOC_AddResult(ctx, id, DOC_WARN, "chronyc sources -v: why is the refclock not selected?",
                   "synchronised to NTP server %s, not to the KVM PHC refclock", fields[1]);
   else if (!is_ip && ctx->refclock_name[0])
-    DOC_AddResult(ctx->report, id, DOC_WARN,
+    DOC_AddResult(ctx, id, DOC_WARN,
                   "point the refclock at the KVM PHC (see chrony.refclock)",
                   "synchronised to refclock %s, a PHC with clock_name '%s': not the host's "
                   "clock (chronyd warns \"not the expected clock name\")", fields[1],
                   ctx->refclock_name);
   else if (fabs(correction) > 1e-3)
-    DOC_AddResult(ctx->report, id, DOC_WARN,
-                  "wait, or step once with chronyc makestep if it is large",
+    DOC_AddResult(ctx, id, DOC_WARN, "wait, or step once with chronyc makestep if it is large",
                   "synchronised to %s, but the clock is still %+.6f s from it (slewing)",
                   fields[1], correction);
   else
-    DOC_AddResult(ctx->report, id, DOC_OK, NULL,
+    DOC_AddResult(ctx, id, DOC_OK, NULL,
                   "synchronised to %s (stratum %s), offset %+.9f s, RMS offset %s s, "
                   "frequency %s ppm", fields[1], fields[2], correction, fields[6], fields[7]);
 }

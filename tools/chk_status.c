@@ -21,6 +21,7 @@
   */
 
 #include <errno.h>
+#include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,30 +60,38 @@ ts_seconds(const struct timespec *ts)
 
 /* ================================================== */
 
-static int
-collect(const char *name, void *arg)
-{
-  size_t n = strlen(name), pl = strlen(PKS_FILE_PREFIX), sl = strlen(PKS_FILE_SUFFIX);
-  StatusFile *f;
+static int dir_errno;          /* why RUN_DIR could not be read, 0 if it could */
 
-  (void)arg;
-  if (n_files >= MAX_FILES || n <= pl + sl || n >= sizeof (f->name) ||
-      strncmp(name, PKS_FILE_PREFIX, pl) || strcmp(name + n - sl, PKS_FILE_SUFFIX))
-    return 0;
-  f = &files[n_files++];
-  memset(f, 0, sizeof (*f));
-  snprintf(f->name, sizeof (f->name), "%s", name);
-  snprintf(f->index, sizeof (f->index), "%.*s", (int)(n - pl - sl), name + pl);
+static int
+dir_error(const char *path, int err)
+{
+  (void)path;
+  dir_errno = err;
   return 0;
 }
 
-static int
-compare_files(const void *a, const void *b)
+/* The files ptpkvm-N.status (glob's order) */
+static void
+collect(DOC_Context *ctx)
 {
-  const StatusFile *x = a, *y = b;
+  size_t pl = strlen(PKS_FILE_PREFIX), sl = strlen(PKS_FILE_SUFFIX), i;
+  char pattern[4200], *name;
+  StatusFile *f;
+  glob_t g;
 
-  return strlen(x->name) != strlen(y->name) ? (int)strlen(x->name) - (int)strlen(y->name) :
-         strcmp(x->name, y->name);
+  snprintf(pattern, sizeof (pattern), "%s" RUN_DIR "/" PKS_FILE_PREFIX "*" PKS_FILE_SUFFIX,
+           ctx->root);
+  dir_errno = 0;
+  if (glob(pattern, 0, dir_error, &g))
+    return;
+  for (i = 0; i < g.gl_pathc && n_files < MAX_FILES; i++) {
+    name = strrchr(g.gl_pathv[i], '/') + 1;
+    f = &files[n_files++];
+    memset(f, 0, sizeof (*f));
+    snprintf(f->name, sizeof (f->name), "%s", name);
+    snprintf(f->index, sizeof (f->index), "%.*s", (int)(strlen(name) - pl - sl), name + pl);
+  }
+  globfree(&g);
 }
 
 /* ================================================== */
@@ -214,30 +223,14 @@ typedef enum {
   M_COUNT
 } Family;
 
-static const struct {
-  const char *name, *type, *help;
-} families[M_COUNT] = {
-  { "info", "gauge", "PTPKVM refclock status file: device and state." },
-  { "status_updated_timestamp_seconds", "gauge",
-    "When the status file was last written (Unix time)." },
-  { "reads_total", "counter", "Reads of the PHC (full and sentinel)." },
-  { "read_failures_total", "counter", "Failed reads of the PHC." },
-  { "samples_total", "counter", "Samples given to chronyd." },
-  { "steps_total", "counter", "Steps of the system clock by the driver." },
-  { "flushes_total", "counter", "Times the driver dropped all samples (unknown step)." },
-  { "reading_mode", "gauge", "Reading mode of the last successful read." },
-  { "reading_mode_fallback", "gauge", "1 while reading in a worse mode than the device's best." },
-  { "reading_mode_since_timestamp_seconds", "gauge",
-    "When the reading mode last changed (Unix time)." },
-  { "reading_failing", "gauge", "1 while reads of the PHC are failing." },
-  { "disruptions_total", "counter", "Disruptions (jumps of the offset to the host) acted upon." },
-  { "last_disruption_timestamp_seconds", "gauge",
-    "When the last disruption was acted upon (Unix time)." },
-  { "last_disruption_size_seconds", "gauge",
-    "Offset change of the last disruption (host - guest)." },
-  { "last_disruption_detection_delay_seconds", "gauge",
-    "Upper bound of the last disruption's detection time." },
-  { "last_disruption_stepped", "gauge", "1 if the driver stepped the clock for it." },
+/* Their names after "ptpkvm_" (a counter's ends in "_total"; their meaning
+   is in docs/monitoring.md) */
+static const char *families[M_COUNT] = {
+  "info", "status_updated_timestamp_seconds", "reads_total", "read_failures_total",
+  "samples_total", "steps_total", "flushes_total", "reading_mode", "reading_mode_fallback",
+  "reading_mode_since_timestamp_seconds", "reading_failing", "disruptions_total",
+  "last_disruption_timestamp_seconds", "last_disruption_size_seconds",
+  "last_disruption_detection_delay_seconds", "last_disruption_stepped"
 };
 
 /* Value of family k for a file (sub: the mode or cause of the sample);
@@ -278,12 +271,12 @@ prometheus(FILE *o)
   double v;
 
   for (k = 0; k < M_COUNT; k++) {
-    fprintf(o, "# HELP ptpkvm_%s %s\n# TYPE ptpkvm_%s %s\n", families[k].name, families[k].help,
-        families[k].name, families[k].type);
+    fprintf(o, "# TYPE ptpkvm_%s %s\n", families[k],
+            strstr(families[k], "_total") ? "counter" : "gauge");
     subs = k == M_MODE ? PHCR_MODE_COUNT : k == M_DISRUPTIONS ? PKS_CAUSE_COUNT : 1;
     for (i = 0; i < n_files; i++) {
       for (sub = 0; sub < subs && value(&files[i], k, sub, &v); sub++) {
-        fprintf(o, "ptpkvm_%s{refclock=\"%s\"", families[k].name, files[i].index);
+        fprintf(o, "ptpkvm_%s{refclock=\"%s\"", families[k], files[i].index);
         if (k == M_INFO) {
           prom_label(o, "device", files[i].st.device);
           prom_label(o, "state", files[i].st.running ? (files[i].stale ? "gone" : "running")
@@ -310,20 +303,19 @@ DOC_CheckStatus(DOC_Context *ctx)
   FILE *msg, *json, *prom;
   DOC_Result *r;
   double now = time(NULL);
-  int i, err;
+  int i;
 
   n_files = 0;
-  err = DOC_ListDir(ctx, RUN_DIR, collect, NULL);
+  collect(ctx);
   if (n_files == 0) {
-    DOC_AddResult(ctx->report, "ptpkvm.status", DOC_SKIP, NULL,
-                  "no PTPKVM status file in " RUN_DIR " (%s): %s", err < 0 ? strerror(-err) :
-                  "none there", err == -EACCES || err == -EPERM ?
+    DOC_AddResult(ctx, "ptpkvm.status", DOC_SKIP, NULL,
+                  "no PTPKVM status file in " RUN_DIR " (%s): %s", dir_errno ?
+                  strerror(dir_errno) : "none there", dir_errno == EACCES ?
                   "run the doctor as root or as a member of chrony's group to read it" :
                   "the patched chronyd writes ptpkvm-N.status there while it runs "
                   "refclock PTPKVM");
     return;
   }
-  qsort(files, n_files, sizeof (files[0]), compare_files);
 
   msg = open_memstream(&msg_buf, &msg_len);
   json = open_memstream(&json_buf, &json_len);
@@ -346,7 +338,7 @@ DOC_CheckStatus(DOC_Context *ctx)
 
   snprintf(fix, sizeof (fix), "see the disruption lines in chronyd's log and %s",
            DOC_DocPath(ctx, "monitoring.md"));
-  r = DOC_AddResult(ctx->report, "ptpkvm.status", status, fix, "%s", msg_buf);
+  r = DOC_AddResult(ctx, "ptpkvm.status", status, fix, "%s", msg_buf);
   free(msg_buf);
   r->details_json = json_buf;
   r->prometheus = prom_buf;

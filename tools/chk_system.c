@@ -27,6 +27,7 @@
   */
 
 #include <errno.h>
+#include <glob.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,21 +56,10 @@ DOC_CheckKvm(DOC_Context *ctx)
   char list[256] = "";
   int kvm = 0;
 
-  if (ctx->root[0]) {
-    DOC_AddResult(ctx->report, "kvm.guest", DOC_SKIP, NULL, DOC_ROOT_SKIP);
-    return;
-  }
   ctx->not_kvm = 1;
   __get_cpuid(1, &eax, &ebx, &ecx, &edx);
-  if (!(ecx & (1U << 31))) {
-    DOC_AddResult(ctx->report, "kvm.guest", DOC_FAIL,
-                  "none: PTPKVM cannot work here (ptp_kvm exists only in KVM guests); chronyd "
-                  "keeps its other sources (NTP, a NIC's PHC)",
-                  "CPUID hypervisor bit is clear: not a virtual machine");
-    return;
-  }
   /* KVM may sit behind another hypervisor's leaves (Hyper-V enlightenments) */
-  for (base = 0x40000000; base < 0x40010000; base += 0x100) {
+  for (base = 0x40000000; ecx & (1U << 31) && base < 0x40010000; base += 0x100) {
     __cpuid(base, eax, sig[0], sig[1], sig[2]);
     if (eax < base || eax > base + 0xff)
       continue;
@@ -78,88 +68,73 @@ DOC_CheckKvm(DOC_Context *ctx)
     kvm |= !memcmp(sig, KVM_SIGNATURE, strlen(KVM_SIGNATURE));
   }
   if (!kvm) {
-    DOC_AddResult(ctx->report, "kvm.guest", DOC_FAIL,
-                  "none: PTPKVM cannot work here (not a KVM guest); chronyd keeps its other "
-                  "sources; the hypervisor's own clock (ptp_hyperv, ptp_vmw) may serve",
-                  "virtual machine, but no KVM signature in CPUID (%s)",
-                  list[0] ? list : "no hypervisor leaves");
+    DOC_AddResult(ctx, "kvm.guest", DOC_FAIL,
+                  "none: PTPKVM cannot work here (ptp_kvm exists only in KVM guests); chronyd "
+                  "keeps its other sources; another hypervisor's clock (ptp_hyperv, ptp_vmw) "
+                  "may serve", "no KVM signature in CPUID (%s)", ecx & (1U << 31) ?
+                  list : "hypervisor bit clear: not a virtual machine");
     return;
   }
   ctx->not_kvm = 0;
-  DOC_AddResult(ctx->report, "kvm.guest", DOC_OK, NULL,
+  DOC_AddResult(ctx, "kvm.guest", DOC_OK, NULL,
                 "KVM guest (CPUID hypervisor bit, signature at %s)", list);
 #else
-  DOC_AddResult(ctx->report, "kvm.guest", DOC_SKIP, NULL,
-                ctx->root[0] ? DOC_ROOT_SKIP : "CPUID not available on this architecture");
+  DOC_AddResult(ctx, "kvm.guest", DOC_SKIP, NULL, "no CPUID on this architecture");
 #endif
 }
 
 /* ================================================== */
-/* Does the file have a line starting with prefix, or naming ptp_kvm.ko
-   (modules.* lists: any directory, any compression)?  -1 if unreadable */
+/* Does a modules.* list of the kernel name ptp_kvm.ko (in any directory,
+   with any compression)?  */
 
 static int
-file_has(DOC_Context *ctx, const char *path, const char *prefix)
+lists_ptp_kvm(DOC_Context *ctx, const char *path)
 {
   static char buf[BIG_FILE];
-  size_t pl = strlen(prefix);
   char *p;
 
-  if (DOC_ReadFile(ctx, path, buf, sizeof (buf)) < 0)
-    return -1;
-  for (p = buf; !pl && (p = strstr(p, "ptp_kvm.ko")) != NULL; p++) {
+  for (p = DOC_ReadFile(ctx, path, buf, sizeof (buf)) < 0 ? NULL : buf;
+       p && (p = strstr(p, "ptp_kvm.ko")) != NULL; p++) {
     if (p == buf || p[-1] == '/' || p[-1] == '\n')
-      return 1;
-  }
-  for (p = buf; pl && p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
-    if (!strncmp(p, prefix, pl))
       return 1;
   }
   return 0;
 }
 
 /* ================================================== */
-/* What loads ptp_kvm at boot: a modules-load.d entry, or a drop-in of
-   chrony's unit that pulls in modprobe@ptp_kvm.service (with
+/* What loads ptp_kvm at boot: a modules-load.d entry (or /etc/modules), or
+   a drop-in of chrony's unit that pulls in modprobe@ptp_kvm.service (with
    ConditionVirtualization=kvm in that unit's drop-in) */
 
 enum { ENTRY, PULL, COND, N_KINDS };
 
 typedef struct {
-  DOC_Context *ctx;
-  const char *dir;
-  int kind;
-  char found[N_KINDS][256];
+  char found[N_KINDS][256];     /* the first file with each kind of line */
 } BootScan;
 
 static int
-matches(int kind, const char *line)
+kind_of(const char *line)
 {
-  if (kind == ENTRY)
-    return !strcmp(line, "ptp_kvm") || !strcmp(line, "ptp-kvm");
-  if (kind == PULL)
-    return (!strncmp(line, "Wants=", 6) || !strncmp(line, "Requires=", 9)) &&
-           strstr(line, "modprobe@ptp_kvm.service");
-  return !strcmp(line, "ConditionVirtualization=kvm");
+  if (!strcmp(line, "ptp_kvm") || !strcmp(line, "ptp-kvm"))
+    return ENTRY;
+  if ((!strncmp(line, "Wants=", 6) || !strncmp(line, "Requires=", 9)) &&
+      strstr(line, "modprobe@ptp_kvm.service"))
+    return PULL;
+  return !strcmp(line, "ConditionVirtualization=kvm") ? COND : N_KINDS;
 }
 
-static int
-scan_file(const char *name, void *arg)
+static void
+scan_file(DOC_Context *ctx, BootScan *s, const char *path)
 {
-  BootScan *s = arg;
-  char path[512], buf[8192], *line, *save = NULL;
-  size_t nl = strlen(name);
+  char buf[8192], *line, *save = NULL;
+  int k;
 
-  if (s->found[s->kind][0] || nl <= 5 || strcmp(name + nl - 5, ".conf"))
-    return 0;
-  snprintf(path, sizeof (path), "%s/%s", s->dir, name);
-  if (DOC_ReadFile(s->ctx, path, buf, sizeof (buf)) < 0)
-    return 0;
+  if (DOC_ReadFile(ctx, path, buf, sizeof (buf)) < 0)
+    return;
   for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-    if (matches(s->kind, DOC_Trim(line)))
-      snprintf(s->found[s->kind], sizeof (s->found[0]), "%s", path);
+    if ((k = kind_of(DOC_Trim(line))) < N_KINDS && !s->found[k][0])
+      snprintf(s->found[k], sizeof (s->found[k]), "%s", path);
   }
-  return 0;
 }
 
 static void
@@ -169,21 +144,24 @@ boot_config(DOC_Context *ctx, BootScan *s, char *by, size_t len)
   static const char *sub[] = { "modules-load.d", "systemd/system/chrony.service.d",
                                "systemd/system/modprobe@ptp_kvm.service.d",
                                "systemd/system/chronyd.service.d" };
-  char dir[256];
+  char pattern[4400];
   unsigned int i, k;
+  size_t j;
+  glob_t g;
 
   memset(s, 0, sizeof (*s));
-  s->ctx = ctx;
   for (k = 0; k < sizeof (sub) / sizeof (sub[0]); k++) {
-    s->kind = k < COND ? k : k == COND ? COND : PULL;
     for (i = 0; i < sizeof (dirs) / sizeof (dirs[0]); i++) {
-      snprintf(dir, sizeof (dir), "%s/%s", dirs[i], sub[k]);
-      s->dir = dir;
-      DOC_ListDir(ctx, dir, scan_file, s);
+      snprintf(pattern, sizeof (pattern), "%s%s/%s/*.conf", ctx->root, dirs[i], sub[k]);
+      if (glob(pattern, 0, NULL, &g))
+        continue;
+      for (j = 0; j < g.gl_pathc; j++)
+        scan_file(ctx, s, g.gl_pathv[j] + strlen(ctx->root));
+      globfree(&g);
     }
   }
-  if (!s->found[ENTRY][0] && file_has(ctx, "/etc/modules", "ptp_kvm") > 0)
-    snprintf(s->found[ENTRY], sizeof (s->found[0]), "/etc/modules");
+  if (!s->found[ENTRY][0])
+    scan_file(ctx, s, "/etc/modules");
   if (s->found[ENTRY][0])
     snprintf(by, len, "%s", s->found[ENTRY]);
   else if (s->found[PULL][0])
@@ -202,30 +180,28 @@ check_boot(DOC_Context *ctx, const BootScan *boot, const char *by, int loaded, i
   const char *id = "kernel.ptp_kvm_boot";
 
   if (builtin)
-    DOC_AddResult(ctx->report, id, DOC_OK, NULL, "built in: present at every boot");
-  else if (ctx->root[0] && by[0])
-    DOC_AddResult(ctx->report, id, DOC_OK, NULL, "loaded at boot by %s", by);
+    DOC_AddResult(ctx, id, DOC_OK, NULL, "built in: present at every boot");
   else if (ctx->not_kvm && boot->found[ENTRY][0])
-    DOC_AddResult(ctx->report, id, DOC_WARN,
+    DOC_AddResult(ctx, id, DOC_WARN,
                   "remove that entry: chrony-ptpkvm loads ptp_kvm through "
                   "modprobe@ptp_kvm.service, only under KVM",
                   "%s makes systemd-modules-load.service fail at every boot here (not a KVM "
                   "guest)", boot->found[ENTRY]);
   else if (ctx->not_kvm && !loaded)
-    DOC_AddResult(ctx->report, id, DOC_SKIP, NULL,
+    DOC_AddResult(ctx, id, DOC_SKIP, NULL,
                   "not a KVM guest: nothing to load at boot%s%s", by[0] ? "; skipped: " : "", by);
-  else if (loaded && by[0])
-    DOC_AddResult(ctx->report, id, DOC_OK, NULL, "loaded, and loaded at boot by %s", by);
+  else if ((loaded || ctx->root[0]) && by[0])
+    DOC_AddResult(ctx, id, DOC_OK, NULL, "loaded at boot by %s", by);
   else if (by[0])
-    DOC_AddResult(ctx->report, id, DOC_SKIP, NULL,
+    DOC_AddResult(ctx, id, DOC_SKIP, NULL,
                   "%s loads ptp_kvm at boot, but it is not loaded now (see kernel.ptp_kvm)", by);
   else if (loaded || available || ctx->root[0])
-    DOC_AddResult(ctx->report, id, DOC_WARN,
+    DOC_AddResult(ctx, id, DOC_WARN,
                   "install chrony-ptpkvm (its chrony drop-in pulls in modprobe@ptp_kvm.service, "
                   "which loads ptp_kvm under KVM)",
                   "nothing loads ptp_kvm at boot: it will be missing after reboot");
   else
-    DOC_AddResult(ctx->report, id, DOC_SKIP, NULL, "no loadable ptp_kvm module to configure");
+    DOC_AddResult(ctx, id, DOC_SKIP, NULL, "no loadable ptp_kvm module to configure");
 }
 
 /* ================================================== */
@@ -233,49 +209,47 @@ check_boot(DOC_Context *ctx, const BootScan *boot, const char *by, int loaded, i
 void
 DOC_CheckModule(DOC_Context *ctx)
 {
-  char release[128] = "", path[512], by[600], fix[DOC_TEXT_LEN];
-  int loaded, builtin, available, modules;
+  char release[128] = "", path[512], by[600];
+  int loaded, builtin, available;
   DOC_Status bad = ctx->kvm_phc[0] ? DOC_WARN : DOC_FAIL;
   BootScan boot;
 
   boot_config(ctx, &boot, by, sizeof (by));
   if (ctx->root[0]) {
-    DOC_AddResult(ctx->report, "kernel.ptp_kvm", DOC_SKIP, NULL, DOC_ROOT_SKIP);
+    DOC_AddResult(ctx, "kernel.ptp_kvm", DOC_SKIP, NULL, DOC_ROOT_SKIP);
     check_boot(ctx, &boot, by, 0, 0, 0);
     return;
   }
-  modules = DOC_Exists(ctx, "/proc/modules");
   DOC_ReadLine(ctx, "/proc/sys/kernel/osrelease", release, sizeof (release));
-  loaded = file_has(ctx, "/proc/modules", "ptp_kvm ") > 0;
+  /* as kmod tells them apart: initstate exists for a loaded module only */
+  loaded = DOC_Exists(ctx, "/sys/module/ptp_kvm/initstate");
   snprintf(path, sizeof (path), "/lib/modules/%s/modules.builtin", release);
-  builtin = !loaded && (DOC_Exists(ctx, "/sys/module/ptp_kvm") || file_has(ctx, path, "") > 0);
+  builtin = !loaded && (DOC_Exists(ctx, "/sys/module/ptp_kvm") || lists_ptp_kvm(ctx, path));
   snprintf(path, sizeof (path), "/lib/modules/%s/modules.dep", release);
-  available = file_has(ctx, path, "") > 0;
+  available = lists_ptp_kvm(ctx, path);
 
   if (loaded || builtin || ctx->kvm_phc[0]) {
-    DOC_AddResult(ctx->report, "kernel.ptp_kvm", DOC_OK, NULL, "ptp_kvm %s kernel %s",
+    DOC_AddResult(ctx, "kernel.ptp_kvm", DOC_OK, NULL, "ptp_kvm %s kernel %s",
                   loaded ? "module loaded in" : builtin ? "built into" : "present in", release);
   } else if (ctx->not_kvm) {
-    DOC_AddResult(ctx->report, "kernel.ptp_kvm", DOC_SKIP, NULL,
+    DOC_AddResult(ctx, "kernel.ptp_kvm", DOC_SKIP, NULL,
                   "not loaded, and cannot be here: not a KVM guest, so PTPKVM cannot work; "
                   "chronyd keeps its other sources");
   } else if (available && by[0]) {
-    snprintf(fix, sizeof (fix), "the host offers no ptp_kvm (modprobe ptp_kvm: 'Operation not "
-             "supported'; journalctl -b -u %s): PTPKVM cannot work on this host; chronyd keeps "
-             "its other sources", boot.found[ENTRY][0] ? "systemd-modules-load"
-                                                     : "modprobe@ptp_kvm");
-    DOC_AddResult(ctx->report, "kernel.ptp_kvm", bad, fix,
+    DOC_AddResult(ctx, "kernel.ptp_kvm", bad, "the host offers no ptp_kvm (modprobe "
+                  "ptp_kvm: 'Operation not supported'; see the boot's journal): PTPKVM cannot "
+                  "work on this host; chronyd keeps its other sources",
                   "%s should load ptp_kvm at boot, but it is not loaded: the load failed", by);
   } else if (available) {
-    DOC_AddResult(ctx->report, "kernel.ptp_kvm", bad,
+    DOC_AddResult(ctx, "kernel.ptp_kvm", bad,
                   "modprobe ptp_kvm (and install chrony-ptpkvm for boot)",
                   "ptp_kvm is available for kernel %s but not loaded", release);
   } else {
-    DOC_AddResult(ctx->report, "kernel.ptp_kvm", bad,
+    DOC_AddResult(ctx, "kernel.ptp_kvm", bad,
                   "install a kernel with CONFIG_PTP_1588_CLOCK_KVM (modinfo ptp_kvm must "
                   "find it; some distributions ship it in an extra-modules package)",
-                  "kernel %s has no ptp_kvm (not loaded, not built in, %s)", release,
-                  modules ? "not in modules.dep" : "no module support");
+                  "kernel %s has no ptp_kvm (not loaded, not built in, not in modules.dep)",
+                  release);
   }
   check_boot(ctx, &boot, by, loaded, builtin, available && !ctx->not_kvm);
 }
@@ -290,33 +264,32 @@ DOC_CheckClocksource(DOC_Context *ctx)
   static char info[BIG_FILE];
   char cur[64], avail[256], lacks[64] = "", *flags;
 
-  if (ctx->root[0] || DOC_ReadLine(ctx, CS_DIR "/current_clocksource", cur, sizeof (cur)) < 0) {
-    DOC_AddResult(ctx->report, "clocksource.current", DOC_SKIP, NULL, "%s", ctx->root[0] ?
-                  DOC_ROOT_SKIP : "cannot read " CS_DIR "/current_clocksource");
+  if (DOC_ReadLine(ctx, CS_DIR "/current_clocksource", cur, sizeof (cur)) < 0) {
+    DOC_AddResult(ctx, "clocksource.current", DOC_SKIP, NULL,
+                  "cannot read " CS_DIR "/current_clocksource");
     return;
   }
-  if (DOC_ReadLine(ctx, CS_DIR "/available_clocksource", avail, sizeof (avail)) < 0)
-    snprintf(avail, sizeof (avail), "?");
+  DOC_ReadLine(ctx, CS_DIR "/available_clocksource", avail, sizeof (avail));
   if (!strcmp(cur, "tsc") && DOC_ReadFile(ctx, "/proc/cpuinfo", info, sizeof (info)) >= 0 &&
       (flags = strstr(info, "\nflags")) && (flags = strchr(flags, ':'))) {
     flags[strcspn(flags, "\n")] = '\0';
-    snprintf(lacks, sizeof (lacks), "%s%s", DOC_HasWord(flags + 1, "constant_tsc") ? "" :
-             " constant_tsc", DOC_HasWord(flags + 1, "nonstop_tsc") ? "" : " nonstop_tsc");
+    snprintf(lacks, sizeof (lacks), "%s%s", strstr(flags, "constant_tsc") ? "" :
+             " constant_tsc", strstr(flags, "nonstop_tsc") ? "" : " nonstop_tsc");
   }
 
   if (lacks[0]) {
-    DOC_AddResult(ctx->report, "clocksource.current", DOC_WARN,
+    DOC_AddResult(ctx, "clocksource.current", DOC_WARN,
                   "give the guest an invariant TSC (libvirt: <feature policy='require' "
                   "name='invtsc'/>) or switch to kvm-clock",
                   "current tsc, but the vCPU lacks%s: the TSC may drift or stop", lacks);
   } else if (!strcmp(cur, "kvm-clock") || !strcmp(cur, "arch_sys_counter") ||
              !strcmp(cur, "tsc")) {
-    DOC_AddResult(ctx->report, "clocksource.current", DOC_OK, NULL,
+    DOC_AddResult(ctx, "clocksource.current", DOC_OK, NULL,
                   "current %s (available: %s)", cur, avail);
   } else {
-    DOC_AddResult(ctx->report, "clocksource.current",
+    DOC_AddResult(ctx, "clocksource.current",
                   strstr(cur, "jiffies") ? DOC_FAIL : DOC_WARN,
-                  DOC_HasWord(avail, "kvm-clock")
+                  strstr(avail, "kvm-clock")
                     ? "echo kvm-clock > " CS_DIR "/current_clocksource (and boot with "
                       "clocksource=kvm-clock)"
                     : "enable kvm-clock in the guest kernel (CONFIG_KVM_GUEST)",
@@ -328,39 +301,28 @@ DOC_CheckClocksource(DOC_Context *ctx)
 
 /* ================================================== */
 
-/* ================================================== */
-
 void
 DOC_CheckPhc(DOC_Context *ctx)
 {
   PHCR_DeviceInfo phcs[PHCR_MAX_DEVICES];
-  char list[1024] = "", link[PHCR_PATH_MAX], note[256] = "";
+  char list[1024] = "", link[PHCR_PATH_MAX];
   const char *kvm = ctx->kvm_phc;
   int i, n;
   ssize_t l;
 
-  if (ctx->root[0]) {
-    DOC_AddResult(ctx->report, "phc.devices", DOC_SKIP, NULL, DOC_ROOT_SKIP);
-    return;
-  }
   n = PHCR_ListDevices(phcs, PHCR_MAX_DEVICES);
   n = n < 0 ? 0 : n > PHCR_MAX_DEVICES ? PHCR_MAX_DEVICES : n;
   for (i = 0; i < n; i++) {
     snprintf(list + strlen(list), sizeof (list) - strlen(list), "%s%s '%s'", i ? ", " : "",
              phcs[i].dev_path, phcs[i].clock_name);
-    if (strcmp(phcs[i].clock_name, PHCR_DEFAULT_CLOCK_NAME)) {
-      if (!strcmp(phcs[i].dev_path, "/dev/ptp0"))
-        snprintf(note, sizeof (note), "; note: /dev/ptp0 is '%s', not the KVM clock",
-                 phcs[i].clock_name);
-    } else if (!kvm[0]) {
+    if (!strcmp(phcs[i].clock_name, PHCR_DEFAULT_CLOCK_NAME) && !kvm[0])
       snprintf(ctx->kvm_phc, sizeof (ctx->kvm_phc), "%s", phcs[i].dev_path);
-    }
   }
 
   l = readlink(PHCR_KVM_SYMLINK, link, sizeof (link) - 1);
   link[l > 0 ? l : 0] = '\0';
   if (!kvm[0])
-    DOC_AddResult(ctx->report, "phc.devices", DOC_FAIL,
+    DOC_AddResult(ctx, "phc.devices", DOC_FAIL,
                   ctx->not_kvm ? "none here: not a KVM guest, so there is no KVM PHC; "
                                      "other PHCs are not the host clock"
                                    : "load ptp_kvm (see kernel.ptp_kvm); other PHCs are not "
@@ -368,21 +330,20 @@ DOC_CheckPhc(DOC_Context *ctx)
                   "no PHC with clock_name '%s' (PHCs found: %s)", PHCR_DEFAULT_CLOCK_NAME,
                   n ? list : "none");
   else if (l < 0)
-    DOC_AddResult(ctx->report, "phc.devices", DOC_WARN,
+    DOC_AddResult(ctx, "phc.devices", DOC_WARN,
                   "install the udev rule (chrony-ptpkvm): it makes the link and gives "
                   "chrony's group read access",
-                  "KVM PHC is %s, but " PHCR_KVM_SYMLINK " is %s (PHCs: %s)%s", kvm,
-                  errno == EINVAL ? "not a symlink" : "missing", list, note);
+                  "KVM PHC is %s, but " PHCR_KVM_SYMLINK " is %s (PHCs: %s)", kvm,
+                  errno == EINVAL ? "not a symlink" : "missing", list);
   else if (strcmp(kvm, link) && strcmp(kvm + 5, link))
-    DOC_AddResult(ctx->report, "phc.devices", DOC_FAIL,
+    DOC_AddResult(ctx, "phc.devices", DOC_FAIL,
                   "fix the udev rule that creates " PHCR_KVM_SYMLINK " (match ATTR{clock_name}"
                   "==\"KVM virtual PTP\"), then udevadm trigger -s ptp",
                   PHCR_KVM_SYMLINK " points to %s, but the KVM PHC is %s (PHCs: %s)",
                   link, kvm, list);
   else
-    DOC_AddResult(ctx->report, "phc.devices", DOC_OK, NULL,
-                  "KVM PHC %s, " PHCR_KVM_SYMLINK " -> %s (PHCs: %s)%s", kvm, link, list,
-                  note);
+    DOC_AddResult(ctx, "phc.devices", DOC_OK, NULL,
+                  "KVM PHC %s, " PHCR_KVM_SYMLINK " -> %s (PHCs: %s)", kvm, link, list);
 }
 
 /* ================================================== */
@@ -438,21 +399,20 @@ DOC_CheckPhcRead(DOC_Context *ctx)
   DOC_Status status = DOC_OK;
   double med, med_delay;
 
-  if (ctx->root[0] || !ctx->kvm_phc[0]) {
-    DOC_AddResult(ctx->report, "phc.read", DOC_SKIP, NULL, "%s",
-                  ctx->root[0] ? DOC_ROOT_SKIP : "no KVM PHC");
+  if (!ctx->kvm_phc[0]) {
+    DOC_AddResult(ctx, "phc.read", DOC_SKIP, NULL, "no KVM PHC");
     return;
   }
   PHCR_ConfigDefaults(&config);
   config.reprobe_interval = 0.0;
   err = PHCR_Open(ctx->kvm_phc, NULL, &config, &reader, &disc);
   if (err == PHCR_ERR_ACCESS) {
-    DOC_AddResult(ctx->report, "phc.read", DOC_SKIP, NULL,
+    DOC_AddResult(ctx, "phc.read", DOC_SKIP, NULL,
                   "as uid %ld: %s (run as root or a member of its group)", (long)getuid(),
                   disc.error);
     return;
   } else if (err != PHCR_OK) {
-    DOC_AddResult(ctx->report, "phc.read", DOC_FAIL,
+    DOC_AddResult(ctx, "phc.read", DOC_FAIL,
                   err == PHCR_ERR_NOTPHC ? "the device is not a working PHC: check dmesg for "
                   "ptp_kvm errors" : "check that udev created the device node (ls -l "
                   "/dev/ptp*; udevadm trigger -s ptp)", "%s", disc.error);
@@ -475,7 +435,7 @@ DOC_CheckPhcRead(DOC_Context *ctx)
   /* With most reads failing, the few that passed prove nothing (a garbage
      reading can look consistent): report the failures, not their values */
   if (!ok || failed * 2 > n) {
-    DOC_AddResult(ctx->report, "phc.read", DOC_FAIL,
+    DOC_AddResult(ctx, "phc.read", DOC_FAIL,
                   last == PHCR_ERR_HOST_NOTSUPP ? "host side: use a TSC clocksource on "
                   "the host (and TSC scaling across migrations); meanwhile use NTP" :
                   "reload ptp_kvm (modprobe -r ptp_kvm; modprobe ptp_kvm) and rerun",
@@ -484,7 +444,7 @@ DOC_CheckPhcRead(DOC_Context *ctx)
     return;
   }
   if (ctx->samples <= 0) {
-    DOC_AddResult(ctx->report, "phc.read", DOC_OK, NULL, "%s: %s (no statistics: --samples 0)",
+    DOC_AddResult(ctx, "phc.read", DOC_OK, NULL, "%s: %s (no statistics: --samples 0)",
                   ctx->kvm_phc, modes);
     return;
   }
@@ -509,7 +469,7 @@ DOC_CheckPhcRead(DOC_Context *ctx)
     status = DOC_WARN;
     fix = "intermittent read failures: rerun to see if they persist";
   }
-  DOC_AddResult(ctx->report, "phc.read", status, fix,
+  DOC_AddResult(ctx, "phc.read", status, fix,
                 "%s: %s; %d/%d reads; offset PHC-REALTIME min/median/max %+.9f/%+.9f/%+.9f "
                 "s; delay min/median %.3f/%.3f us", ctx->kvm_phc, modes, ok, n, offsets[0],
                 med, offsets[ok - 1], delays[0] * 1e6, med_delay * 1e6);

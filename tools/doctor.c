@@ -24,11 +24,9 @@
   */
 
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <math.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -42,23 +40,20 @@
 
 #define EXIT_DOCTOR_ERROR 3
 #define DEFAULT_SAMPLES 20
-#define DEFAULT_TIMEOUT 8.0
-
-static DOC_Report report;
 
 /* ================================================== */
 
 DOC_Result *
-DOC_AddResult(DOC_Report *report, const char *id, DOC_Status status, const char *fix,
+DOC_AddResult(DOC_Context *ctx, const char *id, DOC_Status status, const char *fix,
               const char *fmt, ...)
 {
   DOC_Result *r;
   va_list ap;
 
-  if (report->n_results >= DOC_MAX_RESULTS)
-    return &report->results[DOC_MAX_RESULTS - 1];
+  if (ctx->n_results >= DOC_MAX_RESULTS)
+    return &ctx->results[DOC_MAX_RESULTS - 1];
 
-  r = &report->results[report->n_results++];
+  r = &ctx->results[ctx->n_results++];
   memset(r, 0, sizeof (*r));
   snprintf(r->id, sizeof (r->id), "%s", id);
   r->status = status;
@@ -71,48 +66,38 @@ DOC_AddResult(DOC_Report *report, const char *id, DOC_Status status, const char 
 
 /* ================================================== */
 
+static const char *status_names[] = { "OK", "WARN", "FAIL", "SKIP" };
+
 static DOC_Status
-overall_status(const DOC_Report *report)
+overall_status(const DOC_Context *ctx)
 {
   DOC_Status worst = DOC_OK;
   int i;
 
-  for (i = 0; i < report->n_results; i++) {
-    if (report->results[i].status == DOC_SKIP)
-      continue;
-    if (report->results[i].status > worst)
-      worst = report->results[i].status;
+  for (i = 0; i < ctx->n_results; i++) {
+    if (ctx->results[i].status != DOC_SKIP && ctx->results[i].status > worst)
+      worst = ctx->results[i].status;
   }
   return worst;
 }
 
 /* ================================================== */
 
-static const char *
-status_name(DOC_Status status)
-{
-  static const char *names[] = { "OK", "WARN", "FAIL", "SKIP" };
-
-  return names[status];
-}
-
-/* ================================================== */
-
 static void
-print_text(const DOC_Report *report, FILE *f)
+print_text(const DOC_Context *ctx, FILE *f)
 {
   const DOC_Result *r;
   int i, counts[4] = { 0, 0, 0, 0 };
 
-  for (i = 0; i < report->n_results; i++) {
-    r = &report->results[i];
+  for (i = 0; i < ctx->n_results; i++) {
+    r = &ctx->results[i];
     counts[r->status]++;
-    fprintf(f, "[%-4s] %-20s %s\n", status_name(r->status), r->id, r->message);
+    fprintf(f, "[%-4s] %-20s %s\n", status_names[r->status], r->id, r->message);
     if (r->fix[0])
       fprintf(f, "       %-20s fix: %s\n", "", r->fix);
   }
   fprintf(f, "summary: %s (%d OK, %d WARN, %d FAIL, %d SKIP)\n",
-          status_name(overall_status(report)), counts[DOC_OK], counts[DOC_WARN],
+          status_names[overall_status(ctx)], counts[DOC_OK], counts[DOC_WARN],
           counts[DOC_FAIL], counts[DOC_SKIP]);
 }
 
@@ -136,21 +121,21 @@ DOC_JsonString(FILE *f, const char *s)
 }
 
 static void
-print_json(const DOC_Report *report, const char *root, FILE *f)
+print_json(const DOC_Context *ctx, FILE *f)
 {
   const DOC_Result *r;
   int i;
 
-  fprintf(f, "{\n  \"tool\": \"ptpkvm-doctor\",\n  \"version\": \"%s\",\n", DOC_VERSION);
-  fprintf(f, "  \"schema\": %d,\n  \"root\": ", DOC_SCHEMA_VERSION);
-  DOC_JsonString(f, root[0] ? root : "/");
+  fprintf(f, "{\n  \"tool\": \"ptpkvm-doctor\",\n  \"schema\": %d,\n  \"root\": ",
+          DOC_SCHEMA_VERSION);
+  DOC_JsonString(f, ctx->root[0] ? ctx->root : "/");
   fprintf(f, ",\n  \"uid\": %ld,\n  \"status\": \"%s\",\n  \"exit_code\": %d,\n  \"checks\": [",
-          (long)getuid(), status_name(overall_status(report)),
-          (int)overall_status(report));
-  for (i = 0; i < report->n_results; i++) {
-    r = &report->results[i];
+          (long)getuid(), status_names[overall_status(ctx)],
+          (int)overall_status(ctx));
+  for (i = 0; i < ctx->n_results; i++) {
+    r = &ctx->results[i];
     fprintf(f, "%s\n    {\"id\": \"%s\", \"status\": \"%s\", \"message\": ", i ? "," : "",
-            r->id, status_name(r->status));
+            r->id, status_names[r->status]);
     DOC_JsonString(f, r->message);
     fprintf(f, ", \"fix\": ");
     DOC_JsonString(f, r->fix);
@@ -163,7 +148,7 @@ print_json(const DOC_Report *report, const char *root, FILE *f)
 /* ================================================== */
 
 static int
-write_prometheus(const DOC_Report *report, const char *path)
+write_prometheus(const DOC_Context *ctx, const char *path)
 {
   char tmp[4096];
   int i, err = 0;
@@ -174,15 +159,13 @@ write_prometheus(const DOC_Report *report, const char *path)
   f = fopen(tmp, "we");
   if (!f)
     return -errno;
-  fprintf(f, "# HELP ptpkvm_doctor_status Overall result: 0 OK, 1 WARN, 2 FAIL.\n"
-          "# TYPE ptpkvm_doctor_status gauge\nptpkvm_doctor_status %d\n"
-          "# HELP ptpkvm_doctor_check_status Result per check: 0 OK, 1 WARN, 2 FAIL, 3 SKIP.\n"
-          "# TYPE ptpkvm_doctor_check_status gauge\n", (int)overall_status(report));
-  for (i = 0; i < report->n_results; i++)
-    fprintf(f, "ptpkvm_doctor_check_status{check=\"%s\"} %d\n", report->results[i].id,
-            (int)report->results[i].status);
-  for (i = 0; i < report->n_results; i++)
-    fputs(report->results[i].prometheus ? report->results[i].prometheus : "", f);
+  fprintf(f, "# TYPE ptpkvm_doctor_status gauge\nptpkvm_doctor_status %d\n"
+          "# TYPE ptpkvm_doctor_check_status gauge\n", (int)overall_status(ctx));
+  for (i = 0; i < ctx->n_results; i++)
+    fprintf(f, "ptpkvm_doctor_check_status{check=\"%s\"} %d\n", ctx->results[i].id,
+            (int)ctx->results[i].status);
+  for (i = 0; i < ctx->n_results; i++)
+    fputs(ctx->results[i].prometheus ? ctx->results[i].prometheus : "", f);
   if (fflush(f) || ferror(f) || fsync(fileno(f)) < 0)
     err = errno ? errno : EIO;
   if (fclose(f) && !err)
@@ -252,43 +235,6 @@ DOC_Exists(const DOC_Context *ctx, const char *path)
 
 /* ================================================== */
 
-int
-DOC_ListDir(const DOC_Context *ctx, const char *path, DOC_DirCallback cb, void *arg)
-{
-  char full[4096];
-  struct dirent *e;
-  DIR *d;
-
-  DOC_Path(ctx, path, full, sizeof (full));
-  d = opendir(full);
-  if (!d)
-    return -errno;
-  while ((e = readdir(d)) != NULL) {
-    if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && cb(e->d_name, arg))
-      break;
-  }
-  closedir(d);
-  return 0;
-}
-
-/* ================================================== */
-
-int
-DOC_HasWord(const char *text, const char *word)
-{
-  size_t wl = strlen(word);
-  const char *p = text;
-
-  while ((p = strstr(p, word)) != NULL) {
-    if ((p == text || strchr(" \t\n", p[-1])) && (p[wl] == '\0' || strchr(" \t\n", p[wl])))
-      return 1;
-    p += wl;
-  }
-  return 0;
-}
-
-/* ================================================== */
-
 char *
 DOC_Trim(char *s)
 {
@@ -306,52 +252,39 @@ DOC_Trim(char *s)
 const char *
 DOC_DocPath(const DOC_Context *ctx, const char *page)
 {
-  static char bufs[4][PHCR_PATH_MAX];
-  static int next;
-  char *buf = bufs[next++ % 4];
+  static char buf[PHCR_PATH_MAX];
 
   /* dh_compress gzips the larger pages */
-  snprintf(buf, PHCR_PATH_MAX, "/usr/share/doc/chrony-ptpkvm/%s.gz", page);
+  snprintf(buf, sizeof (buf), "/usr/share/doc/chrony-ptpkvm/%s.gz", page);
   if (!DOC_Exists(ctx, buf))
     buf[strlen(buf) - 3] = '\0';
-  if (!DOC_Exists(ctx, buf))
-    snprintf(buf, PHCR_PATH_MAX, "docs/%s", page);
   return buf;
 }
 
 /* ================================================== */
-
-static volatile sig_atomic_t timed_out;
-
-static void
-on_alarm(int sig)
-{
-  (void)sig;
-  timed_out = 1;
-}
-
-/* Blocking reads until the child closes its output, interrupted by
-   SIGALRM at the limit (whole seconds, rounded up) */
+/* Under coreutils' timeout, which ends the program's whole process group
+   at the limit and exits 124, or a second later KILLs the group, itself
+   included */
 int
-DOC_RunCommand(char *const argv[], char *out, size_t len, double timeout, int *status)
+DOC_RunCommand(char *const argv[], char *out, size_t len, int *status)
 {
-  struct sigaction sa = { .sa_handler = on_alarm }, old;
-  int pipefd[2], wstatus = 0, null_fd;
-  char discard[512];
+  char discard[512], *args[16] = { "timeout", "-k", "1", "8" };
+  int i, pipefd[2], wstatus = 0;
   size_t used = 0;
   ssize_t n;
   pid_t pid;
 
+  for (i = 0; argv[i] && i < 11; i++)
+    args[4 + i] = argv[i];
   out[0] = '\0';
   if (pipe2(pipefd, O_CLOEXEC) < 0)
     return -errno;
   pid = fork();
   if (pid == 0) {
-    null_fd = open("/dev/null", O_RDWR);
-    dup2(null_fd, 0);
+    dup2(open("/dev/null", O_RDONLY), 0);
     dup2(pipefd[1], 1);
     dup2(pipefd[1], 2);
-    execvp(argv[0], argv);
+    execvp(args[0], args);
     _exit(127);
   }
   close(pipefd[1]);
@@ -359,47 +292,53 @@ DOC_RunCommand(char *const argv[], char *out, size_t len, double timeout, int *s
     close(pipefd[0]);
     return -errno;
   }
-
-  timed_out = 0;
-  sigaction(SIGALRM, &sa, &old);
-  alarm((unsigned int)ceil(timeout));
-  while (!timed_out) {
+  for (;;) {
     n = used + 1 < len ? read(pipefd[0], out + used, len - 1 - used)
                        : read(pipefd[0], discard, sizeof (discard));
     if (n <= 0 && !(n < 0 && errno == EINTR))
       break;
     used += n > 0 && used + 1 < len ? (size_t)n : 0;
   }
-  alarm(0);
-  sigaction(SIGALRM, &old, NULL);
   out[used] = '\0';
   close(pipefd[0]);
-  if (timed_out)
-    kill(pid, SIGKILL);
   while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR)
     ;
-  if (timed_out)
-    return -ETIMEDOUT;
-  if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 127)
-    return -ENOENT;
   *status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
-  return (int)used;
+  if (*status == 124 || *status == 128 + SIGKILL)
+    return -ETIMEDOUT;
+  return *status == 127 ? -ENOENT : (int)used;
 }
 
 /* ================================================== */
 
+/* In this order (a check uses what the earlier ones found); with --root,
+   those of the running system's devices and kernel are skipped */
+
 static void
 run_checks(DOC_Context *ctx)
 {
-  DOC_CheckKvm(ctx);
-  DOC_CheckPhc(ctx);
-  DOC_CheckModule(ctx);
-  DOC_CheckChronyConfig(ctx);
-  DOC_CheckUpdate(ctx);
-  DOC_CheckPhcRead(ctx);
-  DOC_CheckClocksource(ctx);
-  DOC_CheckSync(ctx);
-  DOC_CheckStatus(ctx);
+  static const struct {
+    void (*check)(DOC_Context *ctx);
+    const char *live_id;        /* the check's id if it needs the running system */
+  } checks[] = {
+    { DOC_CheckKvm, "kvm.guest" },
+    { DOC_CheckPhc, "phc.devices" },
+    { DOC_CheckModule, NULL },
+    { DOC_CheckChronyConfig, NULL },
+    { DOC_CheckUpdate, NULL },
+    { DOC_CheckPhcRead, "phc.read" },
+    { DOC_CheckClocksource, "clocksource.current" },
+    { DOC_CheckSync, "chrony.sync" },
+    { DOC_CheckStatus, NULL },
+  };
+  unsigned int i;
+
+  for (i = 0; i < sizeof (checks) / sizeof (checks[0]); i++) {
+    if (ctx->root[0] && checks[i].live_id)
+      DOC_AddResult(ctx, checks[i].live_id, DOC_SKIP, NULL, DOC_ROOT_SKIP);
+    else
+      checks[i].check(ctx);
+  }
 }
 
 /* ================================================== */
@@ -409,26 +348,20 @@ usage(FILE *f)
 {
   fprintf(f,
           "Usage: ptpkvm-doctor [OPTION]...\n"
-          "Diagnose the timekeeping of a KVM guest (ptp_kvm, clocksource, chrony).\n"
-          "Read-only; runs unprivileged (says what it could not read).\n\n"
+          "Diagnose the timekeeping of a KVM guest (ptp_kvm, clocksource, chrony).\n\n"
           "  -j, --json              print the report as JSON\n"
-          "  -p, --prometheus FILE   also write a textfile-collector file (atomic rename)\n"
-          "  -r, --root DIR          check the files of a tree (an image) instead of /: its\n"
-          "                          configuration, units, packages; no devices\n"
-          "  -f, --config FILE       chrony.conf to check (default: /etc/chrony/chrony.conf,\n"
-          "                          else /etc/chrony.conf; under DIR with --root)\n"
-          "  -n, --samples N         PHC readings for statistics (default %d, 0 = none)\n"
-          "  -d, --chronyd PATH      chronyd asked about the configuration (default:\n"
-          "                          /usr/sbin/chronyd, else chronyd in PATH; with --root\n"
-          "                          a path in DIR, run in a chroot of DIR, as root only)\n"
-          "  -c, --chronyc PATH      chronyc to ask (default: chronyc in PATH)\n"
+          "  -p, --prometheus FILE   also write a textfile-collector file\n"
+          "  -r, --root DIR          check the files of a tree (an image), no devices\n"
+          "  -f, --config FILE       chrony.conf to check\n"
+          "  -n, --samples N         PHC readings for statistics (default %d)\n"
+          "  -d, --chronyd PATH      chronyd asked about the configuration\n"
+          "  -c, --chronyc PATH      chronyc to ask\n"
           "  -C, --no-chronyc        do not run chronyc\n"
-          "  -t, --timeout SEC       time limit for each helper program (default %g)\n"
-          "  -q, --quiet             print nothing (exit code and --prometheus only)\n"
-          "  -V, --version           print the version\n"
+          "  -q, --quiet             print nothing\n"
           "  -h, --help              this help\n\n"
-          "Exit status: 0 all OK, 1 warnings, 2 failures, 3 the doctor could not run.\n",
-          DEFAULT_SAMPLES, DEFAULT_TIMEOUT);
+          "Exit status: 0 all OK, 1 warnings, 2 failures, 3 the doctor could not run.\n"
+          "See ptpkvm-doctor(8).\n",
+          DEFAULT_SAMPLES);
 }
 
 /* ================================================== */
@@ -445,9 +378,7 @@ main(int argc, char **argv)
     { "chronyd", required_argument, NULL, 'd' },
     { "chronyc", required_argument, NULL, 'c' },
     { "no-chronyc", no_argument, NULL, 'C' },
-    { "timeout", required_argument, NULL, 't' },
     { "quiet", no_argument, NULL, 'q' },
-    { "version", no_argument, NULL, 'V' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 }
   };
@@ -461,9 +392,8 @@ main(int argc, char **argv)
 
   ctx.chronyc = "chronyc";
   ctx.samples = DEFAULT_SAMPLES;
-  ctx.timeout = DEFAULT_TIMEOUT;
 
-  while ((opt = getopt_long(argc, argv, "jp:r:f:n:d:c:Ct:qVh", longopts, NULL)) != -1) {
+  while ((opt = getopt_long(argc, argv, "jp:r:f:n:d:c:Cqh", longopts, NULL)) != -1) {
     switch (opt) {
       case 'j':
         json = 1;
@@ -493,19 +423,9 @@ main(int argc, char **argv)
       case 'C':
         ctx.chronyc = NULL;
         break;
-      case 't':
-        ctx.timeout = strtod(optarg, &end);
-        if (*end || !(ctx.timeout > 0.0 && ctx.timeout <= 600.0)) {
-          fprintf(stderr, "ptpkvm-doctor: --timeout wants seconds in (0, 600]\n");
-          return EXIT_DOCTOR_ERROR;
-        }
-        break;
       case 'q':
         quiet = 1;
         break;
-      case 'V':
-        printf("ptpkvm-doctor %s\n", DOC_VERSION);
-        return 0;
       case 'h':
         usage(stdout);
         return 0;
@@ -528,7 +448,6 @@ main(int argc, char **argv)
     return EXIT_DOCTOR_ERROR;
   }
   ctx.root = root;
-  ctx.report = &report;
 
   if (!ctx.chronyd)
     ctx.chronyd = rl || DOC_Exists(&ctx, "/usr/sbin/chronyd") ? "/usr/sbin/chronyd" : "chronyd";
@@ -536,16 +455,16 @@ main(int argc, char **argv)
   run_checks(&ctx);
 
   if (!quiet && json)
-    print_json(&report, root, stdout);
+    print_json(&ctx, stdout);
   else if (!quiet)
-    print_text(&report, stdout);
+    print_text(&ctx, stdout);
   fflush(stdout);
   if (prom) {
-    err = write_prometheus(&report, prom);
+    err = write_prometheus(&ctx, prom);
     if (err < 0) {
       fprintf(stderr, "ptpkvm-doctor: cannot write %s: %s\n", prom, strerror(-err));
       return EXIT_DOCTOR_ERROR;
     }
   }
-  return (int)overall_status(&report);
+  return (int)overall_status(&ctx);
 }

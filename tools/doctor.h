@@ -25,7 +25,6 @@
 
 #include "phcr.h"
 
-#define DOC_VERSION "0.2"
 #define DOC_SCHEMA_VERSION 2
 
 /* Results, ordered by severity except SKIP (check could not run) */
@@ -51,18 +50,13 @@ typedef struct {
 } DOC_Result;
 
 typedef struct {
-  int n_results;
-  DOC_Result results[DOC_MAX_RESULTS];
-} DOC_Report;
-
-typedef struct {
   const char *root;             /* "" = the running system, else an inspected tree */
   const char *config;           /* chrony.conf to check, NULL = Debian's, else RHEL's */
   const char *chronyc;          /* command asked for tracking, NULL = none */
   const char *chronyd;          /* binary asked about the configuration */
   int samples;                  /* PHC readings for statistics */
-  double timeout;               /* limit for helper programs, s */
-  DOC_Report *report;
+  int n_results;
+  DOC_Result results[DOC_MAX_RESULTS];
 
   /* Found by a check for the later ones (main runs them in order) */
   int not_kvm;                  /* CPUID says this is no KVM guest */
@@ -80,32 +74,26 @@ typedef struct {
   "packages it builds (chrony, chrony-ptpkvm)"
 
 /* ---- report (doctor.c) ---- */
-extern DOC_Result *DOC_AddResult(DOC_Report *report, const char *id, DOC_Status status,
+extern DOC_Result *DOC_AddResult(DOC_Context *ctx, const char *id, DOC_Status status,
                                  const char *fix, const char *fmt, ...)
   __attribute__((format(printf, 5, 6)));
 extern void DOC_JsonString(FILE *f, const char *s);
 
 /* ---- files of the inspected system, helper programs (doctor.c) ---- */
-typedef int (*DOC_DirCallback)(const char *name, void *arg);
-
 extern void DOC_Path(const DOC_Context *ctx, const char *path, char *buf, size_t len);
 /* Read a whole file (NUL-terminated, truncated to len - 1); returns bytes or -errno */
 extern ssize_t DOC_ReadFile(const DOC_Context *ctx, const char *path, char *buf, size_t len);
 /* First line, trimmed; returns 0 or -errno */
 extern int DOC_ReadLine(const DOC_Context *ctx, const char *path, char *buf, size_t len);
 extern int DOC_Exists(const DOC_Context *ctx, const char *path);
-/* Call cb for each entry but . and .. (it returns non-zero to stop); 0 or -errno */
-extern int DOC_ListDir(const DOC_Context *ctx, const char *path, DOC_DirCallback cb, void *arg);
-extern int DOC_HasWord(const char *text, const char *word);
 extern char *DOC_Trim(char *s);
-/* Where a page of our documentation is: installed, else the source tree's */
+/* Where a page of our documentation is installed (one buffer, reused) */
 extern const char *DOC_DocPath(const DOC_Context *ctx, const char *page);
-/* Run argv (no shell) with a time limit; output and errors go to out
+/* Run argv (no shell) for at most 8 s; output and errors go to out
    (NUL-terminated).  Returns the number of bytes and sets *status to the
    exit status; -ENOENT if the program could not be run, -ETIMEDOUT if it
    was killed at the limit, other -errno on failure. */
-extern int DOC_RunCommand(char *const argv[], char *out, size_t len, double timeout,
-                          int *status);
+extern int DOC_RunCommand(char *const argv[], char *out, size_t len, int *status);
 
 /* ---- checks, in the order main runs them ---- */
 extern void DOC_CheckKvm(DOC_Context *ctx);           /* chk_system.c */
