@@ -17,11 +17,13 @@
 
   The filter of phc_reader: turns one validated reading (1..25 triplets or
   one PRECISE cross-timestamp) into one sample.  It keeps the lowest-delay
-  40 % of the triplets, drops those whose offset is inconsistent with the
-  median given their delays, averages the rest in exact integer
-  nanoseconds, and derives an error bound that contains the true offset
-  whenever each PHC read happened between its two system reads.  Also the
-  exact timespec <-> int64 ns helpers and the order statistics (k-th
+  40 % of the triplets (all but the long ones on a device whose timestamp
+  noise is more than the delays show), drops those whose offset is
+  inconsistent with the median given their delays and that noise, averages
+  the rest in exact integer nanoseconds, and derives an error bound that
+  contains the true offset whenever each PHC read happened between its two
+  system reads (widened by the noise learnt from the offsets' scatter).
+  Also the exact timespec <-> int64 ns helpers and the order statistics (k-th
   smallest by Hoare's selection, in place, for int64 ns and for seconds)
   that the filter and the jump detector use.
   */
@@ -39,7 +41,8 @@
 #define QUANTILE 0.4
 /* Selected triplets are dropped when their offset is further than
    OUTLIER_K x (their delay / 2) plus the worst selected triplet's delay / 2
-   from the median */
+   from the median, plus NOISE_K standard deviations of the noise the
+   delays do not bound */
 #define OUTLIER_K 2.0
 /* Error bound of a PRECISE cross-timestamp (s), at least: a device whose
    cross-timestamps are noisier shows it in their residuals from the line
@@ -270,14 +273,14 @@ offset_scatter(const Point *p, int n)
    at least the best one.  Returns the number kept (at the front). */
 
 static int
-drop_outliers(Point *p, int k)
+drop_outliers(Point *p, int k, double sd)
 {
   double limit, max_half = 0.5 * (double)p[k - 1].delay;
   int64_t med = median_offset(p, k);
   int i, kept;
 
   for (i = kept = 0; i < k; i++) {
-    limit = OUTLIER_K * (0.5 * (double)p[i].delay + max_half) + 1.0;
+    limit = OUTLIER_K * (0.5 * (double)p[i].delay + max_half) + NOISE_K * sd + 1.0;
     if (abs_diff(p[i].offset, med) > limit)
       continue;
     p[kept++] = p[i];
@@ -344,10 +347,10 @@ fill_sample(PHCR_Sample *s, PHCR_Mode mode, int64_t offset, int64_t mid)
 
 /* ================================================== */
 /* Update the averaged noise variance (ns^2) with one reading's scatter and
-   return the noise term of the bound for n combined triplets (s) */
+   return the noise term of the bound for one triplet (ns) */
 
 static double
-noise_bound(const Point *p, int n_all, int n, PHCR_FilterState *st)
+noise_term(const Point *p, int n_all, PHCR_FilterState *st)
 {
   double scatter = 0.0, term;
 
@@ -362,7 +365,32 @@ noise_bound(const Point *p, int n_all, int n, PHCR_FilterState *st)
     if (NOISE_K * sqrt(st->noise_var) > term)
       term = NOISE_K * sqrt(st->noise_var);
   }
-  return term / sqrt(n) * 1e-9;
+  return term;
+}
+
+/* ================================================== */
+/* How many triplets to combine: the lowest-delay QUANTILE, or, when the
+   timestamp noise (term / NOISE_K, its standard deviation) is more than
+   half the shortest delay can bound, also every other triplet whose longer
+   delay adds less than the noise: their mean is what reduces it.  The
+   noise the delays do not bound (ns, or 0) is left in *sd. */
+
+static int
+n_to_combine(const Point *p, int n, double term, double *sd)
+{
+  int64_t min_delay = p[0].delay;
+  int i, k, wide = 0;
+
+  for (i = 1; i < n; i++)
+    if (p[i].delay < min_delay)
+      min_delay = p[i].delay;
+  *sd = term / NOISE_K > 0.5 * (double)min_delay ? term / NOISE_K : 0.0;
+  for (i = 0; i < n && *sd > 0.0; i++)
+    wide += 0.5 * (double)(p[i].delay - min_delay) <= *sd;
+
+  k = (int)ceil(QUANTILE * n);
+  k = k > wide ? k : wide;
+  return k < 1 ? 1 : k > n ? n : k;
 }
 
 /* ================================================== */
@@ -416,7 +444,7 @@ PHCR_FilterReading(const PHCR_Reading *r, PHCR_FilterState *state,
 {
   Point p[PHCR_MAX_SAMPLES];
   int64_t offset, mid, best;
-  double bound, noise;
+  double bound, noise, sd;
   int i, k, kept;
 
   if (!r || !sample)
@@ -436,11 +464,10 @@ PHCR_FilterReading(const PHCR_Reading *r, PHCR_FilterState *state,
     return PHCR_OK;
   }
 
-  k = (int)ceil(QUANTILE * r->n);
-  k = k < 1 ? 1 : k > r->n ? r->n : k;
-  noise = noise_bound(p, r->n, k, state);
+  noise = noise_term(p, r->n, state);
+  k = n_to_combine(p, r->n, noise, &sd);
   select_lowest_delays(p, r->n, k);
-  kept = drop_outliers(p, k);
+  kept = drop_outliers(p, k, sd);
 
   /* drop_outliers keeps the order: p[0] is still the best if kept */
   combine(p, kept, &offset, &mid);
@@ -450,8 +477,7 @@ PHCR_FilterReading(const PHCR_Reading *r, PHCR_FilterState *state,
       best = p[i].delay;
   sample->delay = (double)best * 1e-9;
   bound = error_bound(p, kept, offset, mid);
-  /* fewer combined than selected (outliers dropped): a wider noise term */
-  noise *= sqrt((double)k / kept);
+  noise *= 1e-9 / sqrt(kept);
   if (noise > bound)
     bound = noise;
   sample->error = bound + RESOLUTION;

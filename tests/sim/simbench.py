@@ -126,8 +126,8 @@ def table(rows):
 
 # Tables of the error bound chronyd holds per sample, the time until
 # chronyd says it is synchronised again, two sources on one device
-CAL_SCENARIOS = ["steady-precise", "steady-basic", "noisy-steady", "noisy-sys-steady",
-                 "noisy-precise-steady", "pause-360"]
+CAL_SCENARIOS = ["steady-precise", "steady-basic", "noisy-steady", "noisy-100us-steady",
+                 "noisy-sys-steady", "noisy-precise-steady", "pause-360"]
 RESYNC_SCENARIOS = ["pause-0.2", "pause-360", "pause-1d", "hoststep-plus1"]
 DUP_SCENARIOS = ["dup-pause-1h", "ntp-pause-1h", "ntp-wrong-pause-1h"]
 

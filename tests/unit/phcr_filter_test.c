@@ -18,8 +18,9 @@
   cmocka tests of phc_reader's validation and filter:
   every rejection rule, whole-reading rejection of non-monotonic sequences,
   the filter on synthetic delay distributions with a known true offset
-  (the error bound must contain it), min-delay selection, outlier
-  rejection, PRECISE samples, exact nanoseconds at 10 years.
+  (the error bound must contain it), min-delay selection, the mean of
+  every triplet under noise the delays do not bound, outlier rejection,
+  PRECISE samples, exact nanoseconds at 10 years.
   */
 
 #include <setjmp.h>
@@ -366,6 +367,60 @@ test_filter_bound_noisy(void **state)
   assert_true(alone_misses[1] > n / 100);
 }
 
+/* Noise on the PHC timestamps of sd ns (delays 1.5-1.6 us): the RMS error
+   of the samples of 2000 readings of 10 triplets (noise averaged), and the
+   number of triplets the last one combined */
+static double
+phc_noise_run(double sd, int *n_used)
+{
+  double d[10], a[10], sum2 = 0.0;
+  PHCR_FilterState st;
+  int64_t t = BASE_NS;
+  PHCR_Reading r;
+  PHCR_Sample s;
+  FAKE_Rng rng;
+  int i, k;
+
+  FAKE_RngSeed(&rng, 5);
+  memset(&st, 0, sizeof (st));
+  for (k = 0; k < 2000; k++) {
+    for (i = 0; i < 10; i++) {
+      d[i] = 1500 + 100 * FAKE_RngUniform(&rng);
+      a[i] = 0.5;
+    }
+    make_reading(&r, PHCR_MODE_BASIC, 10, d, a, 0, 0.0, &t);
+    for (i = 0; i < 10; i++)
+      add_noise(&r.t[i].phc, sd, &rng);
+    assert_int_equal(PHCR_FilterReading(&r, &st, &s), PHCR_OK);
+    sum2 += (double)s.offset_ns * (double)s.offset_ns;
+  }
+  *n_used = s.n_used;
+  return sqrt(sum2 / 2000);
+}
+
+/* Noise the delays do not bound (larger than half the shortest delay) is
+   averaged over every triplet: the error of the mean of 10; noise within
+   the delays leaves the lowest-delay 40 % */
+static void
+test_filter_noise_mean(void **state)
+{
+  double sd[] = { 20.0, 5000.0, 100000.0 }, rms;
+  int i, n_used;
+
+  (void)state;
+  for (i = 0; i < 3; i++) {
+    rms = phc_noise_run(sd[i], &n_used);
+    print_message("filter, PHC noise %.0f ns: RMS error %.0f ns, %d triplets combined\n",
+                  sd[i], rms, n_used);
+    if (sd[i] < 750.0) {
+      assert_int_equal(n_used, 4);
+    } else {
+      assert_true(n_used >= 9);
+      assert_true(rms < 1.2 * sd[i] / sqrt(10.0));
+    }
+  }
+}
+
 /* Min-delay selection: the 40 % shortest triplets (4 of 10, exact ones
    scattered among long ones read off-centre) are combined */
 static void
@@ -539,6 +594,7 @@ main(void)
     cmocka_unit_test(test_filter_bound_contains_truth),
     cmocka_unit_test(test_filter_bound_noisy),
     cmocka_unit_test(test_filter_precise_noise),
+    cmocka_unit_test(test_filter_noise_mean),
     cmocka_unit_test(test_filter_min_delay),
     cmocka_unit_test(test_filter_outlier),
     cmocka_unit_test(test_filter_precise),
