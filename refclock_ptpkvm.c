@@ -352,11 +352,11 @@ log_jump(struct ptpkvm_instance *pk, const PKD_Verdict *v, int stepped)
 
   if (stepped)
     LOG(LOGS_WARN, "System clock was stepped by %.6f seconds (%s: %s, %s)", v->step,
-        pk->name, PKS_CauseText(v->cause), when);
+        pk->name, PKS_CauseTexts[v->cause], when);
   else
     LOG(flushed ? LOGS_WARN : LOGS_INFO,
         "%s: offset to the host clock changed by %+.6f seconds (%s, %s); %s%s", pk->name,
-        v->jump, PKS_CauseText(v->cause), when, flushed ? "samples dropped, " : "",
+        v->jump, PKS_CauseTexts[v->cause], when, flushed ? "samples dropped, " : "",
         v->action == PKS_ACTION_STEP ? "could not step the clock, slewing" : v->why);
 }
 
@@ -509,7 +509,7 @@ sentinel_timeout(void *arg)
                        pk->reader && !pk->gone && pk->failures == 0))
     return;
 
-  err = PHCR_ReadSentinel(pk->reader, now, &res);
+  err = PHCR_ReadOne(pk->reader, 0, now, &res);
   /* Its one triplet rejected by validation (and again on the retries) is
      timestamp noise of a device that works, not a failure: the next full
      read, with more triplets, decides */
@@ -616,7 +616,7 @@ ptpkvm_poll(RCL_Instance instance)
      probe: every failed hypercall makes the guest kernel log a line */
   if (ensure_device(pk, now) && !(pk->failures > 0 && now < pk->next_try)) {
     full = pk->failures == 0;
-    err = full ? PHCR_Read(pk->reader, 0, now, &res) : PHCR_ReadProbe(pk->reader, now, &res);
+    err = full ? PHCR_Read(pk->reader, 0, now, &res) : PHCR_ReadOne(pk->reader, 1, now, &res);
     account_read(pk, err, &res, now);
     if (err == PHCR_OK) {
       pk->last_full = now;

@@ -17,14 +17,9 @@
   =======================================================================
 
   What the PTPKVM driver (refclock_ptpkvm.c) does without chrony, built
-  and unit-tested without it: its options (PKP_, refclock_ptpkvm_opts.c,
-  linked by ptpkvm-doctor too), its status file (PKS_,
-  refclock_ptpkvm_status.c, docs/monitoring.md; ptpkvm-doctor parses it
-  with PKS_Parse) and its decisions (PKD_, refclock_ptpkvm_decide.c: what
-  to do with each reading and the cause of a jump; when read failures are
-  worth a log line; the retry backoffs and when a sentinel read is due).
-  The driver executes the verdicts with chrony's functions.  The decisions
-  read no clock: the caller passes the times.
+  and unit-tested without it: its options (PKP_), its status file (PKS_;
+  both linked by ptpkvm-doctor too) and its decisions (PKD_), which read
+  no clock: the caller passes the times.
   */
 
 #ifndef REFCLOCK_PTPKVM_H
@@ -144,10 +139,12 @@ extern void PKS_AddDisruption(PKS_Status *st, const struct timespec *when,
 /* i-th disruption of the ring, 0 = oldest; NULL if out of range */
 extern const PKS_Disruption *PKS_GetDisruption(const PKS_Status *st, int i);
 
-extern const char *PKS_CauseName(PKS_Cause cause);
-/* Human text of a cause, e.g. "host clock jumped ahead (VM paused?)" */
-extern const char *PKS_CauseText(PKS_Cause cause);
-extern const char *PKS_ActionName(PKS_Action action);
+/* Names of the causes and of a disruption's actions (NONE, FLUSH, STEP) as
+   the file writes them; the human text of a cause, e.g. "host clock jumped
+   ahead (VM paused?)" */
+extern const char *const PKS_CauseNames[PKS_CAUSE_COUNT];
+extern const char *const PKS_ActionNames[PKS_ACTION_STEP + 1];
+extern const char *const PKS_CauseTexts[PKS_CAUSE_COUNT];
 
 /* Path of the status file of the index-th PTPKVM refclock: in the
    directory of chronyd's command socket.  Returns 0 if there is none or

@@ -32,21 +32,20 @@
 
 #include "refclock_ptpkvm.h"
 
-static const char *const cause_names[PKS_CAUSE_COUNT] = {
+const char *const PKS_CauseNames[PKS_CAUSE_COUNT] = {
   "pause", "host_step", "guest_step", "suspend", "outage", "cold_start", "chronyd_step",
   "other"
 };
 
-static const char *const cause_texts[PKS_CAUSE_COUNT] = {
+const char *const PKS_CauseTexts[PKS_CAUSE_COUNT] = {
   "host clock jumped ahead (VM paused?)", "host clock jumped back (host clock stepped?)",
   "the guest clock was stepped by another program", "the guest resumed from suspend",
   "the host clock moved while there were no readings", "initial offset from the host clock",
   "chronyd stepped the clock away from the host clock", "unknown cause"
 };
 
-/* The actions a disruption records */
 #define DISRUPTION_ACTIONS (PKS_ACTION_STEP + 1)
-static const char *const action_names[DISRUPTION_ACTIONS] = { "none", "flush", "step" };
+const char *const PKS_ActionNames[DISRUPTION_ACTIONS] = { "none", "flush", "step" };
 
 #define N_COUNTERS 5
 static const char *const counter_names[N_COUNTERS] = {
@@ -149,30 +148,6 @@ PKS_GetDisruption(const PKS_Status *st, int i)
 
 /* ================================================== */
 
-const char *
-PKS_CauseName(PKS_Cause cause)
-{
-  return cause_names[cause];
-}
-
-/* ================================================== */
-
-const char *
-PKS_CauseText(PKS_Cause cause)
-{
-  return cause_texts[cause];
-}
-
-/* ================================================== */
-
-const char *
-PKS_ActionName(PKS_Action action)
-{
-  return action_names[action];
-}
-
-/* ================================================== */
-
 int
 PKS_MakePath(char *buf, size_t len, const char *socket_path, int index)
 {
@@ -203,11 +178,11 @@ format_status(const PKS_Status *st, FILE *f)
     fprintf(f, "%s %lu\n", counter_names[i],
             *(const unsigned long *)((const char *)&st->counters + counter_offsets[i]));
   for (i = 0; i < PKS_CAUSE_COUNT; i++)
-    fprintf(f, "disruptions %s %lu\n", cause_names[i], st->disruptions[i]);
+    fprintf(f, "disruptions %s %lu\n", PKS_CauseNames[i], st->disruptions[i]);
   for (i = 0; (d = PKS_GetDisruption(st, i)); i++)
     fprintf(f, "disruption %lld.%09ld %+.9f %s %.6f %s %s\n", (long long)d->when.tv_sec,
-            d->when.tv_nsec, d->size, cause_names[d->cause], d->delay,
-            action_names[d->action], cause_texts[d->cause]);
+            d->when.tv_nsec, d->size, PKS_CauseNames[d->cause], d->delay,
+            PKS_ActionNames[d->action], PKS_CauseTexts[d->cause]);
   fprintf(f, "end\n");
 }
 
@@ -306,10 +281,10 @@ parse_disruption(PKS_Status *st, const char *s)
   if (sscanf(s, "%lf %31s %lf %7s%n", &d->size, cause, &d->delay, action, &n) != 4 ||
       !isfinite(d->size) || !(d->delay >= 0.0) || (s[n] != '\0' && s[n] != ' '))
     return "want <when> <size> <cause> <delay> <action> <text>";
-  if ((i = lookup(action_names, DISRUPTION_ACTIONS, action)) < 0)
+  if ((i = lookup(PKS_ActionNames, DISRUPTION_ACTIONS, action)) < 0)
     return "action is not none, flush or step";
   d->action = i;
-  i = lookup(cause_names, PKS_CAUSE_COUNT, cause);
+  i = lookup(PKS_CauseNames, PKS_CAUSE_COUNT, cause);
   d->cause = i < 0 ? PKS_CAUSE_OTHER : i;
   st->n_ring++;
   return NULL;
@@ -351,7 +326,7 @@ parse_line(PKS_Status *st, const char *key, const char *v)
   } else if (!strcmp(key, "disruptions")) {
     if (sscanf(v, "%31s %n", name, &n) != 1 || !n || !parse_count(v + n, &u))
       return "want <cause> <count>";
-    i = lookup(cause_names, PKS_CAUSE_COUNT, name);
+    i = lookup(PKS_CauseNames, PKS_CAUSE_COUNT, name);
     st->disruptions[i < 0 ? PKS_CAUSE_OTHER : i] += u;
   } else if (!strcmp(key, "disruption")) {
     return parse_disruption(st, v);

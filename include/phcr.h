@@ -223,16 +223,12 @@ extern PHCR_Error PHCR_Reopen(PHCR_Reader reader, PHCR_Discovery *disc);
 extern PHCR_Error PHCR_Read(PHCR_Reader reader, int n_samples, double now,
                             PHCR_Result *res);
 
-/* Cheap read: one device sample in the current mode (falls back like
-   PHCR_Read, never re-probes). */
-extern PHCR_Error PHCR_ReadSentinel(PHCR_Reader reader, double now,
-                                   PHCR_Result *res);
-
-/* Retry after failures: one device sample in the current mode, falling
-   back like PHCR_ReadSentinel except past a mode whose host cannot answer
-   (one failed hypercall, one guest kernel log line, per probe). */
-extern PHCR_Error PHCR_ReadProbe(PHCR_Reader reader, double now,
-                                 PHCR_Result *res);
+/* One device sample in the current mode, falling back like PHCR_Read but
+   never re-probing: a sentinel read (probe 0), or the retry after failures
+   (probe 1), which stops at a mode whose host cannot answer (one failed
+   hypercall, one guest kernel log line, per probe). */
+extern PHCR_Error PHCR_ReadOne(PHCR_Reader reader, int probe, double now,
+                               PHCR_Result *res);
 
 /* Mode the next read starts in. */
 extern PHCR_Mode PHCR_GetMode(PHCR_Reader reader);

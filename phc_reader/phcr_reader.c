@@ -533,17 +533,9 @@ PHCR_Read(PHCR_Reader r, int n_samples, double now, PHCR_Result *res)
 /* ================================================== */
 
 PHCR_Error
-PHCR_ReadSentinel(PHCR_Reader r, double now, PHCR_Result *res)
+PHCR_ReadOne(PHCR_Reader r, int probe, double now, PHCR_Result *res)
 {
-  return do_read(r, 1, READ_SENTINEL, now, res);
-}
-
-/* ================================================== */
-
-PHCR_Error
-PHCR_ReadProbe(PHCR_Reader r, double now, PHCR_Result *res)
-{
-  return do_read(r, 1, READ_PROBE, now, res);
+  return do_read(r, 1, probe ? READ_PROBE : READ_SENTINEL, now, res);
 }
 
 /* ================================================== */

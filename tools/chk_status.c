@@ -160,7 +160,7 @@ summarise(const StatusFile *f, double now, FILE *msg)
   }
   if (d && now - ts_seconds(&d->when) < RECENT) {
     fprintf(msg, "; clock stepped by %+.6f s (%s) %.0f min ago", d->size,
-            PKS_CauseName(d->cause), (now - ts_seconds(&d->when)) / 60.0);
+            PKS_CauseNames[d->cause], (now - ts_seconds(&d->when)) / 60.0);
     status = DOC_WARN;
   }
   return status;
@@ -201,14 +201,14 @@ json_file(const StatusFile *f, FILE *o)
           st->failing ? "true" : "false", c->reads, c->read_failures, c->samples, c->steps,
           c->flushes);
   for (i = 0; i < PKS_CAUSE_COUNT; i++)
-    fprintf(o, "%s\"%s\": %lu", i ? ", " : "", PKS_CauseName(i), st->disruptions[i]);
+    fprintf(o, "%s\"%s\": %lu", i ? ", " : "", PKS_CauseNames[i], st->disruptions[i]);
   fprintf(o, "}, \"disruptions\": [");
   for (i = 0; (d = PKS_GetDisruption(st, i)) != NULL; i++) {
     fprintf(o, "%s{\"when\": %ld.%09ld, \"size\": %.9f, \"cause\": \"%s\", \"delay\": %.6f, "
             "\"action\": \"%s\", \"text\": ", i ? ", " : "", (long)d->when.tv_sec,
-            d->when.tv_nsec, d->size, PKS_CauseName(d->cause), d->delay,
-            PKS_ActionName(d->action));
-    DOC_JsonString(o, PKS_CauseText(d->cause));
+            d->when.tv_nsec, d->size, PKS_CauseNames[d->cause], d->delay,
+            PKS_ActionNames[d->action]);
+    DOC_JsonString(o, PKS_CauseTexts[d->cause]);
     fprintf(o, "}");
   }
   fprintf(o, "]}");
@@ -283,7 +283,7 @@ prometheus(FILE *o)
                                                      : "stopped");
         } else if (subs > 1) {
           prom_label(o, k == M_MODE ? "mode" : "cause",
-                     k == M_MODE ? PHCR_ModeName(sub) : PKS_CauseName(sub));
+                     k == M_MODE ? PHCR_ModeName(sub) : PKS_CauseNames[sub]);
         }
         /* counts as integers, times and sizes to the nanosecond */
         fprintf(o, v == (double)(long long)v ? "} %.0f\n" : "} %.9f\n", v);

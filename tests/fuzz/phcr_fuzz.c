@@ -331,7 +331,7 @@ fuzz_reader(Input *in, uint8_t sel)
     op = take_u8(in);
     now += (op & 0x80) ? 0.002 : 1.0;
     if (op & 0x40)
-      err = PHCR_ReadSentinel(r, now, &res);
+      err = PHCR_ReadOne(r, 0, now, &res);
     else
       err = PHCR_Read(r, op & 0x1f, now, &res);
     CHECK(err == res.error);

@@ -293,7 +293,7 @@ test_probe(void **state)
   for (i = PHCR_MODE_BASIC; i <= PHCR_MODE_PRECISE; i++)
     FAKE_SetModeErrno(x->f, x->dev, i, EOPNOTSUPP);
   FAKE_GetCounters(x->f, &c0);
-  assert_int_equal(PHCR_ReadProbe(x->r, 0.0, &res), PHCR_ERR_HOST_NOTSUPP);
+  assert_int_equal(PHCR_ReadOne(x->r, 1, 0.0, &res), PHCR_ERR_HOST_NOTSUPP);
   FAKE_GetCounters(x->f, &c1);
   assert_int_equal(c1.ioctl_mode[PHCR_MODE_PRECISE] - c0.ioctl_mode[PHCR_MODE_PRECISE], 1);
   assert_int_equal(c1.ioctl_mode[PHCR_MODE_BASIC] - c0.ioctl_mode[PHCR_MODE_BASIC], 0);
@@ -306,7 +306,7 @@ test_probe(void **state)
   /* The host answers again, the guest is on the tsc clocksource */
   FAKE_SetModeErrno(x->f, x->dev, PHCR_MODE_BASIC, 0);
   FAKE_SetModeErrno(x->f, x->dev, PHCR_MODE_PRECISE, ENODEV);
-  assert_int_equal(PHCR_ReadProbe(x->r, 2.0, &res), PHCR_OK);
+  assert_int_equal(PHCR_ReadOne(x->r, 1, 2.0, &res), PHCR_OK);
   assert_int_equal(res.mode, PHCR_MODE_BASIC);
   assert_int_equal(res.sample.n_total, 1);
   check_sample(x, &res);
@@ -438,9 +438,9 @@ test_sentinel(void **state)
   assert_int_equal(PHCR_Read(x->r, 10, 0.0, &res), PHCR_OK);
   assert_int_equal(res.mode, PHCR_MODE_EXTENDED);
   FAKE_GetCounters(x->f, &c0);
-  assert_int_equal(PHCR_ReadSentinel(x->r, 1.0, &res), PHCR_OK);
+  assert_int_equal(PHCR_ReadOne(x->r, 0, 1.0, &res), PHCR_OK);
   assert_int_equal(res.attempt[PHCR_MODE_PRECISE].attempts, 0);
-  assert_int_equal(PHCR_ReadSentinel(x->r, 2.0, &res), PHCR_OK);
+  assert_int_equal(PHCR_ReadOne(x->r, 0, 2.0, &res), PHCR_OK);
   FAKE_GetCounters(x->f, &c1);
   assert_int_equal(c1.device_samples - c0.device_samples, 2);
   assert_int_equal(c1.ioctl_mode[PHCR_MODE_PRECISE], c0.ioctl_mode[PHCR_MODE_PRECISE]);
@@ -466,7 +466,7 @@ test_ioctl_numbers(void **state)
     if (i % 11 == 0)
       FAKE_QueueErrno(x->f, x->dev, PHCR_MODE_EXTENDED, EOPNOTSUPP, 1);
     PHCR_Read(x->r, i % 26, i, &res);
-    PHCR_ReadSentinel(x->r, i, &res);
+    PHCR_ReadOne(x->r, 0, i, &res);
   }
   FAKE_GetCounters(x->f, &c);
   assert_int_equal(c.getcaps, 1);
@@ -539,7 +539,7 @@ test_counters(void **state)
   open_reader(x);
   for (i = 0; i < 20; i++)
     assert_int_equal(PHCR_Read(x->r, 10, i, &res), PHCR_OK);
-  assert_int_equal(PHCR_ReadSentinel(x->r, 20.0, &res), PHCR_OK);
+  assert_int_equal(PHCR_ReadOne(x->r, 0, 20.0, &res), PHCR_OK);
   PHCR_GetCounters(x->r, &rc);
   assert_int_equal(rc.reads, 21);
   assert_int_equal(rc.sentinel_reads, 1);

@@ -160,8 +160,8 @@ test_round_trip(void **state)
   assert_null(PKS_GetDisruption(&back, 3));
   assert_non_null(strstr(read_text(path), " -0.500000000 host_step 0.200000 flush host clock "
                           "jumped back (host clock stepped?)\n"));
-  assert_string_equal(PKS_CauseName(PKS_GetDisruption(&back, 0)->cause), "pause");
-  assert_string_equal(PKS_ActionName(PKS_GetDisruption(&back, 0)->action), "step");
+  assert_string_equal(PKS_CauseNames[PKS_GetDisruption(&back, 0)->cause], "pause");
+  assert_string_equal(PKS_ActionNames[PKS_GetDisruption(&back, 0)->action], "step");
 
   /* A mode change moves mode_since and is news, the same state is not;
      stopped */
@@ -344,10 +344,10 @@ test_path_and_names(void **state)
   assert_false(PKS_MakePath(buf, sizeof (buf), "chronyd.sock", 0));
   assert_false(PKS_MakePath(buf, 20, "/run/chrony/chronyd.sock", 0));
 
-  assert_string_equal(PKS_CauseName(PKS_CAUSE_COLD_START), "cold_start");
-  assert_string_equal(PKS_CauseName(PKS_CAUSE_CHRONYD_STEP), "chronyd_step");
-  assert_string_equal(PKS_CauseText(PKS_CAUSE_PAUSE), "host clock jumped ahead (VM paused?)");
-  assert_string_equal(PKS_ActionName(PKS_ACTION_STEP), "step");
+  assert_string_equal(PKS_CauseNames[PKS_CAUSE_COLD_START], "cold_start");
+  assert_string_equal(PKS_CauseNames[PKS_CAUSE_CHRONYD_STEP], "chronyd_step");
+  assert_string_equal(PKS_CauseTexts[PKS_CAUSE_PAUSE], "host clock jumped ahead (VM paused?)");
+  assert_string_equal(PKS_ActionNames[PKS_ACTION_STEP], "step");
 }
 
 /* ================================================== */
