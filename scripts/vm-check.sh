@@ -24,9 +24,11 @@
 # with our pair, the distribution's chrony of the image (apt-get download
 # from the configured archive, through a private apt state in build/vm)
 # and a newer revision of it: that .deb re-versioned with dpkg-deb, as
-# scripts/deb-check.sh makes it.  Default VM_TIMEOUT 2400 s.  VM_PATHS
-# selects paths: words PATH (both configurations) or CONFIG.PATH, e.g.
-# "default.upgrade rollback" (the names of its PASS/FAIL lines).
+# scripts/deb-check.sh makes it; unattended-upgrades and its dependencies;
+# a Release file naming it the release's security archive.  Default
+# VM_TIMEOUT 2400 s.  VM_PATHS selects paths: words PATH (both
+# configurations) or CONFIG.PATH, e.g. "default.upgrade rollback" (the
+# names of its PASS/FAIL lines).
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -78,28 +80,38 @@ else
   distro=$(debugfs -R "cat /var/lib/dpkg/status" "$run/root.ext4" 2>/dev/null |
     awk '/^Package: / { p = $2 } p == "chrony" && /^Version: / { print $2; exit }')
   [ -n "$distro" ] || die "no chrony in the guest image"
-  # the distribution's .deb of the image's version, once per version
+  # the distribution's .deb of the image's version, and unattended-upgrades
+  # with what it needs beyond the image (apt resolves it against the
+  # image's dpkg status), once per version
   apt="$top/build/vm/apt-$suite"
-  if ! ls "$apt/chrony_${distro#*:}_"*.deb > /dev/null 2>&1; then
-    rm -rf "$apt" && mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial" "$apt/parts"
+  aptopts=(-o Dir::Etc::SourceList="$apt/sources.list" -o Dir::Etc::SourceParts="$apt/parts"
+    -o Dir::State::Lists="$apt/lists" -o Dir::Cache="$apt/cache" -o Dir::State::status=/dev/null
+    -o Debug::NoLocking=1 -o APT::Sandbox::User=root -o APT::Architecture=amd64)
+  if ! ls "$apt/chrony_${distro#*:}_"*.deb "$apt"/uu/unattended-upgrades_*.deb > /dev/null 2>&1; then
+    rm -rf "$apt" && mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial" "$apt/parts" "$apt/uu/partial"
     "$top/scripts/fetch-chrony.sh" --archive-entries | while read -r uri keyring; do
       if [ "$keyring" = - ]; then echo "deb $uri $suite main"
       else echo "deb [signed-by=$keyring] $uri $suite main"; fi
     done > "$apt/sources.list"
-    set -- -o Dir::Etc::SourceList="$apt/sources.list" -o Dir::Etc::SourceParts="$apt/parts" \
-      -o Dir::State::Lists="$apt/lists" -o Dir::Cache="$apt/cache" -o Dir::State::status=/dev/null \
-      -o Debug::NoLocking=1 -o APT::Sandbox::User=root -o APT::Architecture=amd64
-    { apt-get "$@" -q update && (cd "$apt" && apt-get "$@" -q download "chrony=$distro"); } \
-      > "$apt/download.log" 2>&1 || die "apt-get download chrony=$distro failed (see $apt/download.log)"
-    set --
+    debugfs -R "cat /var/lib/dpkg/status" "$run/root.ext4" > "$apt/status.image" 2> /dev/null
+    { apt-get "${aptopts[@]}" -q update && (cd "$apt" && apt-get "${aptopts[@]}" -q download "chrony=$distro") &&
+      apt-get "${aptopts[@]}" -o Dir::State::status="$apt/status.image" -o Dir::Cache::archives="$apt/uu" \
+        -q -y --download-only install unattended-upgrades; } \
+      > "$apt/download.log" 2>&1 || die "apt-get download failed (see $apt/download.log)"
   fi
-  cp "$apt/chrony_${distro#*:}_"*.deb "$repo/"
+  cp "$apt/chrony_${distro#*:}_"*.deb "$apt"/uu/*.deb "$repo/"
   newer=$(echo "$distro" | perl -pe 's/(\d+)$/$1 + 1/e')
   dpkg-deb -R "$repo/chrony_${distro#*:}_"*.deb "$run/newer"
   sed -i "s/^Version: .*/Version: $newer/" "$run/newer/DEBIAN/control"
   dpkg-deb -b "$run/newer" "$repo/chrony_${newer#*:}_amd64.deb" > /dev/null || die "dpkg-deb -b failed"
   rm -rf "$run/newer"
   (cd "$repo" && dpkg-scanpackages -m . > Packages 2> /dev/null) || die "dpkg-scanpackages failed"
+  # the repository poses as the release's security archive, which
+  # unattended-upgrades' default Origins-Pattern takes updates from
+  { echo "Origin: Debian"; echo "Label: Debian-Security"
+    echo "Suite: $suite-security"; echo "Codename: $suite-security"; echo "Date: $(date -R -u)"
+    echo "SHA256:"; echo " $(sha256sum < "$repo/Packages" | cut -d' ' -f1) $(stat -c %s "$repo/Packages") Packages"
+  } > "$repo/Release"
   echo "$ours" > "$run/disk/ours"; echo "$distro" > "$run/disk/distro"; echo "$newer" > "$run/disk/newer"
   echo "${VM_PATHS:-}" > "$run/disk/paths"
   dpkg --compare-versions "$newer" gt "$ours" && dpkg --compare-versions "$ours" gt "$distro" ||
