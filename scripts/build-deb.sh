@@ -168,6 +168,8 @@ for t in override_dh_auto_build override_dh_auto_install override_dh_installchan
 done
 grep -q '^ *\#include <local/usr.sbin.chronyd>' "$deb/usr.sbin.chronyd" ||
   die "Debian's chrony $debver AppArmor profile has no local include line to insert our rules before"
+grep -q '^#DEBHELPER#$' "$deb/prerm" ||
+  die "Debian's chrony $debver debian/prerm has no #DEBHELPER# line to insert our stop before"
 p="$top/packaging/debian"
 cp "$p/ptpkvm.mk" "$p/chrony-ptpkvm.install" "$p/chrony-ptpkvm.docs" "$p/chrony-ptpkvm.manpages" \
   "$p/chrony-ptpkvm.triggers" "$p/chrony-ptpkvm.postinst" "$p/chrony-ptpkvm.postrm" "$deb/"
@@ -184,6 +186,11 @@ awk -v f="$p/apparmor.in" '
   /^ *#include <local\/usr.sbin.chronyd>/ && !done { while ((getline l < f) > 0) print l; print ""; done = 1 }
   { print }' "$deb/usr.sbin.chronyd" > "$deb/usr.sbin.chronyd.new"
 mv "$deb/usr.sbin.chronyd.new" "$deb/usr.sbin.chronyd"
+# chrony's prerm: chronyd stopped before another chrony replaces ours
+awk -v f="$p/prerm.in" '
+  /^#DEBHELPER#$/ && !done { while ((getline l < f) > 0) print l; done = 1 }
+  { print }' "$deb/prerm" > "$deb/prerm.new"
+cat "$deb/prerm.new" > "$deb/prerm" && rm "$deb/prerm.new"
 maint="${DEBFULLNAME:-The chrony-ptpkvm authors} <${DEBEMAIL:-chrony-ptpkvm@example.org}>"
 # This is not Debian's upload: the builder maintains it (Debian's
 # maintainer is named in the changelog entry), and Debian's repository is
@@ -201,6 +208,7 @@ date=$(date -R -u -d "@$epoch")
   echo "      (debian/patches/ptpkvm/, debian/ptpkvm.mk)"
   echo "    - new binary package chrony-ptpkvm: guest files and ptpkvm-doctor"
   echo "    - AppArmor: read the PHCs' clock_name in sysfs"
+  echo "    - prerm: chronyd stopped before another chrony replaces it"
   echo
   echo " -- $maint  $date"
   echo

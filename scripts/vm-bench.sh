@@ -22,8 +22,8 @@
 # of the watch is within 1 ms.
 #
 # KVM when the guest kernel boots under it here (the probe of
-# vm-check.sh), TCG otherwise (VM_ACCEL=kvm|tcg forces one).  Under TCG the
-# guest has no ptp_kvm: the run still boots, pauses and measures the
+# scripts/vm-qemu.sh), TCG otherwise (VM_ACCEL=kvm|tcg forces one).  Under
+# TCG the guest has no ptp_kvm: the run still boots, pauses and measures the
 # stopped clock, and its recovery cells say that they are not measurable
 # and why.  Under TCG on 2 cores with other builds running the default run
 # takes 7-9 minutes (boot and apt-get install 3-4 of them).
@@ -62,39 +62,9 @@ cp "$top/tests/vm/bench-guest.py" "$run/disk/"
 cp "$debs"/chrony_*.deb "$debs"/chrony-ptpkvm_*.deb "$run/disk/debs/"
 mkfs.ext4 -q -L vmtest -d "$run/disk" "$run/test.ext4" 128M > /dev/null || die "mkfs.ext4 of the test disk failed"
 
-# qemu TIMEOUT ARG...: as in vm-check.sh (trixie's QEMU in its chroot, the
-# run directory as /mnt, mounts private to this process)
-qemu() {
-  local limit=$1; shift
-  timeout --kill-after=10 "$limit" unshare --mount --propagation private -- \
-    sh -c 'q=$1 r=$2; shift 2
-      mount --rbind /dev "$q/dev" && mount -t proc proc "$q/proc" &&
-      mount --bind "$r" "$q/mnt" && exec chroot "$q" "$@"' \
-    sh "$qemu" "$run" qemu-system-x86_64 -nodefaults -no-user-config -display none \
-    -machine q35 -m 1G -smp 2 -kernel /mnt/vmlinuz -initrd /mnt/initrd.img "$@"
-}
-
-# The probe of vm-check.sh: the guest kernel with a missing init must panic
-# under -accel kvm.
-accel=${VM_ACCEL:-auto}
-if [ "$accel" = auto ]; then
-  accel=tcg
-  if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
-    qemu 60 -accel kvm -cpu host -no-reboot -serial "file:/mnt/kvm-probe.log" \
-      -append "console=ttyS0 panic=-1 rdinit=/vmtest-no-init init=/vmtest-no-init" \
-      > "$run/kvm-probe.qemu.log" 2>&1
-    if grep -q 'Kernel panic' "$run/kvm-probe.log" 2>/dev/null; then
-      accel=kvm
-    else
-      echo "vm-bench: /dev/kvm present but the guest kernel does not boot under it; using TCG" >&2
-    fi
-  fi
-fi
-case "$accel" in
-  kvm) cpu=host ;;
-  tcg) cpu=max ;;
-  *) die "VM_ACCEL=$accel: kvm, tcg or auto" ;;
-esac
+# shellcheck source=vm-qemu.sh
+. "$top/scripts/vm-qemu.sh"
+vm_accel vm-bench
 
 # the guest's whole life: boot and install (TCG: about 2 min), per
 # configuration chronyd's start (at most 90 s) and every pause with its

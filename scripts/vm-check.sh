@@ -14,9 +14,9 @@
 # debugfs).  QEMU is trixie's, run from its chroot in a private mount
 # namespace (nothing stays mounted); the guest gets no network (an igb NIC
 # without backend, for its PHC), -accel kvm when /dev/kvm works here (a
-# boot probe), TCG otherwise; VM_ACCEL=kvm|tcg forces one.  VM_TIMEOUT
-# (default 900 s) bounds the whole guest run: a hung guest is killed and
-# reported.
+# boot probe), TCG otherwise; VM_ACCEL=kvm|tcg forces one (both in
+# scripts/vm-qemu.sh, shared with vm-bench.sh).  VM_TIMEOUT (default 900 s)
+# bounds the whole guest run: a hung guest is killed and reported.
 #
 # VM_TEST=lifecycle (make vm-lifecycle) runs tests/vm/lifecycle instead,
 # in build/vm/lifecycle-VERSION: the apt paths from our pair, one reboot
@@ -24,7 +24,11 @@
 # with our pair, the distribution's chrony of the image (apt-get download
 # from the configured archive, through a private apt state in build/vm)
 # and a newer revision of it: that .deb re-versioned with dpkg-deb, as
-# scripts/deb-check.sh makes it.  Default VM_TIMEOUT 2400 s.
+# scripts/deb-check.sh makes it; unattended-upgrades and its dependencies;
+# a Release file naming it the release's security archive.  Default
+# VM_TIMEOUT 2400 s.  VM_PATHS selects paths: words PATH (both
+# configurations) or CONFIG.PATH, e.g. "default.upgrade rollback" (the
+# names of its PASS/FAIL lines).
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -76,29 +80,40 @@ else
   distro=$(debugfs -R "cat /var/lib/dpkg/status" "$run/root.ext4" 2>/dev/null |
     awk '/^Package: / { p = $2 } p == "chrony" && /^Version: / { print $2; exit }')
   [ -n "$distro" ] || die "no chrony in the guest image"
-  # the distribution's .deb of the image's version, once per version
+  # the distribution's .deb of the image's version, and unattended-upgrades
+  # with what it needs beyond the image (apt resolves it against the
+  # image's dpkg status), once per version
   apt="$top/build/vm/apt-$suite"
-  if ! ls "$apt/chrony_${distro#*:}_"*.deb > /dev/null 2>&1; then
-    rm -rf "$apt" && mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial" "$apt/parts"
+  aptopts=(-o Dir::Etc::SourceList="$apt/sources.list" -o Dir::Etc::SourceParts="$apt/parts"
+    -o Dir::State::Lists="$apt/lists" -o Dir::Cache="$apt/cache" -o Dir::State::status=/dev/null
+    -o Debug::NoLocking=1 -o APT::Sandbox::User=root -o APT::Architecture=amd64)
+  if ! ls "$apt/chrony_${distro#*:}_"*.deb "$apt"/uu/unattended-upgrades_*.deb > /dev/null 2>&1; then
+    rm -rf "$apt" && mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial" "$apt/parts" "$apt/uu/partial"
     "$top/scripts/fetch-chrony.sh" --archive-entries | while read -r uri keyring; do
       if [ "$keyring" = - ]; then echo "deb $uri $suite main"
       else echo "deb [signed-by=$keyring] $uri $suite main"; fi
     done > "$apt/sources.list"
-    set -- -o Dir::Etc::SourceList="$apt/sources.list" -o Dir::Etc::SourceParts="$apt/parts" \
-      -o Dir::State::Lists="$apt/lists" -o Dir::Cache="$apt/cache" -o Dir::State::status=/dev/null \
-      -o Debug::NoLocking=1 -o APT::Sandbox::User=root -o APT::Architecture=amd64
-    { apt-get "$@" -q update && (cd "$apt" && apt-get "$@" -q download "chrony=$distro"); } \
-      > "$apt/download.log" 2>&1 || die "apt-get download chrony=$distro failed (see $apt/download.log)"
-    set --
+    debugfs -R "cat /var/lib/dpkg/status" "$run/root.ext4" > "$apt/status.image" 2> /dev/null
+    { apt-get "${aptopts[@]}" -q update && (cd "$apt" && apt-get "${aptopts[@]}" -q download "chrony=$distro") &&
+      apt-get "${aptopts[@]}" -o Dir::State::status="$apt/status.image" -o Dir::Cache::archives="$apt/uu" \
+        -q -y --download-only install unattended-upgrades; } \
+      > "$apt/download.log" 2>&1 || die "apt-get download failed (see $apt/download.log)"
   fi
-  cp "$apt/chrony_${distro#*:}_"*.deb "$repo/"
+  cp "$apt/chrony_${distro#*:}_"*.deb "$apt"/uu/*.deb "$repo/"
   newer=$(echo "$distro" | perl -pe 's/(\d+)$/$1 + 1/e')
   dpkg-deb -R "$repo/chrony_${distro#*:}_"*.deb "$run/newer"
   sed -i "s/^Version: .*/Version: $newer/" "$run/newer/DEBIAN/control"
   dpkg-deb -b "$run/newer" "$repo/chrony_${newer#*:}_amd64.deb" > /dev/null || die "dpkg-deb -b failed"
   rm -rf "$run/newer"
   (cd "$repo" && dpkg-scanpackages -m . > Packages 2> /dev/null) || die "dpkg-scanpackages failed"
+  # the repository poses as the release's security archive, which
+  # unattended-upgrades' default Origins-Pattern takes updates from
+  { echo "Origin: Debian"; echo "Label: Debian-Security"
+    echo "Suite: $suite-security"; echo "Codename: $suite-security"; echo "Date: $(date -R -u)"
+    echo "SHA256:"; echo " $(sha256sum < "$repo/Packages" | cut -d' ' -f1) $(stat -c %s "$repo/Packages") Packages"
+  } > "$repo/Release"
   echo "$ours" > "$run/disk/ours"; echo "$distro" > "$run/disk/distro"; echo "$newer" > "$run/disk/newer"
+  echo "${VM_PATHS:-}" > "$run/disk/paths"
   dpkg --compare-versions "$newer" gt "$ours" && dpkg --compare-versions "$ours" gt "$distro" ||
     die "versions do not sort distro $distro < ours $ours < newer $newer"
   echo "vm-check: repository: chrony $distro (the image's), $ours (ours), $newer (re-versioned)"
@@ -106,41 +121,9 @@ fi
 dpkg-deb -f "$deb_chrony" Version > "$run/disk/expect"
 mkfs.ext4 -q -L vmtest -d "$run/disk" "$run/test.ext4" 128M > /dev/null || die "mkfs.ext4 of the test disk failed"
 
-# qemu TIMEOUT ARG...: trixie's qemu-system-x86_64 with the run directory
-# as /mnt, /dev and /proc mounted in its chroot for this process only
-qemu() {
-  local limit=$1; shift
-  timeout --kill-after=10 "$limit" unshare --mount --propagation private -- \
-    sh -c 'q=$1 r=$2; shift 2
-      mount --rbind /dev "$q/dev" && mount -t proc proc "$q/proc" &&
-      mount --bind "$r" "$q/mnt" && exec chroot "$q" "$@"' \
-    sh "$qemu" "$run" qemu-system-x86_64 -nodefaults -no-user-config -display none \
-    -machine q35 -m 1G -smp 2 -kernel /mnt/vmlinuz -initrd /mnt/initrd.img "$@"
-}
-
-# The kernel must really run under KVM: the probe boots the guest's kernel
-# with an init that does not exist; its panic (panic=-1: reboot, and
-# -no-reboot ends QEMU) on the console shows that it ran.
-accel=${VM_ACCEL:-auto}
-if [ "$accel" = auto ]; then
-  accel=tcg
-  if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
-    qemu 60 -accel kvm -cpu host -no-reboot -serial "file:/mnt/kvm-probe.log" \
-      -append "console=ttyS0 panic=-1 rdinit=/vmtest-no-init init=/vmtest-no-init" \
-      > "$run/kvm-probe.qemu.log" 2>&1
-    if grep -q 'Kernel panic' "$run/kvm-probe.log" 2>/dev/null; then
-      accel=kvm
-    else
-      echo "vm-check: /dev/kvm present but the guest kernel does not boot under it" \
-        "($(grep -v warning "$run/kvm-probe.qemu.log" | head -n 1)$(tail -n 1 "$run/kvm-probe.log" 2>/dev/null)); using TCG"
-    fi
-  fi
-fi
-case "$accel" in
-  kvm) cpu=host ;;
-  tcg) cpu=max ;;
-  *) die "VM_ACCEL=$accel: kvm, tcg or auto" ;;
-esac
+# shellcheck source=vm-qemu.sh
+. "$top/scripts/vm-qemu.sh"
+vm_accel vm-check
 
 # audit=1: seccomp kills are audited (audit_seccomp() returns early when
 # audit is off); kauditd prints records through printk_ratelimit() when no
