@@ -7,7 +7,7 @@
 #   from the archive): version, conffile and user kept; chronyd -v; a real
 #   start of the installed chronyd with refclock PTPKVM (-x, CAP_SYS_TIME
 #   dropped from its bounding set, checked in /proc) after the unit's
-#   ExecStartPre; ptpkvm-doctor --json; systemd-analyze verify and
+#   ExecStart; ptpkvm-doctor --json; systemd-analyze verify and
 #   systemd-delta of the units with our drop-ins; the AppArmor profile;
 #   dpkg -L against the files of guest/; the simulator's pause-360 bounds
 #   (tests/sim/expect.txt) with the chronyd of the .deb;
@@ -16,8 +16,8 @@
 #   full-upgrade, --only-upgrade, the rollback to the distribution's
 #   version, remove, purge, reinstall, each from our installed pair, with
 #   the default /etc/chrony/ptpkvm.conf and with an admin's own line; after
-#   each, what systemd would run before chronyd (the drop-ins'
-#   ExecStartPre as _chrony, /run/chrony kept as across a restart), then the
+#   each, what systemd would run at chronyd's start (the drop-ins'
+#   ExecStart with -v, /run/chrony kept as across a restart), then the
 #   installed chronyd must parse chrony.conf (-p) and start, with the PTPKVM
 #   line exactly when it has the driver, and the warning when it has not;
 #   finally apt remove (only configuration left) and apt purge (the file
@@ -77,21 +77,23 @@ if [ "${1:-}" = --in-chroot ]; then
     wait
     sed 's/^/    chronyd: /' "$1"
   }
-  # start_unit: what systemd does before chronyd at a start of
-  # chrony.service: /run/chrony as its RuntimeDirectory (_chrony, 0700;
-  # kept across restarts, so an old file is still there), then each
-  # ExecStartPre of the installed drop-ins as User=_chrony; their stderr
-  # goes to the journal, here to prestart.log
+  # start_unit: what systemd does at a start of chrony.service:
+  # /run/chrony as its RuntimeDirectory (_chrony, 0700; kept across
+  # restarts, so an old file is still there), then the ExecStart of the
+  # installed drop-ins (the last one; "!": as root) with DAEMON_OPTS=-v:
+  # ptpkvm-refclock writes /run/chrony/ptpkvm.conf and execs chronyd -v,
+  # which prints its version and exits; the output (the journal's) goes to
+  # prestart.log
   start_unit() {
     mkdir -p "$root/run/chrony"
     inroot chown _chrony:_chrony /run/chrony && chmod 0700 "$root/run/chrony"
     : > "$work/prestart.log"
     cat "$root"/usr/lib/systemd/system/chrony.service.d/*.conf 2>/dev/null |
-      sed -n 's/^ExecStartPre=-\{0,1\}//p' | while read -r cmd; do
-        inroot setpriv --reuid=_chrony --regid=_chrony --clear-groups -- sh -c "$cmd" \
-          < /dev/null >> "$work/prestart.log" 2>&1
+      sed -n 's/^ExecStart=[!-]*//p' | tail -n 1 | while read -r cmd; do
+        inroot env DAEMON_OPTS=-v setpriv --bounding-set=-sys_time --inh-caps=-sys_time -- \
+          sh -c "$cmd" < /dev/null >> "$work/prestart.log" 2>&1
       done
-    sed 's/^/    ExecStartPre: /' "$work/prestart.log"
+    sed 's/^/    ExecStart: /' "$work/prestart.log"
   }
   # verify STEP WANT: after start_unit, the installed chronyd parses
   # chrony.conf (-p) and runs 2 s with the packaged conf.d; the PTPKVM line
@@ -172,13 +174,15 @@ if [ "${1:-}" = --in-chroot ]; then
   check "the installed chronyd is the one of the .deb (dpkg-deb -x)" \
     cmp -s "$work/deb-x/usr/sbin/chronyd" "$root/usr/sbin/chronyd"
 
-  # 4. a real start: the unit's ExecStartPre, then the packaged conf.d
+  # 4. a real start: the unit's ExecStart (-v), then the packaged conf.d
   #    (refclock PTPKVM through conf.d/ptpkvm.conf and /run/chrony) with -x,
   #    CAP_SYS_TIME out of the bounding set
   start_unit
   check "ptpkvm-refclock: /run/chrony/ptpkvm.conf says in use, with the line of /etc/chrony/ptpkvm.conf" \
     sh -c "head -n 1 '$root/run/chrony/ptpkvm.conf' | grep -q '^# chrony-ptpkvm: in use' &&
       grep -qx 'refclock PTPKVM auto' '$root/run/chrony/ptpkvm.conf'"
+  check "ptpkvm-refclock ran chronyd after it, with the unit's options (chronyd -v)" \
+    grep -q '^chronyd (chrony) version .*+PTPKVM' "$work/prestart.log"
   run_chronyd "$work/chronyd-x.log"
   check "chronyd -x with the packaged conf.d runs 5 s (pid ${pid:-none})" test "$alive" = yes
   check "chronyd ran without CAP_SYS_TIME in its bounding set (CapBnd ${capbnd:-?})" \
@@ -235,6 +239,12 @@ PY
     check "systemd-delta: $u extended by our drop-in" \
       grep -q "$u.d/50-ptpkvm.conf" "$work/delta.log"
   done
+  # our ExecStart is the release's own with the helper in front of chronyd
+  deb_start=$(sed -n 's/^ExecStart=//p' "$root/usr/lib/systemd/system/chrony.service")
+  our_start=$(sed -n 's/^ExecStart=\(.\)/\1/p' "$root/usr/lib/systemd/system/chrony.service.d/50-ptpkvm.conf")
+  echo "    chrony.service: ExecStart=$deb_start; our drop-in: ExecStart=$our_start"
+  check "the drop-in's ExecStart is the release's with ptpkvm-refclock in front of chronyd" \
+    test "$our_start" = "${deb_start/\/usr\/sbin\/chronyd/\/usr\/lib\/chrony-ptpkvm\/ptpkvm-refclock /usr/sbin/chronyd}"
 
   # 7. dpkg -L lists every file of guest/ (a template without its .in, the
   #    application example as a document)

@@ -129,7 +129,7 @@ class Tree:
 
     def packaged(self):
         """chrony-ptpkvm's files (the repository's own), and the
-        /run/chrony/ptpkvm.conf its ExecStartPre writes for a chronyd with the driver."""
+        /run/chrony/ptpkvm.conf its helper writes for a chronyd with the driver."""
         for rel, dst in (("guest/systemd/chrony.service.d/50-ptpkvm.conf", PULL_DROPIN),
                          ("guest/systemd/modprobe@ptp_kvm.service.d/50-ptpkvm.conf",
                           "/usr/lib/systemd/system/modprobe@ptp_kvm.service.d/50-ptpkvm.conf"),
@@ -735,7 +735,10 @@ def test_installed_assets():
     text = open(helper).read().replace("/etc/chrony/ptpkvm.conf",
                                        os.path.join(d, "etc/chrony/ptpkvm.conf"))
     text = text.replace("/run/chrony/ptpkvm.conf", t.path(VERDICT))
-    subprocess.run(["sh", "-c", text, "ptpkvm-refclock", t.path("/usr/sbin/chronyd")], check=False)
+    ran = subprocess.run(["sh", "-c", text, "ptpkvm-refclock", t.path("/usr/sbin/chronyd"), "-v"],
+                         stdout=subprocess.PIPE, text=True, check=False)
+    report("chronyd (chrony) version 4.6.1" in ran.stdout,
+           "the helper runs chronyd with the unit's options after it")
     expect("installed assets: boot OK, the helper's file read, chronyd accepts its line", t,
            {"kernel.ptp_kvm_boot": "OK", "chrony.config": "OK", "chrony.driver": "OK"},
            contains={"chrony.refclock": "refclock PTPKVM", "chrony.driver": "in use"})
