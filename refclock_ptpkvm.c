@@ -362,15 +362,15 @@ log_jump(struct ptpkvm_instance *pk, const PKD_Verdict *v, int stepped)
 
 /* ================================================== */
 /* Write the status file when something happened (news, or a change of the
-   device, a reading mode or failing), else at most once a minute */
+   device, a reading mode or failing), else at most once a minute (mono:
+   the monotonic time of the event, read once by its caller) */
 
 static void
-write_status(struct ptpkvm_instance *pk, int news)
+write_status(struct ptpkvm_instance *pk, int news, double mono)
 {
   PHCR_Mode mode = PHCR_MODE_NONE, best = PHCR_MODE_NONE;
   struct timespec now;
   PHCR_Counters c;
-  double mono;
   int r;
 
   if (!pk->status_path)
@@ -388,7 +388,6 @@ write_status(struct ptpkvm_instance *pk, int news)
   news |= PKS_SetState(&pk->status, pk->reader ? PHCR_GetPath(pk->reader) : pk->spec,
                        PHCR_ModeName(mode), PHCR_ModeName(best), pk->health.failing, &now);
 
-  mono = mono_time();
   if (!news && mono < pk->status_due)
     return;
   pk->status_due = mono + STATUS_INTERVAL;
@@ -403,7 +402,7 @@ write_status(struct ptpkvm_instance *pk, int news)
 /* Execute the verdict on a confirmed jump */
 
 static void
-act_on_jump(struct ptpkvm_instance *pk, const PKD_Verdict *v)
+act_on_jump(struct ptpkvm_instance *pk, const PKD_Verdict *v, double now)
 {
   struct timespec raw, cooked;
   PKS_Action action = PKS_ACTION_NONE;
@@ -429,7 +428,7 @@ act_on_jump(struct ptpkvm_instance *pk, const PKD_Verdict *v)
   log_jump(pk, v, stepped);
   LCL_ReadCookedTime(&cooked, NULL);
   PKS_AddDisruption(&pk->status, &cooked, v->jump, v->cause, v->latency, action);
-  write_status(pk, 1);
+  write_status(pk, 1, now);
 }
 
 /* ================================================== */
@@ -487,7 +486,7 @@ process_read(struct ptpkvm_instance *pk, PHCR_Result *res, double now, int full)
   }
 
   if (v.jumped)
-    act_on_jump(pk, &v);
+    act_on_jump(pk, &v, now);
 
   return v.action == PKS_ACTION_ADD ? add_sample(pk, &res->sample, v.quality) : 0;
 }
@@ -532,6 +531,7 @@ ptpkvm_initialise(RCL_Instance instance)
   static int lines = 0;
   struct ptpkvm_instance *pk;
   char *spec, text[512];         /* a message, then the status file's path */
+  double now;
 
   pk = MallocNew(struct ptpkvm_instance);
   memset(pk, 0, sizeof (*pk));
@@ -548,9 +548,10 @@ ptpkvm_initialise(RCL_Instance instance)
   pk->spec = Strdup(spec);
   snprintf(pk->name, sizeof (pk->name), "PTPKVM %s", pk->spec);
 
-  PKD_Init(&pk->decide, &pk->opts, mono_time());
+  now = mono_time();
+  PKD_Init(&pk->decide, &pk->opts, now);
   pk->interval = UTI_Log2ToDouble(RCL_GetDriverPoll(instance));
-  pk->last_full = mono_time();
+  pk->last_full = now;
 
   RCL_SetDriverData(instance, pk);
   LCL_AddParameterChangeHandler(clock_changed, pk);
@@ -565,8 +566,8 @@ ptpkvm_initialise(RCL_Instance instance)
 
   /* A missing device is not an error: the source stays unreachable and
      the driver keeps looking for it */
-  ensure_device(pk, mono_time());
-  write_status(pk, 1);
+  ensure_device(pk, now);
+  write_status(pk, 1, now);
 
   if (pk->opts.sentinel > 0.0)
     pk->sentinel_id = SCH_AddTimeoutByDelay(pk->opts.sentinel, sentinel_timeout, pk);
@@ -586,7 +587,7 @@ ptpkvm_finalise(RCL_Instance instance)
     SCH_RemoveTimeout(pk->sentinel_id);
   LCL_RemoveParameterChangeHandler(clock_changed, pk);
   pk->status.running = 0;
-  write_status(pk, 1);
+  write_status(pk, 1, mono_time());
 
   if (pk->reader) {
     PHCR_GetCounters(pk->reader, &c);
@@ -631,7 +632,7 @@ ptpkvm_poll(RCL_Instance instance)
     }
   }
 
-  write_status(pk, 0);
+  write_status(pk, 0, now);
   return r;
 }
 
