@@ -20,7 +20,7 @@
   by the driver's own parser (linked in), the device of each PTPKVM or
   PHC line by phc_reader's discovery.  "chrony.update": does the
   distribution offer a newer chrony than the one chrony-ptpkvm's chrony
-  is built on (apt keeps it back until the packages are rebuilt)?
+  is built on (the next upgrade replaces it by one without the driver)?
   "chrony.sync": is the running chronyd synchronised, to what, and how
   far the clock still has to go (`chronyc -n -c tracking`).
   */
@@ -477,7 +477,7 @@ DOC_CheckUpdate(DOC_Context *ctx)
     DOC_AddResult(ctx, "chrony.update", DOC_WARN,
                   DOC_REBUILD " (it builds on the newest chrony apt offers)",
                   "the distribution offers chrony %s, newer than %s that chrony %s is built on: "
-                  "apt keeps chrony back (its fixes too) until chrony-ptpkvm is rebuilt", best,
+                  "the next apt upgrade installs it, without the PTPKVM driver", best,
                   base, installed);
   else
     DOC_AddResult(ctx, "chrony.update", DOC_OK, NULL,
