@@ -730,7 +730,12 @@ def test_installed_assets():
     for rel in (PULL_DROPIN, "/usr/lib/systemd/system/modprobe@ptp_kvm.service.d/50-ptpkvm.conf",
                 "/etc/chrony/conf.d/ptpkvm.conf"):
         t.write(rel, open(os.path.join(d, rel.lstrip("/"))).read())
+    # a link where the file goes (chronyd's user owns /run/chrony): replaced,
+    # never written through
+    victim = t.path("/etc/victim")
+    t.write("/etc/victim", "victim\n")
     t.remove(VERDICT)
+    os.symlink(victim, t.path(VERDICT))
     helper = os.path.join(d, "usr/lib/chrony-ptpkvm/ptpkvm-refclock")
     text = open(helper).read().replace("/etc/chrony/ptpkvm.conf",
                                        os.path.join(d, "etc/chrony/ptpkvm.conf"))
@@ -739,6 +744,8 @@ def test_installed_assets():
                          stdout=subprocess.PIPE, text=True, check=False)
     report("chronyd (chrony) version 4.6.1" in ran.stdout,
            "the helper runs chronyd with the unit's options after it")
+    report(open(victim).read() == "victim\n" and not os.path.islink(t.path(VERDICT)),
+           "the helper replaces a link at its file, never writes through it")
     expect("installed assets: boot OK, the helper's file read, chronyd accepts its line", t,
            {"kernel.ptp_kvm_boot": "OK", "chrony.config": "OK", "chrony.driver": "OK"},
            contains={"chrony.refclock": "refclock PTPKVM", "chrony.driver": "in use"})
