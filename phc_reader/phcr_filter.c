@@ -59,13 +59,17 @@
 #define RESOLUTION 1e-9
 /* Timestamp noise the delays do not show (a noisy device) scatters the
    triplets' offsets.  With at least SCATTER_MIN_N triplets, the bound is
-   also SCATTER_K robust standard deviations of that scatter over the
-   square root of the triplets combined.  The scatter of one reading is a
-   rough estimate (and noise on the system timestamps leaves few valid
-   triplets, or only one in a sentinel read), so the caller also keeps the
-   noise's variance averaged over readings (weight NOISE_WEIGHT each): the
-   bound is at least NOISE_K of its standard deviations over the same
-   square root (>99 % of a Gaussian mean's errors). */
+   also SCATTER_K robust standard deviations of that scatter, times the
+   standard deviation of the mean of the k triplets combined in units of
+   one's: 1 / sqrt(k) for independent triplets (PTP_SYS_OFFSET_EXTENDED),
+   sqrt(2k - 1) / k where neighbours share a system timestamp (ts[2i],
+   phc, ts[2i+2] of PTP_SYS_OFFSET, k in a row the worst case).  The
+   scatter of one reading is a rough estimate (and noise on the system
+   timestamps leaves few valid triplets, or only one in a sentinel read),
+   so the caller also keeps the noise's variance averaged over readings
+   (weight NOISE_WEIGHT each): the bound is at least NOISE_K of its
+   standard deviations times the same factor (>99 % of a Gaussian mean's
+   errors). */
 #define SCATTER_MIN_N 5
 #define SCATTER_K 5.0
 #define NOISE_WEIGHT (1.0 / 16.0)
@@ -477,7 +481,8 @@ PHCR_FilterReading(const PHCR_Reading *r, PHCR_FilterState *state,
       best = p[i].delay;
   sample->delay = (double)best * 1e-9;
   bound = error_bound(p, kept, offset, mid);
-  noise *= 1e-9 / sqrt(kept);
+  noise *= 1e-9 * (r->mode == PHCR_MODE_BASIC ? sqrt(2.0 * kept - 1.0) / kept :
+                   1.0 / sqrt(kept));
   if (noise > bound)
     bound = noise;
   sample->error = bound + RESOLUTION;
