@@ -59,17 +59,14 @@
 #define RESOLUTION 1e-9
 /* Timestamp noise the delays do not show (a noisy device) scatters the
    triplets' offsets.  With at least SCATTER_MIN_N triplets, the bound is
-   also SCATTER_K robust standard deviations of that scatter, times the
-   standard deviation of the mean of the k triplets combined in units of
-   one's: 1 / sqrt(k) for independent triplets (PTP_SYS_OFFSET_EXTENDED),
-   sqrt(2k - 1) / k where neighbours share a system timestamp (ts[2i],
-   phc, ts[2i+2] of PTP_SYS_OFFSET, k in a row the worst case).  The
-   scatter of one reading is a rough estimate (and noise on the system
-   timestamps leaves few valid triplets, or only one in a sentinel read),
-   so the caller also keeps the noise's variance averaged over readings
-   (weight NOISE_WEIGHT each): the bound is at least NOISE_K of its
-   standard deviations times the same factor (>99 % of a Gaussian mean's
-   errors). */
+   also SCATTER_K robust standard deviations of that scatter, scaled to the
+   mean of the k triplets: by 1 / sqrt(k) for independent ones
+   (PTP_SYS_OFFSET_EXTENDED), sqrt(2k - 1) / k if neighbours share a system
+   timestamp (PTP_SYS_OFFSET, k in a row at worst).  One reading's scatter
+   is rough (system noise leaves few valid triplets), so the caller also
+   keeps the noise's variance averaged over readings (weight NOISE_WEIGHT
+   each): the bound is at least NOISE_K of its standard deviations times
+   the same factor (>99 % of a Gaussian mean's errors). */
 #define SCATTER_MIN_N 5
 #define SCATTER_K 5.0
 #define NOISE_WEIGHT (1.0 / 16.0)
