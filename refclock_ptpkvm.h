@@ -136,9 +136,6 @@ extern void PKS_AddDisruption(PKS_Status *st, const struct timespec *when,
                               double size, PKS_Cause cause, double delay,
                               PKS_Action action);
 
-/* i-th disruption of the ring, 0 = oldest; NULL if out of range */
-extern const PKS_Disruption *PKS_GetDisruption(const PKS_Status *st, int i);
-
 /* Names of the causes and of a disruption's actions (NONE, FLUSH, STEP) as
    the file writes them; the human text of a cause, e.g. "host clock jumped
    ahead (VM paused?)" */

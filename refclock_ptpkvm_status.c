@@ -140,14 +140,6 @@ PKS_AddDisruption(PKS_Status *st, const struct timespec *when, double size,
 
 /* ================================================== */
 
-const PKS_Disruption *
-PKS_GetDisruption(const PKS_Status *st, int i)
-{
-  return i < 0 || i >= st->n_ring ? NULL : &st->ring[i];
-}
-
-/* ================================================== */
-
 int
 PKS_MakePath(char *buf, size_t len, const char *socket_path, int index)
 {
@@ -179,7 +171,7 @@ format_status(const PKS_Status *st, FILE *f)
             *(const unsigned long *)((const char *)&st->counters + counter_offsets[i]));
   for (i = 0; i < PKS_CAUSE_COUNT; i++)
     fprintf(f, "disruptions %s %lu\n", PKS_CauseNames[i], st->disruptions[i]);
-  for (i = 0; (d = PKS_GetDisruption(st, i)); i++)
+  for (i = 0, d = st->ring; i < st->n_ring; i++, d++)
     fprintf(f, "disruption %lld.%09ld %+.9f %s %.6f %s %s\n", (long long)d->when.tv_sec,
             d->when.tv_nsec, d->size, PKS_CauseNames[d->cause], d->delay,
             PKS_ActionNames[d->action], PKS_CauseTexts[d->cause]);

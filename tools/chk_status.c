@@ -143,7 +143,7 @@ summarise(const StatusFile *f, double now, FILE *msg)
     total += st->disruptions[i];
   /* the last step */
   for (i = st->n_ring - 1; i >= 0 && !d; i--)
-    d = PKS_GetDisruption(st, i)->action == PKS_ACTION_STEP ? PKS_GetDisruption(st, i) : NULL;
+    d = st->ring[i].action == PKS_ACTION_STEP ? &st->ring[i] : NULL;
 
   fprintf(msg, "%s: %s, mode %s, %lu reads (%lu failed), %lu steps, %lu flushes, "
           "%lu disruptions", f->name, st->device, st->mode, st->counters.reads,
@@ -203,7 +203,7 @@ json_file(const StatusFile *f, FILE *o)
   for (i = 0; i < PKS_CAUSE_COUNT; i++)
     fprintf(o, "%s\"%s\": %lu", i ? ", " : "", PKS_CauseNames[i], st->disruptions[i]);
   fprintf(o, "}, \"disruptions\": [");
-  for (i = 0; (d = PKS_GetDisruption(st, i)) != NULL; i++) {
+  for (i = 0, d = st->ring; i < st->n_ring; i++, d++) {
     fprintf(o, "%s{\"when\": %ld.%09ld, \"size\": %.9f, \"cause\": \"%s\", \"delay\": %.6f, "
             "\"action\": \"%s\", \"text\": ", i ? ", " : "", (long)d->when.tv_sec,
             d->when.tv_nsec, d->size, PKS_CauseNames[d->cause], d->delay,
@@ -239,7 +239,7 @@ static int
 value(const StatusFile *f, Family k, int sub, double *v)
 {
   const PKS_Status *st = &f->st;
-  const PKS_Disruption *d = PKS_GetDisruption(st, st->n_ring - 1);
+  const PKS_Disruption *d = st->n_ring ? &st->ring[st->n_ring - 1] : NULL;
   const double values[M_COUNT] = {
     1.0, f->updated, st->counters.reads, st->counters.read_failures, st->counters.samples,
     st->counters.steps, st->counters.flushes, !strcmp(PHCR_ModeName(sub), st->mode),

@@ -148,8 +148,8 @@ test_round_trip(void **state)
   assert_int_equal(back.disruptions[PKS_CAUSE_COLD_START], 1);
   assert_int_equal(back.n_ring, 3);
   for (i = 0; i < 3; i++) {
-    a = PKS_GetDisruption(&st, i);
-    b = PKS_GetDisruption(&back, i);
+    a = &st.ring[i];
+    b = &back.ring[i];
     assert_int_equal(a->when.tv_sec, b->when.tv_sec);
     assert_int_equal(a->when.tv_nsec, b->when.tv_nsec);
     assert_true(fabs(a->size - b->size) < 1e-9);
@@ -157,11 +157,10 @@ test_round_trip(void **state)
     assert_int_equal(a->cause, b->cause);
     assert_int_equal(a->action, b->action);
   }
-  assert_null(PKS_GetDisruption(&back, 3));
   assert_non_null(strstr(read_text(path), " -0.500000000 host_step 0.200000 flush host clock "
                           "jumped back (host clock stepped?)\n"));
-  assert_string_equal(PKS_CauseNames[PKS_GetDisruption(&back, 0)->cause], "pause");
-  assert_string_equal(PKS_ActionNames[PKS_GetDisruption(&back, 0)->action], "step");
+  assert_string_equal(PKS_CauseNames[back.ring[0].cause], "pause");
+  assert_string_equal(PKS_ActionNames[back.ring[0].action], "step");
 
   /* A mode change moves mode_since and is news, the same state is not;
      stopped */
@@ -207,8 +206,8 @@ test_ring_overflow(void **state)
   assert_int_equal(back.disruptions[PKS_CAUSE_PAUSE], (PKS_RING + 4) / 2);
   /* Oldest first: the first four were dropped */
   for (i = 0; i < PKS_RING; i++) {
-    assert_int_equal(PKS_GetDisruption(&back, i)->when.tv_sec, 1004 + i);
-    assert_true(PKS_GetDisruption(&back, i)->size == i + 5.0);
+    assert_int_equal(back.ring[i].when.tv_sec, 1004 + i);
+    assert_true(back.ring[i].size == i + 5.0);
   }
 }
 
@@ -324,9 +323,9 @@ test_bad_files(void **state)
                         "disruption 5.000000001 -0.25 meteor 0.5 flush\nend\n",
                         &st, err, sizeof (err)));
   assert_int_equal(st.disruptions[PKS_CAUSE_OTHER], 2);
-  assert_int_equal(PKS_GetDisruption(&st, 0)->cause, PKS_CAUSE_OTHER);
-  assert_int_equal(PKS_GetDisruption(&st, 0)->when.tv_nsec, 1);
-  assert_true(PKS_GetDisruption(&st, 0)->size == -0.25);
+  assert_int_equal(st.ring[0].cause, PKS_CAUSE_OTHER);
+  assert_int_equal(st.ring[0].when.tv_nsec, 1);
+  assert_true(st.ring[0].size == -0.25);
 }
 
 /* ================================================== */
