@@ -154,7 +154,6 @@ typedef struct {
                             two system reads */
   int n_used;            /* triplets combined */
   int n_total;           /* valid triplets in the reading */
-  int n_outliers;        /* triplets dropped as outliers */
   PHCR_Mode mode;
 } PHCR_Sample;
 

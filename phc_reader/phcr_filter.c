@@ -60,13 +60,15 @@
 /* Timestamp noise the delays do not show (a noisy device) scatters the
    triplets' offsets.  With at least SCATTER_MIN_N triplets, the bound is
    also SCATTER_K robust standard deviations of that scatter, scaled to the
-   mean of the k triplets: by 1 / sqrt(k) for independent ones
-   (PTP_SYS_OFFSET_EXTENDED), sqrt(2k - 1) / k if neighbours share a system
-   timestamp (PTP_SYS_OFFSET, k in a row at worst).  One reading's scatter
-   is rough (system noise leaves few valid triplets), so the caller also
-   keeps the noise's variance averaged over readings (weight NOISE_WEIGHT
-   each): the bound is at least NOISE_K of its standard deviations times
-   the same factor (>99 % of a Gaussian mean's errors). */
+   mean of the k triplets by sqrt(k + 2 (k - 1) rho) / k: neighbours that
+   share a system timestamp (PTP_SYS_OFFSET, k in a row at worst) are
+   correlated by rho, learnt from the scatter of their differences (0 for
+   noise on the PHC's timestamps, 1/2 on the system's, assumed until
+   learnt).  One reading's scatter is rough (system noise leaves few valid
+   triplets), so the caller also keeps the variances averaged over
+   readings (weight NOISE_WEIGHT each): the bound is at least NOISE_K of
+   its standard deviations times the same factor (>99 % of a Gaussian
+   mean's errors). */
 #define SCATTER_MIN_N 5
 #define SCATTER_K 5.0
 #define NOISE_WEIGHT (1.0 / 16.0)
@@ -76,6 +78,7 @@ typedef struct {
   int64_t delay;   /* ns */
   int64_t mid;     /* ns, system time in the middle */
   int64_t offset;  /* ns, phc - mid */
+  int shared;      /* its system time before is the last one's after */
 } Point;
 
 /* ================================================== */
@@ -213,20 +216,6 @@ select_lowest_delays(Point *p, int n, int k)
 
 /* ================================================== */
 
-static int64_t
-median_offset(const Point *p, int n)
-{
-  int64_t v[PHCR_MAX_SAMPLES];
-  int i;
-
-  for (i = 0; i < n; i++)
-    v[i] = p[i].offset;
-  /* Lower middle for even n: no overflow, no rounding */
-  return PHCR_SelectKthI64(v, n, (n - 1) / 2);
-}
-
-/* ================================================== */
-
 static double
 abs_diff(int64_t a, int64_t b)
 {
@@ -242,11 +231,12 @@ abs_diff(int64_t a, int64_t b)
 static void
 make_points(const PHCR_Reading *r, Point *p)
 {
-  int64_t before, after;
+  int64_t before, after = 0;
   int i;
 
   for (i = 0; i < r->n; i++) {
     before = PHCR_TimespecToNs(&r->t[i].sys_before);
+    p[i].shared = i > 0 && before == after;
     after = PHCR_TimespecToNs(&r->t[i].sys_after);
     p[i].delay = after - before;
     p[i].mid = before + p[i].delay / 2;
@@ -255,17 +245,17 @@ make_points(const PHCR_Reading *r, Point *p)
 }
 
 /* ================================================== */
-/* Robust standard deviation of the offsets of all triplets (ns) */
+/* Robust standard deviation of n values (ns), reordering them */
 
 static double
-offset_scatter(const Point *p, int n)
+robust_sd(int64_t *v, int n)
 {
   double d[PHCR_MAX_SAMPLES];
-  int64_t med = median_offset(p, n);
+  int64_t med = PHCR_SelectKthI64(v, n, (n - 1) / 2);
   int i;
 
   for (i = 0; i < n; i++)
-    d[i] = abs_diff(p[i].offset, med);
+    d[i] = abs_diff(v[i], med);
   return 1.4826 * PHCR_MedianDouble(d, n);
 }
 
@@ -277,9 +267,13 @@ static int
 drop_outliers(Point *p, int k, double sd)
 {
   double limit, max_half = 0.5 * (double)p[k - 1].delay;
-  int64_t med = median_offset(p, k);
+  int64_t v[PHCR_MAX_SAMPLES], med;
   int i, kept;
 
+  for (i = 0; i < k; i++)
+    v[i] = p[i].offset;
+  /* Lower middle for even k: no overflow, no rounding */
+  med = PHCR_SelectKthI64(v, k, (k - 1) / 2);
   for (i = kept = 0; i < k; i++) {
     limit = OUTLIER_K * (0.5 * (double)p[i].delay + max_half) + NOISE_K * sd + 1.0;
     if (abs_diff(p[i].offset, med) > limit)
@@ -347,26 +341,44 @@ fill_sample(PHCR_Sample *s, PHCR_Mode mode, int64_t offset, int64_t mid)
 }
 
 /* ================================================== */
-/* Update the averaged noise variance (ns^2) with one reading's scatter and
-   return the noise term of the bound for one triplet (ns) */
+
+static void
+average(double *avg, double x)
+{
+  *avg = *avg > 0.0 ? *avg + NOISE_WEIGHT * (x - *avg) : x;
+}
+
+/* ================================================== */
+/* Update the averaged noise variances (ns^2) with one reading's scatter
+   and return the noise term of the bound for one triplet (ns), and in
+   *rho the correlation of neighbours sharing a system timestamp (0 if
+   none do) */
 
 static double
-noise_term(const Point *p, int n_all, PHCR_FilterState *st)
+noise_term(const Point *p, int n_all, PHCR_FilterState *st, double *rho)
 {
-  double scatter = 0.0, term;
+  double var, dvar, scatter = 0.0, diff = 0.0;
+  int64_t v[PHCR_MAX_SAMPLES];
+  int i, m;
 
+  for (i = 0; i < n_all; i++)
+    v[i] = p[i].offset;
   if (n_all >= SCATTER_MIN_N)
-    scatter = offset_scatter(p, n_all);
-  term = SCATTER_K * scatter;
-  if (st) {
-    if (n_all >= SCATTER_MIN_N)
-      st->noise_var = st->noise_var > 0.0 ?
-                      st->noise_var + NOISE_WEIGHT * (scatter * scatter - st->noise_var) :
-                      scatter * scatter;
-    if (NOISE_K * sqrt(st->noise_var) > term)
-      term = NOISE_K * sqrt(st->noise_var);
-  }
-  return term;
+    scatter = robust_sd(v, n_all);
+  for (i = m = 0; i + 1 < n_all; i++)
+    m += p[i + 1].shared && !__builtin_sub_overflow(p[i].offset, p[i + 1].offset, &v[m]);
+  if (m >= SCATTER_MIN_N)
+    diff = robust_sd(v, m);
+  if (st && n_all >= SCATTER_MIN_N)
+    average(&st->noise_var, scatter * scatter);
+  if (st && m >= SCATTER_MIN_N)
+    average(&st->diff_var, diff * diff);
+  var = st ? st->noise_var : scatter * scatter;
+  dvar = st ? st->diff_var : diff * diff;
+  /* Var(o1 - o2) = 2 (var - cov), cov <= var / 2 */
+  *rho = dvar > 0.0 && var > 0.0 ? 1.0 - 0.5 * dvar / var : 0.5;
+  *rho = m == 0 || *rho < 0.0 ? 0.0 : *rho > 0.5 ? 0.5 : *rho;
+  return fmax(SCATTER_K * scatter, NOISE_K * sqrt(st ? st->noise_var : 0.0));
 }
 
 /* ================================================== */
@@ -445,7 +457,7 @@ PHCR_FilterReading(const PHCR_Reading *r, PHCR_FilterState *state,
 {
   Point p[PHCR_MAX_SAMPLES];
   int64_t offset, mid, best;
-  double bound, noise, sd;
+  double bound, noise, sd, rho;
   int i, k, kept;
 
   if (!r || !sample)
@@ -465,7 +477,7 @@ PHCR_FilterReading(const PHCR_Reading *r, PHCR_FilterState *state,
     return PHCR_OK;
   }
 
-  noise = noise_term(p, r->n, state);
+  noise = noise_term(p, r->n, state, &rho);
   k = n_to_combine(p, r->n, noise, &sd);
   select_lowest_delays(p, r->n, k);
   kept = drop_outliers(p, k, sd);
@@ -478,12 +490,10 @@ PHCR_FilterReading(const PHCR_Reading *r, PHCR_FilterState *state,
       best = p[i].delay;
   sample->delay = (double)best * 1e-9;
   bound = error_bound(p, kept, offset, mid);
-  noise *= 1e-9 * (r->mode == PHCR_MODE_BASIC ? sqrt(2.0 * kept - 1.0) / kept :
-                   1.0 / sqrt(kept));
+  noise *= 1e-9 * sqrt(kept + 2.0 * (kept - 1) * rho) / kept;
   if (noise > bound)
     bound = noise;
   sample->error = bound + RESOLUTION;
   sample->n_used = kept;
-  sample->n_outliers = k - kept;
   return PHCR_OK;
 }

@@ -58,6 +58,8 @@ extern PHCR_Error PHCR_ValidateReading(PHCR_Reading *r);
    first) */
 typedef struct {
   double noise_var;       /* timestamp noise of the triplets, ns^2 */
+  double diff_var;        /* of the difference of neighbours sharing a
+                             system timestamp, ns^2 */
   double precise_var;     /* noise of the cross-timestamps, ns^2 */
   int64_t mid[2];         /* the last two cross-timestamps: system time */
   int64_t offset[2];      /* and offset (ns) */

@@ -341,17 +341,21 @@ test_filter_bound_noisy(void **state)
           e[i] = 5000.0 * sqrt(-2.0 * log(1.0 - FAKE_RngUniform(&rng))) *
                  cos(2.0 * M_PI * FAKE_RngUniform(&rng));
         for (i = 0; i < 10; i++) {
-          if (kind == 0) {
-            add_noise(&r.t[i].phc, 5000.0, &rng);
-          } else if (kind == 1) {
+          if (kind == 1) {
             add_noise(&r.t[i].sys_before, 5000.0, &rng);
             add_noise(&r.t[i].sys_after, 5000.0, &rng);
-          } else {
+          } else if (i > 0) {
+            /* PTP_SYS_OFFSET: one timestamp is the last triplet's after */
+            r.t[i].sys_before = r.t[i - 1].sys_after;
+          } else if (kind == 2) {
             PHCR_NsToTimespec(PHCR_TimespecToNs(&r.t[i].sys_before) + llround(e[i]),
                               &r.t[i].sys_before);
+          }
+          if (kind == 0)
+            add_noise(&r.t[i].phc, 5000.0, &rng);
+          if (kind == 2)
             PHCR_NsToTimespec(PHCR_TimespecToNs(&r.t[i].sys_after) + llround(e[i + 1]),
                               &r.t[i].sys_after);
-          }
         }
         if (PHCR_ValidateReading(&r) != PHCR_OK)
           continue;
@@ -371,7 +375,8 @@ test_filter_bound_noisy(void **state)
       assert_true(n >= 1900);
       if (averaged) {
         assert_true(kind == 2 ? misses == 0 : misses <= n / 100);
-        assert_true(median <= 10.0);
+        /* independent PHC noise: the mean of k has 1 / k of the variance */
+        assert_true(median <= (kind == 0 ? 8.0 : 10.0));
       } else {
         alone_misses[kind] = misses;
       }
@@ -460,7 +465,6 @@ test_filter_min_delay(void **state)
   make_reading(&r, PHCR_MODE_BASIC, 10, d, a, 5000, 0.0, &t);
   assert_int_equal(PHCR_FilterReading(&r, NULL, &s), PHCR_OK);
   assert_int_equal(s.n_used, 4);
-  assert_int_equal(s.n_outliers, 0);
   assert_true(llabs(s.offset_ns - 5000) <= 1);
   assert_true(fabs(s.delay - 999e-9) < 1e-12);
   assert_true(s.error < 600e-9);
@@ -484,8 +488,7 @@ test_filter_outlier(void **state)
   make_reading(&r, PHCR_MODE_EXTENDED, 10, d, a, -777, 0.0, &t);
   set_ts(&r.t[0].phc, PHCR_TimespecToNs(&r.t[0].phc) + 20000);   /* +20 us */
   assert_int_equal(PHCR_FilterReading(&r, NULL, &s), PHCR_OK);
-  assert_int_equal(s.n_outliers, 1);
-  assert_int_equal(s.n_used, 3);
+  assert_int_equal(s.n_used, 3);    /* of the lowest-delay 4 */
   assert_int_equal(s.n_total, 10);
   assert_true(llabs(s.offset_ns + 777) <= 2);
 }
