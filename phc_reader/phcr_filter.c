@@ -58,19 +58,20 @@
 /* Added to every error bound (s): the PHC's and the rounding's resolution */
 #define RESOLUTION 1e-9
 /* Timestamp noise the delays do not show (a noisy device) scatters the
-   triplets' offsets.  With at least SCATTER_MIN_N triplets, the bound is
-   also SCATTER_K robust standard deviations of that scatter, scaled to the
-   mean of the k triplets by sqrt(k + 2 (k - 1) rho) / k: neighbours that
-   share a system timestamp (PTP_SYS_OFFSET, k in a row at worst) are
-   correlated by rho, learnt from the scatter of their differences (0 for
-   noise on the PHC's timestamps, 1/2 on the system's, assumed until
-   learnt).  One reading's scatter is rough (system noise leaves few valid
-   triplets), so the caller also keeps the variances averaged over
-   readings (weight NOISE_WEIGHT each): the bound is at least NOISE_K of
-   its standard deviations times the same factor (>99 % of a Gaussian
-   mean's errors). */
+   triplets' offsets (robust standard deviation, of at least SCATTER_MIN_N
+   triplets).  One reading's scatter is rough (system noise leaves few
+   valid triplets) and tells nothing of its mean's error, so the caller
+   keeps the variance averaged over readings (weight NOISE_WEIGHT each);
+   a reading scattered more than BURST times that average (the noise grew)
+   counts with its own scatter until the average follows.  The bound
+   is at least NOISE_K such standard deviations (>99 % of a Gaussian
+   mean's errors), scaled to the mean of the k triplets by
+   sqrt(k + 2 (k - 1) rho) / k: neighbours that share a system timestamp
+   (PTP_SYS_OFFSET, k in a row at worst) are correlated by rho, learnt
+   from the scatter of their differences (0 for noise on the PHC's
+   timestamps, 1/2 on the system's, assumed until learnt). */
 #define SCATTER_MIN_N 5
-#define SCATTER_K 5.0
+#define BURST 2.0
 #define NOISE_WEIGHT (1.0 / 16.0)
 #define NOISE_K 4.0
 
@@ -378,7 +379,7 @@ noise_term(const Point *p, int n_all, PHCR_FilterState *st, double *rho)
   /* Var(o1 - o2) = 2 (var - cov), cov <= var / 2 */
   *rho = dvar > 0.0 && var > 0.0 ? 1.0 - 0.5 * dvar / var : 0.5;
   *rho = m == 0 || *rho < 0.0 ? 0.0 : *rho > 0.5 ? 0.5 : *rho;
-  return fmax(SCATTER_K * scatter, NOISE_K * sqrt(st ? st->noise_var : 0.0));
+  return NOISE_K * (scatter > BURST * sqrt(var) ? scatter : sqrt(var));
 }
 
 /* ================================================== */
