@@ -66,10 +66,10 @@
    counts with its own scatter until the average follows.  The bound
    is at least NOISE_K such standard deviations (>99 % of a Gaussian
    mean's errors), scaled to the mean of the k triplets by
-   sqrt(k + 2 (k - 1) rho) / k: neighbours that share a system timestamp
-   (PTP_SYS_OFFSET, k in a row at worst) are correlated by rho, learnt
-   from the scatter of their differences (0 for noise on the PHC's
-   timestamps, 1/2 on the system's, assumed until learnt). */
+   sqrt(k + 2 m rho) / k: the m pairs of them that share a system
+   timestamp (PTP_SYS_OFFSET) are correlated by rho, learnt from the
+   scatter of their differences (0 for noise on the PHC's timestamps, 1/2
+   on the system's, assumed until learnt). */
 #define SCATTER_MIN_N 5
 #define BURST 2.0
 #define NOISE_WEIGHT (1.0 / 16.0)
@@ -79,7 +79,7 @@ typedef struct {
   int64_t delay;   /* ns */
   int64_t mid;     /* ns, system time in the middle */
   int64_t offset;  /* ns, phc - mid */
-  int shared;      /* its system time before is the last one's after */
+  int index;       /* in the reading */
 } Point;
 
 /* ================================================== */
@@ -229,20 +229,26 @@ abs_diff(int64_t a, int64_t b)
 
 /* ================================================== */
 
-static void
+/* Bit i of the result: triplet i's system time before is the last one's
+   after */
+
+static uint32_t
 make_points(const PHCR_Reading *r, Point *p)
 {
   int64_t before, after = 0;
+  uint32_t shared = 0;
   int i;
 
   for (i = 0; i < r->n; i++) {
     before = PHCR_TimespecToNs(&r->t[i].sys_before);
-    p[i].shared = i > 0 && before == after;
+    shared |= (uint32_t)(i > 0 && before == after) << i;
     after = PHCR_TimespecToNs(&r->t[i].sys_after);
+    p[i].index = i;
     p[i].delay = after - before;
     p[i].mid = before + p[i].delay / 2;
     p[i].offset = PHCR_TimespecToNs(&r->t[i].phc) - p[i].mid;
   }
+  return shared;
 }
 
 /* ================================================== */
@@ -350,35 +356,50 @@ average(double *avg, double x)
 }
 
 /* ================================================== */
+/* The correlation of neighbours sharing a system timestamp, from the
+   variances of an offset and of their difference (ns^2):
+   Var(o1 - o2) = 2 (var - cov), cov <= var / 2 */
+
+static double
+correlation(double var, double dvar)
+{
+  double rho = dvar > 0.0 && var > 0.0 ? 1.0 - 0.5 * dvar / var : 0.5;
+
+  return rho < 0.0 ? 0.0 : rho > 0.5 ? 0.5 : rho;
+}
+
+/* ================================================== */
 /* Update the averaged noise variances (ns^2) with one reading's scatter
    and return the noise term of the bound for one triplet (ns), and in
    *rho the correlation of neighbours sharing a system timestamp (0 if
    none do) */
 
 static double
-noise_term(const Point *p, int n_all, PHCR_FilterState *st, double *rho)
+noise_term(const Point *p, int n_all, uint32_t shared, PHCR_FilterState *st, double *rho)
 {
   double var, dvar, scatter = 0.0, diff = 0.0;
   int64_t v[PHCR_MAX_SAMPLES];
   int i, m;
 
-  for (i = 0; i < n_all; i++)
-    v[i] = p[i].offset;
-  if (n_all >= SCATTER_MIN_N)
-    scatter = robust_sd(v, n_all);
-  for (i = m = 0; i + 1 < n_all; i++)
-    m += p[i + 1].shared && !__builtin_sub_overflow(p[i].offset, p[i + 1].offset, &v[m]);
+  for (i = 1, m = 0; i < n_all; i++)
+    if (shared >> i & 1 && !__builtin_sub_overflow(p[i - 1].offset, p[i].offset, &v[m]))
+      m++;
   if (m >= SCATTER_MIN_N)
     diff = robust_sd(v, m);
+  for (i = 0; i < n_all; i++)
+    v[i] = p[i].offset;
+  /* About the reading's own mean, the m correlated pairs hide what they
+     share: E(scatter^2) = var (1 - 2 m rho / (n (n - 1))) */
+  *rho = st ? correlation(st->noise_var, st->diff_var) : 0.5;
+  if (n_all >= SCATTER_MIN_N)
+    scatter = robust_sd(v, n_all) / sqrt(1.0 - 2.0 * m * *rho / (n_all * (n_all - 1.0)));
   if (st && n_all >= SCATTER_MIN_N)
     average(&st->noise_var, scatter * scatter);
   if (st && m >= SCATTER_MIN_N)
     average(&st->diff_var, diff * diff);
   var = st ? st->noise_var : scatter * scatter;
   dvar = st ? st->diff_var : diff * diff;
-  /* Var(o1 - o2) = 2 (var - cov), cov <= var / 2 */
-  *rho = dvar > 0.0 && var > 0.0 ? 1.0 - 0.5 * dvar / var : 0.5;
-  *rho = m == 0 || *rho < 0.0 ? 0.0 : *rho > 0.5 ? 0.5 : *rho;
+  *rho = m == 0 ? 0.0 : correlation(var, dvar);
   return NOISE_K * (scatter > BURST * sqrt(var) ? scatter : sqrt(var));
 }
 
@@ -458,6 +479,7 @@ PHCR_FilterReading(const PHCR_Reading *r, PHCR_FilterState *state,
 {
   Point p[PHCR_MAX_SAMPLES];
   int64_t offset, mid, best;
+  uint32_t shared, kept_bits;
   double bound, noise, sd, rho;
   int i, k, kept;
 
@@ -467,7 +489,7 @@ PHCR_FilterReading(const PHCR_Reading *r, PHCR_FilterState *state,
   if (r->n < 1 || r->n > PHCR_MAX_SAMPLES)
     return PHCR_ERR_INVALID;
 
-  make_points(r, p);
+  shared = make_points(r, p);
   sample->n_total = r->n;
 
   if (r->mode == PHCR_MODE_PRECISE) {
@@ -478,7 +500,7 @@ PHCR_FilterReading(const PHCR_Reading *r, PHCR_FilterState *state,
     return PHCR_OK;
   }
 
-  noise = noise_term(p, r->n, state, &rho);
+  noise = noise_term(p, r->n, shared, state, &rho);
   k = n_to_combine(p, r->n, noise, &sd);
   select_lowest_delays(p, r->n, k);
   kept = drop_outliers(p, k, sd);
@@ -491,7 +513,11 @@ PHCR_FilterReading(const PHCR_Reading *r, PHCR_FilterState *state,
       best = p[i].delay;
   sample->delay = (double)best * 1e-9;
   bound = error_bound(p, kept, offset, mid);
-  noise *= 1e-9 * sqrt(kept + 2.0 * (kept - 1) * rho) / kept;
+  /* the kept neighbours that share a system timestamp */
+  for (i = 0, kept_bits = 0; i < kept; i++)
+    kept_bits |= 1U << p[i].index;
+  shared &= kept_bits & kept_bits << 1;
+  noise *= 1e-9 * sqrt(kept + 2.0 * __builtin_popcount(shared) * rho) / kept;
   if (noise > bound)
     bound = noise;
   sample->error = bound + RESOLUTION;
