@@ -234,26 +234,11 @@ is_jump(PKD_State *d, double dev, double u)
 static void
 hist_add(PKD_State *d, const PKD_Point *p)
 {
-  if (d->n < PKD_HISTORY) {
-    d->hist[(d->first + d->n) % PKD_HISTORY] = *p;
+  d->hist[(d->first + d->n) % PKD_HISTORY] = *p;
+  if (d->n < PKD_HISTORY)
     d->n++;
-  } else {
-    d->hist[d->first] = *p;
+  else
     d->first = (d->first + 1) % PKD_HISTORY;
-  }
-}
-
-/* ================================================== */
-
-/* Lower median of the candidates' deviations (x is left unchanged) */
-
-static int64_t
-median_i64(const int64_t *x, int n)
-{
-  int64_t v[PKP_MAX_CONFIRM + 1];
-
-  memcpy(v, x, n * sizeof (v[0]));
-  return PHCR_SelectKthI64(v, n, (n - 1) / 2);
 }
 
 /* ================================================== */
@@ -333,7 +318,8 @@ feed_pending(PKD_State *d, const PKD_Point *p, int64_t *jump_ns)
     return PKS_ACTION_CONFIRM;
   }
 
-  *jump_ns = median_i64(d->cand_dev, n);
+  /* the lower median of their deviations (reordered: the history restarts) */
+  *jump_ns = PHCR_SelectKthI64(d->cand_dev, n, (n - 1) / 2);
   restart(d, 0);
   return PKS_ACTION_STEP;
 }

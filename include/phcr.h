@@ -53,10 +53,8 @@ typedef enum {
   PHCR_ERR_COUNT             /* number of codes, not a code */
 } PHCR_Error;
 
-/* Short human message and stable identifier (e.g. "HOST_NOTSUPP") of an
-   error code (never NULL). */
+/* Short human message of an error code (never NULL) */
 extern const char *PHCR_ErrorString(PHCR_Error code);
-extern const char *PHCR_ErrorName(PHCR_Error code);
 
 #define PHCR_DEFAULT_CLOCK_NAME "KVM virtual PTP"
 #define PHCR_KVM_SYMLINK "/dev/ptp_kvm"

@@ -67,11 +67,6 @@ struct PHCR_Reader_Record {
 
 /* ================================================== */
 
-static const char *const error_names[PHCR_ERR_COUNT] = {
-  "OK", "HOST_NOTSUPP", "CLOCKSOURCE", "RETRY", "GONE", "INVALID",
-  "NODEVICE", "NOTPHC", "ACCESS", "ARGS", "OTHER"
-};
-
 static const char *const error_strings[PHCR_ERR_COUNT] = {
   "success",
   "host cannot answer (EOPNOTSUPP, or PHC timestamps copied from system "
@@ -99,16 +94,6 @@ PHCR_ErrorString(PHCR_Error code)
   if ((unsigned int)code >= PHCR_ERR_COUNT)
     return "unknown error";
   return error_strings[code];
-}
-
-/* ================================================== */
-
-const char *
-PHCR_ErrorName(PHCR_Error code)
-{
-  if ((unsigned int)code >= PHCR_ERR_COUNT)
-    return "UNKNOWN";
-  return error_names[code];
 }
 
 /* ================================================== */

@@ -440,7 +440,7 @@ DOC_CheckPhcRead(DOC_Context *ctx)
                   "the host (and TSC scaling across migrations); meanwhile use NTP" :
                   "reload ptp_kvm (modprobe -r ptp_kvm; modprobe ptp_kvm) and rerun",
                   "%s: %s %d readings failed (last: %s); %s", ctx->kvm_phc,
-                  ok ? "most of" : "all", n, PHCR_ErrorName(last), modes);
+                  ok ? "most of" : "all", n, PHCR_ErrorString(last), modes);
     return;
   }
   if (ctx->samples <= 0) {

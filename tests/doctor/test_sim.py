@@ -233,8 +233,9 @@ def main():
            "tsc: delay >= the model's 1.3 us hypercall, offset ~0", "min %g median %g" % (dmin, dmed))
 
     c = run(args, "hostfail")
-    report(st(c, "phc.read") == "FAIL" and "all 20 readings failed (last: HOST_NOTSUPP)" in
-           msg(c, "phc.read") and "host side: use a TSC clocksource" in msg(c, "phc.read"),
+    report(st(c, "phc.read") == "FAIL" and
+           "all 20 readings failed (last: host cannot answer (EOPNOTSUPP" in msg(c, "phc.read")
+           and "host side: use a TSC clocksource" in msg(c, "phc.read"),
            "host cannot answer: FAIL with the host-side fix", msg(c, "phc.read"))
 
     c = run(args, "gone")
@@ -250,7 +251,8 @@ def main():
            "NIC at ptp0: statistics from the KVM PHC, not the NIC 37 s ahead", msg(c, "phc.read"))
 
     c = run(args, "garbage")
-    report(st(c, "phc.read") == "FAIL" and "readings failed (last: INVALID)" in msg(c, "phc.read"),
+    report(st(c, "phc.read") == "FAIL" and
+           "readings failed (last: device returned invalid readings)" in msg(c, "phc.read"),
            "garbage readings: FAIL on the failures, no offset judged from the few survivors",
            msg(c, "phc.read"))
 

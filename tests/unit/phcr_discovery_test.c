@@ -45,15 +45,11 @@ test_error_strings(void **state)
   (void)state;
   for (i = 0; i < PHCR_ERR_COUNT; i++) {
     assert_non_null(PHCR_ErrorString(i));
-    assert_true(strlen(PHCR_ErrorName(i)) > 1);
     for (j = 0; j < i; j++) {
       assert_string_not_equal(PHCR_ErrorString(i), PHCR_ErrorString(j));
-      assert_string_not_equal(PHCR_ErrorName(i), PHCR_ErrorName(j));
     }
   }
   assert_string_equal(PHCR_ErrorString(PHCR_ERR_COUNT), "unknown error");
-  assert_string_equal(PHCR_ErrorName(-1), "UNKNOWN");
-  assert_string_equal(PHCR_ErrorName(PHCR_ERR_HOST_NOTSUPP), "HOST_NOTSUPP");
   /* stable numbers */
   assert_int_equal(PHCR_ERR_HOST_NOTSUPP, 1);
   assert_int_equal(PHCR_ERR_CLOCKSOURCE, 2);
