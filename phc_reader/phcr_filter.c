@@ -356,9 +356,8 @@ average(double *avg, double x)
 }
 
 /* ================================================== */
-/* The correlation of neighbours sharing a system timestamp, from the
-   variances of an offset and of their difference (ns^2):
-   Var(o1 - o2) = 2 (var - cov), cov <= var / 2 */
+/* Correlation of neighbours sharing a system timestamp from the variances
+   of an offset and of their difference: Var(o1 - o2) = 2 (var - cov) */
 
 static double
 correlation(double var, double dvar)

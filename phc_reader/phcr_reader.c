@@ -61,6 +61,7 @@ struct PHCR_Reader_Record {
   int below_since_valid;
 
   PHCR_FilterState filter;    /* noise learnt over readings */
+  int new_kernel;             /* answers PTP_SYS_OFFSET_EXTENDED (5.0) */
 
   PHCR_Counters counters;
 };
@@ -265,7 +266,7 @@ PHCR_ValidateReading(PHCR_Reading *r)
    updates res->attempt[mode] */
 
 static PHCR_Error
-read_mode(int fd, PHCR_Mode mode, int n, PHCR_Result *res)
+read_mode(int fd, PHCR_Mode mode, int n, int new_kernel, PHCR_Result *res)
 {
   PHCR_ModeAttempt *att = &res->attempt[mode];
   PHCR_Error cls;
@@ -279,6 +280,10 @@ read_mode(int fd, PHCR_Mode mode, int n, PHCR_Result *res)
       cls = PHCR_ErrorFromErrno(att->sys_errno, mode);
     } else {
       cls = PHCR_ValidateReading(&res->reading);
+      /* PHC times equal to the system times are copies where the kernel
+         makes them (< 5.0), else a coincidence of timestamp noise */
+      if (cls == PHCR_ERR_HOST_NOTSUPP && new_kernel)
+        cls = PHCR_ERR_INVALID;
       if (cls == PHCR_OK) {
         att->error = PHCR_OK;
         return PHCR_OK;
@@ -451,7 +456,6 @@ finish_ok(PHCR_Reader r, PHCR_Mode m, int disable_ext, double now,
   }
   r->mode = m;
 
-  res->prev_mode = r->last_ok_mode;
   r->last_ok_mode = m;
   res->mode = m;
   PHCR_FilterReading(&res->reading, &r->filter, &res->sample);
@@ -483,7 +487,9 @@ do_read(PHCR_Reader r, int n, int kind, double now, PHCR_Result *res)
   for (m = r->fd >= 0 ? start_mode(r, sentinel, now) : PHCR_MODE_NONE;
        m != PHCR_MODE_NONE; m = lower_usable(r, m)) {
     last = m;
-    err = read_mode(r->fd, m, n, res);
+    err = read_mode(r->fd, m, n, r->new_kernel, res);
+    if (m == PHCR_MODE_EXTENDED && (err == PHCR_OK || err == PHCR_ERR_HOST_NOTSUPP))
+      r->new_kernel = 1;
     if (err == PHCR_OK) {
       finish_ok(r, m, disable_ext, now, res);
       /* A transient failure of a better mode: start there next time */

@@ -18,9 +18,9 @@
   cmocka tests of the phc_reader reader on the fake device: mode selection
   and fallback within one read, re-probe by time, exclusion
   flags and capabilities, every errno class (EOPNOTSUPP, ENODEV on
-  PRECISE, EINTR/EAGAIN/EBUSY retries, device gone and reopen), garbage
-  readings, the sentinel read, counters, and the ioctl numbers used (the
-  original ones only, GETCAPS only at open).
+  PRECISE, EINTR/EAGAIN/EBUSY retries, device gone and reopen), PHC times
+  copied by old kernels, garbage readings, the sentinel read, counters, and
+  the ioctl numbers used (the original ones only, GETCAPS only at open).
   */
 
 #include <errno.h>
@@ -312,6 +312,43 @@ test_probe(void **state)
   check_sample(x, &res);
 }
 
+/* A PHC time equal to the system time before it: a copy for a failed read
+   by a kernel < 5.0, which does not know PTP_SYS_OFFSET_EXTENDED (ENOTTY):
+   "host cannot answer"; a coincidence of timestamps where the kernel
+   answers EXTENDED (here EOPNOTSUPP, as for ptp_kvm): an invalid reading,
+   retried */
+static void
+test_copied_times(void **state)
+{
+  Fix *x = *state;
+  PHCR_Result res;
+  PKM_Noise noise;
+  FAKE_Counters c0, c1;
+
+  FAKE_NoiseDefaults(&noise);
+  noise.jitter_ns = 0.0;
+  FAKE_SetNoise(x->f, x->dev, &noise);
+  /* the PHC is read out_ns after the system time before it */
+  FAKE_SetOffset(x->f, x->dev, -(int64_t)noise.out_ns);
+  x->cfg.flags = PHCR_FLAG_NOCROSSTS;
+  open_reader(x);
+
+  FAKE_SetModeErrno(x->f, x->dev, PHCR_MODE_EXTENDED, ENOTTY);
+  assert_int_equal(PHCR_ReadOne(x->r, 0, 0.0, &res), PHCR_ERR_HOST_NOTSUPP);
+  assert_int_equal(res.attempt[PHCR_MODE_BASIC].attempts, 1);
+
+  FAKE_SetModeErrno(x->f, x->dev, PHCR_MODE_EXTENDED, EOPNOTSUPP);
+  FAKE_GetCounters(x->f, &c0);
+  assert_int_equal(PHCR_ReadOne(x->r, 0, 1.0, &res), PHCR_ERR_INVALID);
+  FAKE_GetCounters(x->f, &c1);
+  assert_int_equal(c1.ioctl_mode[PHCR_MODE_BASIC] - c0.ioctl_mode[PHCR_MODE_BASIC], 4);
+  assert_int_equal(PHCR_Read(x->r, 0, 2.0, &res), PHCR_ERR_INVALID);
+
+  FAKE_SetOffset(x->f, x->dev, 1000);
+  assert_int_equal(PHCR_Read(x->r, 0, 3.0, &res), PHCR_OK);
+  assert_int_equal(res.mode, PHCR_MODE_BASIC);
+}
+
 /* The host cannot answer (migration): every mode EOPNOTSUPP; reported,
    never silent; when the host can answer again it recovers */
 static void
@@ -567,6 +604,7 @@ main(void)
     T(test_precise_einval),
     T(test_probe),
     T(test_host_notsupp),
+    T(test_copied_times),
     T(test_gone_and_reopen),
     T(test_garbage),
     T(test_sentinel),
