@@ -131,6 +131,12 @@ vm_accel vm-check
 # lifted, so no line is lost before the test reads the kernel log.
 cmdline="root=/dev/vda rw console=ttyS0 vmtest.accel=$accel audit=1 audit_backlog_limit=8192"
 cmdline="$cmdline sysctl.kernel.printk_ratelimit=0 log_buf_len=8M loglevel=4"
+# reboot=force: the restarting CPU does not stop the others first
+# (Documentation/x86/x86_64/boot-options.rst: "can make reboot more
+# reliable").  Under TCG bookworm's 6.1 can hang after "reboot: Restarting
+# system", CPU 0 stopped and CPU 1 waiting; systemd has synced and
+# unmounted the disks by then.
+cmdline="$cmdline reboot=force"
 timeout_s=${VM_TIMEOUT:-$limit}
 echo "vm-$test: chrony $version, $suite guest, $accel, packages $(cat "$run/disk/expect"); image ready in $t_image s; limit $timeout_s s"
 t0=$SECONDS
