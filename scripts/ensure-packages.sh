@@ -19,15 +19,16 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 
+retry="$(dirname "$0")/archive-retry.sh"
 stamp=/var/lib/apt/periodic/chrony-ptpkvm-update-stamp
 if [ ! -e "$stamp" ] || [ -n "$(find "$stamp" -mmin +1440 2>/dev/null)" ]; then
   echo "ensure-packages: apt-get update" >&2
-  apt-get update -qq >&2 || { echo "error: apt-get update failed" >&2; exit 1; }
+  "$retry" apt-get update -qq >&2 || { echo "error: apt-get update failed" >&2; exit 1; }
   mkdir -p "$(dirname "$stamp")" && touch "$stamp"
 fi
 echo "ensure-packages: installing$missing" >&2
 # shellcheck disable=SC2086
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >&2 || {
+DEBIAN_FRONTEND=noninteractive "$retry" apt-get install -y -qq --no-install-recommends $missing >&2 || {
   echo "error: could not install:$missing" >&2
   exit 1
 }
