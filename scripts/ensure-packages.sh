@@ -23,7 +23,11 @@ retry="$(dirname "$0")/archive-retry.sh"
 stamp=/var/lib/apt/periodic/chrony-ptpkvm-update-stamp
 if [ ! -e "$stamp" ] || [ -n "$(find "$stamp" -mmin +1440 2>/dev/null)" ]; then
   echo "ensure-packages: apt-get update" >&2
-  "$retry" apt-get update -qq >&2 || { echo "error: apt-get update failed" >&2; exit 1; }
+  # An index that fails to download is only a warning to apt-get update:
+  # retried as an error first, then accepted (an entry of another vendor
+  # may fail every time without hiding Debian's packages).
+  "$retry" apt-get update -qq --error-on=any >&2 || apt-get update -qq >&2 ||
+    { echo "error: apt-get update failed" >&2; exit 1; }
   mkdir -p "$(dirname "$stamp")" && touch "$stamp"
 fi
 echo "ensure-packages: installing$missing" >&2

@@ -128,7 +128,7 @@ set -- -o Dir::Etc::SourceList="$aptdir/sources.list" \
   -o Debug::NoLocking=1 -o APT::Sandbox::User=root
 
 echo "fetch-chrony: updating a private deb-src index for '$suite' under $aptdir"
-"$top/scripts/archive-retry.sh" apt-get "$@" -q update > "$aptdir/update.log" 2>&1 ||
+"$top/scripts/archive-retry.sh" apt-get "$@" -q update --error-on=any > "$aptdir/update.log" 2>&1 ||
   die "download failed: apt-get update for deb-src '$suite' (see $aptdir/update.log)"
 
 offered=$(apt-cache "$@" showsrc chrony 2>/dev/null | awk '/^Version:/ { print $2 }')
