@@ -23,6 +23,7 @@ apt_etc=${APT_ETC:-/etc/apt}
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 pins="$top/patches/chrony-versions"
+retry="$top/scripts/archive-retry.sh"
 
 die() { echo "fetch-chrony: error: $*" >&2; exit "${EXIT_CODE:-1}"; }
 
@@ -128,7 +129,7 @@ set -- -o Dir::Etc::SourceList="$aptdir/sources.list" \
   -o Debug::NoLocking=1 -o APT::Sandbox::User=root
 
 echo "fetch-chrony: updating a private deb-src index for '$suite' under $aptdir"
-"$top/scripts/archive-retry.sh" apt-get "$@" -q update --error-on=any > "$aptdir/update.log" 2>&1 ||
+"$retry" apt-get "$@" -q update --error-on=any > "$aptdir/update.log" 2>&1 ||
   die "download failed: apt-get update for deb-src '$suite' (see $aptdir/update.log)"
 
 offered=$(apt-cache "$@" showsrc chrony 2>/dev/null | awk '/^Version:/ { print $2 }')
@@ -143,7 +144,7 @@ if [ "$mode" = source ]; then
   # The .dsc and both tarballs, their sums checked by apt against the signed
   # Sources index; the orig tarball is checked against our pin as well.
   echo "fetch-chrony: downloading Debian's chrony source package $debver ('$suite')"
-  (cd "$aptdir/download" && "$top/scripts/archive-retry.sh" apt-get "$@" -q source --download-only "chrony=$debver") \
+  (cd "$aptdir/download" && "$retry" apt-get "$@" -q source --download-only "chrony=$debver") \
     > "$aptdir/download.log" 2>&1 ||
     die "download failed: apt-get source chrony=$debver (see $aptdir/download.log)"
   dsc=$(ls "$aptdir"/download/chrony_*.dsc 2>/dev/null | head -n 1)
@@ -159,7 +160,7 @@ if [ "$mode" = source ]; then
 fi
 
 echo "fetch-chrony: downloading chrony $debver (upstream tarball only)"
-(cd "$aptdir/download" && "$top/scripts/archive-retry.sh" apt-get "$@" -q source --download-only --tar-only "chrony=$debver") \
+(cd "$aptdir/download" && "$retry" apt-get "$@" -q source --download-only --tar-only "chrony=$debver") \
   > "$aptdir/download.log" 2>&1 ||
   die "download failed: apt-get source chrony=$debver (see $aptdir/download.log)"
 
